@@ -1,0 +1,197 @@
+/**
+ * The command line → a typed request. Pure: no I/O, every refusal is an exception
+ * thrown before anything is looked up or changed.
+ */
+import { parseAddressSpec, type Family } from '../model/address.js';
+import { InvalidArgumentError, UsageError } from '../model/errors.js';
+import { checkIfName } from '../model/ifname.js';
+import { parseMac } from '../model/mac.js';
+import { DHCP_METHODS, type AddressConfig, type DhcpMethod, type HostIfRef, type Request } from './request.js';
+
+const PASSTHROUGH = new Set(['route', 'rule', 'tc']);
+
+/** Our long options, accepted before the host interface and among -i/-l/-a. */
+interface LongOptions {
+  dryRun: boolean;
+  directPhys: boolean;
+  wait: boolean;
+  help: boolean;
+  version: boolean;
+  timeoutSec?: number;
+}
+
+function takeLongOption(args: string[], i: number, opts: LongOptions): number {
+  const arg = args[i]!;
+  switch (arg) {
+    case '--dry-run': opts.dryRun = true; return i + 1;
+    case '--direct-phys': opts.directPhys = true; return i + 1;
+    case '--wait': opts.wait = true; return i + 1;
+    case '-h': case '--help': opts.help = true; return i + 1;
+    case '-V': case '--version': opts.version = true; return i + 1;
+    case '--timeout': {
+      const value = args[i + 1];
+      if (value === undefined) throw new UsageError('--timeout needs a number of seconds');
+      opts.timeoutSec = parseTimeout(value);
+      return i + 2;
+    }
+  }
+  if (arg.startsWith('--timeout=')) {
+    opts.timeoutSec = parseTimeout(arg.slice('--timeout='.length));
+    return i + 1;
+  }
+  throw new UsageError(`unknown option '${arg}' (see pipework --help)`);
+}
+
+function parseTimeout(text: string): number {
+  if (!/^\d+(\.\d+)?$/u.test(text) || Number(text) <= 0) {
+    throw new InvalidArgumentError(`invalid --timeout '${text}': expected a positive number of seconds`);
+  }
+  return Number(text);
+}
+
+export function parseVlan(text: string): number {
+  if (!/^\d{1,4}$/u.test(text) || Number(text) < 1 || Number(text) > 4094) {
+    throw new InvalidArgumentError(`invalid VLAN id '${text}': expected a number from 1 to 4094`);
+  }
+  return Number(text);
+}
+
+function parseFamily(text: string | undefined): Family {
+  if (text === '4' || text === '6') return Number(text) as Family;
+  throw new InvalidArgumentError(`invalid address family '-a ${text ?? ''}': expected 4 or 6`);
+}
+
+function parseHostIf(text: string): HostIfRef {
+  if (text.startsWith('mac:')) {
+    const mac = text.slice(4);
+    if (!/^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/u.test(mac)) {
+      throw new InvalidArgumentError(`invalid host interface MAC '${mac}': expected six hex bytes like 52:54:00:12:34:56`);
+    }
+    return { by: 'mac', mac: mac.toLowerCase().replaceAll('-', ':') };
+  }
+  return { by: 'name', name: checkIfName(text, 'host interface') };
+}
+
+function parseConfig(text: string, family: Family | undefined): AddressConfig {
+  const colon = text.indexOf(':');
+  const head = colon === -1 ? text : text.slice(0, colon);
+  if ((DHCP_METHODS as readonly string[]).includes(head)) {
+    if (family === 6 && head === 'dhcp') {
+      throw new InvalidArgumentError("the 'dhcp' method (busybox udhcpc in a helper container) is IPv4 only");
+    }
+    const options = colon === -1 ? [] : text.slice(colon + 1).split(/\s+/u).filter((s) => s !== '');
+    return { kind: 'dhcp', method: head as DhcpMethod, options };
+  }
+  return { kind: 'static', spec: parseAddressSpec(text, family) };
+}
+
+/** `[<mac>][@<vlan>]`, as the classic tool splits it. */
+function parseMacVlan(text: string): { mac?: string; vlan?: number } {
+  const at = text.indexOf('@');
+  const macText = at === -1 ? text : text.slice(0, at);
+  const vlanText = at === -1 ? undefined : text.slice(at + 1);
+  const out: { mac?: string; vlan?: number } = {};
+  if (macText !== '') out.mac = parseMac(macText);
+  if (vlanText !== undefined) out.vlan = parseVlan(vlanText);
+  return out;
+}
+
+export function parseCommandLine(argv: readonly string[]): Request {
+  const args = [...argv];
+  const opts: LongOptions = { dryRun: false, directPhys: false, wait: false, help: false, version: false };
+  let i = 0;
+  while (i < args.length && args[i]!.startsWith('-') && args[i] !== '-i' && args[i] !== '-l' && args[i] !== '-a') {
+    i = takeLongOption(args, i, opts);
+  }
+  if (opts.help) return { kind: 'help' };
+  if (opts.version) return { kind: 'version' };
+
+  // -i, -l, -a: the classic order, though any order is accepted; each at most once.
+  let guestIf: string | undefined;
+  let localIf: string | undefined;
+  let family: Family | undefined;
+  const hostIfText = opts.wait ? undefined : args[i++];
+  while (i < args.length) {
+    const arg = args[i]!;
+    if (arg === '-i' || arg === '-l' || arg === '-a') {
+      const value = args[i + 1];
+      if (value === undefined) throw new UsageError(`option ${arg} needs a value`, true);
+      if (arg === '-i') {
+        if (guestIf !== undefined) throw new UsageError('-i given twice');
+        guestIf = checkIfName(value, 'guest interface name (-i)');
+      } else if (arg === '-l') {
+        if (localIf !== undefined) throw new UsageError('-l given twice');
+        localIf = checkIfName(value, 'local interface name (-l)');
+      } else {
+        if (family !== undefined) throw new UsageError('-a given twice');
+        family = parseFamily(value);
+      }
+      i += 2;
+    } else if (arg.startsWith('--')) {
+      i = takeLongOption(args, i, opts);
+    } else {
+      break;
+    }
+  }
+  if (opts.help) return { kind: 'help' };
+  if (opts.version) return { kind: 'version' };
+
+  if (opts.wait) {
+    if (i < args.length) throw new UsageError(`unexpected argument '${args[i]!}' after --wait`);
+    if (localIf !== undefined || family !== undefined) throw new UsageError('--wait takes only -i and --timeout');
+    return { kind: 'wait', guestIf: guestIf ?? 'eth1', ...(opts.timeoutSec !== undefined && { timeoutSec: opts.timeoutSec }) };
+  }
+
+  // Our long options may also follow the positional arguments (not route/rule/tc's own).
+  const rest = args.slice(i);
+  const passthrough = hostIfText !== undefined && PASSTHROUGH.has(hostIfText);
+  const positional: string[] = [];
+  for (let k = 0; k < rest.length; k++) {
+    const arg = rest[k]!;
+    const ours = arg.startsWith('--') && (!passthrough || positional.length < 1);
+    if (ours) k = takeLongOption(rest, k, opts) - 1;
+    else positional.push(arg);
+  }
+  if (opts.help) return { kind: 'help' };
+  if (opts.version) return { kind: 'version' };
+  if (opts.timeoutSec !== undefined) throw new UsageError('--timeout goes with --wait');
+  const guest = positional[0];
+  const third = positional[1];
+  if (hostIfText === undefined || guest === undefined || third === undefined) {
+    throw new UsageError('too few arguments', true);
+  }
+  if (guest === '') throw new InvalidArgumentError('the guest name is empty');
+
+  if (PASSTHROUGH.has(hostIfText)) {
+    if (guestIf !== undefined || localIf !== undefined || family !== undefined || opts.directPhys) {
+      throw new UsageError(`'pipework ${hostIfText}' takes no -i, -l, -a or --direct-phys`);
+    }
+    return {
+      kind: 'passthrough',
+      tool: hostIfText as 'route' | 'rule' | 'tc',
+      guest,
+      args: positional.slice(1),
+      dryRun: opts.dryRun,
+    };
+  }
+
+  if (positional.length > 3) {
+    throw new UsageError(`unexpected argument '${positional[3]!}' after '${positional[2]!}'`);
+  }
+  const hostIf = parseHostIf(hostIfText);
+  const config = parseConfig(third, family);
+  const { mac, vlan } = parseMacVlan(positional[2] ?? '');
+  return {
+    kind: 'attach',
+    hostIf,
+    directPhys: opts.directPhys,
+    ...(guestIf !== undefined && { guestIf }),
+    ...(localIf !== undefined && { localIf }),
+    ...(family !== undefined && { family }),
+    guest,
+    config,
+    ...(mac !== undefined && { mac }),
+    ...(vlan !== undefined && { vlan }),
+    dryRun: opts.dryRun,
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * Entry point: parse, dispatch (commands load lazily), and the one place that turns an
+ * error into a single line on stderr and an exit code.
+ */
+import { PipeworkError, UsageError } from '../model/errors.js';
+import { parseCommandLine } from './grammar.js';
+import { HELP, SYNTAX } from './syntax.js';
+
+const VERSION = '0.1.0';
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const request = parseCommandLine(argv);
+  switch (request.kind) {
+    case 'help':
+      process.stdout.write(HELP);
+      return 0;
+    case 'version':
+      process.stdout.write(`pipework ${VERSION}\n`);
+      return 0;
+    case 'wait':
+      return (await import('../commands/wait.js')).waitForInterface(request);
+    case 'passthrough':
+      return (await import('../commands/passthrough.js')).passthrough(request);
+    case 'attach':
+      return (await import('../commands/attach.js')).attach(request);
+  }
+}
+
+function report(err: unknown): number {
+  if (err instanceof UsageError && err.showSyntax) {
+    process.stdout.write(SYNTAX);
+    return err.exitCode;
+  }
+  if (err instanceof PipeworkError) {
+    process.stderr.write(`pipework: ${err.message}\n`);
+    return err.exitCode;
+  }
+  process.stderr.write(`pipework: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return 70;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => { process.exitCode = report(err); },
+);

@@ -1,0 +1,55 @@
+import type { AddressSpec, Family } from '../model/address.js';
+
+export const DHCP_METHODS = ['dhcp', 'udhcpc', 'udhcpc-f', 'dhclient', 'dhclient-f', 'dhcpcd', 'dhcpcd-f'] as const;
+export type DhcpMethod = (typeof DHCP_METHODS)[number];
+
+export type HostIfRef = { by: 'name'; name: string } | { by: 'mac'; mac: string };
+
+export type AddressConfig =
+  | { kind: 'static'; spec: AddressSpec }
+  | { kind: 'dhcp'; method: DhcpMethod; options: string[] };
+
+/** Options of ours that apply to every command. */
+export interface CommonOptions {
+  dryRun: boolean;
+}
+
+/** `pipework <hostif> [-i IF] [-l IF] [-a 4|6] <guest> <address|dhcp> [<mac>][@<vlan>]` */
+export interface AttachRequest extends CommonOptions {
+  kind: 'attach';
+  hostIf: HostIfRef;
+  directPhys: boolean;
+  /** `-i`; undefined means the host kind's default (eth1, or ib0 for IPoIB). */
+  guestIf?: string;
+  /** `-l`: the host end's name. */
+  localIf?: string;
+  /** `-a`, when given. */
+  family?: Family;
+  guest: string;
+  config: AddressConfig;
+  mac?: string;
+  vlan?: number;
+}
+
+/** `pipework route|rule|tc <guest> <args...>`: run inside the guest's network namespace. */
+export interface PassthroughRequest extends CommonOptions {
+  kind: 'passthrough';
+  tool: 'route' | 'rule' | 'tc';
+  guest: string;
+  args: string[];
+}
+
+/** `pipework --wait [-i IF] [--timeout SECONDS]`: run inside a guest. */
+export interface WaitRequest {
+  kind: 'wait';
+  guestIf: string;
+  /** Seconds; undefined waits forever, as the classic tool does. */
+  timeoutSec?: number;
+}
+
+export type Request =
+  | AttachRequest
+  | PassthroughRequest
+  | WaitRequest
+  | { kind: 'help' }
+  | { kind: 'version' };

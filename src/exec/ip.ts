@@ -1,0 +1,68 @@
+/**
+ * iproute2 as a protocol: batches of `ip` lines written to `ip -batch -`, JSON read back.
+ */
+import { CommandError } from '../model/errors.js';
+import { inNetns, type NetnsHandle } from './netns.js';
+import { firstLine, runOk, type Runner } from './runner.js';
+
+/** Tokens we put into batch lines are validated names and addresses; refuse anything ip would re-split. */
+export function batchLine(args: readonly string[]): string {
+  for (const a of args) {
+    if (a === '' || /[\s"'\\#]/u.test(a)) throw new Error(`internal: unsafe token ${JSON.stringify(a)} in an ip batch line`);
+  }
+  return args.join(' ');
+}
+
+export interface BatchFailure {
+  /** 0-based index of the line that failed; lines before it were applied. */
+  failedLine: number;
+  message: string;
+  error: CommandError;
+}
+
+/**
+ * Run `ip [-force] -batch -` on the host or inside `ns`. Returns undefined on success, or
+ * which line failed (ip stops at the first failure unless `force`).
+ */
+export async function ipBatch(
+  runner: Runner,
+  lines: readonly string[][],
+  opts: { ns?: NetnsHandle; enter?: boolean; force?: boolean; where: string },
+): Promise<BatchFailure | undefined> {
+  const base = ['ip', ...(opts.force ? ['-force'] : []), '-batch', '-'];
+  // The namespace is always handed down (host lines name it as a veth peer's netns);
+  // `enter` runs the whole batch inside it.
+  const argv = opts.ns && opts.enter ? inNetns(base) : base;
+  const input = lines.map(batchLine).join('\n') + '\n';
+  try {
+    await runOk(runner, argv, { input, where: opts.where, ...(opts.ns && { nsFd: opts.ns.fd }), timeoutMs: 30_000 });
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof CommandError)) throw err;
+    const match = /Command failed -:(\d+)/u.exec(err.stderr);
+    const failedLine = match ? Number(match[1]) - 1 : 0;
+    const message = firstLine(err.stderr.split('\n').filter((l) => !l.startsWith('Command failed')).join('\n')) || err.message;
+    return { failedLine, message, error: err };
+  }
+}
+
+/** Run several `ip -json` show commands in one process; one parsed array per line. */
+export async function ipJsonBatch(
+  runner: Runner,
+  lines: readonly string[][],
+  opts: { ns?: NetnsHandle; where: string },
+): Promise<unknown[][]> {
+  const base = ['ip', '-json', '-details', '-batch', '-'];
+  const argv = opts.ns ? inNetns(base) : base;
+  const result = await runOk(runner, argv, {
+    input: lines.map(batchLine).join('\n') + '\n',
+    where: opts.where,
+    ...(opts.ns && { nsFd: opts.ns.fd }),
+    timeoutMs: 30_000,
+  });
+  const out = result.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown[]);
+  if (out.length !== lines.length) {
+    throw new Error(`internal: ip -json -batch printed ${out.length} results for ${lines.length} commands`);
+  }
+  return out;
+}

@@ -1,0 +1,107 @@
+/**
+ * The only place that starts programs. Always an argument array, never a shell.
+ * A guest's network namespace travels as an inherited file descriptor (fd 3 in the
+ * child), so the child enters exactly the namespace we hold, never one found again by name.
+ */
+import { spawn } from 'node:child_process';
+import { CommandError } from '../model/errors.js';
+
+/** The fd number a held namespace has inside a child (see `nsPathInChild`). */
+export const CHILD_NS_FD = 3;
+/** How a child names the namespace it inherited. */
+export const NS_PATH_IN_CHILD = `/proc/self/fd/${CHILD_NS_FD}`;
+
+export interface RunOptions {
+  /** Written to the child's stdin, which is then closed. */
+  input?: string;
+  /** A namespace fd to hand to the child as fd 3. */
+  nsFd?: number;
+  /** Kill the child after this long (ms). */
+  timeoutMs?: number;
+  /** Where it ran, for error messages (e.g. "host", "guest c1"). */
+  where?: string;
+  /** Let stdout/stderr go straight to ours (route/rule/tc passthrough). */
+  inheritOutput?: boolean;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+}
+
+export interface Runner {
+  run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
+}
+
+/** Counts spawns, for the benchmark's processes-per-attach column. */
+export let spawnCount = 0;
+
+export const processRunner: Runner = {
+  run(argv, options = {}) {
+    const [file, ...rest] = argv;
+    if (file === undefined) throw new Error('empty argv');
+    const started = performance.now();
+    spawnCount++;
+    return new Promise((resolve, reject) => {
+      const stdio: ('pipe' | 'inherit' | 'ignore' | number)[] = [
+        options.input !== undefined ? 'pipe' : 'ignore',
+        options.inheritOutput ? 'inherit' : 'pipe',
+        options.inheritOutput ? 'inherit' : 'pipe',
+      ];
+      if (options.nsFd !== undefined) stdio.push(options.nsFd);
+      const child = spawn(file, rest, { stdio, env: { ...process.env, LC_ALL: 'C' } });
+      let stdout = '';
+      let stderr = '';
+      let timedOut = false;
+      const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, options.timeoutMs);
+      child.stdout?.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+      child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+      child.on('error', (err: NodeJS.ErrnoException) => {
+        if (timer) clearTimeout(timer);
+        const why = err.code === 'ENOENT' ? `${file} is not installed (not found in PATH)` : err.message;
+        reject(new CommandError(why, argv, null, null, '', performance.now() - started, false, options.where ?? 'host'));
+      });
+      child.on('close', (code, signal) => {
+        if (timer) clearTimeout(timer);
+        resolve({ code, signal, stdout, stderr, durationMs: performance.now() - started, timedOut });
+      });
+      if (options.input !== undefined) child.stdin?.end(options.input);
+    });
+  },
+};
+
+/** Run and throw a CommandError unless it exits 0. */
+export async function runOk(runner: Runner, argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const result = await runner.run(argv, options);
+  if (result.code !== 0) {
+    const detail = firstLine(result.stderr) || (result.timedOut ? `timed out after ${options.timeoutMs} ms` : `exit ${result.code ?? result.signal}`);
+    throw new CommandError(
+      `${argv.join(' ')} failed${options.where ? ` in ${options.where}` : ''}: ${detail}`,
+      argv, result.code, result.signal, result.stderr, result.durationMs, result.timedOut, options.where ?? 'host',
+    );
+  }
+  return result;
+}
+
+export function firstLine(text: string): string {
+  return text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
+}
+
+/** Start a program and do not wait for it (it outlives us only briefly: arping -c 1). */
+export function spawnDetached(argv: readonly string[], nsFd?: number): void {
+  const [file, ...rest] = argv;
+  if (file === undefined) throw new Error('empty argv');
+  spawnCount++;
+  const stdio: ('ignore' | number)[] = ['ignore', 'ignore', 'ignore'];
+  if (nsFd !== undefined) stdio.push(nsFd);
+  const child = spawn(file, rest, { stdio, detached: true });
+  child.on('error', () => undefined);
+  child.unref();
+}

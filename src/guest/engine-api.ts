@@ -1,0 +1,56 @@
+/**
+ * A minimal client for the Docker Engine API (also served by Podman) over a unix socket.
+ */
+import { request } from 'node:http';
+
+export interface ApiResponse {
+  status: number;
+  body: string;
+}
+
+export class ApiUnavailableError extends Error {}
+
+/** Where Docker listens: DOCKER_HOST=unix://… or the default socket. */
+export function dockerSocketPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const host = env['DOCKER_HOST'];
+  if (host === undefined || host === '') return '/var/run/docker.sock';
+  if (host.startsWith('unix://')) return host.slice('unix://'.length);
+  return undefined; // tcp:// and ssh:// are not supported: we need the daemon on this host
+}
+
+export function apiGet(socketPath: string, path: string, timeoutMs = 10_000): Promise<ApiResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method: 'GET', headers: { Host: 'localhost' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new ApiUnavailableError(`no answer from ${socketPath} within ${timeoutMs} ms`)));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err instanceof ApiUnavailableError) reject(err);
+      else if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'EACCES') {
+        reject(new ApiUnavailableError(`${socketPath}: ${err.code}`));
+      } else reject(err);
+    });
+    req.end();
+  });
+}
+
+/** The parts of GET /containers/{id}/json we use (Docker and Podman agree on these). */
+export interface ContainerInspect {
+  Id: string;
+  Name: string;
+  State?: { Pid?: number; Running?: boolean };
+  NetworkSettings?: { SandboxKey?: string };
+}
+
+export function apiMessage(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { message?: string };
+    return parsed.message ?? body.trim();
+  } catch {
+    return body.trim();
+  }
+}

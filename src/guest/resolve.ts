@@ -1,0 +1,122 @@
+/**
+ * A guest reference → a held network namespace.
+ * `docker:`, `podman:`, `lxc:`, `pid:` and `netns:` prefixes pick a kind; otherwise we look,
+ * in order, at named netns, LXC cgroups, Docker, PIDs, Podman and finally lxc-info.
+ */
+import { existsSync } from 'node:fs';
+import { hostNetnsInode, openNetns } from '../exec/netns.js';
+import type { Runner } from '../exec/runner.js';
+import { ConflictError, InvalidArgumentError, NotFoundError, PipeworkError } from '../model/errors.js';
+import { lookupDocker, lookupPodman, type Lookup } from './containers.js';
+import type { Guest, GuestKind, GuestLocation } from './guest.js';
+import { lookupLxcCgroup, lookupLxcInfo } from './lxc.js';
+
+const NETNS_DIR = '/var/run/netns';
+const KINDS: readonly GuestKind[] = ['docker', 'podman', 'lxc', 'pid', 'netns'];
+
+export interface ResolveOptions {
+  runner: Runner;
+  /** Sleep between the classic tool's PID-0 retries (injectable for tests). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export function splitGuestRef(ref: string): { kind?: GuestKind; name: string } {
+  const colon = ref.indexOf(':');
+  if (colon > 0) {
+    const prefix = ref.slice(0, colon);
+    if ((KINDS as readonly string[]).includes(prefix)) return { kind: prefix as GuestKind, name: ref.slice(colon + 1) };
+  }
+  return { name: ref };
+}
+
+function lookupNetns(name: string): GuestLocation | undefined {
+  if (name === '' || name.includes('/') || name === '.' || name === '..') return undefined;
+  const path = `${NETNS_DIR}/${name}`;
+  return existsSync(path) ? { kind: 'netns', name, nsPath: path } : undefined;
+}
+
+function lookupPid(name: string): GuestLocation | undefined {
+  if (!/^\d+$/u.test(name)) return undefined;
+  const pid = Number(name);
+  if (pid <= 0) return undefined;
+  return existsSync(`/proc/${pid}`) ? { kind: 'pid', name, pid, nsPath: `/proc/${pid}/ns/net` } : undefined;
+}
+
+const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Docker/Podman with the classic tool's patience for PID 0: three tries, one second apart. */
+async function lookupContainer(look: () => Promise<Lookup>, sleep: (ms: number) => Promise<void>): Promise<Lookup> {
+  let result = await look();
+  for (let tries = 1; tries < 3 && !result.found && result.reason === 'not-running'; tries++) {
+    await sleep(1000);
+    result = await look();
+  }
+  return result;
+}
+
+async function locate(ref: string, opts: ResolveOptions): Promise<GuestLocation> {
+  const { kind, name } = splitGuestRef(ref);
+  if (name === '') throw new InvalidArgumentError(`the guest name in '${ref}' is empty`);
+  const sleep = opts.sleep ?? sleepMs;
+  const notRunning: string[] = [];
+  const take = (r: Lookup): GuestLocation | undefined => {
+    if (r.found) return r.location;
+    if (r.reason === 'not-running') notRunning.push(r.detail);
+    return undefined;
+  };
+
+  switch (kind) {
+    case 'netns': return lookupNetns(name) ?? fail(`network namespace ${name} not found in ${NETNS_DIR}`);
+    case 'pid': return lookupPid(name) ?? fail(`no process with PID ${name}`);
+    case 'lxc': return lookupLxcCgroup(name) ?? (await lookupLxcInfo(opts.runner, name)) ?? fail(`LXC container ${name} not found (or not running)`);
+    case 'docker': return take(await lookupContainer(() => lookupDocker(name), sleep)) ?? fail(notRunning[0] ?? `container ${name} not found, and unknown to Docker`);
+    case 'podman': return take(await lookupContainer(() => lookupPodman(opts.runner, name), sleep)) ?? fail(notRunning[0] ?? `container ${name} not found, and unknown to Podman`);
+    case undefined: break;
+  }
+
+  const netns = lookupNetns(name);
+  if (netns) return netns;
+  const lxc = lookupLxcCgroup(name);
+  if (lxc) return lxc;
+  const docker = take(await lookupContainer(() => lookupDocker(name), sleep));
+  const pid = lookupPid(name);
+  if (docker && pid) {
+    throw new ConflictError(`found more than one guest matching ${name}: Docker container ${docker.name} and PID ${name}; write docker:${name} or pid:${name}`);
+  }
+  if (docker ?? pid) return (docker ?? pid)!;
+  const podman = take(await lookupContainer(() => lookupPodman(opts.runner, name), sleep));
+  if (podman) return podman;
+  const lxcInfo = await lookupLxcInfo(opts.runner, name);
+  if (lxcInfo) return lxcInfo;
+  return fail(notRunning[0] ?? `container ${name} not found: no Docker, Podman or LXC container, PID or named network namespace has that name`);
+}
+
+function fail(message: string): never {
+  throw new NotFoundError(message);
+}
+
+function describe(loc: GuestLocation): string {
+  const what = loc.kind === 'pid' ? `PID ${loc.name}` : loc.kind === 'netns' ? `network namespace ${loc.name}` : `${loc.kind} container ${loc.name}`;
+  return loc.pid !== undefined && loc.kind !== 'pid' ? `${what} (pid ${loc.pid})` : what;
+}
+
+/** Resolve and hold the guest's namespace. The caller closes `guest.ns`. */
+export async function resolveGuest(ref: string, opts: ResolveOptions): Promise<Guest> {
+  const loc = await locate(ref, opts);
+  const ns = openNetns(loc.nsPath, describe(loc));
+  if (loc.stillValid && !loc.stillValid()) {
+    ns.close();
+    throw new PipeworkError(`${describe(loc)} exited while it was being looked up; try again`);
+  }
+  if (ns.inode === hostNetnsInode()) {
+    ns.close();
+    throw new ConflictError(`${describe(loc)} shares the host's network namespace; pipework plumbs only guests with their own`);
+  }
+  return {
+    kind: loc.kind,
+    name: loc.name,
+    ...(loc.id !== undefined && { id: loc.id }),
+    ...(loc.pid !== undefined && { pid: loc.pid }),
+    ns,
+  };
+}

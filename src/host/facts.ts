@@ -1,0 +1,83 @@
+/**
+ * Facts about host interfaces, read from sysfs: no process spawned.
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+
+const SYS = '/sys/class/net';
+const IFF_UP = 0x1;
+/** ARPHRD_INFINIBAND: an IPoIB interface. */
+export const LINK_TYPE_INFINIBAND = 32;
+
+export interface HostLink {
+  name: string;
+  isBridge: boolean;
+  /** ARPHRD_* link type (1 Ethernet, 32 InfiniBand, 772 loopback). */
+  type: number;
+  mtu: number;
+  up: boolean;
+  mac: string;
+  /** Names of the ports of a Linux bridge. */
+  ports: string[];
+}
+
+/** The part of the host the planner may look at, so planning stays a pure function. */
+export interface HostFacts {
+  link(name: string): HostLink | undefined;
+  /** Name of the interface with this MAC, if any. */
+  byMac(mac: string): string | undefined;
+}
+
+function read(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export function readHostLink(name: string): HostLink | undefined {
+  const dir = `${SYS}/${name}`;
+  const flags = read(`${dir}/flags`);
+  if (flags === undefined) return undefined;
+  const isBridge = existsSync(`${dir}/bridge`);
+  let ports: string[] = [];
+  if (isBridge) {
+    try {
+      ports = readdirSync(`${dir}/brif`);
+    } catch {
+      ports = [];
+    }
+  }
+  return {
+    name,
+    isBridge,
+    type: Number(read(`${dir}/type`) ?? 1),
+    mtu: Number(read(`${dir}/mtu`) ?? 1500),
+    up: (parseInt(flags, 16) & IFF_UP) !== 0,
+    mac: (read(`${dir}/address`) ?? '').toLowerCase(),
+    ports,
+  };
+}
+
+/** Live host facts (each read when asked; the planner asks for a handful). */
+export const sysfsHostFacts: HostFacts = {
+  link: readHostLink,
+  byMac(mac) {
+    let names: string[];
+    try {
+      names = readdirSync(SYS);
+    } catch {
+      return undefined;
+    }
+    return names.sort().find((n) => read(`${SYS}/${n}/address`)?.toLowerCase() === mac);
+  },
+};
+
+/** Facts from a fixed table: for unit tests and --dry-run goldens. */
+export function staticHostFacts(links: HostLink[]): HostFacts {
+  const map = new Map(links.map((l) => [l.name, l]));
+  return {
+    link: (name) => map.get(name),
+    byMac: (mac) => links.find((l) => l.mac === mac)?.name,
+  };
+}

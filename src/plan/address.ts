@@ -1,0 +1,77 @@
+/**
+ * Guest side of an attach with a static address: address, link up, gateway.
+ * Mirrors the classic order: add the address, drop the old default route, bring the
+ * link up, add an on-link host route to an otherwise unreachable gateway, set the default.
+ */
+import type { GuestFacts, GuestRoute } from '../guest/facts.js';
+import { cidrContains, hostPrefix, isLinkLocal, type AddressSpec, type Family, type StaticAddress } from '../model/address.js';
+import type { Step } from './types.js';
+
+export function routeSpec(r: GuestRoute): string[] {
+  return [
+    r.dst,
+    ...(r.gateway !== undefined ? ['via', r.gateway] : []),
+    ...(r.dev !== undefined ? ['dev', r.dev] : []),
+    ...(r.protocol !== undefined && r.protocol !== 'boot' ? ['proto', r.protocol] : []),
+    ...(r.metric !== undefined && r.metric !== 0 ? ['metric', String(r.metric)] : []),
+  ];
+}
+
+function defaultRoutes(routes: GuestRoute[], family: Family): GuestRoute[] {
+  return routes.filter((r) => r.family === family && r.table === 'main' && r.dst === 'default' && (r.type === undefined || r.type === 'unicast'));
+}
+
+/** Would the kernel find a route to `gateway` once the address is up and default routes are gone? */
+export function gatewayReachable(gateway: string, address: StaticAddress, routes: GuestRoute[]): boolean {
+  if (isLinkLocal(gateway)) return true;
+  if (cidrContains(address.cidr, gateway)) return true;
+  return routes.some((r) =>
+    r.family === address.family && r.table === 'main' && r.dst !== 'default' &&
+    (r.type === undefined || r.type === 'unicast') && cidrContains(r.dst, gateway));
+}
+
+export function planStaticAddress(spec: AddressSpec, guestIf: string, facts: GuestFacts): Step[] {
+  const steps: Step[] = [];
+  const { address, gateway } = spec;
+  if (address) {
+    steps.push({
+      title: `add address ${address.cidr} to ${guestIf}`,
+      action: {
+        kind: 'ip',
+        place: 'guest',
+        args: ['addr', 'add', address.cidr, ...(address.broadcast ? ['brd', address.broadcast] : []), 'dev', guestIf],
+      },
+      undo: [],
+    });
+  }
+  if (address && gateway) {
+    for (const old of defaultRoutes(facts.routes, address.family)) {
+      steps.push({
+        title: `remove the guest's IPv${address.family} default route (${routeSpec(old).join(' ')})`,
+        action: { kind: 'ip', place: 'guest', args: ['route', 'del', ...routeSpec(old)] },
+        undo: [{ kind: 'ip', place: 'guest', args: ['route', 'add', ...routeSpec(old)] }],
+      });
+    }
+  }
+  steps.push({
+    title: `bring ${guestIf} up`,
+    action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', guestIf, 'up'] },
+    undo: [],
+  });
+  if (address && gateway) {
+    if (!gatewayReachable(gateway, address, facts.routes)) {
+      steps.push({
+        title: `add an on-link route to gateway ${gateway} via ${guestIf}`,
+        action: { kind: 'ip', place: 'guest', args: ['route', 'add', `${gateway}/${hostPrefix(address.family)}`, 'dev', guestIf] },
+        undo: [],
+      });
+    }
+    steps.push({
+      title: `set the IPv${address.family} default route via ${gateway} on ${guestIf}`,
+      action: { kind: 'ip', place: 'guest', args: ['route', 'replace', 'default', 'via', gateway, 'dev', guestIf] },
+      // Explicit, so a restored old default route does not collide with this one.
+      undo: [{ kind: 'ip', place: 'guest', args: ['route', 'del', 'default', 'via', gateway, 'dev', guestIf] }],
+    });
+  }
+  return steps;
+}

@@ -1,0 +1,132 @@
+/**
+ * Run a plan: consecutive `ip` steps of one place go in one `ip -batch`; if any step fails,
+ * every step already done is undone in reverse and the error names the failed step.
+ */
+import { ipBatch } from '../exec/ip.js';
+import { inNetns, type NetnsHandle } from '../exec/netns.js';
+import { runOk, spawnDetached, type Runner } from '../exec/runner.js';
+import { readHostLink } from '../host/facts.js';
+import { StepFailedError } from '../model/errors.js';
+import type { Action, IpAction, Plan, Step } from './types.js';
+
+export interface ApplyContext {
+  runner: Runner;
+  ns: NetnsHandle;
+  /** Test hook: pretend step N (1-based) fails, to prove rollback at every step. */
+  failAtStep?: number;
+}
+
+/** PIPEWORK_FAIL_STEP=N makes step N fail (tests of rollback). */
+export function failStepFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const v = env['PIPEWORK_FAIL_STEP'];
+  return v !== undefined && /^\d+$/u.test(v) ? Number(v) : undefined;
+}
+
+function where(place: 'host' | 'guest', ns: NetnsHandle): string {
+  return place === 'host' ? 'the host' : `the guest (${ns.label})`;
+}
+
+/** Undo what was done, newest first. Returns the undo actions that failed. */
+export async function rollback(done: Step[], ctx: ApplyContext): Promise<string[]> {
+  const actions = done.slice().reverse().flatMap((s) => s.undo.slice().reverse());
+  const failures: string[] = [];
+  let i = 0;
+  while (i < actions.length) {
+    const action = actions[i]!;
+    if (action.kind === 'exec') {
+      try {
+        await runOk(ctx.runner, action.place === 'guest' ? inNetns(action.argv) : action.argv, { nsFd: ctx.ns.fd, timeoutMs: 30_000 });
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+      i++;
+      continue;
+    }
+    // Group ip undos of one place; -force makes ip try every line even if one fails.
+    const group: IpAction[] = [];
+    while (i < actions.length && actions[i]!.kind === 'ip' && actions[i]!.place === action.place) {
+      const a = actions[i] as IpAction;
+      if (a.onlyIfBridgeEmpty === undefined || (readHostLink(a.onlyIfBridgeEmpty)?.ports.length ?? 1) === 0) group.push(a);
+      i++;
+    }
+    if (group.length === 0) continue;
+    const failure = await ipBatch(ctx.runner, group.map((a) => a.args), {
+      ns: ctx.ns, enter: action.place === 'guest', force: true, where: where(action.place, ctx.ns),
+    });
+    if (failure) failures.push(`ip ${group[failure.failedLine]?.args.join(' ') ?? ''}: ${failure.message}`);
+  }
+  return failures;
+}
+
+function stepError(plan: Plan, index: number, message: string, undoFailures: string[], cause?: unknown): StepFailedError {
+  const step = plan.steps[index]!;
+  const undone = undoFailures.length === 0
+    ? 'everything done before it was undone'
+    : `undoing the earlier steps also failed: ${undoFailures.join('; ')}`;
+  return new StepFailedError(
+    `step ${index + 1} of ${plan.steps.length} (${step.title}) failed: ${message}; ${undone}`,
+    index, undoFailures, { cause },
+  );
+}
+
+async function runExec(action: Action & { kind: 'exec' }, ctx: ApplyContext): Promise<void> {
+  const argv = action.place === 'guest' ? inNetns(action.argv) : action.argv;
+  if (action.detached) {
+    spawnDetached(argv, ctx.ns.fd);
+    return;
+  }
+  await runOk(ctx.runner, argv, { nsFd: ctx.ns.fd, where: where(action.place, ctx.ns), timeoutMs: 60_000 });
+}
+
+export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<void> {
+  const { steps } = plan;
+  const done: Step[] = [];
+  const fail = async (index: number, message: string, cause?: unknown): Promise<never> => {
+    throw stepError(plan, index, message, await rollback(done, ctx), cause);
+  };
+
+  let i = 0;
+  while (i < steps.length) {
+    if (ctx.failAtStep === i + 1) await fail(i, 'injected failure (PIPEWORK_FAIL_STEP)');
+    const step = steps[i]!;
+    const action = step.action;
+    if (action.kind === 'exec') {
+      try {
+        await runExec(action, ctx);
+      } catch (err) {
+        await fail(i, (err as Error).message, err);
+      }
+      done.push(step);
+      i++;
+      continue;
+    }
+    // A batch: this step and the following ip steps of the same place. A step that may race
+    // with another run goes alone, and so does everything up to an injected failure.
+    const group: Step[] = [step];
+    if (!step.raceOk) {
+      for (let j = i + 1; j < steps.length; j++) {
+        const next = steps[j]!;
+        if (next.action.kind !== 'ip' || next.action.place !== action.place || next.raceOk || ctx.failAtStep === j + 1) break;
+        group.push(next);
+      }
+    }
+    const failure = await ipBatch(ctx.runner, group.map((s) => (s.action as IpAction).args), {
+      ns: ctx.ns, enter: action.place === 'guest', where: where(action.place, ctx.ns),
+    });
+    if (!failure) {
+      done.push(...group);
+      i += group.length;
+      continue;
+    }
+    done.push(...group.slice(0, failure.failedLine));
+    const failedIndex = i + failure.failedLine;
+    const failed = steps[failedIndex]!;
+    if (failed.raceOk && /File exists/u.test(failure.message) && readHostLink(failed.raceOk.bridgeExists)?.isBridge) {
+      // Another run created the shared bridge first: use it, and never delete it on undo.
+      done.push({ ...failed, undo: [] });
+      i = failedIndex + 1;
+      continue;
+    }
+    await fail(failedIndex, failure.message, failure.error);
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * A plan is a list of steps; each carries its undo. Planning is pure; only
+ * src/plan/apply.ts runs steps.
+ */
+
+export type Place = 'host' | 'guest';
+
+/** One `ip` batch line (without the leading `ip`), on the host or inside the guest. */
+export interface IpAction {
+  kind: 'ip';
+  place: Place;
+  args: string[];
+  /** Undo-only: skip unless this bridge has no ports left (it may serve other guests). */
+  onlyIfBridgeEmpty?: string;
+}
+
+/** A whole program run, e.g. arping or a DHCP client. */
+export interface ExecAction {
+  kind: 'exec';
+  place: Place;
+  argv: string[];
+  /** Do not wait for it and ignore how it ends (the gratuitous ARP is a courtesy). */
+  detached?: boolean;
+}
+
+export type Action = IpAction | ExecAction;
+
+export interface Step {
+  /** What the step does, in words, for errors and --dry-run. */
+  title: string;
+  action: Action;
+  /** Run in reverse order when a later step fails. Empty: nothing to undo (or cannot be undone). */
+  undo: Action[];
+  /**
+   * Another run may have done this at the same moment (creating a shared bridge): when the
+   * step fails with "File exists" and this check passes, it counts as done (with no undo).
+   */
+  raceOk?: { bridgeExists: string };
+}
+
+export interface Plan {
+  /** Who the guest is, for messages. */
+  guestLabel: string;
+  steps: Step[];
+  /** Warnings to print (e.g. arping missing). */
+  warnings: string[];
+}
