@@ -33,6 +33,14 @@ export function gatewayReachable(gateway: string, address: StaticAddress, routes
 export function planStaticAddress(spec: AddressSpec, guestIf: string, facts: GuestFacts): Step[] {
   const steps: Step[] = [];
   const { address, gateway } = spec;
+  if (address?.family === 6) {
+    // Docker and others start guests with IPv6 disabled by default; new links inherit it.
+    steps.push({
+      title: `enable IPv6 on ${guestIf}`,
+      action: { kind: 'exec', place: 'guest', argv: ['sysctl', '-q', '-w', `net/ipv6/conf/${guestIf}/disable_ipv6=0`] },
+      undo: [],
+    });
+  }
   if (address) {
     steps.push({
       title: `add address ${address.cidr} to ${guestIf}`,
