@@ -35,7 +35,8 @@ function parseIp(text: string, what: string): ipaddr.IPv4 | ipaddr.IPv6 {
 
 function broadcastOf(addr: ipaddr.IPv4, prefix: number): string {
   const bytes = addr.toByteArray();
-  const host = prefix === 0 ? 0xffffffff : (0xffffffff >>> prefix);
+  // (JavaScript shifts count modulo 32, so /32 needs its own case.)
+  const host = prefix >= 32 ? 0 : 0xffffffff >>> prefix;
   const value = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
   const b = (value | host) >>> 0;
   return [b >>> 24, (b >>> 16) & 255, (b >>> 8) & 255, b & 255].join('.');
