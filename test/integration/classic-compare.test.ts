@@ -3,7 +3,7 @@
 // rules, qdiscs, bridge membership, link state). The classic script is not shipped with this
 // project: set PIPEWORK_CLASSIC to its path to run this comparison.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync, rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { ensureImage, removeContainer, runContainer, type DockerContainer } from './helpers/docker.js';
 import { delLink, ip, ipJson, type IpAddrLink, type IpLink, type IpRoute } from './helpers/netns.js';
@@ -25,8 +25,12 @@ function fill(line: readonly string[], vars: Record<string, string>): string[] {
   return line.map((a) => a.replace(/\{(\w+)\}/gu, (_, k: string) => vars[k] ?? `{${k}}`));
 }
 
-function runClassic(args: readonly string[]): Promise<RunResult> {
-  return sh(['sh', CLASSIC!, ...args], { timeoutMs: 30_000 });
+async function runClassic(args: readonly string[], pid: number): Promise<RunResult> {
+  const result = await sh(['sh', CLASSIC!, ...args], { timeoutMs: 30_000 });
+  // The classic script leaves /var/run/netns/<pid> behind when it stops on an error.
+  const leftover = `/var/run/netns/${pid}`;
+  if (existsSync(leftover) || lstatSync(leftover, { throwIfNoEntry: false })?.isSymbolicLink()) rmSync(leftover, { force: true });
+  return result;
 }
 
 /** Everything a plumbing run can change, with this side's names replaced by placeholders. */
@@ -147,7 +151,7 @@ describe('same kernel state as the classic script, on twin Docker containers', {
       }
       const [classic, ours] = sides as [Twin, Twin];
       for (const line of c.lines) {
-        const r1 = await runClassic(fill(line, classic.vars));
+        const r1 = await runClassic(fill(line, classic.vars), classic.container.pid);
         const r2 = await runPipework(fill(line, ours.vars));
         assert.equal(r2.code, r1.code, `exit codes differ for ${line.join(' ')}: classic ${r1.stderr} / ours ${r2.stderr}`);
       }
@@ -164,7 +168,7 @@ describe('same kernel state as the classic script, on twin Docker containers', {
     const b = await runContainer('pwc-v6-b');
     created.push('pwc-v6-a', 'pwc-v6-b');
     links.push('brpwc6a', 'brpwc6b');
-    const r1 = await runClassic(['brpwc6a', '-a', '6', 'pwc-v6-a', '2001:db8:80::1/64']);
+    const r1 = await runClassic(['brpwc6a', '-a', '6', 'pwc-v6-a', '2001:db8:80::1/64'], a.pid);
     const r2 = await runPipework(['brpwc6b', '-a', '6', 'pwc-v6-b', '2001:db8:80::1/64']);
     assert.notEqual(r1.code, 0, 'the classic script was expected to fail on -a 6 (busybox ipcalc)');
     assert.equal(r2.code, 0, r2.stderr);
@@ -180,13 +184,13 @@ describe('same kernel state as the classic script, on twin Docker containers', {
     for (const side of ['a', 'b']) {
       const name = `pwc-up-${side}`;
       created.push(name);
-      await runContainer(name);
+      const { pid } = await runContainer(name);
       const busy = `pwcup${side}`;
       links.push(busy, `brpwcu${side}`);
       await ip(['link', 'add', 'name', busy, 'type', 'veth', 'peer', 'name', `${busy}p`]);
       await ip(['link', 'set', 'dev', busy, 'up']);
       const args = [`brpwcu${side}`, '-l', busy, name, '10.80.14.1/24'];
-      results.push(side === 'a' ? await runClassic(args) : await runPipework(args));
+      results.push(side === 'a' ? await runClassic(args, pid) : await runPipework(args));
     }
     assert.equal(results[0]!.code, 1);
     assert.equal(results[1]!.code, 1);

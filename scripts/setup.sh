@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Prepare a fresh Debian 12 / Ubuntu 24.04 machine (as root) to build and test pipework:
+# install the system packages the tool and its tests drive, then `npm ci` and `npm run build`.
+# Idempotent: a re-run on a ready machine skips apt and `npm ci` and only rebuilds.
+# It never touches /etc/resolv.conf, eth0 or host routes; package maintainer scripts are kept
+# from starting daemons (docker0, lxcbr0, OVS) with a temporary policy-rc.d.
+#
+# Environment:
+#   PIPEWORK_FORCE_NPM_CI=1   run `npm ci` even if node_modules matches package-lock.json
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+log() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "run as root (it installs system packages)"
+
+# iputils-arping (not Habets' `arping`, they conflict) and busybox-static (not `busybox`, they
+# conflict) are the flavours the tool and the test images need.
+PKGS=(
+  iproute2 iputils-ping iputils-arping busybox-static
+  docker.io podman lxc openvswitch-switch
+  dnsmasq-base udhcpc isc-dhcp-client dhcpcd-base
+  util-linux procps curl ca-certificates
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  st="$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)"
+  [[ $st == installed ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  log "system packages already installed"
+else
+  log "installing: ${missing[*]}"
+  # Keep maintainer scripts from starting services: dockerd would make docker0 and set the
+  # iptables FORWARD policy, lxc-net would make lxcbr0 plus a route, OVS would start daemons.
+  POLICY=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [[ ! -e $POLICY ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$POLICY"
+    chmod 0755 "$POLICY"
+    made_policy=1
+  fi
+  cleanup_policy() { if ((made_policy)); then rm -f "$POLICY"; fi; }
+  trap cleanup_policy EXIT
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${PKGS[@]}"
+  cleanup_policy
+  made_policy=0
+  trap - EXIT
+fi
+
+# Sanity checks on the flavours that matter.
+arping -V 2>&1 | grep -qi iputils || die "arping is not the iputils flavour (install iputils-arping)"
+[[ -x /bin/busybox ]] || die "/bin/busybox missing (install busybox-static)"
+[[ -e /usr/share/lxc/templates/lxc-busybox ]] || die "LXC busybox template missing"
+for c in ip ping docker dockerd podman lxc-create ovs-vsctl ovsdb-server ovs-vswitchd dnsmasq \
+         udhcpc dhclient dhcpcd nsenter sysctl curl; do
+  command -v "$c" >/dev/null || die "command $c not found after install"
+done
+
+# Node.js >= 20 (Debian 12 ships 18; install Node 20 from nodesource.com or similar).
+command -v node >/dev/null || die "node not found: install Node.js >= 20"
+command -v npm >/dev/null || die "npm not found: install Node.js >= 20 with npm"
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+((node_major >= 20)) || die "Node.js $(node --version) is too old: need >= 20"
+
+# npm ci only when node_modules does not match package-lock.json (or when forced).
+STAMP=node_modules/.pipework-setup.sha256
+want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+have="$(cat "$STAMP" 2>/dev/null || true)"
+if [[ ${PIPEWORK_FORCE_NPM_CI:-0} == 1 || $want != "$have" ]]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund
+  printf '%s\n' "$want" >"$STAMP"
+else
+  log "node_modules up to date with package-lock.json (PIPEWORK_FORCE_NPM_CI=1 to redo)"
+fi
+
+log "npm run build"
+npm run build
+log "done"
