@@ -111,6 +111,9 @@ export function parseCommandLine(argv: readonly string[]): Request {
   let localIf: string | undefined;
   let family: Family | undefined;
   const hostIfText = opts.wait ? undefined : args[i++];
+  if (hostIfText !== undefined && /^-[ila]$/u.test(hostIfText)) {
+    throw new UsageError(`${hostIfText} must follow the host interface: pipework <hostif> [-i <guestif>] [-l <localif>] [-a 4|6] <guest> ...`);
+  }
   while (i < args.length) {
     const arg = args[i]!;
     if (arg === '-i' || arg === '-l' || arg === '-a') {
@@ -148,7 +151,7 @@ export function parseCommandLine(argv: readonly string[]): Request {
   const positional: string[] = [];
   for (let k = 0; k < rest.length; k++) {
     const arg = rest[k]!;
-    const ours = arg.startsWith('--') && (!passthrough || positional.length < 1);
+    const ours = (arg.startsWith('--') || arg === '-h' || arg === '-V') && (!passthrough || positional.length < 1);
     if (ours) k = takeLongOption(rest, k, opts) - 1;
     else positional.push(arg);
   }

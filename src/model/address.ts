@@ -78,7 +78,9 @@ export function parseAddressSpec(text: string, family?: Family): AddressSpec {
   }
   const canonical = ip.toString();
   const address: StaticAddress = { family: fam, address: canonical, prefix, cidr: `${canonical}/${prefix}` };
-  if (ip instanceof ipaddr.IPv4) address.broadcast = broadcastOf(ip, prefix);
+  // A /31 is a point-to-point pair (RFC 3021): a broadcast there would be the peer's address,
+  // which the classic tool set and so made the peer unreachable. /32 keeps the classic value.
+  if (ip instanceof ipaddr.IPv4 && prefix !== 31) address.broadcast = broadcastOf(ip, prefix);
 
   if (gwText === undefined) return { address };
   if (gwText === '') throw new InvalidArgumentError(`invalid gateway in '${text}': nothing after '@'`);

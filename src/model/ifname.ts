@@ -11,6 +11,7 @@ export function ifNameProblem(name: string): string | undefined {
   if (name.includes('/')) return "contains '/'";
   if (name.includes(':')) return "contains ':'";
   if (/[\s]/u.test(name) || /[^\x21-\x7e]/u.test(name)) return 'contains whitespace or non-printable characters';
+  if (/["'\\#]/u.test(name)) return 'contains a quote, backslash or #, which pipework does not pass to ip';
   return undefined;
 }
 

@@ -8,8 +8,10 @@ import { cidrContains, hostPrefix, isLinkLocal, type AddressSpec, type Family, t
 import type { Step } from './types.js';
 
 export function routeSpec(r: GuestRoute): string[] {
+  // Without a gateway, ip reads "default" as IPv4: spell the IPv6 default out.
+  const dst = r.family === 6 && r.dst === 'default' ? '::/0' : r.dst;
   return [
-    r.dst,
+    dst,
     ...(r.gateway !== undefined ? ['via', r.gateway] : []),
     ...(r.dev !== undefined ? ['dev', r.dev] : []),
     ...(r.protocol !== undefined && r.protocol !== 'boot' ? ['proto', r.protocol] : []),
@@ -21,13 +23,15 @@ function defaultRoutes(routes: GuestRoute[], family: Family): GuestRoute[] {
   return routes.filter((r) => r.family === family && r.table === 'main' && r.dst === 'default' && (r.type === undefined || r.type === 'unicast'));
 }
 
-/** Would the kernel find a route to `gateway` once the address is up and default routes are gone? */
-export function gatewayReachable(gateway: string, address: StaticAddress, routes: GuestRoute[]): boolean {
-  if (isLinkLocal(gateway)) return true;
-  if (cidrContains(address.cidr, gateway)) return true;
-  return routes.some((r) =>
-    r.family === address.family && r.table === 'main' && r.dst !== 'default' &&
-    (r.type === undefined || r.type === 'unicast') && cidrContains(r.dst, gateway));
+/**
+ * Is `gateway` on-link for the new interface without help? Only when it is inside the new
+ * subnet, or an IPv6 link-local address. A route to it through another interface does not
+ * count (the classic tool counted it, and the kernel then refused the default route with
+ * "Nexthop has invalid gateway"), so such a gateway gets an on-link host route.
+ */
+export function gatewayOnLink(gateway: string, address: StaticAddress): boolean {
+  if (address.family === 6 && isLinkLocal(gateway)) return true;
+  return cidrContains(address.cidr, gateway);
 }
 
 export function planStaticAddress(spec: AddressSpec, guestIf: string, facts: GuestFacts): Step[] {
@@ -67,7 +71,7 @@ export function planStaticAddress(spec: AddressSpec, guestIf: string, facts: Gue
     undo: [],
   });
   if (address && gateway) {
-    if (!gatewayReachable(gateway, address, facts.routes)) {
+    if (!gatewayOnLink(gateway, address)) {
       steps.push({
         title: `add an on-link route to gateway ${gateway} via ${guestIf}`,
         action: { kind: 'ip', place: 'guest', args: ['route', 'add', `${gateway}/${hostPrefix(address.family)}`, 'dev', guestIf] },

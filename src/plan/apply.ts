@@ -110,9 +110,14 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<void> {
         group.push(next);
       }
     }
-    const failure = await ipBatch(ctx.runner, group.map((s) => (s.action as IpAction).args), {
-      ns: ctx.ns, enter: action.place === 'guest', where: where(action.place, ctx.ns),
-    });
+    let failure;
+    try {
+      failure = await ipBatch(ctx.runner, group.map((s) => (s.action as IpAction).args), {
+        ns: ctx.ns, enter: action.place === 'guest', where: where(action.place, ctx.ns),
+      });
+    } catch (err) {
+      await fail(i, (err as Error).message, err);
+    }
     if (!failure) {
       done.push(...group);
       i += group.length;

@@ -1,0 +1,317 @@
+// Running plans with a fake Runner: batching, namespace entry, rollback at every step.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readHostLink, staticHostFacts } from '../../src/host/facts.js';
+import { StepFailedError } from '../../src/model/errors.js';
+import { applyPlan, failStepFromEnv, rollback } from '../../src/plan/apply.js';
+import { planAttach } from '../../src/plan/attach.js';
+import type { Action, IpAction, Plan, Step } from '../../src/plan/types.js';
+import {
+  DOCKER_ROUTES_JSON, FakeRunner, GUEST_BATCH, GUEST_FORCE_BATCH, HOST_BATCH, HOST_FORCE_BATCH, NS_FD,
+  assertRejects, attachRequest, batchFailure, bridge, fakeNs, guestFacts, type Call,
+} from './fakes.js';
+
+/** A bridge name that does not exist on this machine (the raceOk/onlyIfBridgeEmpty checks read sysfs). */
+const MISSING_BR = 'brpwunit9z';
+
+/** A realistic plan without detached steps: existing br0, IPv4 with an off-link gateway, a Docker guest. */
+function realisticPlan(): Plan {
+  return planAttach({
+    request: attachRequest(['br0', 'c1', '10.0.0.2/24@10.9.9.1']),
+    guestLabel: 'docker container c1 (pid 4242)',
+    guest: { pid: 4242, nsInode: 4026532999 },
+    host: staticHostFacts([bridge('br0')]),
+    guestFacts: guestFacts(['lo', 'eth0'], DOCKER_ROUTES_JSON),
+    hasArping: false,
+  });
+}
+
+function step(place: 'host' | 'guest', args: string[], undo: Action[] = [], extra: Partial<Step> = {}): Step {
+  return { title: `${place} ${args.join(' ')}`, action: { kind: 'ip', place, args }, undo, ...extra };
+}
+function ip(place: 'host' | 'guest', ...args: string[]): IpAction {
+  return { kind: 'ip', place, args };
+}
+const line = (a: Action): string => (a.kind === 'ip' ? a.args.join(' ') : a.argv.join(' '));
+
+/** The calls rollback must make for these done steps: undo actions newest first, grouped by place. */
+function expectedUndoCalls(done: Step[]): Call[] {
+  const actions = done.slice().reverse().flatMap((s) => s.undo.slice().reverse());
+  const calls: Call[] = [];
+  for (const a of actions) {
+    assert.equal(a.kind, 'ip', 'test helper handles ip undos only');
+    const argv = a.place === 'guest' ? GUEST_FORCE_BATCH : HOST_FORCE_BATCH;
+    const last = calls.at(-1);
+    if (last && last.argv === argv) last.input = `${last.input ?? ''}${line(a)}\n`;
+    else calls.push({ argv, input: `${line(a)}\n`, nsFd: NS_FD });
+  }
+  return calls;
+}
+
+void describe('applyPlan: batching', () => {
+  void test('host lines in one batch, guest lines in another inside the namespace', async () => {
+    const plan = realisticPlan();
+    const runner = new FakeRunner();
+    await applyPlan(plan, { runner, ns: fakeNs() });
+    const host = plan.steps.filter((s) => s.action.place === 'host').map((s) => line(s.action));
+    const guest = plan.steps.filter((s) => s.action.place === 'guest').map((s) => line(s.action));
+    assert.deepEqual(runner.calls, [
+      { argv: HOST_BATCH, input: `${host.join('\n')}\n`, nsFd: NS_FD },
+      { argv: GUEST_BATCH, input: `${guest.join('\n')}\n`, nsFd: NS_FD },
+    ]);
+    assert.deepEqual(runner.lines()[0], [
+      'link add name veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 netns /proc/self/fd/3',
+      'link set dev veth1pl4242 master br0',
+      'link set dev veth1pl4242 up',
+    ]);
+  });
+
+  void test('places alternate: one batch per run of consecutive steps', async () => {
+    const plan: Plan = {
+      guestLabel: 'g',
+      warnings: [],
+      steps: [
+        step('host', ['link', 'set', 'dev', 'a', 'up']),
+        step('guest', ['link', 'set', 'dev', 'b', 'up']),
+        step('guest', ['link', 'set', 'dev', 'c', 'up']),
+        step('host', ['link', 'set', 'dev', 'd', 'up']),
+      ],
+    };
+    const runner = new FakeRunner();
+    await applyPlan(plan, { runner, ns: fakeNs() });
+    assert.deepEqual(runner.calls.map((c) => c.argv), [HOST_BATCH, GUEST_BATCH, HOST_BATCH]);
+    assert.deepEqual(runner.lines(), [['link set dev a up'], ['link set dev b up', 'link set dev c up'], ['link set dev d up']]);
+  });
+
+  void test('a raceOk step (bridge creation) goes alone; the rest follow in one batch', async () => {
+    const plan = planAttach({
+      request: attachRequest([MISSING_BR, 'c1', '10.0.0.2/24']),
+      guestLabel: 'g',
+      guest: { pid: 4242, nsInode: 1 },
+      host: staticHostFacts([]),
+      guestFacts: guestFacts(),
+      hasArping: false,
+    });
+    const runner = new FakeRunner();
+    await applyPlan(plan, { runner, ns: fakeNs() });
+    assert.deepEqual(runner.calls.map((c) => c.argv), [HOST_BATCH, HOST_BATCH, GUEST_BATCH]);
+    assert.deepEqual(runner.lines()[0], [`link add name ${MISSING_BR} type bridge`]);
+    assert.equal(runner.lines()[1]![0], `link set dev ${MISSING_BR} up`);
+  });
+
+  void test('an exec step (IPv6 sysctl) runs inside the namespace between guest batches', async () => {
+    const plan = planAttach({
+      request: attachRequest(['br0', 'c1', '2001:db8::2/64']),
+      guestLabel: 'g',
+      guest: { pid: 4242, nsInode: 1 },
+      host: staticHostFacts([bridge('br0')]),
+      guestFacts: guestFacts(),
+      hasArping: true,
+    });
+    assert.ok(plan.steps.every((s) => s.action.kind !== 'exec' || !s.action.detached), 'no detached steps for IPv6');
+    const runner = new FakeRunner();
+    await applyPlan(plan, { runner, ns: fakeNs() });
+    assert.deepEqual(runner.calls.map((c) => c.argv), [
+      HOST_BATCH,
+      ['nsenter', '--net=/proc/self/fd/3', '--', 'sysctl', '-q', '-w', 'net/ipv6/conf/eth1/disable_ipv6=0'],
+      GUEST_BATCH,
+    ]);
+    assert.equal(runner.calls[1]!.nsFd, NS_FD);
+    assert.equal(runner.calls[1]!.input, undefined);
+    assert.deepEqual(runner.lines()[2], ['addr add 2001:db8::2/64 dev eth1', 'link set dev eth1 up']);
+  });
+
+  void test('an empty plan runs nothing', async () => {
+    const runner = new FakeRunner();
+    await applyPlan({ guestLabel: 'g', steps: [], warnings: [] }, { runner, ns: fakeNs() });
+    assert.deepEqual(runner.calls, []);
+  });
+});
+
+void describe('applyPlan: failures and rollback', () => {
+  void test('a failure at line N of a guest batch undoes the steps before it, newest first', async () => {
+    const plan = realisticPlan();
+    // Steps: 1-3 host, 4 addr, 5 del default, 6 link up, 7 on-link route, 8 default via gw.
+    assert.equal(plan.steps.length, 8);
+    const runner = new FakeRunner((call, i) => (i === 1 ? batchFailure(4) : { code: 0 }));
+    const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError,
+      'step 7 of 8', plan.steps[6]!.title, 'RTNETLINK answers: File exists', 'undone');
+    assert.equal((err as StepFailedError).stepIndex, 6);
+    assert.deepEqual((err as StepFailedError).undoFailures, []);
+    assert.ok(!err.message.includes('Command failed'));
+    assert.deepEqual(runner.calls.slice(2), expectedUndoCalls(plan.steps.slice(0, 6)));
+    assert.deepEqual(runner.lines().slice(2), [
+      ['route add default via 172.17.0.1 dev eth0'],
+      ['link del dev veth1pl4242'],
+    ]);
+  });
+
+  void test('a failure at line 1 of the first batch undoes nothing', async () => {
+    const plan = realisticPlan();
+    const runner = new FakeRunner(() => batchFailure(1, 'RTNETLINK answers: Operation not permitted'));
+    const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 1 of 8', 'Operation not permitted');
+    assert.equal((err as StepFailedError).stepIndex, 0);
+    assert.equal(runner.calls.length, 1);
+  });
+
+  void test('a batch that fails without saying which line counts as failing at its first line', async () => {
+    const plan = realisticPlan();
+    const runner = new FakeRunner((_c, i) => (i === 1 ? { code: 1, stderr: 'nsenter: reassociate to namespace failed\n' } : { code: 0 }));
+    await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 4 of 8', 'nsenter');
+    assert.deepEqual(runner.lines().slice(2), [['link del dev veth1pl4242']]);
+  });
+
+  const STEPS = realisticPlan().steps.length;
+  for (let k = 1; k <= STEPS + 1; k++) {
+    void test(`failAtStep ${k}: the steps before it are undone, and the error names the step`, async () => {
+      const plan = realisticPlan();
+      const runner = new FakeRunner();
+      const ctx = { runner, ns: fakeNs(), failAtStep: k };
+      if (k > STEPS) {
+        await applyPlan(plan, ctx);
+        assert.equal(runner.calls.length, 2);
+        return;
+      }
+      const err = await assertRejects(applyPlan(plan, ctx), StepFailedError, `step ${k} of ${STEPS}`, plan.steps[k - 1]!.title, 'injected failure');
+      assert.equal((err as StepFailedError).stepIndex, k - 1);
+      // What ran forward: exactly steps 1..k-1, in order, in per-place batches.
+      const forward = runner.calls.filter((c) => !c.argv.includes('-force'));
+      assert.deepEqual(forward.flatMap((c) => (c.input ?? '').split('\n').filter((l) => l !== '')),
+        plan.steps.slice(0, k - 1).map((s) => line(s.action)));
+      // And then the undo of exactly those steps.
+      const undo = runner.calls.filter((c) => c.argv.includes('-force'));
+      assert.deepEqual(undo, expectedUndoCalls(plan.steps.slice(0, k - 1)));
+      assert.deepEqual(runner.calls, [...forward, ...undo], 'undo comes after everything done');
+    });
+  }
+
+  void test('undo failures are reported, and the message says so', async () => {
+    const plan = realisticPlan();
+    const runner = new FakeRunner((call) => (call.argv.includes('-force') ? batchFailure(1, 'Cannot find device "veth1pl4242"') : { code: 0 }));
+    const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs(), failAtStep: 6 }), StepFailedError,
+      'step 6 of 8', 'undoing the earlier steps also failed', 'Cannot find device');
+    const { undoFailures } = err as StepFailedError;
+    assert.equal(undoFailures.length, 2);
+    assert.ok(undoFailures[0]!.startsWith('ip route add default via 172.17.0.1 dev eth0: '));
+    assert.ok(undoFailures[1]!.startsWith('ip link del dev veth1pl4242: '));
+  });
+
+  void test('a failing exec step is rolled back like an ip step', async () => {
+    const plan: Plan = {
+      guestLabel: 'g',
+      warnings: [],
+      steps: [
+        step('host', ['link', 'add', 'name', 'x0', 'type', 'veth', 'peer', 'name', 'x1'], [ip('host', 'link', 'del', 'dev', 'x0')]),
+        { title: 'run a client', action: { kind: 'exec', place: 'guest', argv: ['udhcpc', '-i', 'x1'] }, undo: [] },
+      ],
+    };
+    const runner = new FakeRunner((call) => (call.argv.includes('udhcpc') ? { code: 1, stderr: 'udhcpc: no lease\n' } : { code: 0 }));
+    const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 2 of 2', 'run a client', 'no lease');
+    assert.ok(err.cause instanceof Error);
+    assert.deepEqual(runner.calls.map((c) => c.argv), [HOST_BATCH, ['nsenter', '--net=/proc/self/fd/3', '--', 'udhcpc', '-i', 'x1'], HOST_FORCE_BATCH]);
+  });
+
+  void test('raceOk: "File exists" on a bridge that is not there is a real failure', async () => {
+    assert.equal(readHostLink(MISSING_BR), undefined, `${MISSING_BR} must not exist on this machine`);
+    const plan = planAttach({
+      request: attachRequest([MISSING_BR, 'c1', '10.0.0.2/24']),
+      guestLabel: 'g',
+      guest: { pid: 4242, nsInode: 1 },
+      host: staticHostFacts([]),
+      guestFacts: guestFacts(),
+      hasArping: false,
+    });
+    const runner = new FakeRunner(() => batchFailure(1));
+    const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 1 of', MISSING_BR, 'File exists');
+    assert.equal((err as StepFailedError).stepIndex, 0);
+    assert.equal(runner.calls.length, 1, 'nothing to undo');
+  });
+
+  void test('a bridge we created is deleted on undo only if it is empty (a missing bridge is skipped)', async () => {
+    const plan = planAttach({
+      request: attachRequest([MISSING_BR, 'c1', '10.0.0.2/24']),
+      guestLabel: 'g',
+      guest: { pid: 4242, nsInode: 1 },
+      host: staticHostFacts([]),
+      guestFacts: guestFacts(),
+      hasArping: false,
+    });
+    const runner = new FakeRunner((_c, i) => (i === 2 ? batchFailure(2) : { code: 0 }));
+    await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 7 of 7');
+    // The bridge's undo (onlyIfBridgeEmpty) is skipped: sysfs has no such bridge.
+    assert.deepEqual(runner.lines().slice(3), [['link del dev veth1pl4242']]);
+  });
+
+  void test(
+    'an error that is not a failed command (an unsafe batch token) still rolls back what was done',
+    async () => {
+      const plan: Plan = {
+        guestLabel: 'g',
+        warnings: [],
+        steps: [
+          step('host', ['link', 'add', 'name', 'x0', 'type', 'veth', 'peer', 'name', 'x1'], [ip('host', 'link', 'del', 'dev', 'x0')]),
+          step('guest', ['link', 'set', 'dev', 'a#b', 'up']),
+        ],
+      };
+      const runner = new FakeRunner();
+      await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 2 of 2');
+      assert.deepEqual(runner.lines().at(-1), ['link del dev x0']);
+    },
+  );
+});
+
+void describe('rollback', () => {
+  void test('undo actions run newest first, grouped by place, with -force; exec undos run alone', async () => {
+    const done: Step[] = [
+      step('host', ['a'], [ip('host', 'u1')]),
+      step('host', ['b'], [ip('host', 'u2a'), ip('host', 'u2b')]),
+      step('guest', ['c'], [ip('guest', 'u3')]),
+      { title: 'exec', action: { kind: 'exec', place: 'guest', argv: ['true'] }, undo: [{ kind: 'exec', place: 'guest', argv: ['kill-it'] }] },
+      step('guest', ['d'], [ip('guest', 'u5')]),
+    ];
+    const runner = new FakeRunner();
+    const failures = await rollback(done, { runner, ns: fakeNs() });
+    assert.deepEqual(failures, []);
+    assert.deepEqual(runner.calls, [
+      { argv: GUEST_FORCE_BATCH, input: 'u5\n', nsFd: NS_FD },
+      { argv: ['nsenter', '--net=/proc/self/fd/3', '--', 'kill-it'], nsFd: NS_FD },
+      { argv: GUEST_FORCE_BATCH, input: 'u3\n', nsFd: NS_FD },
+      { argv: HOST_FORCE_BATCH, input: 'u2b\nu2a\nu1\n', nsFd: NS_FD },
+    ]);
+  });
+
+  void test('nothing done: nothing run', async () => {
+    const runner = new FakeRunner();
+    assert.deepEqual(await rollback([step('host', ['a'])], { runner, ns: fakeNs() }), []);
+    assert.deepEqual(runner.calls, []);
+  });
+
+  void test('a failed undo line is reported with the line and the reason', async () => {
+    const runner = new FakeRunner(() => batchFailure(2, 'RTNETLINK answers: No such process'));
+    const failures = await rollback([step('host', ['a'], [ip('host', 'one')]), step('host', ['b'], [ip('host', 'two')])], { runner, ns: fakeNs() });
+    assert.deepEqual(failures, ['ip one: RTNETLINK answers: No such process']);
+  });
+
+  void test('a failed exec undo is reported', async () => {
+    const runner = new FakeRunner(() => ({ code: 3, stderr: 'nope\n' }));
+    const failures = await rollback([{ title: 'x', action: { kind: 'exec', place: 'host', argv: ['x'] }, undo: [{ kind: 'exec', place: 'host', argv: ['undo-x'] }] }],
+      { runner, ns: fakeNs() });
+    assert.equal(failures.length, 1);
+    assert.ok(failures[0]!.includes('undo-x') && failures[0]!.includes('nope'));
+    assert.deepEqual(runner.calls[0]!.argv, ['undo-x']);
+  });
+});
+
+void describe('failStepFromEnv', () => {
+  void test('reads PIPEWORK_FAIL_STEP digits only', () => {
+    assert.equal(failStepFromEnv({ PIPEWORK_FAIL_STEP: '3' }), 3);
+    assert.equal(failStepFromEnv({}), undefined);
+    assert.equal(failStepFromEnv({ PIPEWORK_FAIL_STEP: 'x' }), undefined);
+    assert.equal(failStepFromEnv({ PIPEWORK_FAIL_STEP: '-1' }), undefined);
+  });
+});
+
+void test('sanity: this machine has no bridge named like the test one', () => {
+  assert.equal(existsSync(`/sys/class/net/${MISSING_BR}`), false);
+});

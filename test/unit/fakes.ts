@@ -1,0 +1,132 @@
+// Shared fixtures for the unit tests: a recording Runner, a fake namespace handle,
+// host/guest facts and an error-assertion helper. No root, no network, nothing spawned.
+import assert from 'node:assert/strict';
+import { parseCommandLine } from '../../src/cli/grammar.js';
+import type { AttachRequest } from '../../src/cli/request.js';
+import type { NetnsHandle } from '../../src/exec/netns.js';
+import type { RunOptions, RunResult, Runner } from '../../src/exec/runner.js';
+import { parseRoutes, type GuestFacts } from '../../src/guest/facts.js';
+import type { HostLink } from '../../src/host/facts.js';
+
+export interface Call {
+  argv: string[];
+  input?: string;
+  nsFd?: number;
+}
+
+/** What the fake program run answers: exit code and stderr (stdout is always empty). */
+export interface FakeAnswer {
+  code: number;
+  stderr?: string;
+  stdout?: string;
+}
+
+/** A Runner that records every call and answers from `answer` (default: success). */
+export class FakeRunner implements Runner {
+  readonly calls: Call[] = [];
+  constructor(private readonly answer: (call: Call, index: number) => FakeAnswer = () => ({ code: 0 })) {}
+
+  run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const call: Call = { argv: [...argv] };
+    if (options.input !== undefined) call.input = options.input;
+    if (options.nsFd !== undefined) call.nsFd = options.nsFd;
+    this.calls.push(call);
+    const a = this.answer(call, this.calls.length - 1);
+    return Promise.resolve({
+      code: a.code,
+      signal: null,
+      stdout: a.stdout ?? '',
+      stderr: a.stderr ?? '',
+      durationMs: 1,
+      timedOut: false,
+    });
+  }
+
+  /** Batch lines written to stdin, per call. */
+  lines(): string[][] {
+    return this.calls.map((c) => (c.input ?? '').split('\n').filter((l) => l !== ''));
+  }
+}
+
+/** ip -batch's answer when line `line` (1-based) fails. */
+export function batchFailure(line: number, why = 'RTNETLINK answers: File exists'): FakeAnswer {
+  return { code: 1, stderr: `${why}\nCommand failed -:${line}\n` };
+}
+
+export const NS_FD = 77;
+
+export function fakeNs(label = 'docker container c1 (pid 4242)'): NetnsHandle {
+  return { fd: NS_FD, inode: 4026532999, label, close: () => undefined };
+}
+
+export const HOST_BATCH = ['ip', '-batch', '-'];
+export const HOST_FORCE_BATCH = ['ip', '-force', '-batch', '-'];
+export const GUEST_BATCH = ['nsenter', '--net=/proc/self/fd/3', '--', 'ip', '-batch', '-'];
+export const GUEST_FORCE_BATCH = ['nsenter', '--net=/proc/self/fd/3', '--', 'ip', '-force', '-batch', '-'];
+
+export function bridge(name: string, extra: Partial<HostLink> = {}): HostLink {
+  return { name, isBridge: true, type: 1, mtu: 1500, up: true, mac: '02:00:00:00:00:01', ports: [], ...extra };
+}
+
+export function nic(name: string, extra: Partial<HostLink> = {}): HostLink {
+  return { name, isBridge: false, type: 1, mtu: 1500, up: true, mac: '52:54:00:12:34:56', ports: [], ...extra };
+}
+
+/** `ip -json -details route show table all` of a Docker guest with eth0 172.17.0.2/16 and IPv6. */
+export const DOCKER_ROUTES_JSON = [
+  { type: 'unicast', dst: 'default', gateway: '172.17.0.1', dev: 'eth0', table: 'main', protocol: 'boot', scope: 'global', flags: [] },
+  { type: 'unicast', dst: '172.17.0.0/16', dev: 'eth0', table: 'main', protocol: 'kernel', scope: 'link', prefsrc: '172.17.0.2', flags: [] },
+  { type: 'local', dst: '172.17.0.2', dev: 'eth0', table: 'local', protocol: 'kernel', scope: 'host', prefsrc: '172.17.0.2', flags: [] },
+  { type: 'broadcast', dst: '172.17.255.255', dev: 'eth0', table: 'local', protocol: 'kernel', scope: 'link', prefsrc: '172.17.0.2', flags: [] },
+  { type: 'unicast', dst: '2001:db8:1::/64', dev: 'eth0', table: 'main', protocol: 'kernel', scope: 'global', metric: 256, flags: [], pref: 'medium' },
+  { type: 'unicast', dst: 'fe80::/64', dev: 'eth0', table: 'main', protocol: 'kernel', scope: 'global', metric: 256, flags: [], pref: 'medium' },
+  { type: 'unicast', dst: 'default', gateway: '2001:db8:1::1', dev: 'eth0', table: 'main', protocol: 'boot', scope: 'global', metric: 1024, flags: [], pref: 'medium' },
+  { type: 'local', dst: '2001:db8:1::2', dev: 'eth0', table: 'local', protocol: 'kernel', scope: 'global', metric: 0, flags: [], pref: 'medium' },
+  { type: 'multicast', dst: 'ff00::/8', dev: 'eth0', table: 'local', protocol: 'kernel', scope: 'global', metric: 256, flags: [], pref: 'medium' },
+];
+
+export function guestFacts(links: string[] = ['lo', 'eth0'], routes: unknown[] = []): GuestFacts {
+  return { links, routes: parseRoutes(routes as Parameters<typeof parseRoutes>[0]) };
+}
+
+/** Parse a command line that must be an attach request. */
+export function attachRequest(argv: readonly string[]): AttachRequest {
+  const r = parseCommandLine(argv);
+  assert.equal(r.kind, 'attach');
+  return r;
+}
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+/** Assert `fn` throws an instance of `cls` whose message is one line and contains each fragment. */
+export function assertThrows(fn: () => unknown, cls: ErrorClass, ...fragments: string[]): Error {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught !== undefined, `expected ${cls.name} to be thrown, but nothing was`);
+  assertError(caught, cls, ...fragments);
+  return caught as Error;
+}
+
+export function assertError(err: unknown, cls: ErrorClass, ...fragments: string[]): void {
+  assert.ok(err instanceof cls, `expected ${cls.name}, got ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+  assert.ok(!err.message.includes('\n'), `message is not one line: ${JSON.stringify(err.message)}`);
+  for (const f of fragments) {
+    assert.ok(err.message.includes(f), `message ${JSON.stringify(err.message)} does not mention ${JSON.stringify(f)}`);
+  }
+}
+
+export async function assertRejects(p: Promise<unknown>, cls: ErrorClass, ...fragments: string[]): Promise<Error> {
+  let caught: unknown;
+  try {
+    await p;
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught !== undefined, `expected ${cls.name} to be thrown, but the promise resolved`);
+  assertError(caught, cls, ...fragments);
+  return caught as Error;
+}

@@ -1,0 +1,327 @@
+// An attach request + host and guest facts → a plan (golden step lists), and every refusal.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { staticHostFacts, type HostLink } from '../../src/host/facts.js';
+import type { GuestFacts } from '../../src/guest/facts.js';
+import { ConflictError, NotFoundError, UnsupportedError } from '../../src/model/errors.js';
+import { gatewayOnLink, routeSpec } from '../../src/plan/address.js';
+import { classifyHostIf, planAttach, type AttachContext } from '../../src/plan/attach.js';
+import type { Action, Plan, Step } from '../../src/plan/types.js';
+import { parseAddressSpec } from '../../src/model/address.js';
+import { DOCKER_ROUTES_JSON, assertThrows, attachRequest, bridge, guestFacts, nic } from './fakes.js';
+
+const NS = '/proc/self/fd/3';
+const PID = 4242;
+const VETH = 'veth1pl4242';
+
+interface Opts {
+  links?: HostLink[];
+  facts?: GuestFacts;
+  hasArping?: boolean;
+  localKind?: string;
+  guest?: AttachContext['guest'];
+}
+
+function plan(argv: string[], o: Opts = {}): Plan {
+  return planAttach(ctx(argv, o));
+}
+
+function ctx(argv: string[], o: Opts = {}): AttachContext {
+  return {
+    request: attachRequest(argv),
+    guestLabel: 'docker container c1 (pid 4242)',
+    guest: o.guest ?? { pid: PID, nsInode: 4026532999 },
+    host: staticHostFacts(o.links ?? [bridge('br0')]),
+    guestFacts: o.facts ?? guestFacts(),
+    hasArping: o.hasArping ?? false,
+    ...(o.localKind !== undefined && { localKind: o.localKind }),
+  };
+}
+
+/** A compact view of a step: where, and its argv. */
+function show(a: Action): string {
+  return a.kind === 'ip' ? `${a.place}: ip ${a.args.join(' ')}` : `${a.place}: ${a.argv.join(' ')}${a.detached ? ' &' : ''}`;
+}
+const actions = (p: Plan): string[] => p.steps.map((s) => show(s.action));
+const undos = (p: Plan): string[][] => p.steps.map((s) => s.undo.map(show));
+
+function vethAdd(mtu = 1500, mac?: string, local = VETH, guestIf = 'eth1'): string {
+  return `host: ip link add name ${local} mtu ${mtu} type veth peer name ${guestIf} mtu ${mtu}${mac ? ` address ${mac}` : ''} netns ${NS}`;
+}
+const BRIDGE_PART = (br = 'br0', local = VETH) => [
+  `host: ip link set dev ${local} master ${br}`,
+  `host: ip link set dev ${local} up`,
+];
+
+void describe('planAttach: golden plans', () => {
+  void test('existing bridge, static IPv4, arping present', () => {
+    const p = plan(['br0', 'c1', '10.0.0.2/24'], { hasArping: true });
+    assert.equal(p.guestLabel, 'docker container c1 (pid 4242)');
+    assert.deepEqual(actions(p), [
+      vethAdd(),
+      ...BRIDGE_PART(),
+      'guest: ip addr add 10.0.0.2/24 brd 10.0.0.255 dev eth1',
+      'guest: ip link set dev eth1 up',
+      'guest: arping -c 1 -A -I eth1 10.0.0.2 &',
+    ]);
+    assert.deepEqual(undos(p), [[`host: ip link del dev ${VETH}`], [], [], [], [], []]);
+    assert.deepEqual(p.warnings, []);
+    assert.ok(p.steps.every((s) => s.raceOk === undefined));
+    for (const s of p.steps) assert.ok(s.title.length > 0);
+  });
+
+  void test('no arping: no arping step and the classic warning', () => {
+    const p = plan(['br0', 'c1', '10.0.0.2/24'], { hasArping: false });
+    assert.ok(!actions(p).some((a) => a.includes('arping')));
+    assert.deepEqual(p.warnings, ['Warning: arping not found; interface may not be immediately reachable']);
+  });
+
+  void test('missing br* bridge: created and brought up first, the creation may race', () => {
+    const p = plan(['br7', 'c1', '10.0.0.2/24'], { links: [] });
+    assert.deepEqual(actions(p), [
+      'host: ip link add name br7 type bridge',
+      'host: ip link set dev br7 up',
+      vethAdd(1500),
+      ...BRIDGE_PART('br7'),
+      'guest: ip addr add 10.0.0.2/24 brd 10.0.0.255 dev eth1',
+      'guest: ip link set dev eth1 up',
+    ]);
+    assert.deepEqual(p.steps[0]!.raceOk, { bridgeExists: 'br7' });
+    assert.deepEqual(p.steps[0]!.undo, [{ kind: 'ip', place: 'host', args: ['link', 'del', 'dev', 'br7'], onlyIfBridgeEmpty: 'br7' }]);
+    assert.equal(p.steps[1]!.raceOk, undefined);
+  });
+
+  void test('-l names the host end', () => {
+    const p = plan(['br0', '-l', 'myveth', 'c1', '10.0.0.2/24']);
+    assert.deepEqual(actions(p).slice(0, 3), [vethAdd(1500, undefined, 'myveth'), ...BRIDGE_PART('br0', 'myveth')]);
+    assert.deepEqual(p.steps[0]!.undo.map(show), ['host: ip link del dev myveth']);
+  });
+
+  void test('-i names the guest end (and the classic host name follows it)', () => {
+    const p = plan(['br0', '-i', 'eth5', 'c1', '10.0.0.2/24']);
+    assert.equal(actions(p)[0], vethAdd(1500, undefined, 'veth5pl4242', 'eth5'));
+    assert.ok(actions(p).includes('guest: ip link set dev eth5 up'));
+  });
+
+  void test('an existing, down veth with the host end name is deleted first', () => {
+    const p = plan(['br0', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic(VETH, { up: false })], localKind: 'veth' });
+    assert.deepEqual(actions(p).slice(0, 2), [`host: ip link del dev ${VETH}`, vethAdd()]);
+    assert.deepEqual(p.steps[0]!.undo, []);
+  });
+
+  void test('the MAC goes on the veth peer', () => {
+    const p = plan(['br0', 'c1', '10.0.0.2/24', 'U:myhost.foo.com']);
+    assert.equal(actions(p)[0], vethAdd(1500, '02:72:6c:cd:9b:8d'));
+  });
+
+  void test('the MTU comes from the bridge', () => {
+    const p = plan(['br0', 'c1', '10.0.0.2/24'], { links: [bridge('br0', { mtu: 9000 })] });
+    assert.equal(actions(p)[0], vethAdd(9000));
+  });
+
+  void test('the bridge found by mac: gives its name and MTU', () => {
+    const p = plan(['mac:02:AA:bb:cc:dd:ee', 'c1', '10.0.0.2/24'], {
+      links: [nic('eth0'), bridge('brlan', { mac: '02:aa:bb:cc:dd:ee', mtu: 1400 })],
+    });
+    assert.deepEqual(actions(p).slice(0, 3), [vethAdd(1400), ...BRIDGE_PART('brlan')]);
+  });
+
+  void test('gateway inside the subnet: no host route; old default routes replaced and restored on undo', () => {
+    const p = plan(['br0', 'c1', '10.0.0.2/24@10.0.0.1'], { facts: guestFacts(['lo', 'eth0'], DOCKER_ROUTES_JSON) });
+    assert.deepEqual(actions(p).slice(3), [
+      'guest: ip addr add 10.0.0.2/24 brd 10.0.0.255 dev eth1',
+      'guest: ip route del default via 172.17.0.1 dev eth0',
+      'guest: ip link set dev eth1 up',
+      'guest: ip route replace default via 10.0.0.1 dev eth1',
+    ]);
+    assert.deepEqual(undos(p).slice(3), [
+      [],
+      ['guest: ip route add default via 172.17.0.1 dev eth0'],
+      [],
+      ['guest: ip route del default via 10.0.0.1 dev eth1'],
+    ]);
+  });
+
+  void test('gateway outside the subnet: an on-link /32 route first', () => {
+    const p = plan(['br0', 'c1', '10.0.0.2/24@10.9.9.1'], { facts: guestFacts(['lo', 'eth0'], DOCKER_ROUTES_JSON) });
+    assert.deepEqual(actions(p).slice(3), [
+      'guest: ip addr add 10.0.0.2/24 brd 10.0.0.255 dev eth1',
+      'guest: ip route del default via 172.17.0.1 dev eth0',
+      'guest: ip link set dev eth1 up',
+      'guest: ip route add 10.9.9.1/32 dev eth1',
+      'guest: ip route replace default via 10.9.9.1 dev eth1',
+    ]);
+  });
+
+  void test('default routes keep their metric and protocol on delete and undo; other tables and types are left alone', () => {
+    const routes = [
+      { type: 'unicast', dst: 'default', gateway: '10.5.0.1', dev: 'eth0', table: 'main', protocol: 'dhcp', scope: 'global', metric: 100, flags: [] },
+      { type: 'unicast', dst: 'default', gateway: '10.6.0.1', dev: 'eth2', table: 'main', protocol: 'static', metric: 200, flags: [] },
+      { type: 'unicast', dst: 'default', gateway: '10.7.0.1', dev: 'eth0', table: '100', flags: [] },
+      { type: 'unreachable', dst: 'default', table: 'main', metric: 4278198272, flags: [] },
+      { dst: 'default', gateway: '2001:db8::1', dev: 'eth0', metric: 1024, flags: [], pref: 'medium' },
+    ];
+    const p = plan(['br0', 'c1', '10.0.0.2/24@10.0.0.1'], { facts: guestFacts(['lo', 'eth0', 'eth2'], routes) });
+    const dels = p.steps.filter((s) => s.action.kind === 'ip' && s.action.args[0] === 'route' && s.action.args[1] === 'del');
+    assert.deepEqual(dels.map((s) => show(s.action)), [
+      'guest: ip route del default via 10.5.0.1 dev eth0 proto dhcp metric 100',
+      'guest: ip route del default via 10.6.0.1 dev eth2 proto static metric 200',
+    ]);
+    assert.deepEqual(dels.map((s) => s.undo.map(show)), [
+      ['guest: ip route add default via 10.5.0.1 dev eth0 proto dhcp metric 100'],
+      ['guest: ip route add default via 10.6.0.1 dev eth2 proto static metric 200'],
+    ]);
+  });
+
+  void test('no gateway: default routes are left alone', () => {
+    const p = plan(['br0', 'c1', '10.0.0.2/24'], { facts: guestFacts(['lo', 'eth0'], DOCKER_ROUTES_JSON) });
+    assert.ok(!actions(p).some((a) => a.includes('route')));
+  });
+
+  void test('0/0: no address step, the link only comes up, no arping', () => {
+    const p = plan(['br0', 'c1', '0/0'], { hasArping: true, facts: guestFacts(['lo', 'eth0'], DOCKER_ROUTES_JSON) });
+    assert.deepEqual(actions(p), [vethAdd(), ...BRIDGE_PART(), 'guest: ip link set dev eth1 up']);
+  });
+
+  void test('IPv6: IPv6 enabled on the link, no brd, no arping; off-link gateway gets a /128; only IPv6 defaults replaced', () => {
+    const p = plan(['br0', '-a', '6', 'c1', '2001:db8:2::5/64@2001:db8:9::1'], {
+      hasArping: true,
+      facts: guestFacts(['lo', 'eth0'], DOCKER_ROUTES_JSON),
+    });
+    assert.deepEqual(actions(p).slice(3), [
+      'guest: sysctl -q -w net/ipv6/conf/eth1/disable_ipv6=0',
+      'guest: ip addr add 2001:db8:2::5/64 dev eth1',
+      'guest: ip route del ::/0 via 2001:db8:1::1 dev eth0 metric 1024',
+      'guest: ip link set dev eth1 up',
+      'guest: ip route add 2001:db8:9::1/128 dev eth1',
+      'guest: ip route replace default via 2001:db8:9::1 dev eth1',
+    ]);
+    assert.deepEqual(p.warnings, []);
+  });
+
+  void test('IPv6 gateway inside the subnet: no host route', () => {
+    const p = plan(['br0', 'c1', '2001:db8:2::5/64@2001:db8:2::1']);
+    assert.ok(!actions(p).some((a) => a.includes('/128')));
+    assert.equal(actions(p).at(-1), 'guest: ip route replace default via 2001:db8:2::1 dev eth1');
+  });
+
+  void test('IPv6 link-local gateway: no host route', () => {
+    const p = plan(['br0', 'c1', '2001:db8:2::5/64@fe80::1']);
+    assert.deepEqual(actions(p).slice(-2), ['guest: ip link set dev eth1 up', 'guest: ip route replace default via fe80::1 dev eth1']);
+  });
+
+  void test(
+    'an IPv6 default route without a gateway is deleted as IPv6',
+    () => {
+      const routes = [{ type: 'unicast', dst: 'default', dev: 'wg0', table: 'main', protocol: 'boot', metric: 1024, flags: [], pref: 'medium' }];
+      const p = plan(['br0', 'c1', '2001:db8:2::5/64@2001:db8:2::1'], { facts: guestFacts(['lo', 'wg0'], routes) });
+      const del = p.steps.find((s) => s.action.kind === 'ip' && s.action.args[1] === 'del');
+      assert.ok(del && del.action.kind === 'ip');
+      // Something on the line must make ip pick IPv6: an IPv6 prefix or gateway.
+      assert.ok(del.action.args.some((a) => a.includes(':')), del.action.args.join(' '));
+      assert.ok(del.undo.every((u) => u.kind === 'ip' && u.args.some((a) => a.includes(':'))));
+    },
+  );
+
+  void test(
+    'an IPv4 link-local gateway outside the subnet still gets an on-link route',
+    () => {
+      const p = plan(['br0', 'c1', '10.0.0.2/24@169.254.1.1']);
+      assert.ok(actions(p).includes('guest: ip route add 169.254.1.1/32 dev eth1'), actions(p).join('\n'));
+    },
+  );
+
+  void test(
+    'a gateway routed only through another guest interface still gets an on-link route on the new one',
+    () => {
+      const routes = [{ type: 'unicast', dst: '10.5.0.0/16', dev: 'eth0', table: 'main', protocol: 'kernel', scope: 'link', flags: [] }];
+      const p = plan(['br0', 'c1', '10.0.0.2/24@10.5.0.1'], { facts: guestFacts(['lo', 'eth0'], routes) });
+      assert.ok(actions(p).includes('guest: ip route add 10.5.0.1/32 dev eth1'), actions(p).join('\n'));
+    },
+  );
+
+  void test('step titles name what they do', () => {
+    const p = plan(['br7', 'c1', '10.0.0.2/24@10.9.9.1'], { links: [], hasArping: true });
+    const titles = p.steps.map((s: Step) => s.title);
+    assert.ok(titles[0]!.includes('br7'));
+    assert.ok(titles.some((t) => t.includes('10.0.0.2/24')));
+    assert.ok(titles.some((t) => t.includes('10.9.9.1')));
+  });
+});
+
+void describe('planAttach: refusals (thrown before any plan exists)', () => {
+  void test('an existing link with the host end name that is up', () => {
+    assertThrows(() => plan(['br0', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic(VETH, { up: true })], localKind: 'veth' }),
+      ConflictError, `Link ${VETH} exists and is up`);
+    assertThrows(() => plan(['br0', '-l', 'eth0', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic('eth0')] }),
+      ConflictError, 'Link eth0 exists and is up');
+  });
+
+  void test('an existing, down link with the host end name that is not a veth', () => {
+    assertThrows(() => plan(['br0', '-l', 'eth9', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic('eth9', { up: false })], localKind: 'macvlan' }),
+      ConflictError, 'eth9', 'macvlan', '-l');
+    assertThrows(() => plan(['br0', '-l', 'eth9', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic('eth9', { up: false })] }),
+      ConflictError, 'eth9', 'unknown kind');
+  });
+
+  void test('the guest already has the interface', () => {
+    assertThrows(() => plan(['br0', 'c1', '10.0.0.2/24'], { facts: guestFacts(['lo', 'eth0', 'eth1']) }),
+      ConflictError, 'eth1', 'docker container c1', '-i');
+    assertThrows(() => plan(['br0', '-i', 'eth0', 'c1', '10.0.0.2/24']), ConflictError, 'eth0');
+  });
+
+  void test('mac: with no host interface having that MAC', () => {
+    assertThrows(() => plan(['mac:02:aa:bb:cc:dd:ee', 'c1', '10.0.0.2/24'], { links: [bridge('br0')] }),
+      NotFoundError, '02:aa:bb:cc:dd:ee');
+  });
+
+  void test('an unknown name that is not br*/ovs*/dummy*', () => {
+    assertThrows(() => plan(['foo0', 'c1', '10.0.0.2/24'], { links: [] }), NotFoundError, 'I do not know how to set up interface foo0');
+    assertThrows(() => plan(['eth7', 'c1', '10.0.0.2/24'], { links: [] }), NotFoundError, 'eth7');
+  });
+
+  void test('a VLAN on a Linux bridge', () => {
+    assertThrows(() => plan(['br0', 'c1', '10.0.0.2/24', '@10']), UnsupportedError, 'VLAN configuration currently unsupported for Linux bridge');
+    assertThrows(() => plan(['br9', 'c1', '10.0.0.2/24', '02:42:ac:11:00:02@10'], { links: [] }), UnsupportedError, 'VLAN');
+  });
+
+  void test('DHCP (not yet supported)', () => {
+    assertThrows(() => plan(['br0', 'c1', 'dhclient:-v']), UnsupportedError, 'dhclient');
+  });
+
+  void test('host kinds not supported yet: a NIC, IPoIB, ovs*, dummy*', () => {
+    assertThrows(() => plan(['eth0', 'c1', '10.0.0.2/24'], { links: [nic('eth0')] }), UnsupportedError, 'eth0');
+    assertThrows(() => plan(['ib0', 'c1', '10.0.0.2/24'], { links: [nic('ib0', { type: 32 })] }), UnsupportedError, 'ib0', 'IPoIB');
+    assertThrows(() => plan(['ovsbr0', 'c1', '10.0.0.2/24'], { links: [] }), UnsupportedError, 'ovsbr0', 'Open vSwitch');
+    assertThrows(() => plan(['dummy0', 'c1', '10.0.0.2/24'], { links: [] }), UnsupportedError, 'dummy0');
+    assertThrows(() => plan(['mac:52:54:00:12:34:56', 'c1', '10.0.0.2/24'], { links: [nic('eth0')] }), UnsupportedError, 'eth0');
+  });
+});
+
+void describe('classifyHostIf', () => {
+  void test('existing bridge, br* to create, mac: lookup', () => {
+    const host = staticHostFacts([bridge('lan'), nic('eth0')]);
+    assert.deepEqual(classifyHostIf(attachRequest(['lan', 'c1', '0/0']), host), { kind: 'linux-bridge', name: 'lan', create: false });
+    assert.deepEqual(classifyHostIf(attachRequest(['br5', 'c1', '0/0']), host), { kind: 'linux-bridge', name: 'br5', create: true });
+    assert.deepEqual(classifyHostIf(attachRequest(['mac:02:00:00:00:00:01', 'c1', '0/0']), host), { kind: 'linux-bridge', name: 'lan', create: false });
+  });
+});
+
+void describe('address helpers', () => {
+  void test('routeSpec drops proto boot and metric 0', () => {
+    assert.deepEqual(routeSpec({ family: 4, dst: 'default', gateway: '10.0.0.1', dev: 'eth0', table: 'main', protocol: 'boot', metric: 0 }),
+      ['default', 'via', '10.0.0.1', 'dev', 'eth0']);
+    assert.deepEqual(routeSpec({ family: 4, dst: '10.1.0.0/16', dev: 'eth0', table: 'main', protocol: 'kernel', metric: 5 }),
+      ['10.1.0.0/16', 'dev', 'eth0', 'proto', 'kernel', 'metric', '5']);
+  });
+
+  void test('gatewayOnLink: only inside the new subnet, or an IPv6 link-local address', () => {
+    const a4 = parseAddressSpec('10.0.0.2/24').address!;
+    const a6 = parseAddressSpec('2001:db8::2/64').address!;
+    assert.equal(gatewayOnLink('10.0.0.1', a4), true);
+    assert.equal(gatewayOnLink('10.0.1.1', a4), false);
+    assert.equal(gatewayOnLink('169.254.1.1', a4), false, 'IPv4 link-local is not automatically on-link');
+    assert.equal(gatewayOnLink('fe80::1', a6), true);
+    assert.equal(gatewayOnLink('2001:db8:1::1', a6), false);
+  });
+});
