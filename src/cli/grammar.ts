@@ -13,6 +13,9 @@ const PASSTHROUGH = new Set(['route', 'rule', 'tc']);
 /** Our long options, accepted before the host interface and among -i/-l/-a. */
 interface LongOptions {
   dryRun: boolean;
+  json: boolean;
+  replace: boolean;
+  all: boolean;
   directPhys: boolean;
   wait: boolean;
   help: boolean;
@@ -24,6 +27,9 @@ function takeLongOption(args: string[], i: number, opts: LongOptions): number {
   const arg = args[i]!;
   switch (arg) {
     case '--dry-run': opts.dryRun = true; return i + 1;
+    case '--json': opts.json = true; return i + 1;
+    case '--replace': opts.replace = true; return i + 1;
+    case '--all': opts.all = true; return i + 1;
     case '--direct-phys': opts.directPhys = true; return i + 1;
     case '--wait': opts.wait = true; return i + 1;
     case '-h': case '--help': opts.help = true; return i + 1;
@@ -96,9 +102,48 @@ function parseMacVlan(text: string): { mac?: string; vlan?: number } {
   return out;
 }
 
+/** `pipework del [-i IF | --all] <guest>` and `pipework ls [<guest>|<hostif>]`. */
+function parseLifecycle(
+  verb: 'del' | 'ls',
+  rest: string[],
+  guestIf: string | undefined,
+  localIf: string | undefined,
+  family: Family | undefined,
+  opts: LongOptions,
+): Request {
+  const positional: string[] = [];
+  for (let k = 0; k < rest.length; k++) {
+    const arg = rest[k]!;
+    if (arg.startsWith('-')) k = takeLongOption(rest, k, opts) - 1;
+    else positional.push(arg);
+  }
+  if (opts.help) return { kind: 'help' };
+  if (opts.version) return { kind: 'version' };
+  if (localIf !== undefined || family !== undefined || opts.directPhys || opts.replace || opts.timeoutSec !== undefined || opts.wait) {
+    throw new UsageError(`'pipework ${verb}' takes only ${verb === 'del' ? '-i, --all, ' : ''}--json and --dry-run`);
+  }
+  if (positional.length > 1) throw new UsageError(`unexpected argument '${positional[1]!}'`);
+  const target = positional[0];
+  if (verb === 'ls') {
+    if (guestIf !== undefined || opts.all) throw new UsageError("'pipework ls' takes no -i or --all");
+    return { kind: 'ls', ...(target !== undefined && { target }), dryRun: opts.dryRun, json: opts.json };
+  }
+  if (target === undefined || target === '') throw new UsageError('pipework del needs a guest: pipework del [-i <guestif> | --all] <guest>');
+  if (opts.all && guestIf !== undefined) throw new UsageError('pipework del takes -i or --all, not both');
+  return {
+    kind: 'del',
+    guest: target,
+    which: opts.all ? { all: true } : { guestIf: guestIf ?? 'eth1' },
+    dryRun: opts.dryRun,
+    json: opts.json,
+  };
+}
+
 export function parseCommandLine(argv: readonly string[]): Request {
   const args = [...argv];
-  const opts: LongOptions = { dryRun: false, directPhys: false, wait: false, help: false, version: false };
+  const opts: LongOptions = {
+    dryRun: false, json: false, replace: false, all: false, directPhys: false, wait: false, help: false, version: false,
+  };
   let i = 0;
   while (i < args.length && args[i]!.startsWith('-') && args[i] !== '-i' && args[i] !== '-l' && args[i] !== '-a') {
     i = takeLongOption(args, i, opts);
@@ -139,6 +184,8 @@ export function parseCommandLine(argv: readonly string[]): Request {
   if (opts.help) return { kind: 'help' };
   if (opts.version) return { kind: 'version' };
 
+  if (hostIfText === 'del' || hostIfText === 'ls') return parseLifecycle(hostIfText, args.slice(i), guestIf, localIf, family, opts);
+
   if (opts.wait) {
     if (i < args.length) throw new UsageError(`unexpected argument '${args[i]!}' after --wait`);
     if (localIf !== undefined || family !== undefined) throw new UsageError('--wait takes only -i and --timeout');
@@ -164,6 +211,7 @@ export function parseCommandLine(argv: readonly string[]): Request {
     throw new UsageError('too few arguments', true);
   }
   if (guest === '') throw new InvalidArgumentError('the guest name is empty');
+  if (opts.all) throw new UsageError('--all goes with pipework del');
 
   if (PASSTHROUGH.has(hostIfText)) {
     if (guestIf !== undefined || localIf !== undefined || family !== undefined || opts.directPhys) {
@@ -175,6 +223,7 @@ export function parseCommandLine(argv: readonly string[]): Request {
       guest,
       args: positional.slice(1),
       dryRun: opts.dryRun,
+      json: false,
     };
   }
 
@@ -195,6 +244,8 @@ export function parseCommandLine(argv: readonly string[]): Request {
     config,
     ...(mac !== undefined && { mac }),
     ...(vlan !== undefined && { vlan }),
+    replace: opts.replace,
     dryRun: opts.dryRun,
+    json: opts.json,
   };
 }

@@ -23,10 +23,20 @@ export async function main(argv: readonly string[]): Promise<number> {
       return (await import('../commands/passthrough.js')).passthrough(request);
     case 'attach':
       return (await import('../commands/attach.js')).attach(request);
+    case 'del':
+      return (await import('../commands/del.js')).del(request);
+    case 'ls':
+      return (await import('../commands/ls.js')).ls(request);
   }
 }
 
-function report(err: unknown): number {
+function report(err: unknown, json: boolean): number {
+  if (json) {
+    const error = err instanceof PipeworkError
+      ? { reason: err.reason, message: err.message }
+      : { reason: 'internal', message: err instanceof Error ? err.message : String(err) };
+    process.stdout.write(`${JSON.stringify({ error }, null, 2)}\n`);
+  }
   if (err instanceof UsageError && err.showSyntax) {
     process.stdout.write(SYNTAX);
     return err.exitCode;
@@ -41,5 +51,5 @@ function report(err: unknown): number {
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
-  (err: unknown) => { process.exitCode = report(err); },
+  (err: unknown) => { process.exitCode = report(err, process.argv.includes('--json')); },
 );

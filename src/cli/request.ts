@@ -12,6 +12,8 @@ export type AddressConfig =
 /** Options of ours that apply to every command. */
 export interface CommonOptions {
   dryRun: boolean;
+  /** Print a machine-readable result on stdout. */
+  json: boolean;
 }
 
 /** `pipework <hostif> [-i IF] [-l IF] [-a 4|6] <guest> <address|dhcp> [<mac>][@<vlan>]` */
@@ -29,6 +31,22 @@ export interface AttachRequest extends CommonOptions {
   config: AddressConfig;
   mac?: string;
   vlan?: number;
+  /** Replace an existing pipework interface of that name that has another configuration. */
+  replace: boolean;
+}
+
+/** `pipework del [-i IF | --all] <guest>`: remove what pipework plumbed. */
+export interface DelRequest extends CommonOptions {
+  kind: 'del';
+  guest: string;
+  which: { all: true } | { guestIf: string };
+}
+
+/** `pipework ls [<guest>|<hostif>]`: what pipework plumbed. */
+export interface LsRequest extends CommonOptions {
+  kind: 'ls';
+  /** A guest or a host interface (bridge); undefined lists everything on the host. */
+  target?: string;
 }
 
 /** `pipework route|rule|tc <guest> <args...>`: run inside the guest's network namespace. */
@@ -50,6 +68,8 @@ export interface WaitRequest {
 export type Request =
   | AttachRequest
   | PassthroughRequest
+  | DelRequest
+  | LsRequest
   | WaitRequest
   | { kind: 'help' }
   | { kind: 'version' };

@@ -1,15 +1,15 @@
 /** `pipework <hostif> ... <guest> <address>`: resolve, read facts, plan, apply. */
 import type { AttachRequest } from '../cli/request.js';
-import { processRunner, type Runner } from '../exec/runner.js';
 import { ipJsonBatch } from '../exec/ip.js';
+import { processRunner, type Runner } from '../exec/runner.js';
 import { hasProgram } from '../guest/containers.js';
 import { readGuestFacts } from '../guest/facts.js';
 import { resolveGuest } from '../guest/resolve.js';
 import { sysfsHostFacts } from '../host/facts.js';
+import { vethHostName } from '../host/naming.js';
 import { applyPlan, failStepFromEnv } from '../plan/apply.js';
 import { planAttach } from '../plan/attach.js';
-import { formatPlan } from '../plan/print.js';
-import { vethHostName } from '../host/naming.js';
+import { reportPlan } from './output.js';
 
 /** The `ip -d` kind of a host link (only asked when a link with the host end's name exists). */
 async function hostLinkKind(runner: Runner, name: string): Promise<string | undefined> {
@@ -28,19 +28,18 @@ export async function attach(request: AttachRequest, runner: Runner = processRun
     const plan = planAttach({
       request,
       guestLabel: guest.ns.label,
+      guestRef: `${guest.kind}:${guest.name}`,
       guest: identity,
       host: sysfsHostFacts,
       guestFacts,
       hasArping: hasProgram('arping'),
       ...(localKind !== undefined && { localKind }),
     });
-    if (request.dryRun) {
-      process.stdout.write(formatPlan(plan));
-      return 0;
+    if (!request.dryRun) {
+      const failAtStep = failStepFromEnv();
+      await applyPlan(plan, { runner, ns: guest.ns, ...(failAtStep !== undefined && { failAtStep }) });
     }
-    const failAtStep = failStepFromEnv();
-    await applyPlan(plan, { runner, ns: guest.ns, ...(failAtStep !== undefined && { failAtStep }) });
-    for (const w of plan.warnings) process.stdout.write(`${w}\n`);
+    reportPlan('attach', plan, guest, request.json, request.dryRun);
     return 0;
   } finally {
     guest.ns.close();

@@ -19,9 +19,37 @@ export interface GuestRoute {
   type?: string;
 }
 
+export interface GuestLink {
+  name: string;
+  /** The link's alias: pipework's record when pipework made it (see model/record.ts). */
+  alias?: string;
+  /** `ip -d` kind (veth, macvlan, …); undefined for physical devices. */
+  kind?: string;
+  mac?: string;
+  up: boolean;
+}
+
 export interface GuestFacts {
-  links: string[];
+  links: GuestLink[];
   routes: GuestRoute[];
+}
+
+interface RawLink {
+  ifname: string;
+  ifalias?: string;
+  address?: string;
+  flags?: string[];
+  linkinfo?: { info_kind?: string };
+}
+
+export function parseLinks(raw: RawLink[]): GuestLink[] {
+  return raw.map((l) => {
+    const link: GuestLink = { name: l.ifname, up: l.flags?.includes('UP') ?? false };
+    if (l.ifalias !== undefined && l.ifalias !== '') link.alias = l.ifalias;
+    if (l.linkinfo?.info_kind !== undefined) link.kind = l.linkinfo.info_kind;
+    if (l.address !== undefined) link.mac = l.address;
+    return link;
+  });
 }
 
 interface RawRoute {
@@ -58,7 +86,7 @@ export async function readGuestFacts(runner: Runner, ns: NetnsHandle): Promise<G
     where: `the guest (${ns.label})`,
   });
   return {
-    links: (links as { ifname: string }[]).map((l) => l.ifname),
+    links: parseLinks(links as RawLink[]),
     routes: parseRoutes(routes as RawRoute[]),
   };
 }

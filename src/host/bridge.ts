@@ -18,6 +18,10 @@ export interface BridgePlanInput {
   host: HostFacts;
   /** `ip -d` kind of `localIf` when it exists (only a stale veth may be replaced). */
   localKind?: string;
+  /** The record (model/record.ts) to put in the host end's alias. */
+  hostAlias: string;
+  /** The host end of a pipework interface this plan removes first (--replace). */
+  replacingLocalIf?: string;
 }
 
 export function planBridgeHost(input: BridgePlanInput): Step[] {
@@ -37,7 +41,7 @@ export function planBridgeHost(input: BridgePlanInput): Step[] {
     });
   }
 
-  const existing = input.host.link(localIf);
+  const existing = input.replacingLocalIf === localIf ? undefined : input.host.link(localIf);
   if (existing) {
     // The classic rule: a link that is up is in use; one that is down is stale and is re-made.
     if (existing.up) throw new ConflictError(`Link ${localIf} exists and is up`);
@@ -64,6 +68,11 @@ export function planBridgeHost(input: BridgePlanInput): Step[] {
     },
     // Deleting one end deletes the pair, with every address and route on the guest end.
     undo: [{ kind: 'ip', place: 'host', args: ['link', 'del', 'dev', localIf] }],
+  });
+  steps.push({
+    title: `record the configuration on ${localIf}`,
+    action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', localIf, 'alias', input.hostAlias] },
+    undo: [],
   });
   steps.push({
     title: `attach ${localIf} to bridge ${bridge}`,

@@ -12,6 +12,10 @@ export const ExitCode = {
 
 export class PipeworkError extends Error {
   readonly exitCode: number = ExitCode.Failure;
+  /** A stable word for scripts (--json) — usage, invalid-argument, not-found, conflict, … */
+  get reason(): string {
+    return 'failure';
+  }
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
@@ -20,25 +24,47 @@ export class PipeworkError extends Error {
 
 /** The command line is malformed; `showSyntax` asks the CLI to print the syntax lines. */
 export class UsageError extends PipeworkError {
+  override get reason(): string {
+    return 'usage';
+  }
   constructor(message: string, readonly showSyntax = false) {
     super(message);
   }
 }
 
 /** A value on the command line is invalid (address, MAC, name, VLAN...). */
-export class InvalidArgumentError extends PipeworkError {}
+export class InvalidArgumentError extends PipeworkError {
+  override get reason(): string {
+    return 'invalid-argument';
+  }
+}
 
 /** The guest (container, PID, netns) or the host interface cannot be found. */
-export class NotFoundError extends PipeworkError {}
+export class NotFoundError extends PipeworkError {
+  override get reason(): string {
+    return 'not-found';
+  }
+}
 
 /** What the command asks for conflicts with what exists (a link that is up, a taken name). */
-export class ConflictError extends PipeworkError {}
+export class ConflictError extends PipeworkError {
+  override get reason(): string {
+    return 'conflict';
+  }
+}
 
 /** The machine lacks something the command needs (a program, a kernel feature, a daemon). */
-export class UnsupportedError extends PipeworkError {}
+export class UnsupportedError extends PipeworkError {
+  override get reason(): string {
+    return 'unsupported';
+  }
+}
 
 /** A spawned program failed. Carries everything needed to explain it. */
 export class CommandError extends PipeworkError {
+  override get reason(): string {
+    return 'command-failed';
+  }
   constructor(
     message: string,
     readonly argv: readonly string[],
@@ -55,6 +81,9 @@ export class CommandError extends PipeworkError {
 
 /** A step of a plan failed; the steps before it were undone. */
 export class StepFailedError extends PipeworkError {
+  override get reason(): string {
+    return 'step-failed';
+  }
   constructor(
     message: string,
     readonly stepIndex: number,

@@ -44,4 +44,8 @@ export interface Plan {
   steps: Step[];
   /** Warnings to print (e.g. arping missing). */
   warnings: string[];
+  /** What the plan does overall: `unchanged` plans have no steps (an idempotent re-run). */
+  outcome: 'created' | 'replaced' | 'unchanged' | 'removed';
+  /** The configuration an attach records on the interface. */
+  record?: import('../model/record.js').AttachRecord;
 }
