@@ -59,9 +59,11 @@ async function locate(ref: string, opts: ResolveOptions): Promise<GuestLocation>
   if (name === '') throw new InvalidArgumentError(`the guest name in '${ref}' is empty`);
   const sleep = opts.sleep ?? sleepMs;
   const notRunning: string[] = [];
-  const take = (r: Lookup): GuestLocation | undefined => {
+  const unreachable: string[] = [];
+  const take = (r: Lookup, runtime?: string): GuestLocation | undefined => {
     if (r.found) return r.location;
     if (r.reason === 'not-running') notRunning.push(r.detail);
+    if (r.reason === 'unavailable' && runtime !== undefined) unreachable.push(`${runtime} could not be asked: ${r.detail}`);
     return undefined;
   };
 
@@ -69,7 +71,7 @@ async function locate(ref: string, opts: ResolveOptions): Promise<GuestLocation>
     case 'netns': return lookupNetns(name) ?? fail(`network namespace ${name} not found in ${NETNS_DIR}`);
     case 'pid': return lookupPid(name) ?? fail(`no process with PID ${name}`);
     case 'lxc': return lookupLxcCgroup(name) ?? (await lookupLxcInfo(opts.runner, name)) ?? fail(`LXC container ${name} not found (or not running)`);
-    case 'docker': return take(await lookupContainer(() => lookupDocker(name), sleep)) ?? fail(notRunning[0] ?? `container ${name} not found, and unknown to Docker`);
+    case 'docker': return take(await lookupContainer(() => lookupDocker(name), sleep), 'Docker') ?? fail(notRunning[0] ?? `container ${name} not found, and unknown to Docker${unreachable.length > 0 ? ` (${unreachable.join('; ')})` : ''}`);
     case 'podman': return take(await lookupContainer(() => lookupPodman(opts.runner, name), sleep)) ?? fail(notRunning[0] ?? `container ${name} not found, and unknown to Podman`);
     case undefined: break;
   }
@@ -78,7 +80,9 @@ async function locate(ref: string, opts: ResolveOptions): Promise<GuestLocation>
   if (netns) return netns;
   const lxc = lookupLxcCgroup(name);
   if (lxc) return lxc;
-  const docker = take(await lookupContainer(() => lookupDocker(name), sleep));
+  // Docker that cannot be reached is worth a mention only where it is expected to run.
+  const dockerExpected = process.env['DOCKER_HOST'] !== undefined || existsSync('/var/run/docker.sock');
+  const docker = take(await lookupContainer(() => lookupDocker(name), sleep), dockerExpected ? 'Docker' : undefined);
   const pid = lookupPid(name);
   if (docker && pid) {
     throw new ConflictError(`found more than one guest matching ${name}: Docker container ${docker.name} and PID ${name}; write docker:${name} or pid:${name}`);
@@ -88,7 +92,8 @@ async function locate(ref: string, opts: ResolveOptions): Promise<GuestLocation>
   if (podman) return podman;
   const lxcInfo = await lookupLxcInfo(opts.runner, name);
   if (lxcInfo) return lxcInfo;
-  return fail(notRunning[0] ?? `container ${name} not found: no Docker, Podman or LXC container, PID or named network namespace has that name`);
+  const why = unreachable.length > 0 ? ` (${unreachable.join('; ')})` : '';
+  return fail(notRunning[0] ?? `container ${name} not found: no Docker, Podman or LXC container, PID or named network namespace has that name${why}`);
 }
 
 function fail(message: string): never {
