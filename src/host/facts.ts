@@ -69,7 +69,9 @@ export const sysfsHostFacts: HostFacts = {
     } catch {
       return undefined;
     }
-    return names.sort().find((n) => read(`${SYS}/${n}/address`)?.toLowerCase() === mac);
+    // A bridge takes its lowest port's MAC, so a bridge and its port can share one: prefer the bridge.
+    const matches = names.sort().filter((n) => read(`${SYS}/${n}/address`)?.toLowerCase() === mac);
+    return matches.find((n) => existsSync(`${SYS}/${n}/bridge`)) ?? matches[0];
   },
 };
 
@@ -78,6 +80,6 @@ export function staticHostFacts(links: HostLink[]): HostFacts {
   const map = new Map(links.map((l) => [l.name, l]));
   return {
     link: (name) => map.get(name),
-    byMac: (mac) => links.find((l) => l.mac === mac)?.name,
+    byMac: (mac) => (links.find((l) => l.mac === mac && l.isBridge) ?? links.find((l) => l.mac === mac))?.name,
   };
 }

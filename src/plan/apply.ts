@@ -42,14 +42,17 @@ export async function rollback(done: Step[], ctx: ApplyContext): Promise<string[
       i++;
       continue;
     }
+    i++;
+    // A bridge is removed only if no port is left once the undos before it have run (so it
+    // starts a new batch, decided now, not when the batch before it was put together).
+    if (action.onlyIfBridgeEmpty !== undefined && (readHostLink(action.onlyIfBridgeEmpty)?.ports.length ?? 1) !== 0) continue;
     // Group ip undos of one place; -force makes ip try every line even if one fails.
-    const group: IpAction[] = [];
-    while (i < actions.length && actions[i]!.kind === 'ip' && actions[i]!.place === action.place) {
-      const a = actions[i] as IpAction;
-      if (a.onlyIfBridgeEmpty === undefined || (readHostLink(a.onlyIfBridgeEmpty)?.ports.length ?? 1) === 0) group.push(a);
+    const group: IpAction[] = [action];
+    while (i < actions.length && actions[i]!.kind === 'ip' && actions[i]!.place === action.place
+      && (actions[i] as IpAction).onlyIfBridgeEmpty === undefined) {
+      group.push(actions[i] as IpAction);
       i++;
     }
-    if (group.length === 0) continue;
     const failure = await ipBatch(ctx.runner, group.map((a) => a.args), {
       ns: ctx.ns, enter: action.place === 'guest', force: true, where: where(action.place, ctx.ns),
     });
