@@ -16,6 +16,7 @@ interface LongOptions {
   json: boolean;
   replace: boolean;
   all: boolean;
+  stale: boolean;
   directPhys: boolean;
   wait: boolean;
   help: boolean;
@@ -30,6 +31,7 @@ function takeLongOption(args: string[], i: number, opts: LongOptions): number {
     case '--json': opts.json = true; return i + 1;
     case '--replace': opts.replace = true; return i + 1;
     case '--all': opts.all = true; return i + 1;
+    case '--stale': opts.stale = true; return i + 1;
     case '--direct-phys': opts.directPhys = true; return i + 1;
     case '--wait': opts.wait = true; return i + 1;
     case '-h': case '--help': opts.help = true; return i + 1;
@@ -125,8 +127,14 @@ function parseLifecycle(
   if (positional.length > 1) throw new UsageError(`unexpected argument '${positional[1]!}'`);
   const target = positional[0];
   if (verb === 'ls') {
-    if (guestIf !== undefined || opts.all) throw new UsageError("'pipework ls' takes no -i or --all");
+    if (guestIf !== undefined || opts.all || opts.stale) throw new UsageError("'pipework ls' takes no -i, --all or --stale");
+    if (target === '') throw new UsageError('the ls target is empty');
     return { kind: 'ls', ...(target !== undefined && { target }), dryRun: opts.dryRun, json: opts.json };
+  }
+  if (opts.stale) {
+    if (guestIf !== undefined || opts.all) throw new UsageError('pipework del --stale takes no -i or --all');
+    if (target === '') throw new UsageError('the guest name is empty');
+    return { kind: 'del', ...(target !== undefined && { guest: target }), which: { stale: true }, dryRun: opts.dryRun, json: opts.json };
   }
   if (target === undefined || target === '') throw new UsageError('pipework del needs a guest: pipework del [-i <guestif> | --all] <guest>');
   if (opts.all && guestIf !== undefined) throw new UsageError('pipework del takes -i or --all, not both');
@@ -142,7 +150,7 @@ function parseLifecycle(
 export function parseCommandLine(argv: readonly string[]): Request {
   const args = [...argv];
   const opts: LongOptions = {
-    dryRun: false, json: false, replace: false, all: false, directPhys: false, wait: false, help: false, version: false,
+    dryRun: false, json: false, replace: false, all: false, stale: false, directPhys: false, wait: false, help: false, version: false,
   };
   let i = 0;
   while (i < args.length && args[i]!.startsWith('-') && args[i] !== '-i' && args[i] !== '-l' && args[i] !== '-a') {
@@ -186,6 +194,9 @@ export function parseCommandLine(argv: readonly string[]): Request {
 
   if (hostIfText === 'del' || hostIfText === 'ls') return parseLifecycle(hostIfText, args.slice(i), guestIf, localIf, family, opts);
 
+  if (opts.replace || opts.all || opts.stale || opts.json) {
+    if (opts.wait) throw new UsageError('--wait takes only -i and --timeout');
+  }
   if (opts.wait) {
     if (i < args.length) throw new UsageError(`unexpected argument '${args[i]!}' after --wait`);
     if (localIf !== undefined || family !== undefined) throw new UsageError('--wait takes only -i and --timeout');
@@ -211,11 +222,11 @@ export function parseCommandLine(argv: readonly string[]): Request {
     throw new UsageError('too few arguments', true);
   }
   if (guest === '') throw new InvalidArgumentError('the guest name is empty');
-  if (opts.all) throw new UsageError('--all goes with pipework del');
+  if (opts.all || opts.stale) throw new UsageError(`${opts.all ? '--all' : '--stale'} goes with pipework del`);
 
   if (PASSTHROUGH.has(hostIfText)) {
-    if (guestIf !== undefined || localIf !== undefined || family !== undefined || opts.directPhys) {
-      throw new UsageError(`'pipework ${hostIfText}' takes no -i, -l, -a or --direct-phys`);
+    if (guestIf !== undefined || localIf !== undefined || family !== undefined || opts.directPhys || opts.replace || opts.json) {
+      throw new UsageError(`'pipework ${hostIfText}' takes no -i, -l, -a, --direct-phys, --replace or --json`);
     }
     return {
       kind: 'passthrough',

@@ -8,8 +8,13 @@ import { HELP, SYNTAX } from './syntax.js';
 
 const VERSION = '0.1.0';
 
+/** Did the user ask for JSON? Known once the line parses; before that, a guess. */
+let jsonOutput = false;
+
 export async function main(argv: readonly string[]): Promise<number> {
+  jsonOutput = argv.includes('--json');
   const request = parseCommandLine(argv);
+  jsonOutput = 'json' in request && request.json;
   switch (request.kind) {
     case 'help':
       process.stdout.write(HELP);
@@ -51,5 +56,5 @@ function report(err: unknown, json: boolean): number {
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
-  (err: unknown) => { process.exitCode = report(err, process.argv.includes('--json')); },
+  (err: unknown) => { process.exitCode = report(err, jsonOutput); },
 );

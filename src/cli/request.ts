@@ -35,12 +35,14 @@ export interface AttachRequest extends CommonOptions {
   replace: boolean;
 }
 
-/** `pipework del [-i IF | --all] <guest>`: remove what pipework plumbed. */
-export interface DelRequest extends CommonOptions {
-  kind: 'del';
-  guest: string;
-  which: { all: true } | { guestIf: string };
-}
+/**
+ * `pipework del [-i IF | --all] <guest>`: remove what pipework plumbed;
+ * `pipework del --stale [<guest>]`: clean what dead guests left on the host.
+ */
+export type DelRequest = CommonOptions & { kind: 'del' } & (
+  | { guest: string; which: { all: true } | { guestIf: string } }
+  | { guest?: string; which: { stale: true } }
+);
 
 /** `pipework ls [<guest>|<hostif>]`: what pipework plumbed. */
 export interface LsRequest extends CommonOptions {

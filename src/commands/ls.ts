@@ -7,6 +7,7 @@ import { ipJsonBatch } from '../exec/ip.js';
 import { processRunner, type Runner } from '../exec/runner.js';
 import { resolveGuest } from '../guest/resolve.js';
 import { readHostLink } from '../host/facts.js';
+import { returnedNics, staleOvsPorts, type StaleOvsPort } from '../host/stale.js';
 import { decodeRecord, type AttachRecord } from '../model/record.js';
 import { guestJson, printJson, recordJson } from './output.js';
 
@@ -39,7 +40,7 @@ export function entriesFrom(links: RawLink[], role: 'host' | 'guest'): LsEntry[]
   });
 }
 
-const COLUMNS = ['GUEST', 'GUESTIF', 'HOSTIF', 'KIND', 'LOCALIF', 'ADDRESS', 'GATEWAY', 'MAC', 'STATE'];
+const COLUMNS = ['GUEST', 'GUESTIF', 'HOSTIF', 'KIND', 'LOCALIF', 'VLAN', 'ADDRESS', 'GATEWAY', 'MAC', 'STATE'];
 
 export function formatTable(entries: LsEntry[]): string {
   const rows = entries.map((e) => [
@@ -48,6 +49,7 @@ export function formatTable(entries: LsEntry[]): string {
     e.record.hostIf,
     e.record.hostKind,
     e.record.localIf ?? '-',
+    e.record.vlan !== undefined ? String(e.record.vlan) : '-',
     (e.addresses ?? (e.record.address ? [e.record.address] : [])).join(',') || '-',
     e.record.gateway ?? '-',
     e.record.role === 'guest' ? (e.mac ?? '-') : (e.record.mac ?? '-'),
@@ -57,9 +59,24 @@ export function formatTable(entries: LsEntry[]): string {
   return [COLUMNS, ...rows].map((r) => r.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
+/** A stale OVS row as an entry (it has the classic external-ids, not our record). */
+export function staleOvsEntry(p: StaleOvsPort): LsEntry {
+  const ids = p.ids;
+  const guest = ids['pipework.containername']?.replace(/^\//u, '') ?? ids['pipework.containerid'] ?? (ids['pipework.nspid'] !== undefined ? `pid:${ids['pipework.nspid']}` : '?');
+  const record: AttachRecord = { role: 'host', guest, nsInode: 0, guestIf: '?', hostIf: p.bridge, hostKind: 'ovs', localIf: p.port };
+  if (ids['pipework.vlan'] !== undefined) record.vlan = Number(ids['pipework.vlan']);
+  return { record, link: p.port, state: 'STALE (guest gone; pipework del --stale cleans it)' };
+}
+
+/** Everything on the host: live host ends, NICs dead guests gave back, stale OVS rows. */
 async function hostEntries(runner: Runner): Promise<LsEntry[]> {
   const [links] = await ipJsonBatch(runner, [['link', 'show']], { where: 'the host' });
-  return entriesFrom(links as RawLink[], 'host');
+  const raw = links as RawLink[];
+  return [
+    ...entriesFrom(raw, 'host'),
+    ...returnedNics(raw).map((n): LsEntry => ({ record: n.record, link: n.link, state: `STALE (given back as ${n.link}; pipework del --stale renames it ${n.record.origName ?? n.link})` })),
+    ...(await staleOvsPorts(runner)).map(staleOvsEntry),
+  ];
 }
 
 export async function ls(request: LsRequest, runner: Runner = processRunner): Promise<number> {

@@ -5,12 +5,15 @@ import { CommandError } from '../model/errors.js';
 import { inNetns, type NetnsHandle } from './netns.js';
 import { firstLine, runOk, type Runner } from './runner.js';
 
-/** Tokens we put into batch lines are validated names and addresses; refuse anything ip would re-split. */
+/**
+ * Tokens we put into batch lines are validated names and addresses; refuse anything ip would
+ * re-split. An empty token (clearing an alias) is written as "".
+ */
 export function batchLine(args: readonly string[]): string {
   for (const a of args) {
-    if (a === '' || /[\s"'\\#]/u.test(a)) throw new Error(`internal: unsafe token ${JSON.stringify(a)} in an ip batch line`);
+    if (/[\s"'\\#]/u.test(a)) throw new Error(`internal: unsafe token ${JSON.stringify(a)} in an ip batch line`);
   }
-  return args.join(' ');
+  return args.map((a) => (a === '' ? '""' : a)).join(' ');
 }
 
 export interface BatchFailure {

@@ -4,12 +4,24 @@
  * child), so the child enters exactly the namespace we hold, never one found again by name.
  */
 import { spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
 import { CommandError } from '../model/errors.js';
 
-/** The fd number a held namespace has inside a child (see `nsPathInChild`). */
+/** The fd number a held namespace has inside a child. */
 export const CHILD_NS_FD = 3;
-/** How a child names the namespace it inherited. */
+/** How a child names the guest namespace it inherited. */
 export const NS_PATH_IN_CHILD = `/proc/self/fd/${CHILD_NS_FD}`;
+/**
+ * How a child names the host's namespace (ours), inherited as fd 4 beside the guest's: a
+ * command run inside the guest uses it to give a device back to the host.
+ */
+export const HOST_NS_PATH_IN_CHILD = `/proc/self/fd/${CHILD_NS_FD + 1}`;
+
+let hostNsFd: number | undefined;
+function ownNetnsFd(): number {
+  hostNsFd ??= openSync('/proc/self/ns/net', 'r');
+  return hostNsFd;
+}
 
 export interface RunOptions {
   /** Written to the child's stdin, which is then closed. */
@@ -52,7 +64,7 @@ export const processRunner: Runner = {
         options.inheritOutput ? 'inherit' : 'pipe',
         options.inheritOutput ? 'inherit' : 'pipe',
       ];
-      if (options.nsFd !== undefined) stdio.push(options.nsFd);
+      if (options.nsFd !== undefined) stdio.push(options.nsFd, ownNetnsFd());
       const child = spawn(file, rest, { stdio, env: { ...process.env, LC_ALL: 'C' } });
       let stdout = '';
       let stderr = '';
@@ -100,7 +112,7 @@ export function spawnDetached(argv: readonly string[], nsFd?: number): void {
   if (file === undefined) throw new Error('empty argv');
   spawnCount++;
   const stdio: ('ignore' | number)[] = ['ignore', 'ignore', 'ignore'];
-  if (nsFd !== undefined) stdio.push(nsFd);
+  if (nsFd !== undefined) stdio.push(nsFd, ownNetnsFd());
   const child = spawn(file, rest, { stdio, detached: true });
   child.on('error', () => undefined);
   child.unref();

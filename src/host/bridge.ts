@@ -1,88 +1,63 @@
 /**
- * Linux bridge host side: a veth pair whose host end joins the bridge and whose peer is
- * created directly inside the guest with its final name, MTU and MAC (no rename, no move).
+ * Linux bridge host side: the bridge (created for a missing br* name), the veth's host end
+ * as a port, and — beyond the classic tool — a VLAN with bridge VLAN filtering.
  */
-import { NS_PATH_IN_CHILD } from '../exec/runner.js';
-import { ConflictError } from '../model/errors.js';
+import { UnsupportedError } from '../model/errors.js';
 import type { Step } from '../plan/types.js';
 import type { HostFacts } from './facts.js';
+import { upStep } from './veth.js';
 
-export interface BridgePlanInput {
-  bridge: string;
-  /** The bridge does not exist yet and is ours to create (a `br*` name). */
-  create: boolean;
-  localIf: string;
-  guestIf: string;
-  mtu: number;
-  mac?: string;
-  host: HostFacts;
-  /** `ip -d` kind of `localIf` when it exists (only a stale veth may be replaced). */
-  localKind?: string;
-  /** The record (model/record.ts) to put in the host end's alias. */
-  hostAlias: string;
-  /** The host end of a pipework interface this plan removes first (--replace). */
-  replacingLocalIf?: string;
-}
+/** The classic tool's refusal, kept where the kernel has no bridge VLAN filtering. */
+export const BRIDGE_VLAN_UNSUPPORTED = 'VLAN configuration currently unsupported for Linux bridge';
 
-export function planBridgeHost(input: BridgePlanInput): Step[] {
-  const { bridge, localIf, guestIf, mtu } = input;
-  const steps: Step[] = [];
-  if (input.create) {
-    steps.push({
-      title: `create bridge ${bridge}`,
-      action: { kind: 'ip', place: 'host', args: ['link', 'add', 'name', bridge, 'type', 'bridge'] },
+export function planBridgeCreate(bridge: string, vlan: number | undefined): Step[] {
+  return [
+    {
+      title: `create bridge ${bridge}${vlan !== undefined ? ' with VLAN filtering' : ''}`,
+      action: { kind: 'ip', place: 'host', args: ['link', 'add', 'name', bridge, 'type', 'bridge', ...(vlan !== undefined ? ['vlan_filtering', '1'] : [])] },
       undo: [{ kind: 'ip', place: 'host', args: ['link', 'del', 'dev', bridge], onlyIfBridgeEmpty: bridge }],
       raceOk: { bridgeExists: bridge },
-    });
-    steps.push({
-      title: `bring bridge ${bridge} up`,
-      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'up'] },
-      undo: [],
-    });
-  }
-
-  const existing = input.replacingLocalIf === localIf ? undefined : input.host.link(localIf);
-  if (existing) {
-    // The classic rule: a link that is up is in use; one that is down is stale and is re-made.
-    if (existing.up) throw new ConflictError(`Link ${localIf} exists and is up`);
-    if (input.localKind !== 'veth') {
-      throw new ConflictError(`link ${localIf} exists and is not a veth (${input.localKind ?? 'unknown kind'}); refusing to replace it — choose another name with -l`);
-    }
-    steps.push({
-      title: `remove stale link ${localIf} (exists and is down)`,
-      action: { kind: 'ip', place: 'host', args: ['link', 'del', 'dev', localIf] },
-      undo: [],
-    });
-  }
-
-  const mtuArgs = ['mtu', String(mtu)];
-  steps.push({
-    title: `create veth pair ${localIf} (host) and ${guestIf} (guest)`,
-    action: {
-      kind: 'ip',
-      place: 'host',
-      args: [
-        'link', 'add', 'name', localIf, ...mtuArgs, 'type', 'veth',
-        'peer', 'name', guestIf, ...mtuArgs, ...(input.mac ? ['address', input.mac] : []), 'netns', NS_PATH_IN_CHILD,
-      ],
+      ...(vlan !== undefined && { needs: `bridge VLAN filtering (${BRIDGE_VLAN_UNSUPPORTED})` }),
     },
-    // Deleting one end deletes the pair, with every address and route on the guest end.
-    undo: [{ kind: 'ip', place: 'host', args: ['link', 'del', 'dev', localIf] }],
-  });
-  steps.push({
-    title: `record the configuration on ${localIf}`,
-    action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', localIf, 'alias', input.hostAlias] },
-    undo: [],
-  });
+    { title: `bring bridge ${bridge} up`, action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'up'] }, undo: [] },
+  ];
+}
+
+/** Steps after the veth exists: join the bridge (with its VLAN), come up. */
+export function planBridgePort(bridge: string, localIf: string, vlan: number | undefined, created: boolean, host: HostFacts): Step[] {
+  const steps: Step[] = [];
+  if (vlan !== undefined && !created) {
+    const filtering = host.bridgeVlanFiltering?.(bridge) ?? 'unsupported';
+    if (filtering === 'unsupported') throw new UnsupportedError(`${BRIDGE_VLAN_UNSUPPORTED} (this kernel has no bridge VLAN filtering)`);
+    if (filtering === 'off') {
+      // Other ports keep working: with filtering on they are untagged members of VLAN 1.
+      steps.push({
+        title: `turn on VLAN filtering on bridge ${bridge}`,
+        action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'type', 'bridge', 'vlan_filtering', '1'] },
+        undo: [{ kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'type', 'bridge', 'vlan_filtering', '0'] }],
+      });
+    }
+  }
   steps.push({
     title: `attach ${localIf} to bridge ${bridge}`,
     action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', localIf, 'master', bridge] },
     undo: [],
   });
-  steps.push({
-    title: `bring ${localIf} up`,
-    action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', localIf, 'up'] },
-    undo: [],
-  });
+  if (vlan !== undefined) {
+    const v = String(vlan);
+    steps.push(
+      {
+        title: `make ${localIf} an untagged port of VLAN ${v}`,
+        action: { kind: 'exec', place: 'host', argv: ['bridge', 'vlan', 'add', 'dev', localIf, 'vid', v, 'pvid', 'untagged'] },
+        undo: [],
+      },
+      {
+        title: `take ${localIf} out of the default VLAN 1`,
+        action: { kind: 'exec', place: 'host', argv: ['bridge', 'vlan', 'del', 'dev', localIf, 'vid', '1'] },
+        undo: [],
+      },
+    );
+  }
+  steps.push(upStep(localIf));
   return steps;
 }

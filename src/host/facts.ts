@@ -20,11 +20,25 @@ export interface HostLink {
   ports: string[];
 }
 
+/** `ip -d` details of a host link, read only when a plan needs them. */
+export interface LinkDetails {
+  kind?: string;
+  /** For a VLAN device: its id and parent. */
+  vlanId?: number;
+  parent?: string;
+}
+
 /** The part of the host the planner may look at, so planning stays a pure function. */
 export interface HostFacts {
   link(name: string): HostLink | undefined;
   /** Name of the interface with this MAC, if any. */
   byMac(mac: string): string | undefined;
+  /** Details of links the command layer looked up (see commands/attach.ts). */
+  details?: ReadonlyMap<string, LinkDetails>;
+  /** Open vSwitch, when the command line may involve it. */
+  ovs?: import('./ovs-facts.js').OvsFacts;
+  /** Does this existing bridge do VLAN filtering (or can it: the sysfs knob exists)? */
+  bridgeVlanFiltering?(bridge: string): 'on' | 'off' | 'unsupported';
 }
 
 function read(path: string): string | undefined {
@@ -61,6 +75,10 @@ export function readHostLink(name: string): HostLink | undefined {
 
 /** Live host facts (each read when asked; the planner asks for a handful). */
 export const sysfsHostFacts: HostFacts = {
+  bridgeVlanFiltering(bridge) {
+    const v = read(`${SYS}/${bridge}/bridge/vlan_filtering`);
+    return v === undefined ? 'unsupported' : v === '1' ? 'on' : 'off';
+  },
   link: readHostLink,
   byMac(mac) {
     let names: string[];

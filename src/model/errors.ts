@@ -17,7 +17,8 @@ export class PipeworkError extends Error {
     return 'failure';
   }
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    // One line, always: a refused value may carry a newline or another control character.
+    super(message.replace(/[\u0000-\u001f\u007f\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`), options);
     this.name = new.target.name;
   }
 }

@@ -1,10 +1,15 @@
+import { InvalidArgumentError } from './errors.js';
+
 /**
  * What pipework records on the interfaces it makes, in the link's alias (IFLA_IFALIAS), so
  * teardown, inventory and re-runs read the truth from the kernel instead of a file that can
  * drift. Both ends of a pair carry the same record; `role` says which end this is.
  */
 
-export type HostKindName = 'bridge';
+export const HOST_KINDS = ['bridge', 'ovs', 'macvlan', 'phys', 'dummy', 'ipoib'] as const;
+/** bridge: veth on a Linux bridge; ovs: veth on an OVS bridge; macvlan: a child of a NIC;
+ * phys: the NIC itself (--direct-phys); dummy; ipoib: an IPoIB child. */
+export type HostKindName = (typeof HOST_KINDS)[number];
 
 export interface AttachRecord {
   role: 'guest' | 'host';
@@ -23,7 +28,14 @@ export interface AttachRecord {
   gateway?: string;
   /** Only when the user asked for a MAC. */
   mac?: string;
+  /** VLAN id (OVS tag, 802.1Q id, bridge VLAN) or IPoIB partition key. */
   vlan?: number;
+  /** A VLAN sub-interface this attach created on the host (removed with the last user). */
+  vlanIf?: string;
+  /** --direct-phys: the NIC's name on the host, to give it back under. */
+  origName?: string;
+  /** --direct-phys with a MAC: the NIC's own MAC, restored when it goes back. */
+  origMac?: string;
 }
 
 const MAGIC = 'pipework/1';
@@ -32,12 +44,20 @@ const ALIAS_MAX = 255;
 
 const KEYS: [keyof AttachRecord, string][] = [
   ['role', 'r'], ['guest', 'g'], ['nsInode', 'n'], ['guestIf', 'i'], ['hostIf', 'h'], ['hostKind', 'k'],
-  ['localIf', 'l'], ['address', 'a'], ['gateway', 'gw'], ['mac', 'm'], ['vlan', 'v'],
+  ['localIf', 'l'], ['address', 'a'], ['gateway', 'gw'], ['mac', 'm'], ['vlan', 'v'], ['vlanIf', 'q'], ['origName', 'o'], ['origMac', 'om'],
 ];
 
-// Values go into an `ip -batch` line: escape anything but a safe set (no spaces, quotes, # or ;).
-const escape = (v: string) => v.replace(/[^A-Za-z0-9._:/@+-]/gu, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-const unescape = (v: string) => v.replace(/%([0-9a-f]{2})/giu, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+// Values go into an `ip -batch` line: percent-encode the UTF-8 bytes of anything but a safe
+// set (no spaces, quotes, #, ; or =).
+const escape = (v: string) =>
+  v.replace(/[^A-Za-z0-9._:/@+-]/gu, (c) => [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join(''));
+function unescape(v: string): string | undefined {
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return undefined;
+  }
+}
 
 export function encodeRecord(record: AttachRecord): string {
   const parts = [MAGIC];
@@ -46,7 +66,11 @@ export function encodeRecord(record: AttachRecord): string {
     if (value !== undefined) parts.push(`${short}=${escape(String(value))}`);
   }
   let alias = parts.join(';');
-  if (alias.length > ALIAS_MAX) alias = parts.filter((p) => !p.startsWith('g=')).join(';');
+  // The guest's name is the one field the kernel and the runtimes can tell us again.
+  if (Buffer.byteLength(alias) > ALIAS_MAX) alias = parts.filter((p) => !p.startsWith('g=')).join(';');
+  if (Buffer.byteLength(alias) > ALIAS_MAX) {
+    throw new InvalidArgumentError(`pipework's record of this interface does not fit in a link alias (${ALIAS_MAX} bytes); use shorter interface names`);
+  }
   return alias;
 }
 
@@ -56,18 +80,22 @@ export function decodeRecord(alias: string | undefined): AttachRecord | undefine
   const fields = new Map<string, string>();
   for (const part of alias.split(';').slice(1)) {
     const eq = part.indexOf('=');
-    if (eq > 0) fields.set(part.slice(0, eq), unescape(part.slice(eq + 1)));
+    const value = eq > 0 ? unescape(part.slice(eq + 1)) : undefined;
+    if (value === undefined) return undefined;
+    fields.set(part.slice(0, eq), value);
   }
   const get = (k: keyof AttachRecord) => fields.get(KEYS.find(([key]) => key === k)![1]);
   const role = get('role');
   const guestIf = get('guestIf');
   const hostIf = get('hostIf');
   const hostKind = get('hostKind');
-  if ((role !== 'guest' && role !== 'host') || guestIf === undefined || hostIf === undefined || hostKind !== 'bridge') {
+  const isCount = (v: string | undefined) => v === undefined || /^\d+$/u.test(v);
+  if ((role !== 'guest' && role !== 'host') || !guestIf || !hostIf
+    || !(HOST_KINDS as readonly string[]).includes(hostKind ?? '') || !isCount(get('nsInode')) || !isCount(get('vlan'))) {
     return undefined;
   }
   const record: AttachRecord = {
-    role, guest: get('guest') ?? '?', nsInode: Number(get('nsInode') ?? 0), guestIf, hostIf, hostKind,
+    role, guest: get('guest') ?? '?', nsInode: Number(get('nsInode') ?? 0), guestIf, hostIf, hostKind: hostKind as HostKindName,
   };
   const localIf = get('localIf');
   const address = get('address');
@@ -79,6 +107,12 @@ export function decodeRecord(alias: string | undefined): AttachRecord | undefine
   if (gateway !== undefined) record.gateway = gateway;
   if (mac !== undefined) record.mac = mac;
   if (vlan !== undefined) record.vlan = Number(vlan);
+  const vlanIf = get('vlanIf');
+  const origName = get('origName');
+  if (vlanIf !== undefined) record.vlanIf = vlanIf;
+  if (origName !== undefined) record.origName = origName;
+  const origMac = get('origMac');
+  if (origMac !== undefined) record.origMac = origMac;
   return record;
 }
 

@@ -4,9 +4,9 @@
  */
 import { ipBatch } from '../exec/ip.js';
 import { inNetns, type NetnsHandle } from '../exec/netns.js';
-import { runOk, spawnDetached, type Runner } from '../exec/runner.js';
+import { firstLine, runOk, spawnDetached, type Runner } from '../exec/runner.js';
 import { readHostLink } from '../host/facts.js';
-import { StepFailedError } from '../model/errors.js';
+import { StepFailedError, UnsupportedError } from '../model/errors.js';
 import type { Action, IpAction, Plan, Step } from './types.js';
 
 export interface ApplyContext {
@@ -26,6 +26,11 @@ function where(place: 'host' | 'guest', ns: NetnsHandle): string {
   return place === 'host' ? 'the host' : `the guest (${ns.label})`;
 }
 
+async function ovsBridgeEmpty(runner: Runner, bridge: string): Promise<boolean> {
+  const res = await runner.run(['ovs-vsctl', '--timeout=10', 'list-ports', bridge], { timeoutMs: 15_000 });
+  return res.code === 0 && res.stdout.trim() === '';
+}
+
 /** Undo what was done, newest first. Returns the undo actions that failed. */
 export async function rollback(done: Step[], ctx: ApplyContext): Promise<string[]> {
   const actions = done.slice().reverse().flatMap((s) => s.undo.slice().reverse());
@@ -34,12 +39,13 @@ export async function rollback(done: Step[], ctx: ApplyContext): Promise<string[
   while (i < actions.length) {
     const action = actions[i]!;
     if (action.kind === 'exec') {
+      i++;
+      if (action.onlyIfOvsBridgeEmpty !== undefined && !(await ovsBridgeEmpty(ctx.runner, action.onlyIfOvsBridgeEmpty))) continue;
       try {
         await runOk(ctx.runner, action.place === 'guest' ? inNetns(action.argv) : action.argv, { nsFd: ctx.ns.fd, timeoutMs: 30_000 });
       } catch (err) {
         failures.push((err as Error).message);
       }
-      i++;
       continue;
     }
     i++;
@@ -61,16 +67,25 @@ export async function rollback(done: Step[], ctx: ApplyContext): Promise<string[
   return failures;
 }
 
-function stepError(plan: Plan, index: number, message: string, undoFailures: string[], cause?: unknown): StepFailedError {
+/** The kernel's words for a device type or operation it was built without. */
+const MISSING_FEATURE = /Unknown device type|Operation not supported|not supported/iu;
+
+function stepError(plan: Plan, index: number, message: string, undoFailures: string[], cause?: unknown): StepFailedError | UnsupportedError {
   const step = plan.steps[index]!;
   const undone = undoFailures.length === 0
-    ? 'everything done before it was undone'
+    ? (index === 0 ? 'nothing was changed' : 'everything done before it was undone')
     : `undoing the earlier steps also failed: ${undoFailures.join('; ')}`;
+  if (step.needs !== undefined && MISSING_FEATURE.test(message)) {
+    return new UnsupportedError(`this kernel lacks ${step.needs}, needed to ${step.title}; ${undone}`);
+  }
   return new StepFailedError(
     `step ${index + 1} of ${plan.steps.length} (${step.title}) failed: ${message}; ${undone}`,
     index, undoFailures, { cause },
   );
 }
+
+/** The program exited 0 but failed: what it did must be undone too. */
+class HalfDoneError extends Error {}
 
 async function runExec(action: Action & { kind: 'exec' }, ctx: ApplyContext): Promise<void> {
   const argv = action.place === 'guest' ? inNetns(action.argv) : action.argv;
@@ -78,7 +93,10 @@ async function runExec(action: Action & { kind: 'exec' }, ctx: ApplyContext): Pr
     spawnDetached(argv, ctx.ns.fd);
     return;
   }
-  await runOk(ctx.runner, argv, { nsFd: ctx.ns.fd, where: where(action.place, ctx.ns), timeoutMs: 60_000 });
+  const result = await runOk(ctx.runner, argv, { nsFd: ctx.ns.fd, where: where(action.place, ctx.ns), timeoutMs: 60_000 });
+  if (action.failOnStderr !== undefined && result.stderr.includes(action.failOnStderr)) {
+    throw new HalfDoneError(`${action.argv[0] ?? ''} reported: ${firstLine(result.stderr.slice(result.stderr.indexOf(action.failOnStderr)))}`);
+  }
 }
 
 export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<void> {
@@ -97,6 +115,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<void> {
       try {
         await runExec(action, ctx);
       } catch (err) {
+        if (err instanceof HalfDoneError) done.push(step);
         await fail(i, (err as Error).message, err);
       }
       done.push(step);

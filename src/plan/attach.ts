@@ -4,11 +4,16 @@
  */
 import type { AttachRequest } from '../cli/request.js';
 import type { GuestFacts, GuestLink } from '../guest/facts.js';
-import { planBridgeHost } from '../host/bridge.js';
+import { planBridgeCreate, planBridgePort } from '../host/bridge.js';
+import { planDummy } from '../host/dummy.js';
 import { LINK_TYPE_INFINIBAND, type HostFacts } from '../host/facts.js';
+import { planIpoib } from '../host/ipoib.js';
 import { vethHostName, type GuestIdentity } from '../host/naming.js';
-import { ConflictError, NotFoundError, UnsupportedError } from '../model/errors.js';
-import { configOf, decodeRecord, encodeRecord, type AttachRecord } from '../model/record.js';
+import { planNic } from '../host/nic.js';
+import { checkOvsUsable, planOvsBridgeCreate, planOvsPort, type OvsPortIds } from '../host/ovs.js';
+import { planVeth, upStep } from '../host/veth.js';
+import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from '../model/errors.js';
+import { configOf, decodeRecord, encodeRecord, type AttachRecord, type HostKindName } from '../model/record.js';
 import { planStaticAddress } from './address.js';
 import { planDetachLink } from './detach.js';
 import type { Plan, Step } from './types.js';
@@ -19,17 +24,18 @@ export interface AttachContext {
   /** The guest as `kind:name`, recorded on the interfaces. */
   guestRef: string;
   guest: GuestIdentity;
+  /** Docker/Podman container id and name, for the classic OVS external-ids. */
+  container?: { id: string; name: string };
   host: HostFacts;
   guestFacts: GuestFacts;
   /** Is iputils arping installed? */
   hasArping: boolean;
-  /** `ip -d` kind of the would-be host end, when a link of that name exists. */
-  localKind?: string;
 }
 
 export type HostKind =
-  | { kind: 'linux-bridge'; name: string; create: boolean }
-  | { kind: 'unsupported'; name: string; what: string };
+  | { kind: 'bridge'; name: string; create: boolean }
+  | { kind: 'ovs'; name: string; create: boolean }
+  | { kind: 'macvlan' | 'phys' | 'ipoib' | 'dummy'; name: string };
 
 /** Which kind of host side a `<hostif>` means, the classic way. */
 export function classifyHostIf(request: AttachRequest, host: HostFacts): HostKind {
@@ -45,14 +51,15 @@ export function classifyHostIf(request: AttachRequest, host: HostFacts): HostKin
   }
   const link = host.link(name);
   if (link) {
-    if (link.isBridge) return { kind: 'linux-bridge', name, create: false };
-    if (link.type === LINK_TYPE_INFINIBAND) return { kind: 'unsupported', name, what: 'IPoIB host interfaces' };
-    return { kind: 'unsupported', name, what: 'host interfaces that are not Linux bridges (macvlan on a NIC, Open vSwitch)' };
+    if (link.isBridge) return { kind: 'bridge', name, create: false };
+    if (host.ovs?.bridges.includes(name)) return { kind: 'ovs', name, create: false };
+    if (link.type === LINK_TYPE_INFINIBAND) return { kind: 'ipoib', name };
+    return { kind: request.directPhys ? 'phys' : 'macvlan', name };
   }
-  if (name.startsWith('br')) return { kind: 'linux-bridge', name, create: true };
-  if (name.startsWith('ovs')) return { kind: 'unsupported', name, what: 'Open vSwitch bridges' };
-  if (name.startsWith('dummy')) return { kind: 'unsupported', name, what: 'dummy interfaces' };
-  throw new NotFoundError(`I do not know how to set up interface ${name}: it does not exist, and only br* (Linux bridge), ovs* and dummy* names are created`);
+  if (name.startsWith('br')) return { kind: 'bridge', name, create: true };
+  if (name.startsWith('ovs')) return { kind: 'ovs', name, create: !host.ovs?.bridges.includes(name) };
+  if (name.startsWith('dummy')) return { kind: 'dummy', name };
+  throw new NotFoundError(`I do not know how to set up interface ${name}: it does not exist, and only br* (Linux bridge), ovs* (Open vSwitch bridge) and dummy* names are created`);
 }
 
 /** Is an existing pipework interface what this request asks for? */
@@ -77,69 +84,137 @@ function existingInterface(ctx: AttachContext, link: GuestLink, wanted: AttachRe
   return existing;
 }
 
+interface HostSide {
+  steps: Step[];
+  warnings: string[];
+  /** Fields the host side adds to the record (host end, VLAN sub-interface, original name). */
+  record: Partial<AttachRecord>;
+}
+
+function ovsIds(ctx: AttachContext): OvsPortIds {
+  return {
+    ...(ctx.container && { containerId: ctx.container.id, containerName: `/${ctx.container.name}` }),
+    ...(ctx.guest.pid !== undefined && { nsPid: ctx.guest.pid }),
+  };
+}
+
+/** The host side for each kind: everything up to the guest interface existing with its final name. */
+function planHostSide(ctx: AttachContext, hostKind: HostKind, guestIf: string, record: AttachRecord, replacing?: AttachRecord): HostSide {
+  const { request, host } = ctx;
+  const vlan = request.vlan;
+  const veth = (bridgeMtu: number): { localIf: string; steps: Step[] } => {
+    const localIf = request.localIf ?? vethHostName(ctx.guest, guestIf);
+    return {
+      localIf,
+      steps: planVeth({
+        localIf, guestIf, mtu: bridgeMtu, host,
+        hostAlias: encodeRecord({ ...record, localIf, role: 'host' }),
+        ...(replacing?.localIf !== undefined && { replacingLocalIf: replacing.localIf }),
+        ...(request.mac !== undefined && { mac: request.mac }),
+      }),
+    };
+  };
+  switch (hostKind.kind) {
+    case 'bridge': {
+      const { localIf, steps } = veth(host.link(hostKind.name)?.mtu ?? 1500);
+      return {
+        steps: [
+          ...(hostKind.create ? planBridgeCreate(hostKind.name, vlan) : []),
+          ...steps,
+          ...planBridgePort(hostKind.name, localIf, vlan, hostKind.create, host),
+        ],
+        warnings: [],
+        record: { localIf },
+      };
+    }
+    case 'ovs': {
+      const ovs = checkOvsUsable(host.ovs, hostKind.name);
+      const created = hostKind.create ? planOvsBridgeCreate(hostKind.name, ovs) : { steps: [], warnings: [] };
+      const { localIf, steps } = veth(host.link(hostKind.name)?.mtu ?? 1500);
+      return {
+        steps: [...created.steps, ...steps, upStep(localIf), ...planOvsPort(hostKind.name, localIf, vlan, ovsIds(ctx))],
+        warnings: created.warnings,
+        record: { localIf },
+      };
+    }
+    case 'macvlan':
+    case 'phys': {
+      const nic = planNic({
+        nic: hostKind.name, guestIf, directPhys: hostKind.kind === 'phys', host,
+        ...(vlan !== undefined && { vlan }), ...(request.mac !== undefined && { mac: request.mac }),
+      });
+      return {
+        steps: nic.steps,
+        warnings: [],
+        record: {
+          ...(nic.vlanIf !== undefined && { vlanIf: nic.vlanIf }),
+          ...(hostKind.kind === 'phys' && { origName: nic.parent }),
+          ...(nic.origMac !== undefined && { origMac: nic.origMac }),
+        },
+      };
+    }
+    case 'dummy':
+      return { steps: planDummy(guestIf, request.mac), warnings: [], record: {} };
+    case 'ipoib':
+      return { steps: planIpoib(hostKind.name, guestIf, vlan, request.mac), warnings: [], record: {} };
+  }
+}
+
 export function planAttach(ctx: AttachContext): Plan {
   const { request } = ctx;
   const hostKind = classifyHostIf(request, ctx.host);
-  if (hostKind.kind === 'unsupported') {
-    throw new UnsupportedError(`${hostKind.name}: ${hostKind.what} are not supported by this version of pipework yet; use a Linux bridge`);
-  }
-  if (request.vlan !== undefined) {
-    throw new UnsupportedError('VLAN configuration currently unsupported for Linux bridge');
-  }
   if (request.config.kind === 'dhcp') {
     throw new UnsupportedError(`DHCP (${request.config.method}) is not supported by this version of pipework yet; give a static address`);
   }
+  if (request.directPhys && hostKind.kind !== 'phys' && hostKind.kind !== 'bridge' && hostKind.kind !== 'ovs') {
+    throw new InvalidArgumentError(`--direct-phys needs a physical host interface; ${hostKind.name} is ${hostKind.kind === 'dummy' ? 'a dummy interface to be created' : 'an IPoIB interface'}`);
+  }
+  if (hostKind.kind === 'dummy' && request.vlan !== undefined) {
+    throw new InvalidArgumentError('a VLAN makes no sense on a dummy interface');
+  }
 
-  const guestIf = request.guestIf ?? 'eth1';
-  const localIf = request.localIf ?? vethHostName(ctx.guest, guestIf);
-  const bridge = hostKind.name;
+  const guestIf = request.guestIf ?? (hostKind.kind === 'ipoib' ? 'ib0' : 'eth1');
   const { spec } = request.config;
+  const kindName: HostKindName = hostKind.kind;
   const record: AttachRecord = {
     role: 'guest',
     guest: ctx.guestRef,
     nsInode: ctx.guest.nsInode,
     guestIf,
-    hostIf: bridge,
-    hostKind: 'bridge',
-    localIf,
+    hostIf: hostKind.name,
+    hostKind: kindName,
     ...(spec.address && { address: spec.address.cidr }),
     ...(spec.gateway !== undefined && { gateway: spec.gateway }),
     ...(request.mac !== undefined && { mac: request.mac }),
+    ...(request.vlan !== undefined && { vlan: request.vlan }),
   };
 
   const steps: Step[] = [];
   const present = ctx.guestFacts.links.find((l) => l.name === guestIf);
   let replacing: AttachRecord | undefined;
+  let routes = ctx.guestFacts.routes;
   if (present) {
     const found = existingInterface(ctx, present, record);
     if (found === 'unchanged') return { guestLabel: ctx.guestLabel, steps: [], warnings: [], record, outcome: 'unchanged' };
     replacing = found;
     steps.push(...planDetachLink(present.name, found));
+    // Routes through the interface being replaced go with it.
+    routes = routes.filter((r) => r.dev !== present.name);
   }
 
-  const mtu = ctx.host.link(bridge)?.mtu ?? 1500;
-  steps.push(
-    ...planBridgeHost({
-      bridge,
-      create: hostKind.create,
-      localIf,
-      guestIf,
-      mtu,
-      host: ctx.host,
-      hostAlias: encodeRecord({ ...record, role: 'host' }),
-      ...(replacing?.localIf !== undefined && { replacingLocalIf: replacing.localIf }),
-      ...(request.mac !== undefined && { mac: request.mac }),
-      ...(ctx.localKind !== undefined && { localKind: ctx.localKind }),
-    }),
-    {
-      title: `record the configuration on ${guestIf}`,
-      action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', guestIf, 'alias', encodeRecord(record)] },
-      undo: [],
-    },
-    ...planStaticAddress(spec, guestIf, ctx.guestFacts),
-  );
+  const hostSide = planHostSide(ctx, hostKind, guestIf, record, replacing);
+  Object.assign(record, hostSide.record);
+  const addressSteps = planStaticAddress(spec, guestIf, { ...ctx.guestFacts, routes });
+  // The record rides in the guest's address batch (after the IPv6 sysctl): no extra process.
+  const firstIp = addressSteps.findIndex((s) => s.action.kind === 'ip');
+  addressSteps.splice(firstIp === -1 ? addressSteps.length : firstIp, 0, {
+    title: `record the configuration on ${guestIf}`,
+    action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', guestIf, 'alias', encodeRecord(record)] },
+    undo: [],
+  });
+  steps.push(...hostSide.steps, ...addressSteps);
 
-  const warnings: string[] = [];
+  const warnings = [...hostSide.warnings];
   const address = spec.address;
   if (!ctx.hasArping) {
     warnings.push('Warning: arping not found; interface may not be immediately reachable');

@@ -2,19 +2,50 @@
  * Taking down what pipework plumbed, read back from the records on the interfaces.
  */
 import type { GuestFacts } from '../guest/facts.js';
+import { HOST_NS_PATH_IN_CHILD } from '../exec/runner.js';
+import { OVS_TIMEOUT } from '../host/ovs-facts.js';
 import { ConflictError } from '../model/errors.js';
 import { decodeRecord, type AttachRecord } from '../model/record.js';
 import type { Plan, Step } from './types.js';
 
-/** Steps that remove one pipework interface from the guest (and its host side). */
+/** Steps that remove one pipework interface from the guest (and its host side). They cannot be undone. */
 export function planDetachLink(guestIf: string, record: AttachRecord): Step[] {
+  if (record.hostKind === 'phys' && record.origName !== undefined) {
+    // The NIC goes back to the host under its own name, without pipework's record.
+    return [
+      ...(record.origMac !== undefined ? [{
+        title: `restore the MAC of ${guestIf} to ${record.origMac}`,
+        action: { kind: 'ip' as const, place: 'guest' as const, args: ['link', 'set', 'dev', guestIf, 'address', record.origMac] },
+        undo: [],
+      }] : []),
+      {
+        title: `give ${guestIf} back to the host as ${record.origName}`,
+        action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', guestIf, 'netns', HOST_NS_PATH_IN_CHILD, 'name', record.origName] },
+        undo: [],
+      },
+      {
+        title: `clear pipework's record on ${record.origName}`,
+        action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', record.origName, 'alias', ''] },
+        undo: [],
+      },
+    ];
+  }
   // A veth pair goes as a whole: deleting the guest end removes the host end, its bridge
-  // port, and every address and route on it. It cannot be undone.
-  return [{
-    title: `remove ${guestIf} and its host end ${record.localIf ?? ''} from ${record.hostKind} ${record.hostIf}`.replace('  ', ' '),
+  // port, and every address and route on it. macvlan, dummy and IPoIB children just go.
+  const host = record.localIf !== undefined ? ` and its host end ${record.localIf}` : '';
+  const steps: Step[] = [{
+    title: `remove ${guestIf}${host} (${record.hostKind} ${record.hostIf})`,
     action: { kind: 'ip', place: 'guest', args: ['link', 'del', 'dev', guestIf] },
     undo: [],
   }];
+  if (record.hostKind === 'ovs' && record.localIf !== undefined) {
+    steps.push({
+      title: `remove port ${record.localIf} from Open vSwitch bridge ${record.hostIf}`,
+      action: { kind: 'exec', place: 'host', argv: ['ovs-vsctl', OVS_TIMEOUT, '--if-exists', 'del-port', record.hostIf, record.localIf] },
+      undo: [],
+    });
+  }
+  return steps;
 }
 
 export interface DetachTarget {

@@ -21,6 +21,10 @@ export interface ExecAction {
   argv: string[];
   /** Do not wait for it and ignore how it ends (the gratuitous ARP is a courtesy). */
   detached?: boolean;
+  /** Failed even with exit 0 when stderr matches (ovs-vsctl: "Error detected while setting up"). */
+  failOnStderr?: string;
+  /** Undo-only: skip unless this Open vSwitch bridge has no ports left. */
+  onlyIfOvsBridgeEmpty?: string;
 }
 
 export type Action = IpAction | ExecAction;
@@ -36,6 +40,11 @@ export interface Step {
    * step fails with "File exists" and this check passes, it counts as done (with no undo).
    */
   raceOk?: { bridgeExists: string };
+  /**
+   * A kernel feature this step needs. When the kernel refuses the step as an unknown device
+   * type (or an unsupported operation), the error names this instead.
+   */
+  needs?: string;
 }
 
 export interface Plan {
