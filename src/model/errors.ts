@@ -18,6 +18,7 @@ export class PipeworkError extends Error {
   }
   constructor(message: string, options?: { cause?: unknown }) {
     // One line, always: a refused value may carry a newline or another control character.
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
     super(message.replace(/[\u0000-\u001f\u007f\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`), options);
     this.name = new.target.name;
   }

@@ -20,6 +20,7 @@ function realisticPlan(): Plan {
   return planAttach({
     request: attachRequest(['br0', 'c1', '10.0.0.2/24@10.9.9.1']),
     guestLabel: 'docker container c1 (pid 4242)',
+    guestRef: 'docker:c1',
     guest: { pid: 4242, nsInode: 4026532999 },
     host: staticHostFacts([bridge('br0')]),
     guestFacts: guestFacts(['lo', 'eth0'], DOCKER_ROUTES_JSON),
@@ -62,6 +63,7 @@ void describe('applyPlan: batching', () => {
     ]);
     assert.deepEqual(runner.lines()[0], [
       'link add name veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 netns /proc/self/fd/3',
+      'link set dev veth1pl4242 alias pipework/1;r=host;g=docker:c1;n=4026532999;i=eth1;h=br0;k=bridge;l=veth1pl4242;a=10.0.0.2/24;gw=10.9.9.1',
       'link set dev veth1pl4242 master br0',
       'link set dev veth1pl4242 up',
     ]);
@@ -70,6 +72,7 @@ void describe('applyPlan: batching', () => {
   void test('places alternate: one batch per run of consecutive steps', async () => {
     const plan: Plan = {
       guestLabel: 'g',
+      outcome: 'created',
       warnings: [],
       steps: [
         step('host', ['link', 'set', 'dev', 'a', 'up']),
@@ -88,6 +91,7 @@ void describe('applyPlan: batching', () => {
     const plan = planAttach({
       request: attachRequest([MISSING_BR, 'c1', '10.0.0.2/24']),
       guestLabel: 'g',
+      guestRef: 'docker:c1',
       guest: { pid: 4242, nsInode: 1 },
       host: staticHostFacts([]),
       guestFacts: guestFacts(),
@@ -104,6 +108,7 @@ void describe('applyPlan: batching', () => {
     const plan = planAttach({
       request: attachRequest(['br0', 'c1', '2001:db8::2/64']),
       guestLabel: 'g',
+      guestRef: 'docker:c1',
       guest: { pid: 4242, nsInode: 1 },
       host: staticHostFacts([bridge('br0')]),
       guestFacts: guestFacts(),
@@ -114,17 +119,19 @@ void describe('applyPlan: batching', () => {
     await applyPlan(plan, { runner, ns: fakeNs() });
     assert.deepEqual(runner.calls.map((c) => c.argv), [
       HOST_BATCH,
+      GUEST_BATCH,
       ['nsenter', '--net=/proc/self/fd/3', '--', 'sysctl', '-q', '-w', 'net/ipv6/conf/eth1/disable_ipv6=0'],
       GUEST_BATCH,
     ]);
-    assert.equal(runner.calls[1]!.nsFd, NS_FD);
-    assert.equal(runner.calls[1]!.input, undefined);
-    assert.deepEqual(runner.lines()[2], ['addr add 2001:db8::2/64 dev eth1', 'link set dev eth1 up']);
+    assert.ok(runner.lines()[1]![0]!.startsWith('link set dev eth1 alias pipework/1;r=guest;'), runner.lines()[1]!.join('\n'));
+    assert.equal(runner.calls[2]!.nsFd, NS_FD);
+    assert.equal(runner.calls[2]!.input, undefined);
+    assert.deepEqual(runner.lines()[3], ['addr add 2001:db8::2/64 dev eth1', 'link set dev eth1 up']);
   });
 
   void test('an empty plan runs nothing', async () => {
     const runner = new FakeRunner();
-    await applyPlan({ guestLabel: 'g', steps: [], warnings: [] }, { runner, ns: fakeNs() });
+    await applyPlan({ guestLabel: 'g', steps: [], warnings: [], outcome: 'unchanged' }, { runner, ns: fakeNs() });
     assert.deepEqual(runner.calls, []);
   });
 });
@@ -132,15 +139,16 @@ void describe('applyPlan: batching', () => {
 void describe('applyPlan: failures and rollback', () => {
   void test('a failure at line N of a guest batch undoes the steps before it, newest first', async () => {
     const plan = realisticPlan();
-    // Steps: 1-3 host, 4 addr, 5 del default, 6 link up, 7 on-link route, 8 default via gw.
-    assert.equal(plan.steps.length, 8);
-    const runner = new FakeRunner((call, i) => (i === 1 ? batchFailure(4) : { code: 0 }));
+    // Steps: 1-4 host (veth, alias, master, up), 5 guest alias, 6 addr, 7 del default, 8 link up,
+    // 9 on-link route, 10 default via gw. Line 5 of the guest batch is the on-link route.
+    assert.equal(plan.steps.length, 10);
+    const runner = new FakeRunner((call, i) => (i === 1 ? batchFailure(5) : { code: 0 }));
     const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError,
-      'step 7 of 8', plan.steps[6]!.title, 'RTNETLINK answers: File exists', 'undone');
-    assert.equal((err as StepFailedError).stepIndex, 6);
+      'step 9 of 10', plan.steps[8]!.title, 'RTNETLINK answers: File exists', 'undone');
+    assert.equal((err as StepFailedError).stepIndex, 8);
     assert.deepEqual((err as StepFailedError).undoFailures, []);
     assert.ok(!err.message.includes('Command failed'));
-    assert.deepEqual(runner.calls.slice(2), expectedUndoCalls(plan.steps.slice(0, 6)));
+    assert.deepEqual(runner.calls.slice(2), expectedUndoCalls(plan.steps.slice(0, 8)));
     assert.deepEqual(runner.lines().slice(2), [
       ['route add default via 172.17.0.1 dev eth0'],
       ['link del dev veth1pl4242'],
@@ -150,7 +158,7 @@ void describe('applyPlan: failures and rollback', () => {
   void test('a failure at line 1 of the first batch undoes nothing', async () => {
     const plan = realisticPlan();
     const runner = new FakeRunner(() => batchFailure(1, 'RTNETLINK answers: Operation not permitted'));
-    const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 1 of 8', 'Operation not permitted');
+    const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 1 of 10', 'Operation not permitted');
     assert.equal((err as StepFailedError).stepIndex, 0);
     assert.equal(runner.calls.length, 1);
   });
@@ -158,7 +166,7 @@ void describe('applyPlan: failures and rollback', () => {
   void test('a batch that fails without saying which line counts as failing at its first line', async () => {
     const plan = realisticPlan();
     const runner = new FakeRunner((_c, i) => (i === 1 ? { code: 1, stderr: 'nsenter: reassociate to namespace failed\n' } : { code: 0 }));
-    await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 4 of 8', 'nsenter');
+    await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 5 of 10', 'nsenter');
     assert.deepEqual(runner.lines().slice(2), [['link del dev veth1pl4242']]);
   });
 
@@ -189,8 +197,8 @@ void describe('applyPlan: failures and rollback', () => {
   void test('undo failures are reported, and the message says so', async () => {
     const plan = realisticPlan();
     const runner = new FakeRunner((call) => (call.argv.includes('-force') ? batchFailure(1, 'Cannot find device "veth1pl4242"') : { code: 0 }));
-    const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs(), failAtStep: 6 }), StepFailedError,
-      'step 6 of 8', 'undoing the earlier steps also failed', 'Cannot find device');
+    const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs(), failAtStep: 8 }), StepFailedError,
+      'step 8 of 10', 'undoing the earlier steps also failed', 'Cannot find device');
     const { undoFailures } = err as StepFailedError;
     assert.equal(undoFailures.length, 2);
     assert.ok(undoFailures[0]!.startsWith('ip route add default via 172.17.0.1 dev eth0: '));
@@ -200,6 +208,7 @@ void describe('applyPlan: failures and rollback', () => {
   void test('a failing exec step is rolled back like an ip step', async () => {
     const plan: Plan = {
       guestLabel: 'g',
+      outcome: 'created',
       warnings: [],
       steps: [
         step('host', ['link', 'add', 'name', 'x0', 'type', 'veth', 'peer', 'name', 'x1'], [ip('host', 'link', 'del', 'dev', 'x0')]),
@@ -217,6 +226,7 @@ void describe('applyPlan: failures and rollback', () => {
     const plan = planAttach({
       request: attachRequest([MISSING_BR, 'c1', '10.0.0.2/24']),
       guestLabel: 'g',
+      guestRef: 'docker:c1',
       guest: { pid: 4242, nsInode: 1 },
       host: staticHostFacts([]),
       guestFacts: guestFacts(),
@@ -232,13 +242,15 @@ void describe('applyPlan: failures and rollback', () => {
     const plan = planAttach({
       request: attachRequest([MISSING_BR, 'c1', '10.0.0.2/24']),
       guestLabel: 'g',
+      guestRef: 'docker:c1',
       guest: { pid: 4242, nsInode: 1 },
       host: staticHostFacts([]),
       guestFacts: guestFacts(),
       hasArping: false,
     });
-    const runner = new FakeRunner((_c, i) => (i === 2 ? batchFailure(2) : { code: 0 }));
-    await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 7 of 7');
+    // Steps: bridge add (alone), bridge up + veth + alias + master + up, then the guest batch: alias, addr, link up.
+    const runner = new FakeRunner((_c, i) => (i === 2 ? batchFailure(3) : { code: 0 }));
+    await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 9 of 9');
     // The bridge's undo (onlyIfBridgeEmpty) is skipped: sysfs has no such bridge.
     assert.deepEqual(runner.lines().slice(3), [['link del dev veth1pl4242']]);
   });
@@ -248,6 +260,7 @@ void describe('applyPlan: failures and rollback', () => {
     async () => {
       const plan: Plan = {
         guestLabel: 'g',
+        outcome: 'created',
         warnings: [],
         steps: [
           step('host', ['link', 'add', 'name', 'x0', 'type', 'veth', 'peer', 'name', 'x1'], [ip('host', 'link', 'del', 'dev', 'x0')]),

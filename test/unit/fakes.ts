@@ -5,7 +5,7 @@ import { parseCommandLine } from '../../src/cli/grammar.js';
 import type { AttachRequest } from '../../src/cli/request.js';
 import type { NetnsHandle } from '../../src/exec/netns.js';
 import type { RunOptions, RunResult, Runner } from '../../src/exec/runner.js';
-import { parseRoutes, type GuestFacts } from '../../src/guest/facts.js';
+import { parseRoutes, type GuestFacts, type GuestLink } from '../../src/guest/facts.js';
 import type { HostLink } from '../../src/host/facts.js';
 
 export interface Call {
@@ -85,8 +85,14 @@ export const DOCKER_ROUTES_JSON = [
   { type: 'multicast', dst: 'ff00::/8', dev: 'eth0', table: 'local', protocol: 'kernel', scope: 'global', metric: 256, flags: [], pref: 'medium' },
 ];
 
-export function guestFacts(links: string[] = ['lo', 'eth0'], routes: unknown[] = []): GuestFacts {
-  return { links, routes: parseRoutes(routes as Parameters<typeof parseRoutes>[0]) };
+/** A guest link: a bare name is an up link without alias (not pipework's). */
+export type LinkSpec = string | GuestLink;
+
+export function guestFacts(links: LinkSpec[] = ['lo', 'eth0'], routes: unknown[] = []): GuestFacts {
+  return {
+    links: links.map((l) => (typeof l === 'string' ? { name: l, up: true } : l)),
+    routes: parseRoutes(routes as Parameters<typeof parseRoutes>[0]),
+  };
 }
 
 /** Parse a command line that must be an attach request. */

@@ -23,6 +23,7 @@ void describe('formatPlan (--dry-run)', () => {
     const plan = planAttach({
       request: attachRequest(['br0', 'c1', '10.0.0.2/24@10.0.0.1', '02:42:ac:11:00:02']),
       guestLabel: 'docker container c1 (pid 4242)',
+      guestRef: 'docker:c1',
       guest: { pid: 4242, nsInode: 1 },
       host: staticHostFacts([bridge('br0')]),
       guestFacts: guestFacts(),
@@ -31,18 +32,22 @@ void describe('formatPlan (--dry-run)', () => {
     assert.equal(formatPlan(plan), [
       '# <netns>: docker container c1 (pid 4242)',
       'ip link add name veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 address 02:42:ac:11:00:02 netns <netns>    # 1. create veth pair veth1pl4242 (host) and eth1 (guest)',
-      'ip link set dev veth1pl4242 master br0    # 2. attach veth1pl4242 to bridge br0',
-      'ip link set dev veth1pl4242 up    # 3. bring veth1pl4242 up',
-      'ip -n <netns> addr add 10.0.0.2/24 brd 10.0.0.255 dev eth1    # 4. add address 10.0.0.2/24 to eth1',
-      'ip -n <netns> link set dev eth1 up    # 5. bring eth1 up',
-      'ip -n <netns> route replace default via 10.0.0.1 dev eth1    # 6. set the IPv4 default route via 10.0.0.1 on eth1',
-      'ip netns exec <netns> arping -c 1 -A -I eth1 10.0.0.2    # 7. announce 10.0.0.2 with a gratuitous ARP',
+      'ip link set dev veth1pl4242 alias pipework/1;r=host;g=docker:c1;n=1;i=eth1;h=br0;k=bridge;l=veth1pl4242;a=10.0.0.2/24;gw=10.0.0.1;m=02:42:ac:11:00:02'
+        + '    # 2. record the configuration on veth1pl4242',
+      'ip link set dev veth1pl4242 master br0    # 3. attach veth1pl4242 to bridge br0',
+      'ip link set dev veth1pl4242 up    # 4. bring veth1pl4242 up',
+      'ip -n <netns> link set dev eth1 alias pipework/1;r=guest;g=docker:c1;n=1;i=eth1;h=br0;k=bridge;l=veth1pl4242;a=10.0.0.2/24;gw=10.0.0.1;m=02:42:ac:11:00:02'
+        + '    # 5. record the configuration on eth1',
+      'ip -n <netns> addr add 10.0.0.2/24 brd 10.0.0.255 dev eth1    # 6. add address 10.0.0.2/24 to eth1',
+      'ip -n <netns> link set dev eth1 up    # 7. bring eth1 up',
+      'ip -n <netns> route replace default via 10.0.0.1 dev eth1    # 8. set the IPv4 default route via 10.0.0.1 on eth1',
+      'ip netns exec <netns> arping -c 1 -A -I eth1 10.0.0.2    # 9. announce 10.0.0.2 with a gratuitous ARP',
       '',
     ].join('\n'));
   });
 
   void test('host exec steps print bare', () => {
-    const out = formatPlan({ guestLabel: 'x', warnings: ['w'], steps: [{ title: 't', action: { kind: 'exec', place: 'host', argv: ['echo', 'hi'] }, undo: [] }] });
+    const out = formatPlan({ guestLabel: 'x', outcome: 'created', warnings: ['w'], steps: [{ title: 't', action: { kind: 'exec', place: 'host', argv: ['echo', 'hi'] }, undo: [] }] });
     assert.equal(out, '# <netns>: x\necho hi    # 1. t\n');
   });
 });
@@ -153,7 +158,7 @@ void describe('parseRoutes', () => {
     const links = [{ ifindex: 1, ifname: 'lo' }, { ifindex: 9, ifname: 'eth0', link_index: 10 }];
     const runner = new FakeRunner(() => ({ code: 0, stdout: `${JSON.stringify(links)}\n${JSON.stringify(DOCKER_ROUTES_JSON)}\n` }));
     const facts = await readGuestFacts(runner, fakeNs());
-    assert.deepEqual(facts.links, ['lo', 'eth0']);
+    assert.deepEqual(facts.links, [{ name: 'lo', up: false }, { name: 'eth0', up: false }]);
     assert.deepEqual(facts.routes, parseRoutes(DOCKER_ROUTES_JSON));
     assert.equal(runner.calls.length, 1);
     assert.deepEqual(runner.calls[0]!.argv, inNetns(['ip', '-json', '-details', '-batch', '-']));
@@ -255,13 +260,13 @@ void describe('hasCarrier and waitForInterface', () => {
 
 void describe('passthroughArgv', () => {
   void test('route and rule become ip subcommands, tc runs as is', () => {
-    assert.deepEqual(passthroughArgv({ kind: 'passthrough', tool: 'route', guest: 'c1', args: ['add', 'default', 'via', '10.0.0.1'], dryRun: false }),
+    assert.deepEqual(passthroughArgv({ kind: 'passthrough', tool: 'route', guest: 'c1', args: ['add', 'default', 'via', '10.0.0.1'], dryRun: false, json: false }),
       ['ip', 'route', 'add', 'default', 'via', '10.0.0.1']);
-    assert.deepEqual(passthroughArgv({ kind: 'passthrough', tool: 'rule', guest: 'c1', args: ['add', 'from', '10.0.0.0/24', 'table', '100'], dryRun: false }),
+    assert.deepEqual(passthroughArgv({ kind: 'passthrough', tool: 'rule', guest: 'c1', args: ['add', 'from', '10.0.0.0/24', 'table', '100'], dryRun: false, json: false }),
       ['ip', 'rule', 'add', 'from', '10.0.0.0/24', 'table', '100']);
-    assert.deepEqual(passthroughArgv({ kind: 'passthrough', tool: 'tc', guest: 'c1', args: ['-s', 'qdisc', 'show'], dryRun: true }),
+    assert.deepEqual(passthroughArgv({ kind: 'passthrough', tool: 'tc', guest: 'c1', args: ['-s', 'qdisc', 'show'], dryRun: true, json: false }),
       ['tc', '-s', 'qdisc', 'show']);
-    assert.deepEqual(passthroughArgv({ kind: 'passthrough', tool: 'route', guest: 'c1', args: ['--', 'x y'], dryRun: false }),
+    assert.deepEqual(passthroughArgv({ kind: 'passthrough', tool: 'route', guest: 'c1', args: ['--', 'x y'], dryRun: false, json: false }),
       ['ip', 'route', '--', 'x y']);
   });
 

@@ -2,7 +2,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cidrContains, hostPrefix, isLinkLocal, parseAddressSpec } from '../../src/model/address.js';
-import { InvalidArgumentError } from '../../src/model/errors.js';
+import {
+  CommandError, ConflictError, ExitCode, InvalidArgumentError, NotFoundError, PipeworkError, StepFailedError, UnsupportedError, UsageError,
+} from '../../src/model/errors.js';
 import { checkIfName, ifNameProblem, IFNAME_MAX } from '../../src/model/ifname.js';
 import { macFromText, parseMac } from '../../src/model/mac.js';
 import { assertThrows } from './fakes.js';
@@ -159,5 +161,39 @@ void describe('interface names', () => {
   void test('checkIfName names the role and the value', () => {
     assert.equal(checkIfName('eth1', 'guest interface'), 'eth1');
     assertThrows(() => checkIfName('a/b', 'guest interface name (-i)'), InvalidArgumentError, 'guest interface name (-i)', "'a/b'");
+  });
+});
+
+void describe('error reasons (--json)', () => {
+  const cases: [PipeworkError, string, string][] = [
+    [new PipeworkError('x'), 'PipeworkError', 'failure'],
+    [new UsageError('x'), 'UsageError', 'usage'],
+    [new UsageError('x', true), 'UsageError', 'usage'],
+    [new InvalidArgumentError('x'), 'InvalidArgumentError', 'invalid-argument'],
+    [new NotFoundError('x'), 'NotFoundError', 'not-found'],
+    [new ConflictError('x'), 'ConflictError', 'conflict'],
+    [new UnsupportedError('x'), 'UnsupportedError', 'unsupported'],
+    [new CommandError('x', ['ip'], 1, null, 'boom', 3, false, 'the host'), 'CommandError', 'command-failed'],
+    [new StepFailedError('x', 0, [], { cause: new Error('c') }), 'StepFailedError', 'step-failed'],
+  ];
+  for (const [err, name, reason] of cases) {
+    void test(`${name} → ${reason}`, () => {
+      assert.equal(err.reason, reason);
+      assert.equal(err.name, name);
+      assert.ok(err instanceof PipeworkError && err instanceof Error);
+      assert.equal(err.exitCode, ExitCode.Failure);
+    });
+  }
+
+  void test('reasons are stable words, distinct per class', () => {
+    const reasons = cases.map(([e]) => e.reason);
+    for (const r of reasons) assert.match(r, /^[a-z]+(-[a-z]+)*$/u);
+    assert.equal(new Set(reasons).size, cases.length - 1, 'one per class (UsageError appears twice)');
+  });
+
+  void test('a subclass of a subclass keeps its parent\'s reason', () => {
+    class SpecialConflict extends ConflictError {}
+    assert.equal(new SpecialConflict('x').reason, 'conflict');
+    assert.equal(new SpecialConflict('x').name, 'SpecialConflict');
   });
 });

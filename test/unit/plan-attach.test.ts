@@ -30,6 +30,7 @@ function ctx(argv: string[], o: Opts = {}): AttachContext {
   return {
     request: attachRequest(argv),
     guestLabel: 'docker container c1 (pid 4242)',
+    guestRef: 'docker:c1',
     guest: o.guest ?? { pid: PID, nsInode: 4026532999 },
     host: staticHostFacts(o.links ?? [bridge('br0')]),
     guestFacts: o.facts ?? guestFacts(),
@@ -48,7 +49,32 @@ const undos = (p: Plan): string[][] => p.steps.map((s) => s.undo.map(show));
 function vethAdd(mtu = 1500, mac?: string, local = VETH, guestIf = 'eth1'): string {
   return `host: ip link add name ${local} mtu ${mtu} type veth peer name ${guestIf} mtu ${mtu}${mac ? ` address ${mac}` : ''} netns ${NS}`;
 }
-const BRIDGE_PART = (br = 'br0', local = VETH) => [
+
+/** What a plan records on both ends, spelled out by hand (the alias format of model/record.ts). */
+interface AliasFields {
+  i?: string;
+  h?: string;
+  l?: string;
+  a?: string;
+  gw?: string;
+  m?: string;
+  n?: number;
+}
+function alias(role: 'host' | 'guest', o: AliasFields = {}): string {
+  return [
+    'pipework/1', `r=${role}`, 'g=docker:c1', `n=${o.n ?? 4026532999}`, `i=${o.i ?? 'eth1'}`, `h=${o.h ?? 'br0'}`, 'k=bridge', `l=${o.l ?? VETH}`,
+    ...(o.a !== undefined ? [`a=${o.a}`] : []),
+    ...(o.gw !== undefined ? [`gw=${o.gw}`] : []),
+    ...(o.m !== undefined ? [`m=${o.m}`] : []),
+  ].join(';');
+}
+/** The host end's alias step, which follows the veth creation. */
+const hostAlias = (o: AliasFields = {}) => `host: ip link set dev ${o.l ?? VETH} alias ${alias('host', o)}`;
+/** The guest end's alias step, first of the guest steps. */
+const guestAlias = (o: AliasFields = {}) => `guest: ip link set dev ${o.i ?? 'eth1'} alias ${alias('guest', o)}`;
+/** After the veth pair: its alias, the bridge port, up. */
+const BRIDGE_PART = (br = 'br0', local = VETH, o: AliasFields = {}) => [
+  hostAlias({ h: br, l: local, ...o }),
   `host: ip link set dev ${local} master ${br}`,
   `host: ip link set dev ${local} up`,
 ];
@@ -59,12 +85,19 @@ void describe('planAttach: golden plans', () => {
     assert.equal(p.guestLabel, 'docker container c1 (pid 4242)');
     assert.deepEqual(actions(p), [
       vethAdd(),
-      ...BRIDGE_PART(),
+      `host: ip link set dev ${VETH} alias pipework/1;r=host;g=docker:c1;n=4026532999;i=eth1;h=br0;k=bridge;l=${VETH};a=10.0.0.2/24`,
+      `host: ip link set dev ${VETH} master br0`,
+      `host: ip link set dev ${VETH} up`,
+      `guest: ip link set dev eth1 alias pipework/1;r=guest;g=docker:c1;n=4026532999;i=eth1;h=br0;k=bridge;l=${VETH};a=10.0.0.2/24`,
       'guest: ip addr add 10.0.0.2/24 brd 10.0.0.255 dev eth1',
       'guest: ip link set dev eth1 up',
       'guest: arping -c 1 -A -I eth1 10.0.0.2 &',
     ]);
-    assert.deepEqual(undos(p), [[`host: ip link del dev ${VETH}`], [], [], [], [], []]);
+    assert.deepEqual(undos(p), [[`host: ip link del dev ${VETH}`], [], [], [], [], [], [], []]);
+    assert.equal(p.outcome, 'created');
+    assert.deepEqual(p.record, {
+      role: 'guest', guest: 'docker:c1', nsInode: 4026532999, guestIf: 'eth1', hostIf: 'br0', hostKind: 'bridge', localIf: VETH, address: '10.0.0.2/24',
+    });
     assert.deepEqual(p.warnings, []);
     assert.ok(p.steps.every((s) => s.raceOk === undefined));
     for (const s of p.steps) assert.ok(s.title.length > 0);
@@ -82,7 +115,8 @@ void describe('planAttach: golden plans', () => {
       'host: ip link add name br7 type bridge',
       'host: ip link set dev br7 up',
       vethAdd(1500),
-      ...BRIDGE_PART('br7'),
+      ...BRIDGE_PART('br7', VETH, { a: '10.0.0.2/24' }),
+      guestAlias({ h: 'br7', a: '10.0.0.2/24' }),
       'guest: ip addr add 10.0.0.2/24 brd 10.0.0.255 dev eth1',
       'guest: ip link set dev eth1 up',
     ]);
@@ -93,13 +127,17 @@ void describe('planAttach: golden plans', () => {
 
   void test('-l names the host end', () => {
     const p = plan(['br0', '-l', 'myveth', 'c1', '10.0.0.2/24']);
-    assert.deepEqual(actions(p).slice(0, 3), [vethAdd(1500, undefined, 'myveth'), ...BRIDGE_PART('br0', 'myveth')]);
+    assert.deepEqual(actions(p).slice(0, 5), [
+      vethAdd(1500, undefined, 'myveth'), ...BRIDGE_PART('br0', 'myveth', { a: '10.0.0.2/24' }), guestAlias({ l: 'myveth', a: '10.0.0.2/24' }),
+    ]);
     assert.deepEqual(p.steps[0]!.undo.map(show), ['host: ip link del dev myveth']);
   });
 
   void test('-i names the guest end (and the classic host name follows it)', () => {
     const p = plan(['br0', '-i', 'eth5', 'c1', '10.0.0.2/24']);
     assert.equal(actions(p)[0], vethAdd(1500, undefined, 'veth5pl4242', 'eth5'));
+    assert.equal(actions(p)[1], hostAlias({ i: 'eth5', l: 'veth5pl4242', a: '10.0.0.2/24' }));
+    assert.equal(actions(p)[4], guestAlias({ i: 'eth5', l: 'veth5pl4242', a: '10.0.0.2/24' }));
     assert.ok(actions(p).includes('guest: ip link set dev eth5 up'));
   });
 
@@ -112,6 +150,9 @@ void describe('planAttach: golden plans', () => {
   void test('the MAC goes on the veth peer', () => {
     const p = plan(['br0', 'c1', '10.0.0.2/24', 'U:myhost.foo.com']);
     assert.equal(actions(p)[0], vethAdd(1500, '02:72:6c:cd:9b:8d'));
+    // Recorded (on both ends) because it was asked for.
+    assert.equal(actions(p)[1], hostAlias({ a: '10.0.0.2/24', m: '02:72:6c:cd:9b:8d' }));
+    assert.equal(actions(p)[4], guestAlias({ a: '10.0.0.2/24', m: '02:72:6c:cd:9b:8d' }));
   });
 
   void test('the MTU comes from the bridge', () => {
@@ -123,18 +164,20 @@ void describe('planAttach: golden plans', () => {
     const p = plan(['mac:02:AA:bb:cc:dd:ee', 'c1', '10.0.0.2/24'], {
       links: [nic('eth0'), bridge('brlan', { mac: '02:aa:bb:cc:dd:ee', mtu: 1400 })],
     });
-    assert.deepEqual(actions(p).slice(0, 3), [vethAdd(1400), ...BRIDGE_PART('brlan')]);
+    assert.deepEqual(actions(p).slice(0, 4), [vethAdd(1400), ...BRIDGE_PART('brlan', VETH, { a: '10.0.0.2/24' })]);
   });
 
   void test('gateway inside the subnet: no host route; old default routes replaced and restored on undo', () => {
     const p = plan(['br0', 'c1', '10.0.0.2/24@10.0.0.1'], { facts: guestFacts(['lo', 'eth0'], DOCKER_ROUTES_JSON) });
-    assert.deepEqual(actions(p).slice(3), [
+    assert.deepEqual(actions(p).slice(4), [
+      guestAlias({ a: '10.0.0.2/24', gw: '10.0.0.1' }),
       'guest: ip addr add 10.0.0.2/24 brd 10.0.0.255 dev eth1',
       'guest: ip route del default via 172.17.0.1 dev eth0',
       'guest: ip link set dev eth1 up',
       'guest: ip route replace default via 10.0.0.1 dev eth1',
     ]);
-    assert.deepEqual(undos(p).slice(3), [
+    assert.deepEqual(undos(p).slice(4), [
+      [],
       [],
       ['guest: ip route add default via 172.17.0.1 dev eth0'],
       [],
@@ -144,7 +187,8 @@ void describe('planAttach: golden plans', () => {
 
   void test('gateway outside the subnet: an on-link /32 route first', () => {
     const p = plan(['br0', 'c1', '10.0.0.2/24@10.9.9.1'], { facts: guestFacts(['lo', 'eth0'], DOCKER_ROUTES_JSON) });
-    assert.deepEqual(actions(p).slice(3), [
+    assert.deepEqual(actions(p).slice(4), [
+      guestAlias({ a: '10.0.0.2/24', gw: '10.9.9.1' }),
       'guest: ip addr add 10.0.0.2/24 brd 10.0.0.255 dev eth1',
       'guest: ip route del default via 172.17.0.1 dev eth0',
       'guest: ip link set dev eth1 up',
@@ -180,7 +224,9 @@ void describe('planAttach: golden plans', () => {
 
   void test('0/0: no address step, the link only comes up, no arping', () => {
     const p = plan(['br0', 'c1', '0/0'], { hasArping: true, facts: guestFacts(['lo', 'eth0'], DOCKER_ROUTES_JSON) });
-    assert.deepEqual(actions(p), [vethAdd(), ...BRIDGE_PART(), 'guest: ip link set dev eth1 up']);
+    // No address: the record has no a= either.
+    assert.deepEqual(actions(p), [vethAdd(), ...BRIDGE_PART(), guestAlias(), 'guest: ip link set dev eth1 up']);
+    assert.equal(p.record?.address, undefined);
   });
 
   void test('IPv6: IPv6 enabled on the link, no brd, no arping; off-link gateway gets a /128; only IPv6 defaults replaced', () => {
@@ -188,7 +234,8 @@ void describe('planAttach: golden plans', () => {
       hasArping: true,
       facts: guestFacts(['lo', 'eth0'], DOCKER_ROUTES_JSON),
     });
-    assert.deepEqual(actions(p).slice(3), [
+    assert.deepEqual(actions(p).slice(4), [
+      guestAlias({ a: '2001:db8:2::5/64', gw: '2001:db8:9::1' }),
       'guest: sysctl -q -w net/ipv6/conf/eth1/disable_ipv6=0',
       'guest: ip addr add 2001:db8:2::5/64 dev eth1',
       'guest: ip route del ::/0 via 2001:db8:1::1 dev eth0 metric 1024',

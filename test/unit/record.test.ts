@@ -1,0 +1,286 @@
+// pipework's record in an interface's alias: encoding, decoding, and what makes a configuration.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { configOf, decodeRecord, encodeRecord, type AttachRecord } from '../../src/model/record.js';
+
+/** IFALIASZ is 256 including the NUL. */
+const ALIAS_MAX = 255;
+
+const BASE: AttachRecord = {
+  role: 'guest',
+  guest: 'docker:c1',
+  nsInode: 4026532999,
+  guestIf: 'eth1',
+  hostIf: 'br0',
+  hostKind: 'bridge',
+  localIf: 'veth1pl4242',
+  address: '10.0.0.2/24',
+};
+
+const FULL: AttachRecord = {
+  ...BASE,
+  address: '2001:db8::2/64',
+  gateway: '2001:db8::1',
+  mac: '02:42:ac:11:00:02',
+  vlan: 4094,
+};
+
+/** Characters `ip -batch` would split on or treat specially. */
+const BATCH_UNSAFE = /[\s"'\\#]/u;
+
+void describe('encodeRecord', () => {
+  void test('the documented format: magic, then short keys in a fixed order', () => {
+    assert.equal(encodeRecord(BASE), 'pipework/1;r=guest;g=docker:c1;n=4026532999;i=eth1;h=br0;k=bridge;l=veth1pl4242;a=10.0.0.2/24');
+    assert.equal(encodeRecord({ ...BASE, role: 'host' }), 'pipework/1;r=host;g=docker:c1;n=4026532999;i=eth1;h=br0;k=bridge;l=veth1pl4242;a=10.0.0.2/24');
+    assert.equal(
+      encodeRecord(FULL),
+      'pipework/1;r=guest;g=docker:c1;n=4026532999;i=eth1;h=br0;k=bridge;l=veth1pl4242;a=2001:db8::2/64;gw=2001:db8::1;m=02:42:ac:11:00:02;v=4094',
+    );
+  });
+
+  void test('optional fields are left out, not written empty', () => {
+    const { localIf: _l, address: _a, ...bare } = BASE;
+    assert.equal(encodeRecord(bare), 'pipework/1;r=guest;g=docker:c1;n=4026532999;i=eth1;h=br0;k=bridge');
+  });
+
+  void test('the alias is one safe ip -batch token', () => {
+    for (const guest of ['docker:my web', 'netns:a;b=c', 'pid:"1"', "lxc:it's", 'netns:#1', 'netns:a\\b', 'netns:tab\there', 'netns:nl\nhere']) {
+      const alias = encodeRecord({ ...BASE, guest });
+      assert.ok(!BATCH_UNSAFE.test(alias), JSON.stringify(alias));
+      assert.ok(alias !== '');
+    }
+  });
+
+  void test('values cannot forge fields: ; and = in a value are escaped', () => {
+    const alias = encodeRecord({ ...BASE, guest: 'netns:x;r=host;i=eth9' });
+    assert.equal(alias.split(';').length, encodeRecord(BASE).split(';').length);
+    const back = decodeRecord(alias);
+    assert.equal(back?.role, 'guest');
+    assert.equal(back?.guestIf, 'eth1');
+    assert.equal(back?.guest, 'netns:x;r=host;i=eth9');
+  });
+});
+
+void describe('decodeRecord', () => {
+  void test('round trip of a minimal and of a full record', () => {
+    assert.deepEqual(decodeRecord(encodeRecord(BASE)), BASE);
+    assert.deepEqual(decodeRecord(encodeRecord(FULL)), FULL);
+    assert.deepEqual(decodeRecord(encodeRecord({ ...FULL, role: 'host' })), { ...FULL, role: 'host' });
+    const { localIf: _l, address: _a, ...bare } = BASE;
+    const back = decodeRecord(encodeRecord(bare));
+    assert.deepEqual(back, bare);
+    assert.ok(back && !('localIf' in back) && !('address' in back) && !('gateway' in back) && !('mac' in back) && !('vlan' in back));
+  });
+
+  const ODD_ASCII: [string, string][] = [
+    ['a space', 'docker:my web'],
+    ['a semicolon', 'netns:a;b'],
+    ['an equals sign', 'netns:a=b'],
+    ['a percent sign', 'netns:100%'],
+    ['something that looks escaped', 'netns:%41%2'],
+    ['double quotes', 'pid:"42"'],
+    ['single quotes', "lxc:it's"],
+    ['a hash', 'netns:#1'],
+    ['a backslash', 'netns:a\\b'],
+    ['a tab and a newline', 'netns:a\tb\nc'],
+    ['every printable ASCII character', `netns:${Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('')}`],
+    ['Latin-1 (é, ß, ÿ)', 'lxc:café-straße-ÿ'],
+  ];
+  for (const [what, guest] of ODD_ASCII) {
+    void test(`round trip of a guest name with ${what}`, () => {
+      const alias = encodeRecord({ ...BASE, guest });
+      assert.ok(!BATCH_UNSAFE.test(alias), alias);
+      assert.equal(decodeRecord(alias)?.guest, guest, alias);
+      assert.deepEqual(decodeRecord(alias), { ...BASE, guest });
+    });
+  }
+
+  void test(
+    'round trip of guest names beyond Latin-1 (CJK, Cyrillic, emoji)',
+    { todo: 'bug: src/model/record.ts escape()/unescape() (lines 47-48 of the current tree) escape a character as %<hex of its UTF-16 code unit>, so code units above 0xff (e.g. 中 → %4e2d) are decoded as two characters and astral ones lose their low surrogate' },
+    () => {
+      for (const guest of ['netns:中文', 'lxc:тест', 'netns:😀', 'netns:a😀b中']) {
+        const alias = encodeRecord({ ...BASE, guest });
+        assert.ok(!BATCH_UNSAFE.test(alias), alias);
+        assert.equal(decodeRecord(alias)?.guest, guest, alias);
+      }
+    },
+  );
+
+  void test('interface names with the odd characters Linux allows round-trip too', () => {
+    const rec: AttachRecord = { ...BASE, guestIf: 'e=1;x', hostIf: 'br%20', localIf: 'v@x!$&()' };
+    assert.deepEqual(decodeRecord(encodeRecord(rec)), rec);
+  });
+
+  const FOREIGN: [string, string | undefined][] = [
+    ['no alias', undefined],
+    ['an empty alias', ''],
+    ['an administrator\'s alias', 'uplink to rack 4'],
+    ['an alias that only mentions pipework', 'managed by pipework'],
+    ['the magic alone', 'pipework/1'],
+    ['the magic and nothing after the separator', 'pipework/1;'],
+    ['another version', 'pipework/2;r=guest;i=eth1;h=br0;k=bridge'],
+    ['another case', 'PIPEWORK/1;r=guest;i=eth1;h=br0;k=bridge'],
+    ['leading whitespace', ' pipework/1;r=guest;i=eth1;h=br0;k=bridge'],
+    ['an unknown role', 'pipework/1;r=peer;i=eth1;h=br0;k=bridge'],
+    ['no role', 'pipework/1;i=eth1;h=br0;k=bridge'],
+    ['no guest interface', 'pipework/1;r=guest;h=br0;k=bridge'],
+    ['no host interface', 'pipework/1;r=guest;i=eth1;k=bridge'],
+    ['no host kind', 'pipework/1;r=guest;i=eth1;h=br0'],
+    ['an unknown host kind', 'pipework/1;r=guest;i=eth1;h=br0;k=frobnicator'],
+    ['an empty host kind', 'pipework/1;r=guest;i=eth1;h=br0;k='],
+    ['keys without values', 'pipework/1;r;i;h;k'],
+    ['separators only', 'pipework/1;;;;;='],
+    ['the magic later in the text', 'x pipework/1;r=guest;i=eth1;h=br0;k=bridge'],
+    ['a 255-character garbage alias', `pipework/1;${'x'.repeat(244)}`],
+  ];
+  for (const [what, alias] of FOREIGN) {
+    void test(`${what} is not a record`, () => {
+      assert.equal(decodeRecord(alias), undefined, JSON.stringify(alias));
+    });
+  }
+
+  void test('unknown keys, keyless parts and stray escapes are ignored; a later duplicate wins', () => {
+    assert.deepEqual(decodeRecord('pipework/1;r=guest;i=eth1;h=br0;k=bridge;zz=1;garbage;=x;toString=1;constructor=2'), {
+      role: 'guest', guest: '?', nsInode: 0, guestIf: 'eth1', hostIf: 'br0', hostKind: 'bridge',
+    });
+    assert.equal(decodeRecord('pipework/1;r=guest;i=eth%zz;h=br0;k=bridge')?.guestIf, 'eth%zz');
+    assert.equal(decodeRecord('pipework/1;r=guest;i=eth1;h=br0;k=bridge;r=host')?.role, 'host');
+  });
+
+  void test('a record without the guest (dropped for length) or the namespace still decodes', () => {
+    assert.deepEqual(decodeRecord('pipework/1;r=host;n=7;i=eth1;h=br0;k=bridge;l=v1'), {
+      role: 'host', guest: '?', nsInode: 7, guestIf: 'eth1', hostIf: 'br0', hostKind: 'bridge', localIf: 'v1',
+    });
+  });
+
+  void test(
+    'records with malformed values are not records (empty names, non-numeric n= or v=)',
+    { todo: 'bug: src/model/record.ts decodeRecord() (lines 74-90 of the current tree) accepts i= and h= when empty and turns a non-numeric n=/v= into NaN (null in --json); check the names are non-empty and the numbers are integers, else return undefined' },
+    () => {
+      for (const alias of [
+        'pipework/1;r=guest;i=;h=br0;k=bridge',
+        'pipework/1;r=guest;i=eth1;h=;k=bridge',
+        'pipework/1;r=guest;n=abc;i=eth1;h=br0;k=bridge',
+        'pipework/1;r=guest;i=eth1;h=br0;k=bridge;v=ten',
+      ]) {
+        const r = decodeRecord(alias);
+        assert.ok(r === undefined || (Number.isInteger(r.nsInode) && (r.vlan === undefined || Number.isInteger(r.vlan)) && r.guestIf !== '' && r.hostIf !== ''),
+          `${alias} → ${JSON.stringify(r)}`);
+      }
+    },
+  );
+});
+
+void describe('the 255-character alias limit (IFALIASZ)', () => {
+  /** The record with a guest name that makes its alias exactly `len` characters long. */
+  function ofLength(len: number): AttachRecord {
+    const fixed = encodeRecord({ ...BASE, guest: '' }).length;
+    return { ...BASE, guest: `netns:${'x'.repeat(len - fixed - 'netns:'.length)}` };
+  }
+
+  void test('an alias of exactly 255 characters keeps the guest', () => {
+    const rec = ofLength(ALIAS_MAX);
+    const alias = encodeRecord(rec);
+    assert.equal(alias.length, ALIAS_MAX);
+    assert.deepEqual(decodeRecord(alias), rec);
+  });
+
+  void test('one more and the guest name is dropped; everything else is kept', () => {
+    const rec = ofLength(ALIAS_MAX + 1);
+    const alias = encodeRecord(rec);
+    assert.ok(alias.length <= ALIAS_MAX, String(alias.length));
+    assert.ok(!alias.includes('g='), alias);
+    const { guest: _g, ...rest } = rec;
+    assert.deepEqual(decodeRecord(alias), { ...rest, guest: '?' });
+  });
+
+  void test('a guest name that only becomes too long once escaped is dropped too', () => {
+    // 100 spaces are 300 characters escaped.
+    const rec: AttachRecord = { ...FULL, guest: `netns:${' '.repeat(100)}` };
+    const alias = encodeRecord(rec);
+    assert.ok(alias.length <= ALIAS_MAX, String(alias.length));
+    assert.equal(decodeRecord(alias)?.guest, '?');
+    assert.equal(decodeRecord(alias)?.gateway, '2001:db8::1');
+  });
+
+  void test('a short container id, 15-character names and an IPv6 address with a gateway fit with the guest', () => {
+    const rec: AttachRecord = {
+      ...FULL,
+      guest: 'docker:0123456789ab',
+      guestIf: 'abcdefghijklmno',
+      hostIf: 'br-abcdefghijkl',
+      localIf: 'pwv0123456789ab',
+      address: '2001:db8:1234:5678:9abc:def0:1234:5678/64',
+      gateway: '2001:db8:1234:5678::1',
+    };
+    const alias = encodeRecord(rec);
+    assert.ok(alias.length <= ALIAS_MAX, String(alias.length));
+    assert.deepEqual(decodeRecord(alias), rec);
+  });
+
+  void test('the longest record of plain names fits once the guest is dropped', () => {
+    const rec: AttachRecord = {
+      ...FULL,
+      guest: `docker:${'0123456789abcdef'.repeat(4)}`,
+      nsInode: 4294967295,
+      guestIf: 'abcdefghijklmno',
+      hostIf: 'br-abcdefghijkl',
+      localIf: 'pwv0123456789ab',
+      address: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe/128',
+      gateway: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffd',
+    };
+    const alias = encodeRecord(rec);
+    assert.ok(alias.length <= ALIAS_MAX, String(alias.length));
+    assert.deepEqual(decodeRecord(alias), { ...rec, guest: '?' });
+  });
+
+  void test(
+    'any record fits, even with 15-character interface names made of characters that need escaping',
+    { todo: 'bug: src/model/record.ts encodeRecord() (line 57 of the current tree) only drops g=; three escaped 15-character names (e.g. "=" x 15, legal for Linux and for ifNameProblem) plus an IPv6 address and gateway give a 293-character alias, which ip refuses at apply time; drop further fields or escape more compactly, and assert the result fits' },
+    () => {
+      const odd = '='.repeat(15);
+      const alias = encodeRecord({
+        ...FULL, guestIf: odd, hostIf: odd, localIf: odd,
+        address: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe/128', gateway: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffd',
+      });
+      assert.ok(alias.length <= ALIAS_MAX, `${alias.length}: ${alias}`);
+      assert.equal(decodeRecord(alias)?.guestIf, odd);
+    },
+  );
+});
+
+void describe('configOf', () => {
+  void test('bridge and address, then gateway, MAC and VLAN when present', () => {
+    assert.equal(configOf(BASE), 'bridge br0, 10.0.0.2/24');
+    assert.equal(configOf(FULL), 'bridge br0, 2001:db8::2/64, gateway 2001:db8::1, mac 02:42:ac:11:00:02, vlan 4094');
+    const { address: _a, ...noAddress } = BASE;
+    assert.equal(configOf(noAddress), 'bridge br0, no address');
+  });
+
+  void test('who the guest is, the namespace, the role and the interface names are not part of it', () => {
+    const a = configOf(BASE);
+    assert.equal(configOf({ ...BASE, guest: 'pid:4242' }), a);
+    assert.equal(configOf({ ...BASE, nsInode: 1 }), a);
+    assert.equal(configOf({ ...BASE, role: 'host' }), a);
+    assert.equal(configOf({ ...BASE, guestIf: 'eth9', localIf: 'other' }), a);
+  });
+
+  void test('each configuration field makes a difference', () => {
+    const a = configOf(BASE);
+    for (const other of [
+      { ...BASE, hostIf: 'br1' },
+      { ...BASE, address: '10.0.0.3/24' },
+      { ...BASE, address: '10.0.0.2/25' },
+      { ...BASE, gateway: '10.0.0.1' },
+      { ...BASE, mac: '02:42:ac:11:00:02' },
+      { ...BASE, vlan: 10 },
+    ]) {
+      assert.notEqual(configOf(other), a, JSON.stringify(other));
+    }
+  });
+
+  void test('survives the round trip through the alias', () => {
+    assert.equal(configOf(decodeRecord(encodeRecord(FULL))!), configOf(FULL));
+  });
+});
