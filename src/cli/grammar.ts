@@ -147,6 +147,25 @@ function parseLifecycle(
   };
 }
 
+/** `pipework batch [FILE|-] [--dry-run] [--json]`. */
+function parseBatch(rest: string[], hadOptions: boolean, opts: LongOptions): Request {
+  const positional: string[] = [];
+  for (let k = 0; k < rest.length; k++) {
+    const arg = rest[k]!;
+    if (arg.startsWith('-') && arg !== '-') k = takeLongOption(rest, k, opts) - 1;
+    else positional.push(arg);
+  }
+  if (opts.help) return { kind: 'help' };
+  if (opts.version) return { kind: 'version' };
+  if (hadOptions || opts.directPhys || opts.replace || opts.all || opts.stale || opts.wait || opts.timeoutSec !== undefined) {
+    throw new UsageError("'pipework batch' takes only a file (or -), --dry-run and --json; options go on each line");
+  }
+  if (positional.length > 1) throw new UsageError(`unexpected argument '${positional[1]!}'`);
+  const file = positional[0];
+  if (file === '') throw new UsageError('the batch file name is empty');
+  return { kind: 'batch', ...(file !== undefined && file !== '-' && { file }), dryRun: opts.dryRun, json: opts.json };
+}
+
 export function parseCommandLine(argv: readonly string[]): Request {
   const args = [...argv];
   const opts: LongOptions = {
@@ -193,6 +212,7 @@ export function parseCommandLine(argv: readonly string[]): Request {
   if (opts.version) return { kind: 'version' };
 
   if (hostIfText === 'del' || hostIfText === 'ls') return parseLifecycle(hostIfText, args.slice(i), guestIf, localIf, family, opts);
+  if (hostIfText === 'batch') return parseBatch(args.slice(i), guestIf !== undefined || localIf !== undefined || family !== undefined, opts);
 
   if (opts.replace || opts.all || opts.stale || opts.json) {
     if (opts.wait) throw new UsageError('--wait takes only -i and --timeout');

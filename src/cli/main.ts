@@ -32,6 +32,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return (await import('../commands/del.js')).del(request);
     case 'ls':
       return (await import('../commands/ls.js')).ls(request);
+    case 'batch':
+      return (await import('../commands/batch.js')).batch(request);
   }
 }
 

@@ -67,8 +67,16 @@ export interface WaitRequest {
   timeoutSec?: number;
 }
 
+/** `pipework batch [FILE|-]`: many attach lines applied together. */
+export interface BatchRequest extends CommonOptions {
+  kind: 'batch';
+  /** A file, or undefined / '-' for standard input. */
+  file?: string;
+}
+
 export type Request =
   | AttachRequest
+  | BatchRequest
   | PassthroughRequest
   | DelRequest
   | LsRequest

@@ -3,7 +3,7 @@ import type { AttachRequest } from '../cli/request.js';
 import { ipJsonBatch } from '../exec/ip.js';
 import { processRunner, type Runner } from '../exec/runner.js';
 import { hasProgram } from '../guest/containers.js';
-import { readGuestFacts } from '../guest/facts.js';
+import { guestFactsFromProc, readGuestFacts, type GuestFacts } from '../guest/facts.js';
 import type { Guest } from '../guest/guest.js';
 import { resolveGuest } from '../guest/resolve.js';
 import { LINK_TYPE_INFINIBAND, sysfsHostFacts, type HostFacts, type LinkDetails } from '../host/facts.js';
@@ -12,6 +12,8 @@ import { readOvsFacts } from '../host/ovs-facts.js';
 import { vlanIfName } from '../host/vlan.js';
 import { applyPlan, failStepFromEnv } from '../plan/apply.js';
 import { planAttach } from '../plan/attach.js';
+import type { Plan } from '../plan/types.js';
+import { StepFailedError } from '../model/errors.js';
 import { reportPlan } from './output.js';
 
 interface RawLink {
@@ -53,24 +55,63 @@ async function hostFacts(runner: Runner, request: AttachRequest, guest: Guest): 
   return facts;
 }
 
+/**
+ * The guest's links and routes. `full`: one `ip` run inside the guest. Otherwise /proc when
+ * the guest has a PID, or — for a guest with no PID and no gateway to route — nothing at all:
+ * the plan assumes the interface is new, and if the kernel says it exists after all
+ * ("File exists"), the caller plans again with the full read (`runWithRetry`).
+ */
+export async function attachGuestFacts(runner: Runner, request: AttachRequest, guest: Guest, full: boolean): Promise<GuestFacts> {
+  if (full) return readGuestFacts(runner, guest.ns);
+  const spec = request.config.kind === 'static' ? request.config.spec : undefined;
+  const routes = spec?.gateway !== undefined ? spec.address!.family : 'none';
+  // Without -i the name depends on the host kind (eth1, or ib0 for IPoIB): check both.
+  const names = request.guestIf !== undefined ? [request.guestIf] : ['eth1', 'ib0'];
+  const fast = guestFactsFromProc(guest.pid, guest.ns.inode, routes);
+  if (fast) return fast.links.some((l) => names.includes(l.name)) ? readGuestFacts(runner, guest.ns) : fast;
+  // No PID to read /proc through: assume a new interface unless its host end is already there.
+  const hostEnd = request.localIf ?? vethHostName({ nsInode: guest.ns.inode }, names[0]!);
+  if (guest.pid === undefined && routes === 'none' && !sysfsHostFacts.link(hostEnd)) return { links: [], routes: [] };
+  return readGuestFacts(runner, guest.ns);
+}
+
+/** Plan an attach for a resolved guest. */
+export async function planFor(runner: Runner, request: AttachRequest, guest: Guest, full: boolean): Promise<Plan> {
+  const [guestFacts, host] = await Promise.all([attachGuestFacts(runner, request, guest, full), hostFacts(runner, request, guest)]);
+  return planAttach({
+    request,
+    guestLabel: guest.ns.label,
+    guestRef: `${guest.kind}:${guest.name}`,
+    guest: { ...(guest.pid !== undefined && { pid: guest.pid }), nsInode: guest.ns.inode },
+    ...(guest.id !== undefined && { container: { id: guest.id, name: guest.name } }),
+    host,
+    guestFacts,
+    hasArping: hasProgram('arping'),
+  });
+}
+
+/** Plan and apply; when the quick facts were wrong (an interface exists), once more with the full read. */
+export async function runWithRetry<T>(attempt: (full: boolean) => Promise<T>): Promise<T> {
+  try {
+    return await attempt(false);
+  } catch (err) {
+    if (!(err instanceof StepFailedError) || !/File exists/u.test(err.message)) throw err;
+    return attempt(true);
+  }
+}
+
 export async function attach(request: AttachRequest, runner: Runner = processRunner): Promise<number> {
   const guest = await resolveGuest(request.guest, { runner });
   try {
-    const [guestFacts, host] = await Promise.all([readGuestFacts(runner, guest.ns), hostFacts(runner, request, guest)]);
-    const plan = planAttach({
-      request,
-      guestLabel: guest.ns.label,
-      guestRef: `${guest.kind}:${guest.name}`,
-      guest: { ...(guest.pid !== undefined && { pid: guest.pid }), nsInode: guest.ns.inode },
-      ...(guest.id !== undefined && { container: { id: guest.id, name: guest.name } }),
-      host,
-      guestFacts,
-      hasArping: hasProgram('arping'),
+    const plan = await runWithRetry(async (full) => {
+      // A dry run must tell the truth about existing interfaces: always the full read.
+      const p = await planFor(runner, request, guest, full || request.dryRun);
+      if (!request.dryRun) {
+        const failAtStep = failStepFromEnv();
+        await applyPlan(p, { runner, ns: guest.ns, ...(failAtStep !== undefined && { failAtStep }) });
+      }
+      return p;
     });
-    if (!request.dryRun) {
-      const failAtStep = failStepFromEnv();
-      await applyPlan(plan, { runner, ns: guest.ns, ...(failAtStep !== undefined && { failAtStep }) });
-    }
     reportPlan('attach', plan, guest, request.json, request.dryRun);
     return 0;
   } finally {

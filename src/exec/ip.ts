@@ -30,7 +30,7 @@ export interface BatchFailure {
 export async function ipBatch(
   runner: Runner,
   lines: readonly string[][],
-  opts: { ns?: NetnsHandle; enter?: boolean; force?: boolean; where: string },
+  opts: { ns?: NetnsHandle; enter?: boolean; force?: boolean; where: string; fds?: number[] },
 ): Promise<BatchFailure | undefined> {
   const base = ['ip', ...(opts.force ? ['-force'] : []), '-batch', '-'];
   // The namespace is always handed down (host lines name it as a veth peer's netns);
@@ -38,7 +38,10 @@ export async function ipBatch(
   const argv = opts.ns && opts.enter ? inNetns(base) : base;
   const input = lines.map(batchLine).join('\n') + '\n';
   try {
-    await runOk(runner, argv, { input, where: opts.where, ...(opts.ns && { nsFd: opts.ns.fd }), timeoutMs: 30_000 });
+    await runOk(runner, argv, {
+      input, where: opts.where, timeoutMs: 30_000,
+      ...(opts.fds ? { fds: opts.fds } : opts.ns && { nsFd: opts.ns.fd }),
+    });
     return undefined;
   } catch (err) {
     if (!(err instanceof CommandError)) throw err;

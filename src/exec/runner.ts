@@ -26,8 +26,10 @@ function ownNetnsFd(): number {
 export interface RunOptions {
   /** Written to the child's stdin, which is then closed. */
   input?: string;
-  /** A namespace fd to hand to the child as fd 3. */
+  /** A namespace fd to hand to the child as fd 3 (with the host's as fd 4). */
   nsFd?: number;
+  /** Instead of nsFd: several namespace fds, handed down as fds 3, 4, 5, … (a batch of guests). */
+  fds?: number[];
   /** Kill the child after this long (ms). */
   timeoutMs?: number;
   /** Where it ran, for error messages (e.g. "host", "guest c1"). */
@@ -52,6 +54,11 @@ export interface Runner {
 /** Counts spawns, for the benchmark's processes-per-attach column. */
 export let spawnCount = 0;
 
+/** How a child names the k-th of several namespaces handed down with `fds`. */
+export function nsPathOfFd(k: number): string {
+  return `/proc/self/fd/${CHILD_NS_FD + k}`;
+}
+
 export const processRunner: Runner = {
   run(argv, options = {}) {
     const [file, ...rest] = argv;
@@ -64,7 +71,8 @@ export const processRunner: Runner = {
         options.inheritOutput ? 'inherit' : 'pipe',
         options.inheritOutput ? 'inherit' : 'pipe',
       ];
-      if (options.nsFd !== undefined) stdio.push(options.nsFd, ownNetnsFd());
+      if (options.fds !== undefined) stdio.push(...options.fds);
+      else if (options.nsFd !== undefined) stdio.push(options.nsFd, ownNetnsFd());
       const child = spawn(file, rest, { stdio, env: { ...process.env, LC_ALL: 'C' } });
       let stdout = '';
       let stderr = '';

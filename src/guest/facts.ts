@@ -1,6 +1,7 @@
 /**
  * Facts about a guest's network namespace: its links and routes, read in one `ip` process.
  */
+import { readFileSync, statSync } from 'node:fs';
 import { ipJsonBatch } from '../exec/ip.js';
 import type { NetnsHandle } from '../exec/netns.js';
 import type { Runner } from '../exec/runner.js';
@@ -89,4 +90,67 @@ export async function readGuestFacts(runner: Runner, ns: NetnsHandle): Promise<G
     links: parseLinks(links as RawLink[]),
     routes: parseRoutes(routes as RawRoute[]),
   };
+}
+
+/** Little-endian hex IPv4 as /proc/net/route prints it. */
+function procIpv4(hex: string): string {
+  const n = parseInt(hex, 16);
+  return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24].join('.');
+}
+
+function maskBits(hex: string): number {
+  let n = parseInt(hex, 16) >>> 0;
+  let bits = 0;
+  while (n) {
+    bits += n & 1;
+    n >>>= 1;
+  }
+  return bits;
+}
+
+const RTF_GATEWAY = 0x2;
+const RTF_REJECT = 0x200;
+
+/** The main IPv4 table from /proc/<pid>/net/route. */
+export function parseProcRoutes(text: string): GuestRoute[] {
+  return text.split('\n').slice(1).flatMap((line) => {
+    const [dev, dst, gw, flags, , , metric, mask] = line.trim().split(/\s+/u);
+    if (dev === undefined || dst === undefined || gw === undefined || flags === undefined || mask === undefined) return [];
+    const f = parseInt(flags, 16);
+    if (f & RTF_REJECT) return [];
+    const bits = maskBits(mask);
+    const route: GuestRoute = {
+      family: 4,
+      dst: bits === 0 && dst === '00000000' ? 'default' : `${procIpv4(dst)}/${bits}`,
+      dev,
+      table: 'main',
+    };
+    if (f & RTF_GATEWAY) route.gateway = procIpv4(gw);
+    if (metric !== undefined && metric !== '0') route.metric = Number(metric);
+    return [route];
+  });
+}
+
+export function parseProcDev(text: string): string[] {
+  return text.split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter((n) => n !== '');
+}
+
+/**
+ * Guest facts without spawning anything, from /proc/<pid>/net of a process in the guest —
+ * when that process is still in the very namespace we hold. Returns undefined when a
+ * process must be asked instead: no PID, a PID now elsewhere, or IPv6 routes wanted.
+ * Interface names only: a name that exists calls for the full read (its alias matters).
+ */
+export function guestFactsFromProc(pid: number | undefined, nsInode: number, routes: 'none' | 4 | 6): GuestFacts | undefined {
+  if (pid === undefined || routes === 6) return undefined;
+  try {
+    if (statSync(`/proc/${pid}/ns/net`).ino !== nsInode) return undefined;
+    const links = parseProcDev(readFileSync(`/proc/${pid}/net/dev`, 'utf8')).map((name): GuestLink => ({ name, up: false }));
+    const routeList = routes === 4 ? parseProcRoutes(readFileSync(`/proc/${pid}/net/route`, 'utf8')) : [];
+    // Read again: the PID must not have moved while we read.
+    if (statSync(`/proc/${pid}/ns/net`).ino !== nsInode) return undefined;
+    return { links, routes: routeList };
+  } catch {
+    return undefined;
+  }
 }

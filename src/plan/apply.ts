@@ -85,9 +85,9 @@ function stepError(plan: Plan, index: number, message: string, undoFailures: str
 }
 
 /** The program exited 0 but failed: what it did must be undone too. */
-class HalfDoneError extends Error {}
+export class HalfDoneError extends Error {}
 
-async function runExec(action: Action & { kind: 'exec' }, ctx: ApplyContext): Promise<void> {
+export async function runExec(action: Action & { kind: 'exec' }, ctx: ApplyContext): Promise<void> {
   const argv = action.place === 'guest' ? inNetns(action.argv) : action.argv;
   if (action.detached) {
     spawnDetached(argv, ctx.ns.fd);

@@ -1,0 +1,158 @@
+/**
+ * Apply many plans together (`pipework batch`): the host steps of every plan go into one
+ * `ip -batch` per wave, each guest gets one process per wave, and a failure anywhere undoes
+ * everything every plan did, as a single run would.
+ */
+import { ipBatch } from '../exec/ip.js';
+import type { NetnsHandle } from '../exec/netns.js';
+import { NS_PATH_IN_CHILD, nsPathOfFd, type Runner } from '../exec/runner.js';
+import { readHostLink } from '../host/facts.js';
+import { StepFailedError } from '../model/errors.js';
+import { HalfDoneError, rollback, runExec } from './apply.js';
+import type { IpAction, Plan, Step } from './types.js';
+
+export interface PlanJob {
+  plan: Plan;
+  ns: NetnsHandle;
+  /** For messages: where the plan came from ("line 12"). */
+  label: string;
+}
+
+export interface MultiOptions {
+  runner: Runner;
+  /** Called as guests finish, for a progress display. */
+  onProgress?: (done: number, total: number) => void;
+  /** How many guest processes run at once. */
+  concurrency?: number;
+}
+
+interface Cursor {
+  job: PlanJob;
+  next: number;
+  done: Step[];
+}
+
+/** The next segment of a plan: a run of ip steps of one place, or one exec step. */
+function segment(c: Cursor): Step[] {
+  const steps = c.job.plan.steps;
+  const first = steps[c.next];
+  if (!first) return [];
+  if (first.action.kind === 'exec' || first.raceOk) return [first];
+  const out = [first];
+  for (let j = c.next + 1; j < steps.length; j++) {
+    const s = steps[j]!;
+    if (s.action.kind !== 'ip' || s.action.place !== first.action.place || s.raceOk) break;
+    out.push(s);
+  }
+  return out;
+}
+
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (i < items.length) await fn(items[i++]!);
+  });
+  await Promise.all(workers);
+}
+
+class JobFailure extends Error {
+  constructor(readonly cursor: Cursor, readonly stepIndex: number, message: string) {
+    super(message);
+  }
+}
+
+export async function applyPlans(jobs: PlanJob[], opts: MultiOptions): Promise<void> {
+  const cursors: Cursor[] = jobs.map((job) => ({ job, next: 0, done: [] }));
+  const limit = opts.concurrency ?? 8;
+  let finished = 0;
+  try {
+    for (;;) {
+      const active = cursors.filter((c) => c.next < c.job.plan.steps.length);
+      if (active.length === 0) break;
+      const hostIp: { c: Cursor; seg: Step[] }[] = [];
+      const perGuest: { c: Cursor; seg: Step[] }[] = [];
+      for (const c of active) {
+        const seg = segment(c);
+        const a = seg[0]!.action;
+        if (a.kind === 'ip' && a.place === 'host' && !seg[0]!.raceOk) hostIp.push({ c, seg });
+        else perGuest.push({ c, seg });
+      }
+      if (hostIp.length > 0) await mergedHostBatch(hostIp, opts.runner);
+      await pool(perGuest, limit, async ({ c, seg }) => {
+        await runSegment(c, seg, opts.runner);
+        if (c.next >= c.job.plan.steps.length) opts.onProgress?.(++finished, cursors.length);
+      });
+      for (const { c } of hostIp) if (c.next >= c.job.plan.steps.length) opts.onProgress?.(++finished, cursors.length);
+    }
+  } catch (err) {
+    // Undo every plan, newest plan first; each plan's steps in reverse.
+    const undoFailures: string[] = [];
+    for (const c of cursors.slice().reverse()) {
+      undoFailures.push(...(await rollback(c.done, { runner: opts.runner, ns: c.job.ns })));
+    }
+    const undone = undoFailures.length === 0 ? 'everything the batch did was undone' : `undoing also failed: ${undoFailures.join('; ')}`;
+    if (err instanceof JobFailure) {
+      const step = err.cursor.job.plan.steps[err.stepIndex]!;
+      throw new StepFailedError(`${err.cursor.job.label}: step ${err.stepIndex + 1} (${step.title}) failed: ${err.message}; ${undone}`, err.stepIndex, undoFailures, { cause: err });
+    }
+    throw new StepFailedError(`${(err as Error).message}; ${undone}`, -1, undoFailures, { cause: err });
+  }
+}
+
+/** One guest-side segment, an exec step, or a step that must run alone (a shared bridge). */
+async function runSegment(c: Cursor, seg: Step[], runner: Runner): Promise<void> {
+  const first = seg[0]!;
+  if (first.action.kind === 'exec') {
+    try {
+      await runExec(first.action, { runner, ns: c.job.ns });
+    } catch (err) {
+      if (err instanceof HalfDoneError) c.done.push(first);
+      throw new JobFailure(c, c.next, (err as Error).message);
+    }
+    c.done.push(first);
+    c.next++;
+    return;
+  }
+  if (first.raceOk) {
+    // Several lines (or other runs) may create the same bridge: whoever is second uses it
+    // and never removes it.
+    const failure = await ipBatch(runner, [(first.action).args], { where: 'the host' });
+    if (failure && !(/File exists/u.test(failure.message) && readHostLink(first.raceOk.bridgeExists)?.isBridge)) {
+      throw new JobFailure(c, c.next, failure.message);
+    }
+    c.done.push(failure ? { ...first, undo: [] } : first);
+    c.next++;
+    return;
+  }
+  const failure = await ipBatch(runner, seg.map((s) => (s.action as IpAction).args), {
+    ns: c.job.ns, enter: first.action.place === 'guest', where: `the guest (${c.job.ns.label})`,
+  });
+  const ok = failure ? failure.failedLine : seg.length;
+  c.done.push(...seg.slice(0, ok));
+  c.next += ok;
+  if (failure) throw new JobFailure(c, c.next, failure.message);
+}
+
+/** Every plan's host segment in one ip -batch; each guest's namespace is its own fd. */
+async function mergedHostBatch(items: { c: Cursor; seg: Step[] }[], runner: Runner): Promise<void> {
+  const lines: string[][] = [];
+  const owner: { c: Cursor; step: Step }[] = [];
+  const fds: number[] = [];
+  items.forEach(({ c, seg }, k) => {
+    fds.push(c.job.ns.fd);
+    for (const step of seg) {
+      lines.push((step.action as IpAction).args.map((a) => (a === NS_PATH_IN_CHILD ? nsPathOfFd(k) : a)));
+      owner.push({ c, step });
+    }
+  });
+  const failure = await ipBatch(runner, lines, { where: 'the host', fds });
+  const ok = failure ? failure.failedLine : lines.length;
+  for (const { c, step } of owner.slice(0, ok)) {
+    c.done.push(step);
+    c.next++;
+  }
+  if (failure) {
+    const { c } = owner[ok]!;
+    throw new JobFailure(c, c.next, failure.message);
+  }
+}
