@@ -62,7 +62,8 @@ export function formatTable(entries: LsEntry[]): string {
 /** A stale OVS row as an entry (it has the classic external-ids, not our record). */
 export function staleOvsEntry(p: StaleOvsPort): LsEntry {
   const ids = p.ids;
-  const guest = ids['pipework.containername']?.replace(/^\//u, '') ?? ids['pipework.containerid'] ?? (ids['pipework.nspid'] !== undefined ? `pid:${ids['pipework.nspid']}` : '?');
+  const guest = ids['pipework.guest'] ?? ids['pipework.containername']?.replace(/^\//u, '') ?? ids['pipework.containerid']
+    ?? (ids['pipework.nspid'] !== undefined ? `pid:${ids['pipework.nspid']}` : '?');
   const record: AttachRecord = { role: 'host', guest, nsInode: 0, guestIf: '?', hostIf: p.bridge, hostKind: 'ovs', localIf: p.port };
   if (ids['pipework.vlan'] !== undefined) record.vlan = Number(ids['pipework.vlan']);
   return { record, link: p.port, state: 'STALE (guest gone; pipework del --stale cleans it)' };

@@ -6,7 +6,6 @@ import { UnsupportedError } from '../model/errors.js';
 import type { Step } from '../plan/types.js';
 import type { OvsFacts } from './ovs-facts.js';
 import { OVS_TIMEOUT } from './ovs-facts.js';
-import { upStep } from './veth.js';
 
 /** ovs-vsctl can exit 0 and still have failed to make the device. */
 export const OVS_SETUP_ERROR = 'Error detected while setting up';
@@ -46,6 +45,8 @@ export interface OvsPortIds {
   containerId?: string;
   containerName?: string;
   nsPid?: number;
+  /** pipework.guest, only for guests the classic keys cannot name. */
+  guest?: string;
 }
 
 export function planOvsPort(bridge: string, localIf: string, vlan: number | undefined, ids: OvsPortIds): Step[] {
@@ -56,6 +57,7 @@ export function planOvsPort(bridge: string, localIf: string, vlan: number | unde
     ...(ids.containerName !== undefined ? [`external-ids:pipework.containername=${ids.containerName}`] : []),
     ...(ids.nsPid !== undefined ? [`external-ids:pipework.nspid=${ids.nsPid}`] : []),
     ...(vlan !== undefined ? [`external-ids:pipework.vlan=${vlan}`] : []),
+    ...(ids.guest !== undefined ? [`external-ids:pipework.guest=${JSON.stringify(ids.guest)}`] : []),
   ];
   return [
     {
@@ -71,6 +73,5 @@ export function planOvsPort(bridge: string, localIf: string, vlan: number | unde
       },
       undo: [{ kind: 'exec', place: 'host', argv: ['ovs-vsctl', OVS_TIMEOUT, '--if-exists', 'del-port', bridge, localIf] }],
     },
-    upStep(localIf),
   ];
 }

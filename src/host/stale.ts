@@ -66,6 +66,8 @@ export function staleMatches(guest: string | undefined, entry: { record?: Attach
   if (guest === undefined) return true;
   if (entry.record) return entry.record.guest === guest || entry.record.guest.endsWith(`:${guest}`);
   const ids = entry.ids ?? {};
+  const ours = ids['pipework.guest'];
+  if (ours !== undefined && (ours === guest || ours.endsWith(`:${guest}`))) return true;
   return ids['pipework.containername'] === `/${guest}` || ids['pipework.containerid']?.startsWith(guest) === true
     || ids['pipework.nspid'] === guest;
 }

@@ -95,6 +95,9 @@ function ovsIds(ctx: AttachContext): OvsPortIds {
   return {
     ...(ctx.container && { containerId: ctx.container.id, containerName: `/${ctx.container.name}` }),
     ...(ctx.guest.pid !== undefined && { nsPid: ctx.guest.pid }),
+    // A guest the classic keys cannot name (a named netns) is named by ours, so its stale
+    // row can be found again.
+    ...(!ctx.container && ctx.guest.pid === undefined && { guest: ctx.guestRef }),
   };
 }
 
@@ -210,7 +213,8 @@ export function planAttach(ctx: AttachContext): Plan {
   addressSteps.splice(firstIp === -1 ? addressSteps.length : firstIp, 0, {
     title: `record the configuration on ${guestIf}`,
     action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', guestIf, 'alias', encodeRecord(record)] },
-    undo: [],
+    // A NIC moved in (--direct-phys) goes back on failure: without our record.
+    undo: hostKind.kind === 'phys' ? [{ kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', guestIf, 'alias', ''] }] : [],
   });
   steps.push(...hostSide.steps, ...addressSteps);
 
