@@ -480,12 +480,12 @@ void describe('Open vSwitch: a new bridge, VLAN tags, external-ids, del, stale r
     assert.equal(await portTag('pwko1'), '10');
     assert.equal(await portTag(dockerEnd), '10');
     assert.equal(await portTag('pwko3'), '20');
-    // A named netns has no PID: no nspid, no container.
+    // A named netns has no PID: no nspid, no container; pipework.guest names it instead.
     assert.deepEqual(await externalIds('pwko1'), {
-      'pipework.interface': 'pwko1', 'pipework.bridge': BR, 'pipework.vlan': '10',
+      'pipework.interface': 'pwko1', 'pipework.bridge': BR, 'pipework.vlan': '10', 'pipework.guest': `netns:${A}`,
     });
     assert.deepEqual(await externalIds('pwko3'), {
-      'pipework.interface': 'pwko3', 'pipework.bridge': BR, 'pipework.vlan': '20',
+      'pipework.interface': 'pwko3', 'pipework.bridge': BR, 'pipework.vlan': '20', 'pipework.guest': `netns:${B}`,
     });
     assert.deepEqual(await externalIds(dockerEnd), {
       'pipework.interface': dockerEnd,
@@ -533,7 +533,7 @@ void describe('Open vSwitch: a new bridge, VLAN tags, external-ids, del, stale r
     await waitFor('pwko3 gone with its netns', async () => (await getLink('pwko3')) === undefined, 5_000, 50);
     assert.ok((await ovsPorts(BR)).includes('pwko3'), 'the row stays in the OVS database');
     const out = await pwOk(['ls']);
-    assert.match(out, /^\S+\s+\S+\s+ovspwk0\s+ovs\s+pwko3\s+20\s.*STALE/mu, out);
+    assert.match(out, new RegExp(`^netns:${B}\\s+\\S+\\s+ovspwk0\\s+ovs\\s+pwko3\\s+20\\s.*STALE`, 'mu'), out);
 
     // A dead Docker guest: its row names the container, so del --stale <name> finds it.
     await removeContainer(C);
@@ -543,8 +543,8 @@ void describe('Open vSwitch: a new bridge, VLAN tags, external-ids, del, stale r
     await pwOk(['del', '--stale', C]);
     assert.deepEqual(await ovsPorts(BR), ['pwko3'], 'only the named guest\'s row went');
 
-    // A named netns records no PID or container in its row: only a plain del --stale finds it.
-    await pwOk(['del', '--stale']);
+    // A named netns is named by pipework.guest in its row: del --stale <netns> finds it.
+    await pwOk(['del', '--stale', B]);
     assert.deepEqual(await ovsPorts(BR), []);
     const out3 = await pwOk(['ls', BR]);
     assert.doesNotMatch(out3, /pwko3|STALE/u, out3);
