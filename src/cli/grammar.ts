@@ -6,6 +6,7 @@ import { parseAddressSpec, type Family } from '../model/address.js';
 import { InvalidArgumentError, UsageError } from '../model/errors.js';
 import { checkIfName } from '../model/ifname.js';
 import { parseMac } from '../model/mac.js';
+import { parseVlan } from '../model/vlan.js';
 import { DHCP_METHODS, type AddressConfig, type DhcpMethod, type HostIfRef, type Request } from './request.js';
 
 const PASSTHROUGH = new Set(['route', 'rule', 'tc']);
@@ -22,6 +23,8 @@ interface LongOptions {
   help: boolean;
   version: boolean;
   timeoutSec?: number;
+  dhcpTimeoutSec?: number;
+  dhcpImage?: string;
 }
 
 function takeLongOption(args: string[], i: number, opts: LongOptions): number {
@@ -42,27 +45,52 @@ function takeLongOption(args: string[], i: number, opts: LongOptions): number {
       opts.timeoutSec = parseTimeout(value);
       return i + 2;
     }
+    case '--dhcp-timeout': {
+      const value = args[i + 1];
+      if (value === undefined) throw new UsageError('--dhcp-timeout needs a number of seconds');
+      opts.dhcpTimeoutSec = parseTimeout(value, '--dhcp-timeout');
+      return i + 2;
+    }
+    case '--dhcp-image': {
+      const value = args[i + 1];
+      if (value === undefined) throw new UsageError('--dhcp-image needs an image name');
+      opts.dhcpImage = parseImage(value);
+      return i + 2;
+    }
   }
   if (arg.startsWith('--timeout=')) {
     opts.timeoutSec = parseTimeout(arg.slice('--timeout='.length));
     return i + 1;
   }
+  if (arg.startsWith('--dhcp-timeout=')) {
+    opts.dhcpTimeoutSec = parseTimeout(arg.slice('--dhcp-timeout='.length), '--dhcp-timeout');
+    return i + 1;
+  }
+  if (arg.startsWith('--dhcp-image=')) {
+    opts.dhcpImage = parseImage(arg.slice('--dhcp-image='.length));
+    return i + 1;
+  }
   throw new UsageError(`unknown option '${arg}' (see pipework --help)`);
 }
 
-function parseTimeout(text: string): number {
+function parseTimeout(text: string, option = '--timeout'): number {
   if (!/^\d+(\.\d+)?$/u.test(text) || Number(text) <= 0) {
-    throw new InvalidArgumentError(`invalid --timeout '${text}': expected a positive number of seconds`);
+    throw new InvalidArgumentError(`invalid ${option} '${text}': expected a positive number of seconds`);
+  }
+  if (option === '--dhcp-timeout' && Number(text) > 3600) {
+    throw new InvalidArgumentError(`invalid --dhcp-timeout '${text}': at most 3600 seconds`);
   }
   return Number(text);
 }
 
-export function parseVlan(text: string): number {
-  if (!/^\d{1,4}$/u.test(text) || Number(text) < 1 || Number(text) > 4094) {
-    throw new InvalidArgumentError(`invalid VLAN id '${text}': expected a number from 1 to 4094`);
+/** A container image reference: [registry[:port]/]name[:tag][@digest]. */
+function parseImage(text: string): string {
+  if (text.length > 255 || !/^[a-z0-9][a-z0-9._\-/:]*(@sha256:[0-9a-f]{64})?$/u.test(text) || text.includes('//')) {
+    throw new InvalidArgumentError(`invalid --dhcp-image '${text}': expected an image name like busybox or registry.example/busybox:1.36`);
   }
-  return Number(text);
+  return text;
 }
+
 
 function parseFamily(text: string | undefined): Family {
   if (text === '4' || text === '6') return Number(text) as Family;
@@ -93,14 +121,22 @@ function parseConfig(text: string, family: Family | undefined): AddressConfig {
   return { kind: 'static', spec: parseAddressSpec(text, family) };
 }
 
-/** `[<mac>][@<vlan>]`, as the classic tool splits it. */
-function parseMacVlan(text: string): { mac?: string; vlan?: number } {
+/**
+ * `[<mac>][@<vlan>]`, as the classic tool splits it. What follows `@` is a VLAN id (1 to 4094)
+ * for every host kind but IPoIB, where the classic tool read it as a hexadecimal partition
+ * key; which one applies is known once the host interface is, so both are kept.
+ */
+function parseMacVlan(text: string): { mac?: string; vlan?: number; vlanText?: string } {
   const at = text.indexOf('@');
   const macText = at === -1 ? text : text.slice(0, at);
   const vlanText = at === -1 ? undefined : text.slice(at + 1);
-  const out: { mac?: string; vlan?: number } = {};
+  const out: { mac?: string; vlan?: number; vlanText?: string } = {};
   if (macText !== '') out.mac = parseMac(macText);
-  if (vlanText !== undefined) out.vlan = parseVlan(vlanText);
+  if (vlanText !== undefined) {
+    if (!/^[0-9a-fA-F]{1,4}$/u.test(vlanText)) parseVlan(vlanText); // throws the VLAN id message
+    out.vlanText = vlanText;
+    if (/^\d{1,4}$/u.test(vlanText) && Number(vlanText) >= 1 && Number(vlanText) <= 4094) out.vlan = Number(vlanText);
+  }
   return out;
 }
 
@@ -121,7 +157,8 @@ function parseLifecycle(
   }
   if (opts.help) return { kind: 'help' };
   if (opts.version) return { kind: 'version' };
-  if (localIf !== undefined || family !== undefined || opts.directPhys || opts.replace || opts.timeoutSec !== undefined || opts.wait) {
+  if (localIf !== undefined || family !== undefined || opts.directPhys || opts.replace || opts.timeoutSec !== undefined || opts.wait
+    || opts.dhcpTimeoutSec !== undefined || opts.dhcpImage !== undefined) {
     throw new UsageError(`'pipework ${verb}' takes only ${verb === 'del' ? '-i, --all, ' : ''}--json and --dry-run`);
   }
   if (positional.length > 1) throw new UsageError(`unexpected argument '${positional[1]!}'`);
@@ -157,7 +194,8 @@ function parseBatch(rest: string[], hadOptions: boolean, opts: LongOptions): Req
   }
   if (opts.help) return { kind: 'help' };
   if (opts.version) return { kind: 'version' };
-  if (hadOptions || opts.directPhys || opts.replace || opts.all || opts.stale || opts.wait || opts.timeoutSec !== undefined) {
+  if (hadOptions || opts.directPhys || opts.replace || opts.all || opts.stale || opts.wait || opts.timeoutSec !== undefined
+    || opts.dhcpTimeoutSec !== undefined || opts.dhcpImage !== undefined) {
     throw new UsageError("'pipework batch' takes only a file (or -), --dry-run and --json; options go on each line");
   }
   if (positional.length > 1) throw new UsageError(`unexpected argument '${positional[1]!}'`);
@@ -219,7 +257,7 @@ export function parseCommandLine(argv: readonly string[]): Request {
   }
   if (opts.wait) {
     if (i < args.length) throw new UsageError(`unexpected argument '${args[i]!}' after --wait`);
-    if (localIf !== undefined || family !== undefined) throw new UsageError('--wait takes only -i and --timeout');
+    if (localIf !== undefined || family !== undefined || opts.dhcpTimeoutSec !== undefined || opts.dhcpImage !== undefined) throw new UsageError('--wait takes only -i and --timeout');
     return { kind: 'wait', guestIf: guestIf ?? 'eth1', ...(opts.timeoutSec !== undefined && { timeoutSec: opts.timeoutSec }) };
   }
 
@@ -245,8 +283,9 @@ export function parseCommandLine(argv: readonly string[]): Request {
   if (opts.all || opts.stale) throw new UsageError(`${opts.all ? '--all' : '--stale'} goes with pipework del`);
 
   if (PASSTHROUGH.has(hostIfText)) {
-    if (guestIf !== undefined || localIf !== undefined || family !== undefined || opts.directPhys || opts.replace || opts.json) {
-      throw new UsageError(`'pipework ${hostIfText}' takes no -i, -l, -a, --direct-phys, --replace or --json`);
+    if (guestIf !== undefined || localIf !== undefined || family !== undefined || opts.directPhys || opts.replace || opts.json
+      || opts.dhcpTimeoutSec !== undefined || opts.dhcpImage !== undefined) {
+      throw new UsageError(`'pipework ${hostIfText}' takes no -i, -l, -a, --direct-phys, --replace, --json or --dhcp-*`);
     }
     return {
       kind: 'passthrough',
@@ -263,7 +302,13 @@ export function parseCommandLine(argv: readonly string[]): Request {
   }
   const hostIf = parseHostIf(hostIfText);
   const config = parseConfig(third, family);
-  const { mac, vlan } = parseMacVlan(positional[2] ?? '');
+  if (config.kind !== 'dhcp' && (opts.dhcpTimeoutSec !== undefined || opts.dhcpImage !== undefined)) {
+    throw new UsageError(`${opts.dhcpTimeoutSec !== undefined ? '--dhcp-timeout' : '--dhcp-image'} goes with a DHCP method (udhcpc, dhclient, dhcpcd, dhcp, …), not a static address`);
+  }
+  if (opts.dhcpImage !== undefined && config.kind === 'dhcp' && config.method !== 'dhcp') {
+    throw new UsageError(`--dhcp-image goes with the 'dhcp' method (a helper container), not ${config.method}`);
+  }
+  const { mac, vlan, vlanText } = parseMacVlan(positional[2] ?? '');
   return {
     kind: 'attach',
     hostIf,
@@ -275,8 +320,11 @@ export function parseCommandLine(argv: readonly string[]): Request {
     config,
     ...(mac !== undefined && { mac }),
     ...(vlan !== undefined && { vlan }),
+    ...(vlanText !== undefined && { vlanText }),
     replace: opts.replace,
     dryRun: opts.dryRun,
     json: opts.json,
+    ...(opts.dhcpTimeoutSec !== undefined && { dhcpTimeoutSec: opts.dhcpTimeoutSec }),
+    ...(opts.dhcpImage !== undefined && { dhcpImage: opts.dhcpImage }),
   };
 }

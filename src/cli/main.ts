@@ -2,6 +2,7 @@
  * Entry point: parse, dispatch (commands load lazily), and the one place that turns an
  * error into a single line on stderr and an exit code.
  */
+import { interruption, watchInterrupts } from '../exec/signals.js';
 import { PipeworkError, UsageError } from '../model/errors.js';
 import { parseCommandLine } from './grammar.js';
 import { HELP, SYNTAX } from './syntax.js';
@@ -15,6 +16,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   jsonOutput = argv.includes('--json');
   const request = parseCommandLine(argv);
   jsonOutput = 'json' in request && request.json;
+  // Runs that change things undo what they did when interrupted (src/exec/signals.ts).
+  if (request.kind === 'attach' || request.kind === 'batch' || request.kind === 'del') watchInterrupts();
   switch (request.kind) {
     case 'help':
       process.stdout.write(HELP);
@@ -44,13 +47,13 @@ function report(err: unknown, json: boolean): number {
       : { reason: 'internal', message: err instanceof Error ? err.message : String(err) };
     process.stdout.write(`${JSON.stringify({ error }, null, 2)}\n`);
   }
-  if (err instanceof UsageError && err.showSyntax) {
+  if (err instanceof UsageError && err.showSyntax && !json) {
     process.stdout.write(SYNTAX);
     return err.exitCode;
   }
   if (err instanceof PipeworkError) {
     process.stderr.write(`pipework: ${err.message}\n`);
-    return err.exitCode;
+    return interruption() !== undefined ? 130 : err.exitCode;
   }
   process.stderr.write(`pipework: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return 70;

@@ -30,9 +30,16 @@ export interface AttachRequest extends CommonOptions {
   guest: string;
   config: AddressConfig;
   mac?: string;
+  /** `@<vlan>` when it is a VLAN id (1 to 4094). */
   vlan?: number;
+  /** The text after `@` as written: an IPoIB partition key is hexadecimal (`pkey 0x<text>`). */
+  vlanText?: string;
   /** Replace an existing pipework interface of that name that has another configuration. */
   replace: boolean;
+  /** --dhcp-timeout: give up on a lease after this many seconds (and undo the attach). */
+  dhcpTimeoutSec?: number;
+  /** --dhcp-image: the `dhcp` method's helper container image (default busybox). */
+  dhcpImage?: string;
 }
 
 /**

@@ -20,11 +20,17 @@ ${SYNTAX}
 <ip>/<prefix> an IPv4 or IPv6 address (IPv6 also with -a 6); 0/0 for no address
 @<gateway>    replace the guest's default route of that family with one via this gateway
 <mac>         the guest interface's MAC; U:<text> derives a stable one from <text>
-<dhcp-method> dhcp, udhcpc, udhcpc-f, dhclient, dhclient-f, dhcpcd, dhcpcd-f
+<dhcp-method> udhcpc, dhclient, dhcpcd: a lease, then the client exits;
+              udhcpc-f, dhclient-f, dhcpcd-f: the client stays and renews while the guest lives;
+              dhcp: busybox udhcpc in a helper container (Docker/Podman guests);
+              -a 6 with dhclient and dhcpcd: DHCPv6. Text after ':' goes to the client
 
 Options of ours:
   --dry-run         print the plan (the exact commands, in order) and change nothing
   --timeout <sec>   with --wait: give up after this many seconds (exit 1)
+  --dhcp-timeout <sec>  with a DHCP method: no lease after this long (default 30) fails and
+                    undoes the attach
+  --dhcp-image <image>  the 'dhcp' method's helper image (default busybox; never pulled)
   -h, --help        this text
   -V, --version     the version
 `;

@@ -14,6 +14,7 @@ import { applyPlan, failStepFromEnv } from '../plan/apply.js';
 import { planAttach } from '../plan/attach.js';
 import type { Plan } from '../plan/types.js';
 import { StepFailedError } from '../model/errors.js';
+import { gatherDhcpFacts } from '../dhcp/facts.js';
 import { reportPlan } from './output.js';
 
 interface RawLink {
@@ -62,7 +63,8 @@ async function hostFacts(runner: Runner, request: AttachRequest, guest: Guest): 
  * ("File exists"), the caller plans again with the full read (`runWithRetry`).
  */
 export async function attachGuestFacts(runner: Runner, request: AttachRequest, guest: Guest, full: boolean): Promise<GuestFacts> {
-  if (full) return readGuestFacts(runner, guest.ns);
+  // --direct-phys: the NIC may already be in the guest (a re-run); only its record tells.
+  if (full || request.directPhys) return readGuestFacts(runner, guest.ns);
   const spec = request.config.kind === 'static' ? request.config.spec : undefined;
   const routes = spec?.gateway !== undefined ? spec.address!.family : 'none';
   // Without -i the name depends on the host kind (eth1, or ib0 for IPoIB): check both.
@@ -77,7 +79,9 @@ export async function attachGuestFacts(runner: Runner, request: AttachRequest, g
 
 /** Plan an attach for a resolved guest. */
 export async function planFor(runner: Runner, request: AttachRequest, guest: Guest, full: boolean): Promise<Plan> {
-  const [guestFacts, host] = await Promise.all([attachGuestFacts(runner, request, guest, full), hostFacts(runner, request, guest)]);
+  const [guestFacts, host, dhcp] = await Promise.all([
+    attachGuestFacts(runner, request, guest, full), hostFacts(runner, request, guest), gatherDhcpFacts(request, guest),
+  ]);
   return planAttach({
     request,
     guestLabel: guest.ns.label,
@@ -87,6 +91,7 @@ export async function planFor(runner: Runner, request: AttachRequest, guest: Gue
     host,
     guestFacts,
     hasArping: hasProgram('arping'),
+    ...(dhcp !== undefined && { dhcp }),
   });
 }
 

@@ -15,6 +15,8 @@ import { applyPlan, failStepFromEnv } from '../plan/apply.js';
 import { detachTargets, planDetach } from '../plan/detach.js';
 import { formatPlan } from '../plan/print.js';
 import type { Plan } from '../plan/types.js';
+import { DHCP_AGENT } from '../dhcp/paths.js';
+import { planDhcpStop } from '../dhcp/plan.js';
 import { planJson, printJson, recordJson, reportPlan } from './output.js';
 
 async function cleanStale(request: DelRequest, runner: Runner, why?: string): Promise<number> {
@@ -66,6 +68,8 @@ export async function del(request: DelRequest, runner: Runner = processRunner): 
     const facts = await readGuestFacts(runner, guest.ns);
     const targets = detachTargets(facts, which, guest.ns.label);
     const plan = planDetach(targets, guest.ns.label);
+    // DHCP clients that renew these interfaces' leases (or helper containers) stop first.
+    plan.steps.unshift(...targets.flatMap((t) => planDhcpStop(t.record, t.guestIf, DHCP_AGENT, guest.id)));
     if (!request.dryRun) {
       const failAtStep = failStepFromEnv();
       await applyPlan(plan, { runner, ns: guest.ns, ...(failAtStep !== undefined && { failAtStep }) });

@@ -9,6 +9,7 @@ import { resolveGuest } from '../guest/resolve.js';
 import { readHostLink } from '../host/facts.js';
 import { returnedNics, staleOvsPorts, type StaleOvsPort } from '../host/stale.js';
 import { decodeRecord, type AttachRecord } from '../model/record.js';
+import { dhcpLabel, dhcpStatus } from '../dhcp/status.js';
 import { guestJson, printJson, recordJson } from './output.js';
 
 interface RawLink {
@@ -50,7 +51,7 @@ export function formatTable(entries: LsEntry[]): string {
     e.record.hostKind,
     e.record.localIf ?? '-',
     e.record.vlan !== undefined ? String(e.record.vlan) : '-',
-    (e.addresses ?? (e.record.address ? [e.record.address] : [])).join(',') || '-',
+    [...(e.addresses ?? (e.record.address ? [e.record.address] : [])), ...[dhcpLabel(e.record)].filter((l) => l !== undefined)].join(',') || '-',
     e.record.gateway ?? '-',
     e.record.role === 'guest' ? (e.mac ?? '-') : (e.record.mac ?? '-'),
     e.state,
@@ -109,6 +110,7 @@ export async function ls(request: LsRequest, runner: Runner = processRunner): Pr
         state: e.state,
         ...(e.addresses && { addresses: e.addresses }),
         ...(e.record.role === 'guest' && e.mac !== undefined && { currentMac: e.mac }),
+        ...(e.record.role === 'guest' && e.record.dhcp !== undefined && { dhcpStatus: dhcpStatus(e.record) }),
       })),
     });
   } else if (entries.length > 0) {

@@ -24,7 +24,13 @@ function locate(kind: 'docker' | 'podman', info: ContainerInspect): Lookup {
   return { found: true, location: { kind, name, id: info.Id, pid, nsPath } };
 }
 
+/** Docker and Podman names are [a-zA-Z0-9][a-zA-Z0-9_.-]* (a leading / is Docker's own); ids are hex. */
+function possibleContainerRef(ref: string): boolean {
+  return /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/u.test(ref);
+}
+
 async function lookupViaApi(kind: 'docker' | 'podman', socket: string, ref: string): Promise<Lookup> {
+  if (!possibleContainerRef(ref)) return { found: false, reason: 'absent', detail: `'${ref}' cannot be a ${kind} container name` };
   let res;
   try {
     res = await apiGet(socket, `/containers/${encodeURIComponent(ref)}/json`);
@@ -64,6 +70,7 @@ export async function lookupPodman(runner: Runner, ref: string): Promise<Lookup>
     const result = await lookupViaApi('podman', socket, ref);
     if (result.found || result.reason !== 'unavailable') return result;
   }
+  if (!possibleContainerRef(ref)) return { found: false, reason: 'absent', detail: `'${ref}' cannot be a podman container name` };
   if (!hasProgram('podman')) return { found: false, reason: 'unavailable', detail: 'podman is not installed' };
   const res = await runner.run(['podman', 'container', 'inspect', '--format', 'json', ref], { timeoutMs: 20_000 });
   if (res.code !== 0) {

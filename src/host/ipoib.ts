@@ -8,9 +8,19 @@ import { InvalidArgumentError } from '../model/errors.js';
 import type { Step } from '../plan/types.js';
 import { featureText } from './kernel.js';
 
-/** Partition keys are 15 bits (the top bit is the membership type). */
+/**
+ * The partition key from `@<text>`, hexadecimal as the classic tool passed it (`pkey 0x<text>`).
+ * 0x0000 and 0x8000 (no partition) are refused; the top bit is the full-membership flag.
+ */
+export function parsePkey(text: string): number {
+  const pkey = /^[0-9a-fA-F]{1,4}$/u.test(text) ? parseInt(text, 16) : NaN;
+  if (Number.isNaN(pkey) || (pkey & 0x7fff) === 0) {
+    throw new InvalidArgumentError(`invalid IPoIB partition key '${text}': expected 1 to 4 hex digits (0001 to ffff, not 0 or 8000)`);
+  }
+  return pkey;
+}
+
 export function pkeyHex(pkey: number): string {
-  if (pkey < 1 || pkey > 0x7fff) throw new InvalidArgumentError(`invalid IPoIB partition key ${pkey}: expected 1 to 32767`);
   return `0x${pkey.toString(16)}`;
 }
 

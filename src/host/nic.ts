@@ -23,8 +23,10 @@ export interface NicPlan {
   steps: Step[];
   /** The device the guest interface hangs off (the NIC or its VLAN sub-interface). */
   parent: string;
-  /** The VLAN sub-interface, when this plan makes it. */
+  /** The VLAN sub-interface the guest interface hangs off (made now or before). */
   vlanIf?: string;
+  /** This plan makes `vlanIf`. */
+  vlanMade?: boolean;
   /** --direct-phys with a MAC: the NIC's own MAC. */
   origMac?: string;
 }
@@ -46,11 +48,13 @@ export function planNic(input: NicInput): NicPlan {
   let parent = nic;
   let vlanIf: string | undefined;
   let origMac: string | undefined;
+  let vlanMade = false;
   if (input.vlan !== undefined) {
     const vlan = planVlanIf(nic, input.vlan, mtu, host);
     steps.push(...vlan.steps, ...upIfDown(nic, host));
     parent = vlan.name;
-    if (vlan.created) vlanIf = vlan.name;
+    vlanIf = vlan.name;
+    vlanMade = vlan.created;
   }
   if (input.directPhys) {
     steps.push({
@@ -84,5 +88,5 @@ export function planNic(input: NicInput): NicPlan {
     });
     steps.push(...upIfDown(parent, host));
   }
-  return { steps, parent, ...(vlanIf !== undefined && { vlanIf }), ...(origMac !== undefined && { origMac }) };
+  return { steps, parent, ...(vlanIf !== undefined && { vlanIf }), ...(vlanMade && { vlanMade }), ...(origMac !== undefined && { origMac }) };
 }

@@ -62,12 +62,14 @@ export function returnedNics(hostLinks: RawLink[]): ReturnedNic[] {
 }
 
 /** Does a stale entry belong to this guest reference (as the user wrote it, or `kind:name`)? */
-export function staleMatches(guest: string | undefined, entry: { record?: AttachRecord; ids?: Record<string, string> }): boolean {
-  if (guest === undefined) return true;
-  if (entry.record) return entry.record.guest === guest || entry.record.guest.endsWith(`:${guest}`);
+export function staleMatches(ref: string | undefined, entry: { record?: AttachRecord; ids?: Record<string, string> }): boolean {
+  if (ref === undefined) return true;
+  // docker:web, podman:web and pid:123 name the same guest as web and 123 do.
+  const guest = ref.replace(/^(docker|podman|lxc|pid|netns):/u, '');
+  if (entry.record) return entry.record.guest === ref || entry.record.guest.endsWith(`:${guest}`);
   const ids = entry.ids ?? {};
   const ours = ids['pipework.guest'];
-  if (ours !== undefined && (ours === guest || ours.endsWith(`:${guest}`))) return true;
+  if (ours !== undefined && (ours === ref || ours.endsWith(`:${guest}`))) return true;
   return ids['pipework.containername'] === `/${guest}` || ids['pipework.containerid']?.startsWith(guest) === true
     || ids['pipework.nspid'] === guest;
 }

@@ -16,10 +16,13 @@ export function vlanIfName(nic: string, vlan: number): string {
   return `pwq${createHash('sha256').update(classic).digest('hex').slice(0, IFNAME_MAX - 3)}`;
 }
 
+/** The alias of a VLAN sub-interface pipework made: removed when its last user goes. */
+export const VLAN_MARK = 'pipework/vlan';
+
 export interface VlanPlan {
   name: string;
   steps: Step[];
-  /** True when this plan makes the sub-interface (so it is recorded and removed with its last user). */
+  /** True when this plan makes the sub-interface. */
   created: boolean;
 }
 
@@ -40,6 +43,10 @@ export function planVlanIf(nic: string, vlan: number, mtu: number, host: HostFac
       action: { kind: 'ip', place: 'host', args: ['link', 'add', 'link', nic, 'name', name, 'mtu', String(mtu), 'type', 'vlan', 'id', String(vlan)] },
       undo: [{ kind: 'ip', place: 'host', args: ['link', 'del', 'dev', name] }],
       needs: featureText('vlan'),
+    }, {
+      title: `mark ${name} as made by pipework`,
+      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', name, 'alias', VLAN_MARK] },
+      undo: [],
     }],
   };
 }

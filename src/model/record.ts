@@ -1,3 +1,4 @@
+import { DHCP_METHODS, type DhcpMethod } from '../cli/request.js';
 import { InvalidArgumentError } from './errors.js';
 
 /**
@@ -30,12 +31,18 @@ export interface AttachRecord {
   mac?: string;
   /** VLAN id (OVS tag, 802.1Q id, bridge VLAN) or IPoIB partition key. */
   vlan?: number;
-  /** A VLAN sub-interface this attach created on the host (removed with the last user). */
+  /** The VLAN sub-interface on the host this interface hangs off (if pipework made it, it goes with its last user). */
   vlanIf?: string;
+  /** This attach made `vlanIf` (with --direct-phys, where the sub-interface itself moves in). */
+  vlanMade?: boolean;
   /** --direct-phys: the NIC's name on the host, to give it back under. */
   origName?: string;
   /** --direct-phys with a MAC: the NIC's own MAC, restored when it goes back. */
   origMac?: string;
+  /** The address comes from DHCP, by this method (`del` stops a staying client or the helper container). */
+  dhcp?: DhcpMethod;
+  /** DHCPv6 (`-a 6`). */
+  dhcp6?: boolean;
 }
 
 const MAGIC = 'pipework/1';
@@ -44,13 +51,14 @@ const ALIAS_MAX = 255;
 
 const KEYS: [keyof AttachRecord, string][] = [
   ['role', 'r'], ['guest', 'g'], ['nsInode', 'n'], ['guestIf', 'i'], ['hostIf', 'h'], ['hostKind', 'k'],
-  ['localIf', 'l'], ['address', 'a'], ['gateway', 'gw'], ['mac', 'm'], ['vlan', 'v'], ['vlanIf', 'q'], ['origName', 'o'], ['origMac', 'om'],
+  ['localIf', 'l'], ['address', 'a'], ['gateway', 'gw'], ['mac', 'm'], ['vlan', 'v'], ['vlanIf', 'q'], ['vlanMade', 'qm'], ['origName', 'o'], ['origMac', 'om'],
+  ['dhcp', 'd'], ['dhcp6', 'd6'],
 ];
 
 // Values go into an `ip -batch` line: percent-encode the UTF-8 bytes of anything but a safe
-// set (no spaces, quotes, #, ; or =).
+// set (no spaces, quotes, #, backslash, ; or %).
 const escape = (v: string) =>
-  v.replace(/[^A-Za-z0-9._:/@+-]/gu, (c) => [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join(''));
+  v.replace(/[^A-Za-z0-9._:/@+=,-]/gu, (c) => [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join(''));
 function unescape(v: string): string | undefined {
   try {
     return decodeURIComponent(v);
@@ -63,7 +71,7 @@ export function encodeRecord(record: AttachRecord): string {
   const parts = [MAGIC];
   for (const [key, short] of KEYS) {
     const value = record[key];
-    if (value !== undefined) parts.push(`${short}=${escape(String(value))}`);
+    if (value !== undefined && value !== false) parts.push(`${short}=${escape(value === true ? '1' : String(value))}`);
   }
   let alias = parts.join(';');
   // The guest's name is the one field the kernel and the runtimes can tell us again.
@@ -108,11 +116,18 @@ export function decodeRecord(alias: string | undefined): AttachRecord | undefine
   if (mac !== undefined) record.mac = mac;
   if (vlan !== undefined) record.vlan = Number(vlan);
   const vlanIf = get('vlanIf');
+  if (get('vlanMade') === 'true') record.vlanMade = true;
   const origName = get('origName');
   if (vlanIf !== undefined) record.vlanIf = vlanIf;
   if (origName !== undefined) record.origName = origName;
   const origMac = get('origMac');
   if (origMac !== undefined) record.origMac = origMac;
+  const dhcp = get('dhcp');
+  if (dhcp !== undefined) {
+    if (!(DHCP_METHODS as readonly string[]).includes(dhcp)) return undefined;
+    record.dhcp = dhcp as DhcpMethod;
+    if (get('dhcp6') === '1') record.dhcp6 = true;
+  }
   return record;
 }
 
@@ -120,7 +135,7 @@ export function decodeRecord(alias: string | undefined): AttachRecord | undefine
 export function configOf(r: AttachRecord): string {
   return [
     `${r.hostKind} ${r.hostIf}`,
-    r.address ?? 'no address',
+    r.dhcp !== undefined ? `dhcp ${r.dhcp}${r.dhcp6 === true ? ' (IPv6)' : ''}` : (r.address ?? 'no address'),
     ...(r.gateway !== undefined ? [`gateway ${r.gateway}`] : []),
     ...(r.mac !== undefined ? [`mac ${r.mac}`] : []),
     ...(r.vlan !== undefined ? [`vlan ${r.vlan}`] : []),

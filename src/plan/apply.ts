@@ -6,6 +6,8 @@ import { ipBatch } from '../exec/ip.js';
 import { inNetns, type NetnsHandle } from '../exec/netns.js';
 import { firstLine, runOk, spawnDetached, type Runner } from '../exec/runner.js';
 import { readHostLink } from '../host/facts.js';
+import { vlanKept } from '../host/vlan-users.js';
+import { interruption } from '../exec/signals.js';
 import { StepFailedError, UnsupportedError } from '../model/errors.js';
 import type { Action, IpAction, Plan, Step } from './types.js';
 
@@ -72,9 +74,15 @@ const MISSING_FEATURE = /Unknown device type|Operation not supported|not support
 
 function stepError(plan: Plan, index: number, message: string, undoFailures: string[], cause?: unknown): StepFailedError | UnsupportedError {
   const step = plan.steps[index]!;
-  const undone = undoFailures.length === 0
+  const kept = plan.steps.slice(0, index).filter((s) => s.irreversible).map((s) => s.title);
+  let undone = undoFailures.length === 0
     ? (index === 0 ? 'nothing was changed' : 'everything done before it was undone')
     : `undoing the earlier steps also failed: ${undoFailures.join('; ')}`;
+  if (kept.length > 0) {
+    undone = undoFailures.length === 0
+      ? `everything done before it was undone, except what cannot be: ${kept.join('; ')}`
+      : `${undone}; and what cannot be undone: ${kept.join('; ')}`;
+  }
   if (step.needs !== undefined && MISSING_FEATURE.test(message)) {
     return new UnsupportedError(`this kernel lacks ${step.needs}, needed to ${step.title}; ${undone}`);
   }
@@ -93,7 +101,16 @@ export async function runExec(action: Action & { kind: 'exec' }, ctx: ApplyConte
     spawnDetached(argv, ctx.ns.fd);
     return;
   }
-  const result = await runOk(ctx.runner, argv, { nsFd: ctx.ns.fd, where: where(action.place, ctx.ns), timeoutMs: 60_000 });
+  const options = { nsFd: ctx.ns.fd, where: where(action.place, ctx.ns), timeoutMs: action.timeoutMs ?? 60_000 };
+  if (action.errorLabel !== undefined) {
+    // Our own programs (the DHCP agent) say what went wrong in their first line of stderr.
+    const res = await ctx.runner.run(argv, options);
+    if (res.code !== 0) {
+      throw new Error(`${action.errorLabel}: ${firstLine(res.stderr) || (res.timedOut ? `timed out after ${options.timeoutMs} ms` : `exit ${res.code ?? res.signal}`)}`);
+    }
+    return;
+  }
+  const result = await runOk(ctx.runner, argv, options);
   if (action.failOnStderr !== undefined && result.stderr.includes(action.failOnStderr)) {
     throw new HalfDoneError(`${action.argv[0] ?? ''} reported: ${firstLine(result.stderr.slice(result.stderr.indexOf(action.failOnStderr)))}`);
   }
@@ -109,6 +126,8 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<void> {
   let i = 0;
   while (i < steps.length) {
     if (ctx.failAtStep === i + 1) await fail(i, 'injected failure (PIPEWORK_FAIL_STEP)');
+    const signal = interruption();
+    if (signal !== undefined) await fail(i, `interrupted by ${signal} before it ran`);
     const step = steps[i]!;
     const action = step.action;
     if (action.kind === 'exec') {
@@ -122,13 +141,19 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<void> {
       i++;
       continue;
     }
+    // A step that removes a VLAN sub-interface only if nothing uses it is decided now, alone.
+    if (action.onlyIfVlanUnused !== undefined && await vlanKept(ctx.runner, action.onlyIfVlanUnused)) {
+      i++;
+      continue;
+    }
     // A batch: this step and the following ip steps of the same place. A step that may race
     // with another run goes alone, and so does everything up to an injected failure.
     const group: Step[] = [step];
-    if (!step.raceOk) {
+    if (!step.raceOk && action.onlyIfVlanUnused === undefined) {
       for (let j = i + 1; j < steps.length; j++) {
         const next = steps[j]!;
-        if (next.action.kind !== 'ip' || next.action.place !== action.place || next.raceOk || ctx.failAtStep === j + 1) break;
+        if (next.action.kind !== 'ip' || next.action.place !== action.place || next.raceOk || ctx.failAtStep === j + 1
+          || next.action.onlyIfVlanUnused !== undefined) break;
         group.push(next);
       }
     }

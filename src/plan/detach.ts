@@ -4,14 +4,26 @@
 import type { GuestFacts } from '../guest/facts.js';
 import { HOST_NS_PATH_IN_CHILD } from '../exec/runner.js';
 import { OVS_TIMEOUT } from '../host/ovs-facts.js';
+import { VLAN_MARK } from '../host/vlan.js';
 import { ConflictError } from '../model/errors.js';
 import { decodeRecord, type AttachRecord } from '../model/record.js';
 import type { Plan, Step } from './types.js';
 
 /** Steps that remove one pipework interface from the guest (and its host side). They cannot be undone. */
+/** A VLAN sub-interface pipework made goes with its last user (decided when the step runs). */
+function vlanRemoval(record: AttachRecord): Step[] {
+  if (record.vlanIf === undefined) return [];
+  return [{
+    title: `remove VLAN sub-interface ${record.vlanIf} if pipework made it and nothing else uses it`,
+    action: { kind: 'ip', place: 'host', args: ['link', 'del', 'dev', record.vlanIf], onlyIfVlanUnused: record.vlanIf },
+    undo: [],
+  }];
+}
+
 export function planDetachLink(guestIf: string, record: AttachRecord): Step[] {
   if (record.hostKind === 'phys' && record.origName !== undefined) {
-    // The NIC goes back to the host under its own name, without pipework's record.
+    // The NIC goes back to the host under its own name, without pipework's record (a VLAN
+    // sub-interface pipework made gets its mark back, and goes if nothing else uses it).
     return [
       ...(record.origMac !== undefined ? [{
         title: `restore the MAC of ${guestIf} to ${record.origMac}`,
@@ -22,12 +34,14 @@ export function planDetachLink(guestIf: string, record: AttachRecord): Step[] {
         title: `give ${guestIf} back to the host as ${record.origName}`,
         action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', guestIf, 'netns', HOST_NS_PATH_IN_CHILD, 'name', record.origName] },
         undo: [],
+        irreversible: true,
       },
       {
         title: `clear pipework's record on ${record.origName}`,
-        action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', record.origName, 'alias', ''] },
+        action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', record.origName, 'alias', record.vlanMade ? VLAN_MARK : ''] },
         undo: [],
       },
+      ...vlanRemoval(record),
     ];
   }
   // A veth pair goes as a whole: deleting the guest end removes the host end, its bridge
@@ -37,7 +51,9 @@ export function planDetachLink(guestIf: string, record: AttachRecord): Step[] {
     title: `remove ${guestIf}${host} (${record.hostKind} ${record.hostIf})`,
     action: { kind: 'ip', place: 'guest', args: ['link', 'del', 'dev', guestIf] },
     undo: [],
+    irreversible: true,
   }];
+  steps.push(...vlanRemoval(record));
   if (record.hostKind === 'ovs' && record.localIf !== undefined) {
     steps.push({
       title: `remove port ${record.localIf} from Open vSwitch bridge ${record.hostIf}`,

@@ -7,6 +7,7 @@ import { ipBatch } from '../exec/ip.js';
 import type { NetnsHandle } from '../exec/netns.js';
 import { NS_PATH_IN_CHILD, nsPathOfFd, type Runner } from '../exec/runner.js';
 import { readHostLink } from '../host/facts.js';
+import { interruption } from '../exec/signals.js';
 import { StepFailedError } from '../model/errors.js';
 import { HalfDoneError, rollback, runExec } from './apply.js';
 import type { IpAction, Plan, Step } from './types.js';
@@ -69,6 +70,8 @@ export async function applyPlans(jobs: PlanJob[], opts: MultiOptions): Promise<v
     for (;;) {
       const active = cursors.filter((c) => c.next < c.job.plan.steps.length);
       if (active.length === 0) break;
+      const signal = interruption();
+      if (signal !== undefined) throw new Error(`interrupted by ${signal}`);
       const hostIp: { c: Cursor; seg: Step[] }[] = [];
       const perGuest: { c: Cursor; seg: Step[] }[] = [];
       for (const c of active) {

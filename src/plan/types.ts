@@ -12,6 +12,8 @@ export interface IpAction {
   args: string[];
   /** Undo-only: skip unless this bridge has no ports left (it may serve other guests). */
   onlyIfBridgeEmpty?: string;
+  /** Skip unless pipework made this VLAN sub-interface and it has no users left, here or in any guest. */
+  onlyIfVlanUnused?: string;
 }
 
 /** A whole program run, e.g. arping or a DHCP client. */
@@ -25,6 +27,10 @@ export interface ExecAction {
   failOnStderr?: string;
   /** Undo-only: skip unless this Open vSwitch bridge has no ports left. */
   onlyIfOvsBridgeEmpty?: string;
+  /** Kill it after this long (default 60 s): a DHCP lease is bounded by --dhcp-timeout instead. */
+  timeoutMs?: number;
+  /** A failure reads "<errorLabel>: <first line of its stderr>" instead of naming the whole argv. */
+  errorLabel?: string;
 }
 
 export type Action = IpAction | ExecAction;
@@ -40,6 +46,8 @@ export interface Step {
    * step fails with "File exists" and this check passes, it counts as done (with no undo).
    */
   raceOk?: { bridgeExists: string };
+  /** It cannot be undone (an interface removed by --replace): a failure later must say so. */
+  irreversible?: boolean;
   /**
    * A kernel feature this step needs. When the kernel refuses the step as an unknown device
    * type (or an unsupported operation), the error names this instead.

@@ -1,19 +1,25 @@
 // Running plans with a fake Runner: batching, namespace entry, rollback at every step.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { readHostLink, staticHostFacts } from '../../src/host/facts.js';
-import { StepFailedError } from '../../src/model/errors.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { readHostLink, staticHostFacts, type HostLink } from '../../src/host/facts.js';
+import { featureText } from '../../src/host/kernel.js';
+import { VLAN_MARK } from '../../src/host/vlan.js';
+import { StepFailedError, UnsupportedError } from '../../src/model/errors.js';
+import { encodeRecord, type AttachRecord } from '../../src/model/record.js';
 import { applyPlan, failStepFromEnv, rollback } from '../../src/plan/apply.js';
 import { planAttach } from '../../src/plan/attach.js';
+import { planDetach } from '../../src/plan/detach.js';
 import type { Action, IpAction, Plan, Step } from '../../src/plan/types.js';
 import {
   DOCKER_ROUTES_JSON, FakeRunner, GUEST_BATCH, GUEST_FORCE_BATCH, HOST_BATCH, HOST_FORCE_BATCH, NS_FD,
-  assertRejects, attachRequest, batchFailure, bridge, fakeNs, guestFacts, type Call,
+  assertRejects, attachRequest, batchFailure, bridge, fakeNs, guestFacts, nic, type Call,
 } from './fakes.js';
 
 /** A bridge name that does not exist on this machine (the raceOk/onlyIfBridgeEmpty checks read sysfs). */
 const MISSING_BR = 'brpwunit9z';
+/** A VLAN sub-interface name that does not exist on this machine (vlanKept reads its sysfs alias). */
+const MISSING_VLAN = 'pwqunit0000009z';
 
 /** A realistic plan without detached steps: existing br0, IPv4 with an off-link gateway, a Docker guest. */
 function realisticPlan(): Plan {
@@ -104,7 +110,7 @@ void describe('applyPlan: batching', () => {
     assert.equal(runner.lines()[1]![0], `link set dev ${MISSING_BR} up`);
   });
 
-  void test('an exec step (IPv6 sysctl) runs inside the namespace between guest batches', async () => {
+  void test('an exec step (IPv6 sysctl) runs inside the namespace, then the guest batch carrying the record', async () => {
     const plan = planAttach({
       request: attachRequest(['br0', 'c1', '2001:db8::2/64']),
       guestLabel: 'g',
@@ -117,16 +123,18 @@ void describe('applyPlan: batching', () => {
     assert.ok(plan.steps.every((s) => s.action.kind !== 'exec' || !s.action.detached), 'no detached steps for IPv6');
     const runner = new FakeRunner();
     await applyPlan(plan, { runner, ns: fakeNs() });
+    // The record rides in the address batch: one guest ip process, not two.
     assert.deepEqual(runner.calls.map((c) => c.argv), [
       HOST_BATCH,
-      GUEST_BATCH,
       ['nsenter', '--net=/proc/self/fd/3', '--', 'sysctl', '-q', '-w', 'net/ipv6/conf/eth1/disable_ipv6=0'],
       GUEST_BATCH,
     ]);
-    assert.ok(runner.lines()[1]![0]!.startsWith('link set dev eth1 alias pipework/1;r=guest;'), runner.lines()[1]!.join('\n'));
-    assert.equal(runner.calls[2]!.nsFd, NS_FD);
-    assert.equal(runner.calls[2]!.input, undefined);
-    assert.deepEqual(runner.lines()[3], ['addr add 2001:db8::2/64 dev eth1', 'link set dev eth1 up']);
+    assert.equal(runner.calls[1]!.nsFd, NS_FD);
+    assert.equal(runner.calls[1]!.input, undefined);
+    const guestLines = runner.lines()[2]!;
+    assert.equal(guestLines.length, 3, guestLines.join('\n'));
+    assert.ok(guestLines[0]!.startsWith('link set dev eth1 alias pipework/1;r=guest;'), guestLines.join('\n'));
+    assert.deepEqual(guestLines.slice(1), ['addr add 2001:db8::2/64 dev eth1', 'link set dev eth1 up']);
   });
 
   void test('an empty plan runs nothing', async () => {
@@ -274,6 +282,142 @@ void describe('applyPlan: failures and rollback', () => {
   );
 });
 
+/** `pipework <argv> --replace` over eth1 that a first `br0 c1 10.0.0.2/24` run left in the guest. */
+function replacePlan(argv: string[], host: HostLink[]): Plan {
+  const ctx = (args: string[], links: Parameters<typeof guestFacts>[0], hostLinks: HostLink[]) => ({
+    request: attachRequest(args),
+    guestLabel: 'docker container c1 (pid 4242)',
+    guestRef: 'docker:c1',
+    guest: { pid: 4242, nsInode: 4026532999 },
+    host: staticHostFacts(hostLinks),
+    guestFacts: guestFacts(links),
+    hasArping: false,
+  });
+  const first = planAttach(ctx(['br0', 'c1', '10.0.0.2/24'], ['lo', 'eth0'], [bridge('br0')]));
+  const eth1 = { name: 'eth1', alias: encodeRecord(first.record!), kind: 'veth', up: true };
+  const plan = planAttach(ctx([...argv, '--replace'], ['lo', 'eth0', eth1], host));
+  assert.equal(plan.outcome, 'replaced');
+  return plan;
+}
+const REMOVED_ETH1 = 'remove eth1 and its host end veth1pl4242 (bridge br0)';
+
+void describe('applyPlan: irreversible steps', () => {
+  void test('--replace: a failure after the old interface is gone says what could not be undone', async () => {
+    const plan = replacePlan(['br0', 'c1', '10.0.0.3/24'], [bridge('br0'), nic('veth1pl4242', { up: true })]);
+    assert.equal(plan.steps[0]!.title, REMOVED_ETH1);
+    assert.equal(plan.steps[0]!.irreversible, true);
+    // Call 0: the guest batch removing eth1; call 1: the new host side, refused at its first line.
+    const runner = new FakeRunner((_c, i) => (i === 1 ? batchFailure(1) : { code: 0 }));
+    const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError,
+      `step 2 of ${plan.steps.length}`, plan.steps[1]!.title, 'File exists',
+      `; everything done before it was undone, except what cannot be: ${REMOVED_ETH1}`);
+    assert.ok(err.message.endsWith(`except what cannot be: ${REMOVED_ETH1}`), err.message);
+    assert.deepEqual((err as StepFailedError).undoFailures, []);
+    assert.deepEqual(runner.lines()[0], ['link del dev eth1']);
+    assert.equal(runner.lines()[1]![0], line(plan.steps[1]!.action));
+    assert.equal(runner.calls.length, 2, 'the removal has no undo');
+  });
+
+  void test('a failure of the irreversible step itself: nothing was changed', async () => {
+    const plan = replacePlan(['br0', 'c1', '10.0.0.3/24'], [bridge('br0'), nic('veth1pl4242', { up: true })]);
+    const runner = new FakeRunner(() => batchFailure(1, 'Cannot find device "eth1"'));
+    const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 1 of', 'nothing was changed');
+    assert.ok(!err.message.includes('except what cannot be'), err.message);
+  });
+
+  void test('a kernel that lacks a feature, after --replace removed the old interface: both are said', async () => {
+    const plan = replacePlan(['eth0', 'c1', '10.0.0.3/24', '@10'], [bridge('br0'), nic('eth0')]);
+    assert.deepEqual(plan.steps.slice(0, 2).map((s) => s.irreversible === true), [true, false]);
+    const runner = new FakeRunner((_c, i) => (i === 1 ? batchFailure(1, 'Error: Unknown device type.') : { code: 0 }));
+    await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), UnsupportedError,
+      'this kernel lacks', featureText('vlan'), `except what cannot be: ${REMOVED_ETH1}`);
+  });
+
+  void test('every irreversible step done before the failure is named, in order; the rest is undone', async () => {
+    const plan: Plan = {
+      guestLabel: 'g',
+      outcome: 'replaced',
+      warnings: [],
+      steps: [
+        step('host', ['link', 'add', 'name', 'x0', 'type', 'dummy'], [ip('host', 'link', 'del', 'dev', 'x0')]),
+        { ...step('guest', ['link', 'del', 'dev', 'eth1']), title: 'remove eth1', irreversible: true },
+        step('guest', ['link', 'set', 'dev', 'eth3', 'up'], [ip('guest', 'link', 'set', 'dev', 'eth3', 'down')]),
+        { ...step('guest', ['link', 'del', 'dev', 'eth2']), title: 'remove eth2', irreversible: true },
+        step('host', ['link', 'set', 'dev', 'x0', 'up']),
+      ],
+    };
+    const runner = new FakeRunner((_c, i) => (i === 2 ? batchFailure(1) : { code: 0 }));
+    await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError,
+      'step 5 of 5', 'everything done before it was undone, except what cannot be: remove eth1; remove eth2');
+    assert.deepEqual(runner.calls.slice(3), expectedUndoCalls(plan.steps.slice(0, 4)));
+    assert.deepEqual(runner.lines().slice(3), [['link set dev eth3 down'], ['link del dev x0']]);
+    // Irreversible steps after the failed one are not named: they never ran.
+    const early = new FakeRunner(() => batchFailure(1));
+    const before = await assertRejects(applyPlan(plan, { runner: early, ns: fakeNs() }), StepFailedError, 'step 1 of 5', 'nothing was changed');
+    assert.ok(!before.message.includes('remove eth'), before.message);
+  });
+});
+
+void describe('applyPlan: a VLAN sub-interface removed only if unused (onlyIfVlanUnused)', () => {
+  const vlanStep = (name: string): Step => ({
+    title: `remove VLAN sub-interface ${name} if pipework made it and nothing else uses it`,
+    action: { kind: 'ip', place: 'host', args: ['link', 'del', 'dev', name], onlyIfVlanUnused: name },
+    undo: [],
+  });
+  const record = (guestIf: string, vlanIf: string): AttachRecord => ({
+    role: 'guest', guest: 'docker:c1', nsInode: 4026532999, guestIf, hostIf: 'eth0', hostKind: 'macvlan', vlan: 10, vlanIf,
+  });
+
+  void test('a sub-interface that is not there is left alone: nothing runs for it', async () => {
+    assert.equal(existsSync(`/sys/class/net/${MISSING_VLAN}`), false, `${MISSING_VLAN} must not exist on this machine`);
+    const plan = planDetach([{ guestIf: 'eth1', record: record('eth1', MISSING_VLAN) }], 'g');
+    assert.equal(plan.steps.length, 2);
+    const runner = new FakeRunner();
+    await applyPlan(plan, { runner, ns: fakeNs() });
+    assert.deepEqual(runner.calls, [{ argv: GUEST_BATCH, input: 'link del dev eth1\n', nsFd: NS_FD }]);
+  });
+
+  void test('a sub-interface without the pipework mark (one pipework did not make) is kept', async (t) => {
+    let alias: string;
+    try {
+      alias = readFileSync('/sys/class/net/lo/ifalias', 'utf8').trim();
+    } catch {
+      t.skip('no /sys/class/net/lo/ifalias here');
+      return;
+    }
+    assert.notEqual(alias, VLAN_MARK);
+    const runner = new FakeRunner();
+    await applyPlan({ guestLabel: 'g', outcome: 'removed', warnings: [], steps: [vlanStep('lo')] }, { runner, ns: fakeNs() });
+    assert.deepEqual(runner.calls, [], 'lo is not deleted, and no namespace is asked');
+  });
+
+  void test('a skipped step does not stop the plan: the next target is removed too', async () => {
+    const plan = planDetach([
+      { guestIf: 'eth1', record: record('eth1', MISSING_VLAN) },
+      { guestIf: 'eth2', record: record('eth2', MISSING_VLAN) },
+    ], 'g');
+    const runner = new FakeRunner();
+    await applyPlan(plan, { runner, ns: fakeNs() });
+    assert.deepEqual(runner.lines(), [['link del dev eth1'], ['link del dev eth2']]);
+    assert.deepEqual(runner.calls.map((c) => c.argv), [GUEST_BATCH, GUEST_BATCH], 'nothing on the host');
+  });
+
+  void test('it runs alone: never batched with the host steps around it', async () => {
+    const plan: Plan = {
+      guestLabel: 'g',
+      outcome: 'removed',
+      warnings: [],
+      steps: [step('host', ['link', 'set', 'dev', 'a0', 'up']), vlanStep(MISSING_VLAN), step('host', ['link', 'set', 'dev', 'b0', 'up'])],
+    };
+    const runner = new FakeRunner();
+    await applyPlan(plan, { runner, ns: fakeNs() });
+    assert.deepEqual(runner.calls, [
+      { argv: HOST_BATCH, input: 'link set dev a0 up\n', nsFd: NS_FD },
+      { argv: HOST_BATCH, input: 'link set dev b0 up\n', nsFd: NS_FD },
+    ]);
+  });
+});
+
 void describe('rollback', () => {
   void test('undo actions run newest first, grouped by place, with -force; exec undos run alone', async () => {
     const done: Step[] = [
@@ -327,4 +471,8 @@ void describe('failStepFromEnv', () => {
 
 void test('sanity: this machine has no bridge named like the test one', () => {
   assert.equal(existsSync(`/sys/class/net/${MISSING_BR}`), false);
+});
+
+void test('sanity: this machine has no VLAN sub-interface named like the test one', () => {
+  assert.equal(existsSync(`/sys/class/net/${MISSING_VLAN}`), false);
 });

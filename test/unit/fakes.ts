@@ -6,7 +6,8 @@ import type { AttachRequest } from '../../src/cli/request.js';
 import type { NetnsHandle } from '../../src/exec/netns.js';
 import type { RunOptions, RunResult, Runner } from '../../src/exec/runner.js';
 import { parseRoutes, type GuestFacts, type GuestLink } from '../../src/guest/facts.js';
-import type { HostLink } from '../../src/host/facts.js';
+import { staticHostFacts, type HostFacts, type HostLink, type LinkDetails } from '../../src/host/facts.js';
+import type { OvsFacts } from '../../src/host/ovs-facts.js';
 
 export interface Call {
   argv: string[];
@@ -70,6 +71,33 @@ export function bridge(name: string, extra: Partial<HostLink> = {}): HostLink {
 
 export function nic(name: string, extra: Partial<HostLink> = {}): HostLink {
   return { name, isBridge: false, type: 1, mtu: 1500, up: true, mac: '52:54:00:12:34:56', ports: [], ...extra };
+}
+
+/** An IPoIB interface (ARPHRD_INFINIBAND). */
+export function ib(name: string, extra: Partial<HostLink> = {}): HostLink {
+  return { name, isBridge: false, type: 32, mtu: 2044, up: true, mac: '80:00:02:08:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0a:0b:0c', ports: [], ...extra };
+}
+
+/** What the command layer adds to the sysfs facts: `ip -d` details, Open vSwitch, bridge VLAN filtering. */
+export interface ExtraHostFacts {
+  details?: Record<string, LinkDetails>;
+  ovs?: OvsFacts;
+  bridgeVlanFiltering?: Record<string, 'on' | 'off' | 'unsupported'>;
+}
+
+/** staticHostFacts plus the facts the command layer looks up when a line needs them. */
+export function hostFacts(links: HostLink[], extra: ExtraHostFacts = {}): HostFacts {
+  const facts: HostFacts = staticHostFacts(links);
+  if (extra.details) facts.details = new Map(Object.entries(extra.details));
+  if (extra.ovs) facts.ovs = extra.ovs;
+  const filtering = extra.bridgeVlanFiltering;
+  if (filtering) facts.bridgeVlanFiltering = (br) => filtering[br] ?? 'unsupported';
+  return facts;
+}
+
+/** Open vSwitch installed and running, with these bridges and the kernel datapath. */
+export function ovsFacts(extra: Partial<OvsFacts> = {}): OvsFacts {
+  return { installed: true, dbRunning: true, switchRunning: true, bridges: [], kernelDatapath: true, ...extra };
 }
 
 /** `ip -json -details route show table all` of a Docker guest with eth0 172.17.0.2/16 and IPv6. */

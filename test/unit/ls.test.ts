@@ -1,7 +1,7 @@
 // `pipework ls` from `ip -json -details` output, and the --json shapes of records and plans.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { entriesFrom, formatTable } from '../../src/commands/ls.js';
+import { entriesFrom, formatTable, staleOvsEntry } from '../../src/commands/ls.js';
 import { planJson, recordJson } from '../../src/commands/output.js';
 import { parseLinks } from '../../src/guest/facts.js';
 import { staticHostFacts } from '../../src/host/facts.js';
@@ -131,18 +131,18 @@ void describe('entriesFrom', () => {
 void describe('formatTable', () => {
   void test('host ends: aligned columns, - for what is not there, the recorded MAC', () => {
     assert.equal(formatTable(entriesFrom(HOST_LINKS, 'host')), [
-      'GUEST       GUESTIF  HOSTIF  KIND    LOCALIF          ADDRESS      GATEWAY   MAC                STATE',
-      'docker:c1   eth1     br0     bridge  veth1pl4242      10.0.0.2/24  10.0.0.1  -                  UP',
-      'netns:blue  eth5     br0     bridge  pwv0123456789ab  -            -         02:00:00:aa:bb:cc  LOWERLAYERDOWN',
+      'GUEST       GUESTIF  HOSTIF  KIND    LOCALIF          VLAN  ADDRESS      GATEWAY   MAC                STATE',
+      'docker:c1   eth1     br0     bridge  veth1pl4242      -     10.0.0.2/24  10.0.0.1  -                  UP',
+      'netns:blue  eth5     br0     bridge  pwv0123456789ab  -     -            -         02:00:00:aa:bb:cc  LOWERLAYERDOWN',
       '',
     ].join('\n'));
   });
 
   void test('guest interfaces: the addresses and the MAC they have now', () => {
     assert.equal(formatTable(entriesFrom(GUEST_ADDRS, 'guest')), [
-      'GUEST      GUESTIF  HOSTIF  KIND    LOCALIF      ADDRESS                     GATEWAY   MAC                STATE',
-      'docker:c1  eth1     br0     bridge  veth1pl4242  10.0.0.2/24,2001:db8::2/64  10.0.0.1  02:42:ac:11:00:09  UP',
-      'docker:c1  eth3     br1     bridge  veth3pl4242  -                           -         02:42:ac:11:00:0b  DOWN',
+      'GUEST      GUESTIF  HOSTIF  KIND    LOCALIF      VLAN  ADDRESS                     GATEWAY   MAC                STATE',
+      'docker:c1  eth1     br0     bridge  veth1pl4242  -     10.0.0.2/24,2001:db8::2/64  10.0.0.1  02:42:ac:11:00:09  UP',
+      'docker:c1  eth3     br1     bridge  veth3pl4242  -     -                           -         02:42:ac:11:00:0b  DOWN',
       '',
     ].join('\n'));
   });
@@ -154,7 +154,52 @@ void describe('formatTable', () => {
   });
 
   void test('no entries: the header alone', () => {
-    assert.equal(formatTable([]), 'GUEST  GUESTIF  HOSTIF  KIND  LOCALIF  ADDRESS  GATEWAY  MAC  STATE\n');
+    assert.equal(formatTable([]), 'GUEST  GUESTIF  HOSTIF  KIND  LOCALIF  VLAN  ADDRESS  GATEWAY  MAC  STATE\n');
+  });
+
+  void test('the VLAN column, and the host kinds without a host end', () => {
+    const ovs: AttachRecord = { ...GUEST_ETH1, hostIf: 'ovsbr0', hostKind: 'ovs', vlan: 10 };
+    const macvlan: AttachRecord = { role: 'guest', guest: 'docker:c1', nsInode: 1, guestIf: 'eth2', hostIf: 'eno1', hostKind: 'macvlan', vlan: 4094, vlanIf: 'eno1.4094' };
+    const dummy: AttachRecord = { role: 'guest', guest: 'docker:c1', nsInode: 1, guestIf: 'eth3', hostIf: 'dummy0', hostKind: 'dummy', address: '10.9.0.2/24' };
+    assert.equal(formatTable([
+      { record: ovs, link: 'eth1', state: 'UP', mac: '02:42:ac:11:00:09' },
+      { record: macvlan, link: 'eth2', state: 'UP' },
+      { record: dummy, link: 'eth3', state: 'UNKNOWN', mac: '02:42:ac:11:00:0c' },
+    ]), [
+      'GUEST      GUESTIF  HOSTIF  KIND     LOCALIF      VLAN  ADDRESS      GATEWAY   MAC                STATE',
+      'docker:c1  eth1     ovsbr0  ovs      veth1pl4242  10    10.0.0.2/24  10.0.0.1  02:42:ac:11:00:09  UP',
+      'docker:c1  eth2     eno1    macvlan  -            4094  -            -         -                  UP',
+      'docker:c1  eth3     dummy0  dummy    -            -     10.9.0.2/24  -         02:42:ac:11:00:0c  UNKNOWN',
+      '',
+    ].join('\n'));
+  });
+});
+
+void describe('staleOvsEntry', () => {
+  void test('a stale OVS row as an ls entry: the guest from the classic external-ids, the tag as VLAN', () => {
+    const e = staleOvsEntry({
+      port: 'veth1pl4242', bridge: 'ovsbr0',
+      ids: {
+        'pipework.interface': 'veth1pl4242', 'pipework.bridge': 'ovsbr0', 'pipework.containerid': '4f0c3a2b1d9e',
+        'pipework.containername': '/web', 'pipework.nspid': '4242', 'pipework.vlan': '10',
+      },
+    });
+    assert.deepEqual(e.record, { role: 'host', guest: 'web', nsInode: 0, guestIf: '?', hostIf: 'ovsbr0', hostKind: 'ovs', localIf: 'veth1pl4242', vlan: 10 });
+    assert.equal(e.link, 'veth1pl4242');
+    assert.ok(e.state.startsWith('STALE') && e.state.includes('pipework del --stale'), e.state);
+  });
+
+  void test('pipework.guest (a guest the classic ids cannot name) comes first', () => {
+    const e = staleOvsEntry({ port: 'pwv0123456789ab', bridge: 'ovs7', ids: { 'pipework.interface': 'pwv0123456789ab', 'pipework.bridge': 'ovs7', 'pipework.guest': 'netns:blue' } });
+    assert.equal(e.record.guest, 'netns:blue');
+    assert.equal(e.record.vlan, undefined);
+  });
+
+  void test('without a container name: the id, then pid:<nspid>, then ?', () => {
+    const guest = (ids: Record<string, string>) => staleOvsEntry({ port: 'p', bridge: 'b', ids: { 'pipework.interface': 'p', 'pipework.bridge': 'b', ...ids } }).record.guest;
+    assert.equal(guest({ 'pipework.containerid': '4f0c3a2b1d9e', 'pipework.nspid': '7' }), '4f0c3a2b1d9e');
+    assert.equal(guest({ 'pipework.nspid': '7' }), 'pid:7');
+    assert.equal(guest({}), '?');
   });
 });
 

@@ -58,8 +58,13 @@ void describe('batchLine', () => {
     assert.equal(batchLine(['addr', 'add', '2001:db8::2/64', 'dev', 'eth1.100']), 'addr add 2001:db8::2/64 dev eth1.100');
   });
 
+  void test('an empty token (clearing an alias) is written as ""', () => {
+    assert.equal(batchLine(['link', 'set', 'dev', 'eth0', 'alias', '']), 'link set dev eth0 alias ""');
+    assert.equal(batchLine(['']), '""');
+  });
+
   void test('refuses tokens ip would re-split or treat specially', () => {
-    for (const bad of ['', 'a b', 'a\tb', 'a\nb', 'a"b', "a'b", 'a#b', '#', 'a\\b', ' ']) {
+    for (const bad of ['a b', 'a\tb', 'a\nb', 'a"b', "a'b", 'a#b', '#', 'a\\b', ' ']) {
       assert.throws(() => batchLine(['link', 'set', bad]), /unsafe token/u, JSON.stringify(bad));
     }
   });

@@ -8,17 +8,16 @@ import { gatewayOnLink, routeSpec } from '../../src/plan/address.js';
 import { classifyHostIf, planAttach, type AttachContext } from '../../src/plan/attach.js';
 import type { Action, Plan, Step } from '../../src/plan/types.js';
 import { parseAddressSpec } from '../../src/model/address.js';
-import { DOCKER_ROUTES_JSON, assertThrows, attachRequest, bridge, guestFacts, nic } from './fakes.js';
+import { DOCKER_ROUTES_JSON, assertThrows, attachRequest, bridge, guestFacts, hostFacts, ib, nic, ovsFacts, type ExtraHostFacts } from './fakes.js';
 
 const NS = '/proc/self/fd/3';
 const PID = 4242;
 const VETH = 'veth1pl4242';
 
-interface Opts {
+interface Opts extends ExtraHostFacts {
   links?: HostLink[];
   facts?: GuestFacts;
   hasArping?: boolean;
-  localKind?: string;
   guest?: AttachContext['guest'];
 }
 
@@ -32,10 +31,9 @@ function ctx(argv: string[], o: Opts = {}): AttachContext {
     guestLabel: 'docker container c1 (pid 4242)',
     guestRef: 'docker:c1',
     guest: o.guest ?? { pid: PID, nsInode: 4026532999 },
-    host: staticHostFacts(o.links ?? [bridge('br0')]),
+    host: hostFacts(o.links ?? [bridge('br0')], o),
     guestFacts: o.facts ?? guestFacts(),
     hasArping: o.hasArping ?? false,
-    ...(o.localKind !== undefined && { localKind: o.localKind }),
   };
 }
 
@@ -142,7 +140,7 @@ void describe('planAttach: golden plans', () => {
   });
 
   void test('an existing, down veth with the host end name is deleted first', () => {
-    const p = plan(['br0', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic(VETH, { up: false })], localKind: 'veth' });
+    const p = plan(['br0', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic(VETH, { up: false })], details: { [VETH]: { kind: 'veth' } } });
     assert.deepEqual(actions(p).slice(0, 2), [`host: ip link del dev ${VETH}`, vethAdd()]);
     assert.deepEqual(p.steps[0]!.undo, []);
   });
@@ -234,9 +232,10 @@ void describe('planAttach: golden plans', () => {
       hasArping: true,
       facts: guestFacts(['lo', 'eth0'], DOCKER_ROUTES_JSON),
     });
+    // The record rides in the guest's address batch, after the sysctl (an exec step).
     assert.deepEqual(actions(p).slice(4), [
-      guestAlias({ a: '2001:db8:2::5/64', gw: '2001:db8:9::1' }),
       'guest: sysctl -q -w net/ipv6/conf/eth1/disable_ipv6=0',
+      guestAlias({ a: '2001:db8:2::5/64', gw: '2001:db8:9::1' }),
       'guest: ip addr add 2001:db8:2::5/64 dev eth1',
       'guest: ip route del ::/0 via 2001:db8:1::1 dev eth0 metric 1024',
       'guest: ip link set dev eth1 up',
@@ -298,15 +297,18 @@ void describe('planAttach: golden plans', () => {
 
 void describe('planAttach: refusals (thrown before any plan exists)', () => {
   void test('an existing link with the host end name that is up', () => {
-    assertThrows(() => plan(['br0', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic(VETH, { up: true })], localKind: 'veth' }),
+    assertThrows(() => plan(['br0', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic(VETH, { up: true })], details: { [VETH]: { kind: 'veth' } } }),
       ConflictError, `Link ${VETH} exists and is up`);
     assertThrows(() => plan(['br0', '-l', 'eth0', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic('eth0')] }),
       ConflictError, 'Link eth0 exists and is up');
   });
 
   void test('an existing, down link with the host end name that is not a veth', () => {
-    assertThrows(() => plan(['br0', '-l', 'eth9', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic('eth9', { up: false })], localKind: 'macvlan' }),
+    assertThrows(() => plan(['br0', '-l', 'eth9', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic('eth9', { up: false })], details: { eth9: { kind: 'macvlan' } } }),
       ConflictError, 'eth9', 'macvlan', '-l');
+    // Details of another link do not count; a link without details is of unknown kind.
+    assertThrows(() => plan(['br0', '-l', 'eth9', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic('eth9', { up: false })], details: { eth8: { kind: 'veth' } } }),
+      ConflictError, 'eth9', 'unknown kind');
     assertThrows(() => plan(['br0', '-l', 'eth9', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic('eth9', { up: false })] }),
       ConflictError, 'eth9', 'unknown kind');
   });
@@ -327,30 +329,63 @@ void describe('planAttach: refusals (thrown before any plan exists)', () => {
     assertThrows(() => plan(['eth7', 'c1', '10.0.0.2/24'], { links: [] }), NotFoundError, 'eth7');
   });
 
-  void test('a VLAN on a Linux bridge', () => {
-    assertThrows(() => plan(['br0', 'c1', '10.0.0.2/24', '@10']), UnsupportedError, 'VLAN configuration currently unsupported for Linux bridge');
-    assertThrows(() => plan(['br9', 'c1', '10.0.0.2/24', '02:42:ac:11:00:02@10'], { links: [] }), UnsupportedError, 'VLAN');
+  void test('a VLAN on an existing Linux bridge whose kernel has no VLAN filtering: the classic refusal', () => {
+    assertThrows(() => plan(['br0', 'c1', '10.0.0.2/24', '@10'], { bridgeVlanFiltering: { br0: 'unsupported' } }),
+      UnsupportedError, 'VLAN configuration currently unsupported for Linux bridge');
+    // Facts that cannot tell count as unsupported.
+    assertThrows(() => plan(['br0', 'c1', '10.0.0.2/24', '02:42:ac:11:00:02@10']), UnsupportedError, 'VLAN configuration currently unsupported for Linux bridge');
   });
 
-  void test('DHCP (not yet supported)', () => {
+  void test('DHCP with no DHCP facts gathered is an internal refusal, not a half plan', () => {
     assertThrows(() => plan(['br0', 'c1', 'dhclient:-v']), UnsupportedError, 'dhclient');
   });
 
-  void test('host kinds not supported yet: a NIC, IPoIB, ovs*, dummy*', () => {
-    assertThrows(() => plan(['eth0', 'c1', '10.0.0.2/24'], { links: [nic('eth0')] }), UnsupportedError, 'eth0');
-    assertThrows(() => plan(['ib0', 'c1', '10.0.0.2/24'], { links: [nic('ib0', { type: 32 })] }), UnsupportedError, 'ib0', 'IPoIB');
-    assertThrows(() => plan(['ovsbr0', 'c1', '10.0.0.2/24'], { links: [] }), UnsupportedError, 'ovsbr0', 'Open vSwitch');
-    assertThrows(() => plan(['dummy0', 'c1', '10.0.0.2/24'], { links: [] }), UnsupportedError, 'dummy0');
-    assertThrows(() => plan(['mac:52:54:00:12:34:56', 'c1', '10.0.0.2/24'], { links: [nic('eth0')] }), UnsupportedError, 'eth0');
+  void test('every host kind is planned now: a NIC, IPoIB, ovs*, dummy*, a NIC by MAC', () => {
+    const kinds = (argv: string[], o: Opts) => plan(argv, o).record?.hostKind;
+    assert.equal(kinds(['eth0', 'c1', '10.0.0.2/24'], { links: [nic('eth0')] }), 'macvlan');
+    assert.equal(kinds(['--direct-phys', 'eth0', 'c1', '10.0.0.2/24'], { links: [nic('eth0')] }), 'phys');
+    assert.equal(kinds(['ib0', 'c1', '10.0.0.2/24'], { links: [ib('ib0')] }), 'ipoib');
+    assert.equal(kinds(['ovsbr0', 'c1', '10.0.0.2/24'], { links: [], ovs: ovsFacts() }), 'ovs');
+    assert.equal(kinds(['dummy0', 'c1', '10.0.0.2/24'], { links: [] }), 'dummy');
+    assert.equal(kinds(['mac:52:54:00:12:34:56', 'c1', '10.0.0.2/24'], { links: [nic('eth0')] }), 'macvlan');
   });
 });
 
 void describe('classifyHostIf', () => {
   void test('existing bridge, br* to create, mac: lookup', () => {
     const host = staticHostFacts([bridge('lan'), nic('eth0')]);
-    assert.deepEqual(classifyHostIf(attachRequest(['lan', 'c1', '0/0']), host), { kind: 'linux-bridge', name: 'lan', create: false });
-    assert.deepEqual(classifyHostIf(attachRequest(['br5', 'c1', '0/0']), host), { kind: 'linux-bridge', name: 'br5', create: true });
-    assert.deepEqual(classifyHostIf(attachRequest(['mac:02:00:00:00:00:01', 'c1', '0/0']), host), { kind: 'linux-bridge', name: 'lan', create: false });
+    assert.deepEqual(classifyHostIf(attachRequest(['lan', 'c1', '0/0']), host), { kind: 'bridge', name: 'lan', create: false });
+    assert.deepEqual(classifyHostIf(attachRequest(['br5', 'c1', '0/0']), host), { kind: 'bridge', name: 'br5', create: true });
+    assert.deepEqual(classifyHostIf(attachRequest(['mac:02:00:00:00:00:01', 'c1', '0/0']), host), { kind: 'bridge', name: 'lan', create: false });
+  });
+
+  void test('a NIC: macvlan, or phys with --direct-phys; an IPoIB interface (link type 32): ipoib', () => {
+    const host = staticHostFacts([nic('eth0'), ib('ib0'), nic('lan')]);
+    assert.deepEqual(classifyHostIf(attachRequest(['eth0', 'c1', '0/0']), host), { kind: 'macvlan', name: 'eth0' });
+    assert.deepEqual(classifyHostIf(attachRequest(['--direct-phys', 'eth0', 'c1', '0/0']), host), { kind: 'phys', name: 'eth0' });
+    assert.deepEqual(classifyHostIf(attachRequest(['mac:52:54:00:12:34:56', 'c1', '0/0']), host), { kind: 'macvlan', name: 'eth0' });
+    assert.deepEqual(classifyHostIf(attachRequest(['ib0', 'c1', '0/0']), host), { kind: 'ipoib', name: 'ib0' });
+    // Existing names are classified by what they are, not by their prefix.
+    assert.deepEqual(classifyHostIf(attachRequest(['lan', 'c1', '0/0']), host), { kind: 'macvlan', name: 'lan' });
+    assert.deepEqual(classifyHostIf(attachRequest(['br0', 'c1', '0/0']), staticHostFacts([nic('br0')])), { kind: 'macvlan', name: 'br0' });
+  });
+
+  void test('Open vSwitch: an existing OVS bridge (its device is no Linux bridge), or a missing ovs* name', () => {
+    const host = hostFacts([nic('ovsbr0'), nic('sw1'), nic('eth0')], { ovs: ovsFacts({ bridges: ['ovsbr0', 'sw1', 'ovs9'] }) });
+    assert.deepEqual(classifyHostIf(attachRequest(['ovsbr0', 'c1', '0/0']), host), { kind: 'ovs', name: 'ovsbr0', create: false });
+    assert.deepEqual(classifyHostIf(attachRequest(['sw1', 'c1', '0/0']), host), { kind: 'ovs', name: 'sw1', create: false });
+    assert.deepEqual(classifyHostIf(attachRequest(['ovs5', 'c1', '0/0']), host), { kind: 'ovs', name: 'ovs5', create: true });
+    // In the OVS database but without a device: not created again.
+    assert.deepEqual(classifyHostIf(attachRequest(['ovs9', 'c1', '0/0']), host), { kind: 'ovs', name: 'ovs9', create: false });
+    // Without OVS facts a missing ovs* is still OVS (planning then says OVS is not there).
+    assert.deepEqual(classifyHostIf(attachRequest(['ovs5', 'c1', '0/0']), staticHostFacts([])), { kind: 'ovs', name: 'ovs5', create: true });
+    assert.deepEqual(classifyHostIf(attachRequest(['eth0', 'c1', '0/0']), host), { kind: 'macvlan', name: 'eth0' });
+  });
+
+  void test('a missing dummy* name: dummy; anything else missing: the classic error', () => {
+    const host = staticHostFacts([]);
+    assert.deepEqual(classifyHostIf(attachRequest(['dummy3', 'c1', '0/0']), host), { kind: 'dummy', name: 'dummy3' });
+    assertThrows(() => classifyHostIf(attachRequest(['eth0', 'c1', '0/0']), host), NotFoundError, 'I do not know how to set up interface eth0');
   });
 });
 

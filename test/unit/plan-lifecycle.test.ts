@@ -2,13 +2,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GuestLink } from '../../src/guest/facts.js';
-import { staticHostFacts, type HostLink } from '../../src/host/facts.js';
+import type { HostLink } from '../../src/host/facts.js';
 import { ConflictError } from '../../src/model/errors.js';
-import { configOf, encodeRecord, type AttachRecord } from '../../src/model/record.js';
+import { configOf, decodeRecord, encodeRecord, type AttachRecord } from '../../src/model/record.js';
 import { planAttach, type AttachContext } from '../../src/plan/attach.js';
 import { detachTargets, planDetach, planDetachLink } from '../../src/plan/detach.js';
 import type { Action, Plan } from '../../src/plan/types.js';
-import { assertThrows, attachRequest, bridge, guestFacts, nic, type LinkSpec } from './fakes.js';
+import { assertThrows, attachRequest, bridge, guestFacts, hostFacts, nic, type LinkSpec } from './fakes.js';
 
 const LABEL = 'docker container c1 (pid 4242)';
 const VETH = 'veth1pl4242';
@@ -17,7 +17,8 @@ interface Opts {
   links?: LinkSpec[];
   routes?: unknown[];
   host?: HostLink[];
-  localKind?: string;
+  /** `ip -d` kinds of host links (the command layer looks them up). */
+  kinds?: Record<string, string>;
   guestRef?: string;
 }
 
@@ -27,10 +28,11 @@ function ctx(argv: string[], o: Opts = {}): AttachContext {
     guestLabel: LABEL,
     guestRef: o.guestRef ?? 'docker:c1',
     guest: { pid: 4242, nsInode: 4026532999 },
-    host: staticHostFacts(o.host ?? [bridge('br0')]),
+    host: hostFacts(o.host ?? [bridge('br0')], {
+      ...(o.kinds && { details: Object.fromEntries(Object.entries(o.kinds).map(([name, kind]) => [name, { kind }])) }),
+    }),
     guestFacts: guestFacts(o.links ?? ['lo', 'eth0'], o.routes ?? []),
     hasArping: false,
-    ...(o.localKind !== undefined && { localKind: o.localKind }),
   };
 }
 
@@ -73,7 +75,7 @@ void describe('planAttach: re-running the same attach (idempotent)', () => {
       const link = plumbed(argv, {}, guestIf);
       // Host facts as after the first run: the host end exists and is up (and br7 now exists).
       const host = [bridge('br0'), bridge('br7'), nic(VETH, { up: true }), nic('myveth', { up: true }), nic('veth5pl4242', { up: true })];
-      const p = plan(argv, { links: ['lo', 'eth0', link], host, localKind: 'veth' });
+      const p = plan(argv, { links: ['lo', 'eth0', link], host, kinds: { [VETH]: 'veth', myveth: 'veth', veth5pl4242: 'veth' } });
       assert.equal(p.outcome, 'unchanged');
       assert.deepEqual(p.steps, []);
       assert.deepEqual(p.warnings, []);
@@ -81,8 +83,43 @@ void describe('planAttach: re-running the same attach (idempotent)', () => {
       assert.ok(p.record);
       assert.equal(p.record.guestIf, guestIf);
       assert.equal(configOf(p.record), configOf(plan(argv).record!));
+      // The record is the one already there, host end included.
+      assert.deepEqual(p.record, decodeRecord(link.alias));
+      const localIf = argv.includes('-l') ? argv[argv.indexOf('-l') + 1]! : `veth${guestIf.replace(/^eth/u, '')}pl4242`;
+      assert.equal(p.record.localIf, localIf);
     });
   }
+
+  void test('an unchanged re-run reports the existing record: its host end even when -l is not given again', () => {
+    const link = plumbed(['br0', '-l', 'myveth', 'c1', '10.0.0.2/24@10.0.0.1', '02:42:ac:11:00:02']);
+    const p = plan(['br0', 'c1', '10.0.0.2/24@10.0.0.1', '02:42:ac:11:00:02'], { links: ['lo', 'eth0', link] });
+    assert.equal(p.outcome, 'unchanged');
+    assert.deepEqual(p.record, {
+      role: 'guest', guest: 'docker:c1', nsInode: 4026532999, guestIf: 'eth1', hostIf: 'br0', hostKind: 'bridge',
+      localIf: 'myveth', address: '10.0.0.2/24', gateway: '10.0.0.1', mac: '02:42:ac:11:00:02',
+    });
+  });
+
+  void test('an unchanged re-run by another name for the guest reports the record as it was written', () => {
+    const link = plumbed(['br0', 'c1', '10.0.0.2/24']);
+    const p = plan(['br0', 'pid:4242', '10.0.0.2/24'], { links: ['lo', 'eth0', link], guestRef: 'pid:4242' });
+    assert.equal(p.outcome, 'unchanged');
+    assert.equal(p.record?.guest, 'docker:c1');
+    assert.equal(p.record?.localIf, VETH);
+    assert.equal(p.record?.role, 'guest');
+  });
+
+  void test('an unchanged re-run of a macvlan on a VLAN reports its VLAN sub-interface', () => {
+    const host = [nic('eth0'), nic('eth0.10')];
+    const first = plan(['eth0', 'c1', '10.0.0.2/24', '@10'], { host: [nic('eth0')] });
+    assert.equal(first.record?.vlanIf, 'eth0.10');
+    const link: GuestLink = { name: 'eth1', alias: encodeRecord(first.record), kind: 'macvlan', up: true };
+    const p = plan(['eth0', 'c1', '10.0.0.2/24', '@10'], { links: ['lo', 'eth0', link], host });
+    assert.equal(p.outcome, 'unchanged');
+    assert.deepEqual(p.steps, []);
+    assert.equal(p.record?.vlanIf, 'eth0.10');
+    assert.equal(p.record?.localIf, undefined);
+  });
 
   void test('--replace with the same configuration changes nothing either', () => {
     const link = plumbed(['br0', 'c1', '10.0.0.2/24']);
@@ -187,7 +224,7 @@ void describe('planAttach --replace', () => {
       links: ['lo', 'eth0', link],
       // After the first run the host end exists and is up.
       host: [bridge('br0'), nic(VETH, { up: true })],
-      localKind: 'veth',
+      kinds: { [VETH]: 'veth' },
       ...o,
     });
   }
@@ -224,7 +261,7 @@ void describe('planAttach --replace', () => {
     assertThrows(() => plan(['br0', '-l', 'busy0', 'c1', '10.0.0.3/24', '--replace'], {
       links: ['lo', 'eth0', plumbed(['br0', 'c1', '10.0.0.2/24'])],
       host: [bridge('br0'), nic(VETH, { up: true }), nic('busy0', { up: true })],
-      localKind: 'veth',
+      kinds: { [VETH]: 'veth', busy0: 'veth' },
     }), ConflictError, 'Link busy0 exists and is up');
   });
 
@@ -250,14 +287,13 @@ void describe('planAttach --replace', () => {
 
   void test(
     'routes that went away with the old interface are not deleted again (nor restored on undo)',
-    { todo: "bug: src/plan/attach.ts:139 plans the guest side from guestFacts taken before the old interface is removed, so a default route via the replaced eth1 gets a 'route del' that fails after 'link del' (No such process) and the whole --replace rolls back with the old interface already gone; drop routes whose dev is the replaced guestIf from the facts passed to planStaticAddress" },
     () => {
       const link = plumbed(['br0', 'c1', '10.0.0.2/24@10.0.0.1']);
       const p = plan(['br0', 'c1', '10.0.0.3/24@10.0.0.1', '--replace'], {
         links: ['lo', 'eth0', link],
         routes: ROUTES_VIA_ETH1,
         host: [bridge('br0'), nic(VETH, { up: true })],
-        localKind: 'veth',
+        kinds: { [VETH]: 'veth' },
       });
       const removeAt = actions(p).indexOf('guest: ip link del dev eth1');
       assert.equal(removeAt, 0);
@@ -271,18 +307,19 @@ void describe('planAttach --replace', () => {
 void describe('planDetachLink', () => {
   const REC: AttachRecord = { role: 'guest', guest: 'docker:c1', nsInode: 1, guestIf: 'eth1', hostIf: 'br0', hostKind: 'bridge', localIf: VETH };
 
-  void test('one guest-side link deletion, with no undo', () => {
+  void test('one guest-side link deletion, with no undo, marked irreversible', () => {
     const steps = planDetachLink('eth1', REC);
     assert.deepEqual(steps, [{
-      title: `remove eth1 and its host end ${VETH} from bridge br0`,
+      title: `remove eth1 and its host end ${VETH} (bridge br0)`,
       action: { kind: 'ip', place: 'guest', args: ['link', 'del', 'dev', 'eth1'] },
       undo: [],
+      irreversible: true,
     }]);
   });
 
   void test('a record without the host end name still gives a clean title', () => {
     const { localIf: _l, ...rec } = REC;
-    assert.equal(planDetachLink('eth1', rec)[0]!.title, 'remove eth1 and its host end from bridge br0');
+    assert.equal(planDetachLink('eth1', rec)[0]!.title, 'remove eth1 (bridge br0)');
   });
 });
 

@@ -1,0 +1,179 @@
+/**
+ * pipework's DHCP supervisor: one small process for every staying client on the host. A client
+ * inside a guest's network namespace keeps that namespace alive, so the guest's death does not
+ * reach it; the supervisor watches each guest by other means (its process and start time, or
+ * its netns file's inode — see state.ts), and stops the client once the guest is gone. It leaves
+ * when no client is left. One instance at a time: it holds an abstract unix socket, which also
+ * lets `supervise --ensure` ask it to look again at once.
+ */
+import { appendFileSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Server } from 'node:net';
+import { dirname, join } from 'node:path';
+import { dnsMarker } from './hook.js';
+import { processAlive, sleep, stopProcess } from './proc.js';
+import { STATE_ROOT, guestAlive, listStates, readClient, removeState, type ClientRecord } from './state.js';
+
+/** The supervisor's address (abstract: no file, gone with the process). */
+export const SUPERVISOR_SOCKET = '\0pipework-dhcp-supervisor';
+/** How often each client's guest is checked. */
+export const POLL_MS = 1_000;
+
+export function supervisorLog(line: string): void {
+  const file = join(STATE_ROOT, 'supervisor.log');
+  try {
+    if ((statSync(file, { throwIfNoEntry: false })?.size ?? 0) > 256 * 1024) renameSync(file, `${file}.old`);
+    appendFileSync(file, `${new Date().toISOString()} [${process.pid}] ${line}\n`);
+  } catch {
+    // best effort
+  }
+}
+
+/** Remove the resolv.conf a lease wrote for a named netns, if it is still ours (its marker). */
+export function removeOwnDns(path: string, guestIf: string): boolean {
+  try {
+    const first = readFileSync(path, 'utf8').split('\n', 1)[0] ?? '';
+    if (!first.includes(dnsMarker(guestIf))) return false;
+    unlinkSync(path);
+    if (path.startsWith('/etc/netns/')) {
+      try {
+        rmdirSync(dirname(path)); // only when empty
+      } catch {
+        // other files there: leave it
+      }
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Remove the classic pidfile if it still names this client. */
+function removePidfile(rec: ClientRecord): void {
+  if (rec.pidfile === undefined) return;
+  try {
+    if (readFileSync(rec.pidfile, 'utf8').trim() === String(rec.pid)) unlinkSync(rec.pidfile);
+  } catch {
+    // gone already
+  }
+}
+
+/** Stop a client for good and forget it (also what `pipework del` does). */
+export async function stopClient(dir: string, rec: ClientRecord | undefined, why: string): Promise<void> {
+  if (rec !== undefined) {
+    if (processAlive(rec.pid, rec.start)) {
+      supervisorLog(`stopping ${rec.program} (pid ${rec.pid}) of ${rec.guestIf} in ${rec.guest}: ${why}`);
+    }
+    await stopProcess(rec.pid, rec.start, { session: rec.session, nsInode: rec.nsInode });
+    removePidfile(rec);
+  }
+  removeState(dir);
+}
+
+/**
+ * Does the client's namespace still have its interface? /proc/<pid>/net/dev lists the devices of
+ * the process's network namespace: no process needs to be started to look into the guest.
+ */
+export function interfaceIn(pid: number, guestIf: string): boolean | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/net/dev`, 'utf8').split('\n').some((l) => l.split(':')[0]?.trim() === guestIf);
+  } catch {
+    return undefined;
+  }
+}
+
+/** One look at every client: forget the ones that exited, stop the ones whose guest is gone. Returns how many remain. */
+export async function sweep(): Promise<number> {
+  let remaining = 0;
+  const stops: Promise<void>[] = [];
+  for (const dir of listStates()) {
+    const rec = readClient(dir);
+    if (rec === undefined) continue; // being acquired (or a one-shot's scratch): not ours to judge
+    if (!processAlive(rec.pid, rec.start)) {
+      supervisorLog(`${rec.program} (pid ${rec.pid}) of ${rec.guestIf} in ${rec.guest} has exited`);
+      removePidfile(rec);
+      removeState(dir);
+      continue;
+    }
+    const guestGone = !guestAlive(rec.watch);
+    // Its interface removed by hand (not by `pipework del`, which stops the client first).
+    if (!guestGone && interfaceIn(rec.pid, rec.guestIf) !== false) {
+      remaining++;
+      continue;
+    }
+    stops.push((async () => {
+      await stopClient(dir, rec, guestGone ? 'the guest is gone' : `${rec.guestIf} is gone from the guest`);
+      if (rec.dns?.create === true) removeOwnDns(rec.dns.path, rec.guestIf);
+    })());
+  }
+  await Promise.all(stops);
+  return remaining;
+}
+
+function listen(server: Server): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      server.off('listening', onListening);
+      if (err.code === 'EADDRINUSE') resolve(false);
+      else reject(err);
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolve(true);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(SUPERVISOR_SOCKET);
+  });
+}
+
+/** Ask a running supervisor to look now; false when none answers. */
+export function pokeSupervisor(timeoutMs = 2_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const conn = createConnection(SUPERVISOR_SOCKET);
+    let answer = '';
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      conn.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    conn.setEncoding('utf8');
+    conn.on('connect', () => conn.write('sweep\n'));
+    conn.on('data', (d: string) => {
+      answer += d;
+      if (answer.includes('\n')) done(answer.startsWith('ok'));
+    });
+    conn.on('error', () => done(false));
+    conn.on('close', () => done(answer.startsWith('ok')));
+  });
+}
+
+/** The supervisor's life: until no client is left. */
+export async function supervise(): Promise<void> {
+  let busy: Promise<number> | undefined;
+  const look = (): Promise<number> => {
+    busy ??= sweep().finally(() => { busy = undefined; });
+    return busy;
+  };
+  const server = createServer((conn) => {
+    conn.setEncoding('utf8');
+    conn.on('error', () => undefined);
+    conn.once('data', () => {
+      void look().then(() => conn.end('ok\n'), () => conn.end('error\n'));
+    });
+  });
+  if (!(await listen(server))) return; // another supervisor runs
+  supervisorLog('started');
+  for (;;) {
+    const remaining = await look();
+    if (remaining === 0) {
+      // Stop taking requests, then look once more: a client registered before a request that
+      // we accepted is seen now; one registered later finds no supervisor and starts another.
+      await new Promise<void>((r) => server.close(() => r()));
+      if ((await look()) === 0) break;
+      if (!(await listen(server))) break; // a new supervisor took over
+    }
+    await sleep(POLL_MS);
+  }
+  supervisorLog('no client left: exiting');
+}
