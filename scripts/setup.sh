@@ -24,6 +24,7 @@ PKGS=(
   docker.io podman lxc openvswitch-switch
   dnsmasq-base udhcpc isc-dhcp-client dhcpcd-base
   util-linux procps curl ca-certificates
+  qemu-system-x86 xz-utils strace time
 )
 
 missing=()
