@@ -114,14 +114,22 @@ export function firstLine(text: string): string {
   return text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
 }
 
-/** Start a program and do not wait for it (it outlives us only briefly: arping -c 1). */
-export function spawnDetached(argv: readonly string[], nsFd?: number): void {
+/**
+ * Start a program and do not wait for it (arping -c 1, which outlives us briefly). With
+ * `fds`, several namespaces are handed down as fds 3, 4, … and `input` is written to it.
+ */
+export function spawnDetached(argv: readonly string[], nsFd?: number, more?: { input: string; fds: number[] }): void {
   const [file, ...rest] = argv;
   if (file === undefined) throw new Error('empty argv');
   spawnCount++;
-  const stdio: ('ignore' | number)[] = ['ignore', 'ignore', 'ignore'];
-  if (nsFd !== undefined) stdio.push(nsFd, ownNetnsFd());
+  const stdio: ('ignore' | 'pipe' | number)[] = [more ? 'pipe' : 'ignore', 'ignore', 'ignore'];
+  if (more) stdio.push(...more.fds);
+  else if (nsFd !== undefined) stdio.push(nsFd, ownNetnsFd());
   const child = spawn(file, rest, { stdio, detached: true });
   child.on('error', () => undefined);
+  if (more) {
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(more.input);
+  }
   child.unref();
 }

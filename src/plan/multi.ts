@@ -3,14 +3,18 @@
  * `ip -batch` per wave, each guest gets one process per wave, and a failure anywhere undoes
  * everything every plan did, as a single run would.
  */
-import { ipBatch } from '../exec/ip.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { batchLine, ipBatch } from '../exec/ip.js';
+import { inNetns } from '../exec/netns.js';
 import type { NetnsHandle } from '../exec/netns.js';
-import { NS_PATH_IN_CHILD, nsPathOfFd, type Runner } from '../exec/runner.js';
+import { NS_PATH_IN_CHILD, nsPathOfFd, spawnDetached, type Runner } from '../exec/runner.js';
 import { readHostLink } from '../host/facts.js';
 import { interruption } from '../exec/signals.js';
 import { StepFailedError } from '../model/errors.js';
 import { HalfDoneError, rollback, runExec } from './apply.js';
-import type { IpAction, Plan, Step } from './types.js';
+import type { ExecAction, IpAction, Plan, Step } from './types.js';
 
 export interface PlanJob {
   plan: Plan;
@@ -81,11 +85,18 @@ export async function applyPlans(jobs: PlanJob[], opts: MultiOptions): Promise<v
         else perGuest.push({ c, seg });
       }
       if (hostIp.length > 0) await mergedHostBatch(hostIp, opts.runner);
-      await pool(perGuest, limit, async ({ c, seg }) => {
-        await runSegment(c, seg, opts.runner);
-        if (c.next >= c.job.plan.steps.length) opts.onProgress?.(++finished, cursors.length);
-      });
-      for (const { c } of hostIp) if (c.next >= c.job.plan.steps.length) opts.onProgress?.(++finished, cursors.length);
+      // Guest batches of many guests, and the gratuitous ARPs, each go to one xargs: one fork
+      // of ours instead of one per guest (a fork of this process costs more than ip's work).
+      const isGuestIp = (s: Step) => s.action.kind === 'ip' && s.action.place === 'guest';
+      const isDetached = (s: Step) => s.action.kind === 'exec' && s.action.detached === true;
+      const guestIp = perGuest.filter(({ seg }) => isGuestIp(seg[0]!));
+      const detached = perGuest.filter(({ seg }) => isDetached(seg[0]!));
+      const rest = perGuest.filter((x) => !guestIp.includes(x) && !detached.includes(x));
+      if (guestIp.length > 1) await fannedGuestBatches(guestIp, opts.runner);
+      if (detached.length > 1) detachedMany(detached);
+      const single = [...rest, ...(guestIp.length === 1 ? guestIp : []), ...(detached.length === 1 ? detached : [])];
+      await pool(single, limit, async ({ c, seg }) => runSegment(c, seg, opts.runner));
+      for (const { c } of [...hostIp, ...perGuest]) if (c.next >= c.job.plan.steps.length) opts.onProgress?.(++finished, cursors.length);
     }
   } catch (err) {
     // Undo every plan, newest plan first; each plan's steps in reverse.
@@ -157,5 +168,69 @@ async function mergedHostBatch(items: { c: Cursor; seg: Step[] }[], runner: Runn
   if (failure) {
     const { c } = owner[ok]!;
     throw new JobFailure(c, c.next, failure.message);
+  }
+}
+
+/** Arguments for xargs -0 -n <per>: one group per command. */
+function xargsInput(groups: string[][]): string {
+  return groups.map((g) => g.map((a) => `${a}\0`).join('')).join('');
+}
+
+/**
+ * Each guest's segment in its own `ip -batch FILE` inside its namespace, run by one xargs
+ * (8 at a time) that holds every namespace as an fd. A failing batch says
+ * "Command failed FILE:LINE", which names the guest and the step.
+ */
+async function fannedGuestBatches(items: { c: Cursor; seg: Step[] }[], runner: Runner): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'pipework-batch-'));
+  try {
+    const files = items.map(({ seg }, k) => {
+      const file = join(dir, `g${k}.batch`);
+      writeFileSync(file, seg.map((s) => batchLine((s.action as IpAction).args)).join('\n') + '\n');
+      return file;
+    });
+    const groups = items.map((_, k) => [`--net=${nsPathOfFd(k)}`, '--', 'ip', '-batch', files[k]!]);
+    const result = await runner.run(['xargs', '-0', '-n', '5', '-P', '8', 'nsenter'], {
+      input: xargsInput(groups), fds: items.map(({ c }) => c.job.ns.fd), where: 'the guests', timeoutMs: 120_000,
+    });
+    const failed = new Map<number, { line: number; message: string }>();
+    const lines = result.stderr.split('\n');
+    lines.forEach((l, idx) => {
+      const m = /^Command failed (.*)\.batch:(\d+)$/u.exec(l.trim());
+      const k = m ? Number(/g(\d+)$/u.exec(m[1]!)?.[1]) : NaN;
+      if (m && !Number.isNaN(k)) failed.set(k, { line: Number(m[2]) - 1, message: lines[idx - 1]?.trim() || l.trim() });
+    });
+    let first: JobFailure | undefined;
+    items.forEach(({ c, seg }, k) => {
+      const f = failed.get(k);
+      const ok = f ? f.line : seg.length;
+      c.done.push(...seg.slice(0, ok));
+      c.next += ok;
+      if (f && !first) first = new JobFailure(c, c.next, f.message);
+    });
+    if (first) throw first;
+    if (result.code !== 0) throw new Error(`running the guests' batches failed: ${result.stderr.trim().split('\n')[0] ?? `exit ${result.code}`}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Fire-and-forget programs in many guests (the gratuitous ARPs), through one detached xargs. */
+function detachedMany(items: { c: Cursor; seg: Step[] }[]): void {
+  const groups = items.map(({ seg }, k) => {
+    const argv = (seg[0]!.action as ExecAction).argv;
+    return [`--net=${nsPathOfFd(k)}`, '--', ...argv];
+  });
+  const per = groups[0]!.length;
+  if (groups.some((g) => g.length !== per)) {
+    for (const { c, seg } of items) spawnDetached(inNetns((seg[0]!.action as ExecAction).argv), c.job.ns.fd);
+  } else {
+    spawnDetached(['xargs', '-0', '-n', String(per), '-P', '32', 'nsenter'], undefined, {
+      input: xargsInput(groups), fds: items.map(({ c }) => c.job.ns.fd),
+    });
+  }
+  for (const { c, seg } of items) {
+    c.done.push(seg[0]!);
+    c.next++;
   }
 }
