@@ -110,9 +110,21 @@ function ourNetns(name: string): boolean {
 }
 
 /** What changed between two snapshots in what this file could have touched. */
+/**
+ * The host end of a guest that has died (its PID is gone) vanishes on its own, some time
+ * after the guest: the kernel tears a dead namespace's veths down asynchronously. That is
+ * not a change made by the command under test.
+ */
+function goneWithDeadGuest(name: string): boolean {
+  const pid = /^v.+pl(\d+)$/u.exec(name)?.[1];
+  return pid !== undefined && !existsSync(`/proc/${pid}`);
+}
+
 function ourChanges(a: HostSnapshot, b: HostSnapshot): string[] {
   const out: string[] = [];
-  const byName = (s: HostSnapshot) => new Map(s.links.filter((l) => ourLink(l.name)).map((l) => [l.name, JSON.stringify(l)]));
+  const vanished = new Set(a.links.filter((l) => !b.links.some((x) => x.name === l.name) && goneWithDeadGuest(l.name)).map((l) => l.name));
+  const byName = (s: HostSnapshot) =>
+    new Map(s.links.filter((l) => ourLink(l.name) && !vanished.has(l.name)).map((l) => [l.name, JSON.stringify(l)]));
   const la = byName(a);
   const lb = byName(b);
   for (const n of new Set([...la.keys(), ...lb.keys()])) {
@@ -120,7 +132,7 @@ function ourChanges(a: HostSnapshot, b: HostSnapshot): string[] {
   }
   const ourRoute = (r: string) => {
     const dev = /\bdev=(\S+)/u.exec(r)?.[1];
-    return dev === undefined || ourLink(dev);
+    return dev === undefined || (ourLink(dev) && !vanished.has(dev));
   };
   for (const fam of ['routes4', 'routes6'] as const) {
     const ra = new Set(a[fam].filter(ourRoute));
