@@ -230,13 +230,10 @@ export async function removeLink(name: string, ns?: string): Promise<void> {
   await sh(['ip', ...(ns !== undefined ? ['-n', ns] : []), 'link', 'del', 'dev', name], { timeoutMs: 10_000 });
 }
 
-/** Fail if /etc/resolv.conf differs from the backup taken before the test run (if there is one). */
+/** /etc/resolv.conf as it was when the test file loaded this module. */
+const RESOLV_AT_LOAD = readFileSync('/etc/resolv.conf', 'utf8');
+
+/** Fail if /etc/resolv.conf differs from what it was when the test file started. */
 export function assertResolvConfUnchanged(): void {
-  let backup: string;
-  try {
-    backup = readFileSync('/root/resolv.conf.bak', 'utf8');
-  } catch {
-    return;
-  }
-  assert.equal(readFileSync('/etc/resolv.conf', 'utf8'), backup, '/etc/resolv.conf changed');
+  assert.equal(readFileSync('/etc/resolv.conf', 'utf8'), RESOLV_AT_LOAD, '/etc/resolv.conf changed');
 }
