@@ -3,7 +3,7 @@
  * otherwise a deterministic name from a hash of what makes the interface unique
  * (guest namespace and guest interface), which is valid and does not collide.
  */
-import { createHash } from 'node:crypto';
+import { digest } from '../model/hash.js';
 import { IFNAME_MAX } from '../model/ifname.js';
 
 export interface GuestIdentity {
@@ -14,8 +14,8 @@ export interface GuestIdentity {
 }
 
 function hashed(prefix: string, guest: GuestIdentity, guestIf: string): string {
-  const digest = createHash('sha256').update(`${guest.nsInode}/${guestIf}`).digest('hex');
-  return prefix + digest.slice(0, IFNAME_MAX - prefix.length);
+  const hex = digest('sha256', `${guest.nsInode}/${guestIf}`).toString('hex');
+  return prefix + hex.slice(0, IFNAME_MAX - prefix.length);
 }
 
 function classicOrHashed(classic: string | undefined, prefix: string, guest: GuestIdentity, guestIf: string): string {

@@ -7,13 +7,13 @@ import { ConflictError } from '../model/errors.js';
 import type { Step } from '../plan/types.js';
 import type { HostFacts } from './facts.js';
 import { featureText } from './kernel.js';
-import { createHash } from 'node:crypto';
+import { digest } from '../model/hash.js';
 
 /** `<nic>.<vlan>` as the classic tool names it, or a hashed name when that is too long. */
 export function vlanIfName(nic: string, vlan: number): string {
   const classic = `${nic}.${vlan}`;
   if (classic.length <= IFNAME_MAX) return classic;
-  return `pwq${createHash('sha256').update(classic).digest('hex').slice(0, IFNAME_MAX - 3)}`;
+  return `pwq${digest('sha256', classic).toString('hex').slice(0, IFNAME_MAX - 3)}`;
 }
 
 /** The alias of a VLAN sub-interface pipework made: removed when its last user goes. */

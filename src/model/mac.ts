@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { digest } from './hash.js';
 import { InvalidArgumentError } from './errors.js';
 
 /**
@@ -29,6 +29,6 @@ export function parseMac(text: string): string {
  */
 export function macFromText(text: string): string {
   if (text.length === 0) throw new InvalidArgumentError("invalid MAC 'U:': the text after U: is empty");
-  const digest = createHash('md5').update(`${text}\n`).digest();
-  return ['02', ...[...digest.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+  const md5 = digest('md5', `${text}\n`);
+  return ['02', ...[...md5.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
