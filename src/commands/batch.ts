@@ -9,6 +9,7 @@ import type { AttachRequest, BatchRequest } from '../cli/request.js';
 import { splitWords } from '../cli/words.js';
 import { processRunner, type Runner } from '../exec/runner.js';
 import type { Guest } from '../guest/guest.js';
+import { dockerIndex } from '../guest/docker-index.js';
 import { resolveGuest } from '../guest/resolve.js';
 import { ConflictError, PipeworkError, UsageError } from '../model/errors.js';
 import { applyPlans, type PlanJob } from '../plan/multi.js';
@@ -79,10 +80,12 @@ export async function batch(request: BatchRequest, runner: Runner = processRunne
   // Each guest is resolved (and its namespace held) once, however many lines name it.
   const refs = [...new Set(lines.map((l) => l.request.guest))];
   const guests = new Map<string, Guest>();
+  // Many guests: list Docker's containers once instead of one inspect call each.
+  const index = refs.length > 1 ? await dockerIndex() : undefined;
   try {
     await pool(refs, 16, async (ref) => {
       try {
-        guests.set(ref, await resolveGuest(ref, { runner }));
+        guests.set(ref, await resolveGuest(ref, { runner, ...(index && { dockerIndex: index }) }));
       } catch (err) {
         const no = lines.find((l) => l.request.guest === ref)!.no;
         if (err instanceof PipeworkError) throw new (err.constructor as typeof PipeworkError)(`line ${no}: ${err.message}`);

@@ -24,12 +24,15 @@ export function lxcCgroupCandidates(root: string, name: string): string[] {
   return [`${root}/lxc.payload.${name}`, `${root}/lxc.payload/${name}`, `${root}/lxc/${name}`];
 }
 
-/** First PID in a cgroup or (LXC 5 delegates inside the container) one of its children. */
-function firstPid(dir: string, depth = 0): number | undefined {
+/**
+ * The lowest PID in a cgroup (the container's init, which started first) or, when it has none
+ * itself (LXC 5 delegates inside the container), in one of its children.
+ */
+export function firstPid(dir: string, depth = 0): number | undefined {
   for (const file of ['cgroup.procs', 'tasks']) {
     try {
-      const pid = readFileSync(`${dir}/${file}`, 'utf8').split('\n').find((l) => /^\d+$/u.test(l));
-      if (pid !== undefined) return Number(pid);
+      const pids = readFileSync(`${dir}/${file}`, 'utf8').split('\n').filter((l) => /^\d+$/u.test(l)).map(Number);
+      if (pids.length > 0) return Math.min(...pids);
       break;
     } catch {
       // try the next file name
@@ -49,7 +52,7 @@ function firstPid(dir: string, depth = 0): number | undefined {
   return undefined;
 }
 
-function inCgroup(pid: number, cgroupDir: string, root: string): boolean {
+export function inCgroup(pid: number, cgroupDir: string, root: string): boolean {
   try {
     const rel = cgroupDir.slice(root.length);
     return readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').some((l) => {

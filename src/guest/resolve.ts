@@ -10,12 +10,15 @@ import { ConflictError, InvalidArgumentError, NotFoundError, PipeworkError } fro
 import { lookupDocker, lookupPodman, type Lookup } from './containers.js';
 import type { Guest, GuestKind, GuestLocation } from './guest.js';
 import { lookupLxcCgroup, lookupLxcInfo } from './lxc.js';
+import type { DockerIndex } from './docker-index.js';
 
 const NETNS_DIR = '/var/run/netns';
 const KINDS: readonly GuestKind[] = ['docker', 'podman', 'lxc', 'pid', 'netns'];
 
 export interface ResolveOptions {
   runner: Runner;
+  /** Docker containers listed up front (pipework batch): asked before the API. */
+  dockerIndex?: DockerIndex;
   /** Sleep between the classic tool's PID-0 retries (injectable for tests). */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -71,7 +74,7 @@ async function locate(ref: string, opts: ResolveOptions): Promise<GuestLocation>
     case 'netns': return lookupNetns(name) ?? fail(`network namespace ${name} not found in ${NETNS_DIR}`);
     case 'pid': return lookupPid(name) ?? fail(`no process with PID ${name}`);
     case 'lxc': return lookupLxcCgroup(name) ?? (await lookupLxcInfo(opts.runner, name)) ?? fail(`LXC container ${name} not found (or not running)`);
-    case 'docker': return take(await lookupContainer(() => lookupDocker(name), sleep), 'Docker') ?? fail(notRunning[0] ?? `container ${name} not found, and unknown to Docker${unreachable.length > 0 ? ` (${unreachable.join('; ')})` : ''}`);
+    case 'docker': return opts.dockerIndex?.locate(name) ?? take(await lookupContainer(() => lookupDocker(name), sleep), 'Docker') ?? fail(notRunning[0] ?? `container ${name} not found, and unknown to Docker${unreachable.length > 0 ? ` (${unreachable.join('; ')})` : ''}`);
     case 'podman': return take(await lookupContainer(() => lookupPodman(opts.runner, name), sleep)) ?? fail(notRunning[0] ?? `container ${name} not found, and unknown to Podman`);
     case undefined: break;
   }
@@ -82,7 +85,8 @@ async function locate(ref: string, opts: ResolveOptions): Promise<GuestLocation>
   if (lxc) return lxc;
   // Docker that cannot be reached is worth a mention only where it is expected to run.
   const dockerExpected = process.env['DOCKER_HOST'] !== undefined || existsSync('/var/run/docker.sock');
-  const docker = take(await lookupContainer(() => lookupDocker(name), sleep), dockerExpected ? 'Docker' : undefined);
+  const docker = opts.dockerIndex?.locate(name)
+    ?? take(await lookupContainer(() => lookupDocker(name), sleep), dockerExpected ? 'Docker' : undefined);
   const pid = lookupPid(name);
   if (docker && pid) {
     throw new ConflictError(`found more than one guest matching ${name}: Docker container ${docker.name} and PID ${name}; write docker:${name} or pid:${name}`);
