@@ -2,7 +2,7 @@
 import type { AttachRequest } from '../cli/request.js';
 import { ipJsonBatch } from '../exec/ip.js';
 import { processRunner, type Runner } from '../exec/runner.js';
-import { hasProgram } from '../guest/containers.js';
+import { hasProgram } from '../exec/programs.js';
 import { guestFactsFromProc, readGuestFacts, type GuestFacts } from '../guest/facts.js';
 import type { Guest } from '../guest/guest.js';
 import { resolveGuest } from '../guest/resolve.js';

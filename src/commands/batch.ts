@@ -13,6 +13,7 @@ import { dockerIndex } from '../guest/docker-index.js';
 import { resolveGuest } from '../guest/resolve.js';
 import { ConflictError, PipeworkError, UsageError } from '../model/errors.js';
 import { applyPlans, type PlanJob } from '../plan/multi.js';
+import { mapLimit } from '../plan/pool.js';
 import { formatPlan } from '../plan/print.js';
 import { planFor, runWithRetry } from './attach.js';
 import { guestJson, planJson, printJson, recordJson } from './output.js';
@@ -52,18 +53,6 @@ export function parseBatchText(text: string): Line[] {
   return out;
 }
 
-async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let i = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (i < items.length) {
-      const k = i++;
-      results[k] = await fn(items[k]!);
-    }
-  }));
-  return results;
-}
-
 function progress(): ((done: number, total: number) => void) | undefined {
   if (!process.stderr.isTTY) return undefined;
   return (done, total) => {
@@ -83,7 +72,7 @@ export async function batch(request: BatchRequest, runner: Runner = processRunne
   // Many guests: list Docker's containers once instead of one inspect call each.
   const index = refs.length > 1 ? await dockerIndex() : undefined;
   try {
-    await pool(refs, 16, async (ref) => {
+    await mapLimit(refs, 16, async (ref) => {
       try {
         guests.set(ref, await resolveGuest(ref, { runner, ...(index && { dockerIndex: index }) }));
       } catch (err) {
@@ -93,7 +82,7 @@ export async function batch(request: BatchRequest, runner: Runner = processRunne
       }
     });
 
-    const jobsFor = async (full: boolean): Promise<PlanJob[]> => pool(lines, 16, async ({ no, request: r }) => {
+    const jobsFor = async (full: boolean): Promise<PlanJob[]> => mapLimit(lines, 16, async ({ no, request: r }) => {
       const guest = guests.get(r.guest)!;
       try {
         return { plan: await planFor(runner, r, guest, full || request.dryRun), ns: guest.ns, label: `line ${no}` };

@@ -5,7 +5,7 @@
  */
 import { lstatSync, readlinkSync, statSync } from 'node:fs';
 import type { AttachRequest } from '../cli/request.js';
-import { hasProgram } from '../guest/containers.js';
+import { hasProgram } from '../exec/programs.js';
 import type { Guest } from '../guest/guest.js';
 import { NotFoundError } from '../model/errors.js';
 import { engineSocket, imagePresent, resolvConfPath } from './container.js';

@@ -2,6 +2,7 @@
  * Docker and Podman guests: one API call resolves a name, full id or unique id prefix.
  */
 import { existsSync } from 'node:fs';
+import { hasProgram } from '../exec/programs.js';
 import type { Runner } from '../exec/runner.js';
 import { ConflictError, PipeworkError } from '../model/errors.js';
 import { ApiUnavailableError, apiGet, apiMessage, dockerSocketPath, type ContainerInspect } from './engine-api.js';
@@ -84,6 +85,3 @@ export async function lookupPodman(runner: Runner, ref: string): Promise<Lookup>
   return locate('podman', info);
 }
 
-export function hasProgram(name: string, path = process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'): boolean {
-  return path.split(':').some((dir) => dir !== '' && existsSync(`${dir}/${name}`));
-}

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import type { Runner } from '../exec/runner.js';
 import type { GuestLocation } from './guest.js';
-import { hasProgram } from './containers.js';
+import { hasProgram } from '../exec/programs.js';
 
 /** Mount points of cgroup hierarchies: the v2 one, and the v1 devices one (the classic tool's). */
 export function cgroupRoots(mounts: string): string[] {

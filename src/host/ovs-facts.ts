@@ -1,7 +1,7 @@
 /** What the planner needs to know about Open vSwitch on this host. */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Runner } from '../exec/runner.js';
-import { hasProgram } from '../guest/containers.js';
+import { hasProgram } from '../exec/programs.js';
 import { featureAvailability } from './kernel.js';
 
 export const OVS_RUN_DIR = '/var/run/openvswitch';

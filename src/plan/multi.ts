@@ -14,6 +14,7 @@ import { readHostLink } from '../host/facts.js';
 import { interruption } from '../exec/signals.js';
 import { StepFailedError } from '../model/errors.js';
 import { HalfDoneError, rollback, runExec } from './apply.js';
+import { mapLimit } from './pool.js';
 import type { ExecAction, IpAction, Plan, Step } from './types.js';
 
 export interface PlanJob {
@@ -52,14 +53,6 @@ function segment(c: Cursor): Step[] {
   return out;
 }
 
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (i < items.length) await fn(items[i++]!);
-  });
-  await Promise.all(workers);
-}
-
 class JobFailure extends Error {
   constructor(readonly cursor: Cursor, readonly stepIndex: number, message: string) {
     super(message);
@@ -95,7 +88,7 @@ export async function applyPlans(jobs: PlanJob[], opts: MultiOptions): Promise<v
       if (guestIp.length > 1) await fannedGuestBatches(guestIp, opts.runner);
       if (detached.length > 1) detachedMany(detached);
       const single = [...rest, ...(guestIp.length === 1 ? guestIp : []), ...(detached.length === 1 ? detached : [])];
-      await pool(single, limit, async ({ c, seg }) => runSegment(c, seg, opts.runner));
+      await mapLimit(single, limit, async ({ c, seg }) => runSegment(c, seg, opts.runner));
       for (const { c } of [...hostIp, ...perGuest]) if (c.next >= c.job.plan.steps.length) opts.onProgress?.(++finished, cursors.length);
     }
   } catch (err) {

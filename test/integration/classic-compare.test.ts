@@ -3,16 +3,13 @@
 // rules, qdiscs, bridge membership, link state). The classic script is not shipped with this
 // project: set PIPEWORK_CLASSIC to its path to run this comparison.
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { ensureImage, removeContainer, runContainer, type DockerContainer } from './helpers/docker.js';
+import { classicSkip, runClassic } from './helpers/classic.js';
 import { delLink, ip, ipJson, type IpAddrLink, type IpLink, type IpRoute } from './helpers/netns.js';
 import { runPipework, sh, type RunResult } from './helpers/run.js';
 
-const CLASSIC = process.env['PIPEWORK_CLASSIC'];
-const skip = CLASSIC === undefined || !existsSync(CLASSIC)
-  ? 'PIPEWORK_CLASSIC is not set to the classic pipework script (it is not shipped here); nothing to compare against'
-  : false;
+const skip = classicSkip;
 
 interface Twin {
   /** Placeholder values for this side. */
@@ -23,14 +20,6 @@ interface Twin {
 /** Substitute {C}, {BR}, {BR2}, {L} in a command line. */
 function fill(line: readonly string[], vars: Record<string, string>): string[] {
   return line.map((a) => a.replace(/\{(\w+)\}/gu, (_, k: string) => vars[k] ?? `{${k}}`));
-}
-
-async function runClassic(args: readonly string[], pid: number): Promise<RunResult> {
-  const result = await sh(['sh', CLASSIC!, ...args], { timeoutMs: 30_000 });
-  // The classic script leaves /var/run/netns/<pid> behind when it stops on an error.
-  const leftover = `/var/run/netns/${pid}`;
-  if (existsSync(leftover) || lstatSync(leftover, { throwIfNoEntry: false })?.isSymbolicLink()) rmSync(leftover, { force: true });
-  return result;
 }
 
 /** Everything a plumbing run can change, with this side's names replaced by placeholders. */

@@ -11,7 +11,7 @@
 // --direct-phys, the host-side peer of the moved veth end).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cleanupPrefix, snapshotHost, type HostSnapshot } from './helpers/guard.js';
 import {
   addNetns,
@@ -25,6 +25,7 @@ import {
   type NsRef,
 } from './helpers/netns.js';
 import { runPipework, sh, shOk, sleep, waitFor, type RunResult } from './helpers/run.js';
+import { classicSkip, runClassic } from './helpers/classic.js';
 import {
   DOCKER_TEST_IMAGE,
   ensureImage,
@@ -597,10 +598,6 @@ void describe('Open vSwitch: an injected failure at every step on a new bridge l
 
 // ---- 3b. the classic script on twin Docker containers ---------------------------------------------
 
-const CLASSIC = process.env['PIPEWORK_CLASSIC'];
-const classicSkip = CLASSIC === undefined || !existsSync(CLASSIC)
-  ? 'PIPEWORK_CLASSIC is not set to the classic pipework script (it is not shipped here); nothing to compare against'
-  : false;
 
 void describe('Open vSwitch: same port, tag and external-ids as the classic script', { skip: classicSkip }, () => {
   const sides = [
@@ -630,12 +627,6 @@ void describe('Open vSwitch: same port, tag and external-ids as the classic scri
     }
   });
 
-  async function runClassic(args: readonly string[], pid: number): Promise<RunResult> {
-    const r = await sh(['sh', CLASSIC!, ...args], { timeoutMs: 30_000 });
-    const leftover = `/var/run/netns/${pid}`;
-    if (existsSync(leftover) || lstatSync(leftover, { throwIfNoEntry: false })?.isSymbolicLink()) rmSync(leftover, { force: true });
-    return r;
-  }
 
   /** Ports, tags, external-ids and the guest's interfaces, with this side's names replaced. */
   async function state(i: number): Promise<unknown> {
