@@ -24,9 +24,9 @@ interface RawLink {
 }
 
 /** `ip -d` details of the named host links that exist (one process, only when needed). */
-async function linkDetails(runner: Runner, names: string[]): Promise<Map<string, LinkDetails>> {
+async function linkDetails(runner: Runner, names: string[], sysfs: HostFacts): Promise<Map<string, LinkDetails>> {
   const map = new Map<string, LinkDetails>();
-  const existing = names.filter((n) => sysfsHostFacts.link(n) !== undefined);
+  const existing = names.filter((n) => sysfs.link(n) !== undefined);
   if (existing.length === 0) return map;
   const results = await ipJsonBatch(runner, existing.map((n) => ['link', 'show', 'dev', n]), { where: 'the host' });
   for (const [l] of results as RawLink[][]) {
@@ -41,10 +41,10 @@ async function linkDetails(runner: Runner, names: string[]): Promise<Map<string,
 }
 
 /** Host facts: sysfs, plus what this line may need (link details, Open vSwitch). */
-async function hostFacts(runner: Runner, request: AttachRequest, guest: Guest): Promise<HostFacts> {
-  const facts: HostFacts = { ...sysfsHostFacts };
-  const name = request.hostIf.by === 'name' ? request.hostIf.name : sysfsHostFacts.byMac(request.hostIf.mac);
-  const link = name !== undefined ? sysfsHostFacts.link(name) : undefined;
+async function hostFacts(runner: Runner, request: AttachRequest, guest: Guest, sysfs: HostFacts): Promise<HostFacts> {
+  const facts: HostFacts = { ...sysfs };
+  const name = request.hostIf.by === 'name' ? request.hostIf.name : sysfs.byMac(request.hostIf.mac);
+  const link = name !== undefined ? sysfs.link(name) : undefined;
   // Only an interface that is neither a Linux bridge nor IPoIB (or a missing ovs*) may be OVS.
   if ((link && !link.isBridge && link.type !== LINK_TYPE_INFINIBAND) || (!link && name?.startsWith('ovs'))) {
     facts.ovs = await readOvsFacts(runner);
@@ -52,7 +52,7 @@ async function hostFacts(runner: Runner, request: AttachRequest, guest: Guest): 
   const guestIf = request.guestIf ?? 'eth1';
   const localIf = request.localIf ?? vethHostName({ ...(guest.pid !== undefined && { pid: guest.pid }), nsInode: guest.ns.inode }, guestIf);
   const wanted = [localIf, ...(name !== undefined && request.vlan !== undefined ? [vlanIfName(name, request.vlan)] : [])];
-  facts.details = await linkDetails(runner, wanted);
+  facts.details = await linkDetails(runner, wanted, sysfs);
   return facts;
 }
 
@@ -62,7 +62,9 @@ async function hostFacts(runner: Runner, request: AttachRequest, guest: Guest): 
  * the plan assumes the interface is new, and if the kernel says it exists after all
  * ("File exists"), the caller plans again with the full read (`runWithRetry`).
  */
-export async function attachGuestFacts(runner: Runner, request: AttachRequest, guest: Guest, full: boolean): Promise<GuestFacts> {
+export async function attachGuestFacts(
+  runner: Runner, request: AttachRequest, guest: Guest, full: boolean, sysfs: HostFacts = sysfsHostFacts,
+): Promise<GuestFacts> {
   // --direct-phys: the NIC may already be in the guest (a re-run); only its record tells.
   if (full || request.directPhys) return readGuestFacts(runner, guest.ns);
   const spec = request.config.kind === 'static' ? request.config.spec : undefined;
@@ -73,14 +75,19 @@ export async function attachGuestFacts(runner: Runner, request: AttachRequest, g
   if (fast) return fast.links.some((l) => names.includes(l.name)) ? readGuestFacts(runner, guest.ns) : fast;
   // No PID to read /proc through: assume a new interface unless its host end is already there.
   const hostEnd = request.localIf ?? vethHostName({ nsInode: guest.ns.inode }, names[0]!);
-  if (guest.pid === undefined && routes === 'none' && !sysfsHostFacts.link(hostEnd)) return { links: [], routes: [] };
+  if (guest.pid === undefined && routes === 'none' && !sysfs.link(hostEnd)) return { links: [], routes: [] };
   return readGuestFacts(runner, guest.ns);
 }
 
-/** Plan an attach for a resolved guest. */
-export async function planFor(runner: Runner, request: AttachRequest, guest: Guest, full: boolean): Promise<Plan> {
+/**
+ * Plan an attach for a resolved guest. `sysfs`: where host links are read (a batch passes one
+ * that reads each link once for all its lines).
+ */
+export async function planFor(
+  runner: Runner, request: AttachRequest, guest: Guest, full: boolean, sysfs: HostFacts = sysfsHostFacts,
+): Promise<Plan> {
   const [guestFacts, host, dhcp] = await Promise.all([
-    attachGuestFacts(runner, request, guest, full), hostFacts(runner, request, guest), gatherDhcpFacts(request, guest),
+    attachGuestFacts(runner, request, guest, full, sysfs), hostFacts(runner, request, guest, sysfs), gatherDhcpFacts(request, guest),
   ]);
   return planAttach({
     request,

@@ -10,6 +10,7 @@ import { splitWords } from '../cli/words.js';
 import { processRunner, type Runner } from '../exec/runner.js';
 import type { Guest } from '../guest/guest.js';
 import { dockerIndex } from '../guest/docker-index.js';
+import { cachedHostFacts } from '../host/facts.js';
 import { resolveGuest } from '../guest/resolve.js';
 import { ConflictError, PipeworkError, UsageError } from '../model/errors.js';
 import { applyPlans, type PlanJob } from '../plan/multi.js';
@@ -82,15 +83,18 @@ export async function batch(request: BatchRequest, runner: Runner = processRunne
       }
     });
 
-    const jobsFor = async (full: boolean): Promise<PlanJob[]> => mapLimit(lines, 16, async ({ no, request: r }) => {
-      const guest = guests.get(r.guest)!;
-      try {
-        return { plan: await planFor(runner, r, guest, full || request.dryRun), ns: guest.ns, label: `line ${no}` };
-      } catch (err) {
-        if (err instanceof PipeworkError) throw new (err.constructor as typeof PipeworkError)(`line ${no}: ${err.message}`);
-        throw err;
-      }
-    });
+    const jobsFor = async (full: boolean): Promise<PlanJob[]> => {
+      const sysfs = cachedHostFacts();
+      return mapLimit(lines, 16, async ({ no, request: r }) => {
+        const guest = guests.get(r.guest)!;
+        try {
+          return { plan: await planFor(runner, r, guest, full || request.dryRun, sysfs), ns: guest.ns, label: `line ${no}` };
+        } catch (err) {
+          if (err instanceof PipeworkError) throw new (err.constructor as typeof PipeworkError)(`line ${no}: ${err.message}`);
+          throw err;
+        }
+      });
+    };
 
     const jobs = await runWithRetry(async (full) => {
       const js = await jobsFor(full);

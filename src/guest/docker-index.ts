@@ -3,11 +3,11 @@
  * running container's PID comes from its cgroup — instead of one inspect call per guest (about
  * 2 ms each, the largest cost of a big batch). What the index cannot settle goes to the API.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { ConflictError } from '../model/errors.js';
 import { ApiUnavailableError, apiGet, dockerSocketPath } from './engine-api.js';
 import type { GuestLocation } from './guest.js';
-import { cgroupRoots, firstPid, inCgroup } from './lxc.js';
+import { firstPid, hostCgroupRoots, inCgroup } from './lxc.js';
 
 interface Listed {
   Id: string;
@@ -48,7 +48,7 @@ export async function dockerIndex(): Promise<DockerIndex | undefined> {
     if (err instanceof ApiUnavailableError) return undefined;
     throw err;
   }
-  const roots = cgroupRoots(readFileSync('/proc/mounts', 'utf8'));
+  const roots = hostCgroupRoots();
   const byName = new Map<string, Listed>();
   for (const c of list) for (const n of c.Names ?? []) byName.set(n.replace(/^\//u, ''), c);
   return {

@@ -93,6 +93,26 @@ export const sysfsHostFacts: HostFacts = {
   },
 };
 
+/**
+ * Host facts read from sysfs once per name, for planning many lines together (`batch`): the
+ * host does not change while they are planned, and 200 lines naming one bridge read it once.
+ */
+export function cachedHostFacts(): HostFacts {
+  const links = new Map<string, HostLink | undefined>();
+  const macs = new Map<string, string | undefined>();
+  return {
+    ...sysfsHostFacts,
+    link(name) {
+      if (!links.has(name)) links.set(name, readHostLink(name));
+      return links.get(name);
+    },
+    byMac(mac) {
+      if (!macs.has(mac)) macs.set(mac, sysfsHostFacts.byMac(mac));
+      return macs.get(mac);
+    },
+  };
+}
+
 /** Facts from a fixed table: for unit tests and --dry-run goldens. */
 export function staticHostFacts(links: HostLink[]): HostFacts {
   const map = new Map(links.map((l) => [l.name, l]));

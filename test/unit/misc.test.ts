@@ -2,7 +2,7 @@
 // guest references, carrier detection, pass-through argv.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hasCarrier, waitForInterface } from '../../src/commands/wait.js';
@@ -11,9 +11,10 @@ import { batchLine, ipBatch, ipJsonBatch } from '../../src/exec/ip.js';
 import { inNetns } from '../../src/exec/netns.js';
 import { CommandError, PipeworkError } from '../../src/model/errors.js';
 import { parseRoutes, readGuestFacts } from '../../src/guest/facts.js';
-import { cgroupRoots, lxcCgroupCandidates } from '../../src/guest/lxc.js';
+import { cgroupRoots, hostCgroupRoots, lxcCgroupCandidates } from '../../src/guest/lxc.js';
 import { splitGuestRef } from '../../src/guest/resolve.js';
-import { staticHostFacts } from '../../src/host/facts.js';
+import { cachedHostFacts, staticHostFacts } from '../../src/host/facts.js';
+import { hasProgram } from '../../src/exec/programs.js';
 import { planAttach } from '../../src/plan/attach.js';
 import { formatPlan } from '../../src/plan/print.js';
 import { DOCKER_ROUTES_JSON, FakeRunner, GUEST_BATCH, HOST_BATCH, NS_FD, assertRejects, attachRequest, batchFailure, bridge, fakeNs, guestFacts } from './fakes.js';
@@ -202,6 +203,13 @@ void describe('LXC cgroups', () => {
     assert.deepEqual(cgroupRoots('cgroup /cg/devmem cgroup rw,memory,devices 0 0\ncgroup /cg/x cgroup rw,devicesx 0 0'), ['/cg/devmem']);
   });
 
+  void test("this host's roots: the statfs shortcut agrees with the mount table, and is kept", () => {
+    const fromMounts = cgroupRoots(readFileSync('/proc/mounts', 'utf8'));
+    const roots = hostCgroupRoots();
+    assert.ok(roots.length > 0 && roots.every((r) => fromMounts.includes(r)), `${roots.join(',')} vs ${fromMounts.join(',')}`);
+    assert.equal(hostCgroupRoots(), roots);
+  });
+
   void test('nothing to find', () => {
     assert.deepEqual(cgroupRoots(''), []);
     assert.deepEqual(cgroupRoots('garbage\n\n'), []);
@@ -277,5 +285,28 @@ void describe('passthroughArgv', () => {
 
   void test('inNetns enters the held namespace by fd path', () => {
     assert.deepEqual(inNetns(['ip', 'route']), ['nsenter', '--net=/proc/self/fd/3', '--', 'ip', 'route']);
+  });
+});
+
+void describe('facts kept for a run', () => {
+  void test('cachedHostFacts reads a link once and answers the same after', () => {
+    const facts = cachedHostFacts();
+    const lo = facts.link('lo');
+    assert.equal(lo?.type, 772);
+    assert.equal(facts.link('lo'), lo);
+    assert.equal(facts.link('pwu-no-such-link'), undefined);
+    assert.equal(facts.link('pwu-no-such-link'), undefined);
+  });
+
+  void test('hasProgram looks in the given PATH and keeps its answer', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pwu-path-'));
+    try {
+      assert.equal(hasProgram('pwu-prog', dir), false);
+      writeFileSync(join(dir, 'pwu-prog'), '');
+      assert.equal(hasProgram('pwu-prog', dir), false, 'the first answer is kept for the run');
+      assert.equal(hasProgram('pwu-prog', `${dir}:`), true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
