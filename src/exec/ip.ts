@@ -3,7 +3,7 @@
  */
 import { CommandError } from '../model/errors.js';
 import { inNetns, type NetnsHandle } from './netns.js';
-import { firstLine, runOk, type Runner } from './runner.js';
+import { firstLine, processRunner, runOk, type Runner } from './runner.js';
 
 /**
  * Tokens we put into batch lines are validated names and addresses; refuse anything ip would
@@ -32,6 +32,19 @@ export async function ipBatch(
   lines: readonly string[][],
   opts: { ns?: NetnsHandle; enter?: boolean; force?: boolean; where: string; fds?: number[] },
 ): Promise<BatchFailure | undefined> {
+  // The in-process prototype replaces real `ip` runs only (a test's fake runner sees every line).
+  if (process.env['PIPEWORK_NETLINK'] === '1' && runner === processRunner) {
+    const { childFds, netlinkBatch } = await import('../netlink/session.js');
+    const done = netlinkBatch(lines, {
+      ...(opts.ns && opts.enter && { enterFd: opts.ns.fd }), fds: childFds(opts), ...(opts.force && { force: true }),
+    });
+    if (done !== 'unsupported') {
+      if (!done) return undefined;
+      const argv = ['netlink', lines[done.failedLine]?.join(' ') ?? ''];
+      const error = new CommandError(`ip ${argv[1]} failed in ${opts.where}: ${done.message}`, argv, 1, null, done.message, 0, false, opts.where);
+      return { ...done, error };
+    }
+  }
   const base = ['ip', ...(opts.force ? ['-force'] : []), '-batch', '-'];
   // The namespace is always handed down (host lines name it as a veth peer's netns);
   // `enter` runs the whole batch inside it.

@@ -18,7 +18,8 @@ export const NS_PATH_IN_CHILD = `/proc/self/fd/${CHILD_NS_FD}`;
 export const HOST_NS_PATH_IN_CHILD = `/proc/self/fd/${CHILD_NS_FD + 1}`;
 
 let hostNsFd: number | undefined;
-function ownNetnsFd(): number {
+/** Our own (the host's) network namespace, opened once. */
+export function ownNetnsFd(): number {
   hostNsFd ??= openSync('/proc/self/ns/net', 'r');
   return hostNsFd;
 }

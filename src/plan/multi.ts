@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { batchLine, ipBatch } from '../exec/ip.js';
 import { inNetns } from '../exec/netns.js';
 import type { NetnsHandle } from '../exec/netns.js';
-import { NS_PATH_IN_CHILD, nsPathOfFd, spawnDetached, type Runner } from '../exec/runner.js';
+import { NS_PATH_IN_CHILD, nsPathOfFd, processRunner, spawnDetached, type Runner } from '../exec/runner.js';
 import { readHostLink } from '../host/facts.js';
 import { interruption } from '../exec/signals.js';
 import { StepFailedError } from '../model/errors.js';
@@ -62,6 +62,9 @@ class JobFailure extends Error {
 export async function applyPlans(jobs: PlanJob[], opts: MultiOptions): Promise<void> {
   const cursors: Cursor[] = jobs.map((job) => ({ job, next: 0, done: [] }));
   const limit = opts.concurrency ?? 8;
+  // With the in-process prototype, each guest's lines are a few syscalls here: no fan-out.
+  const inProcess = process.env['PIPEWORK_NETLINK'] === '1' && opts.runner === processRunner
+    && (await import('../netlink/session.js')).loadAddon() !== undefined;
   let finished = 0;
   try {
     for (;;) {
@@ -85,9 +88,10 @@ export async function applyPlans(jobs: PlanJob[], opts: MultiOptions): Promise<v
       const guestIp = perGuest.filter(({ seg }) => isGuestIp(seg[0]!));
       const detached = perGuest.filter(({ seg }) => isDetached(seg[0]!));
       const rest = perGuest.filter((x) => !guestIp.includes(x) && !detached.includes(x));
-      if (guestIp.length > 1) await fannedGuestBatches(guestIp, opts.runner);
+      const fanOut = guestIp.length > 1 && !inProcess;
+      if (fanOut) await fannedGuestBatches(guestIp, opts.runner);
       if (detached.length > 1) detachedMany(detached);
-      const single = [...rest, ...(guestIp.length === 1 ? guestIp : []), ...(detached.length === 1 ? detached : [])];
+      const single = [...rest, ...(fanOut ? [] : guestIp), ...(detached.length === 1 ? detached : [])];
       await mapLimit(single, limit, async ({ c, seg }) => runSegment(c, seg, opts.runner));
       for (const { c } of [...hostIp, ...perGuest]) if (c.next >= c.job.plan.steps.length) opts.onProgress?.(++finished, cursors.length);
     }

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "pipework_netlink",
+      "sources": ["netlink.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}
