@@ -6,6 +6,8 @@
  *   one-shot    ours, one process per attach, in a loop
  *   batch       ours, `pipework batch FILE`, all N lines in one run
  *   batch -arp  the same with arping absent (no gratuitous ARP process per guest)
+ *   netlink     one-shot and batch again with PIPEWORK_NETLINK=1: the in-process prototype
+ *               (rows only when `npm run build:native` has built its addon)
  *   floor       the same kernel operations as hand-written iproute2: one `ip -batch` for every
  *               host side, then one `ip -n <ns> -batch` per guest, 8 at a time (`xargs -P 8`),
  *               as batch runs them
@@ -405,22 +407,29 @@ function classicScenario(noArpPath: string): Scenario {
   };
 }
 
-function oneShotScenario(): Scenario {
+/** The in-process prototype's switch (ours only; needs `npm run build:native`). */
+const NETLINK_ENV = { PIPEWORK_NETLINK: '1' };
+
+function oneShotScenario(netlink = false): Scenario {
   return {
-    key: 'oneshot', label: 'pipework one-shot, loop', type: 'docker', kind: 'loop',
-    commands: (gs) => gs.map((g) => ({ argv: [PIPEWORK, BRIDGE, g.ref, g.address] })),
+    key: netlink ? 'oneshot-nl' : 'oneshot',
+    label: netlink ? 'pipework one-shot, loop, in-process netlink' : 'pipework one-shot, loop',
+    type: 'docker', kind: 'loop',
+    commands: (gs) => gs.map((g) => ({ argv: [PIPEWORK, BRIDGE, g.ref, g.address], ...(netlink && { env: NETLINK_ENV }) })),
   };
 }
 
-function batchScenario(type: GuestType, work: string, noArpPath?: string): Scenario {
+function batchScenario(type: GuestType, work: string, opts: { noArpPath?: string; netlink?: boolean } = {}): Scenario {
+  const { noArpPath, netlink = false } = opts;
   return {
-    key: noArpPath ? 'batch-noarp' : 'batch',
-    label: noArpPath ? 'pipework batch, arping absent' : 'pipework batch',
+    key: `batch${netlink ? '-nl' : ''}${noArpPath ? '-noarp' : ''}`,
+    label: `pipework batch${netlink ? ', in-process netlink' : ''}${noArpPath ? ', arping absent' : ''}`,
     type, kind: 'batch',
     commands: (gs) => {
       const file = join(work, `batch-${type}-${gs.length}.txt`);
       writeFileSync(file, gs.map((g) => `${BRIDGE} ${g.ref} ${g.address}\n`).join(''));
-      return [{ argv: [PIPEWORK, 'batch', file], ...(noArpPath && { env: { PATH: noArpPath } }) }];
+      const env = { ...(noArpPath && { PATH: noArpPath }), ...(netlink && NETLINK_ENV) };
+      return [{ argv: [PIPEWORK, 'batch', file], ...(Object.keys(env).length > 0 && { env }) }];
     },
   };
 }
@@ -547,6 +556,8 @@ async function main(): Promise<number> {
     log(`${why}: the classic script is not run (set it to the path of jpetazzo's pipework script to compare)`);
     notes.push(`${why}: no classic-script column.`);
   }
+  const netlinkOk = existsSync(join(ROOT, 'native/build/Release/pipework_netlink.node'));
+  if (!netlinkOk) notes.push('The in-process netlink addon is not built (`npm run build:native`): no in-process rows.');
   const docker = await dockerUp();
   if (!docker) {
     log(`Docker does not answer on ${DOCKER_SOCK}: Docker guests (classic, one-shot) are skipped; start dockerd to include them`);
@@ -651,8 +662,14 @@ async function main(): Promise<number> {
 
     const guestsOf = (t: GuestType): Guest[] => (t === 'docker' ? dockerGuests : netnsGuests);
     const types: GuestType[] = docker ? ['docker', 'netns'] : ['netns'];
-    const loopScenarios: Scenario[] = docker ? [...(classicOk ? [classicScenario(noArpPath)] : []), oneShotScenario()] : [];
-    const multi = (t: GuestType): Scenario[] => [batchScenario(t, work), batchScenario(t, work, noArpPath), floorScenario(t, work)];
+    const loopScenarios: Scenario[] = docker
+      ? [...(classicOk ? [classicScenario(noArpPath)] : []), oneShotScenario(), ...(netlinkOk ? [oneShotScenario(true)] : [])]
+      : [];
+    const multi = (t: GuestType): Scenario[] => [
+      batchScenario(t, work), batchScenario(t, work, { noArpPath }),
+      ...(netlinkOk ? [batchScenario(t, work, { netlink: true }), batchScenario(t, work, { netlink: true, noArpPath })] : []),
+      floorScenario(t, work),
+    ];
     const results: Result[] = [];
     const resultOf = (n: number, s: Scenario): Result => {
       let r = results.find((x) => x.n === n && x.scenario === s);
@@ -672,7 +689,8 @@ async function main(): Promise<number> {
       if (loopScenarios.length > 0) {
         const gs = dockerGuests.slice(0, n);
         for (let r = 0; r < loopRounds; r++) {
-          const phases = loopScenarios.length === 1 ? [0] : r % 2 === 0 ? [0, 1] : [1, 0];
+          // Every guest runs every scenario once a round, in an order that rotates.
+          const phases = loopScenarios.map((_, k) => (k + r) % loopScenarios.length);
           for (const phase of phases) {
             for (const [i, g] of gs.entries()) {
               const s = loopScenarios[(i + phase) % loopScenarios.length]!;
@@ -767,7 +785,7 @@ async function main(): Promise<number> {
     const lines: string[] = [];
     lines.push('| N | guests | scenario | ms/attach (median) | IQR | samples | CPU ms/attach | procs/attach | × classic | × floor |');
     lines.push('|---:|---|---|---:|---:|---:|---:|---:|---:|---:|');
-    const order = ['classic', 'oneshot', 'batch', 'batch-noarp', 'floor'];
+    const order = ['classic', 'oneshot', 'oneshot-nl', 'batch', 'batch-noarp', 'batch-nl', 'batch-nl-noarp', 'floor'];
     const sorted = [...results].sort((a, b) => a.n - b.n || a.scenario.type.localeCompare(b.scenario.type) || order.indexOf(a.scenario.key) - order.indexOf(b.scenario.key));
     for (const r of sorted) {
       const m = median(r.samples);
@@ -792,6 +810,12 @@ async function main(): Promise<number> {
       const b = bigN !== undefined ? median(results.find((r) => r.n === bigN && r.scenario.type === t && r.scenario.key === 'batch')!.samples) / floorOf(bigN, t) : undefined;
       targets.push(`- \`batch\` of 200 ${t} guests ≤ 1.3× the floor: ${b === undefined ? 'not measured (200 not in BENCH_SIZES)' : `${b.toFixed(2)}× → ${verdict(b <= 1.3)}`}`);
     }
+    if (netlinkOk && bigN !== undefined) {
+      // Not a target: what the in-process prototype (PIPEWORK_NETLINK=1) would give.
+      const of = (t: GuestType, key: string): number => median(results.find((r) => r.n === bigN && r.scenario.type === t && r.scenario.key === key)?.samples ?? []);
+      const parts = types.map((t) => `${t} ${ratio(of(t, 'batch-nl'), floorOf(bigN, t))} (arping absent ${ratio(of(t, 'batch-nl-noarp'), floorOf(bigN, t))})`);
+      targets.push(`- In-process prototype, \`batch\` of 200 vs the floor (no target): ${parts.join(', ')}`);
+    }
     for (const t of types) {
       const kib = rssKiB.get(t);
       targets.push(`- Peak RSS of a ${maxN}-attach batch (${t}) < 100 MiB${maxN !== 200 ? ` (asked of 200; measured at ${maxN})` : ''}: ${kib === undefined ? 'not measured' : `${fmt(kib / 1024)} MiB → ${verdict(kib < 100 * 1024)}`}`);
@@ -807,7 +831,7 @@ async function main(): Promise<number> {
     out.push(...rssLines);
     out.push('- Targets:');
     out.push(...targets.map((t) => `  ${t}`));
-    out.push('- How: wall time from spawn to exit, per attach (loops: each attach; batch and floor: the run ÷ N). The loops alternate attach by attach on the same containers; batch, batch -arp and floor rotate over several rounds; every run starts from the guests and an empty bridge. procs/attach: processes under `strace -f -e trace=process` (forks/clones that are not threads, plus the command itself) ÷ N; for the loops, the first attaches only. CPU ms/attach: mean user+sys time of the run (the bench itself, spawning, plus every process it reaped; the detached arping, which outlives pipework, is not in it). The floor is `ip -batch` for the host sides, then `xargs -P 8 -L 1 ip` running `ip -n NS -batch FILE` per guest (8 at a time, as `pipework batch` does; procs/attach counts xargs too); it sends no gratuitous ARP (compare with batch -arp). × classic of batch rows compares runs that are not interleaved with the loops.');
+    out.push('- How: wall time from spawn to exit, per attach (loops: each attach; batch and floor: the run ÷ N). The loops alternate attach by attach on the same containers (each guest gets every loop scenario once a round, in rotating order); the batch scenarios and floor rotate over several rounds; every run starts from the guests and an empty bridge. procs/attach: processes under `strace -f -e trace=process` (forks/clones that are not threads, plus the command itself) ÷ N; for the loops, the first attaches only. CPU ms/attach: mean user+sys time of the run (the bench itself, spawning, plus every process it reaped; the detached arping, which outlives pipework, is not in it). The floor is `ip -batch` for the host sides, then `xargs -P 8 -L 1 ip` running `ip -n NS -batch FILE` per guest (8 at a time, as `pipework batch` does; procs/attach counts xargs too); it sends no gratuitous ARP (compare with batch -arp). × classic of batch rows compares runs that are not interleaved with the loops.');
     out.push(...notes.map((n) => `- Note: ${n}`));
     out.push(`- Bench wall time ${fmt((performance.now() - t0) / 1000)} s (before cleanup).`);
     process.stdout.write(`${out.join('\n')}\n`);

@@ -17,6 +17,8 @@ die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
 
 [[ $(id -u) -eq 0 ]] || die "run as root (it installs system packages)"
 
+# build-essential and python3 build the in-process netlink prototype's addon (node-gyp); the
+# tool itself needs no compiler.
 # iputils-arping (not Habets' `arping`, they conflict) and busybox-static (not `busybox`, they
 # conflict) are the flavours the tool and the test images need.
 PKGS=(
@@ -25,6 +27,7 @@ PKGS=(
   dnsmasq-base udhcpc isc-dhcp-client dhcpcd-base
   util-linux procps curl ca-certificates
   qemu-system-x86 xz-utils strace time
+  build-essential python3
 )
 
 missing=()
@@ -84,4 +87,11 @@ fi
 
 log "npm run build"
 npm run build
+
+# The in-process netlink prototype (PIPEWORK_NETLINK=1) is a small N-API addon; its tests run
+# in the suite. Build it against this Node's own headers when they are installed (no download).
+node_prefix="$(node -p 'require("path").resolve(process.execPath, "../..")')"
+if [[ -f $node_prefix/include/node/node_api.h ]]; then export npm_config_nodedir="$node_prefix"; fi
+log "npm run build:native (the prototype's addon)"
+npm run build:native
 log "done"

@@ -6,7 +6,8 @@
 #
 # Usage: bash scripts/test.sh [test files...]
 #   With no arguments every build/test/{unit,integration}/**/*.test.js whose .ts source exists
-#   is run; with arguments, only those (paths to .ts sources or .js build outputs).
+#   is run, then the bridge suites again with PIPEWORK_NETLINK=1, then the full-kernel tier;
+#   with arguments, only those (paths to .ts sources or .js build outputs).
 # Environment exported to the tests:
 #   CONTAINERS_CONF      podman config pinning ulimits (see the testbed notes)
 #   PIPEWORK_TEST_TMP    a scratch directory removed at exit
@@ -185,6 +186,13 @@ fi
 log "running ${#files[@]} test file(s)"
 rc=0
 node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec "${files[@]}" || rc=$?
+# The in-process netlink prototype is held to the same suites as iproute2 for the bridge path
+# (attach, refusals, rollback of every step, every guest kind): full runs only.
+if (($# == 0)); then
+  log "again with PIPEWORK_NETLINK=1 (the in-process netlink prototype)"
+  PIPEWORK_NETLINK=1 node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec \
+    build/test/integration/{bridge,bridge-failures,lifecycle-rollback,guests}.test.js || rc=1
+fi
 # The full-kernel tier (802.1Q, dummy, bridge VLAN filtering, the OVS kernel datapath, which
 # this kernel lacks) boots a Debian kernel under qemu; it runs on full runs only.
 (($# > 0)) || bash "$ROOT/scripts/vm-test.sh" || rc=1
