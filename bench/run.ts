@@ -655,9 +655,18 @@ async function main(): Promise<number> {
     // --- Node's own start-up vs pipework --version (interleaved) ---
     const nodeMs: number[] = [];
     const versionMs: number[] = [];
+    // NODE_EXTRA_CA_CERTS makes every Node start read that CA bundle (pipework never speaks
+    // TLS); when it is set, start-up is measured without it too, since it is the machine's.
+    const caCerts = process.env['NODE_EXTRA_CA_CERTS'];
+    const noCa = { NODE_EXTRA_CA_CERTS: '' };
+    const nodeNoCaMs: number[] = [];
+    const versionNoCaMs: number[] = [];
     for (let k = 0; k < 21; k++) {
       nodeMs.push((await runOk({ argv: [process.execPath, '-e', '0'] })).ms);
       versionMs.push((await runOk({ argv: [PIPEWORK, '--version'] })).ms);
+      if (caCerts === undefined || caCerts === '') continue;
+      nodeNoCaMs.push((await runOk({ argv: [process.execPath, '-e', '0'], env: noCa })).ms);
+      versionNoCaMs.push((await runOk({ argv: [PIPEWORK, '--version'], env: noCa })).ms);
     }
 
     const guestsOf = (t: GuestType): Guest[] => (t === 'docker' ? dockerGuests : netnsGuests);
@@ -828,6 +837,9 @@ async function main(): Promise<number> {
     out.push(...lines);
     out.push('');
     out.push(`- Node start-up floor: \`node -e 0\` ${fmt(median(nodeMs))} ms; \`pipework --version\` ${fmt(median(versionMs))} ms (medians of ${nodeMs.length}, interleaved; ${ratio(median(versionMs), median(nodeMs))}).`);
+    if (nodeNoCaMs.length > 0) {
+      out.push(`- NODE_EXTRA_CA_CERTS is set in this environment (every scenario runs with it): Node reads that CA bundle at each start. Without it, \`node -e 0\` ${fmt(median(nodeNoCaMs))} ms and \`pipework --version\` ${fmt(median(versionNoCaMs))} ms (medians of ${nodeNoCaMs.length}, interleaved with the above).`);
+    }
     out.push(...rssLines);
     out.push('- Targets:');
     out.push(...targets.map((t) => `  ${t}`));
