@@ -56,7 +56,13 @@ class Socket {
 
   private call(request: (seq: number) => Buffer): msg.Reply {
     const seq = this.seq++;
-    const replies = msg.parseReplies(this.lib.transact(this.fd, request(seq)));
+    let answer: Buffer;
+    try {
+      answer = this.lib.transact(this.fd, request(seq));
+    } catch (err) {
+      throw new NetlinkError((err as Error).message);
+    }
+    const replies = msg.parseReplies(answer);
     const reply = replies.find((r) => r.seq === seq);
     if (!reply) throw new NetlinkError('netlink: no answer to the request');
     if (reply.kind === 'error') {
@@ -154,7 +160,13 @@ export function netlinkBatch(lines: readonly (readonly string[])[], opts: Netlin
   const fdOf = (ref: NsRef): number | undefined => opts.fds[Number(ref.slice('/proc/self/fd/'.length)) - CHILD_NS_FD];
   if (refs.some((r) => fdOf(r) === undefined)) return 'unsupported';
 
-  const socket = opts.enterFd === undefined ? (hostSocket ??= new Socket(lib, lib.openRoute(-1))) : new Socket(lib, lib.openRoute(opts.enterFd));
+  let socket: Socket;
+  try {
+    socket = opts.enterFd === undefined ? (hostSocket ??= new Socket(lib, lib.openRoute(-1))) : new Socket(lib, lib.openRoute(opts.enterFd));
+  } catch {
+    // No socket there (setns refused, say): iproute2 tries, and words its own error.
+    return 'unsupported';
+  }
   socket.forget();
   let first: { failedLine: number; message: string } | undefined;
   try {
