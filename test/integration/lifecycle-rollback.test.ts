@@ -10,7 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cleanupPrefix, snapshotHost, type HostSnapshot } from './helpers/guard.js';
-import { addNetns, addVeth, getLink, ip, ipJson, listLinks } from './helpers/netns.js';
+import { addContainerLikeNetns, addVeth, getLink, ip, ipJson, listLinks } from './helpers/netns.js';
 import { sleep, waitFor, type RunResult } from './helpers/run.js';
 import {
   assertResolvConfUnchanged,
@@ -43,12 +43,7 @@ const totals = { runs: 0, leaks: 0 };
 
 before(async () => {
   await cleanup();
-  await addNetns(G);
-  await ip(['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p'], G);
-  await ip(['link', 'set', 'eth0p', 'up'], G);
-  await ip(['addr', 'add', '192.168.247.2/24', 'dev', 'eth0'], G);
-  await ip(['link', 'set', 'eth0', 'up'], G);
-  await ip(['route', 'add', 'default', 'via', '192.168.247.1', 'dev', 'eth0'], G);
+  await addContainerLikeNetns(G, '192.168.247.2/24', '192.168.247.1');
 });
 
 after(async () => {

@@ -12,7 +12,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { cleanupPrefix } from './helpers/guard.js';
-import { addBridge, addNetns, getLink, ip, ipJson, type IpLink } from './helpers/netns.js';
+import { addBridge, addContainerLikeNetns, addNetns, getLink, ip, ipJson, type IpLink } from './helpers/netns.js';
 import { repoRoot, sh, shOk, type RunResult } from './helpers/run.js';
 import { assertResolvConfUnchanged, pw, snapshotDiff, snapshotGuest, type GuestSnapshot } from './helpers/bridge-common.js';
 
@@ -30,14 +30,7 @@ async function cleanup(): Promise<void> {
 }
 
 /** A guest with its own eth0 and default route, as a container has. */
-async function guest(name: string): Promise<void> {
-  await addNetns(name);
-  await ip(['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p'], name);
-  await ip(['link', 'set', 'eth0p', 'up'], name);
-  await ip(['addr', 'add', '192.168.246.2/24', 'dev', 'eth0'], name);
-  await ip(['link', 'set', 'eth0', 'up'], name);
-  await ip(['route', 'add', 'default', 'via', '192.168.246.1', 'dev', 'eth0'], name);
-}
+const guest = (name: string): Promise<void> => addContainerLikeNetns(name, '192.168.246.2/24', '192.168.246.1');
 
 async function bridgeUp(name: string): Promise<void> {
   await addBridge(name);

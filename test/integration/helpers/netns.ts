@@ -145,6 +145,19 @@ export async function addNetns(name: string): Promise<void> {
   await ip(['link', 'set', 'lo', 'up'], name);
 }
 
+/**
+ * A named netns shaped like a container's: its own eth0 (a veth pair living inside it) with
+ * ADDRESS and a default route via GATEWAY, so an attach with a gateway has one to replace.
+ */
+export async function addContainerLikeNetns(name: string, address: string, gateway: string): Promise<void> {
+  await addNetns(name);
+  await ip(['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p'], name);
+  await ip(['link', 'set', 'eth0p', 'up'], name);
+  await ip(['addr', 'add', address, 'dev', 'eth0'], name);
+  await ip(['link', 'set', 'eth0', 'up'], name);
+  await ip(['route', 'add', 'default', 'via', gateway, 'dev', 'eth0'], name);
+}
+
 /** Kill processes living in netns NAME and delete it; no error if it does not exist. */
 export async function delNetns(name: string): Promise<void> {
   if (!(await listNetns()).includes(name)) return;
