@@ -16,6 +16,16 @@ export function batchLine(args: readonly string[]): string {
   return args.map((a) => (a === '' ? '""' : a)).join(' ');
 }
 
+/**
+ * The in-process prototype (PIPEWORK_NETLINK=1), when it is asked for and its addon loads. It
+ * replaces real `ip` runs only: a test's fake runner still sees every line.
+ */
+export async function inProcessIp(runner: Runner): Promise<typeof import('../netlink/session.js') | undefined> {
+  if (process.env['PIPEWORK_NETLINK'] !== '1' || runner !== processRunner) return undefined;
+  const session = await import('../netlink/session.js');
+  return session.loadAddon() ? session : undefined;
+}
+
 export interface BatchFailure {
   /** 0-based index of the line that failed; lines before it were applied. */
   failedLine: number;
@@ -32,11 +42,10 @@ export async function ipBatch(
   lines: readonly string[][],
   opts: { ns?: NetnsHandle; enter?: boolean; force?: boolean; where: string; fds?: number[] },
 ): Promise<BatchFailure | undefined> {
-  // The in-process prototype replaces real `ip` runs only (a test's fake runner sees every line).
-  if (process.env['PIPEWORK_NETLINK'] === '1' && runner === processRunner) {
-    const { childFds, netlinkBatch } = await import('../netlink/session.js');
-    const done = netlinkBatch(lines, {
-      ...(opts.ns && opts.enter && { enterFd: opts.ns.fd }), fds: childFds(opts), ...(opts.force && { force: true }),
+  const netlink = await inProcessIp(runner);
+  if (netlink) {
+    const done = netlink.netlinkBatch(lines, {
+      ...(opts.ns && opts.enter && { enterFd: opts.ns.fd }), fds: netlink.childFds(opts), ...(opts.force && { force: true }),
     });
     if (done !== 'unsupported') {
       if (!done) return undefined;

@@ -22,10 +22,6 @@ interface Addon {
 const ADDON_FILE = 'native/build/Release/pipework_netlink.node';
 let addon: Addon | null | undefined;
 
-export function netlinkWanted(): boolean {
-  return process.env['PIPEWORK_NETLINK'] === '1';
-}
-
 /** The addon, found next to this package (the bundle and tsc's output sit at different depths). */
 export function loadAddon(): Addon | undefined {
   if (addon !== undefined) return addon ?? undefined;

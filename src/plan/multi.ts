@@ -6,10 +6,10 @@
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { batchLine, ipBatch } from '../exec/ip.js';
+import { batchLine, inProcessIp, ipBatch } from '../exec/ip.js';
 import { inNetns } from '../exec/netns.js';
 import type { NetnsHandle } from '../exec/netns.js';
-import { NS_PATH_IN_CHILD, nsPathOfFd, processRunner, spawnDetached, type Runner } from '../exec/runner.js';
+import { NS_PATH_IN_CHILD, nsPathOfFd, spawnDetached, type Runner } from '../exec/runner.js';
 import { readHostLink } from '../host/facts.js';
 import { interruption } from '../exec/signals.js';
 import { StepFailedError } from '../model/errors.js';
@@ -63,8 +63,7 @@ export async function applyPlans(jobs: PlanJob[], opts: MultiOptions): Promise<v
   const cursors: Cursor[] = jobs.map((job) => ({ job, next: 0, done: [] }));
   const limit = opts.concurrency ?? 8;
   // With the in-process prototype, each guest's lines are a few syscalls here: no fan-out.
-  const inProcess = process.env['PIPEWORK_NETLINK'] === '1' && opts.runner === processRunner
-    && (await import('../netlink/session.js')).loadAddon() !== undefined;
+  const inProcess = (await inProcessIp(opts.runner)) !== undefined;
   let finished = 0;
   try {
     for (;;) {

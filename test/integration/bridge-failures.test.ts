@@ -9,6 +9,7 @@ import { waitFor } from './helpers/run.js';
 import {
   assertGuestUnchanged,
   assertOursUnchanged,
+  addSettledBridge,
   assertResolvConfUnchanged,
   cleanupAll,
   planSteps,
@@ -19,7 +20,6 @@ import {
   routeLines,
   snapshotGuest,
   snapshotOurs,
-  waitOperstate,
   type GuestSnapshot,
 } from './helpers/bridge-common.js';
 import type { HostSnapshot } from './helpers/guard.js';
@@ -199,14 +199,7 @@ void describe('rollback', () => {
   });
 
   void test('PIPEWORK_FAIL_STEP=N on an existing bridge: the bridge stays, with no port left', async () => {
-    await ip(['link', 'add', EXISTING, 'type', 'bridge']);
-    await ip(['link', 'set', EXISTING, 'up']);
-    // An empty bridge reports UNKNOWN until it has had a port, DOWN after: give it one first,
-    // so the comparison below sees only what pipework did.
-    await addVeth('pwbf2x', 'pwbf2y');
-    await ip(['link', 'set', 'pwbf2x', 'master', EXISTING]);
-    await removeLink('pwbf2x');
-    await waitOperstate(EXISTING, 'DOWN');
+    await addSettledBridge(EXISTING, 'pwbf2x', 'pwbf2y');
     const args = [EXISTING, G, '10.241.15.1/24@10.241.15.254'];
     const n = planSteps(await pwOk(['--dry-run', ...args]));
     const problems = await failEveryStep(args, Array.from({ length: n }, (_, i) => i + 1), n);

@@ -10,9 +10,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cleanupPrefix, snapshotHost, type HostSnapshot } from './helpers/guard.js';
-import { addContainerLikeNetns, addVeth, getLink, ip, ipJson, listLinks } from './helpers/netns.js';
+import { addContainerLikeNetns, getLink, ip, ipJson, listLinks } from './helpers/netns.js';
 import { sleep, waitFor, type RunResult } from './helpers/run.js';
 import {
+  addSettledBridge,
   assertResolvConfUnchanged,
   netnsIds,
   pw,
@@ -188,14 +189,7 @@ void describe('PIPEWORK_FAIL_STEP=N for every step of a gateway attach', () => {
   });
 
   void test('on an EXISTING bridge (in-subnet gateway): every step fails cleanly, the bridge stays, 0 leaks', async (t) => {
-    await ip(['link', 'add', OLD_BR, 'type', 'bridge']);
-    await ip(['link', 'set', OLD_BR, 'up']);
-    // An empty bridge reports UNKNOWN until it has had a port, DOWN after: give it one first,
-    // so the comparisons see only what pipework did.
-    await addVeth('pwlrx0', 'pwlrx1');
-    await ip(['link', 'set', 'pwlrx0', 'master', OLD_BR]);
-    await removeLink('pwlrx0');
-    await waitOperstate(OLD_BR, 'DOWN');
+    await addSettledBridge(OLD_BR, 'pwlrx0', 'pwlrx1');
     const args = [OLD_BR, G, '10.247.71.1/24@10.247.71.254'];
     const titles = await planTitles(args);
     assert.ok(!titles.some((s) => s.startsWith('create bridge')), titles.join('\n'));
@@ -219,13 +213,7 @@ void describe('--replace with an injected failure', () => {
 
   before(async () => {
     await removeLink('eth1', G);
-    if ((await getLink(OLD_BR)) === undefined) {
-      await ip(['link', 'add', OLD_BR, 'type', 'bridge']);
-      await ip(['link', 'set', OLD_BR, 'up']);
-      await addVeth('pwlrx0', 'pwlrx1');
-      await ip(['link', 'set', 'pwlrx0', 'master', OLD_BR]);
-      await removeLink('pwlrx0');
-    }
+    if ((await getLink(OLD_BR)) === undefined) await addSettledBridge(OLD_BR, 'pwlrx0', 'pwlrx1');
     await waitOperstate(OLD_BR, 'DOWN');
     without = await snapshot();
     await ok(OLD);

@@ -9,8 +9,8 @@ import { applyPlan, rollback } from '../../src/plan/apply.js';
 import { planAttach } from '../../src/plan/attach.js';
 import type { Plan, Step } from '../../src/plan/types.js';
 import {
-  FakeRunner, GUEST_BATCH, GUEST_FORCE_BATCH, HOST_BATCH, HOST_FORCE_BATCH, NS_FD, assertRejects, attachRequest, batchFailure, fakeNs,
-  guestFacts, hostFacts, nic, ovsFacts, type Call, type ExtraHostFacts, type FakeAnswer,
+  FakeRunner, GUEST_BATCH, attachContext, GUEST_FORCE_BATCH, HOST_BATCH, HOST_FORCE_BATCH, NS_FD, assertRejects, batchFailure, fakeNs,
+  nic, ovsFacts, type Call, type ExtraHostFacts, type FakeAnswer,
 } from './fakes.js';
 import type { HostLink } from '../../src/host/facts.js';
 
@@ -18,15 +18,7 @@ const VETH = 'veth1pl4242';
 const NIC_MAC = '52:54:00:12:34:56';
 
 function plan(argv: string[], links: HostLink[], extra: ExtraHostFacts = {}): Plan {
-  return planAttach({
-    request: attachRequest(argv),
-    guestLabel: 'docker container web (pid 4242)',
-    guestRef: 'docker:web',
-    guest: { pid: 4242, nsInode: 4026532999 },
-    host: hostFacts(links, extra),
-    guestFacts: guestFacts(),
-    hasArping: false,
-  });
+  return planAttach(attachContext(argv, { name: 'web', links, ...extra }));
 }
 
 const isOvs = (c: Call, verb: string): boolean => c.argv[0] === 'ovs-vsctl' && c.argv.includes(verb);

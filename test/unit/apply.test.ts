@@ -13,7 +13,7 @@ import { planDetach } from '../../src/plan/detach.js';
 import type { Action, IpAction, Plan, Step } from '../../src/plan/types.js';
 import {
   DOCKER_ROUTES_JSON, FakeRunner, GUEST_BATCH, GUEST_FORCE_BATCH, HOST_BATCH, HOST_FORCE_BATCH, NS_FD,
-  assertRejects, attachRequest, batchFailure, bridge, fakeNs, guestFacts, nic, type Call,
+  assertRejects, attachContext, attachRequest, batchFailure, bridge, fakeNs, guestFacts, nic, type Call,
 } from './fakes.js';
 
 /** A bridge name that does not exist on this machine (the raceOk/onlyIfBridgeEmpty checks read sysfs). */
@@ -23,15 +23,7 @@ const MISSING_VLAN = 'pwqunit0000009z';
 
 /** A realistic plan without detached steps: existing br0, IPv4 with an off-link gateway, a Docker guest. */
 function realisticPlan(): Plan {
-  return planAttach({
-    request: attachRequest(['br0', 'c1', '10.0.0.2/24@10.9.9.1']),
-    guestLabel: 'docker container c1 (pid 4242)',
-    guestRef: 'docker:c1',
-    guest: { pid: 4242, nsInode: 4026532999 },
-    host: staticHostFacts([bridge('br0')]),
-    guestFacts: guestFacts(['lo', 'eth0'], DOCKER_ROUTES_JSON),
-    hasArping: false,
-  });
+  return planAttach(attachContext(['br0', 'c1', '10.0.0.2/24@10.9.9.1'], { facts: guestFacts(['lo', 'eth0'], DOCKER_ROUTES_JSON) }));
 }
 
 function step(place: 'host' | 'guest', args: string[], undo: Action[] = [], extra: Partial<Step> = {}): Step {
@@ -94,15 +86,7 @@ void describe('applyPlan: batching', () => {
   });
 
   void test('a raceOk step (bridge creation) goes alone; the rest follow in one batch', async () => {
-    const plan = planAttach({
-      request: attachRequest([MISSING_BR, 'c1', '10.0.0.2/24']),
-      guestLabel: 'g',
-      guestRef: 'docker:c1',
-      guest: { pid: 4242, nsInode: 1 },
-      host: staticHostFacts([]),
-      guestFacts: guestFacts(),
-      hasArping: false,
-    });
+    const plan = planAttach(attachContext([MISSING_BR, 'c1', '10.0.0.2/24'], { links: [], guest: { pid: 4242, nsInode: 1 } }));
     const runner = new FakeRunner();
     await applyPlan(plan, { runner, ns: fakeNs() });
     assert.deepEqual(runner.calls.map((c) => c.argv), [HOST_BATCH, HOST_BATCH, GUEST_BATCH]);
@@ -111,15 +95,7 @@ void describe('applyPlan: batching', () => {
   });
 
   void test('an exec step (IPv6 sysctl) runs inside the namespace, then the guest batch carrying the record', async () => {
-    const plan = planAttach({
-      request: attachRequest(['br0', 'c1', '2001:db8::2/64']),
-      guestLabel: 'g',
-      guestRef: 'docker:c1',
-      guest: { pid: 4242, nsInode: 1 },
-      host: staticHostFacts([bridge('br0')]),
-      guestFacts: guestFacts(),
-      hasArping: true,
-    });
+    const plan = planAttach(attachContext(['br0', 'c1', '2001:db8::2/64'], { guest: { pid: 4242, nsInode: 1 }, hasArping: true }));
     assert.ok(plan.steps.every((s) => s.action.kind !== 'exec' || !s.action.detached), 'no detached steps for IPv6');
     const runner = new FakeRunner();
     await applyPlan(plan, { runner, ns: fakeNs() });
@@ -231,15 +207,7 @@ void describe('applyPlan: failures and rollback', () => {
 
   void test('raceOk: "File exists" on a bridge that is not there is a real failure', async () => {
     assert.equal(readHostLink(MISSING_BR), undefined, `${MISSING_BR} must not exist on this machine`);
-    const plan = planAttach({
-      request: attachRequest([MISSING_BR, 'c1', '10.0.0.2/24']),
-      guestLabel: 'g',
-      guestRef: 'docker:c1',
-      guest: { pid: 4242, nsInode: 1 },
-      host: staticHostFacts([]),
-      guestFacts: guestFacts(),
-      hasArping: false,
-    });
+    const plan = planAttach(attachContext([MISSING_BR, 'c1', '10.0.0.2/24'], { links: [], guest: { pid: 4242, nsInode: 1 } }));
     const runner = new FakeRunner(() => batchFailure(1));
     const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 1 of', MISSING_BR, 'File exists');
     assert.equal((err as StepFailedError).stepIndex, 0);
@@ -247,15 +215,7 @@ void describe('applyPlan: failures and rollback', () => {
   });
 
   void test('a bridge we created is deleted on undo only if it is empty (a missing bridge is skipped)', async () => {
-    const plan = planAttach({
-      request: attachRequest([MISSING_BR, 'c1', '10.0.0.2/24']),
-      guestLabel: 'g',
-      guestRef: 'docker:c1',
-      guest: { pid: 4242, nsInode: 1 },
-      host: staticHostFacts([]),
-      guestFacts: guestFacts(),
-      hasArping: false,
-    });
+    const plan = planAttach(attachContext([MISSING_BR, 'c1', '10.0.0.2/24'], { links: [], guest: { pid: 4242, nsInode: 1 } }));
     // Steps: bridge add (alone), bridge up + veth + alias + master + up, then the guest batch: alias, addr, link up.
     const runner = new FakeRunner((_c, i) => (i === 2 ? batchFailure(3) : { code: 0 }));
     await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 9 of 9');

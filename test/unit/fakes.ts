@@ -8,6 +8,7 @@ import type { RunOptions, RunResult, Runner } from '../../src/exec/runner.js';
 import { parseRoutes, type GuestFacts, type GuestLink } from '../../src/guest/facts.js';
 import { staticHostFacts, type HostFacts, type HostLink, type LinkDetails } from '../../src/host/facts.js';
 import type { OvsFacts } from '../../src/host/ovs-facts.js';
+import type { AttachContext } from '../../src/plan/attach.js';
 
 export interface Call {
   argv: string[];
@@ -93,6 +94,32 @@ export function hostFacts(links: HostLink[], extra: ExtraHostFacts = {}): HostFa
   const filtering = extra.bridgeVlanFiltering;
   if (filtering) facts.bridgeVlanFiltering = (br) => filtering[br] ?? 'unsupported';
   return facts;
+}
+
+export interface ContextOptions extends ExtraHostFacts {
+  /** Host links (default: an existing bridge br0). */
+  links?: HostLink[];
+  facts?: GuestFacts;
+  hasArping?: boolean;
+  guest?: AttachContext['guest'];
+  container?: AttachContext['container'];
+  /** The Docker container's name, in the guest's label and reference (default c1). */
+  name?: string;
+}
+
+/** What the planner is given for an attach on Docker container NAME (pid 4242). */
+export function attachContext(argv: readonly string[], o: ContextOptions = {}): AttachContext {
+  const name = o.name ?? 'c1';
+  return {
+    request: attachRequest(argv),
+    guestLabel: `docker container ${name} (pid 4242)`,
+    guestRef: `docker:${name}`,
+    guest: o.guest ?? { pid: 4242, nsInode: 4026532999 },
+    ...(o.container && { container: o.container }),
+    host: hostFacts(o.links ?? [bridge('br0')], o),
+    guestFacts: o.facts ?? guestFacts(),
+    hasArping: o.hasArping ?? false,
+  };
 }
 
 /** Open vSwitch installed and running, with these bridges and the kernel datapath. */

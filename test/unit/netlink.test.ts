@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import * as msg from '../../src/netlink/message.js';
 import { translateBatch, translateIpLine } from '../../src/netlink/translate.js';
 import { planAttach } from '../../src/plan/attach.js';
-import { DOCKER_ROUTES_JSON, attachRequest, bridge, guestFacts } from './fakes.js';
-import { staticHostFacts } from '../../src/host/facts.js';
+import { DOCKER_ROUTES_JSON, attachContext, bridge, guestFacts } from './fakes.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -212,10 +211,7 @@ void describe('ip lines as netlink operations', () => {
       [['br0', '-i', 'eth2', '-a', '6', 'c1', '2001:db8::5/64@2001:db8::1', '02:00:00:00:00:09'], [bridge('br0')]],
       [['brnew', 'c1', '10.0.0.2/24'], []],
     ] as const) {
-      const plan = planAttach({
-        request: attachRequest(words), guestLabel: 'c1', guestRef: 'docker:c1', guest: { pid: 100, nsInode: 4026532000 },
-        host: staticHostFacts([...host]), guestFacts: guestFacts(['lo', 'eth0'], DOCKER_ROUTES_JSON), hasArping: true,
-      });
+      const plan = planAttach(attachContext(words, { links: [...host], facts: guestFacts(['lo', 'eth0'], DOCKER_ROUTES_JSON), hasArping: true }));
       const ipLines = plan.steps.flatMap((s) => (s.action.kind === 'ip' ? [s.action.args, ...s.undo.filter((u) => u.kind === 'ip').map((u) => u.args)] : []));
       assert.ok(ipLines.length >= 6);
       for (const l of ipLines) assert.notEqual(translateIpLine(l), undefined, l.join(' '));

@@ -1,41 +1,20 @@
 // An attach request + host and guest facts → a plan (golden step lists), and every refusal.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { staticHostFacts, type HostLink } from '../../src/host/facts.js';
-import type { GuestFacts } from '../../src/guest/facts.js';
+import { staticHostFacts } from '../../src/host/facts.js';
 import { ConflictError, NotFoundError, UnsupportedError } from '../../src/model/errors.js';
 import { gatewayOnLink, routeSpec } from '../../src/plan/address.js';
-import { classifyHostIf, planAttach, type AttachContext } from '../../src/plan/attach.js';
+import { classifyHostIf, planAttach } from '../../src/plan/attach.js';
 import type { Action, Plan, Step } from '../../src/plan/types.js';
 import { parseAddressSpec } from '../../src/model/address.js';
-import { DOCKER_ROUTES_JSON, assertThrows, attachRequest, bridge, guestFacts, hostFacts, ib, nic, ovsFacts, type ExtraHostFacts } from './fakes.js';
+import {
+  DOCKER_ROUTES_JSON, assertThrows, attachContext, attachRequest, bridge, guestFacts, hostFacts, ib, nic, ovsFacts, type ContextOptions,
+} from './fakes.js';
 
 const NS = '/proc/self/fd/3';
-const PID = 4242;
 const VETH = 'veth1pl4242';
 
-interface Opts extends ExtraHostFacts {
-  links?: HostLink[];
-  facts?: GuestFacts;
-  hasArping?: boolean;
-  guest?: AttachContext['guest'];
-}
-
-function plan(argv: string[], o: Opts = {}): Plan {
-  return planAttach(ctx(argv, o));
-}
-
-function ctx(argv: string[], o: Opts = {}): AttachContext {
-  return {
-    request: attachRequest(argv),
-    guestLabel: 'docker container c1 (pid 4242)',
-    guestRef: 'docker:c1',
-    guest: o.guest ?? { pid: PID, nsInode: 4026532999 },
-    host: hostFacts(o.links ?? [bridge('br0')], o),
-    guestFacts: o.facts ?? guestFacts(),
-    hasArping: o.hasArping ?? false,
-  };
-}
+const plan = (argv: string[], o: ContextOptions = {}): Plan => planAttach(attachContext(argv, o));
 
 /** A compact view of a step: where, and its argv. */
 function show(a: Action): string {
@@ -341,7 +320,7 @@ void describe('planAttach: refusals (thrown before any plan exists)', () => {
   });
 
   void test('every host kind is planned now: a NIC, IPoIB, ovs*, dummy*, a NIC by MAC', () => {
-    const kinds = (argv: string[], o: Opts) => plan(argv, o).record?.hostKind;
+    const kinds = (argv: string[], o: ContextOptions) => plan(argv, o).record?.hostKind;
     assert.equal(kinds(['eth0', 'c1', '10.0.0.2/24'], { links: [nic('eth0')] }), 'macvlan');
     assert.equal(kinds(['--direct-phys', 'eth0', 'c1', '10.0.0.2/24'], { links: [nic('eth0')] }), 'phys');
     assert.equal(kinds(['ib0', 'c1', '10.0.0.2/24'], { links: [ib('ib0')] }), 'ipoib');

@@ -4,8 +4,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { batchLine } from '../../src/exec/ip.js';
-import type { GuestFacts } from '../../src/guest/facts.js';
-import type { HostLink } from '../../src/host/facts.js';
 import { featureText } from '../../src/host/kernel.js';
 import { parsePkey, pkeyHex, planIpoib } from '../../src/host/ipoib.js';
 import { OVS_SETUP_ERROR } from '../../src/host/ovs.js';
@@ -16,7 +14,9 @@ import { configOf, decodeRecord, encodeRecord, type AttachRecord } from '../../s
 import { planAttach, type AttachContext } from '../../src/plan/attach.js';
 import { planDetach, planDetachLink } from '../../src/plan/detach.js';
 import type { Action, Plan } from '../../src/plan/types.js';
-import { assertThrows, attachRequest, bridge, guestFacts, hostFacts, ib, nic, ovsFacts, type ExtraHostFacts } from './fakes.js';
+import {
+  assertThrows, attachContext, bridge, guestFacts, ib, nic, ovsFacts, type ContextOptions,
+} from './fakes.js';
 
 const NS = '/proc/self/fd/3';
 const HOST_NS = '/proc/self/fd/4';
@@ -24,26 +24,9 @@ const VETH = 'veth1pl4242';
 const NIC_MAC = '52:54:00:12:34:56';
 const MAC = '02:42:ac:11:00:02';
 
-interface Opts extends ExtraHostFacts {
-  links?: HostLink[];
-  facts?: GuestFacts;
-  container?: AttachContext['container'];
-  guest?: AttachContext['guest'];
-}
-
-function ctx(argv: string[], o: Opts = {}): AttachContext {
-  return {
-    request: attachRequest(argv),
-    guestLabel: 'docker container web (pid 4242)',
-    guestRef: 'docker:web',
-    guest: o.guest ?? { pid: 4242, nsInode: 4026532999 },
-    ...(o.container && { container: o.container }),
-    host: hostFacts(o.links ?? [nic('eth0')], o),
-    guestFacts: o.facts ?? guestFacts(),
-    hasArping: false,
-  };
-}
-const plan = (argv: string[], o: Opts = {}): Plan => planAttach(ctx(argv, o));
+/** Here the guest is Docker container web and the host has a NIC eth0, unless told otherwise. */
+const ctx = (argv: string[], o: ContextOptions = {}): AttachContext => attachContext(argv, { name: 'web', links: [nic('eth0')], ...o });
+const plan = (argv: string[], o: ContextOptions = {}): Plan => planAttach(ctx(argv, o));
 
 function show(a: Action): string {
   return a.kind === 'ip' ? `${a.place}: ip ${a.args.join(' ')}` : `${a.place}: ${a.argv.join(' ')}`;
@@ -168,7 +151,7 @@ void describe('a VLAN sub-interface on a NIC (@vlan)', () => {
   });
 
   void test('an existing link of that name that is not such a VLAN device is refused', () => {
-    const refused = (details: ExtraHostFacts['details']) => assertThrows(
+    const refused = (details: ContextOptions['details']) => assertThrows(
       () => plan(['eth0', 'web', '10.0.0.2/24', '@10'], { links: [nic('eth0'), nic('eth0.10')], ...(details && { details }) }),
       ConflictError, 'eth0.10 already exists but is not a VLAN device for tag 10', 'eth0');
     refused({ 'eth0.10': { kind: 'macvlan' } });

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { cleanupPrefix, snapshotHost, type HostSnapshot } from './guard.js';
-import { ipJson, isProtectedLink, listLinks, type IpLink, type IpRoute, type NsRef } from './netns.js';
+import { addVeth, ip, ipJson, isProtectedLink, listLinks, type IpLink, type IpRoute, type NsRef } from './netns.js';
 import { runPipework, sh, shOk, sleep, waitFor, type RunResult } from './run.js';
 
 export const NS_PREFIX = 'pwb-';
@@ -210,6 +210,20 @@ export async function waitOperstate(name: string, state: string): Promise<void> 
     const [l] = (await ipJson(['link', 'show', 'dev', name])) as IpLink[];
     return l?.operstate === state;
   }, 5_000, 50);
+}
+
+/**
+ * An existing, empty bridge NAME that is up and has had a port (PORT, with PEER, made and
+ * removed): an empty bridge reports UNKNOWN until it has had a port and DOWN after, so
+ * comparisons then see only what pipework did.
+ */
+export async function addSettledBridge(name: string, port: string, peer: string): Promise<void> {
+  await ip(['link', 'add', name, 'type', 'bridge']);
+  await ip(['link', 'set', name, 'up']);
+  await addVeth(port, peer);
+  await ip(['link', 'set', port, 'master', name]);
+  await removeLink(port);
+  await waitOperstate(name, 'DOWN');
 }
 
 // ---- cleanup -----------------------------------------------------------------------------------
