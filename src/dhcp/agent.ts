@@ -13,8 +13,8 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { DhcpMethod } from '../cli/request.js';
-import { DHCP_METHODS } from '../cli/request.js';
+import type { DhcpMethod } from '../model/dhcp-methods.js';
+import { DHCP_METHODS } from '../model/dhcp-methods.js';
 import { startClient, startDaemon } from '../exec/client.js';
 import { ipJsonBatch } from '../exec/ip.js';
 import type { NetnsHandle } from '../exec/netns.js';
@@ -159,6 +159,7 @@ async function acquire(args: string[]): Promise<void> {
     : undefined;
   const config: HookConfig = {
     program: info.program, method, guestIf, family, oneshot: !info.staying, stateDir: dir, ...(dns !== undefined && { dns }),
+    ...(netnsInodeOf('self') !== undefined && { nsInode: netnsInodeOf('self')! }),
   };
   const hook = join(dir, 'hook.mjs');
   writeFileSync(hook, hookSource(process.execPath, HOOK_MODULE_URL, config), { mode: 0o700 });
@@ -317,7 +318,7 @@ async function acquireContainer(args: string[]): Promise<void> {
 async function stop(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { key: { type: 'string' }, helper: { type: 'string' }, 'dns-file': { type: 'string' }, if: { type: 'string' } },
+    options: { key: { type: 'string' }, helper: { type: 'string' }, 'dns-file': { type: 'string' }, if: { type: 'string' }, 'stale-dns': { type: 'string' } },
   });
   closeInheritedNsFds();
   if (values.key !== undefined) {
@@ -333,6 +334,8 @@ async function stop(args: string[]): Promise<void> {
     await removeHelper(socket, name);
   }
   if (values['dns-file'] !== undefined && values.if !== undefined) removeOwnDns(values['dns-file'], values.if);
+  // A resolv.conf a lease wrote for a netns that is gone (pipework del --stale).
+  if (values['stale-dns'] !== undefined) removeOwnDns(values['stale-dns']);
 }
 
 // ---- supervise -------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  * engine and its image.
  */
 import { lstatSync, readlinkSync, statSync } from 'node:fs';
-import type { AttachRequest } from '../cli/request.js';
+import type { DhcpMethod } from '../model/dhcp-methods.js';
 import { hasProgram } from '../exec/programs.js';
 import type { Guest } from '../guest/guest.js';
 import { NotFoundError } from '../model/errors.js';
@@ -78,16 +78,16 @@ async function dnsTarget(guest: Guest, socket: string | undefined): Promise<DnsT
   }
 }
 
-export async function gatherDhcpFacts(request: AttachRequest, guest: Guest): Promise<DhcpFacts | undefined> {
-  if (request.config.kind !== 'dhcp') return undefined;
-  const info = METHOD_INFO[request.config.method];
+/** What DHCP by `method` needs (the spec's addressing, or the one a --replace parks). */
+export async function gatherDhcpFacts(dhcp: { method: DhcpMethod; timeoutSec?: number; image?: string }, guest: Guest): Promise<DhcpFacts> {
+  const info = METHOD_INFO[dhcp.method];
   const engine: Engine | undefined = guest.kind === 'docker' || guest.kind === 'podman' ? guest.kind : undefined;
   const socket = engine !== undefined ? engineSocket(engine) : undefined;
   const installed: Partial<Record<ClientProgram, boolean>> = {};
   if (info.onHost) installed[info.program] = hasProgram(info.program);
   let helper: DhcpFacts['helper'];
   if (!info.onHost && engine !== undefined && socket !== undefined) {
-    const image = request.dhcpImage ?? DEFAULT_DHCP_IMAGE;
+    const image = dhcp.image ?? DEFAULT_DHCP_IMAGE;
     helper = { engine, image, imagePresent: await imagePresent(socket, image), hook: HELPER_HOOK };
   }
   const dns = info.onHost ? await dnsTarget(guest, socket) : undefined;
@@ -99,7 +99,7 @@ export async function gatherDhcpFacts(request: AttachRequest, guest: Guest): Pro
     ...(guest.id !== undefined && { guestId: guest.id }),
     watch: watchOf(guest),
     ...(dns !== undefined && { dns }),
-    timeoutSec: request.dhcpTimeoutSec ?? DEFAULT_DHCP_TIMEOUT_SEC,
+    timeoutSec: dhcp.timeoutSec ?? DEFAULT_DHCP_TIMEOUT_SEC,
     ...(helper !== undefined && { helper }),
   };
 }

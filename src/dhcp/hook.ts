@@ -25,6 +25,8 @@ export interface HookConfig {
   /** Where the hook logs (the state directory). */
   stateDir: string;
   dns?: DnsTarget;
+  /** The guest's network namespace, named in the resolv.conf written (so a stale one can be told). */
+  nsInode?: number;
 }
 
 /** The first line of a resolv.conf pipework wrote: it says which interface's lease it came from. */
@@ -116,7 +118,7 @@ async function bind(event: Bind4 | Bind6, config: HookConfig, runner: Runner): P
     ? planBind4(event, await currentState(runner, config.guestIf), opts)
     : planBind6(event, opts);
   const ok = await runLines(runner, lines, config);
-  const content = resolvConf(event.dns, event.search, `${dnsMarker(config.guestIf)} (${config.method})`);
+  const content = resolvConf(event.dns, event.search, `${dnsMarker(config.guestIf)} (${config.method}${config.nsInode !== undefined ? `, netns ${config.nsInode}` : ''})`);
   if (content !== undefined && config.dns !== undefined) {
     try {
       log(config, writeDns(config.dns, content));

@@ -3,7 +3,7 @@
  * (pure). Every client is pointed at pipework's hook (never its own script), at per-guest files,
  * and bounded in time.
  */
-import type { DhcpMethod } from '../cli/request.js';
+import type { DhcpMethod } from '../model/dhcp-methods.js';
 import type { ClientProgram } from './lease.js';
 
 export interface MethodInfo {

@@ -4,11 +4,11 @@
  * if the lease never comes, the step fails and the plan's rollback removes the interface. The
  * staying methods then make sure pipework's supervisor watches the client.
  */
-import type { DhcpMethod } from '../cli/request.js';
+import type { DhcpMethod } from '../model/dhcp-methods.js';
 import type { GuestKind } from '../guest/guest.js';
 import { InvalidArgumentError, NotFoundError, UnsupportedError } from '../model/errors.js';
 import type { AttachRecord } from '../model/record.js';
-import type { Step } from '../plan/types.js';
+import type { Step } from '../engine/plan.js';
 import type { ClientProgram } from './lease.js';
 import { METHOD_INFO, classicLeasefile, classicPidfile, dhcpHostname, helperName } from './methods.js';
 import { formatWatch, stateKey, type DnsTarget, type GuestWatch } from './state.js';
@@ -100,7 +100,7 @@ export function planDhcp(req: DhcpRequest, guestIf: string, nsInode: number, gue
     steps.push({
       title: `obtain ${what}: busybox udhcpc in helper container ${name} (image ${helper.image}), sharing the guest's network and PIDs`,
       action: {
-        kind: 'exec', place: 'host', timeoutMs, errorLabel: `DHCP (${req.method})`,
+        kind: 'exec', place: 'host', timeoutMs, errorLabel: `DHCP (${req.method})`, abortable: true,
         argv: [
           ...facts.agent, 'acquire-container', '--engine', helper.engine, '--guest-id', facts.guestId!, '--name', name,
           '--image', helper.image, '--if', guestIf, '--timeout', timeout, '--hook', helper.hook,
@@ -129,7 +129,7 @@ export function planDhcp(req: DhcpRequest, guestIf: string, nsInode: number, gue
   ];
   steps.push({
     title: `obtain ${what}${info.staying ? ', which stays to renew it' : ''}`,
-    action: { kind: 'exec', place: 'guest', argv, timeoutMs, errorLabel: `DHCP (${req.method})` },
+    action: { kind: 'exec', place: 'guest', argv, timeoutMs, errorLabel: `DHCP (${req.method})`, abortable: true },
     undo: info.staying ? [{ kind: 'exec', place: 'host', argv: [...facts.agent, 'stop', '--key', key] }] : [],
   });
   if (info.staying) {

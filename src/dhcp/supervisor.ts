@@ -29,10 +29,11 @@ export function supervisorLog(line: string): void {
 }
 
 /** Remove the resolv.conf a lease wrote for a named netns, if it is still ours (its marker). */
-export function removeOwnDns(path: string, guestIf: string): boolean {
+export function removeOwnDns(path: string, guestIf?: string): boolean {
   try {
     const first = readFileSync(path, 'utf8').split('\n', 1)[0] ?? '';
-    if (!first.includes(dnsMarker(guestIf))) return false;
+    // Ours for this interface; without one, from any interface's lease.
+    if (!first.includes(guestIf !== undefined ? dnsMarker(guestIf) : dnsMarker('').trimEnd())) return false;
     unlinkSync(path);
     if (path.startsWith('/etc/netns/')) {
       try {

@@ -29,6 +29,11 @@ export async function inProcessIp(runner: Runner): Promise<typeof import('../net
 export interface BatchFailure {
   /** 0-based index of the line that failed; lines before it were applied. */
   failedLine: number;
+  /**
+   * ip did not say which line failed (killed, timed out, or it never got to read them): any
+   * of the lines may have been applied.
+   */
+  uncertain: boolean;
   message: string;
   error: CommandError;
 }
@@ -51,7 +56,7 @@ export async function ipBatch(
       if (!done) return undefined;
       const argv = ['netlink', lines[done.failedLine]?.join(' ') ?? ''];
       const error = new CommandError(`ip ${argv[1]} failed in ${opts.where}: ${done.message}`, argv, 1, null, done.message, 0, false, opts.where);
-      return { ...done, error };
+      return { ...done, uncertain: false, error };
     }
   }
   const base = ['ip', ...(opts.force ? ['-force'] : []), '-batch', '-'];
@@ -70,7 +75,7 @@ export async function ipBatch(
     const match = /Command failed -:(\d+)/u.exec(err.stderr);
     const failedLine = match ? Number(match[1]) - 1 : 0;
     const message = firstLine(err.stderr.split('\n').filter((l) => !l.startsWith('Command failed')).join('\n')) || err.message;
-    return { failedLine, message, error: err };
+    return { failedLine, uncertain: !match && lines.length > 0, message, error: err };
   }
 }
 

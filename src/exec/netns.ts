@@ -3,7 +3,7 @@
  * descriptor; children receive it as fd 3 and enter it by path, so a PID that dies and
  * is reused can never redirect our work into another namespace.
  */
-import { closeSync, fstatSync, openSync, readlinkSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { NotFoundError } from '../model/errors.js';
 import { NS_PATH_IN_CHILD } from './runner.js';
 
@@ -54,4 +54,30 @@ export function hostNetnsInode(): number {
 /** argv that runs `argv` inside the namespace passed to the child as fd 3. */
 export function inNetns(argv: readonly string[]): string[] {
   return ['nsenter', `--net=${NS_PATH_IN_CHILD}`, '--', ...argv];
+}
+
+/**
+ * One path per network namespace other than ours: named ones (/var/run/netns), then those of
+ * processes (/proc/PID/ns/net), each namespace once.
+ */
+export function otherNamespaces(): string[] {
+  const seen = new Set([statSync('/proc/self/ns/net').ino]);
+  const paths: string[] = [];
+  const add = (path: string) => {
+    try {
+      const ino = statSync(path).ino;
+      if (seen.has(ino)) return;
+      seen.add(ino);
+      paths.push(path);
+    } catch {
+      // gone, or not ours to read
+    }
+  };
+  try {
+    for (const n of readdirSync('/var/run/netns')) add(`/var/run/netns/${n}`);
+  } catch {
+    // no named namespaces
+  }
+  for (const pid of readdirSync('/proc')) if (/^\d+$/u.test(pid)) add(`/proc/${pid}/ns/net`);
+  return paths;
 }

@@ -37,6 +37,15 @@ export interface RunOptions {
   where?: string;
   /** Let stdout/stderr go straight to ours (route/rule/tc passthrough). */
   inheritOutput?: boolean;
+  /**
+   * Stop it when this is aborted (a DHCP lease wait in an interrupted run): SIGTERM to its process
+   * group, then SIGKILL. Without it a child runs to its end, whatever happens to us meanwhile.
+   */
+  signal?: AbortSignal;
+  /** Stay in our process group (route/rule/tc passthrough: a Ctrl-C is meant for it too). */
+  foreground?: boolean;
+  /** The child's environment (default: ours, with LC_ALL=C). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface RunResult {
@@ -74,26 +83,53 @@ export const processRunner: Runner = {
       ];
       if (options.fds !== undefined) stdio.push(...options.fds);
       else if (options.nsFd !== undefined) stdio.push(options.nsFd, ownNetnsFd());
-      const child = spawn(file, rest, { stdio, env: { ...process.env, LC_ALL: 'C' } });
+      // Its own process group: a signal meant for our group (a terminal's Ctrl-C, `timeout`,
+      // systemd) must not kill an `ip -batch` half-way; we decide, then undo what it did.
+      const child = spawn(file, rest, { stdio, env: options.env ?? { ...process.env, LC_ALL: 'C' }, detached: options.foreground !== true });
       let stdout = '';
       let stderr = '';
       let timedOut = false;
+      const killGroup = (sig: NodeJS.Signals) => {
+        try {
+          if (child.pid !== undefined && options.foreground !== true) process.kill(-child.pid, sig);
+          else child.kill(sig);
+        } catch {
+          // already gone
+        }
+      };
       const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
         timedOut = true;
-        child.kill('SIGKILL');
+        killGroup('SIGKILL');
       }, options.timeoutMs);
+      let hardKill: NodeJS.Timeout | undefined;
+      const onAbort = () => {
+        killGroup('SIGTERM');
+        hardKill = setTimeout(() => killGroup('SIGKILL'), 3000);
+      };
+      if (options.signal?.aborted === true) queueMicrotask(onAbort);
+      else options.signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        if (hardKill) clearTimeout(hardKill);
+        options.signal?.removeEventListener('abort', onAbort);
+      };
       child.stdout?.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
       child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
       child.on('error', (err: NodeJS.ErrnoException) => {
-        if (timer) clearTimeout(timer);
+        done();
         const why = err.code === 'ENOENT' ? `${file} is not installed (not found in PATH)` : err.message;
         reject(new CommandError(why, argv, null, null, '', performance.now() - started, false, options.where ?? 'host'));
       });
       child.on('close', (code, signal) => {
-        if (timer) clearTimeout(timer);
+        done();
         resolve({ code, signal, stdout, stderr, durationMs: performance.now() - started, timedOut });
       });
-      if (options.input !== undefined) child.stdin?.end(options.input);
+      if (options.input !== undefined) {
+        // A child that exits before reading all of it (refused, killed) closes the pipe: its exit
+        // status tells what happened, not an EPIPE of ours.
+        child.stdin?.on('error', () => undefined);
+        child.stdin?.end(options.input);
+      }
     });
   },
 };

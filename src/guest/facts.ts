@@ -28,11 +28,21 @@ export interface GuestLink {
   kind?: string;
   mac?: string;
   up: boolean;
+  mtu?: number;
+  /** Its root queueing discipline's kind (noqueue, netem, tbf, …). */
+  qdisc?: string;
+  /** Its addresses as `address/prefix`, link-local ones left out (a full read only). */
+  addresses?: string[];
 }
 
 export interface GuestFacts {
   links: GuestLink[];
   routes: GuestRoute[];
+  /**
+   * Were the links read with `ip` (names, aliases, addresses)? Otherwise only their names are known
+   * (from /proc), or nothing at all (a netns guest with no PID, assumed to lack the interface).
+   */
+  complete?: boolean;
 }
 
 interface RawLink {
@@ -40,7 +50,10 @@ interface RawLink {
   ifalias?: string;
   address?: string;
   flags?: string[];
+  mtu?: number;
+  qdisc?: string;
   linkinfo?: { info_kind?: string };
+  addr_info?: { local: string; prefixlen: number; scope?: string }[];
 }
 
 export function parseLinks(raw: RawLink[]): GuestLink[] {
@@ -49,6 +62,11 @@ export function parseLinks(raw: RawLink[]): GuestLink[] {
     if (l.ifalias !== undefined && l.ifalias !== '') link.alias = l.ifalias;
     if (l.linkinfo?.info_kind !== undefined) link.kind = l.linkinfo.info_kind;
     if (l.address !== undefined) link.mac = l.address;
+    if (l.mtu !== undefined) link.mtu = l.mtu;
+    if (l.qdisc !== undefined) link.qdisc = l.qdisc;
+    if (l.addr_info !== undefined) {
+      link.addresses = l.addr_info.filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`);
+    }
     return link;
   });
 }
@@ -81,14 +99,16 @@ export function parseRoutes(raw: RawRoute[]): GuestRoute[] {
   });
 }
 
+/** Every link (with its addresses) and every route of the guest, in one `ip` process. */
 export async function readGuestFacts(runner: Runner, ns: NetnsHandle): Promise<GuestFacts> {
-  const [links, routes] = await ipJsonBatch(runner, [['link', 'show'], ['route', 'show', 'table', 'all']], {
+  const [links, routes] = await ipJsonBatch(runner, [['addr', 'show'], ['route', 'show', 'table', 'all']], {
     ns,
     where: `the guest (${ns.label})`,
   });
   return {
     links: parseLinks(links as RawLink[]),
     routes: parseRoutes(routes as RawRoute[]),
+    complete: true,
   };
 }
 

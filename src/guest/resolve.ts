@@ -1,7 +1,8 @@
 /**
- * A guest reference → a held network namespace.
- * `docker:`, `podman:`, `lxc:`, `pid:` and `netns:` prefixes pick a kind; otherwise we look,
- * in order, at named netns, LXC cgroups, Docker, PIDs, Podman and finally lxc-info.
+ * A guest reference → a held network namespace. A reference with a kind looks only there; a
+ * bare name (`any`) is looked up as a named netns, an LXC container, a Docker container and a
+ * PID — more than one of those is ambiguous, and the error names the prefixes to choose — then
+ * as a Podman container, and finally through lxc-info.
  */
 import { existsSync } from 'node:fs';
 import { hostNetnsInode, openNetns } from '../exec/netns.js';
@@ -11,8 +12,9 @@ import { lookupDocker, lookupPodman, type Lookup } from './containers.js';
 import type { Guest, GuestKind, GuestLocation } from './guest.js';
 import { lookupLxcCgroup, lookupLxcInfo } from './lxc.js';
 import type { DockerIndex } from './docker-index.js';
+import type { GuestRef } from '../spec/attach-spec.js';
 
-const NETNS_DIR = '/var/run/netns';
+export const NETNS_DIR = '/var/run/netns';
 const KINDS: readonly GuestKind[] = ['docker', 'podman', 'lxc', 'pid', 'netns'];
 
 export interface ResolveOptions {
@@ -30,6 +32,44 @@ export function splitGuestRef(ref: string): { kind?: GuestKind; name: string } {
     if ((KINDS as readonly string[]).includes(prefix)) return { kind: prefix as GuestKind, name: ref.slice(colon + 1) };
   }
   return { name: ref };
+}
+
+/**
+ * A guest as a person writes it: `[docker:|podman:|lxc:|pid:|netns:]NAME`. A leading `/` of a
+ * container name (as `docker inspect` prints it) is dropped.
+ */
+export function parseGuestRef(text: string): GuestRef {
+  const { kind, name } = splitGuestRef(text);
+  if (name === '') throw new InvalidArgumentError(`the guest name in '${text}' is empty`);
+  const bare = /^\/[^/]/u.test(name) ? name.slice(1) : name;
+  switch (kind) {
+    case 'pid':
+      if (!/^\d+$/u.test(name) || Number(name) <= 0) throw new InvalidArgumentError(`invalid PID '${name}' in '${text}': expected a process id like 1234`);
+      return { kind: 'pid', pid: Number(name) };
+    case 'netns':
+      return { kind: 'netns', name };
+    case 'docker':
+    case 'podman':
+      return { kind, name: bare };
+    case 'lxc':
+      return { kind, name };
+    case undefined:
+      return { kind: 'any', name: bare };
+  }
+}
+
+/** A reference written back as text (records, messages). */
+export function formatGuestRef(ref: GuestRef): string {
+  switch (ref.kind) {
+    case 'pid':
+      return `pid:${ref.pid}`;
+    case 'netns-path':
+      return ref.name ?? ref.path;
+    case 'any':
+      return ref.name;
+    default:
+      return `${ref.kind}:${ref.name}`;
+  }
 }
 
 function lookupNetns(name: string): GuestLocation | undefined {
@@ -57,9 +97,13 @@ async function lookupContainer(look: () => Promise<Lookup>, sleep: (ms: number) 
   return result;
 }
 
-async function locate(ref: string, opts: ResolveOptions): Promise<GuestLocation> {
-  const { kind, name } = splitGuestRef(ref);
-  if (name === '') throw new InvalidArgumentError(`the guest name in '${ref}' is empty`);
+async function locate(guestRef: GuestRef, opts: ResolveOptions): Promise<GuestLocation> {
+  if (guestRef.kind === 'netns-path') {
+    return { kind: 'netns', name: guestRef.name ?? guestRef.path, nsPath: guestRef.path };
+  }
+  const kind = guestRef.kind === 'any' ? undefined : guestRef.kind;
+  const name = guestRef.kind === 'pid' ? String(guestRef.pid) : guestRef.name;
+  if (name === '') throw new InvalidArgumentError('the guest name is empty');
   const sleep = opts.sleep ?? sleepMs;
   const notRunning: string[] = [];
   const unreachable: string[] = [];
@@ -80,24 +124,30 @@ async function locate(ref: string, opts: ResolveOptions): Promise<GuestLocation>
   }
 
   const netns = lookupNetns(name);
-  if (netns) return netns;
   const lxc = lookupLxcCgroup(name);
-  if (lxc) return lxc;
   // Docker that cannot be reached is worth a mention only where it is expected to run.
   const dockerExpected = process.env['DOCKER_HOST'] !== undefined || existsSync('/var/run/docker.sock');
   const docker = opts.dockerIndex?.locate(name)
-    ?? take(await lookupContainer(() => lookupDocker(name), sleep), dockerExpected ? 'Docker' : undefined);
+    ?? (possibleContainerName(name) ? take(await lookupContainer(() => lookupDocker(name), sleep), dockerExpected ? 'Docker' : undefined) : undefined);
   const pid = lookupPid(name);
-  if (docker && pid) {
-    throw new ConflictError(`found more than one guest matching ${name}: Docker container ${docker.name} and PID ${name}; write docker:${name} or pid:${name}`);
+  const found = [netns, lxc, docker, pid].filter((l): l is GuestLocation => l !== undefined);
+  if (found.length > 1) {
+    throw new ConflictError(
+      `found more than one guest matching ${name}: ${found.map(describe).join(' and ')}; write ${found.map((l) => `${l.kind}:${name}`).join(' or ')}`,
+    );
   }
-  if (docker ?? pid) return (docker ?? pid)!;
+  if (found[0]) return found[0];
   const podman = take(await lookupContainer(() => lookupPodman(opts.runner, name), sleep));
   if (podman) return podman;
   const lxcInfo = await lookupLxcInfo(opts.runner, name);
   if (lxcInfo) return lxcInfo;
   const why = unreachable.length > 0 ? ` (${unreachable.join('; ')})` : '';
   return fail(notRunning[0] ?? `container ${name} not found: no Docker, Podman or LXC container, PID or named network namespace has that name${why}`);
+}
+
+/** Could a Docker container be called this? (Not worth an API call otherwise.) */
+function possibleContainerName(name: string): boolean {
+  return /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/u.test(name);
 }
 
 function fail(message: string): never {
@@ -110,7 +160,7 @@ function describe(loc: GuestLocation): string {
 }
 
 /** Resolve and hold the guest's namespace. The caller closes `guest.ns`. */
-export async function resolveGuest(ref: string, opts: ResolveOptions): Promise<Guest> {
+export async function resolveGuest(ref: GuestRef, opts: ResolveOptions): Promise<Guest> {
   const loc = await locate(ref, opts);
   const ns = openNetns(loc.nsPath, describe(loc));
   if (loc.stillValid && !loc.stillValid()) {

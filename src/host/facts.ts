@@ -1,7 +1,9 @@
 /**
- * Facts about host interfaces, read from sysfs: no process spawned.
+ * Facts about host interfaces, read from sysfs: no process spawned. `ip -d` details (a link's
+ * kind, a VLAN's id and parent) are added by the engine's gatherer only where a plan needs them.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
 
 const SYS = '/sys/class/net';
 const IFF_UP = 0x1;
@@ -18,27 +20,17 @@ export interface HostLink {
   mac: string;
   /** Names of the ports of a Linux bridge. */
   ports: string[];
-}
-
-/** `ip -d` details of a host link, read only when a plan needs them. */
-export interface LinkDetails {
+  /** The link's alias (pipework's record on the interfaces it made). */
+  alias?: string;
+  /** The bridge (or other master) this link is a port of. */
+  master?: string;
+  /** A bridge's VLAN filtering: on, off, or unsupported by this kernel. */
+  vlanFiltering?: 'on' | 'off' | 'unsupported';
+  /** `ip -d` kind (veth, vlan, macvlan, …), when the gatherer read the details. */
   kind?: string;
-  /** For a VLAN device: its id and parent. */
+  /** For a VLAN device (details read): its id and parent. */
   vlanId?: number;
   parent?: string;
-}
-
-/** The part of the host the planner may look at, so planning stays a pure function. */
-export interface HostFacts {
-  link(name: string): HostLink | undefined;
-  /** Name of the interface with this MAC, if any. */
-  byMac(mac: string): string | undefined;
-  /** Details of links the command layer looked up (see commands/attach.ts). */
-  details?: ReadonlyMap<string, LinkDetails>;
-  /** Open vSwitch, when the command line may involve it. */
-  ovs?: import('./ovs-facts.js').OvsFacts;
-  /** Does this existing bridge do VLAN filtering (or can it: the sysfs knob exists)? */
-  bridgeVlanFiltering?(bridge: string): 'on' | 'off' | 'unsupported';
 }
 
 function read(path: string): string | undefined {
@@ -62,7 +54,7 @@ export function readHostLink(name: string): HostLink | undefined {
       ports = [];
     }
   }
-  return {
+  const link: HostLink = {
     name,
     isBridge,
     type: Number(read(`${dir}/type`) ?? 1),
@@ -71,53 +63,52 @@ export function readHostLink(name: string): HostLink | undefined {
     mac: (read(`${dir}/address`) ?? '').toLowerCase(),
     ports,
   };
+  const alias = read(`${dir}/ifalias`);
+  if (alias !== undefined && alias !== '') link.alias = alias;
+  try {
+    link.master = basename(readlinkSync(`${dir}/master`));
+  } catch {
+    // not a port of anything
+  }
+  if (isBridge) {
+    const v = read(`${dir}/bridge/vlan_filtering`);
+    link.vlanFiltering = v === undefined ? 'unsupported' : v === '1' ? 'on' : 'off';
+  }
+  return link;
 }
 
-/** Live host facts (each read when asked; the planner asks for a handful). */
-export const sysfsHostFacts: HostFacts = {
-  bridgeVlanFiltering(bridge) {
-    const v = read(`${SYS}/${bridge}/bridge/vlan_filtering`);
-    return v === undefined ? 'unsupported' : v === '1' ? 'on' : 'off';
-  },
-  link: readHostLink,
-  byMac(mac) {
-    let names: string[];
-    try {
-      names = readdirSync(SYS);
-    } catch {
-      return undefined;
-    }
-    // A bridge takes its lowest port's MAC, so a bridge and its port can share one: prefer the bridge.
-    const matches = names.sort().filter((n) => read(`${SYS}/${n}/address`)?.toLowerCase() === mac);
-    return matches.find((n) => existsSync(`${SYS}/${n}/bridge`)) ?? matches[0];
-  },
-};
+/** The host interface with this MAC; a bridge takes its lowest port's MAC, so prefer the bridge. */
+export function hostLinkByMac(mac: string): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(SYS);
+  } catch {
+    return undefined;
+  }
+  const matches = names.sort().filter((n) => read(`${SYS}/${n}/address`)?.toLowerCase() === mac);
+  return matches.find((n) => existsSync(`${SYS}/${n}/bridge`)) ?? matches[0];
+}
 
 /**
- * Host facts read from sysfs once per name, for planning many lines together (`batch`): the
- * host does not change while they are planned, and 200 lines naming one bridge read it once.
+ * Host links read once per name for a run (`batch`, a topology): the host does not change while
+ * a run plans, and 200 lines naming one bridge read it once. `forget` drops what a run changed.
  */
-export function cachedHostFacts(): HostFacts {
-  const links = new Map<string, HostLink | undefined>();
-  const macs = new Map<string, string | undefined>();
-  return {
-    ...sysfsHostFacts,
-    link(name) {
-      if (!links.has(name)) links.set(name, readHostLink(name));
-      return links.get(name);
-    },
-    byMac(mac) {
-      if (!macs.has(mac)) macs.set(mac, sysfsHostFacts.byMac(mac));
-      return macs.get(mac);
-    },
-  };
-}
+export class HostLinkCache {
+  private readonly links = new Map<string, HostLink | undefined>();
+  private readonly macs = new Map<string, string | undefined>();
 
-/** Facts from a fixed table: for unit tests and --dry-run goldens. */
-export function staticHostFacts(links: HostLink[]): HostFacts {
-  const map = new Map(links.map((l) => [l.name, l]));
-  return {
-    link: (name) => map.get(name),
-    byMac: (mac) => (links.find((l) => l.mac === mac && l.isBridge) ?? links.find((l) => l.mac === mac))?.name,
-  };
+  link(name: string): HostLink | undefined {
+    if (!this.links.has(name)) this.links.set(name, readHostLink(name));
+    return this.links.get(name);
+  }
+
+  byMac(mac: string): string | undefined {
+    if (!this.macs.has(mac)) this.macs.set(mac, hostLinkByMac(mac));
+    return this.macs.get(mac);
+  }
+
+  forget(): void {
+    this.links.clear();
+    this.macs.clear();
+  }
 }

@@ -1,12 +1,15 @@
 /**
- * What a dead guest leaves on the host: Open vSwitch rows for ports whose device went with
- * the guest, and --direct-phys NICs the kernel gave back under their guest-side name.
+ * What a dead guest leaves on the host: Open vSwitch rows for ports whose device went with the
+ * guest, --direct-phys NICs the kernel gave back under their guest-side name, and the
+ * resolv.conf a DHCP lease wrote for a named netns that is gone.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import type { Runner } from '../exec/runner.js';
+import { ConflictError } from '../model/errors.js';
 import { decodeRecord, type AttachRecord } from '../model/record.js';
-import type { Step } from '../plan/types.js';
-import { OVS_RUN_DIR, OVS_TIMEOUT } from './ovs-facts.js';
+import type { GuestRef } from '../spec/attach-spec.js';
+import type { Step } from '../engine/plan.js';
+import { OVS_TIMEOUT, readOvsPortTable, type OvsPortRow } from './ovs-facts.js';
 
 export interface StaleOvsPort {
   port: string;
@@ -14,32 +17,20 @@ export interface StaleOvsPort {
   ids: Record<string, string>;
 }
 
-interface OvsJson {
-  headings: string[];
-  data: unknown[][];
-}
-
-/** Pipework's OVS ports whose device no longer exists. */
-export async function staleOvsPorts(runner: Runner): Promise<StaleOvsPort[]> {
-  if (!existsSync(`${OVS_RUN_DIR}/db.sock`)) return [];
-  const res = await runner.run(['ovs-vsctl', OVS_TIMEOUT, '--format=json', '--columns=name,external_ids', 'list', 'Interface'], { timeoutMs: 15_000 });
-  if (res.code !== 0) return [];
-  return parseStaleOvs(res.stdout, (name) => existsSync(`/sys/class/net/${name}`));
-}
-
-export function parseStaleOvs(json: string, deviceExists: (name: string) => boolean): StaleOvsPort[] {
-  const table = JSON.parse(json) as OvsJson;
+/** Pipework's port rows (they carry pipework.interface) whose device does not exist. */
+export function staleOvsRows(rows: Iterable<OvsPortRow>, deviceExists: (name: string) => boolean): StaleOvsPort[] {
   const out: StaleOvsPort[] = [];
-  for (const row of table.data) {
-    const name = row[0];
-    const map = row[1] as [string, [string, string][]];
-    if (typeof name !== 'string' || !Array.isArray(map) || map[0] !== 'map') continue;
-    const ids = Object.fromEntries(map[1]);
-    const bridge = ids['pipework.bridge'];
-    if (ids['pipework.interface'] === undefined || bridge === undefined || deviceExists(name)) continue;
-    out.push({ port: name, bridge, ids });
+  for (const row of rows) {
+    const ids = row.externalIds;
+    const bridge = ids['pipework.bridge'] ?? row.bridge;
+    if (ids['pipework.interface'] === undefined || bridge === undefined || deviceExists(row.name)) continue;
+    out.push({ port: row.name, bridge, ids });
   }
   return out;
+}
+
+export async function staleOvsPorts(runner: Runner): Promise<StaleOvsPort[]> {
+  return staleOvsRows((await readOvsPortTable(runner)).values(), (name) => existsSync(`/sys/class/net/${name}`));
 }
 
 export interface ReturnedNic {
@@ -61,20 +52,101 @@ export function returnedNics(hostLinks: RawLink[]): ReturnedNic[] {
   });
 }
 
-/** Does a stale entry belong to this guest reference (as the user wrote it, or `kind:name`)? */
-export function staleMatches(ref: string | undefined, entry: { record?: AttachRecord; ids?: Record<string, string> }): boolean {
-  if (ref === undefined) return true;
-  // docker:web, podman:web and pid:123 name the same guest as web and 123 do.
-  const guest = ref.replace(/^(docker|podman|lxc|pid|netns):/u, '');
-  if (entry.record) return entry.record.guest === ref || entry.record.guest.endsWith(`:${guest}`);
-  const ids = entry.ids ?? {};
-  const ours = ids['pipework.guest'];
-  if (ours !== undefined && (ours === ref || ours.endsWith(`:${guest}`))) return true;
-  return ids['pipework.containername'] === `/${guest}` || ids['pipework.containerid']?.startsWith(guest) === true
-    || ids['pipework.nspid'] === guest;
+/** A resolv.conf pipework wrote for a named netns (`/etc/netns/NAME/resolv.conf`). */
+export interface StaleResolvConf {
+  path: string;
+  netns: string;
 }
 
-export function planStaleCleanup(ports: StaleOvsPort[], nics: ReturnedNic[]): Step[] {
+const DNS_MARK = /^# Written by pipework from the DHCP lease on \S+ \([^,)]*(?:, netns (\d+))?\)/u;
+
+/**
+ * Those whose netns is gone, or is another one of the same name (the one the lease was for went:
+ * a new netns must not inherit its DNS).
+ */
+export function staleResolvConfs(etcNetns = '/etc/netns', runNetns = '/var/run/netns'): StaleResolvConf[] {
+  let names: string[];
+  try {
+    names = readdirSync(etcNetns);
+  } catch {
+    return [];
+  }
+  return names.flatMap((netns) => {
+    const path = `${etcNetns}/${netns}/resolv.conf`;
+    let first: string;
+    try {
+      first = readFileSync(path, 'utf8').split('\n', 1)[0] ?? '';
+    } catch {
+      return [];
+    }
+    const m = DNS_MARK.exec(first);
+    if (!m) return [];
+    let inode: number | undefined;
+    try {
+      inode = statSync(`${runNetns}/${netns}`).ino;
+    } catch {
+      return [{ path, netns }];
+    }
+    return m[1] !== undefined && Number(m[1]) !== inode ? [{ path, netns }] : [];
+  });
+}
+
+/** What a stale entry says about its guest. */
+export interface StaleOwner {
+  /** `kind:name` from our record or pipework.guest. */
+  guest?: string;
+  containerName?: string;
+  containerId?: string;
+  nsPid?: string;
+}
+
+export function staleOwner(entry: { record?: AttachRecord; ids?: Record<string, string>; netns?: string }): StaleOwner {
+  if (entry.record) return { guest: entry.record.guest };
+  if (entry.netns !== undefined) return { guest: `netns:${entry.netns}` };
+  const ids = entry.ids ?? {};
+  const guest = ids['pipework.guest'];
+  return {
+    ...(guest !== undefined && { guest: guest.replace(/^"|"$/gu, '') }),
+    ...(ids['pipework.containername'] !== undefined && { containerName: ids['pipework.containername'].replace(/^\//u, '') }),
+    ...(ids['pipework.containerid'] !== undefined && { containerId: ids['pipework.containerid'] }),
+    ...(ids['pipework.nspid'] !== undefined && { nsPid: ids['pipework.nspid'] }),
+  };
+}
+
+function byName(ref: GuestRef, o: StaleOwner): boolean {
+  switch (ref.kind) {
+    case 'pid':
+      return o.guest === `pid:${ref.pid}` || o.nsPid === String(ref.pid);
+    case 'netns-path':
+      return false;
+    case 'any':
+      return o.guest?.endsWith(`:${ref.name}`) === true || o.containerName === ref.name || o.containerId === ref.name
+        || o.nsPid === ref.name;
+    case 'docker':
+    case 'podman':
+      // The classic keys do not say which runtime: a container of that name or full id.
+      return o.guest === `${ref.kind}:${ref.name}` || (o.guest === undefined && (o.containerName === ref.name || o.containerId === ref.name));
+    default:
+      return o.guest === `${ref.kind}:${ref.name}`;
+  }
+}
+
+/**
+ * The stale entries of one guest. A guest named exactly (`docker:web`) matches only itself; a
+ * bare name matches that name under any kind. A container id prefix counts only when no entry
+ * matches by name, and only if it names one container (else: ambiguous).
+ */
+export function selectStale<T extends { record?: AttachRecord; ids?: Record<string, string>; netns?: string }>(ref: GuestRef | undefined, entries: T[]): T[] {
+  if (ref === undefined) return entries;
+  const named = entries.filter((e) => byName(ref, staleOwner(e)));
+  if (named.length > 0 || !(ref.kind === 'any' || ref.kind === 'docker' || ref.kind === 'podman') || !/^[0-9a-f]+$/u.test(ref.name)) return named;
+  const prefixed = entries.filter((e) => staleOwner(e).containerId?.startsWith(ref.name) === true);
+  const ids = new Set(prefixed.map((e) => staleOwner(e).containerId));
+  if (ids.size > 1) throw new ConflictError(`'${ref.name}' is the start of more than one dead container's id (${[...ids].map((i) => i?.slice(0, 12)).join(', ')}); give more of it`);
+  return prefixed;
+}
+
+export function planStaleCleanup(ports: StaleOvsPort[], nics: ReturnedNic[], resolvConfs: StaleResolvConf[], agent: readonly string[]): Step[] {
   return [
     ...ports.map((p): Step => ({
       title: `remove stale Open vSwitch port ${p.port} from ${p.bridge}`,
@@ -89,5 +161,10 @@ export function planStaleCleanup(ports: StaleOvsPort[], nics: ReturnedNic[]): St
         undo: [],
       }];
     }),
+    ...resolvConfs.map((r): Step => ({
+      title: `remove ${r.path}, written by a DHCP lease for a netns ${r.netns} that is gone`,
+      action: { kind: 'exec', place: 'host', argv: [...agent, 'stop', '--stale-dns', r.path] },
+      undo: [],
+    })),
   ];
 }

@@ -73,8 +73,11 @@ export function parseAddressSpec(text: string, family?: Family): AddressSpec {
   }
   const prefix = Number(prefixText);
   const range = ip.range();
-  if (range === 'unspecified' || range === 'multicast' || range === 'broadcast') {
+  if (range === 'unspecified' || range === 'multicast' || range === 'broadcast' || range === 'loopback') {
     throw new InvalidArgumentError(`invalid IP address '${ipText}': a ${range} address cannot be assigned to an interface`);
+  }
+  if (range === 'ipv4Mapped') {
+    throw new InvalidArgumentError(`invalid IP address '${ipText}': an IPv4-mapped IPv6 address is not an interface address; give the IPv4 address itself`);
   }
   const canonical = ip.toString();
   const address: StaticAddress = { family: fam, address: canonical, prefix, cidr: `${canonical}/${prefix}` };
@@ -89,11 +92,19 @@ export function parseAddressSpec(text: string, family?: Family): AddressSpec {
     throw new InvalidArgumentError(`gateway '${gwText}' is IPv${familyOf(gw)} but the address '${ipText}' is IPv${fam}`);
   }
   const gwRange = gw.range();
-  if (gwRange === 'unspecified' || gwRange === 'multicast' || gwRange === 'broadcast') {
-    throw new InvalidArgumentError(`invalid gateway '${gwText}': a ${gwRange} address cannot be a gateway`);
+  if (gwRange === 'unspecified' || gwRange === 'multicast' || gwRange === 'broadcast' || gwRange === 'loopback' || gwRange === 'ipv4Mapped') {
+    throw new InvalidArgumentError(`invalid gateway '${gwText}': ${gwRange === 'ipv4Mapped' ? 'an IPv4-mapped' : `a ${gwRange}`} address cannot be a gateway`);
   }
   if (gw.toString() === canonical) {
     throw new InvalidArgumentError(`invalid gateway '${gwText}': it is the interface's own address`);
+  }
+  // Inside an IPv4 subnet of more than two addresses, its first and last addresses name the
+  // subnet and its broadcast: no router answers there (the kernel refuses such a route).
+  if (gw instanceof ipaddr.IPv4 && prefix <= 30 && cidrContains(address.cidr, gw.toString())) {
+    const network = ipaddr.IPv4.networkAddressFromCIDR(address.cidr).toString();
+    if (gw.toString() === network || gw.toString() === address.broadcast) {
+      throw new InvalidArgumentError(`invalid gateway '${gwText}': it is the ${gw.toString() === network ? 'network' : 'broadcast'} address of ${network}/${prefix}, not a router's`);
+    }
   }
   return { address, gateway: gw.toString() };
 }

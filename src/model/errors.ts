@@ -8,10 +8,14 @@ export const ExitCode = {
   Ok: 0,
   /** Any failure, as the classic tool does (bad input, guest not found, a step failed). */
   Failure: 1,
+  /** Interrupted (SIGINT, SIGTERM, SIGHUP): what the run did was undone. */
+  Interrupted: 130,
 } as const;
 
 export class PipeworkError extends Error {
-  readonly exitCode: number = ExitCode.Failure;
+  get exitCode(): number {
+    return ExitCode.Failure;
+  }
   /** A stable word for scripts (--json) — usage, invalid-argument, not-found, conflict, … */
   get reason(): string {
     return 'failure';
@@ -81,6 +85,17 @@ export class CommandError extends PipeworkError {
   }
 }
 
+/** What a failed step was, kept on the error for scripts and front doors. */
+export interface FailedStep {
+  /** 0-based, in its plan. */
+  index: number;
+  title: string;
+  /** The command that failed (an `ip` line is shown as `ip …`). */
+  argv: readonly string[];
+  /** Which plan of a run (a batch's "line 12"), when there were several. */
+  job?: string;
+}
+
 /** A step of a plan failed; the steps before it were undone. */
 export class StepFailedError extends PipeworkError {
   override get reason(): string {
@@ -88,10 +103,52 @@ export class StepFailedError extends PipeworkError {
   }
   constructor(
     message: string,
-    readonly stepIndex: number,
+    readonly step: FailedStep | undefined,
     readonly undoFailures: readonly string[],
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+
+  /** 0-based index of the failed step (-1 when no step of a plan failed). */
+  get stepIndex(): number {
+    return this.step?.index ?? -1;
+  }
+}
+
+/** The run was interrupted (a signal); what it did was undone. */
+export class InterruptedError extends PipeworkError {
+  override get reason(): string {
+    return 'interrupted';
+  }
+  override get exitCode(): number {
+    return ExitCode.Interrupted;
+  }
+}
+
+/** Another pipework run holds what this one needs, for longer than it waits. */
+export class BusyError extends PipeworkError {
+  override get reason(): string {
+    return 'busy';
+  }
+}
+
+/**
+ * The same error with `prefix` before its message ("line 12: …"): same class, same fields, the
+ * original as its cause.
+ */
+export function withPrefix<E extends Error>(err: E, prefix: string): E {
+  const copy = Object.create(Object.getPrototypeOf(err) as object) as E;
+  Object.assign(copy, err);
+  Object.defineProperty(copy, 'message', { value: `${prefix}${err.message}`, enumerable: false, writable: true, configurable: true });
+  Object.defineProperty(copy, 'stack', { value: `${copy.name}: ${copy.message}`, enumerable: false, writable: true, configurable: true });
+  if (copy.cause === undefined) Object.defineProperty(copy, 'cause', { value: err, enumerable: false, writable: true, configurable: true });
+  return copy;
+}
+
+/** Not allowed: pipework needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN). */
+export class PermissionError extends PipeworkError {
+  override get reason(): string {
+    return 'permission-denied';
   }
 }

@@ -12,6 +12,8 @@ export function ifNameProblem(name: string): string | undefined {
   if (name.includes(':')) return "contains ':'";
   if (/[\s]/u.test(name) || /[^\x21-\x7e]/u.test(name)) return 'contains whitespace or non-printable characters';
   if (/["'\\#]/u.test(name)) return 'contains a quote, backslash or #, which pipework does not pass to ip';
+  // The kernel reads "%d" as a template and picks a number itself: the name asked for would not be the one made.
+  if (name.includes('%')) return "contains '%', which the kernel reads as a name template";
   return undefined;
 }
 

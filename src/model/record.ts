@@ -1,4 +1,4 @@
-import { DHCP_METHODS, type DhcpMethod } from '../cli/request.js';
+import { isDhcpMethod, type DhcpMethod } from './dhcp-methods.js';
 import { InvalidArgumentError } from './errors.js';
 
 /**
@@ -43,6 +43,26 @@ export interface AttachRecord {
   dhcp?: DhcpMethod;
   /** DHCPv6 (`-a 6`). */
   dhcp6?: boolean;
+  /** Who made it (src/spec/owner.ts); absent: the command line (records older than owners). */
+  owner?: string;
+  /** More addresses than `address` (a topology link with IPv4 and IPv6), comma-separated. */
+  moreAddresses?: string;
+  /** The IPv6 gateway, when IPv6 has its own (a topology link's gateway6). */
+  gateway6?: string;
+  /** The MTU asked for (absent: the host side's). */
+  mtu?: number;
+  /** macvlan mode other than bridge. */
+  mode?: string;
+  /**
+   * The default route(s) that `@gateway` replaced, as `<gateway>@<dev>` (IPv4) so that `del` can
+   * put it back; `replaced6` for IPv6.
+   */
+  replaced4?: string;
+  replaced6?: string;
+  /** This attach brought the parent NIC (or its VLAN sub-interface) up: `del` brings it down when unused. */
+  parentUp?: boolean;
+  /** Impairments inside the guest (src/engine/impair.ts), changed live rather than re-made. */
+  impair?: string;
 }
 
 const MAGIC = 'pipework/1';
@@ -52,7 +72,8 @@ const ALIAS_MAX = 255;
 const KEYS: [keyof AttachRecord, string][] = [
   ['role', 'r'], ['guest', 'g'], ['nsInode', 'n'], ['guestIf', 'i'], ['hostIf', 'h'], ['hostKind', 'k'],
   ['localIf', 'l'], ['address', 'a'], ['gateway', 'gw'], ['mac', 'm'], ['vlan', 'v'], ['vlanIf', 'q'], ['vlanMade', 'qm'], ['origName', 'o'], ['origMac', 'om'],
-  ['dhcp', 'd'], ['dhcp6', 'd6'],
+  ['dhcp', 'd'], ['dhcp6', 'd6'], ['owner', 'ow'], ['moreAddresses', 'a2'], ['gateway6', 'g6'], ['mtu', 'mt'], ['mode', 'mo'],
+  ['replaced4', 'r4'], ['replaced6', 'r6'], ['parentUp', 'pu'], ['impair', 'im'],
 ];
 
 // Values go into an `ip -batch` line: percent-encode the UTF-8 bytes of anything but a safe
@@ -74,8 +95,21 @@ export function encodeRecord(record: AttachRecord): string {
     if (value !== undefined && value !== false) parts.push(`${short}=${escape(value === true ? '1' : String(value))}`);
   }
   let alias = parts.join(';');
-  // The guest's name is the one field the kernel and the runtimes can tell us again.
-  if (Buffer.byteLength(alias) > ALIAS_MAX) alias = parts.filter((p) => !p.startsWith('g=')).join(';');
+  // What can be told again or lived without goes first: the default routes to restore on del,
+  // then the guest's name is shortened (…): the kernel and the runtimes know it in full.
+  for (const drop of ['r6=', 'r4=']) {
+    if (Buffer.byteLength(alias) > ALIAS_MAX) alias = alias.split(';').filter((p) => !p.startsWith(drop)).join(';');
+  }
+  if (Buffer.byteLength(alias) > ALIAS_MAX) {
+    const name = [...record.guest];
+    const parts = alias.split(';');
+    const at = parts.findIndex((p) => p.startsWith('g='));
+    for (let keep = name.length - 1; keep >= 0 && at !== -1; keep--) {
+      parts[at] = `g=${escape(`${name.slice(0, keep).join('')}…`)}`;
+      alias = parts.join(';');
+      if (Buffer.byteLength(alias) <= ALIAS_MAX) break;
+    }
+  }
   if (Buffer.byteLength(alias) > ALIAS_MAX) {
     throw new InvalidArgumentError(`pipework's record of this interface does not fit in a link alias (${ALIAS_MAX} bytes); use shorter interface names`);
   }
@@ -99,7 +133,7 @@ export function decodeRecord(alias: string | undefined): AttachRecord | undefine
   const hostKind = get('hostKind');
   const isCount = (v: string | undefined) => v === undefined || /^\d+$/u.test(v);
   if ((role !== 'guest' && role !== 'host') || !guestIf || !hostIf
-    || !(HOST_KINDS as readonly string[]).includes(hostKind ?? '') || !isCount(get('nsInode')) || !isCount(get('vlan'))) {
+    || !(HOST_KINDS as readonly string[]).includes(hostKind ?? '') || !isCount(get('nsInode')) || !isCount(get('vlan')) || !isCount(get('mtu'))) {
     return undefined;
   }
   const record: AttachRecord = {
@@ -116,7 +150,16 @@ export function decodeRecord(alias: string | undefined): AttachRecord | undefine
   if (mac !== undefined) record.mac = mac;
   if (vlan !== undefined) record.vlan = Number(vlan);
   const vlanIf = get('vlanIf');
-  if (get('vlanMade') === 'true') record.vlanMade = true;
+  // Booleans are written as 1 (encodeRecord); `true` is accepted too.
+  const flag = (k: keyof AttachRecord) => get(k) === '1' || get(k) === 'true';
+  if (flag('vlanMade')) record.vlanMade = true;
+  if (flag('parentUp')) record.parentUp = true;
+  for (const k of ['owner', 'moreAddresses', 'gateway6', 'mode', 'replaced4', 'replaced6', 'impair'] as const) {
+    const v = get(k);
+    if (v !== undefined) record[k] = v;
+  }
+  const mtu = get('mtu');
+  if (mtu !== undefined) record.mtu = Number(mtu);
   const origName = get('origName');
   if (vlanIf !== undefined) record.vlanIf = vlanIf;
   if (origName !== undefined) record.origName = origName;
@@ -124,20 +167,42 @@ export function decodeRecord(alias: string | undefined): AttachRecord | undefine
   if (origMac !== undefined) record.origMac = origMac;
   const dhcp = get('dhcp');
   if (dhcp !== undefined) {
-    if (!(DHCP_METHODS as readonly string[]).includes(dhcp)) return undefined;
-    record.dhcp = dhcp as DhcpMethod;
-    if (get('dhcp6') === '1') record.dhcp6 = true;
+    if (!isDhcpMethod(dhcp)) return undefined;
+    record.dhcp = dhcp;
+    if (flag('dhcp6')) record.dhcp6 = true;
   }
   return record;
 }
 
+/** Every address a record names. */
+export function recordAddresses(r: AttachRecord): string[] {
+  return [...(r.address !== undefined ? [r.address] : []), ...(r.moreAddresses?.split(',').filter((a) => a !== '') ?? [])];
+}
+
 /** The parts of a record that make a configuration (what a re-run must match). */
 export function configOf(r: AttachRecord): string {
+  return configFields(r).map(([k, v]) => (k === 'host' || k === 'address' ? v : `${k} ${v}`)).join(', ');
+}
+
+/** The configuration as named fields, so a conflict can say which one differs. */
+export function configFields(r: AttachRecord): [string, string][] {
+  const addresses = recordAddresses(r);
   return [
-    `${r.hostKind} ${r.hostIf}`,
-    r.dhcp !== undefined ? `dhcp ${r.dhcp}${r.dhcp6 === true ? ' (IPv6)' : ''}` : (r.address ?? 'no address'),
-    ...(r.gateway !== undefined ? [`gateway ${r.gateway}`] : []),
-    ...(r.mac !== undefined ? [`mac ${r.mac}`] : []),
-    ...(r.vlan !== undefined ? [`vlan ${r.vlan}`] : []),
-  ].join(', ');
+    ['host', `${r.hostKind} ${r.hostIf}`],
+    ['address', r.dhcp !== undefined ? `dhcp ${r.dhcp}${r.dhcp6 === true ? ' (IPv6)' : ''}` : (addresses.join(' ') || 'no address')],
+    ...(r.gateway !== undefined ? [['gateway', r.gateway] as [string, string]] : []),
+    ...(r.gateway6 !== undefined ? [['gateway6', r.gateway6] as [string, string]] : []),
+    ...(r.mac !== undefined ? [['mac', r.mac] as [string, string]] : []),
+    ...(r.vlan !== undefined ? [['vlan', String(r.vlan)] as [string, string]] : []),
+    ...(r.mtu !== undefined ? [['mtu', String(r.mtu)] as [string, string]] : []),
+    ...(r.mode !== undefined ? [['mode', r.mode] as [string, string]] : []),
+  ];
+}
+
+/** What differs between two configurations, as `field: old → new` (empty when they are the same). */
+export function configDiff(existing: AttachRecord, wanted: AttachRecord): string[] {
+  const a = new Map(configFields(existing));
+  const b = new Map(configFields(wanted));
+  const keys = [...new Set([...a.keys(), ...b.keys()])];
+  return keys.flatMap((k) => (a.get(k) === b.get(k) ? [] : [`${k} ${a.get(k) ?? 'none'} → ${b.get(k) ?? 'none'}`]));
 }

@@ -7,3 +7,15 @@ export function parseVlan(text: string): number {
   }
   return Number(text);
 }
+
+/**
+ * An IPoIB partition key from `@<text>`, hexadecimal as the classic tool passed it (`pkey 0x<text>`).
+ * 0x0000 and 0x8000 (no partition) are refused; the top bit is the full-membership flag.
+ */
+export function parsePkey(text: string): number {
+  const pkey = /^[0-9a-fA-F]{1,4}$/u.test(text) ? parseInt(text, 16) : NaN;
+  if (Number.isNaN(pkey) || (pkey & 0x7fff) === 0) {
+    throw new InvalidArgumentError(`invalid IPoIB partition key '${text}': expected 1 to 4 hex digits (0001 to ffff, not 0 or 8000)`);
+  }
+  return pkey;
+}

@@ -1,20 +1,33 @@
-// Running plans with a fake Runner: batching, namespace entry, rollback at every step.
+// Running one plan with a fake Runner (the executor, as attach and del use it): batching,
+// namespace entry, rollback at every step.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { readHostLink, staticHostFacts, type HostLink } from '../../src/host/facts.js';
+import { VLAN_MARK } from '../../src/drivers/vlan.js';
+import { failPointFromEnv, newRun } from '../../src/engine/context.js';
+import { execute, rollback } from '../../src/engine/executor.js';
+import { parkedGuestName, parkedHostName } from '../../src/engine/names.js';
+import type { Action, IpAction, Plan, Step } from '../../src/engine/plan.js';
+import { planAttach, planDetach } from '../../src/engine/planner.js';
+import type { NetnsHandle } from '../../src/exec/netns.js';
+import { readHostLink, type HostLink } from '../../src/host/facts.js';
 import { featureText } from '../../src/host/kernel.js';
-import { VLAN_MARK } from '../../src/host/vlan.js';
 import { StepFailedError, UnsupportedError } from '../../src/model/errors.js';
 import { encodeRecord, type AttachRecord } from '../../src/model/record.js';
-import { applyPlan, failStepFromEnv, rollback } from '../../src/plan/apply.js';
-import { planAttach } from '../../src/plan/attach.js';
-import { planDetach } from '../../src/plan/detach.js';
-import type { Action, IpAction, Plan, Step } from '../../src/plan/types.js';
 import {
   DOCKER_ROUTES_JSON, FakeRunner, GUEST_BATCH, GUEST_FORCE_BATCH, HOST_BATCH, HOST_FORCE_BATCH, NS_FD,
-  assertRejects, attachContext, attachRequest, batchFailure, bridge, fakeNs, guestFacts, nic, type Call,
+  assertRejects, attachContext, batchFailure, bridge, fakeNs, guestFacts, nic, settled, type Call,
 } from './fakes.js';
+
+/** One plan through the executor; `failAtStep` is 1-based, as PIPEWORK_FAIL_STEP counts. */
+async function applyPlan(plan: Plan, o: { runner: FakeRunner; ns: NetnsHandle; failAtStep?: number }): Promise<void> {
+  await execute([{ plan: settled(plan), ns: o.ns }], newRun({ runner: o.runner, ...(o.failAtStep !== undefined && { failAt: { job: 0, step: o.failAtStep - 1 } }) }));
+}
+
+/** Undo these steps, as the executor does for the steps a run did. */
+function undo(steps: Step[], o: { runner: FakeRunner; ns: NetnsHandle }): Promise<string[]> {
+  return rollback(steps.map((step) => ({ step })), o.runner, o.ns);
+}
 
 /** A bridge name that does not exist on this machine (the raceOk/onlyIfBridgeEmpty checks read sysfs). */
 const MISSING_BR = 'brpwunit9z';
@@ -61,7 +74,7 @@ void describe('applyPlan: batching', () => {
     ]);
     assert.deepEqual(runner.lines()[0], [
       'link add name veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 netns /proc/self/fd/3',
-      'link set dev veth1pl4242 alias pipework/1;r=host;g=docker:c1;n=4026532999;i=eth1;h=br0;k=bridge;l=veth1pl4242;a=10.0.0.2/24;gw=10.9.9.1',
+      'link set dev veth1pl4242 alias pipework/1;r=host;g=docker:c1;n=4026532999;i=eth1;h=br0;k=bridge;l=veth1pl4242;a=10.0.0.2/24;gw=10.9.9.1;r4=172.17.0.1@eth0',
       'link set dev veth1pl4242 master br0',
       'link set dev veth1pl4242 up',
     ]);
@@ -147,11 +160,25 @@ void describe('applyPlan: failures and rollback', () => {
     assert.equal(runner.calls.length, 1);
   });
 
-  void test('a batch that fails without saying which line counts as failing at its first line', async () => {
+  void test('a batch that fails without saying which line: named by its first line, and every line of it counts as maybe done', async () => {
     const plan = realisticPlan();
     const runner = new FakeRunner((_c, i) => (i === 1 ? { code: 1, stderr: 'nsenter: reassociate to namespace failed\n' } : { code: 0 }));
     await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 5 of 10', 'nsenter');
-    assert.deepEqual(runner.lines().slice(2), [['link del dev veth1pl4242']]);
+    // The guest batch's undos run too (newest first, with -force), then the host's.
+    assert.deepEqual(runner.calls.slice(2).map((c) => c.argv), [GUEST_FORCE_BATCH, HOST_FORCE_BATCH]);
+    assert.deepEqual(runner.lines().slice(2), [
+      ['route del default via 10.9.9.1 dev eth1', 'route add default via 172.17.0.1 dev eth0'],
+      ['link del dev veth1pl4242'],
+    ]);
+  });
+
+  void test('undoing what a dead batch may have done: its undos\' failures are not reported', async () => {
+    const plan = realisticPlan();
+    // The guest batch is killed (no "Command failed" line); undoing its lines then fails (they never ran).
+    const runner = new FakeRunner((c, i) => (i === 1 ? { code: 137, stderr: '' }
+      : c.argv.join(' ') === GUEST_FORCE_BATCH.join(' ') ? batchFailure(1, 'RTNETLINK answers: No such process') : { code: 0 }));
+    const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 5 of 10', 'everything done before it was undone');
+    assert.deepEqual((err as StepFailedError).undoFailures, []);
   });
 
   const STEPS = realisticPlan().steps.length;
@@ -202,6 +229,8 @@ void describe('applyPlan: failures and rollback', () => {
     const runner = new FakeRunner((call) => (call.argv.includes('udhcpc') ? { code: 1, stderr: 'udhcpc: no lease\n' } : { code: 0 }));
     const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 2 of 2', 'run a client', 'no lease');
     assert.ok(err.cause instanceof Error);
+    // The error keeps which step, and its command.
+    assert.deepEqual((err as StepFailedError).step, { index: 1, title: 'run a client', argv: ['udhcpc', '-i', 'x1'] });
     assert.deepEqual(runner.calls.map((c) => c.argv), [HOST_BATCH, ['nsenter', '--net=/proc/self/fd/3', '--', 'udhcpc', '-i', 'x1'], HOST_FORCE_BATCH]);
   });
 
@@ -224,7 +253,7 @@ void describe('applyPlan: failures and rollback', () => {
   });
 
   void test(
-    'an error that is not a failed command (an unsafe batch token) still rolls back what was done',
+    'an error that is not a failed command (an unsafe batch token: an internal error) still rolls back what was done',
     async () => {
       const plan: Plan = {
         guestLabel: 'g',
@@ -236,61 +265,88 @@ void describe('applyPlan: failures and rollback', () => {
         ],
       };
       const runner = new FakeRunner();
-      await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 2 of 2');
+      // An internal error stays one (the CLI reports it as such, exit 70).
+      await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), Error, 'unsafe token');
       assert.deepEqual(runner.lines().at(-1), ['link del dev x0']);
     },
   );
 });
 
-/** `pipework <argv> --replace` over eth1 that a first `br0 c1 10.0.0.2/24` run left in the guest. */
-function replacePlan(argv: string[], host: HostLink[]): Plan {
-  const ctx = (args: string[], links: Parameters<typeof guestFacts>[0], hostLinks: HostLink[]) => ({
-    request: attachRequest(args),
-    guestLabel: 'docker container c1 (pid 4242)',
-    guestRef: 'docker:c1',
-    guest: { pid: 4242, nsInode: 4026532999 },
-    host: staticHostFacts(hostLinks),
-    guestFacts: guestFacts(links),
-    hasArping: false,
-  });
-  const first = planAttach(ctx(['br0', 'c1', '10.0.0.2/24'], ['lo', 'eth0'], [bridge('br0')]));
-  const eth1 = { name: 'eth1', alias: encodeRecord(first.record!), kind: 'veth', up: true };
-  const plan = planAttach(ctx([...argv, '--replace'], ['lo', 'eth0', eth1], host));
+/** `pipework <argv> --replace` over eth1 that a first `<first>` run left in the guest. */
+function replacePlan(argv: string[], host: HostLink[], first: string[] = ['br0', 'c1', '10.0.0.2/24'], firstHost: HostLink[] = [bridge('br0'), nic('eth0')]): Plan {
+  const before = planAttach(attachContext(first, { links: firstHost }));
+  const eth1 = { name: 'eth1', alias: encodeRecord(before.record!), kind: 'veth', up: true };
+  const plan = planAttach(attachContext([...argv, '--replace'], { links: host, facts: guestFacts(['lo', 'eth0', eth1]) }));
   assert.equal(plan.outcome, 'replaced');
   return plan;
 }
-const REMOVED_ETH1 = 'remove eth1 and its host end veth1pl4242 (bridge br0)';
+const PARKED = parkedGuestName({ pid: 4242, nsInode: 4026532999 }, 'eth1');
+const PARKED_HOST = parkedHostName({ pid: 4242, nsInode: 4026532999 }, 'eth1');
 
 void describe('applyPlan: irreversible steps', () => {
-  void test('--replace: a failure after the old interface is gone says what could not be undone', async () => {
-    const plan = replacePlan(['br0', 'c1', '10.0.0.3/24'], [bridge('br0'), nic('veth1pl4242', { up: true })]);
-    assert.equal(plan.steps[0]!.title, REMOVED_ETH1);
-    assert.equal(plan.steps[0]!.irreversible, true);
-    // Call 0: the guest batch removing eth1; call 1: the new host side, refused at its first line.
-    const runner = new FakeRunner((_c, i) => (i === 1 ? batchFailure(1) : { code: 0 }));
+  void test('--replace: a failure while the new interface is built puts the old one back as it was; nothing is lost', async () => {
+    const plan = replacePlan(['br0', 'c1', '10.0.0.3/24'], [bridge('br0'), nic('veth1pl4242', { up: true, master: 'br0' })]);
+    assert.ok(plan.steps.slice(0, -1).every((s) => s.irreversible !== true));
+    // Call 0: the guest batch parking eth1; call 1: the host batch parking the host end, then the new pair (refused).
+    const runner = new FakeRunner((_c, i) => (i === 1 ? batchFailure(2) : { code: 0 }));
     const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError,
-      `step 2 of ${plan.steps.length}`, plan.steps[1]!.title, 'File exists',
-      `; everything done before it was undone, except what cannot be: ${REMOVED_ETH1}`);
-    assert.ok(err.message.endsWith(`except what cannot be: ${REMOVED_ETH1}`), err.message);
-    assert.deepEqual((err as StepFailedError).undoFailures, []);
-    assert.deepEqual(runner.lines()[0], ['link del dev eth1']);
-    assert.equal(runner.lines()[1]![0], line(plan.steps[1]!.action));
-    assert.equal(runner.calls.length, 2, 'the removal has no undo');
+      `step 3 of ${plan.steps.length}`, plan.steps[2]!.title, 'File exists', '; everything done before it was undone');
+    assert.ok(!err.message.includes('except what cannot be'), err.message);
+    assert.deepEqual(runner.lines()[0], [`link set dev eth1 down name ${PARKED}`]);
+    assert.deepEqual(runner.lines()[1]!.slice(0, 2), [`link set dev veth1pl4242 down name ${PARKED_HOST}`, line(plan.steps[2]!.action)]);
+    // Newest first: the host end gets its name back and comes up, then the guest end.
+    assert.deepEqual(runner.calls.slice(2).map((c) => c.argv), [HOST_FORCE_BATCH, GUEST_FORCE_BATCH]);
+    assert.deepEqual(runner.lines().slice(2), [
+      [`link set dev ${PARKED_HOST} name veth1pl4242`, 'link set dev veth1pl4242 up'],
+      [`link set dev ${PARKED} name eth1`, 'link set dev eth1 up'],
+    ]);
+  });
+
+  void test('--replace: a failure after the parked interface is gone says what could not be undone', async () => {
+    // The old eth1 is a macvlan on eth0.10: after it goes, its VLAN sub-interface is looked at (and the failure injected there).
+    const plan = replacePlan(['br0', 'c1', '10.0.0.3/24'], [bridge('br0'), nic('eth0'), nic('eth0.10')], ['eth0', 'c1', '10.0.0.2/24', '@10']);
+    const removal = plan.steps.length - 2;
+    const removed = plan.steps[removal]!;
+    assert.equal(removed.irreversible, true);
+    assert.equal(removed.title, `remove ${PARKED} (macvlan eth0) (replaced)`);
+    const runner = new FakeRunner();
+    const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs(), failAtStep: plan.steps.length }), StepFailedError,
+      `step ${plan.steps.length} of ${plan.steps.length}`, 'injected failure', `; everything done before it was undone, except what cannot be: ${removed.title}`);
+    assert.ok(err.message.endsWith(`except what cannot be: ${removed.title}`), err.message);
+    assert.ok(runner.lines().some((l) => l.includes(`link del dev ${PARKED}`)), 'the removal ran');
   });
 
   void test('a failure of the irreversible step itself: nothing was changed', async () => {
-    const plan = replacePlan(['br0', 'c1', '10.0.0.3/24'], [bridge('br0'), nic('veth1pl4242', { up: true })]);
+    const record: AttachRecord = { role: 'guest', guest: 'docker:c1', nsInode: 4026532999, guestIf: 'eth1', hostIf: 'br0', hostKind: 'bridge', localIf: 'veth1pl4242' };
+    const plan = planDetach([{ guestIf: 'eth1', record }], guestFacts(), 'g');
+    assert.equal(plan.steps[0]!.irreversible, true);
     const runner = new FakeRunner(() => batchFailure(1, 'Cannot find device "eth1"'));
     const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError, 'step 1 of', 'nothing was changed');
     assert.ok(!err.message.includes('except what cannot be'), err.message);
   });
 
-  void test('a kernel that lacks a feature, after --replace removed the old interface: both are said', async () => {
+  void test('a kernel that lacks a feature while --replace builds the new interface: named, and the old one is back', async () => {
     const plan = replacePlan(['eth0', 'c1', '10.0.0.3/24', '@10'], [bridge('br0'), nic('eth0')]);
-    assert.deepEqual(plan.steps.slice(0, 2).map((s) => s.irreversible === true), [true, false]);
+    const runner = new FakeRunner((_c, i) => (i === 1 ? batchFailure(1, 'Error: Unknown device type.') : { code: 0 }));
+    const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), UnsupportedError,
+      'this kernel lacks', featureText('vlan'), 'everything done before it was undone');
+    assert.ok(!err.message.includes('except what cannot be'), err.message);
+    assert.deepEqual(runner.lines().at(-1), [`link set dev ${PARKED} name eth1`, 'link set dev eth1 up']);
+  });
+
+  void test('a kernel that lacks a feature, after an irreversible step: both are said', async () => {
+    const plan: Plan = {
+      guestLabel: 'g',
+      outcome: 'replaced',
+      warnings: [],
+      steps: [
+        { ...step('guest', ['link', 'del', 'dev', 'eth1']), title: 'remove eth1', irreversible: true },
+        { ...step('host', ['link', 'add', 'name', 'x0', 'type', 'dummy']), needs: featureText('dummy') },
+      ],
+    };
     const runner = new FakeRunner((_c, i) => (i === 1 ? batchFailure(1, 'Error: Unknown device type.') : { code: 0 }));
     await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), UnsupportedError,
-      'this kernel lacks', featureText('vlan'), `except what cannot be: ${REMOVED_ETH1}`);
+      'this kernel lacks', featureText('dummy'), 'except what cannot be: remove eth1');
   });
 
   void test('every irreversible step done before the failure is named, in order; the rest is undone', async () => {
@@ -330,7 +386,7 @@ void describe('applyPlan: a VLAN sub-interface removed only if unused (onlyIfVla
 
   void test('a sub-interface that is not there is left alone: nothing runs for it', async () => {
     assert.equal(existsSync(`/sys/class/net/${MISSING_VLAN}`), false, `${MISSING_VLAN} must not exist on this machine`);
-    const plan = planDetach([{ guestIf: 'eth1', record: record('eth1', MISSING_VLAN) }], 'g');
+    const plan = planDetach([{ guestIf: 'eth1', record: record('eth1', MISSING_VLAN) }], guestFacts(), 'g');
     assert.equal(plan.steps.length, 2);
     const runner = new FakeRunner();
     await applyPlan(plan, { runner, ns: fakeNs() });
@@ -355,7 +411,7 @@ void describe('applyPlan: a VLAN sub-interface removed only if unused (onlyIfVla
     const plan = planDetach([
       { guestIf: 'eth1', record: record('eth1', MISSING_VLAN) },
       { guestIf: 'eth2', record: record('eth2', MISSING_VLAN) },
-    ], 'g');
+    ], guestFacts(), 'g');
     const runner = new FakeRunner();
     await applyPlan(plan, { runner, ns: fakeNs() });
     assert.deepEqual(runner.lines(), [['link del dev eth1'], ['link del dev eth2']]);
@@ -388,7 +444,7 @@ void describe('rollback', () => {
       step('guest', ['d'], [ip('guest', 'u5')]),
     ];
     const runner = new FakeRunner();
-    const failures = await rollback(done, { runner, ns: fakeNs() });
+    const failures = await undo(done, { runner, ns: fakeNs() });
     assert.deepEqual(failures, []);
     assert.deepEqual(runner.calls, [
       { argv: GUEST_FORCE_BATCH, input: 'u5\n', nsFd: NS_FD },
@@ -400,19 +456,19 @@ void describe('rollback', () => {
 
   void test('nothing done: nothing run', async () => {
     const runner = new FakeRunner();
-    assert.deepEqual(await rollback([step('host', ['a'])], { runner, ns: fakeNs() }), []);
+    assert.deepEqual(await undo([step('host', ['a'])], { runner, ns: fakeNs() }), []);
     assert.deepEqual(runner.calls, []);
   });
 
   void test('a failed undo line is reported with the line and the reason', async () => {
     const runner = new FakeRunner(() => batchFailure(2, 'RTNETLINK answers: No such process'));
-    const failures = await rollback([step('host', ['a'], [ip('host', 'one')]), step('host', ['b'], [ip('host', 'two')])], { runner, ns: fakeNs() });
+    const failures = await undo([step('host', ['a'], [ip('host', 'one')]), step('host', ['b'], [ip('host', 'two')])], { runner, ns: fakeNs() });
     assert.deepEqual(failures, ['ip one: RTNETLINK answers: No such process']);
   });
 
   void test('a failed exec undo is reported', async () => {
     const runner = new FakeRunner(() => ({ code: 3, stderr: 'nope\n' }));
-    const failures = await rollback([{ title: 'x', action: { kind: 'exec', place: 'host', argv: ['x'] }, undo: [{ kind: 'exec', place: 'host', argv: ['undo-x'] }] }],
+    const failures = await undo([{ title: 'x', action: { kind: 'exec', place: 'host', argv: ['x'] }, undo: [{ kind: 'exec', place: 'host', argv: ['undo-x'] }] }],
       { runner, ns: fakeNs() });
     assert.equal(failures.length, 1);
     assert.ok(failures[0]!.includes('undo-x') && failures[0]!.includes('nope'));
@@ -420,12 +476,19 @@ void describe('rollback', () => {
   });
 });
 
-void describe('failStepFromEnv', () => {
-  void test('reads PIPEWORK_FAIL_STEP digits only', () => {
-    assert.equal(failStepFromEnv({ PIPEWORK_FAIL_STEP: '3' }), 3);
-    assert.equal(failStepFromEnv({}), undefined);
-    assert.equal(failStepFromEnv({ PIPEWORK_FAIL_STEP: 'x' }), undefined);
-    assert.equal(failStepFromEnv({ PIPEWORK_FAIL_STEP: '-1' }), undefined);
+void describe('failPointFromEnv', () => {
+  void test('PIPEWORK_FAIL_STEP=N is step N of the first plan; K:N step N of the K-th (both 1-based, made 0-based)', () => {
+    assert.deepEqual(failPointFromEnv({ PIPEWORK_FAIL_STEP: '3' }), { job: 0, step: 2 });
+    assert.deepEqual(failPointFromEnv({ PIPEWORK_FAIL_STEP: '1' }), { job: 0, step: 0 });
+    assert.deepEqual(failPointFromEnv({ PIPEWORK_FAIL_STEP: '2:5' }), { job: 1, step: 4 });
+    assert.deepEqual(failPointFromEnv({ PIPEWORK_FAIL_STEP: '12:1' }), { job: 11, step: 0 });
+  });
+
+  void test('anything else is no fail point', () => {
+    assert.equal(failPointFromEnv({}), undefined);
+    for (const v of ['x', '-1', '0', '0:3', '3:0', ':3', '3:', '1.5', ' 3', '3 ', '1:2:3', '']) {
+      assert.equal(failPointFromEnv({ PIPEWORK_FAIL_STEP: v }), undefined, JSON.stringify(v));
+    }
   });
 });
 

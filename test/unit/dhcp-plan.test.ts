@@ -2,8 +2,10 @@
 // the stop steps of del/--replace, and the grammar of --dhcp-timeout / --dhcp-image (all pure).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCommandLine } from '../../src/cli/grammar.js';
-import { DHCP_METHODS, type DhcpMethod } from '../../src/cli/request.js';
+import type { Action, Plan } from '../../src/engine/plan.js';
+import { planAttach, type PlanInput } from '../../src/engine/planner.js';
+import { parseCommandLine } from '../../src/front/cli/grammar.js';
+import { DHCP_METHODS, type DhcpMethod } from '../../src/model/dhcp-methods.js';
 import {
   METHOD_INFO, classicLeasefile, classicPidfile, clientArgv, dhclientConf, dhcpHostname, fileSafe, helperCommand, helperName,
 } from '../../src/dhcp/methods.js';
@@ -12,9 +14,7 @@ import { planDhcpStop, type DhcpFacts } from '../../src/dhcp/plan.js';
 import { formatWatch, parseWatch, stateKey } from '../../src/dhcp/state.js';
 import { InvalidArgumentError, NotFoundError, UnsupportedError, UsageError } from '../../src/model/errors.js';
 import { configOf, decodeRecord, encodeRecord, type AttachRecord } from '../../src/model/record.js';
-import { planAttach, type AttachContext } from '../../src/plan/attach.js';
-import type { Action, Plan } from '../../src/plan/types.js';
-import { assertThrows, attachRequest, bridge, guestFacts, hostFacts } from './fakes.js';
+import { assertThrows, attachContext, bridge, guestFacts } from './fakes.js';
 
 const AGENT = ['/usr/bin/node', '/opt/pipework/build/src/dhcp/agent.js'];
 const NSINODE = 4026532999;
@@ -33,18 +33,17 @@ function facts(extra: Partial<DhcpFacts> = {}): DhcpFacts {
   };
 }
 
-function ctx(argv: string[], dhcp: DhcpFacts | null = facts(), links = guestFacts()): AttachContext {
-  return {
-    request: attachRequest(argv),
-    guestLabel: 'docker container web_1 (pid 4242)',
-    guestRef: 'docker:web_1',
+/** Docker container web_1 (pid 4242) on br0, with arping, and these DHCP facts (null: none gathered). */
+function ctx(argv: string[], dhcp: DhcpFacts | null = facts(), links = guestFacts()): PlanInput {
+  return attachContext(argv, {
+    name: 'web_1',
     guest: { pid: 4242, nsInode: NSINODE },
     container: { id: '0123456789abcdef0123', name: 'web_1' },
-    host: hostFacts([bridge('br0')]),
-    guestFacts: links,
+    links: [bridge('br0')],
+    facts: links,
     hasArping: true,
     ...(dhcp !== null && { dhcp }),
-  };
+  });
 }
 
 function show(a: Action): string {
@@ -212,7 +211,23 @@ void describe('planAttach with a DHCP method', () => {
     assertThrows(() => planAttach(ctx(['br0', 'web_1', '10.0.0.2/24'], facts(), present)), Error, 'dhcp udhcpc-f', '10.0.0.2/24');
     const replaced = planAttach(ctx(['br0', 'web_1', '10.0.0.2/24', '--replace'], null, present));
     assert.equal(show(replaced.steps[0]!.action), `host: ${DHCP_AGENT.join(' ')} stop --key ${NSINODE}-eth1`);
-    assert.equal(show(replaced.steps[1]!.action), 'guest: ip link del dev eth1');
+    assert.match(show(replaced.steps[1]!.action), /^guest: ip link set dev eth1 down name pwo[0-9a-f]{12}$/u);
+    // Without what it takes to start the client again, stopping it cannot be undone.
+    assert.equal(replaced.steps[0]!.irreversible, true);
+  });
+
+  void test('--replace of a staying client, when it can be started again: a failed replace restarts it', () => {
+    const first = planAttach(ctx(['br0', 'web_1', 'udhcpc-f']));
+    const present = guestFacts(['lo', { name: 'eth1', up: true, alias: encodeRecord(first.record!) }]);
+    const input = ctx(['br0', 'web_1', '10.0.0.2/24', '--replace'], null, present);
+    input.facts.replacedDhcp = facts();
+    const stop = planAttach(input).steps[0]!;
+    assert.equal(show(stop.action), `host: ${DHCP_AGENT.join(' ')} stop --key ${NSINODE}-eth1`);
+    assert.equal(stop.irreversible, false);
+    // Undo runs its actions last to first: the lease again, then the supervisor made sure of.
+    assert.deepEqual(stop.undo.map(show).reverse().map((a) => a.split(' ').slice(0, 2).join(' ')), ['guest: unshare', `host: ${AGENT[0]!}`]);
+    assert.match(show(stop.undo.at(-1)!), / acquire --method udhcpc-f --if eth1 /u);
+    assert.equal(show(stop.undo[0]!), `host: ${AGENT.join(' ')} supervise --ensure`);
   });
 });
 

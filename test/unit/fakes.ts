@@ -1,19 +1,28 @@
 // Shared fixtures for the unit tests: a recording Runner, a fake namespace handle,
-// host/guest facts and an error-assertion helper. No root, no network, nothing spawned.
+// host/guest facts, the planner's input for a command line, and error-assertion helpers.
+// No root, no network, nothing spawned.
 import assert from 'node:assert/strict';
-import { parseCommandLine } from '../../src/cli/grammar.js';
-import type { AttachRequest } from '../../src/cli/request.js';
+import type { DhcpFacts } from '../../src/dhcp/plan.js';
+import type { Facts, GuestInfo } from '../../src/engine/facts.js';
+import { attachNames } from '../../src/engine/names.js';
+import type { Plan } from '../../src/engine/plan.js';
+import type { PlanInput } from '../../src/engine/planner.js';
 import type { NetnsHandle } from '../../src/exec/netns.js';
 import type { RunOptions, RunResult, Runner } from '../../src/exec/runner.js';
+import { resolveClassic, type HostLookup } from '../../src/front/cli/classic.js';
+import { parseCommandLine } from '../../src/front/cli/grammar.js';
+import type { AttachRequest } from '../../src/front/cli/request.js';
 import { parseRoutes, type GuestFacts, type GuestLink } from '../../src/guest/facts.js';
-import { staticHostFacts, type HostFacts, type HostLink, type LinkDetails } from '../../src/host/facts.js';
-import type { OvsFacts } from '../../src/host/ovs-facts.js';
-import type { AttachContext } from '../../src/plan/attach.js';
+import type { HostLink } from '../../src/host/facts.js';
+import type { OvsFacts, OvsPortRow } from '../../src/host/ovs-facts.js';
+import type { Owner } from '../../src/spec/owner.js';
 
 export interface Call {
   argv: string[];
   input?: string;
   nsFd?: number;
+  /** Several namespaces handed down as fds 3, 4, … (a run of several guests). */
+  fds?: number[];
 }
 
 /** What the fake program run answers: exit code and stderr (stdout is always empty). */
@@ -32,6 +41,7 @@ export class FakeRunner implements Runner {
     const call: Call = { argv: [...argv] };
     if (options.input !== undefined) call.input = options.input;
     if (options.nsFd !== undefined) call.nsFd = options.nsFd;
+    if (options.fds !== undefined) call.fds = [...options.fds];
     this.calls.push(call);
     const a = this.answer(call, this.calls.length - 1);
     return Promise.resolve({
@@ -57,8 +67,8 @@ export function batchFailure(line: number, why = 'RTNETLINK answers: File exists
 
 export const NS_FD = 77;
 
-export function fakeNs(label = 'docker container c1 (pid 4242)'): NetnsHandle {
-  return { fd: NS_FD, inode: 4026532999, label, close: () => undefined };
+export function fakeNs(label = 'docker container c1 (pid 4242)', fd = NS_FD, inode = 4026532999): NetnsHandle {
+  return { fd, inode, label, close: () => undefined };
 }
 
 export const HOST_BATCH = ['ip', '-batch', '-'];
@@ -79,21 +89,38 @@ export function ib(name: string, extra: Partial<HostLink> = {}): HostLink {
   return { name, isBridge: false, type: 32, mtu: 2044, up: true, mac: '80:00:02:08:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0a:0b:0c', ports: [], ...extra };
 }
 
-/** What the command layer adds to the sysfs facts: `ip -d` details, Open vSwitch, bridge VLAN filtering. */
+/** What `ip -d` tells of a host link (the engine's gatherer adds it where a plan needs it). */
+export interface LinkDetails {
+  kind?: string;
+  vlanId?: number;
+  parent?: string;
+}
+
+/** What the gatherer adds to the sysfs facts: `ip -d` details, Open vSwitch, bridge VLAN filtering. */
 export interface ExtraHostFacts {
   details?: Record<string, LinkDetails>;
   ovs?: OvsFacts;
+  /** Open vSwitch port rows by name (null: no such row), when a re-run checks one. */
+  ovsPorts?: Record<string, OvsPortRow | null>;
   bridgeVlanFiltering?: Record<string, 'on' | 'off' | 'unsupported'>;
 }
 
-/** staticHostFacts plus the facts the command layer looks up when a line needs them. */
-export function hostFacts(links: HostLink[], extra: ExtraHostFacts = {}): HostFacts {
-  const facts: HostFacts = staticHostFacts(links);
-  if (extra.details) facts.details = new Map(Object.entries(extra.details));
-  if (extra.ovs) facts.ovs = extra.ovs;
-  const filtering = extra.bridgeVlanFiltering;
-  if (filtering) facts.bridgeVlanFiltering = (br) => filtering[br] ?? 'unsupported';
-  return facts;
+/** The host links as the planner's facts see them: each with its details and VLAN filtering merged in. */
+export function hostFacts(links: HostLink[], extra: ExtraHostFacts = {}): Record<string, HostLink | null> {
+  return Object.fromEntries(links.map((l) => {
+    const filtering = extra.bridgeVlanFiltering?.[l.name];
+    return [l.name, { ...l, ...extra.details?.[l.name], ...(filtering !== undefined && { vlanFiltering: filtering }) }];
+  }));
+}
+
+/** The classic heuristics' view of a fixed set of links (a bridge wins a MAC shared with its port). */
+export function hostLookup(links: HostLink[], ovs?: OvsFacts): HostLookup {
+  const map = new Map(links.map((l) => [l.name, l]));
+  return {
+    link: (name) => map.get(name),
+    byMac: (mac) => (links.find((l) => l.mac === mac && l.isBridge) ?? links.find((l) => l.mac === mac))?.name,
+    ovsBridges: () => ovs?.bridges ?? [],
+  };
 }
 
 export interface ContextOptions extends ExtraHostFacts {
@@ -101,25 +128,54 @@ export interface ContextOptions extends ExtraHostFacts {
   links?: HostLink[];
   facts?: GuestFacts;
   hasArping?: boolean;
-  guest?: AttachContext['guest'];
-  container?: AttachContext['container'];
+  /** The guest's PID (none: a guest without one) and namespace inode. */
+  guest?: { pid?: number; nsInode: number };
+  /** A Docker container id (its name is `name`); without it the guest has no id. */
+  container?: { id: string; name: string };
   /** The Docker container's name, in the guest's label and reference (default c1). */
   name?: string;
+  /** What DHCP needs, when the line asks for a DHCP method. */
+  dhcp?: DhcpFacts;
+  /** Who asks (default: the command line). */
+  owner?: Owner;
 }
 
-/** What the planner is given for an attach on Docker container NAME (pid 4242). */
-export function attachContext(argv: readonly string[], o: ContextOptions = {}): AttachContext {
+/** The guest of the fixtures: Docker container NAME (pid 4242). */
+export function guestInfo(o: Pick<ContextOptions, 'guest' | 'container' | 'name'> = {}): GuestInfo {
   const name = o.name ?? 'c1';
+  const g = o.guest ?? { pid: 4242, nsInode: 4026532999 };
   return {
-    request: attachRequest(argv),
-    guestLabel: `docker container ${name} (pid 4242)`,
-    guestRef: `docker:${name}`,
-    guest: o.guest ?? { pid: 4242, nsInode: 4026532999 },
-    ...(o.container && { container: o.container }),
-    host: hostFacts(o.links ?? [bridge('br0')], o),
-    guestFacts: o.facts ?? guestFacts(),
-    hasArping: o.hasArping ?? false,
+    kind: 'docker',
+    name,
+    ...(o.container && { id: o.container.id }),
+    ...(g.pid !== undefined && { pid: g.pid }),
+    nsInode: g.nsInode,
+    label: `docker container ${name} (pid 4242)`,
   };
+}
+
+/** What the planner is given for an attach on Docker container NAME (pid 4242): the line resolved against the fixture's host. */
+export function attachContext(argv: readonly string[], o: ContextOptions = {}): PlanInput {
+  const links = o.links ?? [bridge('br0')];
+  const spec = resolveClassic(attachRequest(argv), hostLookup(links, o.ovs), o.owner);
+  const guest = guestInfo(o);
+  const facts: Facts = {
+    host: hostFacts(links, o),
+    arping: o.hasArping ?? false,
+    guest: o.facts ?? guestFacts(),
+    ...(o.ovs && { ovs: o.ovs }),
+    ...(o.ovsPorts && { ovsPorts: o.ovsPorts }),
+    ...(o.dhcp && { dhcp: o.dhcp }),
+  };
+  return { spec, guest, names: attachNames(spec, { ...(guest.pid !== undefined && { pid: guest.pid }), nsInode: guest.nsInode }), facts };
+}
+
+/**
+ * The plan without its `requires` (host links that must still exist when a step runs): the
+ * executor checks them in this machine's sysfs, where the fixture's links are not.
+ */
+export function settled(plan: Plan): Plan {
+  return { ...plan, steps: plan.steps.map(({ requires: _r, ...s }) => s) };
 }
 
 /** Open vSwitch installed and running, with these bridges and the kernel datapath. */

@@ -4,8 +4,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import ipaddr from 'ipaddr.js';
-import { parseCommandLine } from '../../src/cli/grammar.js';
-import { DHCP_METHODS, type Request } from '../../src/cli/request.js';
+import { parseCommandLine } from '../../src/front/cli/grammar.js';
+import type { Request } from '../../src/front/cli/request.js';
+import { DHCP_METHODS } from '../../src/model/dhcp-methods.js';
 import { PipeworkError } from '../../src/model/errors.js';
 import { ifNameProblem } from '../../src/model/ifname.js';
 
@@ -34,17 +35,19 @@ type Rng = ReturnType<typeof prng>;
 // ---- token pools ---------------------------------------------------------------------------
 
 const HOST_IFS_OK = ['br0', 'br1', 'br-lan_0', 'eth0', 'ovsbr0', 'dummy0', 'abcdefghijklmno', 'v@x', 'mac:52:54:00:12:34:56', 'mac:52-54-00-AB-cd-EF'];
-const HOST_IFS_BAD = ['br/0', 'br 0', 'br0:1', 'abcdefghijklmnop', '.', '..', 'a#b', "a'b", 'a"b', 'a\\b', 'éééééééé', 'mac:zz', 'mac:', 'mac:52:54:00:12:34'];
+const HOST_IFS_BAD = ['br/0', 'br 0', 'br0:1', 'abcdefghijklmnop', '.', '..', 'a#b', "a'b", 'a"b', 'a\\b', 'éééééééé', 'mac:zz', 'mac:', 'mac:52:54:00:12:34', 'br%d'];
 const GUEST_IFS_OK = ['eth1', 'eth2', 'eth1.100', 'net0', 'abcdefghijklmno', 'x'];
 const GUESTS_OK = ['c1', 'docker:c1', 'netns:blue', 'pid:1234', 'lxc:u1', 'podman:web', '4f0c3a2b1d9e', 'k8s:pod', 'web.1', 'my web', '中文', 'del', 'ls'];
 const GUESTS_BAD = ['', 'pid:', '-c1'];
 const V4_OK = ['10.0.0.2/24', '10.0.0.2/24@10.0.0.1', '10.0.0.2/24@10.9.9.1', '192.168.1.5/30', '10.0.0.0/31', '10.0.0.5/32', '172.16.5.4/12@172.16.0.1', '10.0.0.2/1'];
-const V6_OK = ['2001:db8::2/64', '2001:DB8:0::2/64@2001:db8::1', '2001:db8:2::5/64@fe80::1', 'fd00::1/128', '2001:0db8:0000:0000:0000:0000:0000:0002/64', '::ffff:10.0.0.1/96'];
+const V6_OK = ['2001:db8::2/64', '2001:DB8:0::2/64@2001:db8::1', '2001:db8:2::5/64@fe80::1', 'fd00::1/128', '2001:0db8:0000:0000:0000:0000:0000:0002/64'];
 const ADDR_BAD = [
   '10.0.0.300/24', '10.1/24', '10.0.0.1', '2001:db8::2', '10.0.0.1/33', '10.0.0.1/0', '10.0.0.1/', '10.0.0.1/x', '10.0.0.1/24@', '10.0.0.2/24@gw',
   '10.0.0.2/24@2001:db8::1', '2001:db8::2/64@10.0.0.1', '10.0.0.2/24@10.0.0.2', '10.0.0.2/24@224.0.0.1', '224.0.0.5/24', 'ff02::1/64', '0.0.0.0/24',
   '255.255.255.255/32', '0/0@10.0.0.1', 'fe80::2/64@fe80::1%eth0', '2001:db8::2/129', '010.0.0.2/24', '10.0.0.2/024', '10.0.0.2/-1', ' 10.0.0.2/24',
   '10.0.0.2/24 ', '10.0.0.2//24', '10.0.0.2/24@@10.0.0.1', '@', '/', '0/00', '0/0/0',
+  // Not interface addresses (or no router's): IPv4-mapped IPv6, loopback, a subnet's network or broadcast address as gateway.
+  '::ffff:10.0.0.1/96', '127.0.0.2/8', '::1/128', '10.0.0.2/24@::ffff:10.0.0.1', '10.0.0.2/24@10.0.0.0', '10.0.0.2/24@10.0.0.255',
 ];
 const DHCP = [...DHCP_METHODS, 'udhcpc:-v', 'dhclient:', 'dhcpcd-f:  -x\ty  ', 'dhcp:hostname:foo', 'dhcpx', 'DHCP'];
 const MACS_OK = ['02:42:ac:11:00:02', '02:42:AC:11:00:02', '2:42:ac:11:0:2', '02-42-ac-11-00-02', 'fe:ff:ff:ff:ff:ff', 'U:myhost.foo.com', 'U:中', 'U:a b'];
@@ -53,8 +56,9 @@ const VLANS = ['@1', '@10', '@4094', '@0', '@4095', '@-1', '@', '@abc', '@01', '
 const OPTIONS = [
   '-i', '-l', '-a', '--dry-run', '--json', '--replace', '--all', '--stale', '--wait', '--timeout', '--timeout=5', '--timeout=0', '--timeout=abc', '--timeout=',
   '--direct-phys', '-h', '--help', '-V', '--version', '--bogus', '-x', '-', '--', '---', '--json=1', '-I',
+  '--owner', '--owner=cli', '--owner=topology:lab', '--owner=', '-ieth2', '-i=eth2', '-i=', '-a6', '-a=4', '-lvx0', '--dhcp-timeout=5', '--dhcp-image',
 ];
-const VERBS = ['route', 'rule', 'tc', 'del', 'ls', 'batch'];
+const VERBS = ['route', 'rule', 'tc', 'del', 'ls', 'batch', 'help', 'completion'];
 const NUMBERS = ['4', '6', '5', '0', '1', '1.5', '-1', '1e3', '0x10', '9'.repeat(400)];
 const JUNK = [
   '', ' ', '  ', '\t', '\n', '\r\n', '#', '"', "'", '\\', ';', '%', '%41', '$(reboot)', '`id`', '*', 'x'.repeat(300), 'é', '中文', '😀',
@@ -94,22 +98,34 @@ function someOf(r: Rng, options: readonly string[]): string[] {
   return options.filter(() => r.chance(0.3));
 }
 
+/** A short option with its value: `-i eth2`, `-ieth2` or `-i=eth2` (all one option). */
+function shortOption(r: Rng, name: string, value: string): string[] {
+  return r.pick([[name, value], [`${name}${value}`], [`${name}=${value}`]]);
+}
+
 function validAttach(r: Rng): string[] {
   const family = r.pick([4, 6] as const);
   const address = r.chance(0.15) ? '0/0'
     : r.chance(0.1) ? r.pick(family === 6 ? DHCP_METHODS.filter((m) => m !== 'dhcp') : DHCP_METHODS)
       : r.pick(family === 4 ? V4_OK : V6_OK);
   const flags: string[][] = [];
-  if (r.chance(0.4)) flags.push(['-i', r.pick(GUEST_IFS_OK)]);
-  if (r.chance(0.3)) flags.push(['-l', r.pick(['vx0', 'myveth', 'abcdefghijklmno'])]);
-  if (r.chance(0.3)) flags.push(['-a', String(family)]);
+  if (r.chance(0.4)) flags.push(shortOption(r, '-i', r.pick(GUEST_IFS_OK)));
+  if (r.chance(0.3)) flags.push(shortOption(r, '-l', r.pick(['vx0', 'myveth', 'abcdefghijklmno'])));
+  if (r.chance(0.3)) flags.push(shortOption(r, '-a', String(family)));
   flags.sort(() => r.next() - 0.5);
   const tail: string[][] = [];
   if (r.chance(0.3)) tail.push([`${r.chance(0.7) ? r.pick(MACS_OK) : ''}${r.chance(0.3) ? r.pick(['@1', '@10', '@4094']) : ''}`].filter((t) => t !== ''));
   const before = someOf(r, ['--dry-run', '--json', '--replace', '--direct-phys']);
   const after = someOf(r, ['--dry-run', '--json', '--replace']);
-  const segments = [...before.map((o) => [o]), [r.pick(HOST_IFS_OK)], ...flags, [r.pick(GUESTS_OK)], [address], ...tail];
-  return sprinkle(r, segments, before.length + 1, after);
+  // Options go anywhere: -i/-l/-a also before <hostif>.
+  const early = r.chance(0.3) ? flags.splice(0, r.int(flags.length + 1)) : [];
+  // `--` ends the options: then a guest may start with a dash, and nothing after it is an option.
+  const dashed = r.chance(0.15);
+  const guest = dashed && r.chance(0.5) ? r.pick(['-c1', '--x', '-']) : r.pick(GUESTS_OK);
+  const head = [...before.map((o) => [o]), ...early, [r.pick(HOST_IFS_OK)], ...flags];
+  const rest = [...(dashed ? [['--']] : []), [guest], [address], ...tail];
+  if (dashed) return [...sprinkle(r, head, before.length + early.length + 1, after), ...rest.flat()];
+  return sprinkle(r, [...head, ...rest], before.length + early.length + 1, after);
 }
 
 function validDel(r: Rng): string[] {
@@ -118,13 +134,26 @@ function validDel(r: Rng): string[] {
     const segments = [...someOf(r, ['--dry-run', '--json']).map((o) => [o]), ['del'], ['--stale'], ...(r.chance(0.5) ? [[r.pick(GUESTS_OK)]] : [])];
     return segments.flat();
   }
-  const which = r.pick([[], ['-i', r.pick(GUEST_IFS_OK)], ['--all']]);
-  const segments = [...someOf(r, ['--dry-run', '--json']).map((o) => [o]), ['del'], which, [r.pick(GUESTS_OK)]];
+  const which = r.pick([[], shortOption(r, '-i', r.pick(GUEST_IFS_OK)), ['--all']]);
+  const owner = r.chance(0.3) ? [r.chance(0.5) ? ['--owner', r.pick(['cli', 'topology:lab', 'cni'])] : ['--owner=watch']] : [];
+  const segments = [...someOf(r, ['--dry-run', '--json']).map((o) => [o]), ['del'], which, ...owner, [r.pick(GUESTS_OK)]];
   return sprinkle(r, segments, segments.length - 2, someOf(r, ['--dry-run', '--json']));
 }
 
+function validHelp(r: Rng): string[] {
+  const verb = r.pick(['del', 'ls', 'batch', 'route', 'rule', 'tc', 'attach', 'wait', 'completion']);
+  return r.pick([['help'], ['help', verb], ['--help'], ['-h'], [r.pick(['del', 'ls', 'batch', 'route']), '--help']]);
+}
+
+function validCompletion(): string[] {
+  return ['completion', 'bash'];
+}
+
 function validLs(r: Rng): string[] {
-  const segments = [...someOf(r, ['--dry-run', '--json']).map((o) => [o]), ['ls'], ...(r.chance(0.6) ? [[r.pick([...GUESTS_OK, 'br0'])]] : [])];
+  const segments = [
+    ...someOf(r, ['--dry-run', '--json']).map((o) => [o]), ['ls'], ...(r.chance(0.6) ? [[r.pick([...GUESTS_OK, 'br0'])]] : []),
+    ...(r.chance(0.2) ? [['--owner', r.pick(['cli', 'topology', 'cni:net1'])]] : []),
+  ];
   return sprinkle(r, segments, segments.length - 1, someOf(r, ['--dry-run', '--json']));
 }
 
@@ -148,6 +177,7 @@ function validWait(r: Rng): string[] {
 
 const VALID: [Request['kind'], (r: Rng) => string[]][] = [
   ['attach', validAttach], ['attach', validAttach], ['attach', validAttach], ['del', validDel], ['ls', validLs], ['batch', validBatch], ['passthrough', validPassthrough], ['wait', validWait],
+  ['help', validHelp], ['completion', validCompletion],
 ];
 
 const FLIP_CHARS = ['', ' ', '\t', '\n', '-', ':', '/', '@', '.', '%', ';', '=', '#', '"', "'", '\\', 'é', '中', '😀', '0', '9', 'a', 'Z', '\u0000'];
@@ -200,7 +230,7 @@ function checkIp(text: string, what: string, problems: string[]): ipaddr.IPv4 | 
   const ip = ipaddr.parse(text);
   if (ip.toString() !== text) problems.push(`${what} ${JSON.stringify(text)} is not canonical (${ip.toString()})`);
   if (ip.kind() === 'ipv4' && !ipaddr.IPv4.isValidFourPartDecimal(text)) problems.push(`${what} ${text} is not dotted quad`);
-  if (['unspecified', 'multicast', 'broadcast'].includes(ip.range())) problems.push(`${what} ${text} is ${ip.range()}`);
+  if (['unspecified', 'multicast', 'broadcast', 'loopback', 'ipv4Mapped'].includes(ip.range())) problems.push(`${what} ${text} is ${ip.range()}`);
   return ip;
 }
 
@@ -209,7 +239,13 @@ function requestProblems(req: Request): string[] {
   const problems: string[] = [];
   const bool = (v: unknown, what: string) => { if (typeof v !== 'boolean') problems.push(`${what} is ${String(v)}`); };
   switch (req.kind) {
-    case 'help': case 'version':
+    case 'help':
+      if (req.verb !== undefined && req.verb === '') problems.push('help on an empty verb');
+      break;
+    case 'version':
+      break;
+    case 'completion':
+      if (req.shell !== 'bash') problems.push(`completion for ${show(req.shell)}`);
       break;
     case 'attach': {
       if (req.hostIf.by === 'name') ifNameOk(req.hostIf.name, 'host interface', problems);
@@ -253,10 +289,13 @@ function requestProblems(req: Request): string[] {
     }
     case 'del':
       if (req.guest === '') problems.push('empty guest');
-      if ('guestIf' in req.which) ifNameOk(req.which.guestIf, 'guest interface', problems);
-      else if ('stale' in req.which) { if (req.which.stale !== true) problems.push('which'); }
-      else if (req.which.all !== true) problems.push('which');
+      // `which`: one interface (none named: decided at run time), all of them, or what dead guests left.
+      if ('stale' in req.which) { if (req.which.stale !== true) problems.push('which'); }
+      else if ('all' in req.which) { if (req.which.all !== true || 'guestIf' in req.which) problems.push('which'); }
+      else if (Object.keys(req.which).some((k) => k !== 'guestIf')) problems.push(`which ${show(req.which)}`);
+      else ifNameOk(req.which.guestIf, 'guest interface', problems);
       if (!('stale' in req.which) && req.guest === undefined) problems.push('no guest');
+      if (req.owner !== undefined && req.owner === '') problems.push('empty owner');
       bool(req.dryRun, 'dryRun'); bool(req.json, 'json');
       break;
     case 'ls':

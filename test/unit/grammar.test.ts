@@ -1,9 +1,10 @@
 // The classic command line → a typed request, and every refusal (pure, no I/O).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCommandLine } from '../../src/cli/grammar.js';
+import { parseCommandLine } from '../../src/front/cli/grammar.js';
 import { parseVlan } from '../../src/model/vlan.js';
-import { DHCP_METHODS, type Request } from '../../src/cli/request.js';
+import type { Request } from '../../src/front/cli/request.js';
+import { DHCP_METHODS } from '../../src/model/dhcp-methods.js';
 import { InvalidArgumentError, PipeworkError, UsageError } from '../../src/model/errors.js';
 import { macFromText } from '../../src/model/mac.js';
 import { assertThrows } from './fakes.js';
@@ -26,6 +27,13 @@ void describe('grammar: classic attach forms', () => {
       dryRun: false,
       json: false,
     });
+  });
+
+  void test('a point-to-point /31 may have the other address as gateway (no network or broadcast address there)', () => {
+    for (const text of ['10.0.0.0/31@10.0.0.1', '10.0.0.1/31@10.0.0.0', '10.0.0.2/24@10.0.0.254']) {
+      const r = parse('br1', 'c1', text);
+      assert.ok(r.kind === 'attach' && r.config.kind === 'static' && r.config.spec.gateway !== undefined, text);
+    }
   });
 
   void test('static IPv4 with a gateway', () => {
@@ -251,6 +259,85 @@ void describe('grammar: our options', () => {
   });
 });
 
+void describe('grammar: options go anywhere', () => {
+  for (const argv of [
+    ['-i', 'eth2', 'br1', 'c1', '10.0.0.2/24'],
+    ['-i', 'eth2', '-l', 'vx0', '-a', '4', 'br1', 'c1', '10.0.0.2/24'],
+    ['br1', 'c1', '-i', 'eth2', '10.0.0.2/24'],
+    ['br1', 'c1', '10.0.0.2/24', '-i', 'eth2'],
+  ]) {
+    void test(`-i/-l/-a before or after <hostif>: ${argv.join(' ')}`, () => {
+      const r = parseCommandLine(argv);
+      assert.ok(r.kind === 'attach');
+      assert.deepEqual(r.hostIf, { by: 'name', name: 'br1' });
+      assert.equal(r.guestIf, 'eth2');
+      assert.equal(r.guest, 'c1');
+      assert.equal(r.config.kind === 'static' && r.config.spec.address?.cidr, '10.0.0.2/24');
+    });
+  }
+
+  void test('-ieth2 and -i=eth2 are -i eth2 (and so for -l and -a)', () => {
+    for (const argv of [['br1', '-ieth2', '-lvx0', '-a4', 'c1', '10.0.0.2/24'], ['br1', '-i=eth2', '-l=vx0', '-a=4', 'c1', '10.0.0.2/24']]) {
+      const r = parseCommandLine(argv);
+      assert.ok(r.kind === 'attach', argv.join(' '));
+      assert.equal(r.guestIf, 'eth2');
+      assert.equal(r.localIf, 'vx0');
+      assert.equal(r.family, 4);
+    }
+    assertThrows(() => parse('br1', '-i=', 'c1', '10.0.0.2/24'), InvalidArgumentError, 'empty');
+    assertThrows(() => parse('br1', '-a=5', 'c1', '10.0.0.2/24'), InvalidArgumentError, '-a 5');
+  });
+
+  void test('-- ends the options: a guest called -x, a MAC word after it', () => {
+    const r = parse('br1', '--dry-run', '--', '-x', '10.0.0.2/24');
+    assert.ok(r.kind === 'attach');
+    assert.equal(r.guest, '-x');
+    assert.equal(r.dryRun, true);
+    // After --, an option is a word like any other (here: where the MAC goes).
+    assertThrows(() => parse('br1', '--', 'c1', '10.0.0.2/24', '--json'), InvalidArgumentError, '--json');
+    assert.deepEqual(parse('del', '--', '-x'), { kind: 'del', guest: '-x', which: {}, dryRun: false, json: false });
+    // Without --, a word starting with - is an option.
+    assertThrows(() => parse('br1', '-x', '10.0.0.2/24'), UsageError, "unknown option '-x'");
+  });
+});
+
+void describe('grammar: help and completion', () => {
+  void test('help, help <verb>, and <verb> --help', () => {
+    assert.deepEqual(parse('help'), { kind: 'help' });
+    for (const verb of ['del', 'ls', 'batch', 'attach', 'route', 'completion']) assert.deepEqual(parse('help', verb), { kind: 'help', verb });
+    for (const verb of ['del', 'ls', 'batch', 'route', 'rule', 'tc']) assert.deepEqual(parse(verb, '--help'), { kind: 'help', verb });
+    assert.deepEqual(parse('-h', 'ls'), { kind: 'help', verb: 'ls' });
+    // A host interface is no verb: general help.
+    assert.deepEqual(parse('br0', '--help'), { kind: 'help' });
+    assertThrows(() => parse('help', 'del', 'c1'), UsageError, "'c1'");
+  });
+
+  void test('completion bash, and nothing else', () => {
+    assert.deepEqual(parse('completion', 'bash'), { kind: 'completion', shell: 'bash' });
+    for (const argv of [['completion'], ['completion', 'zsh'], ['completion', 'bash', 'x']]) {
+      assertThrows(() => parseCommandLine(argv), UsageError, 'completion bash');
+    }
+  });
+});
+
+void describe('grammar: a word that is neither an address nor a DHCP method', () => {
+  for (const [word, ...fragments] of [
+    ['dhcpx', "'dhcpx' is neither an address (<ip>/<prefix>) nor a DHCP method", 'udhcpc, udhcpc-f'],
+    ['UDHCPC', 'neither an address', 'did you mean udhcpc?'],
+    ['Dhclient-F', 'did you mean dhclient-f?'],
+    ['dhcpx:-v', "'dhcpx:-v' is neither"],
+  ] as const) {
+    void test(`${word}: a mistyped DHCP method, not an address without a netmask`, () => {
+      const err = assertThrows(() => parse('br0', 'c1', word), InvalidArgumentError, ...fragments);
+      assert.ok(!err.message.includes('netmask'), err.message);
+    });
+  }
+
+  void test('an address without a prefix still suggests one', () => {
+    assertThrows(() => parse('br0', 'c1', '10.0.0.1'), InvalidArgumentError, 'should include a netmask', '10.0.0.1/24');
+  });
+});
+
 void describe('grammar: route, rule, tc pass-through', () => {
   for (const tool of ['route', 'rule', 'tc'] as const) {
     void test(`${tool}: arguments are kept verbatim, including - and -- ones`, () => {
@@ -339,6 +426,14 @@ void describe('grammar: refusals', () => {
     ['IPv6 multicast address', ['br0', 'c1', 'ff02::1/64'], InvalidArgumentError, 'ff02::1'],
     ['unspecified address', ['br0', 'c1', '0.0.0.0/24'], InvalidArgumentError, '0.0.0.0'],
     ['limited broadcast address', ['br0', 'c1', '255.255.255.255/32'], InvalidArgumentError, '255.255.255.255'],
+    ['loopback address', ['br0', 'c1', '127.0.0.2/8'], InvalidArgumentError, '127.0.0.2', 'loopback'],
+    ['IPv6 loopback address', ['br0', 'c1', '::1/128'], InvalidArgumentError, '::1', 'loopback'],
+    ['IPv4-mapped IPv6 address', ['br0', 'c1', '::ffff:10.0.0.1/96'], InvalidArgumentError, '::ffff:10.0.0.1', 'IPv4-mapped'],
+    ['loopback gateway', ['br0', 'c1', '10.0.0.2/24@127.0.0.1'], InvalidArgumentError, '127.0.0.1'],
+    ['gateway: the network address', ['br0', 'c1', '10.0.0.2/24@10.0.0.0'], InvalidArgumentError, '10.0.0.0', 'network address of 10.0.0.0/24'],
+    ['gateway: the broadcast address', ['br0', 'c1', '10.0.0.2/24@10.0.0.255'], InvalidArgumentError, '10.0.0.255', 'broadcast address'],
+    ['% in an interface name (a kernel name template)', ['br%d', 'c1', '10.0.0.2/24'], InvalidArgumentError, 'br%d', "'%'"],
+    ['% in -i', ['br0', '-i', 'eth%d', 'c1', '10.0.0.2/24'], InvalidArgumentError, 'eth%d'],
     ['0/0 with a gateway', ['br0', 'c1', '0/0@10.0.0.1'], InvalidArgumentError, '0/0@10.0.0.1'],
     ['-a 4 with an IPv6 address', ['br0', '-a', '4', 'c1', '2001:db8::2/64'], InvalidArgumentError, '2001:db8::2', '-a 4'],
     ['-a 6 with an IPv4 address', ['br0', '-a', '6', 'c1', '10.0.0.2/24'], InvalidArgumentError, '10.0.0.2', '-a 6'],
@@ -429,11 +524,13 @@ void describe('parseVlan', () => {
 });
 
 void describe('grammar: pipework del', () => {
-  const DEL = (which: { all: true } | { guestIf: string }, extra: { dryRun?: boolean; json?: boolean } = {}) =>
+  const DEL = (which: { all: true } | { guestIf?: string }, extra: { dryRun?: boolean; json?: boolean } = {}) =>
     ({ kind: 'del', guest: 'c1', which, dryRun: extra.dryRun ?? false, json: extra.json ?? false });
 
-  void test('del <guest> removes eth1, like attach defaults to it', () => {
-    assert.deepEqual(parse('del', 'c1'), DEL({ guestIf: 'eth1' }));
+  void test('del <guest> names no interface: the default (eth1, or ib0 where an IPoIB attach made it) is decided at run time', () => {
+    assert.deepEqual(parse('del', 'c1'), DEL({}));
+    const r = parse('del', 'c1');
+    assert.ok(r.kind === 'del' && !('guestIf' in r.which));
   });
 
   void test('del -i <guestif> <guest>', () => {
@@ -448,9 +545,16 @@ void describe('grammar: pipework del', () => {
 
   for (const argv of [['--json', 'del', 'c1'], ['del', '--json', 'c1'], ['del', 'c1', '--json'], ['del', '-i', 'eth1', '--json', 'c1']]) {
     void test(`--json: ${argv.join(' ')}`, () => {
-      assert.deepEqual(parseCommandLine(argv), DEL({ guestIf: 'eth1' }, { json: true }));
+      assert.deepEqual(parseCommandLine(argv), DEL(argv.includes('-i') ? { guestIf: 'eth1' } : {}, { json: true }));
     });
   }
+
+  void test('--owner: what another owner made (cli, watch, topology[:NAME], cni[:NET…])', () => {
+    assert.deepEqual(parse('del', '--owner', 'topology:lab', 'c1'), { ...DEL({}), owner: 'topology:lab' });
+    assert.deepEqual(parse('del', '--all', 'c1', '--owner=cni:net1'), { ...DEL({ all: true }), owner: 'cni:net1' });
+    assert.deepEqual(parse('--owner', 'watch', 'del', '--stale'), { kind: 'del', which: { stale: true }, dryRun: false, json: false, owner: 'watch' });
+    assertThrows(() => parse('del', 'c1', '--owner'), UsageError, '--owner needs');
+  });
 
   void test('--dry-run, with --json and --all', () => {
     assert.deepEqual(parse('--dry-run', 'del', '--all', 'c1', '--json'), DEL({ all: true }, { dryRun: true, json: true }));
@@ -462,8 +566,8 @@ void describe('grammar: pipework del', () => {
     assert.equal(r.guest, 'netns:blue');
   });
 
-  void test('--help wins', () => {
-    assert.deepEqual(parse('del', 'c1', '--help'), { kind: 'help' });
+  void test('--help wins, and is help on del', () => {
+    assert.deepEqual(parse('del', 'c1', '--help'), { kind: 'help', verb: 'del' });
     assert.deepEqual(parse('del', '--version'), { kind: 'version' });
   });
 
@@ -505,6 +609,11 @@ void describe('grammar: pipework ls', () => {
 
   void test('an empty target is refused, as an empty guest is for attach and del', () => {
     assertThrows(() => parse('ls', ''), PipeworkError);
+  });
+
+  void test('--owner: only what that owner made', () => {
+    assert.deepEqual(parse('ls', '--owner', 'topology'), { kind: 'ls', dryRun: false, json: false, owner: 'topology' });
+    assert.deepEqual(parse('ls', 'c1', '--owner=cli', '--json'), { kind: 'ls', target: 'c1', dryRun: false, json: true, owner: 'cli' });
   });
 });
 
@@ -560,7 +669,7 @@ void describe('grammar: lifecycle refusals', () => {
     ['del with -i and --all', ['del', '-i', 'eth2', '--all', 'c1'], UsageError, '-i or --all, not both'],
     ['del with --all and -i after it', ['del', '--all', '-i', 'eth2', 'c1'], UsageError],
     ['del with two guests', ['del', 'c1', 'c2'], UsageError, "'c2'"],
-    ['del with --replace', ['del', '--replace', 'c1'], UsageError, 'del', '-i, --all, --json and --dry-run'],
+    ['del with --replace', ['del', '--replace', 'c1'], UsageError, 'del', '-i, --all, --stale, --owner, --json and --dry-run'],
     ['del with --replace after the guest', ['del', 'c1', '--replace'], UsageError, 'del'],
     ['del with -l', ['del', '-l', 'v0', 'c1'], UsageError, 'del'],
     ['del with -a', ['del', '-a', '4', 'c1'], UsageError, 'del'],
@@ -582,6 +691,9 @@ void describe('grammar: lifecycle refusals', () => {
     ['--all first on attach', ['--all', 'br0', 'c1', '10.0.0.2/24'], UsageError, '--all'],
     ['--all on route', ['route', '--all', 'c1', 'show'], UsageError, '--all'],
     ['--wait then del', ['--wait', 'del'], UsageError, 'del'],
+    ['--owner on attach', ['br0', 'c1', '10.0.0.2/24', '--owner', 'cli'], UsageError, '--owner goes with pipework ls and pipework del'],
+    ['--owner on route', ['route', '--owner', 'cli', 'c1', 'show'], UsageError, '--owner'],
+    ['--owner on --wait', ['--wait', '--owner', 'cli'], UsageError, '--wait'],
   ];
   for (const [name, argv, cls, ...fragments] of cases) {
     void test(`${name}: ${JSON.stringify(argv)}`, () => {

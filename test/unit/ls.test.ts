@@ -1,13 +1,14 @@
 // `pipework ls` from `ip -json -details` output, and the --json shapes of records and plans.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { entriesFrom, formatTable, staleOvsEntry } from '../../src/commands/ls.js';
-import { planJson, recordJson } from '../../src/commands/output.js';
+import { entriesFrom, guestDrift, staleOvsEntry } from '../../src/engine/inventory.js';
+import { planAttach } from '../../src/engine/planner.js';
+import { nsNaming, planJson } from '../../src/engine/print.js';
+import { formatTable, stateText } from '../../src/front/cli/commands/ls.js';
+import { recordJson } from '../../src/front/cli/commands/output.js';
 import { parseLinks } from '../../src/guest/facts.js';
-import { staticHostFacts } from '../../src/host/facts.js';
 import { encodeRecord, type AttachRecord } from '../../src/model/record.js';
-import { planAttach } from '../../src/plan/attach.js';
-import { attachRequest, bridge, guestFacts } from './fakes.js';
+import { attachContext, bridge, guestFacts } from './fakes.js';
 
 const GUEST_ETH1: AttachRecord = {
   role: 'guest', guest: 'docker:c1', nsInode: 4026532999, guestIf: 'eth1', hostIf: 'br0', hostKind: 'bridge',
@@ -131,18 +132,18 @@ void describe('entriesFrom', () => {
 void describe('formatTable', () => {
   void test('host ends: aligned columns, - for what is not there, the recorded MAC', () => {
     assert.equal(formatTable(entriesFrom(HOST_LINKS, 'host')), [
-      'GUEST       GUESTIF  HOSTIF  KIND    LOCALIF          VLAN  ADDRESS      GATEWAY   MAC                STATE',
-      'docker:c1   eth1     br0     bridge  veth1pl4242      -     10.0.0.2/24  10.0.0.1  -                  UP',
-      'netns:blue  eth5     br0     bridge  pwv0123456789ab  -     -            -         02:00:00:aa:bb:cc  LOWERLAYERDOWN',
+      'GUEST       GUESTIF  HOSTIF  KIND    LOCALIF          VLAN  ADDRESS      GATEWAY   MAC                OWNER  STATE',
+      'docker:c1   eth1     br0     bridge  veth1pl4242      -     10.0.0.2/24  10.0.0.1  -                  cli    UP',
+      'netns:blue  eth5     br0     bridge  pwv0123456789ab  -     -            -         02:00:00:aa:bb:cc  cli    LOWERLAYERDOWN',
       '',
     ].join('\n'));
   });
 
   void test('guest interfaces: the addresses and the MAC they have now', () => {
     assert.equal(formatTable(entriesFrom(GUEST_ADDRS, 'guest')), [
-      'GUEST      GUESTIF  HOSTIF  KIND    LOCALIF      VLAN  ADDRESS                     GATEWAY   MAC                STATE',
-      'docker:c1  eth1     br0     bridge  veth1pl4242  -     10.0.0.2/24,2001:db8::2/64  10.0.0.1  02:42:ac:11:00:09  UP',
-      'docker:c1  eth3     br1     bridge  veth3pl4242  -     -                           -         02:42:ac:11:00:0b  DOWN',
+      'GUEST      GUESTIF  HOSTIF  KIND    LOCALIF      VLAN  ADDRESS                     GATEWAY   MAC                OWNER  STATE',
+      'docker:c1  eth1     br0     bridge  veth1pl4242  -     10.0.0.2/24,2001:db8::2/64  10.0.0.1  02:42:ac:11:00:09  cli    UP',
+      'docker:c1  eth3     br1     bridge  veth3pl4242  -     -                           -         02:42:ac:11:00:0b  cli    DOWN',
       '',
     ].join('\n'));
   });
@@ -154,7 +155,28 @@ void describe('formatTable', () => {
   });
 
   void test('no entries: the header alone', () => {
-    assert.equal(formatTable([]), 'GUEST  GUESTIF  HOSTIF  KIND  LOCALIF  VLAN  ADDRESS  GATEWAY  MAC  STATE\n');
+    assert.equal(formatTable([]), 'GUEST  GUESTIF  HOSTIF  KIND  LOCALIF  VLAN  ADDRESS  GATEWAY  MAC  OWNER  STATE\n');
+  });
+
+  void test('OWNER names who made it (cli when the record predates owners); STATE says what drifted', () => {
+    const out = formatTable([
+      { record: { ...GUEST_ETH1, owner: 'topology:lab' }, link: 'eth1', state: 'UP' },
+      { record: GUEST_ETH3, link: 'eth3', state: 'UP', drift: ['veth3pl4242 is not a port of br1', 'host end veth3pl4242 is down'] },
+    ]);
+    const [header, first, second] = out.split('\n');
+    const at = header!.indexOf('OWNER');
+    assert.equal(first!.slice(at, at + 'topology:lab'.length), 'topology:lab');
+    assert.ok(second!.slice(at).startsWith('cli '), second);
+    assert.ok(second!.endsWith('UP, DRIFT (veth3pl4242 is not a port of br1; host end veth3pl4242 is down; re-run the attach to repair)'), second);
+    assert.equal(stateText({ record: GUEST_ETH3, link: 'eth3', state: 'DOWN' }), 'DOWN');
+    assert.equal(stateText({ record: GUEST_ETH3, link: 'eth3', state: 'DOWN', drift: [] }), 'DOWN');
+  });
+
+  void test('a guest interface missing a recorded address has drifted (DHCP ones are not judged)', () => {
+    const [eth1] = entriesFrom(GUEST_ADDRS, 'guest');
+    assert.deepEqual(guestDrift(eth1!), []);
+    assert.deepEqual(guestDrift({ ...eth1!, addresses: ['2001:db8::2/64'] }), ['address 10.0.0.2/24 is missing']);
+    assert.deepEqual(guestDrift({ ...eth1!, addresses: [], record: { ...GUEST_ETH1, address: undefined, dhcp: 'udhcpc' } }), []);
   });
 
   void test('the VLAN column, and the host kinds without a host end', () => {
@@ -166,10 +188,10 @@ void describe('formatTable', () => {
       { record: macvlan, link: 'eth2', state: 'UP' },
       { record: dummy, link: 'eth3', state: 'UNKNOWN', mac: '02:42:ac:11:00:0c' },
     ]), [
-      'GUEST      GUESTIF  HOSTIF  KIND     LOCALIF      VLAN  ADDRESS      GATEWAY   MAC                STATE',
-      'docker:c1  eth1     ovsbr0  ovs      veth1pl4242  10    10.0.0.2/24  10.0.0.1  02:42:ac:11:00:09  UP',
-      'docker:c1  eth2     eno1    macvlan  -            4094  -            -         -                  UP',
-      'docker:c1  eth3     dummy0  dummy    -            -     10.9.0.2/24  -         02:42:ac:11:00:0c  UNKNOWN',
+      'GUEST      GUESTIF  HOSTIF  KIND     LOCALIF      VLAN  ADDRESS      GATEWAY   MAC                OWNER  STATE',
+      'docker:c1  eth1     ovsbr0  ovs      veth1pl4242  10    10.0.0.2/24  10.0.0.1  02:42:ac:11:00:09  cli    UP',
+      'docker:c1  eth2     eno1    macvlan  -            4094  -            -         -                  cli    UP',
+      'docker:c1  eth3     dummy0  dummy    -            -     10.9.0.2/24  -         02:42:ac:11:00:0c  cli    UNKNOWN',
       '',
     ].join('\n'));
   });
@@ -189,6 +211,12 @@ void describe('staleOvsEntry', () => {
     assert.ok(e.state.startsWith('STALE') && e.state.includes('pipework del --stale'), e.state);
   });
 
+  void test('pipework.owner (a port another owner made) is its owner', () => {
+    const e = staleOvsEntry({ port: 'p', bridge: 'b', ids: { 'pipework.interface': 'p', 'pipework.bridge': 'b', 'pipework.nspid': '7', 'pipework.owner': '"topology:lab"' } });
+    assert.equal(e.record.owner, 'topology:lab');
+    assert.equal(staleOvsEntry({ port: 'p', bridge: 'b', ids: { 'pipework.interface': 'p' } }).record.owner, undefined);
+  });
+
   void test('pipework.guest (a guest the classic ids cannot name) comes first', () => {
     const e = staleOvsEntry({ port: 'pwv0123456789ab', bridge: 'ovs7', ids: { 'pipework.interface': 'pwv0123456789ab', 'pipework.bridge': 'ovs7', 'pipework.guest': 'netns:blue' } });
     assert.equal(e.record.guest, 'netns:blue');
@@ -204,14 +232,17 @@ void describe('staleOvsEntry', () => {
 });
 
 void describe('parseLinks', () => {
-  void test('name, alias, kind, MAC and up from ip -json -details link show', () => {
+  void test('name, alias, kind, MAC, up, MTU, root qdisc and addresses (not link-local) from ip -json -details addr show', () => {
     assert.deepEqual(parseLinks(GUEST_ADDRS), [
-      { name: 'lo', up: true, mac: '00:00:00:00:00:00' },
-      { name: 'eth0', up: true, kind: 'veth', mac: '02:42:ac:11:00:02' },
-      { name: 'eth1', up: true, alias: encodeRecord(GUEST_ETH1), kind: 'veth', mac: '02:42:ac:11:00:09' },
-      { name: 'eth2', up: true, alias: 'uplink to rack 4', kind: 'macvlan', mac: '02:42:ac:11:00:0a' },
-      { name: 'eth3', up: false, alias: encodeRecord(GUEST_ETH3), kind: 'veth', mac: '02:42:ac:11:00:0b' },
-      { name: 'eth4', up: true, alias: encodeRecord({ ...GUEST_ETH1, role: 'host', guestIf: 'eth9' }), mac: '02:42:ac:11:00:0c' },
+      { name: 'lo', up: true, mac: '00:00:00:00:00:00', mtu: 65536, qdisc: 'noqueue', addresses: ['127.0.0.1/8', '::1/128'] },
+      { name: 'eth0', up: true, kind: 'veth', mac: '02:42:ac:11:00:02', mtu: 1500, qdisc: 'noqueue', addresses: ['172.17.0.2/16'] },
+      {
+        name: 'eth1', up: true, alias: encodeRecord(GUEST_ETH1), kind: 'veth', mac: '02:42:ac:11:00:09', mtu: 1500, qdisc: 'noqueue',
+        addresses: ['10.0.0.2/24', '2001:db8::2/64'],
+      },
+      { name: 'eth2', up: true, alias: 'uplink to rack 4', kind: 'macvlan', mac: '02:42:ac:11:00:0a', mtu: 1500, qdisc: 'noqueue', addresses: ['192.168.7.2/24'] },
+      { name: 'eth3', up: false, alias: encodeRecord(GUEST_ETH3), kind: 'veth', mac: '02:42:ac:11:00:0b', mtu: 1500, qdisc: 'noop', addresses: [] },
+      { name: 'eth4', up: true, alias: encodeRecord({ ...GUEST_ETH1, role: 'host', guestIf: 'eth9' }), mac: '02:42:ac:11:00:0c', addresses: [] },
     ]);
   });
 
@@ -221,35 +252,35 @@ void describe('parseLinks', () => {
 });
 
 void describe('--json shapes', () => {
-  void test('recordJson: the record without the role and the namespace inode', () => {
+  void test('recordJson: the record without the role and the namespace inode, with its owner', () => {
     assert.deepEqual(recordJson(GUEST_ETH1), {
-      guest: 'docker:c1', guestIf: 'eth1', hostIf: 'br0', hostKind: 'bridge', localIf: 'veth1pl4242', address: '10.0.0.2/24', gateway: '10.0.0.1',
+      guest: 'docker:c1', guestIf: 'eth1', hostIf: 'br0', hostKind: 'bridge', localIf: 'veth1pl4242', address: '10.0.0.2/24', gateway: '10.0.0.1', owner: 'cli',
     });
     assert.deepEqual(recordJson(HOST_BLUE), {
-      guest: 'netns:blue', guestIf: 'eth5', hostIf: 'br0', hostKind: 'bridge', localIf: 'pwv0123456789ab', mac: '02:00:00:aa:bb:cc',
+      guest: 'netns:blue', guestIf: 'eth5', hostIf: 'br0', hostKind: 'bridge', localIf: 'pwv0123456789ab', mac: '02:00:00:aa:bb:cc', owner: 'cli',
     });
+    assert.equal(recordJson({ ...HOST_BLUE, owner: 'cni:net1/abc/eth0' })['owner'], 'cni:net1/abc/eth0');
   });
 
-  void test('planJson: title, where, and the command with the namespace as <netns>', () => {
-    const plan = planAttach({
-      request: attachRequest(['br0', 'c1', '10.0.0.2/24']),
-      guestLabel: 'docker container c1 (pid 4242)',
-      guestRef: 'docker:c1',
-      guest: { pid: 4242, nsInode: 4026532999 },
-      host: staticHostFacts([bridge('br0')]),
-      guestFacts: guestFacts(),
-      hasArping: true,
-    });
-    const json = planJson(plan);
+  void test('planJson: title, where, and the command (argv, and as a shell line) naming the guest\'s namespace', () => {
+    const input = attachContext(['br0', 'c1', '10.0.0.2/24'], { links: [bridge('br0')], facts: guestFacts(), hasArping: true });
+    const plan = planAttach(input);
+    const json = planJson(plan, nsNaming(input.guest));
     assert.equal(json.length, plan.steps.length);
     assert.deepEqual(json[0], {
       title: 'create veth pair veth1pl4242 (host) and eth1 (guest)',
       where: 'host',
-      command: ['ip', 'link', 'add', 'name', 'veth1pl4242', 'mtu', '1500', 'type', 'veth', 'peer', 'name', 'eth1', 'mtu', '1500', 'netns', '<netns>'],
+      command: ['ip', 'link', 'add', 'name', 'veth1pl4242', 'mtu', '1500', 'type', 'veth', 'peer', 'name', 'eth1', 'mtu', '1500', 'netns', '4242'],
+      shell: 'ip link add name veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 netns 4242',
     });
     assert.deepEqual(json.at(-1), {
-      title: 'announce 10.0.0.2 with a gratuitous ARP', where: 'guest', command: ['arping', '-c', '1', '-A', '-I', 'eth1', '10.0.0.2'],
+      title: 'announce 10.0.0.2 with a gratuitous ARP',
+      where: 'guest',
+      command: ['nsenter', '--net=/proc/4242/ns/net', 'arping', '-c', '1', '-A', '-I', 'eth1', '10.0.0.2'],
+      shell: 'nsenter --net=/proc/4242/ns/net arping -c 1 -A -I eth1 10.0.0.2',
     });
+    // A record is one shell word.
+    assert.equal(json[1]!['shell'], `ip link set dev veth1pl4242 alias '${encodeRecord({ ...plan.record!, role: 'host' })}'`);
     assert.ok(!JSON.stringify(json).includes('/proc/self/fd'));
     // It is plain data.
     assert.deepEqual(JSON.parse(JSON.stringify(json)), json);

@@ -5,51 +5,89 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hasCarrier, waitForInterface } from '../../src/commands/wait.js';
-import { passthroughArgv } from '../../src/commands/passthrough.js';
+import { driverFor } from '../../src/drivers/registry.js';
+import { planAttach } from '../../src/engine/planner.js';
+import { formatPlan, nsNaming, shellQuote } from '../../src/engine/print.js';
 import { batchLine, ipBatch, ipJsonBatch } from '../../src/exec/ip.js';
 import { inNetns } from '../../src/exec/netns.js';
-import { CommandError, PipeworkError } from '../../src/model/errors.js';
+import { hasProgram } from '../../src/exec/programs.js';
+import { passthroughArgv } from '../../src/front/cli/commands/passthrough.js';
+import { hasCarrier, waitForInterface } from '../../src/front/cli/commands/wait.js';
 import { parseRoutes, readGuestFacts } from '../../src/guest/facts.js';
 import { cgroupRoots, hostCgroupRoots, lxcCgroupCandidates } from '../../src/guest/lxc.js';
-import { splitGuestRef } from '../../src/guest/resolve.js';
-import { cachedHostFacts, staticHostFacts } from '../../src/host/facts.js';
-import { hasProgram } from '../../src/exec/programs.js';
-import { planAttach } from '../../src/plan/attach.js';
-import { formatPlan } from '../../src/plan/print.js';
-import { DOCKER_ROUTES_JSON, FakeRunner, GUEST_BATCH, HOST_BATCH, NS_FD, assertRejects, attachRequest, batchFailure, bridge, fakeNs, guestFacts } from './fakes.js';
+import { formatGuestRef, parseGuestRef, splitGuestRef } from '../../src/guest/resolve.js';
+import { HostLinkCache } from '../../src/host/facts.js';
+import { CommandError, InvalidArgumentError, PipeworkError } from '../../src/model/errors.js';
+import {
+  DOCKER_ROUTES_JSON, FakeRunner, GUEST_BATCH, HOST_BATCH, NS_FD, assertRejects, assertThrows, attachContext, batchFailure, fakeNs, guestFacts, nic,
+} from './fakes.js';
 
 void describe('formatPlan (--dry-run)', () => {
-  void test('a small plan, as exact commands with numbered titles', () => {
-    const plan = planAttach({
-      request: attachRequest(['br0', 'c1', '10.0.0.2/24@10.0.0.1', '02:42:ac:11:00:02']),
-      guestLabel: 'docker container c1 (pid 4242)',
-      guestRef: 'docker:c1',
-      guest: { pid: 4242, nsInode: 1 },
-      host: staticHostFacts([bridge('br0')]),
-      guestFacts: guestFacts(),
-      hasArping: true,
-    });
-    assert.equal(formatPlan(plan), [
-      '# <netns>: docker container c1 (pid 4242)',
-      'ip link add name veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 address 02:42:ac:11:00:02 netns <netns>    # 1. create veth pair veth1pl4242 (host) and eth1 (guest)',
-      'ip link set dev veth1pl4242 alias pipework/1;r=host;g=docker:c1;n=1;i=eth1;h=br0;k=bridge;l=veth1pl4242;a=10.0.0.2/24;gw=10.0.0.1;m=02:42:ac:11:00:02'
-        + '    # 2. record the configuration on veth1pl4242',
+  const ALIAS = 'pipework/1;r=%s;g=docker:c1;n=1;i=eth1;h=br0;k=bridge;l=veth1pl4242;a=10.0.0.2/24;gw=10.0.0.1;m=02:42:ac:11:00:02';
+  const small = () => {
+    const input = attachContext(['br0', 'c1', '10.0.0.2/24@10.0.0.1', '02:42:ac:11:00:02'], { guest: { pid: 4242, nsInode: 1 }, hasArping: true, facts: guestFacts() });
+    return { input, plan: planAttach(input) };
+  };
+
+  void test('a small plan, as exact shell commands with numbered titles: a guest with a PID is entered by /proc/PID/ns/net', () => {
+    const { input, plan } = small();
+    const ns = '/proc/4242/ns/net';
+    assert.equal(formatPlan(plan, nsNaming(input.guest)), [
+      '# docker container c1 (pid 4242)',
+      'ip link add name veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 address 02:42:ac:11:00:02 netns 4242    # 1. create veth pair veth1pl4242 (host) and eth1 (guest)',
+      `ip link set dev veth1pl4242 alias '${ALIAS.replace('%s', 'host')}'    # 2. record the configuration on veth1pl4242`,
       'ip link set dev veth1pl4242 master br0    # 3. attach veth1pl4242 to bridge br0',
       'ip link set dev veth1pl4242 up    # 4. bring veth1pl4242 up',
-      'ip -n <netns> link set dev eth1 alias pipework/1;r=guest;g=docker:c1;n=1;i=eth1;h=br0;k=bridge;l=veth1pl4242;a=10.0.0.2/24;gw=10.0.0.1;m=02:42:ac:11:00:02'
-        + '    # 5. record the configuration on eth1',
-      'ip -n <netns> addr add 10.0.0.2/24 brd 10.0.0.255 dev eth1    # 6. add address 10.0.0.2/24 to eth1',
-      'ip -n <netns> link set dev eth1 up    # 7. bring eth1 up',
-      'ip -n <netns> route replace default via 10.0.0.1 dev eth1    # 8. set the IPv4 default route via 10.0.0.1 on eth1',
-      'ip netns exec <netns> arping -c 1 -A -I eth1 10.0.0.2    # 9. announce 10.0.0.2 with a gratuitous ARP',
+      `nsenter --net=${ns} ip link set dev eth1 alias '${ALIAS.replace('%s', 'guest')}'    # 5. record the configuration on eth1`,
+      `nsenter --net=${ns} ip addr add 10.0.0.2/24 brd 10.0.0.255 dev eth1    # 6. add address 10.0.0.2/24 to eth1`,
+      `nsenter --net=${ns} ip link set dev eth1 up    # 7. bring eth1 up`,
+      `nsenter --net=${ns} ip route replace default via 10.0.0.1 dev eth1    # 8. set the IPv4 default route via 10.0.0.1 on eth1`,
+      `nsenter --net=${ns} arping -c 1 -A -I eth1 10.0.0.2    # 9. announce 10.0.0.2 with a gratuitous ARP`,
       '',
     ].join('\n'));
   });
 
+  void test('a named netns: ip -n NAME inside, netns NAME on the host, ip netns exec for programs', () => {
+    const { plan } = small();
+    const out = formatPlan(plan, nsNaming({ kind: 'netns', name: 'blue' })).split('\n');
+    assert.equal(out[1], 'ip link add name veth1pl4242 mtu 1500 type veth peer name eth1 mtu 1500 address 02:42:ac:11:00:02 netns blue    # 1. create veth pair veth1pl4242 (host) and eth1 (guest)');
+    assert.equal(out[6], 'ip -n blue addr add 10.0.0.2/24 brd 10.0.0.255 dev eth1    # 6. add address 10.0.0.2/24 to eth1');
+    assert.equal(out[9], 'ip netns exec blue arping -c 1 -A -I eth1 10.0.0.2    # 9. announce 10.0.0.2 with a gratuitous ARP');
+  });
+
+  void test('a netns guest known by its file (a CNI_NETNS without a name): entered by that path', () => {
+    const { plan } = small();
+    const byPath = formatPlan(plan, nsNaming({ kind: 'netns', name: '/run/netns/cni-1234' })).split('\n');
+    assert.equal(byPath[6], 'nsenter --net=/run/netns/cni-1234 ip addr add 10.0.0.2/24 brd 10.0.0.255 dev eth1    # 6. add address 10.0.0.2/24 to eth1');
+    assert.ok(byPath[1]!.includes(' netns /run/netns/cni-1234 '), byPath[1]);
+  });
+
+  void test('a NIC given back names the host namespace (PID 1), and a step decided at run time says so', () => {
+    const input = attachContext(['--direct-phys', 'eth0', 'c1', '10.0.0.2/24', '@10'], { links: [nic('eth0')], facts: guestFacts() });
+    const record = planAttach(input).record!;
+    const steps = driverFor('phys').planDel(record, 'eth1');
+    const out = formatPlan({ guestLabel: 'g', outcome: 'removed', warnings: [], steps }, nsNaming(input.guest)).split('\n');
+    assert.equal(out[1], 'nsenter --net=/proc/4242/ns/net ip link set dev eth1 netns 1 name eth0.10    # 1. give eth1 back to the host as eth0.10');
+    assert.equal(out[2], "ip link set dev eth0.10 alias pipework/vlan    # 2. clear pipework's record on eth0.10");
+    assert.ok(out[3]!.startsWith('ip link del dev eth0.10    # 3. '), out[3]);
+    assert.ok(out[3]!.endsWith(' (only if unused then)'), out[3]);
+  });
+
   void test('host exec steps print bare', () => {
-    const out = formatPlan({ guestLabel: 'x', outcome: 'created', warnings: ['w'], steps: [{ title: 't', action: { kind: 'exec', place: 'host', argv: ['echo', 'hi'] }, undo: [] }] });
-    assert.equal(out, '# <netns>: x\necho hi    # 1. t\n');
+    const out = formatPlan({ guestLabel: 'x', outcome: 'created', warnings: ['w'], steps: [{ title: 't', action: { kind: 'exec', place: 'host', argv: ['echo', 'hi'] }, undo: [] }] },
+      nsNaming({ kind: 'netns', name: 'blue' }));
+    assert.equal(out, '# x\necho hi    # 1. t\n');
+  });
+
+  void test('shellQuote: plain words as they are, anything else in single quotes a shell reads back', () => {
+    assert.equal(shellQuote('eth1'), 'eth1');
+    assert.equal(shellQuote('--net=/proc/1/ns/net'), '--net=/proc/1/ns/net');
+    assert.equal(shellQuote('10.0.0.2/24@10.0.0.1'), '10.0.0.2/24@10.0.0.1');
+    assert.equal(shellQuote(''), "''");
+    assert.equal(shellQuote('a;b'), "'a;b'");
+    assert.equal(shellQuote('a b'), "'a b'");
+    assert.equal(shellQuote("it's"), "'it'\\''s'");
+    assert.equal(shellQuote('$(reboot)'), "'$(reboot)'");
   });
 });
 
@@ -165,6 +203,8 @@ void describe('parseRoutes', () => {
     const runner = new FakeRunner(() => ({ code: 0, stdout: `${JSON.stringify(links)}\n${JSON.stringify(DOCKER_ROUTES_JSON)}\n` }));
     const facts = await readGuestFacts(runner, fakeNs());
     assert.deepEqual(facts.links, [{ name: 'lo', up: false }, { name: 'eth0', up: false }]);
+    // Read with ip: names, aliases and addresses are all known.
+    assert.equal(facts.complete, true);
     assert.deepEqual(facts.routes, parseRoutes(DOCKER_ROUTES_JSON));
     assert.equal(runner.calls.length, 1);
     assert.deepEqual(runner.calls[0]!.argv, inNetns(['ip', '-json', '-details', '-batch', '-']));
@@ -245,6 +285,42 @@ void describe('splitGuestRef', () => {
   });
 });
 
+void describe('parseGuestRef and formatGuestRef', () => {
+  void test('a kind prefix picks the kind; a bare name is looked up the classic way', () => {
+    assert.deepEqual(parseGuestRef('docker:web'), { kind: 'docker', name: 'web' });
+    assert.deepEqual(parseGuestRef('podman:web'), { kind: 'podman', name: 'web' });
+    assert.deepEqual(parseGuestRef('lxc:u1'), { kind: 'lxc', name: 'u1' });
+    assert.deepEqual(parseGuestRef('netns:blue'), { kind: 'netns', name: 'blue' });
+    assert.deepEqual(parseGuestRef('pid:1234'), { kind: 'pid', pid: 1234 });
+    assert.deepEqual(parseGuestRef('web'), { kind: 'any', name: 'web' });
+    assert.deepEqual(parseGuestRef('k8s:pod'), { kind: 'any', name: 'k8s:pod' });
+  });
+
+  void test('a leading / of a container name (as docker inspect prints it) is dropped', () => {
+    assert.deepEqual(parseGuestRef('/web'), { kind: 'any', name: 'web' });
+    assert.deepEqual(parseGuestRef('docker:/web'), { kind: 'docker', name: 'web' });
+    assert.deepEqual(parseGuestRef('podman:/web'), { kind: 'podman', name: 'web' });
+    // Not where a name may hold one.
+    assert.deepEqual(parseGuestRef('netns:/x'), { kind: 'netns', name: '/x' });
+    assert.deepEqual(parseGuestRef('//x'), { kind: 'any', name: '//x' });
+  });
+
+  void test('refused: a PID that is not a number, an empty name', () => {
+    assertThrows(() => parseGuestRef('pid:abc'), InvalidArgumentError, "invalid PID 'abc'");
+    assertThrows(() => parseGuestRef('pid:0'), InvalidArgumentError, "'0'");
+    assertThrows(() => parseGuestRef('pid:-1'), InvalidArgumentError, 'PID');
+    assertThrows(() => parseGuestRef('pid:'), InvalidArgumentError, 'empty');
+    assertThrows(() => parseGuestRef('netns:'), InvalidArgumentError, 'empty');
+    assertThrows(() => parseGuestRef(''), InvalidArgumentError, 'empty');
+  });
+
+  void test('written back as text', () => {
+    for (const text of ['docker:web', 'podman:web', 'lxc:u1', 'netns:blue', 'pid:1234', 'web']) assert.equal(formatGuestRef(parseGuestRef(text)), text);
+    assert.equal(formatGuestRef({ kind: 'netns-path', path: '/run/netns/cni-1' }), '/run/netns/cni-1');
+    assert.equal(formatGuestRef({ kind: 'netns-path', path: '/run/netns/cni-1', name: 'pod web' }), 'pod web');
+  });
+});
+
 void describe('hasCarrier and waitForInterface', () => {
   let dir = '';
   before(() => {
@@ -289,13 +365,17 @@ void describe('passthroughArgv', () => {
 });
 
 void describe('facts kept for a run', () => {
-  void test('cachedHostFacts reads a link once and answers the same after', () => {
-    const facts = cachedHostFacts();
+  void test('HostLinkCache reads a link once and answers the same after, until it forgets', () => {
+    const facts = new HostLinkCache();
     const lo = facts.link('lo');
     assert.equal(lo?.type, 772);
     assert.equal(facts.link('lo'), lo);
     assert.equal(facts.link('pwu-no-such-link'), undefined);
     assert.equal(facts.link('pwu-no-such-link'), undefined);
+    facts.forget();
+    const again = facts.link('lo');
+    assert.notEqual(again, lo, 'read again');
+    assert.deepEqual(again, lo);
   });
 
   void test('hasProgram looks in the given PATH and keeps its answer', () => {

@@ -3,7 +3,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cidrContains, hostPrefix, isLinkLocal, parseAddressSpec } from '../../src/model/address.js';
 import {
-  CommandError, ConflictError, ExitCode, InvalidArgumentError, NotFoundError, PipeworkError, StepFailedError, UnsupportedError, UsageError,
+  BusyError, CommandError, ConflictError, ExitCode, InterruptedError, InvalidArgumentError, NotFoundError, PermissionError, PipeworkError, StepFailedError,
+  UnsupportedError, UsageError, withPrefix,
 } from '../../src/model/errors.js';
 import { checkIfName, ifNameProblem, IFNAME_MAX } from '../../src/model/ifname.js';
 import { macFromText, parseMac } from '../../src/model/mac.js';
@@ -174,7 +175,9 @@ void describe('error reasons (--json)', () => {
     [new ConflictError('x'), 'ConflictError', 'conflict'],
     [new UnsupportedError('x'), 'UnsupportedError', 'unsupported'],
     [new CommandError('x', ['ip'], 1, null, 'boom', 3, false, 'the host'), 'CommandError', 'command-failed'],
-    [new StepFailedError('x', 0, [], { cause: new Error('c') }), 'StepFailedError', 'step-failed'],
+    [new StepFailedError('x', { index: 0, title: 't', argv: ['ip', 'link'] }, [], { cause: new Error('c') }), 'StepFailedError', 'step-failed'],
+    [new BusyError('x'), 'BusyError', 'busy'],
+    [new PermissionError('x'), 'PermissionError', 'permission-denied'],
   ];
   for (const [err, name, reason] of cases) {
     void test(`${name} → ${reason}`, () => {
@@ -189,6 +192,50 @@ void describe('error reasons (--json)', () => {
     const reasons = cases.map(([e]) => e.reason);
     for (const r of reasons) assert.match(r, /^[a-z]+(-[a-z]+)*$/u);
     assert.equal(new Set(reasons).size, cases.length - 1, 'one per class (UsageError appears twice)');
+  });
+
+  void test('InterruptedError: its own reason, and exit 130 (what the run did was undone)', () => {
+    const err = new InterruptedError('interrupted by SIGINT');
+    assert.equal(err.reason, 'interrupted');
+    assert.equal(err.exitCode, ExitCode.Interrupted);
+    assert.equal(ExitCode.Interrupted, 130);
+    assert.ok(err instanceof PipeworkError);
+    assert.ok(!cases.some(([e]) => e.reason === err.reason));
+  });
+
+  void test('StepFailedError: the failed step on the error, its 0-based index, -1 when no step of a plan failed', () => {
+    const step = { index: 4, title: 'add address 10.0.0.2/24 to eth1', argv: ['ip', 'addr', 'add', '10.0.0.2/24', 'dev', 'eth1'], job: 'line 3' };
+    const err = new StepFailedError('x', step, ['ip link del dev x0: gone']);
+    assert.equal(err.stepIndex, 4);
+    assert.deepEqual(err.step, step);
+    assert.deepEqual(err.undoFailures, ['ip link del dev x0: gone']);
+    assert.equal(new StepFailedError('x', undefined, []).stepIndex, -1);
+  });
+
+  void test('withPrefix: the same class and fields, the message prefixed, the original as its cause', () => {
+    const original = new StepFailedError('step 2 of 5 (t) failed: boom', { index: 1, title: 't', argv: ['ip', 'x'] }, ['u']);
+    const err = withPrefix(original, 'line 12: ');
+    assert.ok(err instanceof StepFailedError);
+    assert.equal(err.name, 'StepFailedError');
+    assert.equal(err.message, 'line 12: step 2 of 5 (t) failed: boom');
+    assert.equal(err.reason, 'step-failed');
+    assert.equal(err.stepIndex, 1);
+    assert.deepEqual(err.step, original.step);
+    assert.deepEqual(err.undoFailures, ['u']);
+    assert.equal(err.cause, original);
+    assert.equal(original.message, 'step 2 of 5 (t) failed: boom', 'the original is left as it was');
+    assert.ok(err.stack?.startsWith('StepFailedError: line 12: '), err.stack);
+    // An error that has a cause of its own: still reachable, through the original.
+    const inner = new Error('inner');
+    const withCause = new StepFailedError('m', undefined, [], { cause: inner });
+    const caused = withPrefix(withCause, 'p: ');
+    assert.equal(caused.cause, withCause);
+    assert.equal((caused.cause as Error).cause, inner);
+    // Exit codes come with the class.
+    assert.equal(withPrefix(new InterruptedError('x'), 'line 1: ').exitCode, 130);
+    const usage = withPrefix(new UsageError('u', true), 'line 2: ');
+    assert.ok(usage instanceof UsageError);
+    assert.equal(usage.showSyntax, true);
   });
 
   void test('a subclass of a subclass keeps its parent\'s reason', () => {

@@ -1,7 +1,7 @@
 // Host-side interface names: classic where they fit, hashed (valid, stable, distinct) otherwise.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { vethHostName } from '../../src/host/naming.js';
+import { parkedGuestName, parkedHostName, vethHostName } from '../../src/engine/names.js';
 import { ifNameProblem } from '../../src/model/ifname.js';
 
 const INODE = 4026532999;
@@ -65,5 +65,20 @@ void describe('vethHostName', () => {
       vethHostName({ pid: 12, nsInode: 4 }, 'eth2'),
     ];
     assert.equal(new Set(n).size, n.length);
+  });
+});
+
+void describe('the names --replace parks an interface under', () => {
+  void test('valid, deterministic, per guest interface, and apart from the veth names', () => {
+    const g = parkedGuestName({ pid: 4242, nsInode: INODE }, 'eth1');
+    const h = parkedHostName({ pid: 4242, nsInode: INODE }, 'eth1');
+    assert.match(g, /^pwo[0-9a-f]{12}$/u);
+    assert.match(h, /^pwp[0-9a-f]{12}$/u);
+    for (const n of [g, h]) assert.equal(ifNameProblem(n), undefined, n);
+    assert.equal(parkedGuestName({ nsInode: INODE }, 'eth1'), g, 'the pid does not matter');
+    assert.notEqual(parkedGuestName({ nsInode: INODE + 1 }, 'eth1'), g);
+    assert.notEqual(parkedGuestName({ nsInode: INODE }, 'eth2'), g);
+    assert.notEqual(parkedHostName({ nsInode: INODE }, 'eth2'), h);
+    assert.notEqual(vethHostName({ nsInode: INODE }, 'eth1'), h);
   });
 });

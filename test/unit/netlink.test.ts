@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as msg from '../../src/netlink/message.js';
 import { translateBatch, translateIpLine } from '../../src/netlink/translate.js';
-import { planAttach } from '../../src/plan/attach.js';
+import { planAttach } from '../../src/engine/planner.js';
 import { DOCKER_ROUTES_JSON, attachContext, bridge, guestFacts } from './fakes.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

@@ -3,17 +3,19 @@
 // their records are taken down again.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { pkeyHex } from '../../src/drivers/ipoib.js';
+import { OVS_SETUP_ERROR } from '../../src/drivers/ovs.js';
+import { driverFor } from '../../src/drivers/registry.js';
+import { VLAN_MARK } from '../../src/drivers/vlan.js';
+import { vlanIfName } from '../../src/engine/names.js';
+import type { Action, Plan, Step } from '../../src/engine/plan.js';
+import { planAttach, planDetach, type PlanInput } from '../../src/engine/planner.js';
 import { batchLine } from '../../src/exec/ip.js';
 import { featureText } from '../../src/host/kernel.js';
-import { parsePkey, pkeyHex, planIpoib } from '../../src/host/ipoib.js';
-import { OVS_SETUP_ERROR } from '../../src/host/ovs.js';
-import { VLAN_MARK, vlanIfName } from '../../src/host/vlan.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from '../../src/model/errors.js';
 import { IFNAME_MAX } from '../../src/model/ifname.js';
 import { configOf, decodeRecord, encodeRecord, type AttachRecord } from '../../src/model/record.js';
-import { planAttach, type AttachContext } from '../../src/plan/attach.js';
-import { planDetach, planDetachLink } from '../../src/plan/detach.js';
-import type { Action, Plan } from '../../src/plan/types.js';
+import { parsePkey } from '../../src/model/vlan.js';
 import {
   assertThrows, attachContext, bridge, guestFacts, ib, nic, ovsFacts, type ContextOptions,
 } from './fakes.js';
@@ -25,8 +27,10 @@ const NIC_MAC = '52:54:00:12:34:56';
 const MAC = '02:42:ac:11:00:02';
 
 /** Here the guest is Docker container web and the host has a NIC eth0, unless told otherwise. */
-const ctx = (argv: string[], o: ContextOptions = {}): AttachContext => attachContext(argv, { name: 'web', links: [nic('eth0')], ...o });
+const ctx = (argv: string[], o: ContextOptions = {}): PlanInput => attachContext(argv, { name: 'web', links: [nic('eth0')], ...o });
 const plan = (argv: string[], o: ContextOptions = {}): Plan => planAttach(ctx(argv, o));
+/** What del does for one interface of this record (its host kind's driver). */
+const planDetachLink = (guestIf: string, record: AttachRecord): Step[] => driverFor(record.hostKind).planDel(record, guestIf);
 
 function show(a: Action): string {
   return a.kind === 'ip' ? `${a.place}: ip ${a.args.join(' ')}` : `${a.place}: ${a.argv.join(' ')}`;
@@ -78,8 +82,12 @@ void describe('macvlan on a NIC', () => {
       'host: ip link set dev eth0 up',
     ]);
     assert.deepEqual(undos(down)[1], ['host: ip link set dev eth0 down']);
+    // Recorded, so that del brings it down again once nothing uses it.
+    assert.equal(down.record?.parentUp, true);
+    assert.ok(encodeRecord(down.record).endsWith(';pu=1'), encodeRecord(down.record));
     const up = plan(['eth0', 'web', '10.0.0.2/24'], { links: [nic('eth0', { up: true })] });
     assert.ok(!actions(up).includes('host: ip link set dev eth0 up'));
+    assert.equal(up.record?.parentUp, undefined);
   });
 
   void test('-i names it; a NIC found by mac: works the same', () => {
@@ -125,6 +133,7 @@ void describe('a VLAN sub-interface on a NIC (@vlan)', () => {
       'host: ip link set dev eth0.10 up',
     ]);
     assert.deepEqual(undos(p)[2], ['host: ip link set dev eth0 down']);
+    assert.equal(p.record?.parentUp, true);
   });
 
   void test('an existing VLAN device with that id on that NIC is reused: no step, no mark, recorded as the one it hangs off', () => {
@@ -220,6 +229,8 @@ void describe('--direct-phys', () => {
     assert.equal(p.record?.origName, 'eth0.10');
     assert.equal(p.record?.vlanIf, 'eth0.10');
     assert.equal(p.record?.vlan, 10);
+    // This attach made the sub-interface that moved in: del gives it its mark back.
+    assert.equal(p.record?.vlanMade, true);
   });
 
   void test('with @vlan and an existing VLAN device: that device moves in, the NIC stays', () => {
@@ -231,6 +242,7 @@ void describe('--direct-phys', () => {
     assert.ok(!actions(p).some((a) => a.includes(VLAN_MARK)));
     assert.equal(p.record?.origName, 'eth0.10');
     assert.equal(p.record?.vlanIf, 'eth0.10');
+    assert.equal(p.record?.vlanMade, undefined);
   });
 
   void test('planDetachLink gives the NIC back: MAC restored, moved to the host under its name, the record cleared there', () => {
@@ -259,10 +271,12 @@ void describe('--direct-phys', () => {
     assertThrows(() => plan(['--direct-phys', 'ib0', 'web', '10.0.0.2/24'], { links: [ib('ib0')] }), InvalidArgumentError, '--direct-phys', 'ib0', 'IPoIB');
   });
 
-  void test('on a bridge it changes nothing (the classic tool ignores it there too)', () => {
-    const withFlag = plan(['--direct-phys', 'br0', 'web', '10.0.0.2/24'], { links: [bridge('br0')] });
-    const without = plan(['br0', 'web', '10.0.0.2/24'], { links: [bridge('br0')] });
-    assert.deepEqual(actions(withFlag), actions(without));
+  void test('on a bridge it is refused (the classic tool ignored it there; now it says so)', () => {
+    assertThrows(() => plan(['--direct-phys', 'br0', 'web', '10.0.0.2/24'], { links: [bridge('br0')] }), InvalidArgumentError, '--direct-phys', 'br0', 'Linux bridge');
+    assertThrows(() => plan(['--direct-phys', 'ovsbr0', 'web', '10.0.0.2/24'], { links: [nic('ovsbr0')], ovs: ovsFacts({ bridges: ['ovsbr0'] }) }),
+      InvalidArgumentError, '--direct-phys', 'ovsbr0', 'Open vSwitch');
+    // Without the flag, the same bridge is fine.
+    assert.equal(plan(['br0', 'web', '10.0.0.2/24'], { links: [bridge('br0')] }).outcome, 'created');
   });
 
   void test(
@@ -280,8 +294,9 @@ void describe('--direct-phys', () => {
 void describe('Open vSwitch', () => {
   const OVS = ovsFacts({ bridges: ['ovsbr0'] });
   const CONTAINER = { id: '4f0c3a2b1d9e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a', name: 'web' };
+  // One transaction: any row of that name goes, the new one has exactly pipework's columns.
   const addPort = (bridgeName: string, extra: string[], tag?: number, local = VETH) => [
-    `host: ovs-vsctl --timeout=10 --may-exist add-port ${bridgeName} ${local}${tag !== undefined ? ` tag=${tag}` : ''} -- set Interface ${local}`,
+    `host: ovs-vsctl --timeout=10 -- --if-exists del-port ${local} -- add-port ${bridgeName} ${local}${tag !== undefined ? ` tag=${tag}` : ''} -- set Interface ${local}`,
     `external-ids:pipework.interface=${local}`, `external-ids:pipework.bridge=${bridgeName}`, ...extra,
   ].join(' ');
 
@@ -338,7 +353,7 @@ void describe('Open vSwitch', () => {
     const p = plan(['ovsbr0', 'web', '10.0.0.2/24'], { links: [nic('ovsbr0')], ovs: OVS });
     assert.equal(actions(p).filter((a) => a === `host: ip link set dev ${VETH} up`).length, 1, actions(p).join('\n'));
     assert.deepEqual(actions(p).slice(0, 3).map((a) => a.split(' ').slice(0, 3).join(' ')), ['host: ip link', 'host: ip link', 'host: ip link']);
-    assert.ok(actions(p)[3]!.startsWith('host: ovs-vsctl --timeout=10 --may-exist add-port ovsbr0 '));
+    assert.ok(actions(p)[3]!.startsWith(`host: ovs-vsctl --timeout=10 -- --if-exists del-port ${VETH} -- add-port ovsbr0 `), actions(p)[3]);
     assert.ok(actions(p)[4]!.startsWith('guest: '));
   });
 
@@ -384,18 +399,54 @@ void describe('Open vSwitch', () => {
     assert.ok(steps.every((s) => s.undo.length === 0));
   });
 
-  void test('--replace of an OVS attach removes the old port first, then re-adds the same host end', () => {
+  void test('a port made for another owner carries pipework.owner', () => {
+    const p = plan(['ovsbr0', 'web', '10.0.0.2/24'], { links: [nic('ovsbr0')], ovs: OVS, owner: { kind: 'topology', name: 'lab' } });
+    assert.equal(actions(p).find((x) => x.includes('add-port')), addPort('ovsbr0', ['external-ids:pipework.nspid=4242', 'external-ids:pipework.owner="topology:lab"']));
+    assert.equal(p.record?.owner, 'topology:lab');
+  });
+
+  void test('--replace of an OVS attach: the old pair is parked, the same host end made again, and its port transaction replaces the old row', () => {
     const first = plan(['ovsbr0', 'web', '10.0.0.2/24'], { links: [nic('ovsbr0')], ovs: OVS });
     const link = { name: 'eth1', alias: encodeRecord(first.record!), up: true, kind: 'veth' };
     const p = plan(['ovsbr0', 'web', '10.0.0.3/24', '--replace'], {
       links: [nic('ovsbr0'), nic(VETH, { up: true })], ovs: OVS, facts: guestFacts(['lo', 'eth0', link]),
     });
     assert.equal(p.outcome, 'replaced');
-    assert.deepEqual(actions(p).slice(0, 3), [
-      'guest: ip link del dev eth1',
-      `host: ovs-vsctl --timeout=10 --if-exists del-port ovsbr0 ${VETH}`,
-      `host: ip link add name ${VETH} mtu 1500 type veth peer name eth1 mtu 1500 netns ${NS}`,
+    const a = actions(p);
+    assert.match(a[0]!, /^guest: ip link set dev eth1 down name pwo[0-9a-f]{12}$/u);
+    const parkedHost = /^host: ip link set dev veth1pl4242 down name (pwp[0-9a-f]{12})$/u.exec(a[1]!)?.[1];
+    assert.ok(parkedHost !== undefined, a[1]);
+    // Should the replace fail, the old end gets its name back and its row as it was.
+    assert.deepEqual(undos(p)[1], [
+      `host: ${['ovs-vsctl', '--timeout=10', '--', '--if-exists', 'del-port', VETH, '--', 'add-port', 'ovsbr0', VETH, '--', 'set', 'Interface', VETH,
+        `external-ids:pipework.interface=${VETH}`, 'external-ids:pipework.bridge=ovsbr0', 'external-ids:pipework.nspid=4242'].join(' ')}`,
+      `host: ip link set dev ${VETH} up`,
+      `host: ip link set dev ${parkedHost} name ${VETH}`,
     ]);
+    assert.equal(a[2], `host: ip link add name ${VETH} mtu 1500 type veth peer name eth1 mtu 1500 netns ${NS}`);
+    assert.ok(a.includes(addPort('ovsbr0', ['external-ids:pipework.nspid=4242'])), a.join('\n'));
+    // The old row is replaced by the transaction: no del-port of its own, which would remove the new port.
+    assert.ok(!a.some((x) => x.startsWith('host: ovs-vsctl --timeout=10 --if-exists del-port')), a.join('\n'));
+    // Last, the parked pair goes.
+    assert.match(a.at(-1)!, /^guest: ip link del dev pwo[0-9a-f]{12}$/u);
+    assert.ok(p.steps.at(-1)!.title.includes('(replaced)'), p.steps.at(-1)!.title);
+    assert.equal(p.steps.at(-1)!.irreversible, true);
+  });
+
+  void test('--replace of an OVS attach by a Linux bridge one that takes the same host end name: the old port row goes first', () => {
+    const first = plan(['ovsbr0', 'web', '10.0.0.2/24', '@10'], { links: [nic('ovsbr0')], ovs: OVS });
+    const link = { name: 'eth1', alias: encodeRecord(first.record!), up: true, kind: 'veth' };
+    const p = plan(['br0', 'web', '10.0.0.3/24', '--replace'], {
+      links: [bridge('br0'), nic('ovsbr0'), nic(VETH, { up: true })], ovs: OVS, facts: guestFacts(['lo', 'eth0', link]),
+    });
+    assert.equal(p.outcome, 'replaced');
+    const a = actions(p);
+    // Open vSwitch keeps a port row by name: left there, ovs-vswitchd takes the new device of that name
+    // (a Linux bridge port), and the row outlives the replace.
+    const rowGoes = a.findIndex((x) => x.startsWith('host: ovs-vsctl') && x.includes('del-port') && x.includes(VETH) && !x.includes('add-port'));
+    const made = a.indexOf(`host: ip link add name ${VETH} mtu 1500 type veth peer name eth1 mtu 1500 netns ${NS}`);
+    assert.ok(made > 0, a.join('\n'));
+    assert.ok(rowGoes >= 0 && rowGoes < made, `no removal of the old row ${VETH} before the new device:\n${a.join('\n')}`);
   });
 });
 
@@ -497,7 +548,7 @@ void describe('IPoIB (link type 32)', () => {
     assert.equal(p.record?.vlan, 5);
     assert.equal(pkeyHex(0x7fff), '0x7fff');
     assert.equal(pkeyHex(1), '0x1');
-    assert.deepEqual(planIpoib('ib0', 'ib0', 0x7fff, undefined)[0]!.action, {
+    assert.deepEqual(plan(['ib0', 'web', '10.0.0.2/24', '@7fff'], { links: [ib('ib0')] }).steps[0]!.action, {
       kind: 'ip', place: 'host', args: ['link', 'add', 'link', 'ib0', 'name', 'ib0', 'netns', NS, 'type', 'ipoib', 'pkey', '0x7fff'],
     });
   });
@@ -544,7 +595,7 @@ void describe('taking the new kinds down', () => {
   void test('planDetach of several kinds at once', () => {
     const bridged = plan(['br0', '-i', 'eth2', 'web', '10.0.0.2/24'], { links: [bridge('br0')] }).record!;
     const phys = plan(['--direct-phys', 'eth0', 'web', '10.0.0.3/24']).record!;
-    const p = planDetach([{ guestIf: 'eth2', record: bridged }, { guestIf: 'eth1', record: phys }], 'g');
+    const p = planDetach([{ guestIf: 'eth2', record: bridged }, { guestIf: 'eth1', record: phys }], guestFacts(), 'g');
     assert.deepEqual(actions(p), [
       'guest: ip link del dev eth2',
       `guest: ip link set dev eth1 netns ${HOST_NS} name eth0`,
@@ -634,7 +685,7 @@ void describe('taking the new kinds down', () => {
   void test('planDetach of two interfaces on one VLAN: each removal is followed by its own conditional step', () => {
     const eth1 = plan(['eth0', 'web', '10.0.0.2/24', '@10']).record!;
     const eth2 = plan(['eth0', '-i', 'eth2', 'web', '10.0.0.3/24', '@10']).record!;
-    const p = planDetach([{ guestIf: 'eth1', record: eth1 }, { guestIf: 'eth2', record: eth2 }], 'g');
+    const p = planDetach([{ guestIf: 'eth1', record: eth1 }, { guestIf: 'eth2', record: eth2 }], guestFacts(), 'g');
     // The first conditional step finds eth2 still using eth0.10 and keeps it; the second removes it.
     assert.deepEqual(actions(p), [
       'guest: ip link del dev eth1',

@@ -1,14 +1,18 @@
 // Re-runs, --replace and del: planning against what the records on the interfaces say.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { GuestLink } from '../../src/guest/facts.js';
+import { driverFor } from '../../src/drivers/registry.js';
+import { chooseTargets, type DetachRequest } from '../../src/engine/detach.js';
+import type { GuestInfo } from '../../src/engine/facts.js';
+import { parkedGuestName, parkedHostName } from '../../src/engine/names.js';
+import type { Action, Plan } from '../../src/engine/plan.js';
+import { planAttach, planDetach, type PlanInput } from '../../src/engine/planner.js';
+import type { GuestFacts, GuestLink } from '../../src/guest/facts.js';
 import type { HostLink } from '../../src/host/facts.js';
 import { ConflictError } from '../../src/model/errors.js';
 import { configOf, decodeRecord, encodeRecord, type AttachRecord } from '../../src/model/record.js';
-import { planAttach, type AttachContext } from '../../src/plan/attach.js';
-import { detachTargets, planDetach, planDetachLink } from '../../src/plan/detach.js';
-import type { Action, Plan } from '../../src/plan/types.js';
-import { assertThrows, attachRequest, bridge, guestFacts, hostFacts, nic, type LinkSpec } from './fakes.js';
+import { ownerFilter } from '../../src/spec/owner.js';
+import { assertThrows, attachContext, bridge, guestFacts, nic, type LinkSpec } from './fakes.js';
 
 const LABEL = 'docker container c1 (pid 4242)';
 const VETH = 'veth1pl4242';
@@ -17,24 +21,24 @@ interface Opts {
   links?: LinkSpec[];
   routes?: unknown[];
   host?: HostLink[];
-  /** `ip -d` kinds of host links (the command layer looks them up). */
+  /** `ip -d` kinds of host links (the gatherer looks them up). */
   kinds?: Record<string, string>;
-  guestRef?: string;
+  /** The guest as another kind names it (default: Docker container c1). */
+  guestAs?: Pick<GuestInfo, 'kind' | 'name'>;
 }
 
-function ctx(argv: string[], o: Opts = {}): AttachContext {
-  return {
-    request: attachRequest(argv),
-    guestLabel: LABEL,
-    guestRef: o.guestRef ?? 'docker:c1',
-    guest: { pid: 4242, nsInode: 4026532999 },
-    host: hostFacts(o.host ?? [bridge('br0')], {
-      ...(o.kinds && { details: Object.fromEntries(Object.entries(o.kinds).map(([name, kind]) => [name, { kind }])) }),
-    }),
-    guestFacts: guestFacts(o.links ?? ['lo', 'eth0'], o.routes ?? []),
-    hasArping: false,
-  };
+function ctx(argv: string[], o: Opts = {}): PlanInput {
+  const input = attachContext(argv, {
+    links: o.host ?? [bridge('br0')],
+    ...(o.kinds && { details: Object.fromEntries(Object.entries(o.kinds).map(([name, kind]) => [name, { kind }])) }),
+    facts: guestFacts(o.links ?? ['lo', 'eth0'], o.routes ?? []),
+  });
+  return o.guestAs ? { ...input, guest: { ...input.guest, ...o.guestAs } } : input;
 }
+
+/** Where --replace parks the old eth1 of this guest, and its host end. */
+const PARKED = parkedGuestName({ pid: 4242, nsInode: 4026532999 }, 'eth1');
+const PARKED_HOST = parkedHostName({ pid: 4242, nsInode: 4026532999 }, 'eth1');
 
 const plan = (argv: string[], o: Opts = {}): Plan => planAttach(ctx(argv, o));
 
@@ -73,8 +77,9 @@ void describe('planAttach: re-running the same attach (idempotent)', () => {
     void test(`the same configuration again changes nothing: ${argv.join(' ')}`, () => {
       const guestIf = argv.includes('-i') ? argv[argv.indexOf('-i') + 1]! : 'eth1';
       const link = plumbed(argv, {}, guestIf);
-      // Host facts as after the first run: the host end exists and is up (and br7 now exists).
-      const host = [bridge('br0'), bridge('br7'), nic(VETH, { up: true }), nic('myveth', { up: true }), nic('veth5pl4242', { up: true })];
+      // Host facts as after the first run: the host end exists, is up and a port of its bridge (and br7 now exists).
+      const master = argv[0]!;
+      const host = [bridge('br0'), bridge('br7'), ...[VETH, 'myveth', 'veth5pl4242'].map((n) => nic(n, { up: true, master }))];
       const p = plan(argv, { links: ['lo', 'eth0', link], host, kinds: { [VETH]: 'veth', myveth: 'veth', veth5pl4242: 'veth' } });
       assert.equal(p.outcome, 'unchanged');
       assert.deepEqual(p.steps, []);
@@ -102,7 +107,7 @@ void describe('planAttach: re-running the same attach (idempotent)', () => {
 
   void test('an unchanged re-run by another name for the guest reports the record as it was written', () => {
     const link = plumbed(['br0', 'c1', '10.0.0.2/24']);
-    const p = plan(['br0', 'pid:4242', '10.0.0.2/24'], { links: ['lo', 'eth0', link], guestRef: 'pid:4242' });
+    const p = plan(['br0', 'pid:4242', '10.0.0.2/24'], { links: ['lo', 'eth0', link], guestAs: { kind: 'pid', name: '4242' } });
     assert.equal(p.outcome, 'unchanged');
     assert.equal(p.record?.guest, 'docker:c1');
     assert.equal(p.record?.localIf, VETH);
@@ -136,7 +141,7 @@ void describe('planAttach: re-running the same attach (idempotent)', () => {
 
   void test('the guest named another way (pid: instead of docker:) is the same configuration', () => {
     const link = plumbed(['br0', 'c1', '10.0.0.2/24']);
-    const p = plan(['br0', 'pid:4242', '10.0.0.2/24'], { links: ['lo', 'eth0', link], guestRef: 'pid:4242' });
+    const p = plan(['br0', 'pid:4242', '10.0.0.2/24'], { links: ['lo', 'eth0', link], guestAs: { kind: 'pid', name: '4242' } });
     assert.equal(p.outcome, 'unchanged');
   });
 
@@ -155,11 +160,13 @@ void describe('planAttach: re-running the same attach (idempotent)', () => {
   void test('a MAC asked for the first time and not now (or the other way round) is another configuration', () => {
     const withMac = plumbed(['br0', 'c1', '10.0.0.2/24', '02:42:ac:11:00:02']);
     const withoutMac = plumbed(['br0', 'c1', '10.0.0.2/24']);
+    // The message names both configurations, and the field that differs (recorded → asked).
     assertThrows(() => plan(['br0', 'c1', '10.0.0.2/24'], { links: ['lo', 'eth0', withMac] }),
-      ConflictError, 'mac 02:42:ac:11:00:02', 'asked: bridge br0, 10.0.0.2/24)');
+      ConflictError, '(bridge br0, 10.0.0.2/24, mac 02:42:ac:11:00:02;', 'asked: bridge br0, 10.0.0.2/24;', 'what differs: mac 02:42:ac:11:00:02 → none)');
     assertThrows(() => plan(['br0', 'c1', '10.0.0.2/24', '02:42:ac:11:00:02'], { links: ['lo', 'eth0', withoutMac] }),
-      ConflictError, '(bridge br0, 10.0.0.2/24;', 'asked: bridge br0, 10.0.0.2/24, mac 02:42:ac:11:00:02');
-    assertThrows(() => plan(['br0', 'c1', '10.0.0.2/24', '02:42:ac:11:00:03'], { links: ['lo', 'eth0', withMac] }), ConflictError, '02:42:ac:11:00:03');
+      ConflictError, '(bridge br0, 10.0.0.2/24;', 'asked: bridge br0, 10.0.0.2/24, mac 02:42:ac:11:00:02;', 'what differs: mac none → 02:42:ac:11:00:02)');
+    assertThrows(() => plan(['br0', 'c1', '10.0.0.2/24', '02:42:ac:11:00:03'], { links: ['lo', 'eth0', withMac] }), ConflictError,
+      'what differs: mac 02:42:ac:11:00:02 → 02:42:ac:11:00:03');
     // The MAC the kernel happened to give (GuestLink.mac) is not the one asked for: no conflict.
     assert.equal(plan(['br0', 'c1', '10.0.0.2/24'], { links: ['lo', 'eth0', withoutMac] }).outcome, 'unchanged');
   });
@@ -179,12 +186,13 @@ void describe('planAttach: re-running the same attach (idempotent)', () => {
 });
 
 void describe('planAttach: conflicts with an existing interface', () => {
-  void test('the message names the interface, the guest, both configurations, and the two ways out', () => {
+  void test('the message names the interface, the guest, both configurations, what differs, and the two ways out', () => {
     const link = plumbed(['br0', 'c1', '10.0.0.2/24@10.0.0.1']);
     const err = assertThrows(() => plan(['br0', 'c1', '10.0.0.3/24', 'U:x'], { links: ['lo', 'eth0', link] }), ConflictError,
       'eth1', LABEL, 'another configuration',
       '(bridge br0, 10.0.0.2/24, gateway 10.0.0.1;',
-      'asked: bridge br0, 10.0.0.3/24, mac 02:40:1b:30:e3:b8)',
+      'asked: bridge br0, 10.0.0.3/24, mac 02:40:1b:30:e3:b8;',
+      'what differs: address 10.0.0.2/24 → 10.0.0.3/24; gateway 10.0.0.1 → none; mac none → 02:40:1b:30:e3:b8)',
       "'pipework del -i eth1 c1'", '--replace');
     assert.equal((err as ConflictError).reason, 'conflict');
   });
@@ -222,18 +230,21 @@ void describe('planAttach --replace', () => {
     const link = plumbed(['br0', 'c1', '10.0.0.2/24']);
     return plan(['br0', 'c1', '10.0.0.3/24', '--replace'], {
       links: ['lo', 'eth0', link],
-      // After the first run the host end exists and is up.
-      host: [bridge('br0'), nic(VETH, { up: true })],
+      // After the first run the host end exists, is up, and is a port of br0.
+      host: [bridge('br0'), nic(VETH, { up: true, master: 'br0' })],
       kinds: { [VETH]: 'veth' },
       ...o,
     });
   }
 
-  void test('removes the old interface first, then plumbs the new configuration', () => {
+  void test('parks the old interface (and its host end) under other names, plumbs the new configuration, then removes the parked one', () => {
     const p = replaced();
     assert.equal(p.outcome, 'replaced');
+    assert.match(PARKED, /^pwo[0-9a-f]{12}$/u);
+    assert.match(PARKED_HOST, /^pwp[0-9a-f]{12}$/u);
     assert.deepEqual(actions(p), [
-      'guest: ip link del dev eth1',
+      `guest: ip link set dev eth1 down name ${PARKED}`,
+      `host: ip link set dev ${VETH} down name ${PARKED_HOST}`,
       `host: ip link add name ${VETH} mtu 1500 type veth peer name eth1 mtu 1500 netns /proc/self/fd/3`,
       `host: ip link set dev ${VETH} alias pipework/1;r=host;g=docker:c1;n=4026532999;i=eth1;h=br0;k=bridge;l=${VETH};a=10.0.0.3/24`,
       `host: ip link set dev ${VETH} master br0`,
@@ -241,13 +252,20 @@ void describe('planAttach --replace', () => {
       `guest: ip link set dev eth1 alias pipework/1;r=guest;g=docker:c1;n=4026532999;i=eth1;h=br0;k=bridge;l=${VETH};a=10.0.0.3/24`,
       'guest: ip addr add 10.0.0.3/24 brd 10.0.0.255 dev eth1',
       'guest: ip link set dev eth1 up',
+      `guest: ip link del dev ${PARKED}`,
     ]);
     assert.equal(p.record?.address, '10.0.0.3/24');
-    assert.deepEqual(p.steps[0]!.undo, [], 'a removed pair cannot be brought back');
-    assert.ok(p.steps[0]!.title.includes('eth1') && p.steps[0]!.title.includes(VETH) && p.steps[0]!.title.includes('br0'), p.steps[0]!.title);
+    // A failure anywhere before the end puts the old one back as it was: renamed back and up.
+    assert.deepEqual(p.steps[0]!.undo.map(show), [`guest: ip link set dev eth1 up`, `guest: ip link set dev ${PARKED} name eth1`]);
+    assert.deepEqual(p.steps[1]!.undo.map(show), [`host: ip link set dev ${VETH} up`, `host: ip link set dev ${PARKED_HOST} name ${VETH}`]);
+    // Only the removal of the parked pair, last, cannot be undone.
+    assert.deepEqual(p.steps.map((s) => s.irreversible === true), [...p.steps.slice(1).map(() => false), true]);
+    const last = p.steps.at(-1)!;
+    assert.deepEqual(last.undo, [], 'a removed pair cannot be brought back');
+    assert.ok(last.title.includes(PARKED) && last.title.includes(PARKED_HOST) && last.title.includes('br0') && last.title.includes('(replaced)'), last.title);
   });
 
-  void test('the old host end, up and in use, is not "a link that exists and is up": it goes with the old pair', () => {
+  void test('the old host end, up and in use, is not "a link that exists and is up": it is parked out of the way', () => {
     const p = replaced();
     assert.ok(!actions(p).some((a) => a === `host: ip link del dev ${VETH}`), 'no stale-link removal either');
     // Without --replace the same facts are a conflict about the configuration, not about the host end.
@@ -265,14 +283,17 @@ void describe('planAttach --replace', () => {
     }), ConflictError, 'Link busy0 exists and is up');
   });
 
-  void test('moving to another -l name: the old pair is removed, the new name is used', () => {
+  void test('moving to another -l name: the old host end keeps its name (it goes with the parked pair), the new name is used', () => {
     const p = plan(['br0', '-l', 'newveth', 'c1', '10.0.0.2/24', '--replace'], {
       links: ['lo', 'eth0', plumbed(['br0', 'c1', '10.0.0.2/24'])],
       host: [bridge('br0'), nic(VETH, { up: true })],
     });
     assert.equal(p.outcome, 'replaced');
-    assert.equal(actions(p)[0], 'guest: ip link del dev eth1');
+    assert.equal(actions(p)[0], `guest: ip link set dev eth1 down name ${PARKED}`);
     assert.ok(actions(p)[1]!.startsWith('host: ip link add name newveth '), actions(p)[1]);
+    assert.ok(!actions(p).some((a) => a.includes(PARKED_HOST)), actions(p).join('\n'));
+    assert.equal(actions(p).at(-1), `guest: ip link del dev ${PARKED}`);
+    assert.ok(p.steps.at(-1)!.title.includes(VETH), p.steps.at(-1)!.title);
   });
 
   void test('moving to another bridge', () => {
@@ -286,7 +307,7 @@ void describe('planAttach --replace', () => {
   });
 
   void test(
-    'routes that went away with the old interface are not deleted again (nor restored on undo)',
+    'routes that went away with the old interface are not deleted again, and come back with it on undo',
     () => {
       const link = plumbed(['br0', 'c1', '10.0.0.2/24@10.0.0.1']);
       const p = plan(['br0', 'c1', '10.0.0.3/24@10.0.0.1', '--replace'], {
@@ -295,17 +316,23 @@ void describe('planAttach --replace', () => {
         host: [bridge('br0'), nic(VETH, { up: true })],
         kinds: { [VETH]: 'veth' },
       });
-      const removeAt = actions(p).indexOf('guest: ip link del dev eth1');
-      assert.equal(removeAt, 0);
-      const later = p.steps.slice(removeAt + 1);
-      const touchesOldRoute = later.filter((s) => s.action.kind === 'ip' && s.action.args[0] === 'route' && s.action.args[1] === 'del');
+      assert.equal(actions(p)[0], `guest: ip link set dev eth1 down name ${PARKED}`);
+      const touchesOldRoute = p.steps.filter((s) => s.action.kind === 'ip' && s.action.args[0] === 'route' && s.action.args[1] === 'del');
       assert.deepEqual(touchesOldRoute.map((s) => show(s.action)), []);
+      // The kernel drops the default route when the old interface goes down: it is put back (not the kernel's own prefix route).
+      assert.deepEqual(p.steps[0]!.undo.map(show), [
+        'guest: ip route replace default via 10.0.0.1 dev eth1',
+        'guest: ip link set dev eth1 up',
+        `guest: ip link set dev ${PARKED} name eth1`,
+      ]);
+      assert.ok(actions(p).includes('guest: ip route replace default via 10.0.0.1 dev eth1'));
     },
   );
 });
 
-void describe('planDetachLink', () => {
+void describe('planDel of a bridge record', () => {
   const REC: AttachRecord = { role: 'guest', guest: 'docker:c1', nsInode: 1, guestIf: 'eth1', hostIf: 'br0', hostKind: 'bridge', localIf: VETH };
+  const planDetachLink = (guestIf: string, record: AttachRecord) => driverFor(record.hostKind).planDel(record, guestIf);
 
   void test('one guest-side link deletion, with no undo, marked irreversible', () => {
     const steps = planDetachLink('eth1', REC);
@@ -323,7 +350,9 @@ void describe('planDetachLink', () => {
   });
 });
 
-void describe('detachTargets and planDetach', () => {
+void describe('chooseTargets and planDetach', () => {
+  const request = (which: DetachRequest['which']): DetachRequest => ({ guest: { kind: 'any', name: 'c1' }, which, owner: ownerFilter('cli'), ownerName: 'cli' });
+  const detachTargets = (facts: GuestFacts, which: DetachRequest['which'], label: string) => chooseTargets(facts, request(which), label).targets;
   const eth1 = (): GuestLink => plumbed(['br0', 'c1', '10.0.0.2/24']);
   const eth2 = (): GuestLink => plumbed(['br0', '-i', 'eth2', 'c1', '10.0.1.2/24'], {}, 'eth2');
   const foreign: GuestLink = { name: 'eth3', alias: 'uplink to rack 4', up: true };
@@ -357,7 +386,7 @@ void describe('detachTargets and planDetach', () => {
 
   void test('planDetach: one deletion per target; outcome removed, or unchanged when there is none', () => {
     const targets = detachTargets(guestFacts(['lo', eth1(), eth2()]), { all: true }, LABEL);
-    const p = planDetach(targets, LABEL);
+    const p = planDetach(targets, guestFacts(), LABEL);
     assert.equal(p.outcome, 'removed');
     assert.equal(p.guestLabel, LABEL);
     assert.deepEqual(p.warnings, []);
@@ -365,7 +394,7 @@ void describe('detachTargets and planDetach', () => {
     assert.ok(p.steps.every((s) => s.undo.length === 0));
     assert.equal(p.record, undefined);
 
-    const none = planDetach([], LABEL);
+    const none = planDetach([], guestFacts(), LABEL);
     assert.equal(none.outcome, 'unchanged');
     assert.deepEqual(none.steps, []);
   });

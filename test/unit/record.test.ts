@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from '../../src/model/errors.js';
-import { HOST_KINDS, configOf, decodeRecord, encodeRecord, type AttachRecord } from '../../src/model/record.js';
+import { HOST_KINDS, configDiff, configFields, configOf, decodeRecord, encodeRecord, recordAddresses, type AttachRecord } from '../../src/model/record.js';
 import { assertThrows } from './fakes.js';
 
 /** IFALIASZ is 256 including the NUL. */
@@ -144,6 +144,48 @@ void describe('decodeRecord', () => {
     assert.deepEqual(decodeRecord(encodeRecord(rec)), rec);
   });
 
+  void test('the fields of owners, topologies and re-runs: owner, more addresses, IPv6 gateway, MTU, mode, replaced routes, parent up, impairments', () => {
+    const { localIf: _l, ...noHostEnd } = BASE;
+    const rec: AttachRecord = {
+      ...noHostEnd, owner: 'cni:net1/abc/eth1', moreAddresses: '2001:db8::2/64,10.0.1.2/24', gateway: '10.0.0.1', gateway6: '2001:db8::1', mtu: 9000,
+      mode: 'private', parentUp: true, impair: 'd20,j5,l1.5,r10000000',
+    };
+    const alias = encodeRecord(rec);
+    assert.equal(alias, 'pipework/1;r=guest;g=docker:c1;n=4026532999;i=eth1;h=br0;k=bridge;a=10.0.0.2/24;gw=10.0.0.1;ow=cni:net1/abc/eth1;'
+      + 'a2=2001:db8::2/64,10.0.1.2/24;g6=2001:db8::1;mt=9000;mo=private;pu=1;im=d20,j5,l1.5,r10000000');
+    assert.deepEqual(decodeRecord(alias), rec);
+    assert.deepEqual(recordAddresses(rec), ['10.0.0.2/24', '2001:db8::2/64', '10.0.1.2/24']);
+    const routes: AttachRecord = { ...BASE, gateway: '10.0.0.1', replaced4: '172.17.0.1@eth0', replaced6: '2001:db8:1::1@eth0@1024' };
+    assert.ok(encodeRecord(routes).endsWith(';gw=10.0.0.1;r4=172.17.0.1@eth0;r6=2001:db8:1::1@eth0@1024'), encodeRecord(routes));
+    assert.deepEqual(decodeRecord(encodeRecord(routes)), routes);
+  });
+
+  void test('booleans are written as 1, and read back from 1 or true (only)', () => {
+    const rec: AttachRecord = { ...BASE, hostKind: 'phys', vlanIf: 'eno1.10', vlanMade: true, dhcp: 'dhclient', dhcp6: true, parentUp: true };
+    assert.ok(encodeRecord(rec).includes(';qm=1;'), encodeRecord(rec));
+    assert.deepEqual(decodeRecord(encodeRecord(rec)), rec);
+    const base = encodeRecord({ ...BASE, hostKind: 'phys', vlanIf: 'eno1.10', dhcp: 'dhclient' });
+    for (const yes of ['1', 'true']) {
+      const back = decodeRecord(`${base};qm=${yes};pu=${yes};d6=${yes}`);
+      assert.equal(back?.vlanMade, true, yes);
+      assert.equal(back?.parentUp, true, yes);
+      assert.equal(back?.dhcp6, true, yes);
+    }
+    for (const no of ['0', 'false', '', 'yes']) {
+      const back = decodeRecord(`${base};qm=${no};pu=${no}`);
+      assert.ok(back, no);
+      assert.equal(back.vlanMade, undefined, no);
+      assert.equal(back.parentUp, undefined, no);
+    }
+    // false is not written at all.
+    assert.equal(encodeRecord({ ...BASE, vlanMade: false, parentUp: false }), encodeRecord(BASE));
+  });
+
+  void test('a non-numeric MTU is not a record', () => {
+    assert.equal(decodeRecord(`${encodeRecord(BASE)};mt=jumbo`), undefined);
+    assert.equal(decodeRecord(`${encodeRecord(BASE)};mt=1400`)?.mtu, 1400);
+  });
+
   const FOREIGN: [string, string | undefined][] = [
     ['no alias', undefined],
     ['an empty alias', ''],
@@ -228,22 +270,43 @@ void describe('the 255-character alias limit (IFALIASZ)', () => {
     assert.deepEqual(decodeRecord(alias), rec);
   });
 
-  void test('one more and the guest name is dropped; everything else is kept', () => {
+  /** A guest name as the record keeps it when the alias would be too long: cut, and marked with …. */
+  function assertShortened(kept: string | undefined, full: string): void {
+    assert.ok(kept !== undefined && kept.endsWith('…'), String(kept));
+    assert.ok(kept.length < full.length, kept);
+    assert.ok(full.startsWith(kept.slice(0, -1)), `${kept} is not the start of ${full}`);
+  }
+
+  void test('one more and the guest name is shortened (…); everything else is kept', () => {
     const rec = ofLength(ALIAS_MAX + 1);
     const alias = encodeRecord(rec);
     assert.ok(alias.length <= ALIAS_MAX, String(alias.length));
-    assert.ok(!alias.includes('g='), alias);
+    const back = decodeRecord(alias);
+    assertShortened(back?.guest, rec.guest);
     const { guest: _g, ...rest } = rec;
-    assert.deepEqual(decodeRecord(alias), { ...rest, guest: '?' });
+    assert.deepEqual({ ...back, guest: 'x' }, { ...rest, guest: 'x' });
+    // As long as the alias allows: one character more would not fit.
+    assert.ok(Buffer.byteLength(alias) > ALIAS_MAX - Buffer.byteLength(encodeURIComponent('…')), String(alias.length));
   });
 
-  void test('a guest name that only becomes too long once escaped is dropped too', () => {
+  void test('a guest name that only becomes too long once escaped is shortened too', () => {
     // 100 spaces are 300 characters escaped.
     const rec: AttachRecord = { ...FULL, guest: `netns:${' '.repeat(100)}` };
     const alias = encodeRecord(rec);
     assert.ok(alias.length <= ALIAS_MAX, String(alias.length));
-    assert.equal(decodeRecord(alias)?.guest, '?');
+    assertShortened(decodeRecord(alias)?.guest, rec.guest);
     assert.equal(decodeRecord(alias)?.gateway, '2001:db8::1');
+  });
+
+  void test('the default routes to put back go before the guest name does (they can be told again)', () => {
+    const withRoutes: AttachRecord = { ...BASE, replaced4: '172.17.0.1@eth0@100', replaced6: '2001:db8:1::1@eth0@1024' };
+    const fixed = encodeRecord({ ...withRoutes, guest: '' }).length;
+    const rec: AttachRecord = { ...withRoutes, guest: `netns:${'x'.repeat(ALIAS_MAX + 5 - fixed - 'netns:'.length)}` };
+    const back = decodeRecord(encodeRecord(rec));
+    assert.equal(back?.guest, rec.guest, 'the guest is kept whole');
+    assert.equal(back?.replaced6, undefined);
+    assert.equal(back?.replaced4, '172.17.0.1@eth0@100');
+    assert.ok(encodeRecord(rec).length <= ALIAS_MAX);
   });
 
   void test('a short container id, 15-character names and an IPv6 address with a gateway fit with the guest', () => {
@@ -261,7 +324,7 @@ void describe('the 255-character alias limit (IFALIASZ)', () => {
     assert.deepEqual(decodeRecord(alias), rec);
   });
 
-  void test('the longest record of plain names fits once the guest is dropped', () => {
+  void test('the longest record of plain names fits once the guest is shortened', () => {
     const rec: AttachRecord = {
       ...FULL,
       guest: `docker:${'0123456789abcdef'.repeat(4)}`,
@@ -274,7 +337,9 @@ void describe('the 255-character alias limit (IFALIASZ)', () => {
     };
     const alias = encodeRecord(rec);
     assert.ok(alias.length <= ALIAS_MAX, String(alias.length));
-    assert.deepEqual(decodeRecord(alias), { ...rec, guest: '?' });
+    const back = decodeRecord(alias);
+    assertShortened(back?.guest, rec.guest);
+    assert.deepEqual({ ...back, guest: 'x' }, { ...rec, guest: 'x' });
   });
 
   void test('an alias never exceeds the limit: a record that cannot fit is refused, on one line, before anything runs', () => {
@@ -348,5 +413,34 @@ void describe('configOf', () => {
 
   void test('survives the round trip through the alias', () => {
     assert.equal(configOf(decodeRecord(encodeRecord(FULL))!), configOf(FULL));
+  });
+
+  void test('DHCP, more addresses, the IPv6 gateway, MTU and mode are part of it; owner, replaced routes, impairments are not', () => {
+    assert.equal(configOf({ ...BASE, address: undefined, dhcp: 'dhclient', dhcp6: true }), 'bridge br0, dhcp dhclient (IPv6)');
+    assert.equal(configOf({ ...BASE, moreAddresses: '2001:db8::2/64', gateway6: '2001:db8::1', mtu: 9000, mode: 'vepa' }),
+      'bridge br0, 10.0.0.2/24 2001:db8::2/64, gateway6 2001:db8::1, mtu 9000, mode vepa');
+    const a = configOf(BASE);
+    assert.equal(configOf({ ...BASE, owner: 'topology:lab', replaced4: '10.0.0.1@eth0', parentUp: true, impair: 'd20' }), a);
+  });
+});
+
+void describe('configFields and configDiff', () => {
+  void test('the configuration as named fields', () => {
+    assert.deepEqual(configFields(FULL), [
+      ['host', 'bridge br0'], ['address', '2001:db8::2/64'], ['gateway', '2001:db8::1'], ['mac', '02:42:ac:11:00:02'], ['vlan', '4094'],
+    ]);
+    const { address: _a, ...none } = BASE;
+    assert.deepEqual(configFields(none), [['host', 'bridge br0'], ['address', 'no address']]);
+  });
+
+  void test('what differs, as field: old → new (none where a side has no such field)', () => {
+    assert.deepEqual(configDiff(BASE, BASE), []);
+    assert.deepEqual(configDiff(BASE, { ...BASE, guest: 'pid:1', localIf: 'x' }), [], 'not configuration');
+    assert.deepEqual(configDiff(BASE, { ...BASE, address: '10.0.0.3/24', mac: '02:42:ac:11:00:02' }), [
+      'address 10.0.0.2/24 → 10.0.0.3/24', 'mac none → 02:42:ac:11:00:02',
+    ]);
+    assert.deepEqual(configDiff(FULL, { ...FULL, gateway: undefined, vlan: 10, hostIf: 'br1' }), [
+      'host bridge br0 → bridge br1', 'gateway 2001:db8::1 → none', 'vlan 4094 → 10',
+    ]);
   });
 });

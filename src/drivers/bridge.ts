@@ -1,0 +1,149 @@
+/**
+ * Linux bridge: the bridge (created when missing and the spec allows it), a veth pair whose host
+ * end is a port, and — beyond the classic tool — a VLAN with bridge VLAN filtering.
+ */
+import { NotFoundError, UnsupportedError } from '../model/errors.js';
+import type { AttachRecord } from '../model/record.js';
+import { hostLink, type Facts } from '../engine/facts.js';
+import type { Step } from '../engine/plan.js';
+import type { Drift, Driver, DriverInput, HostSidePlan } from './driver.js';
+import { hostEndDrift, planVeth, removeGuestLinkStep, upStep } from './veth.js';
+
+/** The classic tool's refusal, kept where the kernel has no bridge VLAN filtering. */
+export const BRIDGE_VLAN_UNSUPPORTED = 'VLAN configuration currently unsupported for Linux bridge';
+
+export function planBridgeCreate(bridge: string, vlan: number | undefined): Step[] {
+  return [
+    {
+      title: `create bridge ${bridge}${vlan !== undefined ? ' with VLAN filtering' : ''}`,
+      action: { kind: 'ip', place: 'host', args: ['link', 'add', 'name', bridge, 'type', 'bridge', ...(vlan !== undefined ? ['vlan_filtering', '1'] : [])] },
+      undo: [{ kind: 'ip', place: 'host', args: ['link', 'del', 'dev', bridge], onlyIfBridgeEmpty: bridge }],
+      raceOk: { bridgeExists: bridge },
+      ...(vlan !== undefined && { needs: `bridge VLAN filtering (${BRIDGE_VLAN_UNSUPPORTED})` }),
+    },
+    { title: `bring bridge ${bridge} up`, action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'up'] }, undo: [] },
+  ];
+}
+
+function joinStep(bridge: string, localIf: string, created: boolean): Step {
+  return {
+    title: `attach ${localIf} to bridge ${bridge}`,
+    action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', localIf, 'master', bridge] },
+    undo: [],
+    // A bridge found at planning time may be gone by now (another run's undo removed it).
+    ...(!created && { requires: [bridge] }),
+  };
+}
+
+/** Steps after the veth exists: join the bridge (with its VLAN), come up. */
+export function planBridgePort(bridge: string, localIf: string, vlan: number | undefined, created: boolean, facts: Facts): Step[] {
+  const steps: Step[] = [];
+  if (vlan !== undefined && !created) {
+    const filtering = hostLink(facts, bridge)?.vlanFiltering ?? 'unsupported';
+    if (filtering === 'unsupported') throw new UnsupportedError(`${BRIDGE_VLAN_UNSUPPORTED} (this kernel has no bridge VLAN filtering)`);
+    if (filtering === 'off') {
+      // Other ports keep working: with filtering on they are untagged members of VLAN 1.
+      steps.push({
+        title: `turn on VLAN filtering on bridge ${bridge}`,
+        action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'type', 'bridge', 'vlan_filtering', '1'] },
+        undo: [{ kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'type', 'bridge', 'vlan_filtering', '0'] }],
+      });
+    }
+  }
+  steps.push(joinStep(bridge, localIf, created));
+  if (vlan !== undefined) {
+    const v = String(vlan);
+    steps.push(
+      {
+        title: `make ${localIf} an untagged port of VLAN ${v}`,
+        action: { kind: 'exec', place: 'host', argv: ['bridge', 'vlan', 'add', 'dev', localIf, 'vid', v, 'pvid', 'untagged'] },
+        undo: [],
+      },
+      {
+        title: `take ${localIf} out of the default VLAN 1`,
+        action: { kind: 'exec', place: 'host', argv: ['bridge', 'vlan', 'del', 'dev', localIf, 'vid', '1'] },
+        undo: [],
+      },
+    );
+  }
+  steps.push(upStep(localIf));
+  return steps;
+}
+
+/** The reference bridge plugin's port and bridge options (hairpinMode, promiscMode). */
+function bridgeOptions(bridge: string, localIf: string, hairpin: boolean | undefined, promisc: boolean | undefined): Step[] {
+  const steps: Step[] = [];
+  if (hairpin === true) {
+    steps.push({
+      title: `turn on hairpin mode on port ${localIf}`,
+      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', localIf, 'type', 'bridge_slave', 'hairpin', 'on'] },
+      undo: [],
+    });
+  }
+  if (promisc === true) {
+    steps.push({
+      title: `make bridge ${bridge} promiscuous`,
+      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'promisc', 'on'] },
+      undo: [],
+    });
+  }
+  return steps;
+}
+
+/** Where the bridge must exist and does not: the spec forbids making it. */
+function missingBridge(bridge: string): never {
+  throw new NotFoundError(`bridge ${bridge} does not exist (and is not to be made): create it first, or let pipework make it`);
+}
+
+export const bridgeDriver: Driver<'bridge'> = {
+  kind: 'bridge',
+  hostLinks: (host) => [host.bridge],
+
+  planAdd(input: DriverInput<'bridge'>): HostSidePlan {
+    const { host, facts, spec } = input;
+    const link = hostLink(facts, host.bridge);
+    if (link && !link.isBridge) throw new NotFoundError(`${host.bridge} exists but is not a Linux bridge`);
+    if (!link && !host.create) missingBridge(host.bridge);
+    const localIf = input.names.hostEnd!;
+    const create = !link;
+    const steps: Step[] = [
+      ...(create ? planBridgeCreate(host.bridge, host.vlan) : []),
+      ...planVeth({
+        localIf, guestIf: spec.guestIf, mtu: spec.mtu ?? link?.mtu ?? 1500, facts, record: input.record,
+        ...(spec.mac !== undefined && { mac: spec.mac }),
+        ...(input.parkedHostEnd !== undefined && { parkedHostEnd: input.parkedHostEnd }),
+      }),
+      ...planBridgePort(host.bridge, localIf, host.vlan, create, facts),
+      ...bridgeOptions(host.bridge, localIf, host.hairpin, host.promisc),
+    ];
+    return { steps, warnings: [], record: { localIf } };
+  },
+
+  planDel(record: AttachRecord, guestIf: string): Step[] {
+    return [removeGuestLinkStep(guestIf, record)];
+  },
+
+  check(input: DriverInput<'bridge'>): Drift[] {
+    const { host, facts } = input;
+    const localIf = input.names.hostEnd!;
+    const bridge = hostLink(facts, host.bridge);
+    const drifts: Drift[] = [];
+    if (!bridge || !bridge.isBridge) {
+      if (!host.create) {
+        return [{ what: `bridge ${host.bridge} is gone`, repair: [] }];
+      }
+      drifts.push({ what: `bridge ${host.bridge} is missing`, repair: planBridgeCreate(host.bridge, host.vlan) });
+    } else if (!bridge.up) {
+      drifts.push({ what: `bridge ${host.bridge} is down`, repair: [upStep(host.bridge)] });
+    }
+    const end = hostLink(facts, localIf);
+    if (end && end.master !== host.bridge) {
+      drifts.push({
+        what: end.master === undefined ? `${localIf} is not a port of ${host.bridge}` : `${localIf} is a port of ${end.master}, not ${host.bridge}`,
+        repair: [joinStep(host.bridge, localIf, !bridge)],
+      });
+    }
+    drifts.push(...hostEndDrift(facts, localIf));
+    return drifts;
+  },
+};

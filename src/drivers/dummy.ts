@@ -1,0 +1,32 @@
+/** `dummy*`: a dummy interface made directly inside the guest (no host side remains). */
+import { NS_PATH_IN_CHILD } from '../exec/runner.js';
+import { featureText } from '../host/kernel.js';
+import type { Driver } from './driver.js';
+import { removeGuestLinkStep } from './veth.js';
+
+export const dummyDriver: Driver<'dummy'> = {
+  kind: 'dummy',
+  hostLinks: () => [],
+
+  planAdd({ spec }) {
+    return {
+      steps: [{
+        title: `create dummy interface ${spec.guestIf} in the guest`,
+        action: {
+          kind: 'ip', place: 'host',
+          args: [
+            'link', 'add', 'name', spec.guestIf, ...(spec.mac !== undefined ? ['address', spec.mac] : []),
+            ...(spec.mtu !== undefined ? ['mtu', String(spec.mtu)] : []), 'netns', NS_PATH_IN_CHILD, 'type', 'dummy',
+          ],
+        },
+        undo: [{ kind: 'ip', place: 'guest', args: ['link', 'del', 'dev', spec.guestIf] }],
+        needs: featureText('dummy'),
+      }],
+      warnings: [],
+      record: {},
+    };
+  },
+
+  planDel: (record, guestIf) => [removeGuestLinkStep(guestIf, record)],
+  check: () => [],
+};

@@ -1,0 +1,48 @@
+/**
+ * IPoIB (link type 32): a child of the InfiniBand interface, created directly inside the guest,
+ * in a partition (pkey). Classic names `<if>.<pid>` / `<if>.<pkey>.<pid>` only ever existed on the
+ * host for a moment: ours never appear there.
+ */
+import { NS_PATH_IN_CHILD } from '../exec/runner.js';
+import { InvalidArgumentError, NotFoundError } from '../model/errors.js';
+import { hostLink } from '../engine/facts.js';
+import { featureText } from '../host/kernel.js';
+import type { Driver } from './driver.js';
+import { removeGuestLinkStep } from './veth.js';
+
+export function pkeyHex(pkey: number): string {
+  return `0x${pkey.toString(16)}`;
+}
+
+export const ipoibDriver: Driver<'ipoib'> = {
+  kind: 'ipoib',
+  hostLinks: (host) => [host.parent],
+
+  planAdd({ spec, host, facts }) {
+    if (spec.mac !== undefined) throw new InvalidArgumentError('MACADDR configuration unsupported for IPoIB interfaces');
+    if (!hostLink(facts, host.parent)) throw new NotFoundError(`host interface ${host.parent} does not exist`);
+    const { pkey } = host;
+    return {
+      steps: [
+        {
+          title: `create IPoIB child ${spec.guestIf} of ${host.parent}${pkey !== undefined ? ` (pkey ${pkeyHex(pkey)})` : ''} in the guest`,
+          action: {
+            kind: 'ip', place: 'host',
+            args: [
+              'link', 'add', 'link', host.parent, 'name', spec.guestIf, ...(spec.mtu !== undefined ? ['mtu', String(spec.mtu)] : []),
+              'netns', NS_PATH_IN_CHILD, 'type', 'ipoib', ...(pkey !== undefined ? ['pkey', pkeyHex(pkey)] : []),
+            ],
+          },
+          undo: [{ kind: 'ip', place: 'guest', args: ['link', 'del', 'dev', spec.guestIf] }],
+          needs: featureText('ipoib'),
+        },
+        { title: `bring ${host.parent} up`, action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', host.parent, 'up'] }, undo: [] },
+      ],
+      warnings: [],
+      record: {},
+    };
+  },
+
+  planDel: (record, guestIf) => [removeGuestLinkStep(guestIf, record)],
+  check: () => [],
+};

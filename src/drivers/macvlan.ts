@@ -1,0 +1,83 @@
+/**
+ * macvlan: a child of a host NIC (or of its 802.1Q sub-interface with a VLAN), created directly
+ * inside the guest with its final name — bridge mode by default, as the classic tool made it.
+ */
+import { NS_PATH_IN_CHILD } from '../exec/runner.js';
+import { NotFoundError } from '../model/errors.js';
+import type { AttachRecord } from '../model/record.js';
+import { hostLink } from '../engine/facts.js';
+import type { Step } from '../engine/plan.js';
+import { featureText } from '../host/kernel.js';
+import type { Driver, DriverInput, HostSidePlan } from './driver.js';
+import { removeGuestLinkStep } from './veth.js';
+import { planVlanIf, planVlanRemoval, upIfDown } from './vlan.js';
+
+/** When the parent NIC came up with the attach, it goes down again once nothing uses it. */
+export function parentDownStep(record: AttachRecord): Step[] {
+  if (record.parentUp !== true) return [];
+  return [{
+    title: `bring ${record.hostIf} down again (this attach brought it up) if nothing else uses it`,
+    action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', record.hostIf, 'down'], onlyIfLinkUnused: record.hostIf },
+    undo: [],
+  }];
+}
+
+export const macvlanDriver: Driver<'macvlan'> = {
+  kind: 'macvlan',
+  hostLinks: (host) => [host.parent],
+
+  planAdd(input: DriverInput<'macvlan'>): HostSidePlan {
+    const { host, facts, spec } = input;
+    const nic = hostLink(facts, host.parent);
+    if (!nic) throw new NotFoundError(`host interface ${host.parent} does not exist`);
+    const mtu = spec.mtu ?? nic.mtu;
+    const steps: Step[] = [];
+    let parent = host.parent;
+    let vlanMade = false;
+    const nicUp = upIfDown(host.parent, facts);
+    if (host.vlan !== undefined) {
+      const vlanIf = input.names.vlanIf!;
+      const vlan = planVlanIf(host.parent, vlanIf, host.vlan, nic.mtu, facts);
+      steps.push(...vlan.steps, ...nicUp.steps);
+      parent = vlanIf;
+      vlanMade = vlan.created;
+    }
+    steps.push({
+      title: `create macvlan ${spec.guestIf} on ${parent} in the guest`,
+      action: {
+        kind: 'ip', place: 'host',
+        args: [
+          'link', 'add', 'link', parent, 'name', spec.guestIf, 'mtu', String(mtu),
+          ...(spec.mac !== undefined ? ['address', spec.mac] : []),
+          'netns', NS_PATH_IN_CHILD, 'type', 'macvlan', 'mode', host.mode,
+        ],
+      },
+      undo: [{ kind: 'ip', place: 'guest', args: ['link', 'del', 'dev', spec.guestIf] }],
+      needs: featureText('macvlan'),
+      ...(!vlanMade && { requires: [parent] }),
+    });
+    const parentUp = host.vlan !== undefined ? upIfDown(parent, facts) : nicUp;
+    steps.push(...parentUp.steps);
+    return {
+      steps,
+      warnings: [],
+      record: {
+        ...(host.vlan !== undefined && { vlanIf: parent }),
+        ...(nicUp.broughtUp && { parentUp: true }),
+        ...(host.mode !== 'bridge' && { mode: host.mode }),
+      },
+    };
+  },
+
+  planDel(record: AttachRecord, guestIf: string) {
+    return [removeGuestLinkStep(guestIf, record), ...planVlanRemoval(record), ...parentDownStep(record)];
+  },
+
+  check(input: DriverInput<'macvlan'>) {
+    const { host, facts } = input;
+    const parent = host.vlan !== undefined ? input.names.vlanIf! : host.parent;
+    const link = hostLink(facts, parent);
+    if (!link) return [{ what: `${parent}, the macvlan's parent, is gone`, repair: [] }];
+    return link.up ? [] : [{ what: `${parent}, the macvlan's parent, is down`, repair: upIfDown(parent, facts).steps }];
+  },
+};

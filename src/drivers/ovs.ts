@@ -1,0 +1,158 @@
+/**
+ * Open vSwitch: the bridge (created when missing and the spec allows it), and a veth pair whose
+ * host end is a port with the classic external-ids and, for a VLAN, its tag.
+ */
+import { NotFoundError, UnsupportedError } from '../model/errors.js';
+import type { AttachRecord } from '../model/record.js';
+import { formatOwner } from '../spec/owner.js';
+import { hostLink, type GuestInfo } from '../engine/facts.js';
+import type { Step } from '../engine/plan.js';
+import { OVS_TIMEOUT, type OvsFacts } from '../host/ovs-facts.js';
+import type { Drift, Driver, DriverInput } from './driver.js';
+import { hostEndDrift, planVeth, removeGuestLinkStep, upStep } from './veth.js';
+
+/** ovs-vsctl can exit 0 and still have failed to make the device. */
+export const OVS_SETUP_ERROR = 'Error detected while setting up';
+
+export function checkOvsUsable(ovs: OvsFacts | undefined, bridge: string): OvsFacts {
+  if (!ovs?.installed) throw new UnsupportedError(`Open vSwitch is not installed: cannot set up ${bridge} (install openvswitch-switch)`);
+  if (!ovs.dbRunning) throw new UnsupportedError(`Open vSwitch is not running (no ovsdb-server socket): start it to use ${bridge}`);
+  if (!ovs.switchRunning) throw new UnsupportedError(`ovs-vswitchd is not running: start it to use ${bridge}`);
+  return ovs;
+}
+
+export function planOvsBridgeCreate(bridge: string, ovs: OvsFacts): { steps: Step[]; warnings: string[] } {
+  const warnings: string[] = [];
+  const datapath: string[] = [];
+  if (!ovs.kernelDatapath) {
+    // Without the kernel module, add-br "succeeds" but makes no device; the userspace
+    // datapath works everywhere ovs-vswitchd runs.
+    datapath.push('--', 'set', 'bridge', bridge, 'datapath_type=netdev');
+    warnings.push(`Note: this kernel has no Open vSwitch datapath; ${bridge} uses the userspace (netdev) datapath`);
+  }
+  return {
+    warnings,
+    steps: [{
+      title: `create Open vSwitch bridge ${bridge}`,
+      action: {
+        kind: 'exec', place: 'host',
+        argv: ['ovs-vsctl', OVS_TIMEOUT, '--may-exist', 'add-br', bridge, ...datapath],
+        failOnStderr: OVS_SETUP_ERROR,
+      },
+      undo: [{ kind: 'exec', place: 'host', argv: ['ovs-vsctl', OVS_TIMEOUT, '--if-exists', 'del-br', bridge], onlyIfOvsBridgeEmpty: bridge }],
+    }],
+  };
+}
+
+/** The classic external-ids, each only when known. */
+export interface OvsPortIds {
+  containerId?: string;
+  containerName?: string;
+  nsPid?: number;
+  /** pipework.guest, only for guests the classic keys cannot name. */
+  guest?: string;
+  /** pipework.owner, for owners other than the command line. */
+  owner?: string;
+}
+
+export function ovsIds(guest: GuestInfo, record: AttachRecord): OvsPortIds {
+  const container = guest.id !== undefined && (guest.kind === 'docker' || guest.kind === 'podman');
+  return {
+    ...(container && { containerId: guest.id, containerName: `/${guest.name}` }),
+    ...(guest.pid !== undefined && { nsPid: guest.pid }),
+    // A guest the classic keys cannot name (a named netns) is named by ours, so its stale
+    // row can be found again.
+    ...(!container && guest.pid === undefined && { guest: `${guest.kind}:${guest.name}` }),
+    ...(record.owner !== undefined && record.owner !== formatOwner({ kind: 'cli' }) && { owner: record.owner }),
+  };
+}
+
+/** The argv that makes port `localIf` on `bridge` with exactly pipework's columns. */
+export function ovsPortArgv(bridge: string, localIf: string, vlan: number | undefined, ids: OvsPortIds): string[] {
+  const externalIds = [
+    `external-ids:pipework.interface=${localIf}`,
+    `external-ids:pipework.bridge=${bridge}`,
+    ...(ids.containerId !== undefined ? [`external-ids:pipework.containerid=${ids.containerId}`] : []),
+    ...(ids.containerName !== undefined ? [`external-ids:pipework.containername=${ids.containerName}`] : []),
+    ...(ids.nsPid !== undefined ? [`external-ids:pipework.nspid=${ids.nsPid}`] : []),
+    ...(vlan !== undefined ? [`external-ids:pipework.vlan=${vlan}`] : []),
+    ...(ids.guest !== undefined ? [`external-ids:pipework.guest=${JSON.stringify(ids.guest)}`] : []),
+    ...(ids.owner !== undefined ? [`external-ids:pipework.owner=${JSON.stringify(ids.owner)}`] : []),
+  ];
+  // A row of that name may be left from a guest that died (its device went, the row stayed) or
+  // made under another configuration: it goes in the same transaction, so the new row has
+  // exactly these columns — never an old tag that would put the guest in another VLAN.
+  return [
+    'ovs-vsctl', OVS_TIMEOUT, '--', '--if-exists', 'del-port', localIf,
+    '--', 'add-port', bridge, localIf, ...(vlan !== undefined ? [`tag=${vlan}`] : []),
+    '--', 'set', 'Interface', localIf, ...externalIds,
+  ];
+}
+
+export function planOvsPort(bridge: string, localIf: string, vlan: number | undefined, ids: OvsPortIds): Step[] {
+  return [{
+    title: `add ${localIf} to Open vSwitch bridge ${bridge}${vlan !== undefined ? ` with tag ${vlan}` : ''}`,
+    action: { kind: 'exec', place: 'host', argv: ovsPortArgv(bridge, localIf, vlan, ids), failOnStderr: OVS_SETUP_ERROR },
+    undo: [{ kind: 'exec', place: 'host', argv: ['ovs-vsctl', OVS_TIMEOUT, '--if-exists', 'del-port', bridge, localIf] }],
+  }];
+}
+
+export function planOvsPortRemoval(bridge: string, localIf: string): Step {
+  return {
+    title: `remove port ${localIf} from Open vSwitch bridge ${bridge}`,
+    action: { kind: 'exec', place: 'host', argv: ['ovs-vsctl', OVS_TIMEOUT, '--if-exists', 'del-port', bridge, localIf] },
+    undo: [],
+  };
+}
+
+export const ovsDriver: Driver<'ovs'> = {
+  kind: 'ovs',
+  needsOvs: true,
+  hostLinks: (host) => [host.bridge],
+
+  planAdd(input: DriverInput<'ovs'>) {
+    const { host, facts, spec } = input;
+    const ovs = checkOvsUsable(facts.ovs, host.bridge);
+    const exists = ovs.bridges.includes(host.bridge);
+    if (!exists && !host.create) throw new NotFoundError(`Open vSwitch bridge ${host.bridge} does not exist (and is not to be made): create it first`);
+    const created = exists ? { steps: [], warnings: [] } : planOvsBridgeCreate(host.bridge, ovs);
+    const localIf = input.names.hostEnd!;
+    const steps = planVeth({
+      localIf, guestIf: spec.guestIf, mtu: spec.mtu ?? hostLink(facts, host.bridge)?.mtu ?? 1500, facts, record: input.record,
+      ...(spec.mac !== undefined && { mac: spec.mac }),
+      ...(input.parkedHostEnd !== undefined && { parkedHostEnd: input.parkedHostEnd }),
+    });
+    return {
+      steps: [...created.steps, ...steps, upStep(localIf), ...planOvsPort(host.bridge, localIf, host.vlan, ovsIds(input.guest, input.record))],
+      warnings: created.warnings,
+      record: { localIf },
+    };
+  },
+
+  planDel(record: AttachRecord, guestIf: string) {
+    return [
+      removeGuestLinkStep(guestIf, record),
+      ...(record.localIf !== undefined ? [planOvsPortRemoval(record.hostIf, record.localIf)] : []),
+    ];
+  },
+
+  check(input: DriverInput<'ovs'>): Drift[] {
+    const { host, facts } = input;
+    const localIf = input.names.hostEnd!;
+    const drifts: Drift[] = [];
+    if (facts.ovs !== undefined && !facts.ovs.bridges.includes(host.bridge)) {
+      if (!host.create) return [{ what: `Open vSwitch bridge ${host.bridge} is gone`, repair: [] }];
+      drifts.push({ what: `Open vSwitch bridge ${host.bridge} is missing`, repair: planOvsBridgeCreate(host.bridge, facts.ovs).steps });
+    }
+    const row = facts.ovsPorts?.[localIf];
+    if (row !== undefined) {
+      const problem = row === null ? `${localIf} is not a port of ${host.bridge}`
+        : row.bridge !== host.bridge ? `${localIf} is a port of ${row.bridge ?? 'no bridge'}, not ${host.bridge}`
+          : row.tag !== host.vlan ? `port ${localIf} has tag ${row.tag ?? 'none'}, not ${host.vlan ?? 'none'}`
+            : undefined;
+      if (problem !== undefined) drifts.push({ what: problem, repair: planOvsPort(host.bridge, localIf, host.vlan, ovsIds(input.guest, input.record)) });
+    }
+    drifts.push(...hostEndDrift(facts, localIf));
+    return drifts;
+  },
+};

@@ -1,0 +1,101 @@
+/**
+ * The NIC itself (--direct-phys, CNI `device`; for SR-IOV virtual functions): moved into the
+ * guest and renamed in one step, or its 802.1Q sub-interface with a VLAN. Its host name (and
+ * MAC, when one is set) is recorded, so it goes back under them.
+ */
+import { HOST_NS_PATH_IN_CHILD, NS_PATH_IN_CHILD } from '../exec/runner.js';
+import { NotFoundError } from '../model/errors.js';
+import { decodeRecord, type AttachRecord } from '../model/record.js';
+import { hostLink } from '../engine/facts.js';
+import type { Step } from '../engine/plan.js';
+import type { Driver, DriverInput, HostSidePlan } from './driver.js';
+import { VLAN_MARK, planVlanIf, planVlanRemoval, upIfDown } from './vlan.js';
+
+export const physDriver: Driver<'phys'> = {
+  kind: 'phys',
+  hostLinks: (host) => [host.device],
+
+  planAdd(input: DriverInput<'phys'>): HostSidePlan {
+    const { host, facts, spec } = input;
+    const nic = hostLink(facts, host.device);
+    if (!nic) throw new NotFoundError(`host interface ${host.device} does not exist`);
+    const steps: Step[] = [];
+    let parent = host.device;
+    let vlanMade = false;
+    if (host.vlan !== undefined) {
+      const vlanIf = input.names.vlanIf!;
+      const vlan = planVlanIf(host.device, vlanIf, host.vlan, nic.mtu, facts);
+      steps.push(...vlan.steps, ...upIfDown(host.device, facts).steps);
+      parent = vlanIf;
+      vlanMade = vlan.created;
+    }
+    steps.push({
+      title: `move ${parent} into the guest as ${spec.guestIf}`,
+      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', parent, 'netns', NS_PATH_IN_CHILD, 'name', spec.guestIf] },
+      // Give it back under its own name.
+      undo: [{ kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', spec.guestIf, 'netns', HOST_NS_PATH_IN_CHILD, 'name', parent] }],
+      ...(!vlanMade && { requires: [parent] }),
+    });
+    let origMac: string | undefined;
+    if (spec.mac !== undefined) {
+      origMac = vlanMade ? undefined : hostLink(facts, parent)?.mac;
+      steps.push({
+        title: `set the MAC of ${spec.guestIf} to ${spec.mac}`,
+        action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', spec.guestIf, 'address', spec.mac] },
+        undo: origMac !== undefined ? [{ kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', spec.guestIf, 'address', origMac] }] : [],
+      });
+    }
+    if (spec.mtu !== undefined) {
+      steps.push({
+        title: `set the MTU of ${spec.guestIf} to ${spec.mtu}`,
+        action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', spec.guestIf, 'mtu', String(spec.mtu)] },
+        undo: [{ kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', spec.guestIf, 'mtu', String(hostLink(facts, parent)?.mtu ?? nic.mtu)] }],
+      });
+    }
+    return {
+      steps,
+      warnings: [],
+      record: {
+        ...(host.vlan !== undefined && { vlanIf: parent }),
+        ...(vlanMade && { vlanMade: true }),
+        origName: parent,
+        ...(origMac !== undefined && { origMac }),
+      },
+    };
+  },
+
+  planDel(record: AttachRecord, guestIf: string): Step[] {
+    const origName = record.origName ?? record.hostIf;
+    // The NIC goes back to the host under its own name, without pipework's record (a VLAN
+    // sub-interface pipework made gets its mark back, and goes if nothing else uses it).
+    return [
+      ...(record.origMac !== undefined ? [{
+        title: `restore the MAC of ${guestIf} to ${record.origMac}`,
+        action: { kind: 'ip' as const, place: 'guest' as const, args: ['link', 'set', 'dev', guestIf, 'address', record.origMac] },
+        undo: [],
+      }] : []),
+      {
+        title: `give ${guestIf} back to the host as ${origName}`,
+        action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', guestIf, 'netns', HOST_NS_PATH_IN_CHILD, 'name', origName] },
+        undo: [],
+        irreversible: true,
+      },
+      {
+        title: `clear pipework's record on ${origName}`,
+        action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', origName, 'alias', record.vlanMade === true ? VLAN_MARK : ''] },
+        undo: [],
+      },
+      ...planVlanRemoval(record),
+    ];
+  },
+
+  check: () => [],
+};
+
+/** Is `name` a NIC that an earlier --direct-phys attach moved into this guest (its record says so)? */
+export function movedIntoGuest(links: { alias?: string }[], name: string): boolean {
+  return links.some((l) => {
+    const r = decodeRecord(l.alias);
+    return r?.hostKind === 'phys' && r.hostIf === name;
+  });
+}

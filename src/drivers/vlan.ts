@@ -1,0 +1,66 @@
+/**
+ * An 802.1Q sub-interface `<nic>.<vlan>` of a host NIC: reused when it already is a VLAN
+ * device with that id on that NIC, refused when it is something else, made otherwise.
+ */
+import { ConflictError } from '../model/errors.js';
+import type { AttachRecord } from '../model/record.js';
+import { hostLink, type Facts } from '../engine/facts.js';
+import type { Step } from '../engine/plan.js';
+import { featureText } from '../host/kernel.js';
+
+/** The alias of a VLAN sub-interface pipework made: removed when its last user goes. */
+export const VLAN_MARK = 'pipework/vlan';
+
+export interface VlanPlan {
+  steps: Step[];
+  /** True when this plan makes the sub-interface. */
+  created: boolean;
+}
+
+export function planVlanIf(nic: string, name: string, vlan: number, mtu: number, facts: Facts): VlanPlan {
+  const link = hostLink(facts, name);
+  if (link) {
+    if (link.kind !== 'vlan' || link.vlanId !== vlan || (link.parent !== undefined && link.parent !== nic)) {
+      throw new ConflictError(`${name} already exists but is not a VLAN device for tag ${vlan} on ${nic}`);
+    }
+    return { steps: [], created: false };
+  }
+  return {
+    created: true,
+    steps: [{
+      title: `create VLAN ${vlan} sub-interface ${name} on ${nic}`,
+      action: { kind: 'ip', place: 'host', args: ['link', 'add', 'link', nic, 'name', name, 'mtu', String(mtu), 'type', 'vlan', 'id', String(vlan)] },
+      undo: [{ kind: 'ip', place: 'host', args: ['link', 'del', 'dev', name] }],
+      needs: featureText('vlan'),
+      requires: [nic],
+    }, {
+      title: `mark ${name} as made by pipework`,
+      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', name, 'alias', VLAN_MARK] },
+      undo: [],
+    }],
+  };
+}
+
+/** A VLAN sub-interface pipework made goes with its last user (decided when the step runs). */
+export function planVlanRemoval(record: AttachRecord): Step[] {
+  if (record.vlanIf === undefined) return [];
+  return [{
+    title: `remove VLAN sub-interface ${record.vlanIf} if pipework made it and nothing else uses it`,
+    action: { kind: 'ip', place: 'host', args: ['link', 'del', 'dev', record.vlanIf], onlyIfVlanUnused: record.vlanIf },
+    undo: [],
+  }];
+}
+
+/** Bring a host link up when it is down; `parentUp` says the attach did (del brings it down when unused). */
+export function upIfDown(name: string, facts: Facts): { steps: Step[]; broughtUp: boolean } {
+  const link = hostLink(facts, name);
+  if (link?.up) return { steps: [], broughtUp: false };
+  return {
+    broughtUp: link !== undefined,
+    steps: [{
+      title: `bring ${name} up`,
+      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', name, 'up'] },
+      undo: link ? [{ kind: 'ip', place: 'host', args: ['link', 'set', 'dev', name, 'down'] }] : [],
+    }],
+  };
+}

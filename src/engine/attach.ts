@@ -1,0 +1,188 @@
+/**
+ * The engine's front: attach specs → held guests → locks → facts → plans → one execution → results.
+ * One spec or many (a batch, a topology, a container's labels): many are all or nothing.
+ */
+import { dockerIndex } from '../guest/docker-index.js';
+import type { Guest } from '../guest/guest.js';
+import { formatGuestRef, resolveGuest } from '../guest/resolve.js';
+import { ConflictError, PipeworkError, StepFailedError, withPrefix } from '../model/errors.js';
+import type { AttachRecord } from '../model/record.js';
+import type { AttachSpec } from '../spec/attach-spec.js';
+import type { RunContext } from './context.js';
+import { StaleFactsError, execute, type Job } from './executor.js';
+import type { GuestInfo } from './facts.js';
+import { gatherFacts, guestInfo } from './gather.js';
+import { acquire, guestIfLock, hostEndLock } from './lock.js';
+import { attachNames, type AttachNames } from './names.js';
+import type { Outcome, Plan } from './plan.js';
+import { planAttach } from './planner.js';
+import { mapLimit } from './pool.js';
+import { resultOf, type AttachResult } from './result.js';
+
+export interface AttachOutcome {
+  spec: AttachSpec;
+  guest: GuestInfo;
+  plan: Plan;
+  outcome: Outcome;
+  /** What is recorded on the interface now. */
+  record: AttachRecord;
+  /** The interface, its addresses and routes, as data (a CNI result, --json). */
+  result: AttachResult;
+  warnings: string[];
+}
+
+export interface AttachOptions {
+  /** Per spec, what messages call it ("line 12"); errors are prefixed with it when there are several. */
+  labels?: string[];
+  /** How long to wait for another run on the same interface (default 90 s). */
+  lockTimeoutMs?: number;
+  /**
+   * Plans of the same run that go first and are undone with it (a topology's networks: a bridge,
+   * an OVS bridge, a VXLAN device): one execution, all or nothing.
+   */
+  prelude?: Job[];
+}
+
+/** How long an attach waits for another run on the same guest interface (a DHCP lease takes up to 30 s). */
+const LOCK_TIMEOUT_MS = 90_000;
+
+/** Resolve each distinct guest once (its namespace held), many at a time. */
+export async function resolveGuests(specs: readonly AttachSpec[], ctx: RunContext, labels?: string[]): Promise<Guest[]> {
+  const keys = specs.map((s) => JSON.stringify(s.guest));
+  const distinct = [...new Set(keys)];
+  // Many guests: list Docker's containers once instead of one inspect call each.
+  const index = distinct.length > 1 ? await (ctx.cache.dockerIndex ??= dockerIndex()) : undefined;
+  const byKey = new Map<string, Guest>();
+  try {
+    await mapLimit(distinct, 16, async (key) => {
+      const at = keys.indexOf(key);
+      try {
+        byKey.set(key, await resolveGuest(specs[at]!.guest, { runner: ctx.runner, ...(index && { dockerIndex: index }) }));
+      } catch (err) {
+        throw labels && specs.length > 1 && err instanceof PipeworkError ? withPrefix(err, `${labels[at]}: `) : err;
+      }
+    });
+  } catch (err) {
+    for (const g of byKey.values()) g.ns.close();
+    throw err;
+  }
+  return keys.map((k) => byKey.get(k)!);
+}
+
+/**
+ * Two specs for one guest interface: the same one twice is done once (as running it twice
+ * would be); two different ones are refused, naming what differs. Returns, per spec, the index
+ * of the spec it repeats (or itself).
+ */
+export function dedupe(specs: readonly AttachSpec[], guests: Pick<Guest, 'ns'>[], names: AttachNames[], label: (i: number) => string): number[] {
+  const seen = new Map<string, number>();
+  const hostEnds = new Map<string, number>();
+  const gateways = new Map<string, number>();
+  return specs.map((spec, i) => {
+    const key = `${guests[i]!.ns.inode}/${spec.guestIf}`;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      // Compared once resolved: the guest is the namespace (c1 and docker:c1 may be one), the host end its name.
+      const resolved = (k: number): Record<string, unknown> => ({ ...specs[k], guest: undefined, hostEnd: names[k]!.hostEnd });
+      const a = resolved(first);
+      const b = resolved(i);
+      const fields = Object.keys({ ...a, ...b }).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+      if (fields.length === 0) return first;
+      throw new ConflictError(`${label(i)}: ${formatGuestRef(spec.guest)} interface ${spec.guestIf} is already plumbed by ${label(first)} with another ${fields.join(', ')}`);
+    }
+    seen.set(key, i);
+    // A guest has one default route per family: two specs that both set it contradict each other.
+    const a = spec.addressing;
+    for (const [family, gw] of [[4, a.kind === 'static' ? a.gateway4 : undefined], [6, a.kind === 'static' ? a.gateway6 : undefined]] as const) {
+      if (gw === undefined) continue;
+      const gkey = `${guests[i]!.ns.inode}/${family}`;
+      const other = gateways.get(gkey);
+      if (other !== undefined) throw new ConflictError(`${label(i)}: ${formatGuestRef(spec.guest)} gets its IPv${family} default route from ${label(other)} already; give only one of them a gateway`);
+      gateways.set(gkey, i);
+    }
+    const hostEnd = names[i]!.hostEnd;
+    if (hostEnd !== undefined) {
+      const other = hostEnds.get(hostEnd);
+      if (other !== undefined) throw new ConflictError(`${label(i)}: host end ${hostEnd} is also the host end of ${label(other)}; give each its own -l`);
+      hostEnds.set(hostEnd, i);
+    }
+    return i;
+  });
+}
+
+/** Plan (and, unless a dry run, apply) every spec: all or nothing. */
+export async function attachSpecs(specs: readonly AttachSpec[], ctx: RunContext, options: AttachOptions = {}): Promise<AttachOutcome[]> {
+  if (specs.length === 0) {
+    if (!ctx.dryRun && options.prelude !== undefined) await execute(options.prelude, ctx);
+    return [];
+  }
+  const label = (i: number) => options.labels?.[i] ?? `attach ${i + 1}`;
+  const many = specs.length > 1;
+  const prefixed = (i: number, err: unknown) => (many && err instanceof PipeworkError ? withPrefix(err, `${label(i)}: `) : err);
+  const guests = await resolveGuests(specs, ctx, options.labels);
+  try {
+    const names = specs.map((s, i) => attachNames(s, guestIdentity(guests[i]!)));
+    const firstOf = dedupe(specs, guests, names, label);
+    const unique = specs.map((_, i) => i).filter((i) => firstOf[i] === i);
+    const held = ctx.dryRun ? undefined : await acquire(
+      unique.flatMap((i) => [guestIfLock(guests[i]!.ns.inode, specs[i]!.guestIf), ...(names[i]!.hostEnd !== undefined ? [hostEndLock(names[i]!.hostEnd)] : [])]),
+      {
+        timeoutMs: options.lockTimeoutMs ?? LOCK_TIMEOUT_MS, signal: ctx.signal,
+        what: (key) => (key.startsWith('if/') ? `interface ${key.split('/')[2]} of that guest` : `host link ${key.slice('link/'.length)}`),
+      },
+    );
+    try {
+      const plans = await planAndRun(unique, specs, guests, names, ctx, prefixed, label, options.prelude ?? []);
+      return specs.map((spec, i) => {
+        const plan = plans.get(firstOf[i]!)!;
+        const guest = guestInfo(guests[i]!);
+        const record = plan.record!;
+        return { spec, guest, plan, outcome: plan.outcome, record, result: resultOf(spec, guest, record), warnings: plan.warnings };
+      });
+    } finally {
+      held?.release();
+    }
+  } finally {
+    for (const g of new Set(guests)) g.ns.close();
+  }
+}
+
+function guestIdentity(g: Guest): { pid?: number; nsInode: number } {
+  return { ...(g.pid !== undefined && { pid: g.pid }), nsInode: g.ns.inode };
+}
+
+/**
+ * Facts → plans → execution. When the quick facts were wrong (an interface the kernel says
+ * exists), or the host changed under the plan (a bridge another run removed), it reads the
+ * facts again and plans anew — at most twice more.
+ */
+async function planAndRun(
+  unique: number[], specs: readonly AttachSpec[], guests: Guest[], names: AttachNames[], ctx: RunContext,
+  prefixed: (i: number, err: unknown) => unknown, label: (i: number) => string, prelude: Job[],
+): Promise<Map<number, Plan>> {
+  for (let attempt = 0; ; attempt++) {
+    const full = attempt > 0;
+    if (full) ctx.cache.hostLinks.forget();
+    const plans = new Map<number, Plan>();
+    let assumed = false;
+    await mapLimit(unique, 16, async (i) => {
+      try {
+        const facts = await gatherFacts(ctx, specs[i]!, guests[i]!, names[i]!, full);
+        if (facts.guest.complete !== true) assumed = true;
+        plans.set(i, planAttach({ spec: specs[i]!, guest: guestInfo(guests[i]!), names: names[i]!, facts }));
+      } catch (err) {
+        throw prefixed(i, err);
+      }
+    });
+    if (ctx.dryRun) return plans;
+    const jobs: Job[] = [...prelude, ...unique.map((i) => ({ plan: plans.get(i)!, ns: guests[i]!.ns, label: label(i) }))];
+    try {
+      await execute(jobs, ctx);
+      return plans;
+    } catch (err) {
+      const retry = attempt < 2 && (err instanceof StaleFactsError
+        || (assumed && !full && err instanceof StepFailedError && /File exists/u.test(err.message)));
+      if (!retry) throw err;
+    }
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * A run: one front door's request through the engine. It carries what the run may be asked to
+ * stop by (an AbortSignal), how programs are started (a Runner a test can replace), and the
+ * caches of what was read — so a long-lived process (the watcher) runs many, each fresh.
+ */
+import { processRunner, type Runner } from '../exec/runner.js';
+import { HostLinkCache } from '../host/facts.js';
+import type { OvsFacts } from '../host/ovs-facts.js';
+import type { DockerIndex } from '../guest/docker-index.js';
+
+/** Test hook: make a step fail, to prove rollback everywhere (PIPEWORK_FAIL_STEP). */
+export interface FailPoint {
+  /** 0-based index of the plan among those of the run (the line of a batch). */
+  job: number;
+  /** 0-based step index in that plan. */
+  step: number;
+}
+
+export interface RunContext {
+  runner: Runner;
+  /** Aborted: start nothing new, let what runs finish (or stop what may be stopped), undo. */
+  signal: AbortSignal;
+  dryRun: boolean;
+  failAt?: FailPoint;
+  /** Called as plans finish (a batch's progress on a terminal). */
+  onProgress?: (done: number, total: number) => void;
+  /** How many guest processes run at once. */
+  concurrency: number;
+  cache: RunCache;
+}
+
+export interface RunCache {
+  hostLinks: HostLinkCache;
+  ovs?: Promise<OvsFacts>;
+  dockerIndex?: Promise<DockerIndex | undefined>;
+}
+
+export interface RunOptions {
+  runner?: Runner;
+  signal?: AbortSignal;
+  dryRun?: boolean;
+  failAt?: FailPoint;
+  onProgress?: (done: number, total: number) => void;
+  concurrency?: number;
+}
+
+export function newRun(options: RunOptions = {}): RunContext {
+  return {
+    runner: options.runner ?? processRunner,
+    signal: options.signal ?? new AbortController().signal,
+    dryRun: options.dryRun ?? false,
+    ...(options.failAt && { failAt: options.failAt }),
+    ...(options.onProgress && { onProgress: options.onProgress }),
+    concurrency: options.concurrency ?? 8,
+    cache: { hostLinks: new HostLinkCache() },
+  };
+}
+
+/**
+ * PIPEWORK_FAIL_STEP=N makes step N (1-based) of the first plan fail; =K:N step N of the K-th
+ * plan of a run (a batch's K-th line, counted from 1).
+ */
+export function failPointFromEnv(env: NodeJS.ProcessEnv = process.env): FailPoint | undefined {
+  const v = env['PIPEWORK_FAIL_STEP'];
+  const m = v === undefined ? null : /^(?:(\d+):)?(\d+)$/u.exec(v);
+  if (!m) return undefined;
+  const job = m[1] === undefined ? 1 : Number(m[1]);
+  const step = Number(m[2]);
+  return job >= 1 && step >= 1 ? { job: job - 1, step: step - 1 } : undefined;
+}

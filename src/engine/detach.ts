@@ -1,0 +1,128 @@
+/**
+ * Removing what pipework plumbed in a guest, read back from the records on its interfaces — only
+ * what the asking owner made — and what dead guests left on the host.
+ */
+import { ipJsonBatch } from '../exec/ip.js';
+import { openNetns } from '../exec/netns.js';
+import { DHCP_AGENT } from '../dhcp/paths.js';
+import { readGuestFacts, type GuestFacts } from '../guest/facts.js';
+import type { Guest } from '../guest/guest.js';
+import { resolveGuest } from '../guest/resolve.js';
+import { planStaleCleanup, returnedNics, selectStale, staleOvsPorts, staleResolvConfs, type ReturnedNic, type StaleOvsPort, type StaleResolvConf } from '../host/stale.js';
+import { ConflictError } from '../model/errors.js';
+import { decodeRecord } from '../model/record.js';
+import type { GuestRef } from '../spec/attach-spec.js';
+import type { RunContext } from './context.js';
+import { execute } from './executor.js';
+import type { GuestInfo } from './facts.js';
+import { guestInfo } from './gather.js';
+import { acquire, guestIfLock } from './lock.js';
+import type { Plan } from './plan.js';
+import { planDetach, type DetachTarget } from './planner.js';
+
+export interface DetachRequest {
+  guest: GuestRef;
+  /** One interface (undefined: eth1, or ib0 where an IPoIB attach made it), or all of them. */
+  which: { all: true } | { guestIf?: string };
+  /** Only what this owner made (its text, src/spec/owner.ts); others are left, and named. */
+  owner: (owner: string) => boolean;
+  /** The owner, as the messages name it. */
+  ownerName: string;
+}
+
+export interface DetachOutcome {
+  guest: GuestInfo;
+  plan: Plan;
+  removed: DetachTarget[];
+  /** Pipework interfaces left alone because another owner made them. */
+  othersKept: DetachTarget[];
+}
+
+/** The pipework interfaces of a guest, read from their records. */
+export function pipeworkTargets(facts: GuestFacts): DetachTarget[] {
+  return facts.links.flatMap((l) => {
+    const record = decodeRecord(l.alias);
+    return record?.role === 'guest' ? [{ guestIf: l.name, record }] : [];
+  });
+}
+
+/** Which interfaces a del removes (and which it leaves to their owners). */
+export function chooseTargets(facts: GuestFacts, req: DetachRequest, label: string): { targets: DetachTarget[]; others: DetachTarget[] } {
+  const mine = pipeworkTargets(facts);
+  const owned = (t: DetachTarget) => req.owner(t.record.owner ?? 'cli');
+  if ('all' in req.which) return { targets: mine.filter(owned), others: mine.filter((t) => !owned(t)) };
+  // Without -i: eth1, or ib0 where an IPoIB attach made it (its default name there).
+  const name = req.which.guestIf
+    ?? (mine.some((t) => t.guestIf === 'eth1') || !mine.some((t) => t.guestIf === 'ib0' && t.record.hostKind === 'ipoib') ? 'eth1' : 'ib0');
+  const found = mine.find((t) => t.guestIf === name);
+  if (found) {
+    if (!owned(found)) {
+      const by = found.record.owner ?? 'cli';
+      throw new ConflictError(`${name} in ${label} was plumbed by ${by}, not ${req.ownerName}; remove it through ${by}${by === 'cli' ? '' : ` (or: pipework del --owner ${by})`}`);
+    }
+    return { targets: [found], others: [] };
+  }
+  if (facts.links.some((l) => l.name === name)) throw new ConflictError(`${name} in ${label} was not plumbed by pipework; not removing it`);
+  return { targets: [], others: [] };
+}
+
+/** Remove one or all of a guest's pipework interfaces; absent ones are fine (like CNI DEL). */
+export async function detachFromGuest(guest: Guest, req: DetachRequest, ctx: RunContext): Promise<DetachOutcome> {
+  const label = guest.ns.label;
+  let facts = await readGuestFacts(ctx.runner, guest.ns);
+  let { targets, others } = chooseTargets(facts, req, label);
+  const held = ctx.dryRun ? undefined : await acquire(
+    ('all' in req.which ? targets.map((t) => t.guestIf) : [targets[0]?.guestIf ?? req.which.guestIf ?? 'eth1']).map((n) => guestIfLock(guest.ns.inode, n)),
+    { timeoutMs: 90_000, signal: ctx.signal, what: (key) => `interface ${key.split('/')[2]} of ${label}` },
+  );
+  try {
+    if (held) {
+      // Another run may have changed them while we waited: what is there now decides.
+      facts = await readGuestFacts(ctx.runner, guest.ns);
+      ({ targets, others } = chooseTargets(facts, req, label));
+    }
+    const plan = planDetach(targets, facts, label, guest.id);
+    // A resolv.conf a lease wrote for an earlier netns of this name must not stay for this one.
+    if (guest.kind === 'netns') plan.steps.push(...planStaleCleanup([], [], staleResolvConfs().filter((r) => r.netns === guest.name), DHCP_AGENT));
+    if (plan.steps.length > 0 && plan.outcome === 'unchanged') plan.outcome = 'removed';
+    if (!ctx.dryRun) await execute([{ plan, ns: guest.ns }], ctx);
+    return { guest: guestInfo(guest), plan, removed: targets, othersKept: others };
+  } finally {
+    held?.release();
+  }
+}
+
+export async function detach(req: DetachRequest, ctx: RunContext): Promise<DetachOutcome> {
+  const guest = await resolveGuest(req.guest, { runner: ctx.runner });
+  try {
+    return await detachFromGuest(guest, req, ctx);
+  } finally {
+    guest.ns.close();
+  }
+}
+
+export interface StaleOutcome {
+  plan: Plan;
+  ports: StaleOvsPort[];
+  nics: ReturnedNic[];
+  resolvConfs: StaleResolvConf[];
+}
+
+/** Clean what dead guests (all, or the one named) left on the host. */
+export async function cleanStale(guest: GuestRef | undefined, ctx: RunContext): Promise<StaleOutcome> {
+  const [hostLinks] = await ipJsonBatch(ctx.runner, [['link', 'show']], { where: 'the host' });
+  const ports = selectStale(guest, (await staleOvsPorts(ctx.runner)).map((p) => ({ ...p, ids: p.ids })));
+  const nics = selectStale(guest, returnedNics(hostLinks as { ifname: string; ifalias?: string }[]));
+  const resolvConfs = selectStale(guest, staleResolvConfs());
+  const steps = planStaleCleanup(ports, nics, resolvConfs, DHCP_AGENT);
+  const plan: Plan = { guestLabel: 'the host', steps, warnings: [], outcome: steps.length > 0 ? 'removed' : 'unchanged' };
+  if (!ctx.dryRun && steps.length > 0) {
+    const host = openNetns('/proc/self/ns/net', 'the host');
+    try {
+      await execute([{ plan, ns: host }], ctx);
+    } finally {
+      host.close();
+    }
+  }
+  return { plan, ports, nics, resolvConfs };
+}

@@ -1,0 +1,49 @@
+/**
+ * Facts: what a plan needs to know, derived from the spec, read once into plain data. The
+ * planner (src/engine/planner.ts) looks at nothing else.
+ */
+import type { DhcpFacts } from '../dhcp/plan.js';
+import type { GuestFacts, GuestLink } from '../guest/facts.js';
+import type { HostLink } from '../host/facts.js';
+import type { OvsFacts, OvsPortRow } from '../host/ovs-facts.js';
+import type { GuestKind } from '../guest/guest.js';
+
+export interface Facts {
+  /** Host links the plan looks at, by name; null: there is none of that name. */
+  host: Record<string, HostLink | null>;
+  /** Open vSwitch, when the host side may involve it. */
+  ovs?: OvsFacts;
+  /** Open vSwitch port rows by name, when a re-run checks one. */
+  ovsPorts?: Record<string, OvsPortRow | null>;
+  /** Is iputils arping installed? */
+  arping: boolean;
+  guest: GuestFacts;
+  /** What DHCP needs (src/dhcp/facts.ts), when the spec asks for it. */
+  dhcp?: DhcpFacts;
+  /** The same for the interface a --replace parks, to start its client again if the replace fails. */
+  replacedDhcp?: DhcpFacts;
+}
+
+/** The guest, as plans and records name it. */
+export interface GuestInfo {
+  kind: GuestKind;
+  name: string;
+  id?: string;
+  pid?: number;
+  nsInode: number;
+  /** For messages: "docker container c1 (pid 123)". */
+  label: string;
+}
+
+/** `kind:name`, as records name a guest. */
+export function guestRefText(guest: Pick<GuestInfo, 'kind' | 'name'>): string {
+  return `${guest.kind}:${guest.name}`;
+}
+
+export function hostLink(facts: Facts, name: string): HostLink | undefined {
+  return facts.host[name] ?? undefined;
+}
+
+export function guestLink(facts: Facts, name: string): GuestLink | undefined {
+  return facts.guest.links.find((l) => l.name === name);
+}

@@ -1,0 +1,137 @@
+/**
+ * What pipework plumbed, read from the records on the interfaces themselves and checked against
+ * live state: host ends on the host, guest interfaces in every network namespace (macvlans, NICs
+ * moved in and dummies have no host end), and what dead guests left behind.
+ */
+import { ipJsonBatch } from '../exec/ip.js';
+import { openNetns, otherNamespaces, type NetnsHandle } from '../exec/netns.js';
+import { readHostLink } from '../host/facts.js';
+import { readOvsPortTable, type OvsPortRow } from '../host/ovs-facts.js';
+import { returnedNics, staleOvsRows, type StaleOvsPort } from '../host/stale.js';
+import { decodeRecord, recordAddresses, type AttachRecord } from '../model/record.js';
+import type { RunContext } from './context.js';
+import { mapLimit } from './pool.js';
+
+interface RawLink {
+  ifname: string;
+  ifalias?: string;
+  operstate?: string;
+  address?: string;
+  addr_info?: { local: string; prefixlen: number; scope?: string }[];
+}
+
+export interface InventoryEntry {
+  record: AttachRecord;
+  /** The link the record was read from. */
+  link: string;
+  /** Its operational state (UP, DOWN, LOWERLAYERDOWN, …), or STALE (…) for what a dead guest left. */
+  state: string;
+  /** What differs from the record, live (a host end off its bridge, an address gone). */
+  drift?: string[];
+  /** The guest interface's MAC now. */
+  mac?: string;
+  /** Addresses on the guest interface now. */
+  addresses?: string[];
+}
+
+export function entriesFrom(links: RawLink[], role: 'host' | 'guest'): InventoryEntry[] {
+  return links.flatMap((l) => {
+    const record = decodeRecord(l.ifalias);
+    if (record?.role !== role) return [];
+    const entry: InventoryEntry = { record, link: l.ifname, state: l.operstate ?? 'UNKNOWN' };
+    if (l.address !== undefined) entry.mac = l.address;
+    if (l.addr_info) entry.addresses = l.addr_info.filter((a) => !a.local.startsWith('fe80:') && a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`);
+    return [entry];
+  });
+}
+
+/** A stale OVS row as an entry (it has the classic external-ids, not our record). */
+export function staleOvsEntry(p: StaleOvsPort): InventoryEntry {
+  const ids = p.ids;
+  const guest = ids['pipework.guest']?.replace(/^"|"$/gu, '') ?? ids['pipework.containername']?.replace(/^\//u, '') ?? ids['pipework.containerid']
+    ?? (ids['pipework.nspid'] !== undefined ? `pid:${ids['pipework.nspid']}` : '?');
+  const record: AttachRecord = { role: 'host', guest, nsInode: 0, guestIf: '?', hostIf: p.bridge, hostKind: 'ovs', localIf: p.port };
+  if (ids['pipework.vlan'] !== undefined) record.vlan = Number(ids['pipework.vlan']);
+  if (ids['pipework.owner'] !== undefined) record.owner = ids['pipework.owner'].replace(/^"|"$/gu, '');
+  return { record, link: p.port, state: 'STALE (guest gone; pipework del --stale cleans it)' };
+}
+
+/** A host end against its record, live: on its bridge, up; an OVS port with its tag. */
+export function hostEndDrift(record: AttachRecord, ovsPorts: Map<string, OvsPortRow>): string[] {
+  const drift: string[] = [];
+  const name = record.localIf;
+  if (name === undefined) return drift;
+  const link = readHostLink(name);
+  if (!link) return drift;
+  if (record.hostKind === 'bridge') {
+    const bridge = readHostLink(record.hostIf);
+    if (!bridge?.isBridge) drift.push(`bridge ${record.hostIf} is gone`);
+    else if (!bridge.up) drift.push(`bridge ${record.hostIf} is down`);
+    if (link.master !== record.hostIf) drift.push(`${name} is not a port of ${record.hostIf}`);
+  } else if (record.hostKind === 'ovs' && ovsPorts.size > 0) {
+    const row = ovsPorts.get(name);
+    if (!row) drift.push(`${name} is not a port of ${record.hostIf}`);
+    else if (row.tag !== record.vlan) drift.push(`port ${name} has tag ${row.tag ?? 'none'}, not ${record.vlan ?? 'none'}`);
+  }
+  if (!link.up) drift.push(`host end ${name} is down`);
+  return drift;
+}
+
+/** A guest interface against its record, live: its addresses there. */
+export function guestDrift(entry: InventoryEntry): string[] {
+  if (entry.record.dhcp !== undefined || entry.addresses === undefined) return [];
+  const have = new Set(entry.addresses);
+  return recordAddresses(entry.record).filter((a) => !have.has(a)).map((a) => `address ${a} is missing`);
+}
+
+/** The pipework interfaces in one guest (its namespace held), with their addresses and MACs now. */
+export async function guestEntries(ctx: RunContext, ns: NetnsHandle): Promise<InventoryEntry[]> {
+  const [links] = await ipJsonBatch(ctx.runner, [['addr', 'show']], { ns, where: ns.label });
+  return entriesFrom(links as RawLink[], 'guest').map((e) => {
+    const drift = guestDrift(e);
+    return drift.length > 0 ? { ...e, drift } : e;
+  });
+}
+
+/** Everything pipework plumbed on this host, in every namespace. */
+export async function inventory(ctx: RunContext): Promise<InventoryEntry[]> {
+  const [[hostLinks], ovsPorts] = await Promise.all([
+    ipJsonBatch(ctx.runner, [['link', 'show']], { where: 'the host' }),
+    readOvsPortTable(ctx.runner),
+  ]);
+  const raw = hostLinks as RawLink[];
+  const hostEnds = entriesFrom(raw, 'host');
+  const guests = (await mapLimit(otherNamespaces(), ctx.concurrency, async (path) => {
+    let ns: NetnsHandle;
+    try {
+      ns = openNetns(path, path);
+    } catch {
+      return [];
+    }
+    try {
+      return await guestEntries(ctx, ns).catch(() => []);
+    } finally {
+      ns.close();
+    }
+  })).flat();
+  // One entry per interface: the guest side, with its host end's state; a host end whose guest
+  // side was not found (a namespace we could not enter) stands for it.
+  const byHostEnd = new Map(hostEnds.map((e) => [`${e.record.nsInode}/${e.record.guestIf}`, e]));
+  const entries: InventoryEntry[] = [];
+  for (const g of guests) {
+    const host = byHostEnd.get(`${g.record.nsInode}/${g.record.guestIf}`);
+    if (host) byHostEnd.delete(`${g.record.nsInode}/${g.record.guestIf}`);
+    const drift = [...(g.drift ?? []), ...hostEndDrift(g.record, ovsPorts)];
+    entries.push({ ...g, ...(drift.length > 0 ? { drift } : {}) });
+  }
+  for (const h of byHostEnd.values()) {
+    const drift = hostEndDrift(h.record, ovsPorts);
+    entries.push({ ...h, ...(drift.length > 0 && { drift }) });
+  }
+  const names = new Set(raw.map((l) => l.ifname));
+  return [
+    ...entries,
+    ...returnedNics(raw).map((n): InventoryEntry => ({ record: n.record, link: n.link, state: `STALE (given back as ${n.link}; pipework del --stale renames it ${n.record.origName ?? n.link})` })),
+    ...staleOvsRows(ovsPorts.values(), (name) => names.has(name)).map(staleOvsEntry),
+  ];
+}

@@ -1,0 +1,83 @@
+/**
+ * A plan is a list of steps; each carries its undo. Planning is pure (src/engine/planner.ts);
+ * only the executor (src/engine/executor.ts) runs steps.
+ */
+import type { AttachRecord } from '../model/record.js';
+
+export type Place = 'host' | 'guest';
+
+/** One `ip` batch line (without the leading `ip`), on the host or inside the guest. */
+export interface IpAction {
+  kind: 'ip';
+  place: Place;
+  args: string[];
+  /** Undo-only: skip unless this bridge has no ports left (it may serve other guests). */
+  onlyIfBridgeEmpty?: string;
+  /** Skip unless pipework made this VLAN sub-interface and it has no users left, here or in any guest. */
+  onlyIfVlanUnused?: string;
+  /** Skip unless nothing (a port, an upper device here or in any guest) uses this link any more. */
+  onlyIfLinkUnused?: string;
+}
+
+/** A whole program run, e.g. arping or a DHCP client. */
+export interface ExecAction {
+  kind: 'exec';
+  place: Place;
+  argv: string[];
+  /** Do not wait for it and ignore how it ends (the gratuitous ARP is a courtesy). */
+  detached?: boolean;
+  /** Failed even with exit 0 when stderr matches (ovs-vsctl: "Error detected while setting up"). */
+  failOnStderr?: string;
+  /** Undo-only: skip unless this Open vSwitch bridge has no ports left. */
+  onlyIfOvsBridgeEmpty?: string;
+  /** Kill it after this long (default 60 s): a DHCP lease is bounded by --dhcp-timeout instead. */
+  timeoutMs?: number;
+  /** A failure reads "<errorLabel>: <first line of its stderr>" instead of naming the whole argv. */
+  errorLabel?: string;
+  /** An interrupted run stops it (a DHCP lease wait) instead of waiting for it to end. */
+  abortable?: boolean;
+}
+
+export type Action = IpAction | ExecAction;
+
+export interface Step {
+  /** What the step does, in words, for errors and --dry-run. */
+  title: string;
+  action: Action;
+  /** Run in reverse order when a later step fails. Empty: nothing to undo (or cannot be undone). */
+  undo: Action[];
+  /**
+   * Another run may have done this at the same moment (creating a shared bridge): when the
+   * step fails with "File exists" and this check passes, it counts as done (with no undo).
+   * Several plans of one run that hold the same such step run it once.
+   */
+  raceOk?: { bridgeExists: string };
+  /** It cannot be undone (an interface removed): a failure later must say so. */
+  irreversible?: boolean;
+  /**
+   * A kernel feature this step needs. When the kernel refuses the step as an unknown device
+   * type (or an unsupported operation), the error names this instead.
+   */
+  needs?: string;
+  /**
+   * Host links that must still exist when it runs (the bridge a port joins): another run may have
+   * removed one since the facts were read; the engine then reads them again and plans anew.
+   */
+  requires?: string[];
+}
+
+export type Outcome = 'created' | 'replaced' | 'repaired' | 'unchanged' | 'removed';
+
+export interface Plan {
+  /** Who the guest is, for messages. */
+  guestLabel: string;
+  steps: Step[];
+  /** Warnings (data: a front door decides where they go). */
+  warnings: string[];
+  /** What the plan does overall: `unchanged` plans have no steps (an idempotent re-run). */
+  outcome: Outcome;
+  /** The configuration an attach records on the interface. */
+  record?: AttachRecord;
+  /** `repaired`: what had drifted from the configuration and is put right. */
+  repairs?: string[];
+}

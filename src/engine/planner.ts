@@ -1,0 +1,435 @@
+/**
+ * An attach spec + facts → a plan. Pure: no I/O; every refusal happens here, before anything
+ * changes. Four shapes: create (nothing there yet), unchanged or repaired (pipework made it with
+ * this configuration; live state is checked and put right), and replace (another configuration,
+ * with onConflict = replace: the old one is parked under another name, the new one built, and
+ * the old one removed only once the new one works).
+ */
+import { driverFor } from '../drivers/registry.js';
+import type { Drift, DriverInput } from '../drivers/driver.js';
+import { ovsIds, ovsPortArgv, planOvsPortRemoval } from '../drivers/ovs.js';
+import type { GuestFacts, GuestLink, GuestRoute } from '../guest/facts.js';
+import { ConflictError, UnsupportedError } from '../model/errors.js';
+import { configDiff, configOf, decodeRecord, encodeRecord, type AttachRecord } from '../model/record.js';
+import { hostIfOf, vlanOf, type AttachSpec, type HostKind } from '../spec/attach-spec.js';
+import { formatOwner } from '../spec/owner.js';
+import { DHCP_AGENT } from '../dhcp/paths.js';
+import { formatGuestRef } from '../guest/resolve.js';
+import { planDhcp, planDhcpStop, type DhcpFacts } from '../dhcp/plan.js';
+import type { DhcpMethod } from '../model/dhcp-methods.js';
+import { defaultRoutes, gatewayOnLink, planStaticAddress, replacedRouteArgs, routeSpec } from './address.js';
+import { guestLink, guestRefText, type Facts, type GuestInfo } from './facts.js';
+import { impairText, parseImpairText, planImpair } from './impair.js';
+import { parkedGuestName, parkedHostName, type AttachNames } from './names.js';
+import type { Action, Plan, Step } from './plan.js';
+
+export interface PlanInput {
+  spec: AttachSpec;
+  guest: GuestInfo;
+  names: AttachNames;
+  facts: Facts;
+}
+
+/** What an attach of this spec records on both ends of the interface. */
+export function wantedRecord(spec: AttachSpec, guest: GuestInfo): AttachRecord {
+  const a = spec.addressing;
+  const addresses = a.kind === 'static' ? a.addresses : [];
+  const owner = formatOwner(spec.owner);
+  const vlan = spec.host.kind === 'ipoib' ? spec.host.pkey : vlanOf(spec.host);
+  return {
+    role: 'guest',
+    guest: guestRefText(guest),
+    nsInode: guest.nsInode,
+    guestIf: spec.guestIf,
+    hostIf: hostIfOf(spec.host),
+    hostKind: spec.host.kind,
+    ...(addresses[0] !== undefined && { address: addresses[0].cidr }),
+    ...(addresses.length > 1 && { moreAddresses: addresses.slice(1).map((x) => x.cidr).join(',') }),
+    ...(a.kind === 'static' && a.gateway4 !== undefined && { gateway: a.gateway4 }),
+    // One gateway of IPv6 alone is recorded as `gateway`, as the classic line gives it.
+    ...(a.kind === 'static' && a.gateway6 !== undefined && (a.gateway4 !== undefined ? { gateway6: a.gateway6 } : { gateway: a.gateway6 })),
+    ...(spec.mac !== undefined && { mac: spec.mac }),
+    ...(a.kind === 'dhcp' && { dhcp: a.method, ...(a.family === 6 && { dhcp6: true }) }),
+    ...(vlan !== undefined && { vlan }),
+    ...(spec.mtu !== undefined && { mtu: spec.mtu }),
+    ...(owner !== 'cli' && { owner }),
+    ...(impairText(spec.impair) !== undefined && { impair: impairText(spec.impair) }),
+  };
+}
+
+/** Is an existing pipework interface what this spec asks for? */
+function sameConfig(existing: AttachRecord, wanted: AttachRecord, spec: AttachSpec): boolean {
+  if (configOf(existing) !== configOf(wanted)) return false;
+  return spec.hostEnd === undefined || spec.hostEnd === existing.localIf;
+}
+
+function conflictText(existing: AttachRecord, wanted: AttachRecord, spec: AttachSpec): string {
+  const diff = configDiff(existing, wanted);
+  if (spec.hostEnd !== undefined && spec.hostEnd !== existing.localIf) diff.push(`host end ${existing.localIf ?? 'none'} → ${spec.hostEnd}`);
+  return diff.join('; ');
+}
+
+function driverInput(input: PlanInput, record: AttachRecord, parkedHostEnd?: string): DriverInput<HostKind> {
+  return {
+    spec: input.spec, host: input.spec.host, guest: input.guest, names: input.names, facts: input.facts, record,
+    ...(parkedHostEnd !== undefined && { parkedHostEnd }),
+  };
+}
+
+export function planAttach(input: PlanInput): Plan {
+  const { spec, guest, facts } = input;
+  const record = wantedRecord(spec, guest);
+  const present = guestLink(facts, spec.guestIf);
+  if (!present) return planCreate(input, record);
+  const existing = decodeRecord(present.alias);
+  if (existing === undefined) {
+    throw new ConflictError(`${guest.label} already has an interface named ${present.name}, not made by pipework; choose another with -i`);
+  }
+  const owner = existing.owner ?? 'cli';
+  const mine = owner === (record.owner ?? 'cli');
+  if (sameConfig(existing, record, spec) && (mine || spec.owner.kind === 'cli')) return planCheck(input, present, { ...existing, role: 'guest' });
+  if (!mine) {
+    throw new ConflictError(`${present.name} in ${guest.label} was plumbed by ${owner}, not ${record.owner ?? 'cli'} (${configOf(existing)}); only ${owner} changes or removes it`);
+  }
+  if (spec.onConflict !== 'replace') {
+    throw new ConflictError(
+      `${present.name} in ${guest.label} is already plumbed by pipework with another configuration (${configOf(existing)}; asked: ${configOf(record)}; ` +
+      `what differs: ${conflictText(existing, record, spec)}); run 'pipework del -i ${present.name} ${formatGuestRef(spec.guest)}' first, or add --replace`,
+    );
+  }
+  return planReplace(input, present, existing, record);
+}
+
+/** A new interface: the host side, then the guest side (record, addresses or DHCP, impairments, ARP). */
+function planCreate(input: PlanInput, record: AttachRecord, parked?: Parked): Plan {
+  const { spec, guest, facts } = input;
+  const driver = driverFor(spec.host.kind);
+  const a = spec.addressing;
+  // Routes through the interface being replaced go with it.
+  const routes = parked ? facts.guest.routes.filter((r) => r.dev !== spec.guestIf) : facts.guest.routes;
+  let addressSteps: Step[];
+  if (a.kind === 'dhcp') {
+    if (facts.dhcp === undefined) throw new UnsupportedError(`DHCP (${a.method}): internal: no DHCP facts were gathered`);
+    addressSteps = planDhcp({ method: a.method, options: a.options, family: a.family }, spec.guestIf, guest.nsInode, guestRefText(guest), facts.dhcp, guest.label);
+  } else {
+    const stat = planStaticAddress(a, spec.guestIf, routes);
+    addressSteps = stat.steps;
+    // What the gateways replace, to put back on del (carried over from the interface replaced).
+    const replaced4 = parked?.record.replaced4 ?? stat.replaced[4];
+    const replaced6 = parked?.record.replaced6 ?? stat.replaced[6];
+    // (Not one through this very interface: its device is the text's second field, compared whole.)
+    const viaOther = (text: string | undefined): text is string => text !== undefined && text.split('@')[1] !== spec.guestIf;
+    if (a.gateway4 !== undefined && viaOther(replaced4)) record.replaced4 = replaced4;
+    if (a.gateway6 !== undefined && viaOther(replaced6)) record.replaced6 = replaced6;
+  }
+  const hostSide = driver.planAdd(driverInput(input, record, parked?.hostEnd));
+  Object.assign(record, hostSide.record);
+  // The record rides in the guest's address batch (after the IPv6 sysctl): no extra process.
+  const firstIp = addressSteps.findIndex((s) => s.action.kind === 'ip');
+  addressSteps.splice(firstIp === -1 ? addressSteps.length : firstIp, 0, {
+    title: `record the configuration on ${spec.guestIf}`,
+    action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', spec.guestIf, 'alias', encodeRecord(record)] },
+    // A NIC moved in (--direct-phys) goes back on failure: without our record.
+    undo: spec.host.kind === 'phys' ? [{ kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', spec.guestIf, 'alias', ''] }] : [],
+  });
+  const steps = [...hostSide.steps, ...addressSteps, ...planImpair(spec.guestIf, spec.impair, undefined)];
+  const warnings = [...hostSide.warnings];
+  const first = a.kind === 'static' ? a.addresses.find((x) => x.family === 4) : undefined;
+  if (a.kind === 'dhcp' || !spec.announce) {
+    // The DHCP client announces its address itself.
+  } else if (!facts.arping) {
+    if (a.addresses.length > 0) warnings.push('Warning: arping not found; interface may not be immediately reachable');
+  } else if (first !== undefined) {
+    steps.push({
+      title: `announce ${first.address} with a gratuitous ARP`,
+      action: { kind: 'exec', place: 'guest', argv: ['arping', '-c', '1', '-A', '-I', spec.guestIf, first.address], detached: true },
+      undo: [],
+    });
+  }
+  return { guestLabel: guest.label, steps, warnings, record, outcome: 'created' };
+}
+
+/** The guest side, live, against the spec: link up, addresses, gateways, MTU, MAC, impairments. */
+function guestDrift(input: PlanInput, link: GuestLink, existing: AttachRecord): Drift[] {
+  const { spec } = input;
+  const drifts: Drift[] = [];
+  const dev = spec.guestIf;
+  const a = spec.addressing;
+  if (a.kind === 'static') {
+    const have = new Set(link.addresses ?? []);
+    for (const address of a.addresses) {
+      if (have.has(address.cidr)) continue;
+      drifts.push({
+        what: `address ${address.cidr} is missing on ${dev}`,
+        repair: [{
+          title: `add address ${address.cidr} to ${dev}`,
+          action: { kind: 'ip', place: 'guest', args: ['addr', 'add', address.cidr, ...(address.broadcast !== undefined ? ['brd', address.broadcast] : []), 'dev', dev] },
+          undo: [{ kind: 'ip', place: 'guest', args: ['addr', 'del', address.cidr, 'dev', dev] }],
+        }],
+      });
+    }
+  }
+  if (!link.up) drifts.push({ what: `${dev} is down`, repair: [{ title: `bring ${dev} up`, action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'up'] }, undo: [] }] });
+  if (a.kind === 'static') {
+    for (const [family, gateway] of [[4, a.gateway4], [6, a.gateway6]] as const) {
+      if (gateway === undefined) continue;
+      const routes = defaultRoutes(input.facts.guest.routes, family);
+      if (routes.some((r) => r.gateway === gateway && r.dev === dev)) continue;
+      const onLink = gatewayOnLink(gateway, a.addresses);
+      drifts.push({
+        what: `the IPv${family} default route is not via ${gateway} on ${dev}`,
+        repair: [
+          ...(onLink || input.facts.guest.routes.some((r) => r.dst === gateway && r.dev === dev) ? [] : [{
+            title: `add an on-link route to gateway ${gateway} via ${dev}`,
+            action: { kind: 'ip' as const, place: 'guest' as const, args: ['route', 'replace', `${gateway}/${family === 4 ? 32 : 128}`, 'dev', dev] },
+            undo: [],
+          }]),
+          {
+            title: `set the IPv${family} default route via ${gateway} on ${dev}`,
+            action: { kind: 'ip', place: 'guest', args: ['route', 'replace', 'default', 'via', gateway, 'dev', dev] },
+            undo: [],
+          },
+        ],
+      });
+    }
+  }
+  if (spec.mtu !== undefined && link.mtu !== undefined && link.mtu !== spec.mtu) {
+    drifts.push({
+      what: `${dev} has MTU ${link.mtu}, not ${spec.mtu}`,
+      repair: [{ title: `set the MTU of ${dev} to ${spec.mtu}`, action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'mtu', String(spec.mtu)] }, undo: [] }],
+    });
+  }
+  if (spec.mac !== undefined && link.mac !== undefined && link.mac !== spec.mac && existing.hostKind !== 'ipoib') {
+    drifts.push({
+      what: `${dev} has MAC ${link.mac}, not ${spec.mac}`,
+      repair: [{ title: `set the MAC of ${dev} to ${spec.mac}`, action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'address', spec.mac] }, undo: [] }],
+    });
+  }
+  const impair = planImpair(dev, spec.impair, { ...(link.qdisc !== undefined && { qdisc: link.qdisc }), ...(existing.impair !== undefined && { recorded: parseImpairText(existing.impair)! }) });
+  if (impair.length > 0) {
+    const record: AttachRecord = { ...existing };
+    const text = impairText(spec.impair);
+    if (text !== undefined) record.impair = text;
+    else delete record.impair;
+    drifts.push({
+      what: spec.impair === undefined ? `${dev} is impaired` : `the impairments of ${dev} are not ${text ?? ''}`,
+      repair: [...impair, {
+        title: `record the configuration on ${dev}`,
+        action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'alias', encodeRecord(record)] },
+        undo: [],
+      }],
+    });
+  }
+  return drifts;
+}
+
+/** Pipework made it with this configuration: nothing to do, unless live state drifted from it. */
+function planCheck(input: PlanInput, link: GuestLink, existing: AttachRecord): Plan {
+  const { spec, guest } = input;
+  const names = existing.localIf !== undefined ? { ...input.names, hostEnd: existing.localIf } : input.names;
+  const host = driverFor(spec.host.kind).check({ ...driverInput(input, existing), names });
+  const drifts = [...host, ...(input.facts.guest.complete === true ? guestDrift(input, link, existing) : [])];
+  const unrepairable = drifts.filter((d) => d.repair.length === 0);
+  if (unrepairable.length > 0) {
+    throw new ConflictError(`${spec.guestIf} in ${guest.label} cannot be put right: ${unrepairable.map((d) => d.what).join('; ')}; remove it ('pipework del') and attach again`);
+  }
+  if (drifts.length === 0) return { guestLabel: guest.label, steps: [], warnings: [], record: existing, outcome: 'unchanged' };
+  return {
+    guestLabel: guest.label,
+    steps: drifts.flatMap((d) => d.repair),
+    warnings: [],
+    record: existing,
+    outcome: 'repaired',
+    repairs: drifts.map((d) => d.what),
+  };
+}
+
+/**
+ * What starts the client of a parked interface again (undoing its stop) — when that can still be
+ * planned (a helper image given on the command line then is not recorded: then it stays stopped,
+ * and the error says so).
+ */
+function restartActions(method: DhcpMethod, family: 4 | 6, dev: string, guest: GuestInfo, dhcp: DhcpFacts): Action[] {
+  try {
+    return planDhcp({ method, options: [], family }, dev, guest.nsInode, guestRefText(guest), dhcp, guest.label)
+      .filter((s) => s.action.kind === 'exec').map((s) => s.action);
+  } catch {
+    return [];
+  }
+}
+
+/** The interface a --replace moves out of the way, and the names it has meanwhile. */
+interface Parked {
+  record: AttachRecord;
+  guestIf: string;
+  /** Its host end's parked name, when the new one takes its name. */
+  hostEnd?: string;
+}
+
+/** Routes and IPv6 addresses the kernel drops when a link goes down, to put back when it comes up again. */
+function restoreAfterDown(link: GuestLink, routes: GuestRoute[], dev: string): Action[] {
+  const v6 = (link.addresses ?? []).filter((a) => a.includes(':'));
+  const gone = routes.filter((r) => r.dev === dev && r.table === 'main' && r.protocol !== 'kernel' && (r.type === undefined || r.type === 'unicast')
+    && !(r.family === 6 && r.dst.startsWith('fe80:')));
+  return [
+    ...v6.map((cidr): Action => ({ kind: 'ip', place: 'guest', args: ['addr', 'add', cidr, 'dev', dev, 'nodad'] })),
+    ...gone.map((r): Action => ({ kind: 'ip', place: 'guest', args: ['route', 'replace', ...routeSpec(r)] })),
+  ];
+}
+
+function planReplace(input: PlanInput, link: GuestLink, existing: AttachRecord, record: AttachRecord): Plan {
+  const { spec, guest, facts } = input;
+  const dev = spec.guestIf;
+  // The same NIC moved in, with other addresses: it stays, and only its configuration changes.
+  if (existing.hostKind === 'phys' && spec.host.kind === 'phys' && existing.hostIf === spec.host.device && existing.vlan === spec.host.vlan) {
+    return planReaddress(input, link, existing, record);
+  }
+  const parkedIf = parkedGuestName(guest, dev);
+  const hostEndTaken = existing.localIf !== undefined && existing.localIf === input.names.hostEnd;
+  const parked: Parked = { record: existing, guestIf: parkedIf, ...(hostEndTaken && { hostEnd: parkedHostName(guest, dev) }) };
+  const steps: Step[] = [];
+
+  // 1. A DHCP client renewing the old lease stops first; started again if the replace fails.
+  const restart = existing.dhcp !== undefined && facts.replacedDhcp !== undefined
+    ? restartActions(existing.dhcp, existing.dhcp6 === true ? 6 : 4, dev, guest, facts.replacedDhcp)
+    : [];
+  for (const stop of planDhcpStop(existing, dev, DHCP_AGENT, guest.id)) {
+    steps.push(restart.length > 0 ? { ...stop, irreversible: false, undo: restart.slice().reverse() } : stop);
+  }
+
+  // 2. Park the old interface (and its host end) under other names, down. Undo, in the order it
+  // runs (rollback runs a step's undo actions last to first): rename back, up, what the kernel
+  // dropped when it went down.
+  const restore = restoreAfterDown(link, facts.guest.routes, dev);
+  steps.push({
+    title: `park ${dev} as ${parkedIf} while its replacement is built`,
+    action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'down', 'name', parkedIf] },
+    undo: [...restore.slice().reverse(), { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'up'] }, { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', parkedIf, 'name', dev] }],
+  });
+  if (parked.hostEnd !== undefined) {
+    const old = existing.localIf!;
+    const rowBack: Action[] = existing.hostKind === 'ovs'
+      ? [{ kind: 'exec', place: 'host', argv: ovsPortArgv(existing.hostIf, old, existing.vlan, ovsIds(guest, existing)) }]
+      : [];
+    // A new host end of another kind must not meet the old OVS row of its name (ovs-vswitchd would
+    // take the new device): the row goes now, and comes back if the replace fails.
+    const rowGoes = existing.hostKind === 'ovs' && spec.host.kind !== 'ovs';
+    steps.push({
+      title: `park host end ${old} as ${parked.hostEnd}`,
+      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', old, 'down', 'name', parked.hostEnd] },
+      undo: [...(rowGoes ? [] : rowBack), { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', old, 'up'] }, { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', parked.hostEnd, 'name', old] }],
+    });
+    if (rowGoes) steps.push({ ...planOvsPortRemoval(existing.hostIf, old), undo: rowBack });
+  }
+
+  // 3. The new interface, as if nothing were there.
+  const created = planCreate({ ...input, facts: { ...facts, guest: { ...facts.guest, links: facts.guest.links.filter((l) => l.name !== dev) } } }, record, parked);
+  steps.push(...created.steps);
+
+  // 4. It worked: the parked one goes, with what it made on the host (its VLAN sub-interface if
+  // nothing else uses it; its OVS row unless the new port took that name).
+  const oldRecord: AttachRecord = { ...existing, ...(parked.hostEnd !== undefined && { localIf: parked.hostEnd }) };
+  const removal = driverFor(existing.hostKind).planDel(oldRecord, parkedIf)
+    .filter((s) => !(parked.hostEnd !== undefined && s.action.kind === 'exec' && s.action.argv.includes('del-port')))
+    .map((s) => ({ ...s, title: `${s.title} (replaced)` }));
+  // --replace: the old interface's VLAN sub-interface is looked at last, once the new one
+  // (which may hang off the same one) is in place.
+  steps.push(...removal.filter((s) => s.action.kind !== 'ip' || s.action.onlyIfVlanUnused === undefined),
+    ...removal.filter((s) => s.action.kind === 'ip' && s.action.onlyIfVlanUnused !== undefined));
+  return { guestLabel: guest.label, steps, warnings: created.warnings, record: created.record!, outcome: 'replaced' };
+}
+
+/** --replace of a NIC moved in by the same NIC: new addresses and routes on it, the old ones back on failure. */
+function planReaddress(input: PlanInput, link: GuestLink, existing: AttachRecord, record: AttachRecord): Plan {
+  const { spec, guest, facts } = input;
+  const dev = spec.guestIf;
+  const steps: Step[] = [];
+  const restore = restoreAfterDown(link, facts.guest.routes, dev);
+  const v4 = (link.addresses ?? []).filter((a) => !a.includes(':'));
+  steps.push(...planDhcpStop(existing, dev, DHCP_AGENT, guest.id));
+  steps.push({
+    title: `clear the addresses of ${dev}`,
+    action: { kind: 'ip', place: 'guest', args: ['addr', 'flush', 'dev', dev] },
+    undo: [...restore.slice().reverse(), ...v4.map((cidr): Action => ({ kind: 'ip', place: 'guest', args: ['addr', 'add', cidr, 'dev', dev] }))],
+  });
+  if (link.alias !== undefined) {
+    steps.push({
+      title: `take the old record off ${dev}`,
+      action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'alias', ''] },
+      undo: [{ kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'alias', link.alias] }],
+    });
+  }
+  Object.assign(record, {
+    ...(existing.origName !== undefined && { origName: existing.origName }),
+    ...(existing.origMac !== undefined && { origMac: existing.origMac }),
+    ...(existing.vlanIf !== undefined && { vlanIf: existing.vlanIf }),
+    ...(existing.vlanMade === true && { vlanMade: true }),
+  });
+  const a = spec.addressing;
+  const routes = facts.guest.routes.filter((r) => r.dev !== dev);
+  const addressSteps = a.kind === 'dhcp'
+    ? planDhcp({ method: a.method, options: a.options, family: a.family }, dev, guest.nsInode, guestRefText(guest), facts.dhcp!, guest.label)
+    : planStaticAddress(a, dev, routes).steps;
+  if (spec.mac !== undefined && spec.mac !== link.mac) {
+    steps.push({
+      title: `set the MAC of ${dev} to ${spec.mac}`,
+      action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'address', spec.mac] },
+      undo: link.mac !== undefined ? [{ kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'address', link.mac] }] : [],
+    });
+  }
+  steps.push({
+    title: `record the configuration on ${dev}`,
+    action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'alias', encodeRecord(record)] },
+    undo: [],
+  }, ...addressSteps);
+  return { guestLabel: guest.label, steps, warnings: [], record, outcome: 'replaced' };
+}
+
+/** The pipework interfaces to remove, read back from their records. */
+export interface DetachTarget {
+  guestIf: string;
+  record: AttachRecord;
+}
+
+/** Steps that remove one pipework interface (and its host side), and put back what it replaced. */
+export function planDetachOne(target: DetachTarget, guestFacts: GuestFacts, guestId?: string): Step[] {
+  const { guestIf, record } = target;
+  const steps = [
+    // DHCP clients that renew the lease (or helper containers) stop first.
+    ...planDhcpStop(record, guestIf, DHCP_AGENT, guestId),
+    ...driverFor(record.hostKind).planDel(record, guestIf),
+  ];
+  // The default route `@gateway` replaced comes back, when nothing else routes by default.
+  for (const [family, text] of [[4, record.replaced4], [6, record.replaced6]] as const) {
+    const args = text !== undefined ? replacedRouteArgs(text, family) : undefined;
+    if (args === undefined) continue;
+    const dev = args[args.indexOf('dev') + 1];
+    const others = defaultRoutes(guestFacts.routes, family).filter((r) => r.dev !== guestIf);
+    // Only through an interface the guest still has, and only when nothing else routes by default.
+    if (others.length > 0 || dev === guestIf || !guestFacts.links.some((l) => l.name === dev)) continue;
+    steps.push({
+      title: `put back the IPv${family} default route ${args.slice(1).join(' ')} that ${guestIf}'s gateway replaced`,
+      action: { kind: 'ip', place: 'guest', args: ['route', 'replace', ...args] },
+      undo: [],
+    });
+  }
+  return steps;
+}
+
+/** A whole plan of removals (the order of the targets). */
+export function planDetach(targets: DetachTarget[], guestFacts: GuestFacts, guestLabel: string, guestId?: string): Plan {
+  // Default routes are put back as the guest will be once every target is gone: never through
+  // one of them, and not kept away by a default route that goes with one of them.
+  const gone = new Set(targets.map((t) => t.guestIf));
+  const after: GuestFacts = {
+    ...guestFacts,
+    links: guestFacts.links.filter((l) => !gone.has(l.name)),
+    routes: guestFacts.routes.filter((r) => r.dev === undefined || !gone.has(r.dev)),
+  };
+  return {
+    guestLabel,
+    steps: targets.flatMap((t) => planDetachOne(t, after, guestId)),
+    warnings: [],
+    outcome: targets.length === 0 ? 'unchanged' : 'removed',
+  };
+}

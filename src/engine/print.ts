@@ -1,0 +1,56 @@
+/**
+ * --dry-run: the plan as the exact commands, in order, as a shell can run them pasted: every
+ * word quoted where it must be, the guest's namespace named the way iproute2 and nsenter take it.
+ */
+import { HOST_NS_PATH_IN_CHILD, NS_PATH_IN_CHILD } from '../exec/runner.js';
+import type { GuestInfo } from './facts.js';
+import type { Action, Plan } from './plan.js';
+
+/** A word as a POSIX shell reads it back unchanged. */
+export function shellQuote(word: string): string {
+  if (word !== '' && /^[A-Za-z0-9_./:=@%+,^-]+$/u.test(word)) return word;
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** How commands name the guest's namespace: by name (ip netns), by PID, or by its file. */
+export interface NsNaming {
+  /** For `ip ... netns X` on the host: a netns name or a PID. */
+  netnsArg: string;
+  /** The prefix that runs a command inside the guest. */
+  enter: string[];
+  /** The prefix of an `ip` command run inside the guest. */
+  ip: string[];
+}
+
+export function nsNaming(guest: Pick<GuestInfo, 'kind' | 'name' | 'pid'> & { path?: string }): NsNaming {
+  if (guest.kind === 'netns' && guest.path === undefined && guest.name.includes('/')) return nsNaming({ kind: guest.kind, name: guest.name, path: guest.name });
+  if (guest.kind === 'netns' && guest.path === undefined) return { netnsArg: guest.name, enter: ['ip', 'netns', 'exec', guest.name], ip: ['ip', '-n', guest.name] };
+  const enter = guest.pid !== undefined ? ['nsenter', `--net=/proc/${guest.pid}/ns/net`] : ['nsenter', `--net=${guest.path ?? `/var/run/netns/${guest.name}`}`];
+  return { netnsArg: guest.pid !== undefined ? String(guest.pid) : (guest.path ?? guest.name), enter, ip: [...enter, 'ip'] };
+}
+
+/** The command a step runs, as one would type it (the namespaces named, not handed down as fds). */
+function argvOf(action: Action, ns: NsNaming): string[] {
+  const swap = (args: readonly string[]) => args.map((a) => (a === NS_PATH_IN_CHILD ? ns.netnsArg : a === HOST_NS_PATH_IN_CHILD ? '1' : a));
+  return action.kind === 'ip'
+    ? [...(action.place === 'guest' ? ns.ip : ['ip']), ...swap(action.args)]
+    : (action.place === 'guest' ? [...ns.enter, ...swap(action.argv)] : swap(action.argv));
+}
+
+function render(action: Action, ns: NsNaming): string {
+  return argvOf(action, ns).map(shellQuote).join(' ');
+}
+
+export function formatPlan(plan: Plan, ns: NsNaming): string {
+  const lines = [`# ${plan.guestLabel}`];
+  plan.steps.forEach((step, i) => {
+    const guard = step.action.kind === 'ip' && (step.action.onlyIfVlanUnused ?? step.action.onlyIfLinkUnused) !== undefined ? ' (only if unused then)' : '';
+    lines.push(`${render(step.action, ns)}    # ${i + 1}. ${step.title}${guard}`);
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+/** The commands of a plan as data (--json): where, the argv, and the same as a shell line. */
+export function planJson(plan: Plan, ns: NsNaming): Record<string, unknown>[] {
+  return plan.steps.map((s) => ({ title: s.title, where: s.action.place, command: argvOf(s.action, ns), shell: render(s.action, ns) }));
+}

@@ -1,0 +1,178 @@
+// Small pieces of the engine and the command line around it: locks between runs, a host end's
+// live drift, impairments, the result of an attach, help and completion, the root check.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { acquire, type Held } from '../../src/engine/lock.js';
+import { hostEndDrift } from '../../src/engine/inventory.js';
+import { impairQdisc, impairText, parseImpairText, planImpair } from '../../src/engine/impair.js';
+import { planAttach } from '../../src/engine/planner.js';
+import { resultOf } from '../../src/engine/result.js';
+import { BASH_COMPLETION } from '../../src/front/cli/completion.js';
+import { VERBS } from '../../src/front/cli/grammar.js';
+import { HELP, SYNTAX, VERB_HELP, helpFor } from '../../src/front/cli/help.js';
+import { hasCapabilities } from '../../src/front/cli/root.js';
+import type { OvsPortRow } from '../../src/host/ovs-facts.js';
+import { BusyError, InterruptedError } from '../../src/model/errors.js';
+import type { AttachRecord } from '../../src/model/record.js';
+import { assertRejects, attachContext, guestFacts } from './fakes.js';
+
+void describe('locks between runs (abstract unix sockets)', () => {
+  // Keys of this test process only: never a lock a real run could be waiting for.
+  const key = (name: string) => `unit-test/${process.pid}/${name}`;
+
+  void test('a lock is held until released; another taker waits for it, then gets it', async () => {
+    const first = await acquire([key('a')], { timeoutMs: 1000, what: (k) => k });
+    let second: Held | undefined;
+    const taken = (): Held | undefined => second;
+    const waiting = acquire([key('a')], { timeoutMs: 2000, what: (k) => k }).then((h) => { second = h; });
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(taken(), undefined, 'still held');
+    first.release();
+    await waiting;
+    const now = taken();
+    assert.ok(now);
+    now.release();
+    // Released twice is fine.
+    now.release();
+  });
+
+  void test('held for longer than the wait: BusyError naming what is held', async () => {
+    const held = await acquire([key('b')], { timeoutMs: 1000, what: (k) => k });
+    try {
+      await assertRejects(acquire([key('c'), key('b')], { timeoutMs: 50, what: () => 'interface eth1 of that guest' }), BusyError,
+        'another pipework run is still working on interface eth1 of that guest');
+      // What it had taken meanwhile (c) was let go.
+      const c = await acquire([key('c')], { timeoutMs: 50, what: (k) => k });
+      c.release();
+    } finally {
+      held.release();
+    }
+  });
+
+  void test('a run interrupted while it waits: InterruptedError', async () => {
+    const held = await acquire([key('d')], { timeoutMs: 1000, what: (k) => k });
+    const controller = new AbortController();
+    controller.abort('SIGINT');
+    try {
+      await assertRejects(acquire([key('d')], { timeoutMs: 5000, what: () => 'the host\'s links', signal: controller.signal }), InterruptedError,
+        'interrupted while waiting for another pipework run on the host\'s links');
+    } finally {
+      held.release();
+    }
+  });
+
+  void test('the same key twice in one request is taken once', async () => {
+    const held = await acquire([key('e'), key('e')], { timeoutMs: 200, what: (k) => k });
+    held.release();
+  });
+});
+
+void describe('hostEndDrift: a host end against its record, live (sysfs)', () => {
+  // lo is on every machine: up, and a port of nothing.
+  const rec = (extra: Partial<AttachRecord>): AttachRecord => ({
+    role: 'guest', guest: 'docker:c1', nsInode: 1, guestIf: 'eth1', hostIf: 'pwunitnobr0', hostKind: 'bridge', localIf: 'lo', ...extra,
+  });
+  const row = (extra: Partial<OvsPortRow>): OvsPortRow => ({ name: 'lo', bridge: 'ovs0', externalIds: {}, ...extra });
+
+  void test('a bridge that is gone, and a host end that is not its port', () => {
+    assert.deepEqual(hostEndDrift(rec({}), new Map()), ['bridge pwunitnobr0 is gone', 'lo is not a port of pwunitnobr0']);
+  });
+
+  void test('OVS: only when the port table was read; a missing row, another tag', () => {
+    const ovs = rec({ hostKind: 'ovs', hostIf: 'ovs0', vlan: 10 });
+    assert.deepEqual(hostEndDrift(ovs, new Map()), [], 'Open vSwitch did not answer: nothing to say');
+    assert.deepEqual(hostEndDrift(ovs, new Map([['other', row({ name: 'other' })]])), ['lo is not a port of ovs0']);
+    assert.deepEqual(hostEndDrift(ovs, new Map([['lo', row({ tag: 20 })]])), ['port lo has tag 20, not 10']);
+    assert.deepEqual(hostEndDrift(ovs, new Map([['lo', row({ tag: 10 })]])), []);
+  });
+
+  void test('no host end, or one that is gone: nothing to say', () => {
+    assert.deepEqual(hostEndDrift(rec({ localIf: undefined }), new Map()), []);
+    assert.deepEqual(hostEndDrift(rec({ localIf: 'pwunitgone9z' }), new Map()), []);
+  });
+});
+
+void describe('impairments', () => {
+  void test('recorded as text, and read back', () => {
+    assert.equal(impairText({ delayMs: 20, jitterMs: 5, lossPercent: 1.5, rateBps: 10_000_000 }), 'd20,j5,l1.5,r10000000');
+    assert.deepEqual(parseImpairText('d20,j5,l1.5,r10000000'), { delayMs: 20, jitterMs: 5, lossPercent: 1.5, rateBps: 10_000_000 });
+    assert.equal(impairText(undefined), undefined);
+    assert.equal(impairText({}), undefined);
+    assert.equal(parseImpairText(''), undefined);
+    assert.equal(parseImpairText('dx'), undefined);
+  });
+
+  void test('netem for delay, jitter and loss (with tbf under it for a rate); tbf alone for a rate', () => {
+    assert.equal(impairQdisc({ delayMs: 1 }), 'netem');
+    assert.equal(impairQdisc({ rateBps: 1000 }), 'tbf');
+    assert.equal(impairQdisc({}), undefined);
+    const both = planImpair('eth1', { delayMs: 20, jitterMs: 5, lossPercent: 1, rateBps: 8_000_000 }, undefined);
+    assert.deepEqual(both.map((s) => s.action.kind === 'exec' && s.action.argv.join(' ')), [
+      'tc qdisc replace dev eth1 root handle 1: netem delay 20ms 5ms loss 1%',
+      'tc qdisc replace dev eth1 parent 1: handle 2: tbf rate 8000000bit burst 4000 latency 50ms',
+    ]);
+    assert.ok(both.every((s) => s.needs !== undefined && s.action.place === 'guest'));
+    assert.deepEqual(planImpair('eth1', { rateBps: 1000 }, undefined).map((s) => s.action.kind === 'exec' && s.action.argv.join(' ')), [
+      'tc qdisc replace dev eth1 root handle 1: tbf rate 1000bit burst 3200 latency 50ms',
+    ]);
+  });
+
+  void test('nothing when they already match; removed when no longer asked for', () => {
+    assert.deepEqual(planImpair('eth1', { delayMs: 20 }, { qdisc: 'netem', recorded: { delayMs: 20 } }), []);
+    assert.equal(planImpair('eth1', { delayMs: 30 }, { qdisc: 'netem', recorded: { delayMs: 20 } }).length, 1);
+    assert.deepEqual(planImpair('eth1', undefined, { qdisc: 'noqueue' }), []);
+    assert.deepEqual(planImpair('eth1', undefined, { qdisc: 'netem' }).map((s) => s.action.kind === 'exec' && s.action.argv.join(' ')), ['tc qdisc del dev eth1 root']);
+  });
+});
+
+void describe('resultOf: what an attach made, as data', () => {
+  void test('the host end and the guest interface, its address with the gateway, the default route', () => {
+    const input = attachContext(['br0', 'c1', '10.0.0.2/24@10.0.0.1', '02:42:ac:11:00:02'], { facts: guestFacts() });
+    const plan = planAttach(input);
+    assert.deepEqual(resultOf(input.spec, input.guest, plan.record!), {
+      interfaces: [{ name: 'veth1pl4242' }, { name: 'eth1', sandbox: 'docker container c1 (pid 4242)', mac: '02:42:ac:11:00:02' }],
+      ips: [{ address: '10.0.0.2/24', family: 4, interface: 1, gateway: '10.0.0.1' }],
+      routes: [{ dst: '0.0.0.0/0', gw: '10.0.0.1' }],
+    });
+  });
+
+  void test('no host end (macvlan), no address: the guest interface alone', () => {
+    const input = attachContext(['dummy0', 'c1', '0/0'], { links: [], facts: guestFacts() });
+    assert.deepEqual(resultOf(input.spec, input.guest, planAttach(input).record!), {
+      interfaces: [{ name: 'eth1', sandbox: 'docker container c1 (pid 4242)' }], ips: [], routes: [],
+    });
+  });
+});
+
+void describe('help and completion', () => {
+  void test('every verb has its help; --wait is wait; an unknown verb has none', () => {
+    for (const verb of [...VERBS.filter((v) => v !== 'help'), 'attach', 'route', 'rule', 'tc', 'wait']) {
+      assert.ok(helpFor(verb)?.includes('pipework'), verb);
+    }
+    assert.equal(helpFor('--wait'), VERB_HELP['wait']);
+    assert.equal(helpFor(undefined), HELP);
+    assert.equal(helpFor('frobnicate'), undefined);
+    assert.ok(HELP.includes(SYNTAX));
+  });
+
+  void test('the completion script knows every verb and every option', () => {
+    const verbs = /local verbs="([^"]*)"/u.exec(BASH_COMPLETION)?.[1]?.split(' ') ?? [];
+    for (const v of [...VERBS, 'route', 'rule', 'tc']) assert.ok(verbs.includes(v), v);
+    const opts = /local opts="([^"]*)"/u.exec(BASH_COMPLETION)?.[1]?.split(' ') ?? [];
+    for (const o of HELP.match(/^ {2}(-[-a-zA-Z]+)/gmu)!.map((m) => m.trim())) {
+      if (o === '--' || o === '-h' || o === '-V') continue;
+      assert.ok(opts.includes(o), o);
+    }
+  });
+});
+
+void describe('hasCapabilities (the root check)', () => {
+  void test('CAP_NET_ADMIN and CAP_SYS_ADMIN both, from /proc/self/status', () => {
+    assert.equal(hasCapabilities('Name:\tx\nCapEff:\t000001ffffffffff\n'), true);
+    assert.equal(hasCapabilities('CapEff:\t0000000000201000\n'), true, 'bits 12 and 21');
+    assert.equal(hasCapabilities('CapEff:\t0000000000001000\n'), false, 'net admin only');
+    assert.equal(hasCapabilities('CapEff:\t0000000000200000\n'), false, 'sys admin only');
+    assert.equal(hasCapabilities('CapEff:\t0000000000000000\n'), false);
+    assert.equal(hasCapabilities(''), false);
+  });
+});
