@@ -1,0 +1,15 @@
+// Bundle each entry into one file (esbuild), then write the CLI's V8 code cache by running it
+// once: `pipework --help` compiles the parts every run goes through.
+import { rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { build } from 'esbuild';
+
+const common = { bundle: true, platform: 'node', target: 'node20', logLevel: 'warning', outdir: 'build/dist' };
+rmSync('build/dist', { recursive: true, force: true });
+// The CLI as a script (not a module) so bin/pipework can compile it with a code cache; the
+// bundle's import.meta.url is the bundle's own URL, handed in by bin/pipework.
+await build({ ...common, entryPoints: { pipework: 'src/front/cli/main.ts' }, format: 'cjs', outExtension: { '.js': '.cjs' }, define: { 'import.meta.url': '__pipework_url' } });
+// The DHCP agent and hook run as their own programs.
+await build({ ...common, entryPoints: { 'dhcp-agent': 'src/dhcp/agent.ts', 'dhcp-hook': 'src/dhcp/hook.ts' }, format: 'esm' });
+const run = spawnSync(process.execPath, ['bin/pipework', '--help'], { env: { ...process.env, PIPEWORK_WRITE_CODE_CACHE: '1' }, stdio: ['ignore', 'ignore', 'inherit'] });
+if (run.status !== 0) throw new Error(`writing the code cache: pipework --help exited ${run.status ?? run.signal}`);
