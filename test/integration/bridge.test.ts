@@ -368,8 +368,21 @@ void describe('-l: the host end name', () => {
     assert.equal(await getLink(BR), undefined, 'the bridge was not created');
   });
 
-  void test('a DOWN veth of that name is deleted and made again', async () => {
+  void test('a DOWN veth of that name that pipework did not make is refused, naming it; nothing changes', async () => {
     await ip(['link', 'set', LOC, 'down']);
+    const host = await snapshotOurs();
+    const guest = await snapshotGuest(L);
+    await pwRefused([BR, '-l', LOC, L, '10.241.7.1/24'], /^pipework: link pwbloc0 exists \(down\) and was not made by pipework; refusing to remove it/u);
+    await assertOursUnchanged(host);
+    await assertGuestUnchanged(L, guest);
+    assert.ok(await getLink('pwbloc0p'), 'its peer is still there');
+  });
+
+  void test('a DOWN host end that pipework made (its guest gone) is deleted and made again', async () => {
+    await removeLink(LOC);
+    // A pipework host end whose guest side went away without it (a veth into another namespace).
+    await addVeth(LOC, 'pwbloc0p');
+    await ip(['link', 'set', LOC, 'alias', 'pipework/1;r=host;g=netns:gone;n=1;i=eth1;h=brpwbl;k=bridge;l=pwbloc0']);
     const old = await mustLink(LOC);
     assert.equal(await pwOk([BR, '-l', LOC, L, '10.241.7.1/24']), '');
     const now = await mustLink(LOC);

@@ -150,7 +150,7 @@ void describe('DHCP with Docker containers', { skip: HAVE ? false : 'dnsmasq or 
     const inode = statSync(`/proc/${c.pid}/ns/net`).ino;
     await pwOk([BR, c.name, 'udhcpc']);
     const resolv = readFileSync(`/proc/${c.pid}/root/etc/resolv.conf`, 'utf8');
-    assert.match(resolv, /^# Written by pipework from the DHCP lease on eth1 \(udhcpc\)\n/u);
+    assert.match(resolv, /^# Written by pipework from the DHCP lease on eth1 \(udhcpc, netns \d+\)\n/u);
     assert.match(resolv, new RegExp(`^nameserver ${NET}\\.53$`, 'mu'));
     assert.match(resolv, /^search pwd\.test$/mu);
     const info = JSON.parse((await docker.dockerApi('GET', `/containers/${c.id}/json`)).body) as { ResolvConfPath: string };

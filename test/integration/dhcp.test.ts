@@ -74,7 +74,7 @@ async function assertLeased(guest: string, method: string): Promise<string> {
   assert.ok(inRange(addrs[0]), `${guest}: ${addrs[0]} is not in the range`);
   assert.deepEqual(await defaultRoutes(guest), [`default via ${NET}.1 dev eth1`]);
   const resolv = readFileSync(`/etc/netns/${guest}/resolv.conf`, 'utf8');
-  assert.match(resolv, new RegExp(`^# Written by pipework from the DHCP lease on eth1 \\(${method}\\)\\n`, 'u'));
+  assert.match(resolv, new RegExp(`^# Written by pipework from the DHCP lease on eth1 \\(${method}, netns \\d+\\)\\n`, 'u'));
   assert.match(resolv, new RegExp(`^nameserver ${NET}\\.53$`, 'mu'));
   assert.match(resolv, /^search pwd\.test$/mu);
   const lease = server.lease(await macIn(guest, 'eth1'));
@@ -205,7 +205,7 @@ void describe('DHCP methods against dnsmasq', { skip: HAVE ? false : 'dnsmasq, u
       assert.deepEqual(await defaultRoutes(s.pid!), [`default via ${NET}.1 dev eth1`]);
       // The container's own resolv.conf (its ResolvConfPath; the helper shares it).
       const resolv = readFileSync(`/proc/${s.pid!}/root/etc/resolv.conf`, 'utf8');
-      assert.match(resolv, new RegExp(`^# Written by pipework from the DHCP lease on eth1 \\(${s.method}\\)\\n`, 'u'));
+      assert.match(resolv, new RegExp(`^# Written by pipework from the DHCP lease on eth1 \\(${s.method}(, netns \\d+)?\\)\\n`, 'u'));
       assert.match(resolv, new RegExp(`^nameserver ${NET}\\.53$`, 'mu'));
     }
     const sup = supervisorPid();

@@ -303,10 +303,11 @@ void describe('Docker guests', () => {
     const snap = await snapshotHost();
     const args = ['--dry-run', bridge, d1.name, '10.91.0.1/24'];
     const r = await pwOk(args);
-    assert.match(r.stdout, new RegExp(`^# <netns>: docker container ${d1.name} \\(pid ${d1.pid}\\)$`, 'mu'), show(args, r));
+    // Lines a shell runs as shown: the guest named by its PID.
+    assert.match(r.stdout, new RegExp(`^# docker container ${d1.name} \\(pid ${d1.pid}\\)$`, 'mu'), show(args, r));
     assert.match(r.stdout, new RegExp(`^ip link add name ${bridge} type bridge\\b`, 'mu'), show(args, r));
-    assert.match(r.stdout, new RegExp(`^ip link add (name )?veth1pl${d1.pid}\\b.* type veth peer name eth1\\b.* netns <netns>`, 'mu'), show(args, r));
-    assert.match(r.stdout, /^ip -n <netns> addr add 10\.91\.0\.1\/24 brd 10\.91\.0\.255 dev eth1/mu, show(args, r));
+    assert.match(r.stdout, new RegExp(`^ip link add (name )?veth1pl${d1.pid}\\b.* type veth peer name eth1\\b.* netns ${d1.pid} `, 'mu'), show(args, r));
+    assert.match(r.stdout, new RegExp(`^nsenter --net=/proc/${d1.pid}/ns/net ip addr add 10\\.91\\.0\\.1/24 brd 10\\.91\\.0\\.255 dev eth1`, 'mu'), show(args, r));
     await checkHostUnchanged(snap);
     await assertNoLink(bridge);
     await assertNoLink(`veth1pl${d1.pid}`);

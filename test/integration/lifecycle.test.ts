@@ -232,7 +232,7 @@ async function hostEndOf(guest: string, guestIf = 'eth1'): Promise<string> {
   return e.localIf;
 }
 
-const COLUMNS = ['GUEST', 'GUESTIF', 'HOSTIF', 'KIND', 'LOCALIF', 'ADDRESS', 'GATEWAY', 'MAC', 'STATE'];
+const COLUMNS = ['GUEST', 'GUESTIF', 'HOSTIF', 'KIND', 'LOCALIF', 'ADDRESS', 'GATEWAY', 'MAC', 'OWNER', 'STATE'];
 
 /**
  * The `ls` table as header + rows (no value has a space in it). Rows keep only the COLUMNS
@@ -388,6 +388,8 @@ void describe('ls', () => {
   const BR2 = 'brpwlms2';
   const MAC = '02:00:00:47:21:01';
   const ends: Record<string, string> = {};
+  /** The guest interfaces' MACs (the kernel's choice where none was asked for). */
+  const macs: Record<string, string> = {};
   before(async () => {
     await addNetns(G1);
     await addNetns(G2);
@@ -397,6 +399,8 @@ void describe('ls', () => {
     ends['g1eth1'] = await hostEndOf(G1, 'eth1');
     ends['g1eth2'] = await hostEndOf(G1, 'eth2');
     ends['g2eth1'] = await hostEndOf(G2, 'eth1');
+    macs['g1eth2'] = (await mustLink('eth2', G1)).address!;
+    macs['g2eth1'] = (await mustLink('eth1', G2)).address!;
   });
   after(async () => {
     await delNetns(G1);
@@ -405,10 +409,12 @@ void describe('ls', () => {
     await removeLink(BR2);
   });
 
+  // Everywhere (host-wide, per bridge, per guest) the same rows: the guest side's live MAC and
+  // addresses, and who made it.
   const expected = (): Record<string, string>[] => [
-    { GUEST: `netns:${G1}`, GUESTIF: 'eth1', HOSTIF: BR1, KIND: 'bridge', LOCALIF: ends['g1eth1']!, ADDRESS: '10.247.21.1/24', GATEWAY: '10.247.21.254', MAC, STATE: 'UP' },
-    { GUEST: `netns:${G1}`, GUESTIF: 'eth2', HOSTIF: BR2, KIND: 'bridge', LOCALIF: ends['g1eth2']!, ADDRESS: '10.247.22.1/24', GATEWAY: '-', MAC: '-', STATE: 'UP' },
-    { GUEST: `netns:${G2}`, GUESTIF: 'eth1', HOSTIF: BR2, KIND: 'bridge', LOCALIF: ends['g2eth1']!, ADDRESS: '10.247.22.2/24', GATEWAY: '-', MAC: '-', STATE: 'UP' },
+    { GUEST: `netns:${G1}`, GUESTIF: 'eth1', HOSTIF: BR1, KIND: 'bridge', LOCALIF: ends['g1eth1']!, ADDRESS: '10.247.21.1/24', GATEWAY: '10.247.21.254', MAC, OWNER: 'cli', STATE: 'UP' },
+    { GUEST: `netns:${G1}`, GUESTIF: 'eth2', HOSTIF: BR2, KIND: 'bridge', LOCALIF: ends['g1eth2']!, ADDRESS: '10.247.22.1/24', GATEWAY: '-', MAC: macs['g1eth2']!, OWNER: 'cli', STATE: 'UP' },
+    { GUEST: `netns:${G2}`, GUESTIF: 'eth1', HOSTIF: BR2, KIND: 'bridge', LOCALIF: ends['g2eth1']!, ADDRESS: '10.247.22.2/24', GATEWAY: '-', MAC: macs['g2eth1']!, OWNER: 'cli', STATE: 'UP' },
   ];
   const byLocal = (a: Record<string, string>, b: Record<string, string>): number => a['LOCALIF']!.localeCompare(b['LOCALIF']!);
 
@@ -441,6 +447,9 @@ void describe('ls', () => {
         { ...expected()[0]!, ADDRESS: '10.247.21.1/24,10.247.21.9/24' },
         { ...expected()[1]!, MAC: eth2Mac! },
       ]);
+      // Host-wide too (the same live addresses).
+      const everywhere = parseTable(await ok(['ls'])).rows.filter((r) => r['GUEST'] === `netns:${G1}`).sort(byIf);
+      assert.equal(everywhere[0]?.['ADDRESS'], '10.247.21.1/24,10.247.21.9/24');
       assert.equal((await mustLink('eth1', G1)).address, MAC);
       // The other guest's own view.
       assert.deepEqual(parseTable(await ok(['ls', `netns:${G2}`])).rows.map((r) => r['GUESTIF']), ['eth1']);
@@ -458,13 +467,13 @@ void describe('ls', () => {
     const e1 = ours.find((i) => i.localIf === ends['g1eth1']);
     assert.deepEqual(e1, {
       guest: `netns:${G1}`, guestIf: 'eth1', hostIf: BR1, hostKind: 'bridge', localIf: ends['g1eth1'],
-      address: '10.247.21.1/24', gateway: '10.247.21.254', mac: MAC,
-      seenOn: 'host', link: ends['g1eth1'], state: 'UP',
+      address: '10.247.21.1/24', gateway: '10.247.21.254', mac: MAC, owner: 'cli',
+      seenOn: 'guest', link: 'eth1', state: 'UP', addresses: ['10.247.21.1/24'], currentMac: MAC,
     });
     const e3 = ours.find((i) => i.localIf === ends['g2eth1']);
     assert.deepEqual(e3, {
-      guest: `netns:${G2}`, guestIf: 'eth1', hostIf: BR2, hostKind: 'bridge', localIf: ends['g2eth1'],
-      address: '10.247.22.2/24', seenOn: 'host', link: ends['g2eth1'], state: 'UP',
+      guest: `netns:${G2}`, guestIf: 'eth1', hostIf: BR2, hostKind: 'bridge', localIf: ends['g2eth1'], owner: 'cli',
+      address: '10.247.22.2/24', seenOn: 'guest', link: 'eth1', state: 'UP', addresses: ['10.247.22.2/24'], currentMac: macs['g2eth1'],
     });
 
     const br2 = await lsJson(BR2);
@@ -477,11 +486,11 @@ void describe('ls', () => {
     assert.deepEqual(g1.interfaces.sort((a, b) => a.guestIf.localeCompare(b.guestIf)), [
       {
         guest: `netns:${G1}`, guestIf: 'eth1', hostIf: BR1, hostKind: 'bridge', localIf: ends['g1eth1'],
-        address: '10.247.21.1/24', gateway: '10.247.21.254', mac: MAC,
+        address: '10.247.21.1/24', gateway: '10.247.21.254', mac: MAC, owner: 'cli',
         seenOn: 'guest', link: 'eth1', state: 'UP', addresses: ['10.247.21.1/24'], currentMac: MAC,
       },
       {
-        guest: `netns:${G1}`, guestIf: 'eth2', hostIf: BR2, hostKind: 'bridge', localIf: ends['g1eth2'],
+        guest: `netns:${G1}`, guestIf: 'eth2', hostIf: BR2, hostKind: 'bridge', localIf: ends['g1eth2'], owner: 'cli',
         address: '10.247.22.1/24', seenOn: 'guest', link: 'eth2', state: 'UP', addresses: ['10.247.22.1/24'], currentMac: eth2Mac,
       },
     ]);
@@ -540,7 +549,7 @@ void describe('idempotent re-runs, conflicts and --replace', () => {
     const { localIf: _l, ...rest } = again['interface'] as Record<string, unknown>;
     assert.deepEqual(rest, {
       guest: `netns:${G}`, guestIf: 'eth1', hostIf: BR, hostKind: 'bridge',
-      address: '10.247.31.1/24', gateway: '10.247.31.254', mac: MAC,
+      address: '10.247.31.1/24', gateway: '10.247.31.254', mac: MAC, owner: 'cli',
     });
     assert.match(await ok(['--dry-run', ...ARGS]), /^# .*network namespace pwl-mi1: nothing to do \(unchanged\)\n$/u);
     // The classic order of options, and our options in other places, are the same request.
@@ -554,7 +563,7 @@ void describe('idempotent re-runs, conflicts and --replace', () => {
     assert.equal(again['outcome'], 'unchanged');
     assert.deepEqual(again['interface'], {
       guest: `netns:${G}`, guestIf: 'eth1', hostIf: BR, hostKind: 'bridge', localIf: end,
-      address: '10.247.31.1/24', gateway: '10.247.31.254', mac: MAC,
+      address: '10.247.31.1/24', gateway: '10.247.31.254', mac: MAC, owner: 'cli',
     });
   });
 
@@ -574,7 +583,7 @@ void describe('idempotent re-runs, conflicts and --replace', () => {
       const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/gu, '\\$&');
       const r = await refused(args, new RegExp(
         `eth1 in network namespace ${G} is already plumbed by pipework with another configuration ` +
-        `\\(${esc(OLD)}; asked: ${esc(asked)}\\); run 'pipework del -i eth1 ${G}' first, or add --replace`, 'u'));
+        `\\(${esc(OLD)}; asked: ${esc(asked)}; what differs: [^)]+\\); run 'pipework del -i eth1 ${G}' first, or add --replace`, 'u'));
       assert.ok(r.stderr.includes(OLD) && r.stderr.includes(asked));
       await assertStateUnchanged(state, G, scope, what);
       await assertOursUnchanged(host);
@@ -648,26 +657,23 @@ void describe('--dry-run and --json', () => {
     await removeLink(BR);
   });
 
-  interface PlanJsonStep { title: string; where: string; command: string[] }
+  interface PlanJsonStep { title: string; where: string; command: string[]; shell: string }
 
-  /** The text line --dry-run prints for a --json plan step. */
-  const textOf = (s: PlanJsonStep): string => {
-    if (s.command[0] === 'ip') return s.where === 'guest' ? `ip -n <netns> ${s.command.slice(1).join(' ')}` : s.command.join(' ');
-    return s.where === 'guest' ? `ip netns exec <netns> ${s.command.join(' ')}` : s.command.join(' ');
-  };
+  /** The text line --dry-run prints for a --json plan step: the shell line, which names the netns. */
+  const textOf = (s: PlanJsonStep): string => s.shell;
 
   void test('attach --dry-run prints the plan (the exact commands, numbered) and changes nothing; --json has the same commands', async () => {
     const host = await snapshotOurs();
     const guest = await settledGuest(G);
     const text = await ok(['--dry-run', BR, G, ADDR]);
     const lines = text.trimEnd().split('\n');
-    assert.equal(lines[0], '# <netns>: network namespace pwl-mj1');
+    assert.equal(lines[0], '# network namespace pwl-mj1');
     const n = planSteps(text);
     assert.ok(n >= 8, text);
     lines.slice(1).forEach((l, i) => assert.match(l, new RegExp(`^\\S.*    # ${i + 1}\\. \\S`, 'u'), text));
     assert.ok(lines.includes(`ip link add name ${BR} type bridge    # 1. create bridge ${BR}`), text);
-    assert.ok(lines.some((l) => l.startsWith('ip -n <netns> addr add 10.247.41.1/24 brd 10.247.41.255 dev eth1    # ')), text);
-    assert.ok(lines.some((l) => l.startsWith('ip -n <netns> route replace default via 10.247.41.254 dev eth1    # ')), text);
+    assert.ok(lines.some((l) => l.startsWith('ip -n pwl-mj1 addr add 10.247.41.1/24 brd 10.247.41.255 dev eth1    # ')), text);
+    assert.ok(lines.some((l) => l.startsWith('ip -n pwl-mj1 route replace default via 10.247.41.254 dev eth1    # ')), text);
 
     const j = await okJson(['--dry-run', BR, G, ADDR]);
     assert.equal(j['command'], 'attach');
@@ -693,7 +699,7 @@ void describe('--dry-run and --json', () => {
     const state = await settledState(G, scope);
     const host = await snapshotOurs();
 
-    const delPlan = new RegExp(`^# <netns>: network namespace pwl-mj1\nip -n <netns> link del dev eth1    # 1\\. remove eth1 [^\n]*${end}[^\n]*${BR}[^\n]*\n$`, 'u');
+    const delPlan = new RegExp(`^# network namespace pwl-mj1\nip -n pwl-mj1 link del dev eth1    # 1\\. remove eth1 [^\n]*${end}[^\n]*${BR}[^\n]*\n$`, 'u');
     assert.match(await ok(['del', '--dry-run', G]), delPlan);
     assert.match(await ok(['--dry-run', 'del', '--all', G]), delPlan);
     assert.match(await ok(['del', '--dry-run', '-i', 'eth7', G]), /^# .*network namespace pwl-mj1: nothing to do \(unchanged\)\n$/u);
@@ -702,7 +708,7 @@ void describe('--dry-run and --json', () => {
     assert.deepEqual((j['removed'] as { guestIf: string; localIf: string }[]).map((r) => [r.guestIf, r.localIf]), [['eth1', end]]);
     const plan = j['plan'] as PlanJsonStep[];
     assert.equal(plan.length, 1);
-    assert.deepEqual({ ...plan[0], title: '' }, { title: '', where: 'guest', command: ['ip', 'link', 'del', 'dev', 'eth1'] });
+    assert.deepEqual({ ...plan[0], title: '' }, { title: '', where: 'guest', command: ['ip', '-n', G, 'link', 'del', 'dev', 'eth1'], shell: `ip -n ${G} link del dev eth1` });
     assert.match(plan[0]!.title, new RegExp(`^remove eth1 .*${end}.*${BR}`, 'u'));
     await assertStateUnchanged(state, G, scope, 'del --dry-run');
     await assertOursUnchanged(host);

@@ -128,6 +128,9 @@ export interface GuestSnapshot {
 }
 
 export async function snapshotGuest(ns: string): Promise<GuestSnapshot> {
+  // An interface made just before still has a tentative IPv6 link-local address; its local route
+  // appears once DAD is done (about a second): snapshot the settled state.
+  await waitFor(`DAD done in ${ns}`, async () => (await ipJson(['-6', 'addr', 'show', 'tentative'], ns)).length === 0, 5_000, 50);
   const raw = (await ipJson(['-d', 'addr', 'show'], ns)) as (IpLink & IpAddr)[];
   const links = raw
     .map((l) => `${l.ifname} kind=${l.linkinfo?.info_kind ?? ''} mtu=${l.mtu} state=${l.operstate} mac=${l.address ?? ''} ` +

@@ -8,8 +8,11 @@ import { fileURLToPath } from 'node:url';
 /** Absolute path of the repository root (the directory holding package.json and bin/pipework). */
 export const repoRoot: string = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
 
-/** Absolute path of the CLI entry point. */
-export const pipeworkBin: string = join(repoRoot, 'bin', 'pipework');
+/**
+ * Absolute path of the CLI entry point; PIPEWORK_BIN runs the tests against another build (to show
+ * that a test fails on the code before a fix).
+ */
+export const pipeworkBin: string = process.env['PIPEWORK_BIN'] ?? join(repoRoot, 'bin', 'pipework');
 
 function findRepoRoot(start: string): string {
   // Compiled: <repo>/build/test/integration/helpers; source: <repo>/test/integration/helpers.
