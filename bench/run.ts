@@ -12,8 +12,11 @@
  *               host side, then one `ip -n <ns> -batch` per guest, 8 at a time (`xargs -P 8`),
  *               as batch runs them
  *
- * on N Docker containers (classic and one-shot: the classic script knows only Docker/LXC) and N
- * named network namespaces, for N in BENCH_SIZES (default 1,10,100,200). It prints a markdown
+ * on N Docker containers (the classic script knows only Docker/LXC), N named network namespaces
+ * and N PID guests (`unshare --net sleep`), for N in BENCH_SIZES (default 1,10,100,200). With
+ * BENCH_BEFORE=/path/to/an/older/bin/pipework the same one-shot and batch runs are made with that
+ * build too, interleaved with ours ("before" rows: a refactor measured against what it replaced).
+ * It prints a markdown
  * table (median wall ms per attach, processes per attach counted under strace, ratios to the
  * classic script and to the floor), Node's own start-up beside `pipework --version`, the peak
  * RSS of a 200-line batch (GNU time), and whether the targets of issue #6 are met.
@@ -29,7 +32,8 @@
  * the start.
  *
  * Environment: BENCH_SIZES=1,10 (smaller runs), PIPEWORK_CLASSIC=/path/to/pipework (the classic
- * script; without it that column is skipped), BENCH_JSON=FILE (raw samples as JSON).
+ * script; without it that column is skipped), BENCH_BEFORE=/path/to/bin/pipework (an earlier
+ * build, measured beside this one), BENCH_JSON=FILE (raw samples as JSON).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
@@ -54,11 +58,15 @@ const containerName = (i: number): string => `${PREFIX}d${pad(i)}`;
 const netnsName = (i: number): string => `${PREFIX}n${pad(i)}`;
 /** /var/run/netns/<this> → /proc/PID/ns/net of container i, for the floor's `ip -n`. */
 const dockerNsLink = (i: number): string => `${PREFIX}l${pad(i)}`;
+/** The same for PID guest i. */
+const pidNsLink = (i: number): string => `${PREFIX}p${pad(i)}`;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const PIPEWORK = join(ROOT, 'bin/pipework');
 const DOCKER_SOCK = process.env['DOCKER_HOST']?.startsWith('unix://') ? process.env['DOCKER_HOST'].slice(7) : '/var/run/docker.sock';
 const CLASSIC = process.env['PIPEWORK_CLASSIC'];
+/** An earlier build of pipework, measured beside this one (its "before" rows). */
+const BEFORE = process.env['BENCH_BEFORE'];
 /** `pipework batch` runs this many guest processes at once; the floor does the same. */
 const GUEST_CONCURRENCY = 8;
 /** A plain PATH for every scenario (node's own directory first, for bin/pipework's `env node`). */
@@ -371,7 +379,7 @@ async function countUnderStrace(cmds: Cmd[], work: string): Promise<number> {
 }
 
 // --- scenarios ------------------------------------------------------------------------------
-type GuestType = 'docker' | 'netns';
+type GuestType = 'docker' | 'netns' | 'pid';
 
 interface Guest {
   /** What the command lines name: the container or the netns. */
@@ -394,7 +402,7 @@ interface Scenario {
 }
 
 function addressOf(type: GuestType, i: number): string {
-  const base = type === 'docker' ? 1 : 11;
+  const base = type === 'docker' ? 1 : type === 'netns' ? 11 : 21;
   return `10.213.${base + Math.floor(i / 250)}.${1 + (i % 250)}/16`;
 }
 
@@ -410,26 +418,28 @@ function classicScenario(noArpPath: string): Scenario {
 /** The in-process prototype's switch (ours only; needs `npm run build:native`). */
 const NETLINK_ENV = { PIPEWORK_NETLINK: '1' };
 
-function oneShotScenario(netlink = false): Scenario {
+function oneShotScenario(type: GuestType, opts: { netlink?: boolean; before?: boolean; noArpPath?: string } = {}): Scenario {
+  const { netlink = false, before = false, noArpPath } = opts;
+  const env = { ...(noArpPath && { PATH: noArpPath }), ...(netlink && NETLINK_ENV) };
   return {
-    key: netlink ? 'oneshot-nl' : 'oneshot',
-    label: netlink ? 'pipework one-shot, loop, in-process netlink' : 'pipework one-shot, loop',
-    type: 'docker', kind: 'loop',
-    commands: (gs) => gs.map((g) => ({ argv: [PIPEWORK, BRIDGE, g.ref, g.address], ...(netlink && { env: NETLINK_ENV }) })),
+    key: `oneshot${netlink ? '-nl' : ''}${noArpPath ? '-noarp' : ''}${before ? '-before' : ''}`,
+    label: `${before ? 'BEFORE: ' : ''}pipework one-shot, loop${netlink ? ', in-process netlink' : ''}${noArpPath ? ', arping absent' : ''}`,
+    type, kind: 'loop',
+    commands: (gs) => gs.map((g) => ({ argv: [before ? BEFORE! : PIPEWORK, BRIDGE, g.ref, g.address], ...(Object.keys(env).length > 0 && { env }) })),
   };
 }
 
-function batchScenario(type: GuestType, work: string, opts: { noArpPath?: string; netlink?: boolean } = {}): Scenario {
-  const { noArpPath, netlink = false } = opts;
+function batchScenario(type: GuestType, work: string, opts: { noArpPath?: string; netlink?: boolean; before?: boolean } = {}): Scenario {
+  const { noArpPath, netlink = false, before = false } = opts;
   return {
-    key: `batch${netlink ? '-nl' : ''}${noArpPath ? '-noarp' : ''}`,
-    label: `pipework batch${netlink ? ', in-process netlink' : ''}${noArpPath ? ', arping absent' : ''}`,
+    key: `batch${netlink ? '-nl' : ''}${noArpPath ? '-noarp' : ''}${before ? '-before' : ''}`,
+    label: `${before ? 'BEFORE: ' : ''}pipework batch${netlink ? ', in-process netlink' : ''}${noArpPath ? ', arping absent' : ''}`,
     type, kind: 'batch',
     commands: (gs) => {
       const file = join(work, `batch-${type}-${gs.length}.txt`);
       writeFileSync(file, gs.map((g) => `${BRIDGE} ${g.ref} ${g.address}\n`).join(''));
       const env = { ...(noArpPath && { PATH: noArpPath }), ...(netlink && NETLINK_ENV) };
-      return [{ argv: [PIPEWORK, 'batch', file], ...(Object.keys(env).length > 0 && { env }) }];
+      return [{ argv: [before ? BEFORE! : PIPEWORK, 'batch', file], ...(Object.keys(env).length > 0 && { env }) }];
     },
   };
 }
@@ -533,8 +543,13 @@ async function main(): Promise<number> {
       return 1;
     }
   }
-  if (!existsSync(join(ROOT, 'build/dist/pipework.js'))) {
-    log('build/dist/pipework.js is missing: run `npm run build` first (bin/pipework would fall back to the slower unbundled build)');
+  if (!existsSync(join(ROOT, 'build/dist/pipework.cjs'))) {
+    log('build/dist/pipework.cjs is missing: run `npm run build` first (bin/pipework would fall back to the slower unbundled build)');
+    return 1;
+  }
+  const beforeOk = BEFORE !== undefined && BEFORE !== '' && existsSync(BEFORE);
+  if (BEFORE !== undefined && !beforeOk) {
+    log(`BENCH_BEFORE=${BEFORE} does not exist`);
     return 1;
   }
 
@@ -569,10 +584,19 @@ async function main(): Promise<number> {
 
   const work = mkdtempSync('/tmp/pwbn-');
   const pids: number[] = [];
+  /** The PID guests' processes (ours: stopped by PID at the end). */
+  const sleepers: number[] = [];
   let cleaned: Promise<void> | undefined;
   const cleanup = (): Promise<void> => {
     cleaned ??= (async () => {
-      log('cleaning up (containers, netns, bridge, image)');
+      log('cleaning up (containers, netns, PID guests, bridge, image)');
+      for (const pid of sleepers) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
       await cleanupAll({ image: true, pids });
       rmSync(work, { recursive: true, force: true });
     })();
@@ -635,6 +659,21 @@ async function main(): Promise<number> {
     }
     await runOk({ argv: ['ip', '-batch', '-'], input: netnsGuests.map((g) => `netns add ${g.nsName}\n`).join('') });
 
+    // PID guests: a process in a network namespace of its own (no netns name, no container).
+    const pidGuests: Guest[] = [];
+    for (let i = 0; i < maxN; i++) {
+      const child = spawn('unshare', ['--net', 'sleep', 'infinity'], { stdio: 'ignore', detached: true });
+      child.unref();
+      if (child.pid === undefined) throw new Error('unshare --net sleep did not start');
+      sleepers.push(child.pid);
+    }
+    for (const [i, pid] of sleepers.entries()) {
+      // Wait until it is in its own namespace (unshare has done its work and exec'd sleep).
+      for (let k = 0; k < 100 && readlinkSync(`/proc/${pid}/ns/net`) === readlinkSync('/proc/self/ns/net'); k++) await sleep(10);
+      symlinkSync(`/proc/${pid}/ns/net`, join(NETNS_DIR, pidNsLink(i)));
+      pidGuests.push({ ref: String(pid), nsName: pidNsLink(i), address: addressOf('pid', i), floorIf: `pwbnfp${pad(i)}`, pid });
+    }
+
     const dockerGuests: Guest[] = [];
     if (docker) {
       await ensureImage(work);
@@ -661,21 +700,31 @@ async function main(): Promise<number> {
     const noCa = { NODE_EXTRA_CA_CERTS: '' };
     const nodeNoCaMs: number[] = [];
     const versionNoCaMs: number[] = [];
+    const versionBeforeMs: number[] = [];
+    const versionBeforeNoCaMs: number[] = [];
     for (let k = 0; k < 21; k++) {
       nodeMs.push((await runOk({ argv: [process.execPath, '-e', '0'] })).ms);
       versionMs.push((await runOk({ argv: [PIPEWORK, '--version'] })).ms);
+      if (beforeOk) versionBeforeMs.push((await runOk({ argv: [BEFORE, '--version'] })).ms);
       if (caCerts === undefined || caCerts === '') continue;
       nodeNoCaMs.push((await runOk({ argv: [process.execPath, '-e', '0'], env: noCa })).ms);
       versionNoCaMs.push((await runOk({ argv: [PIPEWORK, '--version'], env: noCa })).ms);
+      if (beforeOk) versionBeforeNoCaMs.push((await runOk({ argv: [BEFORE, '--version'], env: noCa })).ms);
     }
 
-    const guestsOf = (t: GuestType): Guest[] => (t === 'docker' ? dockerGuests : netnsGuests);
-    const types: GuestType[] = docker ? ['docker', 'netns'] : ['netns'];
-    const loopScenarios: Scenario[] = docker
-      ? [...(classicOk ? [classicScenario(noArpPath)] : []), oneShotScenario(), ...(netlinkOk ? [oneShotScenario(true)] : [])]
-      : [];
+    const guestsOf = (t: GuestType): Guest[] => (t === 'docker' ? dockerGuests : t === 'pid' ? pidGuests : netnsGuests);
+    const types: GuestType[] = docker ? ['docker', 'netns', 'pid'] : ['netns', 'pid'];
+    // One-shot loops on every guest kind; the classic script (Docker only) beside ours, with
+    // arping absent for both (it would cost the classic script a second), and ours as it runs.
+    const loopsOf = (t: GuestType): Scenario[] => [
+      ...(t === 'docker' && classicOk ? [classicScenario(noArpPath)] : []),
+      oneShotScenario(t), oneShotScenario(t, { noArpPath }),
+      ...(beforeOk ? [oneShotScenario(t, { before: true })] : []),
+      ...(netlinkOk && t === 'docker' ? [oneShotScenario(t, { netlink: true })] : []),
+    ];
     const multi = (t: GuestType): Scenario[] => [
       batchScenario(t, work), batchScenario(t, work, { noArpPath }),
+      ...(beforeOk ? [batchScenario(t, work, { before: true })] : []),
       ...(netlinkOk ? [batchScenario(t, work, { netlink: true }), batchScenario(t, work, { netlink: true, noArpPath })] : []),
       floorScenario(t, work),
     ];
@@ -689,14 +738,16 @@ async function main(): Promise<number> {
       return r;
     };
     const multiByType = new Map(types.map((t) => [t, multi(t)] as const));
+    const loopsByType = new Map(types.map((t) => [t, loopsOf(t)] as const));
     const checked = new Set<Scenario>();
 
     for (const n of sizes) {
       const tn = performance.now();
       // Loops: the classic script and ours alternate attach by attach on the same guests.
       const loopRounds = n === 1 ? 11 : n <= 10 ? 2 : 1;
-      if (loopScenarios.length > 0) {
-        const gs = dockerGuests.slice(0, n);
+      for (const t of types) {
+        const loopScenarios = loopsByType.get(t)!;
+        const gs = guestsOf(t).slice(0, n);
         for (let r = 0; r < loopRounds; r++) {
           // Every guest runs every scenario once a round, in an order that rotates.
           const phases = loopScenarios.map((_, k) => (k + r) % loopScenarios.length);
@@ -736,12 +787,14 @@ async function main(): Promise<number> {
       }
       // Processes per attach, under strace (loops: the first three attaches).
       if (hasStrace) {
-        for (const s of loopScenarios) {
-          const gs = dockerGuests.slice(0, Math.min(n, 3));
-          const r = resultOf(n, s);
-          r.procs = (await countUnderStrace(s.commands(gs), work)) / gs.length;
-          r.procsSampled = gs.length;
-          await checkAndClear(s, gs, false);
+        for (const t of types) {
+          for (const s of loopsByType.get(t)!) {
+            const gs = guestsOf(t).slice(0, Math.min(n, 3));
+            const r = resultOf(n, s);
+            r.procs = (await countUnderStrace(s.commands(gs), work)) / gs.length;
+            r.procsSampled = gs.length;
+            await checkAndClear(s, gs, false);
+          }
         }
         for (const t of types) {
           const gs = guestsOf(t).slice(0, n);
@@ -794,7 +847,7 @@ async function main(): Promise<number> {
     const lines: string[] = [];
     lines.push('| N | guests | scenario | ms/attach (median) | IQR | samples | CPU ms/attach | procs/attach | × classic | × floor |');
     lines.push('|---:|---|---|---:|---:|---:|---:|---:|---:|---:|');
-    const order = ['classic', 'oneshot', 'oneshot-nl', 'batch', 'batch-noarp', 'batch-nl', 'batch-nl-noarp', 'floor'];
+    const order = ['classic', 'oneshot-before', 'oneshot', 'oneshot-noarp', 'oneshot-nl', 'batch-before', 'batch', 'batch-noarp', 'batch-nl', 'batch-nl-noarp', 'floor'];
     const sorted = [...results].sort((a, b) => a.n - b.n || a.scenario.type.localeCompare(b.scenario.type) || order.indexOf(a.scenario.key) - order.indexOf(b.scenario.key));
     for (const r of sorted) {
       const m = median(r.samples);
@@ -806,23 +859,39 @@ async function main(): Promise<number> {
     // --- targets ---
     const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'not measured' : ok ? 'MET' : 'NOT MET');
     const targets: string[] = [];
+    const medianOf = (n: number, t: GuestType, key: string): number => median(results.find((r) => r.n === n && r.scenario.type === t && r.scenario.key === key)?.samples ?? []);
+    const pooled = (t: GuestType, key: string): number[] => results.filter((r) => r.scenario.type === t && r.scenario.key === key).flatMap((r) => r.samples);
     if (classicOk && docker) {
-      const per = sizes.map((n) => ({ n, x: median(results.find((r) => r.n === n && r.scenario.key === 'oneshot')!.samples) / classicOf(n) }));
-      const pooled = (key: string): number[] => results.filter((r) => r.scenario.key === key).flatMap((r) => r.samples);
-      const all = median(pooled('oneshot')) / median(pooled('classic'));
-      targets.push(`- One-shot attach ≤ 1.0× the classic script (arping absent for it): ${per.map((p) => `N=${p.n} ${p.x.toFixed(2)}×`).join(', ')}; all attaches pooled ${all.toFixed(2)}× → ${verdict(per.every((p) => p.x <= 1.0))}`);
+      // Both spared the gratuitous ARP (which costs the classic script a second).
+      const per = sizes.map((n) => ({ n, x: medianOf(n, 'docker', 'oneshot-noarp') / classicOf(n) }));
+      const all = median(pooled('docker', 'oneshot-noarp')) / median(pooled('docker', 'classic'));
+      targets.push(`- One-shot Docker attach ≤ 0.8× the classic script (arping absent for both): ${per.map((p) => `N=${p.n} ${p.x.toFixed(2)}×`).join(', ')}; all attaches pooled ${all.toFixed(2)}× → ${verdict(all <= 0.8)}`);
     } else {
-      targets.push('- One-shot attach ≤ 1.0× the classic script: not measured (needs Docker and PIPEWORK_CLASSIC)');
+      targets.push('- One-shot Docker attach ≤ 0.8× the classic script: not measured (needs Docker and PIPEWORK_CLASSIC)');
     }
+    const startRatio = median(versionMs) / median(nodeMs);
+    const startRatioNoCa = nodeNoCaMs.length > 0 ? median(versionNoCaMs) / median(nodeNoCaMs) : undefined;
+    targets.push(`- \`pipework --version\` ≤ 1.15× \`node -e 0\`: ${startRatio.toFixed(2)}× as this environment is${startRatioNoCa !== undefined ? `, ${startRatioNoCa.toFixed(2)}× without NODE_EXTRA_CA_CERTS` : ''} → ${verdict(startRatio <= 1.15 && (startRatioNoCa === undefined || startRatioNoCa <= 1.15))}`);
     const bigN = sizes.includes(200) ? 200 : undefined;
     for (const t of types) {
-      const b = bigN !== undefined ? median(results.find((r) => r.n === bigN && r.scenario.type === t && r.scenario.key === 'batch')!.samples) / floorOf(bigN, t) : undefined;
-      targets.push(`- \`batch\` of 200 ${t} guests ≤ 1.3× the floor: ${b === undefined ? 'not measured (200 not in BENCH_SIZES)' : `${b.toFixed(2)}× → ${verdict(b <= 1.3)}`}`);
+      const b = bigN !== undefined ? medianOf(bigN, t, 'batch') / floorOf(bigN, t) : undefined;
+      targets.push(`- \`batch\` of 200 ${t} guests ≤ 1.1× the floor: ${b === undefined ? 'not measured (200 not in BENCH_SIZES)' : `${b.toFixed(2)}× → ${verdict(b <= 1.1)}`}`);
+    }
+    if (beforeOk) {
+      // No row slower than before: each of ours against the same scenario with the earlier build.
+      const slower: string[] = [];
+      for (const r of results) {
+        if (!r.scenario.key.endsWith('-before')) continue;
+        const ours = medianOf(r.n, r.scenario.type, r.scenario.key.replace(/-before$/u, ''));
+        const was = median(r.samples);
+        if (ours > was * 1.05) slower.push(`N=${r.n} ${r.scenario.type} ${r.scenario.key.replace(/-before$/u, '')} ${ratio(ours, was)}`);
+      }
+      targets.push(`- No row slower than before (BENCH_BEFORE, beyond 5% noise): ${slower.length === 0 ? 'none slower → MET' : `${slower.join(', ')} → NOT MET`}`);
+      targets.push(`- \`pipework --version\`: ${fmt(median(versionMs))} ms, before ${fmt(median(versionBeforeMs))} ms${versionNoCaMs.length > 0 ? `; without NODE_EXTRA_CA_CERTS ${fmt(median(versionNoCaMs))} ms, before ${fmt(median(versionBeforeNoCaMs))} ms` : ''}`);
     }
     if (netlinkOk && bigN !== undefined) {
       // Not a target: what the in-process prototype (PIPEWORK_NETLINK=1) would give.
-      const of = (t: GuestType, key: string): number => median(results.find((r) => r.n === bigN && r.scenario.type === t && r.scenario.key === key)?.samples ?? []);
-      const parts = types.map((t) => `${t} ${ratio(of(t, 'batch-nl'), floorOf(bigN, t))} (arping absent ${ratio(of(t, 'batch-nl-noarp'), floorOf(bigN, t))})`);
+      const parts = types.map((t) => `${t} ${ratio(medianOf(bigN, t, 'batch-nl'), floorOf(bigN, t))} (arping absent ${ratio(medianOf(bigN, t, 'batch-nl-noarp'), floorOf(bigN, t))})`);
       targets.push(`- In-process prototype, \`batch\` of 200 vs the floor (no target): ${parts.join(', ')}`);
     }
     for (const t of types) {
@@ -854,6 +923,7 @@ async function main(): Promise<number> {
         date: new Date().toISOString(), node: process.version, load: loadavg(),
         startup: { node: nodeMs, version: versionMs },
         rssKiB: Object.fromEntries(rssKiB),
+        startupBefore: { version: versionBeforeMs, versionNoCa: versionBeforeNoCaMs },
         results: results.map((r) => ({ n: r.n, guests: r.scenario.type, scenario: r.scenario.key, samples: r.samples, cpu: r.cpu, procs: r.procs })),
       }, null, 1));
     }
