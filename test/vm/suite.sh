@@ -210,6 +210,46 @@ last_user_gone() {
 }
 check "the VLAN sub-interface pipework made went with its last user; the admin-made one stays" last_user_gone
 
+# --direct-phys with a VLAN: the sub-interface pipework made moves in, and goes with del (its
+# record says pipework made it; an old reader took the written 1 for false and leaked it).
+guest vp1
+s ip link add pwnic1 type veth peer name pwsw1 netns pwsw
+s ip link set pwnic1 up
+pw_ok "attach vp1 with --direct-phys on pwnic1 VLAN 50 (pwnic1.50 moves in as eth1)" --direct-phys pwnic1 vp1 10.51.0.1/24 @50
+moved_in() {
+  kind_is vp1 eth1 vlan || return 1
+  if ip link show dev pwnic1.50 >/dev/null 2>&1; then echo "pwnic1.50 is still on the host"; return 1; fi
+}
+check "vp1's eth1 is the VLAN device pwnic1.50, gone from the host" moved_in
+pw_ok "pipework del vp1" del vp1
+vlan_made_gone() {
+  if ip link show dev pwnic1.50 >/dev/null 2>&1; then ip -d link show dev pwnic1.50; echo "pwnic1.50 was given back but not removed"; return 1; fi
+  ip link show dev pwnic1 >/dev/null || { echo "pwnic1 itself is gone"; return 1; }
+}
+check "del gave pwnic1.50 back and removed it (pipework made it); pwnic1 stays" vlan_made_gone
+
+# A batch --replace of one macvlan on a VLAN sub-interface pipework made leaves the sub-interface
+# to the other guest on it (the old batch executor removed it unconditionally, and the other
+# guest's macvlan with it).
+guest vb1 vb2
+s ip -n pwsw link add link pwsw0 name pwsw0.60 type vlan id 60
+s ip -n pwsw addr add 10.50.6.254/24 dev pwsw0.60
+s ip -n pwsw link set pwsw0.60 up
+printf 'pwnic0 vb1 10.50.6.1/24 @60\npwnic0 vb2 10.50.6.2/24 @60\n' >/tmp/vb.batch
+pw_ok "batch: vb1 and vb2 on pwnic0 VLAN 60" batch /tmp/vb.batch
+printf 'pwnic0 --replace vb1 10.50.6.11/24 @60\n' >/tmp/vb-replace.batch
+pw_ok "batch: --replace vb1 with another address on VLAN 60" batch /tmp/vb-replace.batch
+replaced_kept() {
+  vlan_is pwnic0.60 pwnic0 60 >/dev/null || { echo "pwnic0.60 is gone"; return 1; }
+  has_addr vb1 eth1 10.50.6.11/24 >/dev/null || { ip -n vb1 addr; echo "vb1 has not got 10.50.6.11"; return 1; }
+  reach vb2 10.50.6.254 && reach vb1 10.50.6.254
+}
+check "pwnic0.60 stays (vb2 uses it); vb1 has its new address; both reach the switch" replaced_kept
+pw_ok "pipework del vb1" del vb1
+pw_ok "pipework del vb2 (the last user of VLAN 60)" del vb2
+vlan60_gone() { if ip link show dev pwnic0.60 >/dev/null 2>&1; then echo "pwnic0.60 is still there"; return 1; fi; }
+check "pwnic0.60 went with its last user" vlan60_gone
+
 # --- 2. dummy ------------------------------------------------------------------------------
 section "dummy interfaces"
 guest gd
