@@ -79,12 +79,12 @@ async function dnsTarget(guest: Guest, socket: string | undefined): Promise<DnsT
 }
 
 /** What DHCP by `method` needs (the spec's addressing, or the one a --replace parks). */
-export async function gatherDhcpFacts(dhcp: { method: DhcpMethod; timeoutSec?: number; image?: string }, guest: Guest): Promise<DhcpFacts> {
+export async function gatherDhcpFacts(dhcp: { method: DhcpMethod; timeoutSec?: number; image?: string }, guest: Guest, programs?: Map<string, boolean>): Promise<DhcpFacts> {
   const info = METHOD_INFO[dhcp.method];
   const engine: Engine | undefined = guest.kind === 'docker' || guest.kind === 'podman' ? guest.kind : undefined;
   const socket = engine !== undefined ? engineSocket(engine) : undefined;
   const installed: Partial<Record<ClientProgram, boolean>> = {};
-  if (info.onHost) installed[info.program] = hasProgram(info.program);
+  if (info.onHost) installed[info.program] = hasProgram(info.program, programs);
   let helper: DhcpFacts['helper'];
   if (!info.onHost && engine !== undefined && socket !== undefined) {
     const image = dhcp.image ?? DEFAULT_DHCP_IMAGE;

@@ -31,6 +31,8 @@ export interface RunContext {
 
 export interface RunCache {
   hostLinks: HostLinkCache;
+  /** Which programs are installed (src/exec/programs.ts). */
+  programs: Map<string, boolean>;
   ovs?: Promise<OvsFacts>;
   dockerIndex?: Promise<DockerIndex | undefined>;
 }
@@ -52,7 +54,7 @@ export function newRun(options: RunOptions = {}): RunContext {
     ...(options.failAt && { failAt: options.failAt }),
     ...(options.onProgress && { onProgress: options.onProgress }),
     concurrency: options.concurrency ?? 8,
-    cache: { hostLinks: new HostLinkCache() },
+    cache: { hostLinks: new HostLinkCache(), programs: new Map() },
   };
 }
 

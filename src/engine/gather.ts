@@ -70,7 +70,7 @@ export async function gatherFacts(ctx: RunContext, spec: AttachSpec, guest: Gues
   const driver = driverFor(spec.host.kind);
   const [guestSide, ovs] = await Promise.all([
     guestFacts(ctx, spec, guest, names, full),
-    driver.needsOvs === true ? (ctx.cache.ovs ??= readOvsFacts(ctx.runner)) : undefined,
+    driver.needsOvs === true ? (ctx.cache.ovs ??= readOvsFacts(ctx.runner, ctx.cache.programs)) : undefined,
   ]);
   const present = guestSide.links.find((l) => l.name === spec.guestIf);
   const existing = decodeRecord(present?.alias);
@@ -85,7 +85,7 @@ export async function gatherFacts(ctx: RunContext, spec: AttachSpec, guest: Gues
   // A link's kind matters only where the plan would make one of that name (it refuses what is not its own).
   const creating = !present || (existing !== undefined && spec.onConflict === 'replace');
   const detailed = creating ? [names.hostEnd, names.vlanIf].map((n) => (n !== undefined ? host[n] : null)).filter((l): l is HostLink => !!l) : [];
-  const facts: Facts = { host, guest: guestSide, arping: hasProgram('arping') };
+  const facts: Facts = { host, guest: guestSide, arping: hasProgram('arping', ctx.cache.programs) };
   await addDetails(ctx, detailed);
   if (ovs !== undefined) facts.ovs = ovs;
   // A re-run checks the port row, where a guest that died may have left a stale one.
@@ -93,9 +93,9 @@ export async function gatherFacts(ctx: RunContext, spec: AttachSpec, guest: Gues
     facts.ovsPorts = await readOvsPorts(ctx.runner, [existing.localIf]);
   }
   const a = spec.addressing;
-  if (a.kind === 'dhcp') facts.dhcp = await gatherDhcpFacts({ method: a.method, timeoutSec: a.timeoutSec, ...(a.image !== undefined && { image: a.image }) }, guest);
+  if (a.kind === 'dhcp') facts.dhcp = await gatherDhcpFacts({ method: a.method, timeoutSec: a.timeoutSec, ...(a.image !== undefined && { image: a.image }) }, guest, ctx.cache.programs);
   if (existing?.dhcp !== undefined && spec.onConflict === 'replace') {
-    facts.replacedDhcp = await gatherDhcpFacts({ method: existing.dhcp }, guest).catch(() => undefined);
+    facts.replacedDhcp = await gatherDhcpFacts({ method: existing.dhcp }, guest, ctx.cache.programs).catch(() => undefined);
     if (facts.replacedDhcp === undefined) delete facts.replacedDhcp;
   }
   return facts;

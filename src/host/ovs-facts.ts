@@ -28,8 +28,8 @@ function pidAlive(pidfile: string): boolean {
   }
 }
 
-export async function readOvsFacts(runner: Runner): Promise<OvsFacts> {
-  const installed = hasProgram('ovs-vsctl');
+export async function readOvsFacts(runner: Runner, programs?: Map<string, boolean>): Promise<OvsFacts> {
+  const installed = hasProgram('ovs-vsctl', programs);
   const dbRunning = installed && existsSync(`${OVS_RUN_DIR}/db.sock`);
   const switchRunning = pidAlive(`${OVS_RUN_DIR}/ovs-vswitchd.pid`);
   let bridges: string[] = [];

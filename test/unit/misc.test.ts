@@ -378,13 +378,16 @@ void describe('facts kept for a run', () => {
     assert.deepEqual(again, lo);
   });
 
-  void test('hasProgram looks in the given PATH and keeps its answer', () => {
+  void test("hasProgram looks in the given PATH and keeps its answer in the run's cache (a new run asks again)", () => {
     const dir = mkdtempSync(join(tmpdir(), 'pwu-path-'));
     try {
-      assert.equal(hasProgram('pwu-prog', dir), false);
+      const run = new Map<string, boolean>();
+      assert.equal(hasProgram('pwu-prog', run, dir), false);
       writeFileSync(join(dir, 'pwu-prog'), '');
-      assert.equal(hasProgram('pwu-prog', dir), false, 'the first answer is kept for the run');
-      assert.equal(hasProgram('pwu-prog', `${dir}:`), true);
+      assert.equal(hasProgram('pwu-prog', run, dir), false, 'the first answer is kept for the run');
+      assert.equal(hasProgram('pwu-prog', run, `${dir}:`), true);
+      assert.equal(hasProgram('pwu-prog', new Map(), dir), true, 'another run sees it');
+      assert.equal(hasProgram('pwu-prog', undefined, dir), true, 'no cache: asked every time');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -102,6 +102,6 @@ export async function classicSpec(request: AttachRequest, ctx: RunContext, owner
   const links = ctx.cache.hostLinks;
   const link = links.link(hostIfName(request, links));
   const mayBeOvs = link !== undefined && !link.isBridge && link.type !== LINK_TYPE_INFINIBAND;
-  const bridges = mayBeOvs ? (await (ctx.cache.ovs ??= readOvsFacts(ctx.runner))).bridges : [];
+  const bridges = mayBeOvs ? (await (ctx.cache.ovs ??= readOvsFacts(ctx.runner, ctx.cache.programs))).bridges : [];
   return resolveClassic(request, { link: (n) => links.link(n), byMac: (m) => links.byMac(m), ovsBridges: () => bridges }, owner);
 }
