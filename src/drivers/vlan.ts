@@ -33,6 +33,8 @@ export function planVlanIf(nic: string, name: string, vlan: number, mtu: number,
       undo: [{ kind: 'ip', place: 'host', args: ['link', 'del', 'dev', name] }],
       needs: featureText('vlan'),
       requires: [nic],
+      // Several attaches of one run (or runs at once) may make the same sub-interface.
+      raceOk: { vlanExists: name },
     }, {
       title: `mark ${name} as made by pipework`,
       action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', name, 'alias', VLAN_MARK] },

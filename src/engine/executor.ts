@@ -6,7 +6,7 @@
  * that was done (or may have been: a child that died mid-batch) is undone in reverse, and the
  * error names the failed step.
  */
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { batchLine, inProcessIp, ipBatch, type BatchFailure } from '../exec/ip.js';
@@ -63,7 +63,7 @@ class HalfDoneError extends Error {}
 
 class Executor {
   private readonly cursors: Cursor[];
-  /** raceOk steps already done by a plan of this run (a shared bridge): the others skip them. */
+  /** raceOk steps already done by a plan of this run (a shared bridge, VLAN sub-interface): the others skip them. */
   private readonly sharedDone = new Set<string>();
   private finished = 0;
 
@@ -164,8 +164,10 @@ class Executor {
       this.mark(c, seg, true);
       throw new JobFailure(c, c.next - seg.length, failure.message, failure.error, ['ip', ...(seg[0]!.action as IpAction).args]);
     }
-    this.mark(c, seg.slice(0, failure.failedLine));
-    const failed = seg[failure.failedLine]!;
+    // (A line number past the batch would be ip's nonsense: then the last line failed.)
+    const at = Math.min(failure.failedLine, seg.length - 1);
+    this.mark(c, seg.slice(0, at));
+    const failed = seg[at]!;
     throw new JobFailure(c, c.next, failure.message, failure.error, ['ip', ...(failed.action as IpAction).args]);
   }
 
@@ -215,14 +217,14 @@ class Executor {
   /** A step several runs (or plans) may do at once: creating a shared bridge. */
   private async runShared(c: Cursor, step: Step, action: IpAction): Promise<void> {
     const key = action.args.join(' ');
-    if (this.sharedDone.has(key) && readHostLink(step.raceOk!.bridgeExists)?.isBridge === true) {
+    if (this.sharedDone.has(key) && sharedLinkThere(step.raceOk!)) {
       // Another plan of this run made it: use it, and leave its removal to that plan's undo.
       c.done.push({ step: { ...step, undo: [] } });
       c.next++;
       return;
     }
     const failure = await ipBatch(this.runner, [action.args], { where: 'the host' });
-    if (failure && !(/File exists/u.test(failure.message) && readHostLink(step.raceOk!.bridgeExists)?.isBridge === true)) {
+    if (failure && !(/File exists/u.test(failure.message) && sharedLinkThere(step.raceOk!))) {
       this.settle(c, [step], failure);
     }
     // Whoever is second uses what the first made, and never removes it.
@@ -378,6 +380,16 @@ class Executor {
 interface Seg {
   c: Cursor;
   seg: Step[];
+}
+
+/** Is the shared link a raceOk step makes there, as that kind of device? (sysfs; no process.) */
+function sharedLinkThere(race: NonNullable<Step['raceOk']>): boolean {
+  if ('bridgeExists' in race) return readHostLink(race.bridgeExists)?.isBridge === true;
+  try {
+    return /^DEVTYPE=vlan$/mu.test(readFileSync(`/sys/class/net/${race.vlanExists}/uevent`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 /** Steps that run by themselves: programs, shared creations, and steps decided when they run. */

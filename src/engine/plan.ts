@@ -47,11 +47,12 @@ export interface Step {
   /** Run in reverse order when a later step fails. Empty: nothing to undo (or cannot be undone). */
   undo: Action[];
   /**
-   * Another run may have done this at the same moment (creating a shared bridge): when the
-   * step fails with "File exists" and this check passes, it counts as done (with no undo).
+   * Another run may have done this at the same moment (creating a shared bridge or VLAN
+   * sub-interface): when the step fails with "File exists" and that link is there as such a
+   * device, it counts as done (with no undo).
    * Several plans of one run that hold the same such step run it once.
    */
-  raceOk?: { bridgeExists: string };
+  raceOk?: { bridgeExists: string } | { vlanExists: string };
   /** It cannot be undone (an interface removed): a failure later must say so. */
   irreversible?: boolean;
   /**
