@@ -11,6 +11,7 @@
 #   /bin/*                      busybox (static) and its applets, except those shadowed below
 #   /usr/sbin/ip, bridge, tc    the host's iproute2 (pipework talks to the real one)
 #   /usr/bin/nsenter            the host's util-linux nsenter (pipework enters guests with it)
+#   /usr/bin/xargs              findutils xargs (pipework batch runs many guests' batches through one, -P)
 #   /usr/bin/node               the host's Node.js
 #   Open vSwitch                ovsdb-server, ovs-vswitchd, ovs-vsctl, ovs-appctl, ovsdb-tool,
 #                               ovs-dpctl and the vswitch schema
@@ -37,6 +38,7 @@ MODULES=(
 BINS=(
   ip:/usr/sbin/ip bridge:/usr/sbin/bridge tc:/usr/sbin/tc
   nsenter:/usr/bin/nsenter
+  xargs:/usr/bin/xargs
   node:/usr/bin/node
   ovsdb-server:/usr/sbin/ovsdb-server ovs-vswitchd:/usr/sbin/ovs-vswitchd
   ovs-vsctl:/usr/bin/ovs-vsctl ovs-appctl:/usr/bin/ovs-appctl ovsdb-tool:/usr/bin/ovsdb-tool
