@@ -18,6 +18,8 @@ interface Listed {
 export interface DockerIndex {
   /** A running container by name, full id or unique id prefix; undefined to ask the API. */
   locate(ref: string): GuestLocation | undefined;
+  /** Does any container (running or not) answer to this name, id or id prefix? No: not Docker's. */
+  knows(ref: string): boolean;
 }
 
 /** The cgroup directories a Docker container can have (cgroupfs and systemd drivers). */
@@ -51,7 +53,10 @@ export async function dockerIndex(): Promise<DockerIndex | undefined> {
   const roots = hostCgroupRoots();
   const byName = new Map<string, Listed>();
   for (const c of list) for (const n of c.Names ?? []) byName.set(n.replace(/^\//u, ''), c);
+  const find = (name: string): Listed | undefined => byName.get(name) ?? list.find((x) => x.Id === name)
+    ?? (/^[0-9a-f]+$/u.test(name) ? list.find((x) => x.Id.startsWith(name)) : undefined);
   return {
+    knows: (ref) => find(ref.replace(/^\//u, '')) !== undefined,
     locate(ref) {
       const name = ref.replace(/^\//u, '');
       let c = byName.get(name) ?? list.find((x) => x.Id === name);

@@ -127,8 +127,11 @@ async function locate(guestRef: GuestRef, opts: ResolveOptions): Promise<GuestLo
   const lxc = lookupLxcCgroup(name);
   // Docker that cannot be reached is worth a mention only where it is expected to run.
   const dockerExpected = process.env['DOCKER_HOST'] !== undefined || existsSync('/var/run/docker.sock');
+  // With Docker's containers listed up front (a batch), a name it does not know is not Docker's:
+  // no API call per guest (a PID guest's number included).
+  const askDocker = possibleContainerName(name) && (opts.dockerIndex === undefined || opts.dockerIndex.knows(name));
   const docker = opts.dockerIndex?.locate(name)
-    ?? (possibleContainerName(name) ? take(await lookupContainer(() => lookupDocker(name), sleep), dockerExpected ? 'Docker' : undefined) : undefined);
+    ?? (askDocker ? take(await lookupContainer(() => lookupDocker(name), sleep), dockerExpected ? 'Docker' : undefined) : undefined);
   const pid = lookupPid(name);
   const found = [netns, lxc, docker, pid].filter((l): l is GuestLocation => l !== undefined);
   if (found.length > 1) {

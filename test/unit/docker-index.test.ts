@@ -50,6 +50,12 @@ void describe('dockerIndex', () => {
     assert.deepEqual(requests, ['/containers/json?all=1']);
   });
 
+  void test("knows: a name, id or id prefix of any container (running or not); a PID guest's number is not Docker's", async () => {
+    const index = await dockerIndex();
+    for (const ref of ['web', '/web', 'db', LIST[0]!.Id, 'bb3']) assert.equal(index!.knows(ref), true, ref);
+    for (const ref of ['nosuch', '4242', 'cc']) assert.equal(index!.knows(ref), false, ref);
+  });
+
   void test('an id prefix that matches two containers is refused, as the API would', async () => {
     const index = await dockerIndex();
     assert.throws(() => index!.locate('aa'), ConflictError);
