@@ -311,15 +311,19 @@ function planReplace(input: PlanInput, link: GuestLink, existing: AttachRecord, 
     const rowBack: Action[] = existing.hostKind === 'ovs'
       ? [{ kind: 'exec', place: 'host', argv: ovsPortArgv(existing.hostIf, old, existing.vlan, ovsIds(guest, existing)) }]
       : [];
-    // A new host end of another kind must not meet the old OVS row of its name (ovs-vswitchd would
-    // take the new device): the row goes now, and comes back if the replace fails.
-    const rowGoes = existing.hostKind === 'ovs' && spec.host.kind !== 'ovs';
     steps.push({
       title: `park host end ${old} as ${parked.hostEnd}`,
       action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', old, 'down', 'name', parked.hostEnd] },
-      undo: [...(rowGoes ? [] : rowBack), { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', old, 'up'] }, { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', parked.hostEnd, 'name', old] }],
+      // Undone last to first: its name back, up, then its OVS row again.
+      undo: [...rowBack, { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', old, 'up'] }, { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', parked.hostEnd, 'name', old] }],
     });
-    if (rowGoes) steps.push({ ...planOvsPortRemoval(existing.hostIf, old), undo: rowBack });
+    if (existing.hostKind === 'ovs') {
+      // Its row goes now, in a transaction of its own: replaced by the new port's row in one
+      // transaction under the same name, ovs-vswitchd (userspace datapath) keeps the parked device
+      // open as that port and the new interface gets no traffic; and a new host end of another
+      // kind must not meet an OVS row of its name. (The park's undo puts the row back.)
+      steps.push({ ...planOvsPortRemoval(existing.hostIf, old), title: `take parked ${old}'s row off Open vSwitch bridge ${existing.hostIf}` });
+    }
   }
 
   // 3. The new interface, as if nothing were there.
