@@ -153,7 +153,7 @@ function parseHostIf(text: string): HostIfRef {
   return { by: 'name', name: checkIfName(text, 'host interface') };
 }
 
-function parseConfig(text: string, family: Family | undefined): AddressConfig {
+export function parseConfig(text: string, family: Family | undefined): AddressConfig {
   const colon = text.indexOf(':');
   const head = colon === -1 ? text : text.slice(0, colon);
   if (isDhcpMethod(head)) {
@@ -178,7 +178,7 @@ function parseConfig(text: string, family: Family | undefined): AddressConfig {
  * for every host kind but IPoIB, where the classic tool read it as a hexadecimal partition
  * key; which one applies is known once the host interface is, so both are kept.
  */
-function parseMacVlan(text: string): { mac?: string; vlan?: number; vlanText?: string } {
+export function parseMacVlan(text: string): { mac?: string; vlan?: number; vlanText?: string } {
   const at = text.indexOf('@');
   const macText = at === -1 ? text : text.slice(0, at);
   const vlanText = at === -1 ? undefined : text.slice(at + 1);

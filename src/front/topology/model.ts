@@ -1,0 +1,96 @@
+/**
+ * A topology file, validated and resolved into plain values (the raw YAML is in schema.ts's
+ * types; this is what the rest of the door works with). Every value here is canonical: addresses
+ * parsed, MACs lower-case, names checked. `at` keeps where each thing was written, for messages.
+ */
+import type { StaticAddress } from '../../model/address.js';
+import type { DhcpMethod } from '../../model/dhcp-methods.js';
+import type { GuestRef, Impairment } from '../../spec/attach-spec.js';
+
+/** A place in the file (1-based). */
+export interface Pos {
+  line: number;
+  col: number;
+}
+
+/** The network kinds of format version 1: each maps to one host side of the engine. */
+export type NetworkKind = 'bridge' | 'ovs' | 'macvlan';
+
+export interface Network {
+  key: string;
+  kind: NetworkKind;
+  /** The bridge, OVS bridge or NIC. */
+  device: string;
+  /** Default VLAN of the links on it (an OVS tag; a VLAN sub-interface for macvlan). */
+  vlan?: number;
+  mtu?: number;
+  /** For `address: auto`. */
+  subnet?: Subnet;
+  /** Must exist; never made, changed or removed. */
+  external: boolean;
+  at: Pos;
+}
+
+export interface Subnet {
+  cidr: string;
+  family: 4 | 6;
+  /** The network address as a number. */
+  base: bigint;
+  prefix: number;
+}
+
+export type Guest =
+  | { key: string; kind: 'netns'; netns: string; at: Pos }
+  | { key: string; kind: 'container'; ref: GuestRef; text: string; at: Pos }
+  | { key: string; kind: 'image'; image: string; command?: string[]; runtime: 'docker' | 'podman'; container: string; at: Pos };
+
+export type LinkAddressing =
+  | {
+    kind: 'static';
+    addresses: StaticAddress[];
+    /** `auto`: one more address, the next free one of the network's subnet. */
+    auto: boolean;
+    gateway4?: string;
+    gateway6?: string;
+  }
+  | { kind: 'dhcp'; method: DhcpMethod; options: string[] };
+
+export interface Link {
+  /** 0-based, in the file's order. */
+  index: number;
+  guest: string;
+  ifname: string;
+  network: string;
+  addressing: LinkAddressing;
+  mac?: string;
+  /** The link's own VLAN, or the network's. */
+  vlan?: number;
+  /** The link's own MTU, or the network's. */
+  mtu?: number;
+  impair?: Impairment;
+  at: Pos;
+}
+
+export interface Topology {
+  name: string;
+  /** Where it was read from, as the user named it (for messages). */
+  file: string;
+  networks: Map<string, Network>;
+  guests: Map<string, Guest>;
+  links: Link[];
+}
+
+/** `web:eth1`: how messages and inspect name a link. */
+export function linkName(link: Pick<Link, 'guest' | 'ifname'>): string {
+  return `${link.guest}:${link.ifname}`;
+}
+
+/** The owner text of everything this topology makes (src/spec/owner.ts). */
+export function ownerText(name: string): string {
+  return `topology:${name}`;
+}
+
+/** The container an image guest runs as. */
+export function containerName(topology: string, guestKey: string): string {
+  return `${topology}-${guestKey}`;
+}
