@@ -56,3 +56,32 @@ export function apiMessage(body: string): string {
     return body.trim();
   }
 }
+
+/**
+ * Any method with an optional JSON body (creating, starting and removing containers: the
+ * topology door's `image:` guests). Rejects only when the socket cannot be reached.
+ */
+export function apiRequest(socketPath: string, method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<ApiResponse> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = { Host: 'localhost' };
+    if (payload !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(payload));
+    }
+    const req = request({ path, method, headers, createConnection: () => connect(socketPath) }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new ApiUnavailableError(`no answer from ${socketPath} within ${timeoutMs} ms`)));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err instanceof ApiUnavailableError) reject(err);
+      else if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'EACCES') reject(new ApiUnavailableError(`${socketPath}: ${err.code}`));
+      else reject(err);
+    });
+    req.end(payload);
+  });
+}

@@ -1,6 +1,298 @@
-/** The `topology` front door (being built). */
-import { UnsupportedError } from '../../model/errors.js';
+/**
+ * The topology door: `pipework apply | destroy | inspect | graph | schema` (SPEC part D).
+ * src/front/cli/main.ts hands over argv with the verb first; errors other than a bad file go
+ * back to its single catch (one line, exit code).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { failPointFromEnv, newRun, type RunContext } from '../../engine/context.js';
+import { formatPlan, nsNaming, planJson } from '../../engine/print.js';
+import { ExitCode, PipeworkError, UsageError } from '../../model/errors.js';
+import { hasCapabilities, requireRoot } from '../cli/root.js';
+import { guestJson, outcomeText, printJson, recordJson } from '../cli/commands/output.js';
+import type { ApplyReport } from './apply.js';
+import type { DestroyReport } from './destroy.js';
+import type { GraphFormat } from './graph.js';
+import { loadTopology, TopologyFileError } from './load.js';
+import { linkName, type Topology } from './model.js';
+import { NAME_PATTERN } from './schema.js';
 
-export function run(_argv: readonly string[]): Promise<number> {
-  return Promise.reject(new UnsupportedError('pipework topology is not built yet'));
+const USAGE = `pipework apply FILE [--dry-run] [--json] [--deep]
+pipework destroy FILE | --name NAME [--dry-run] [--json]
+pipework inspect FILE [--json]
+pipework graph FILE [--format mermaid|dot|html] [-o OUT] [--offline]
+pipework schema
+`;
+
+interface Args {
+  verb: string;
+  file?: string;
+  dryRun: boolean;
+  json: boolean;
+  deep: boolean;
+  offline: boolean;
+  help: boolean;
+  name?: string;
+  format?: string;
+  out?: string;
+}
+
+const ALLOWED: Record<string, string[]> = {
+  apply: ['--dry-run', '--json', '--deep'],
+  destroy: ['--dry-run', '--json', '--name'],
+  inspect: ['--json'],
+  graph: ['--format', '-o', '--offline'],
+  schema: [],
+};
+
+export function parseArgs(argv: readonly string[]): Args {
+  const [verb = '', ...rest] = argv;
+  const args: Args = { verb, dryRun: false, json: false, deep: false, offline: false, help: false };
+  const positional: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    const name = eq > 0 ? a.slice(0, eq) : a;
+    const valued = name === '--name' || name === '--format' || name === '-o' || name === '--output';
+    const value = () => {
+      const v = eq > 0 ? a.slice(eq + 1) : rest[++i];
+      if (v === undefined || v === '') throw new UsageError(`option ${name} needs a value\n${USAGE}`);
+      return v;
+    };
+    if (a === '-h' || a === '--help') {
+      args.help = true;
+      continue;
+    }
+    if (!a.startsWith('-') || a === '-') {
+      positional.push(a);
+      continue;
+    }
+    const canonical = name === '--output' ? '-o' : name;
+    if (!(ALLOWED[verb] ?? []).includes(canonical)) throw new UsageError(`'pipework ${verb}' takes no ${name} (pipework ${verb} --help)`);
+    if (valued) {
+      const v = value();
+      if (canonical === '--name') args.name = v;
+      else if (canonical === '--format') args.format = v;
+      else args.out = v;
+    } else if (canonical === '--dry-run') args.dryRun = true;
+    else if (canonical === '--json') args.json = true;
+    else if (canonical === '--deep') args.deep = true;
+    else if (canonical === '--offline') args.offline = true;
+  }
+  if (args.help) return args;
+  if (verb === 'schema') {
+    if (positional.length > 0) throw new UsageError(`'pipework schema' takes no arguments`);
+    return args;
+  }
+  if (positional.length > 1) throw new UsageError(`unexpected argument '${positional[1]!}'`);
+  if (positional[0] !== undefined) args.file = positional[0];
+  if (verb === 'destroy') {
+    if ((args.file === undefined) === (args.name === undefined)) throw new UsageError('pipework destroy takes a topology file or --name NAME (one of them)');
+    if (args.name !== undefined && !new RegExp(NAME_PATTERN, 'u').test(args.name)) throw new UsageError(`invalid topology name '${args.name}': expected 1 to 16 lower-case letters, digits or dashes`);
+  } else if (args.file === undefined) {
+    throw new UsageError(`pipework ${verb} needs a topology file: ${USAGE.split('\n').find((l) => l.startsWith(`pipework ${verb}`)) ?? ''}`);
+  }
+  if (args.format !== undefined && !['mermaid', 'dot', 'html'].includes(args.format)) throw new UsageError(`unknown --format '${args.format}': expected mermaid, dot or html`);
+  if (args.format === 'html' && args.out === undefined) throw new UsageError('--format html writes a page: give it a file with -o FILE');
+  return args;
+}
+
+/** Ctrl-C (SIGINT, SIGTERM, SIGHUP) stops the run, which undoes what it did; a second one gives up at once. */
+function interruptible(): AbortSignal {
+  const controller = new AbortController();
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      if (controller.signal.aborted) process.exit(ExitCode.Interrupted);
+      controller.abort(sig);
+    });
+  }
+  return controller.signal;
+}
+
+function runContext(dryRun: boolean): RunContext {
+  const failAt = failPointFromEnv();
+  return newRun({ dryRun, signal: dryRun ? new AbortController().signal : interruptible(), ...(failAt && { failAt }) });
+}
+
+function progress(): ((done: number, total: number) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  return (done, total) => process.stderr.write(`\r\u001b[Kpipework: applying ${done}/${total}`);
+}
+
+export async function run(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv);
+  if (args.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  try {
+    return await dispatch(args);
+  } catch (err) {
+    if (!(err instanceof TopologyFileError)) throw err;
+    if (args.json) printJson({ error: { reason: err.reason, message: err.message, problems: err.lines() } });
+    else for (const line of err.lines()) process.stderr.write(`${line}\n`);
+    return err.exitCode;
+  }
+}
+
+async function dispatch(args: Args): Promise<number> {
+  if (args.verb === 'schema') {
+    const { jsonSchema } = await import('./schema.js');
+    process.stdout.write(`${JSON.stringify(jsonSchema(), null, 2)}\n`);
+    return 0;
+  }
+  const topology = args.file !== undefined ? loadTopology(args.file) : undefined;
+  switch (args.verb) {
+    case 'apply':
+      requireRoot();
+      return applyVerb(topology!, args);
+    case 'destroy':
+      requireRoot();
+      return destroyVerb(args.name ?? topology!.name, topology, args);
+    case 'inspect':
+      requireRoot();
+      return inspectVerb(topology!, args);
+    case 'graph':
+      return graphVerb(topology!, args);
+  }
+  throw new UsageError(`unknown verb ${args.verb}`);
+}
+
+async function applyVerb(topology: Topology, args: Args): Promise<number> {
+  const { applyTopology } = await import('./apply.js');
+  const ctx = runContext(args.dryRun);
+  const onProgress = args.dryRun || args.json ? undefined : progress();
+  if (onProgress) ctx.onProgress = onProgress;
+  let report: ApplyReport;
+  try {
+    report = await applyTopology(topology, ctx, { deep: args.deep });
+  } finally {
+    if (onProgress) process.stderr.write('\r\u001b[K');
+  }
+  if (args.json) {
+    printJson({
+      command: 'apply', topology: topology.name, changed: report.changed, dryRun: args.dryRun,
+      links: report.links.map((l) => ({
+        link: linkName(l.link), index: l.link.index, network: l.link.network, outcome: outcomeText(l.outcome, args.dryRun),
+        ...(l.guest && { guest: guestJson(l.guest) }),
+        ...(l.record && { interface: recordJson(l.record) }),
+        ...(l.repairs && { repaired: l.repairs }),
+        ...(l.pending !== undefined && { pending: l.pending }),
+        ...(args.dryRun && l.plan && l.guest && { plan: planJson(l.plan, nsNaming(l.guest)) }),
+      })),
+      made: report.made, removed: report.removed, warnings: [...new Set(report.warnings)],
+      ...(args.dryRun && { plan: planJson(report.makePlan, nsNaming({ kind: 'netns', name: 'host', pid: 1 })) }),
+    });
+    return 0;
+  }
+  const out: string[] = [];
+  if (args.dryRun) {
+    out.push(`# pipework apply ${topology.file} --dry-run: nothing is changed`);
+    if (report.makePlan.steps.length > 0) out.push(formatPlan(report.makePlan, nsNaming({ kind: 'netns', name: 'host', pid: 1 })).trimEnd());
+    for (const c of report.made.containers) out.push(`# would create and start container ${c}`);
+    for (const c of report.made.started) out.push(`# would start container ${c}`);
+    for (const l of report.links) {
+      const head = `# links[${l.link.index}] ${linkName(l.link)} on ${l.link.network}: ${l.outcome === 'unchanged' ? 'nothing to do' : `would be ${l.outcome}`}`;
+      if (l.pending !== undefined) out.push(`${head} (planned once it exists: ${l.pending})`);
+      else if (l.plan && l.plan.steps.length > 0 && l.guest) out.push(`${head}\n${formatPlan(l.plan, nsNaming(l.guest)).trimEnd()}`);
+      else out.push(head);
+    }
+  } else {
+    for (const l of report.links) {
+      if (l.outcome === 'unchanged') continue;
+      out.push(`links[${l.link.index}] ${linkName(l.link)}: ${l.outcome}${l.repairs ? ` (${l.repairs.join('; ')})` : ''}`);
+    }
+  }
+  const verb = args.dryRun ? 'would remove' : 'removed';
+  const r = report.removed;
+  for (const x of r.links) out.push(`${verb} ${x} (no longer in the file)`);
+  for (const x of r.containers) out.push(`${verb} container ${x}`);
+  for (const x of r.netns) out.push(`${verb} network namespace ${x}`);
+  for (const x of [...r.bridges, ...r.ovsBridges]) out.push(`${verb} ${x}`);
+  for (const w of new Set(report.warnings)) out.push(w);
+  const counts = new Map<string, number>();
+  for (const l of report.links) counts.set(l.outcome, (counts.get(l.outcome) ?? 0) + 1);
+  const summary = [...counts].map(([k, n]) => `${n} ${args.dryRun && k !== 'unchanged' ? `to be ${k}` : k}`).join(', ') || 'no links';
+  out.push(report.changed
+    ? `topology ${topology.name}: ${summary}${report.made.netns.length + report.made.bridges.length + report.made.ovsBridges.length + report.made.containers.length > 0 ? `; made ${[...report.made.netns, ...report.made.bridges, ...report.made.ovsBridges, ...report.made.containers].join(', ')}` : ''}`
+    : `topology ${topology.name} is up to date (${summary}): nothing to do`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}
+
+async function destroyVerb(name: string, topology: Topology | undefined, args: Args): Promise<number> {
+  const { destroyTopology } = await import('./destroy.js');
+  const ctx = runContext(args.dryRun);
+  const report: DestroyReport = await destroyTopology(name, topology, ctx);
+  if (args.json) {
+    printJson({ command: 'destroy', topology: name, dryRun: args.dryRun, nothing: report.nothing, removed: { links: report.links, containers: report.containers, netns: report.netns, bridges: report.bridges, ovsBridges: report.ovsBridges }, kept: report.kept });
+    return 0;
+  }
+  const verb = args.dryRun ? 'would remove' : 'removed';
+  const out = [
+    ...report.links.map((l) => `${verb} ${l}`),
+    ...report.containers.map((c) => `${verb} container ${c}`),
+    ...report.netns.map((n) => `${verb} network namespace ${n}`),
+    ...[...report.bridges, ...report.ovsBridges].map((b) => `${verb} ${b}`),
+    ...report.kept.map((k) => `kept ${k}`),
+    report.nothing ? `topology ${name}: nothing to destroy` : `topology ${name} ${args.dryRun ? 'would be' : 'is'} destroyed`,
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}
+
+async function inspectVerb(topology: Topology, args: Args): Promise<number> {
+  const { inspectTopology, formatInspect } = await import('./inspect.js');
+  const report = await inspectTopology(topology, runContext(true));
+  if (args.json) {
+    printJson({
+      command: 'inspect', topology: topology.name,
+      links: report.links.map((s) => ({
+        link: linkName(s.link), index: s.link.index, network: s.link.network, status: s.status,
+        ...(s.details.length > 0 && { [s.status === 'drift' ? 'differs' : 'why']: s.details }),
+        ...(s.record && { interface: recordJson(s.record) }),
+        ...(s.addresses && { addresses: s.addresses }),
+      })),
+      networks: report.networks, guests: report.guests, leftovers: report.leftovers,
+    });
+  } else {
+    process.stdout.write(formatInspect(report));
+  }
+  return 0;
+}
+
+async function graphVerb(topology: Topology, args: Args): Promise<number> {
+  const graph = await import('./graph.js');
+  const format: GraphFormat = (args.format as GraphFormat | undefined) ?? 'mermaid';
+  // Live colours need root (to look into the guests); without it the drawing is the file's alone.
+  let readLive = !args.offline;
+  let note = '';
+  if (readLive && !(process.getuid?.() === 0 || hasCapabilities(readStatus()))) {
+    readLive = false;
+    note = 'not root: drawn from the file alone (live state unknown)';
+  }
+  let report;
+  if (readLive) {
+    const { inspectTopology } = await import('./inspect.js');
+    try {
+      report = await inspectTopology(topology, runContext(true));
+    } catch (err) {
+      if (!(err instanceof PipeworkError)) throw err;
+      note = `live state unknown: ${err.message}`;
+    }
+  }
+  const state = graph.graphState(report);
+  const when = `${readLive && report ? 'live state' : 'offline'} at ${new Date().toISOString()}${note !== '' ? ` (${note})` : ''}`;
+  const text = format === 'mermaid' ? graph.mermaid(topology, state) : format === 'dot' ? graph.dot(topology, state) : graph.html(topology, state, when);
+  if (args.out !== undefined) writeFileSync(args.out, text);
+  else process.stdout.write(text);
+  if (note !== '') process.stderr.write(`pipework: ${note}\n`);
+  return 0;
+}
+
+function readStatus(): string {
+  try {
+    return readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    return '';
+  }
 }

@@ -1,0 +1,130 @@
+/**
+ * `pipework inspect FILE`: each link desired vs live — `ok`, `missing`, or `drift` with what
+ * differs — and what the topology made that the file no longer names. The engine answers: every
+ * link is planned as a dry run (nothing changes), and its plan says it all: nothing to do (ok),
+ * a new interface (missing), repairs (drift: what had drifted), a replacement (drift: which
+ * fields of the configuration differ).
+ */
+import { attachSpecs } from '../../engine/attach.js';
+import type { RunContext } from '../../engine/context.js';
+import { guestEntries, type InventoryEntry } from '../../engine/inventory.js';
+import type { Guest as HeldGuest } from '../../guest/guest.js';
+import { PipeworkError } from '../../model/errors.js';
+import { configDiff, recordAddresses, type AttachRecord } from '../../model/record.js';
+import { buildSpecs, leftoverLinks, resolveTopologyGuests } from './apply.js';
+import type { Problem } from './load.js';
+import { readLive, type Live } from './live.js';
+import { networkPresent } from './make.js';
+import { linkName, ownerText, type Link, type Topology } from './model.js';
+
+export type LinkState = 'ok' | 'missing' | 'drift' | 'unknown';
+
+export interface LinkStatus {
+  link: Link;
+  status: LinkState;
+  /** What differs (drift), or why it is missing. */
+  details: string[];
+  /** The live record, when there is one. */
+  record?: AttachRecord;
+  /** Addresses on the guest interface now. */
+  addresses?: string[];
+}
+
+export interface InspectReport {
+  topology: string;
+  links: LinkStatus[];
+  networks: { key: string; present: boolean }[];
+  guests: { key: string; present: boolean; detail?: string }[];
+  leftovers: { links: string[]; netns: string[]; containers: string[]; bridges: string[]; ovsBridges: string[] };
+}
+
+export async function inspectTopology(topology: Topology, ctx: RunContext): Promise<InspectReport> {
+  const dry: RunContext = { ...ctx, dryRun: true };
+  const live = await readLive(topology.name, ctx.runner);
+  dry.cache.ovs = Promise.resolve(live.ovs!);
+  // Guests that cannot be found are states here, not problems.
+  const problems: Problem[] = [];
+  const held = await resolveTopologyGuests(topology, dry, () => false, problems);
+  const missingGuests = new Map<string, string>();
+  for (const g of topology.guests.values()) {
+    if (held.has(g.key) || !topology.links.some((l) => l.guest === g.key)) continue;
+    missingGuests.set(g.key, problems.find((p) => p.path.startsWith(`guests.${g.key}.`))?.message ?? guestMissing(g.key, topology));
+  }
+  try {
+    const report: InspectReport = {
+      topology: topology.name,
+      links: [],
+      networks: [...topology.networks.values()].map((n) => ({ key: n.key, present: networkPresent(n, (d) => dry.cache.hostLinks.link(d), live.ovs) })),
+      guests: [...topology.guests.values()].map((g) => ({ key: g.key, present: held.has(g.key), ...(missingGuests.has(g.key) && { detail: missingGuests.get(g.key)! }) })),
+      leftovers: await leftovers(topology, live, held, dry),
+    };
+    const specs = await buildSpecs(topology, live, held, dry, () => false);
+    const entries = new Map<string, InventoryEntry[]>();
+    const owner = ownerText(topology.name);
+    for (const link of topology.links) {
+      const guest = held.get(link.guest);
+      if (!guest) {
+        report.links.push({ link, status: 'missing', details: [missingGuests.get(link.guest) ?? `guest ${link.guest} is not there`] });
+        continue;
+      }
+      if (!entries.has(link.guest)) entries.set(link.guest, await guestEntries(dry, guest.ns).catch(() => []));
+      const entry = entries.get(link.guest)!.find((e) => e.record.guestIf === link.ifname);
+      const base = { link, ...(entry && { record: entry.record }), ...(entry?.addresses && { addresses: entry.addresses }) };
+      try {
+        const [o] = await attachSpecs([specs.get(link.index)!], dry);
+        if (!o) continue;
+        if (o.outcome === 'unchanged') report.links.push({ ...base, status: 'ok', details: [] });
+        else if (o.outcome === 'created') report.links.push({ ...base, status: 'missing', details: [`${link.ifname} is not in ${o.guest.label}`] });
+        else if (o.outcome === 'repaired') report.links.push({ ...base, status: 'drift', details: o.plan.repairs ?? [] });
+        else report.links.push({ ...base, status: 'drift', details: entry ? configDiff(entry.record, o.record) : ['its configuration differs'] });
+      } catch (err) {
+        if (!(err instanceof PipeworkError)) throw err;
+        const mine = entry?.record.owner === owner;
+        report.links.push({ ...base, status: err.reason === 'not-found' && !mine ? 'missing' : 'drift', details: [err.message] });
+      }
+    }
+    return report;
+  } finally {
+    for (const g of held.values()) g.ns.close();
+  }
+}
+
+function guestMissing(key: string, topology: Topology): string {
+  const g = topology.guests.get(key)!;
+  if (g.kind === 'netns') return `network namespace ${g.netns} does not exist`;
+  if (g.kind === 'image') return `container ${g.container} is not running`;
+  return `${g.text} is not there (or not running)`;
+}
+
+async function leftovers(topology: Topology, live: Live, held: Map<string, HeldGuest>, ctx: RunContext): Promise<InspectReport['leftovers']> {
+  const netnsInFile = new Set([...topology.guests.values()].flatMap((g) => (g.kind === 'netns' ? [g.netns] : [])));
+  const containersInFile = new Set([...topology.guests.values()].flatMap((g) => (g.kind === 'image' ? [g.container] : [])));
+  const devices = new Set([...topology.networks.values()].map((n) => n.device));
+  return {
+    links: (await leftoverLinks(topology, live, held, ctx)).map((l) => `${l.guestText}:${l.guestIf}`),
+    netns: [...live.netns.keys()].filter((n) => !netnsInFile.has(n)),
+    containers: live.containers.filter((c) => !containersInFile.has(c.name)).map((c) => c.name),
+    bridges: [...live.bridges].filter((b) => !devices.has(b)),
+    ovsBridges: [...live.ovsBridges].filter((b) => !devices.has(b)),
+  };
+}
+
+/** One line per link, for people. */
+export function formatInspect(report: InspectReport): string {
+  const rows = report.links.map((s) => [
+    `links[${s.link.index}]`, linkName(s.link), s.link.network, s.status,
+    s.status === 'ok' ? (s.addresses ?? (s.record ? recordAddresses(s.record) : [])).join(',') || '-' : s.details.join('; '),
+  ]);
+  const head = ['LINK', 'INTERFACE', 'NETWORK', 'STATE', 'DETAIL'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const lines = [head, ...rows].map((r) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i]!))).join('  ').trimEnd());
+  const l = report.leftovers;
+  const extra = [
+    ...l.links.map((x) => `leftover link ${x} (made by topology ${report.topology}, no longer in the file; apply removes it)`),
+    ...l.netns.map((x) => `leftover network namespace ${x}`),
+    ...l.containers.map((x) => `leftover container ${x}`),
+    ...l.bridges.map((x) => `leftover bridge ${x}`),
+    ...l.ovsBridges.map((x) => `leftover Open vSwitch bridge ${x}`),
+  ];
+  return `${[...lines, ...extra].join('\n')}\n`;
+}

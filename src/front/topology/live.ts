@@ -1,0 +1,193 @@
+/**
+ * What a topology has made, read back from the host, and the marks that say so. Every mark is on
+ * the thing itself or proves it, so destroy never removes what it did not make:
+ *   - links: the engine's record on each interface, with owner `topology:<name>`;
+ *   - a Linux bridge: its alias `pipework-topology:<name>`; an OVS bridge: its external-id
+ *     `pipework.topology=<name>` (kept in OVS's database across reboots);
+ *   - a named netns: an entry in the state file with its inode (a netns of the same name made
+ *     later by someone else has another), and the alias `pipework-topology:<name>` on its `lo`
+ *     (read only when the state file is lost);
+ *   - a container: the label `pipework-topology=<name>` (containers/labels survive reboots).
+ * The state file (/run/pipework/topology/<name>.json, tmpfs: it goes at a reboot, with the netns
+ * it names) also lists the guests whose links have no host end, so a later apply finds leftovers
+ * there without entering every namespace of the host.
+ */
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { ipJsonBatch } from '../../exec/ip.js';
+import { openNetns } from '../../exec/netns.js';
+import type { Runner } from '../../exec/runner.js';
+import { OVS_TIMEOUT, readOvsFacts, type OvsFacts } from '../../host/ovs-facts.js';
+import { NETNS_DIR } from '../../guest/resolve.js';
+import { decodeRecord, type AttachRecord } from '../../model/record.js';
+import type { GuestRef } from '../../spec/attach-spec.js';
+import { madeContainers, runtimeSocket, type MadeContainer } from './containers.js';
+import { ownerText } from './model.js';
+
+export const STATE_DIR = '/run/pipework/topology';
+const SYS = '/sys/class/net';
+
+/** The alias marking a Linux bridge or a netns's `lo` as made by a topology. */
+export function markText(topology: string): string {
+  return `pipework-topology:${topology}`;
+}
+export const OVS_MARK_KEY = 'pipework.topology';
+
+export interface StateFile {
+  version: 1;
+  /** Named netns this topology made: name → inode. */
+  netns: Record<string, number>;
+  /** Guests with links that have no host end (macvlan): entered to find leftovers. */
+  inside: { ref: GuestRef; nsInode: number }[];
+}
+
+export function statePath(topology: string, dir = STATE_DIR): string {
+  return `${dir}/${topology}.json`;
+}
+
+export function readState(topology: string, dir = STATE_DIR): StateFile | undefined {
+  try {
+    const parsed = JSON.parse(readFileSync(statePath(topology, dir), 'utf8')) as Partial<StateFile>;
+    if (parsed.version !== 1 || typeof parsed.netns !== 'object' || !Array.isArray(parsed.inside)) return undefined;
+    return { version: 1, netns: parsed.netns ?? {}, inside: parsed.inside };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Written whole, through a rename: never half a file. */
+export function writeState(topology: string, state: StateFile, dir = STATE_DIR): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = `${statePath(topology, dir)}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, statePath(topology, dir));
+}
+
+export function removeState(topology: string, dir = STATE_DIR): void {
+  rmSync(statePath(topology, dir), { force: true });
+}
+
+/** The inode of a named netns now, or undefined when there is none. */
+export function netnsInode(name: string): number | undefined {
+  try {
+    return statSync(`${NETNS_DIR}/${name}`).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A host end (veth) this topology made: its record. */
+export interface LiveHostEnd {
+  link: string;
+  record: AttachRecord;
+}
+
+export interface Live {
+  topology: string;
+  /** Host ends of this topology's links, by `<nsInode>/<guestIf>`. */
+  hostEnds: Map<string, LiveHostEnd>;
+  /** Every pipework host end on the host (any owner), for addresses `auto` must not take. */
+  allHostEnds: LiveHostEnd[];
+  /** Linux bridges it made. */
+  bridges: Set<string>;
+  /** OVS bridges it made. */
+  ovsBridges: Set<string>;
+  ovs?: OvsFacts;
+  /** Netns it made (state file entries whose inode still matches). */
+  netns: Map<string, number>;
+  containers: MadeContainer[];
+  state?: StateFile;
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+interface OvsListTable {
+  headings: string[];
+  data: unknown[][];
+}
+
+/** OVS bridges whose external-ids carry this topology's mark. */
+export async function markedOvsBridges(runner: Runner, topology: string): Promise<Set<string>> {
+  const res = await runner.run(['ovs-vsctl', OVS_TIMEOUT, '--format=json', '--columns=name,external_ids', 'list', 'Bridge'], { timeoutMs: 15_000 });
+  const out = new Set<string>();
+  if (res.code !== 0) return out;
+  const table = JSON.parse(res.stdout) as OvsListTable;
+  for (const [name, ids] of table.data) {
+    const map = Array.isArray(ids) && ids[0] === 'map' ? (ids[1] as [string, string][]) : [];
+    if (typeof name === 'string' && map.some(([k, v]) => k === OVS_MARK_KEY && v === topology)) out.add(name);
+  }
+  return out;
+}
+
+/** The mark on a netns's `lo` (one `ip` in it): used when the state file is lost. */
+export async function netnsMarked(runner: Runner, name: string, topology: string): Promise<boolean> {
+  let ns;
+  try {
+    ns = openNetns(`${NETNS_DIR}/${name}`, `network namespace ${name}`);
+  } catch {
+    return false;
+  }
+  try {
+    const [links] = await ipJsonBatch(runner, [['link', 'show', 'dev', 'lo']], { ns, where: ns.label });
+    return (links as { ifalias?: string }[])[0]?.ifalias === markText(topology);
+  } catch {
+    return false;
+  } finally {
+    ns.close();
+  }
+}
+
+/** What this topology has made, from the host alone (sysfs, one OVS query, the runtimes' APIs). */
+export async function readLive(topology: string, runner: Runner, opts: { runtimes?: readonly ('docker' | 'podman')[] } = {}): Promise<Live> {
+  const owner = ownerText(topology);
+  const mark = markText(topology);
+  const live: Live = {
+    topology, hostEnds: new Map(), allHostEnds: [], bridges: new Set(), ovsBridges: new Set(), netns: new Map(), containers: [],
+  };
+  let names: string[] = [];
+  try {
+    names = readdirSync(SYS);
+  } catch {
+    // no sysfs: nothing found
+  }
+  for (const name of names) {
+    const alias = readText(`${SYS}/${name}/ifalias`);
+    if (alias === undefined || alias === '') continue;
+    if (alias === mark) {
+      if (readText(`${SYS}/${name}/bridge/bridge_id`) !== undefined) live.bridges.add(name);
+      continue;
+    }
+    const record = decodeRecord(alias);
+    if (record?.role !== 'host') continue;
+    live.allHostEnds.push({ link: name, record });
+    if (record.owner === owner) live.hostEnds.set(`${record.nsInode}/${record.guestIf}`, { link: name, record });
+  }
+  const ovs = await readOvsFacts(runner);
+  live.ovs = ovs;
+  if (ovs.dbRunning) live.ovsBridges = await markedOvsBridges(runner, topology);
+  const state = readState(topology);
+  if (state) {
+    live.state = state;
+    for (const [name, inode] of Object.entries(state.netns)) if (netnsInode(name) === inode) live.netns.set(name, inode);
+  }
+  for (const runtime of opts.runtimes ?? (['docker', 'podman'] as const)) {
+    if (runtimeSocket(runtime) === undefined) continue;
+    live.containers.push(...await madeContainers(topology, runtime));
+  }
+  return live;
+}
+
+/** Has this topology left anything on the host? */
+export function anythingMade(live: Live): boolean {
+  return live.hostEnds.size > 0 || live.bridges.size > 0 || live.ovsBridges.size > 0 || live.netns.size > 0 || live.containers.length > 0 || live.state !== undefined;
+}
+
+/** The carrier of a host link (a veth's peer is up). */
+export function hasCarrier(name: string): boolean {
+  return readText(`${SYS}/${name}/carrier`) === '1';
+}

@@ -1,0 +1,130 @@
+/**
+ * What a topology makes besides its links — named netns, Linux bridges, Open vSwitch bridges —
+ * as one plan of steps with undo (src/engine/plan.ts), each step marking what it makes (live.ts),
+ * and the host checks that refuse a file before anything changes (an external network that is
+ * not there, a name taken by another kind of link).
+ */
+import { checkOvsUsable, planOvsBridgeCreate } from '../../drivers/ovs.js';
+import type { Step } from '../../engine/plan.js';
+import type { HostLink } from '../../host/facts.js';
+import type { OvsFacts } from '../../host/ovs-facts.js';
+import { OVS_TIMEOUT } from '../../host/ovs-facts.js';
+import { PipeworkError } from '../../model/errors.js';
+import type { Problem } from './load.js';
+import { markText, OVS_MARK_KEY, type Live } from './live.js';
+import type { Network, Topology } from './model.js';
+
+export interface MakePlan {
+  steps: Step[];
+  netns: string[];
+  bridges: string[];
+  ovsBridges: string[];
+  warnings: string[];
+}
+
+/** Does this network's device exist as what the network says it is? */
+export function networkPresent(n: Network, link: (name: string) => HostLink | undefined, ovs: OvsFacts | undefined): boolean {
+  if (n.kind === 'bridge') return link(n.device)?.isBridge === true;
+  if (n.kind === 'ovs') return ovs?.bridges.includes(n.device) === true;
+  return link(n.device) !== undefined;
+}
+
+/** Problems the host has with the file (reported like the file's own, before any change). */
+export function hostProblems(topology: Topology, link: (name: string) => HostLink | undefined, ovs: OvsFacts | undefined): Problem[] {
+  const out: Problem[] = [];
+  const add = (n: Network, message: string) => out.push({ line: n.at.line, col: n.at.col, path: `networks.${n.key}.${n.kind}`, message });
+  const used = new Set(topology.links.map((l) => l.network));
+  for (const n of topology.networks.values()) {
+    const have = link(n.device);
+    const isOvs = ovs?.bridges.includes(n.device) === true;
+    if (n.kind === 'bridge') {
+      if (have && !have.isBridge) add(n, `${n.device} exists and is ${isOvs ? 'an Open vSwitch bridge (write ovs:)' : 'not a Linux bridge'}`);
+      else if (!have && n.external) add(n, `bridge ${n.device} does not exist, and the network is external: true (never made): create it first`);
+    } else if (n.kind === 'ovs') {
+      if (have?.isBridge === true) add(n, `${n.device} is a Linux bridge (write bridge:)`);
+      else if (!isOvs && have) add(n, `${n.device} exists and is not an Open vSwitch bridge`);
+      else if (!isOvs && n.external) add(n, `Open vSwitch bridge ${n.device} does not exist, and the network is external: true (never made): create it first`);
+      else if (!isOvs && used.has(n.key)) {
+        try {
+          checkOvsUsable(ovs, n.device);
+        } catch (err) {
+          if (!(err instanceof PipeworkError)) throw err;
+          add(n, err.message);
+        }
+      }
+    } else if (!have) {
+      add(n, `NIC ${n.device} does not exist on this host (macvlan children need their parent)`);
+    }
+  }
+  return out;
+}
+
+/** The plan that makes what is missing: netns, bridges and OVS bridges, each marked as this topology's. */
+export function planMake(topology: Topology, live: Live, link: (name: string) => HostLink | undefined, netnsExists: (name: string) => boolean): MakePlan {
+  const plan: MakePlan = { steps: [], netns: [], bridges: [], ovsBridges: [], warnings: [] };
+  const mark = markText(topology.name);
+  for (const g of topology.guests.values()) {
+    if (g.kind !== 'netns' || netnsExists(g.netns)) continue;
+    plan.netns.push(g.netns);
+    plan.steps.push(
+      {
+        title: `create network namespace ${g.netns}`,
+        action: { kind: 'ip', place: 'host', args: ['netns', 'add', g.netns] },
+        undo: [{ kind: 'ip', place: 'host', args: ['netns', 'del', g.netns] }],
+      },
+      {
+        title: `bring lo up in ${g.netns} and mark it as made by topology ${topology.name}`,
+        action: { kind: 'ip', place: 'host', args: ['netns', 'exec', g.netns, 'ip', 'link', 'set', 'dev', 'lo', 'up', 'alias', mark] },
+        undo: [],
+      },
+    );
+  }
+  const made = new Set<string>();
+  for (const n of topology.networks.values()) {
+    if (n.external || made.has(n.device) || networkPresent(n, link, live.ovs)) continue;
+    made.add(n.device);
+    if (n.kind === 'bridge') {
+      plan.bridges.push(n.device);
+      plan.steps.push(
+        {
+          title: `create bridge ${n.device}`,
+          action: { kind: 'ip', place: 'host', args: ['link', 'add', 'name', n.device, ...(n.mtu !== undefined ? ['mtu', String(n.mtu)] : []), 'type', 'bridge'] },
+          undo: [{ kind: 'ip', place: 'host', args: ['link', 'del', 'dev', n.device], onlyIfBridgeEmpty: n.device }],
+        },
+        {
+          title: `mark bridge ${n.device} as made by topology ${topology.name}`,
+          action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', n.device, 'alias', mark] },
+          undo: [],
+        },
+        { title: `bring bridge ${n.device} up`, action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', n.device, 'up'] }, undo: [] },
+      );
+    } else if (n.kind === 'ovs') {
+      plan.ovsBridges.push(n.device);
+      const ovs = checkOvsUsable(live.ovs, n.device);
+      const created = planOvsBridgeCreate(n.device, ovs);
+      plan.warnings.push(...created.warnings);
+      for (const step of created.steps) {
+        if (step.action.kind !== 'exec') continue;
+        // One transaction: the bridge never exists without its mark.
+        step.action.argv.push('--', 'set', 'bridge', n.device, `external-ids:${OVS_MARK_KEY}=${topology.name}`);
+        step.title = `create Open vSwitch bridge ${n.device}, marked as made by topology ${topology.name}`;
+        plan.steps.push(step);
+      }
+    }
+  }
+  return plan;
+}
+
+/** Steps that remove netns, bridges and OVS bridges a topology made (each only if it is still there). */
+export function planUnmake(what: { netns: string[]; bridges: string[]; ovsBridges: string[] }): Step[] {
+  return [
+    ...what.netns.map((n): Step => ({ title: `remove network namespace ${n}`, action: { kind: 'ip', place: 'host', args: ['netns', 'del', n] }, undo: [], irreversible: true })),
+    ...what.bridges.map((b): Step => ({ title: `remove bridge ${b}`, action: { kind: 'ip', place: 'host', args: ['link', 'del', 'dev', b] }, undo: [], irreversible: true })),
+    ...what.ovsBridges.map((b): Step => ({
+      title: `remove Open vSwitch bridge ${b}`,
+      action: { kind: 'exec', place: 'host', argv: ['ovs-vsctl', OVS_TIMEOUT, '--if-exists', 'del-br', b] },
+      undo: [],
+      irreversible: true,
+    })),
+  ];
+}

@@ -1,0 +1,41 @@
+/**
+ * A re-apply's quick check: is a link exactly as the file says, judged from the host alone? For a
+ * veth on a bridge or OVS bridge, the host end carries the same record as the guest end, so the
+ * configuration (host side, addresses, gateways, MAC, VLAN, MTU, impairments), where it is
+ * plugged, and whether the guest end is up (the host end's carrier) can all be read from sysfs
+ * and one OVS query, without entering the guest. A link that passes is left alone; every other
+ * one (and every macvlan, and every DHCP link) goes through the engine, which checks the guest
+ * side too. `apply --deep` sends every link through the engine.
+ */
+import { guestInfo } from '../../engine/gather.js';
+import { attachNames } from '../../engine/names.js';
+import { wantedRecord } from '../../engine/planner.js';
+import type { Guest } from '../../guest/guest.js';
+import { readHostLink } from '../../host/facts.js';
+import type { OvsPortRow } from '../../host/ovs-facts.js';
+import { configOf, decodeRecord, type AttachRecord } from '../../model/record.js';
+import type { AttachSpec } from '../../spec/attach-spec.js';
+import { formatOwner } from '../../spec/owner.js';
+import { hasCarrier } from './live.js';
+
+/** The link's record when it is as the spec says (from the host), or undefined when the engine must look. */
+export function quickUnchanged(spec: AttachSpec, guest: Guest, ovsPorts: ReadonlyMap<string, OvsPortRow> | undefined): AttachRecord | undefined {
+  const host = spec.host;
+  if ((host.kind !== 'bridge' && host.kind !== 'ovs') || spec.addressing.kind !== 'static') return undefined;
+  const info = guestInfo(guest);
+  const hostEnd = attachNames(spec, { ...(info.pid !== undefined && { pid: info.pid }), nsInode: info.nsInode }).hostEnd!;
+  const link = readHostLink(hostEnd);
+  const record = decodeRecord(link?.alias);
+  if (!link || record?.role !== 'host' || record.nsInode !== info.nsInode || record.guestIf !== spec.guestIf) return undefined;
+  if (record.owner !== formatOwner(spec.owner)) return undefined;
+  const wanted = wantedRecord(spec, info);
+  if (configOf(record) !== configOf(wanted) || (record.impair ?? '') !== (wanted.impair ?? '')) return undefined;
+  if (!link.up || !hasCarrier(hostEnd)) return undefined;
+  if (host.kind === 'bridge') {
+    if (link.master !== host.bridge || readHostLink(host.bridge)?.up !== true) return undefined;
+  } else {
+    const row = ovsPorts?.get(hostEnd);
+    if (row?.bridge !== host.bridge || row.tag !== host.vlan) return undefined;
+  }
+  return { ...record, role: 'guest' };
+}
