@@ -79,7 +79,7 @@ export function mermaid(topology: Topology, state: GraphState): string {
 }
 
 export function dot(topology: Topology, state: GraphState): string {
-  const q = (s: string) => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+  const q = (s: string) => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n')}"`;
   const lines = [`graph ${q(`topology ${topology.name}`)} {`, '  rankdir=LR;', '  node [fontname="sans-serif", style=filled];', '  edge [fontname="sans-serif", fontsize=10];'];
   for (const n of topology.networks.values()) {
     const c = COLOURS[presence(state.networks.get(n.key))];

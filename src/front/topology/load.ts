@@ -161,6 +161,8 @@ function branchFor(schema: TSchema, value: unknown): TSchema | undefined {
 
 /** Schema errors of `value` against `schema`, with a union resolved to the branch the value meant. */
 function schemaErrors(schema: TSchema, value: unknown, base: Segment[], problems: Problems): void {
+  // A key that is missing is said once, not again as a value of the wrong type.
+  const missing = new Set<string>();
   for (const e of Value.Errors(schema, value)) {
     const segments = [...base, ...pointer(e.path)];
     // A union: the branch of the value's JSON type says what is wrong in detail.
@@ -183,9 +185,11 @@ function schemaErrors(schema: TSchema, value: unknown, base: Segment[], problems
       continue;
     }
     if (e.type === ValueErrorType.ObjectRequiredProperty && typeof leaf === 'string') {
-      problems.add(segments, `missing key '${leaf}'`, problems.pos.of(parent));
+      problems.add(parent, `missing key '${leaf}'`, problems.pos.of(parent));
+      missing.add(pathText(segments));
       continue;
     }
+    if (missing.has(pathText(segments))) continue;
     // One message per key: the first says what is wrong there.
     if (problems.list.some((p) => p.path === pathText(segments))) continue;
     problems.add(segments, e.message);
