@@ -76,7 +76,8 @@ async function nsDump(ns?: string): Promise<unknown> {
       ifindex: l.ifindex, name: l.ifname, alias: l.ifalias, mtu: l.mtu, state: l.operstate, mac: l.address, master: l.master, kind: l.linkinfo?.info_kind,
       addresses: (l.addr_info ?? []).filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`).sort(),
     })).sort((a, b) => a.name.localeCompare(b.name)),
-    routes4, routes6, qdiscs,
+    // The kernel may list routes in another order after an address came back: order is no change.
+    routes4: routes4.map((r) => JSON.stringify(r)).sort(), routes6: routes6.map((r) => JSON.stringify(r)).sort(), qdiscs,
   };
 }
 

@@ -177,7 +177,7 @@ async function undoOwn(done: { makeSteps: Step[]; created: MadeContainer[]; star
 
 function addUndoNote(err: unknown, failures: string[], what: string): unknown {
   if (!(err instanceof PipeworkError)) return err;
-  const note = failures.length > 0 ? `; undoing ${what} also failed: ${failures.join('; ')}` : what !== '' ? `; ${what} was undone too` : '';
+  const note = failures.length > 0 ? `; undoing ${what} also failed: ${failures.join('; ')}` : what !== '' ? `; ${what}: undone too` : '';
   if (note === '') return err;
   Object.defineProperty(err, 'message', { value: `${err.message}${note}`, enumerable: false, writable: true, configurable: true });
   return err;
