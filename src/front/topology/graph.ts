@@ -109,32 +109,55 @@ export function html(topology: Topology, state: GraphState, when: string): strin
   };
   const guests = [...topology.guests.keys()].sort((a, b) => firstNet(a) - firstNet(b));
   const boxW = 230;
-  const rowH = 74;
   const netX = 40;
-  const guestX = 560;
+  const guestX = 600;
   const top = 50;
-  const height = top + Math.max(nets.length, guests.length) * rowH + 20;
-  const netY = new Map(nets.map((n, i) => [n.key, top + i * rowH]));
-  const guestY = new Map(guests.map((g, i) => [g, top + i * rowH]));
+  const gap = 18;
+  const step = 18;
+  // Each box is tall enough for one line end per link, 18 px apart: no two labels overlap.
+  const linksOf = (pick: (l: Link) => string, key: string) => topology.links.filter((l) => pick(l) === key);
+  const place = (keys: string[], pick: (l: Link) => string) => {
+    const at = new Map<string, { y: number; h: number; ends: Map<number, number> }>();
+    let y = top;
+    for (const key of keys) {
+      const mine = linksOf(pick, key);
+      const h = Math.max(56, 22 + step * mine.length);
+      const ends = new Map(mine.map((l, i) => [l.index, y + (mine.length === 1 ? 28 : 20 + step * i)]));
+      at.set(key, { y, h, ends });
+      y += h + gap;
+    }
+    return { at, bottom: y };
+  };
+  const netPlace = place(nets.map((n) => n.key), (l) => l.network);
+  const guestPlace = place(guests, (l) => l.guest);
+  const width = guestX + boxW + 40;
+  const height = Math.max(netPlace.bottom, guestPlace.bottom) + 10;
   const svg: string[] = [];
-  svg.push(`<svg xmlns="http://www.w3.org/2000/svg" id="graph" width="${guestX + boxW + 40}" height="${height}" viewBox="0 0 ${guestX + boxW + 40} ${height}" role="img" aria-label="topology ${esc(topology.name)}">`);
+  svg.push(`<svg xmlns="http://www.w3.org/2000/svg" id="graph" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="topology ${esc(topology.name)}">`);
   svg.push(`<text x="${netX}" y="28" class="head">networks</text><text x="${guestX}" y="28" class="head">guests</text>`);
   topology.links.forEach((l) => {
     const s = linkState(state, l);
-    const y1 = netY.get(l.network)! + 28;
-    const y2 = guestY.get(l.guest)! + 28;
+    const y1 = netPlace.at.get(l.network)!.ends.get(l.index)!;
+    const y2 = guestPlace.at.get(l.guest)!.ends.get(l.index)!;
     const x1 = netX + boxW;
     const x2 = guestX;
     const label = linkLabel(l, state.links.get(l.index));
     svg.push(`<g class="link" data-link="${esc(linkName(l))}" data-status="${s}"><title>${esc(`${linkName(l)} on ${l.network}: ${s}`)}</title>`
-      + `<path d="M${x1},${y1} C${x1 + 140},${y1} ${x2 - 140},${y2} ${x2},${y2}" stroke="${COLOURS[s].stroke}" stroke-width="2.5" fill="none"/>`
-      + `<text x="${x2 - 8}" y="${y2 - 6}" text-anchor="end" class="lbl" fill="${COLOURS[s].stroke}">${esc(label.join('  '))}</text></g>`);
+      + `<path d="M${x1},${y1} C${x1 + 150},${y1} ${x2 - 150},${y2} ${x2},${y2}" stroke="${COLOURS[s].stroke}" stroke-width="2.5" fill="none"/>`
+      + `<circle cx="${x2}" cy="${y2}" r="3.5" fill="${COLOURS[s].stroke}"/><circle cx="${x1}" cy="${y1}" r="3.5" fill="${COLOURS[s].stroke}"/>`
+      + `<text x="${x2 - 8}" y="${y2 - 5}" text-anchor="end" class="lbl" fill="${COLOURS[s].stroke}">${esc(label.join('  '))}</text></g>`);
   });
-  const box = (x: number, y: number, key: string, sub: string, s: LinkState, cls: string, round: number) =>
-    `<g class="${cls}" data-key="${esc(key)}" data-status="${s}"><rect x="${x}" y="${y}" width="${boxW}" height="56" rx="${round}" fill="${COLOURS[s].fill}" stroke="${COLOURS[s].stroke}" stroke-width="2"/>`
+  const box = (x: number, y: number, h: number, key: string, sub: string, s: LinkState, cls: string, round: number) =>
+    `<g class="${cls}" data-key="${esc(key)}" data-status="${s}"><rect x="${x}" y="${y}" width="${boxW}" height="${h}" rx="${round}" fill="${COLOURS[s].fill}" stroke="${COLOURS[s].stroke}" stroke-width="2"/>`
     + `<text x="${x + 12}" y="${y + 23}" class="key">${esc(key)}</text><text x="${x + 12}" y="${y + 43}" class="sub">${esc(sub)}</text></g>`;
-  for (const n of nets) svg.push(box(netX, netY.get(n.key)!, n.key, networkText(n), presence(state.networks.get(n.key)), 'network', 14));
-  for (const g of guests) svg.push(box(guestX, guestY.get(g)!, g, guestText(topology, g), presence(state.guests.get(g)), 'guest', 4));
+  for (const n of nets) {
+    const p = netPlace.at.get(n.key)!;
+    svg.push(box(netX, p.y, p.h, n.key, networkText(n), presence(state.networks.get(n.key)), 'network', 14));
+  }
+  for (const g of guests) {
+    const p = guestPlace.at.get(g)!;
+    svg.push(box(guestX, p.y, p.h, g, guestText(topology, g), presence(state.guests.get(g)), 'guest', 4));
+  }
   svg.push('</svg>');
   const rows = topology.links.map((l) => {
     const st = state.links.get(l.index);
@@ -149,7 +172,7 @@ export function html(topology: Topology, state: GraphState, when: string): strin
 <style>
 body{font-family:sans-serif;margin:24px;color:#222;background:#fff}
 h1{font-size:20px;margin:0 0 4px} .when{color:#666;font-size:12px;margin-bottom:12px}
-svg text{font-family:sans-serif} .head{font-size:13px;fill:#666;text-transform:uppercase;letter-spacing:1px}
+svg text{font-family:sans-serif} .lbl{paint-order:stroke;stroke:#fff;stroke-width:4px;stroke-linejoin:round} .head{font-size:13px;fill:#666;text-transform:uppercase;letter-spacing:1px}
 .key{font-size:15px;font-weight:bold;fill:#222} .sub{font-size:12px;fill:#444} .lbl{font-size:11px}
 table{border-collapse:collapse;margin-top:16px;font-size:13px} td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}
 .pill{border:1px solid;border-radius:9px;padding:0 7px;font-size:12px}
