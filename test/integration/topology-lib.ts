@@ -138,6 +138,17 @@ export async function cleanupAll(): Promise<void> {
   for (const l of (await ipJson(['link', 'show'])) as { ifname: string }[]) if (/^tg[a-z]/u.test(l.ifname)) await delLink(l.ifname);
   for (const p of PREFIXES.filter((x) => x.length >= 3)) await cleanupPrefix(p);
   if (existsSync(STATE_DIR)) for (const f of readdirSync(STATE_DIR)) if (f.startsWith('tg')) rmSync(join(STATE_DIR, f), { force: true });
+  // Validated models of the tests' files (src/front/topology/cache.ts).
+  const models = join(STATE_DIR, 'models');
+  if (existsSync(models)) {
+    for (const f of readdirSync(models)) {
+      try {
+        if ((JSON.parse(readFileSync(join(models, f), 'utf8')) as { name?: string }).name?.startsWith('tg') === true) rmSync(join(models, f), { force: true });
+      } catch {
+        // not a model
+      }
+    }
+  }
 }
 
 /** The ifindex of an interface inside a named netns. */

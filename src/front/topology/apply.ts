@@ -273,7 +273,7 @@ async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boo
       engineLinks = [];
       for (const l of topology.links) {
         const spec = specs.get(l.index)!;
-        const quick = opts.deep || !hasHostEnd(spec.host) ? undefined : quickUnchanged(spec, held.get(l.guest)!, ovsPorts);
+        const quick = opts.deep || !hasHostEnd(spec.host) ? undefined : quickUnchanged(spec, held.get(l.guest)!, ovsPorts, (n) => ctx.cache.hostLinks.link(n));
         if (quick) report.links.push({ link: l, outcome: 'unchanged', record: quick, guest: guestInfo(held.get(l.guest)!) });
         else engineLinks.push(l);
       }

@@ -13,6 +13,7 @@ import { readHostLink } from '../../host/facts.js';
 import { planStaleCleanup, staleOvsPorts } from '../../host/stale.js';
 import { DHCP_AGENT } from '../../dhcp/paths.js';
 import { PipeworkError } from '../../model/errors.js';
+import { forgetModels } from './cache.js';
 import { removeContainer } from './containers.js';
 import { detachLeftovers, hostNs, leftoverLinks, lockTopology } from './apply.js';
 import { netnsInode, netnsMarked, readLive, removeState } from './live.js';
@@ -101,6 +102,7 @@ export async function destroyTopology(name: string, topology: Topology | undefin
     }
     // Kept bridges keep their mark (a later destroy may remove them); the state goes.
     removeState(name);
+    forgetModels(name);
     report.nothing = report.links.length + report.containers.length + report.netns.length + report.bridges.length + report.ovsBridges.length === 0 && report.kept.length === 0;
     return report;
   } finally {

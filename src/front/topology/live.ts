@@ -12,11 +12,11 @@
  * it names) also lists the guests whose links have no host end, so a later apply finds leftovers
  * there without entering every namespace of the host.
  */
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { ipJsonBatch } from '../../exec/ip.js';
 import { openNetns } from '../../exec/netns.js';
 import type { Runner } from '../../exec/runner.js';
-import { OVS_TIMEOUT, readOvsFacts, type OvsFacts } from '../../host/ovs-facts.js';
+import { OVS_RUN_DIR, OVS_TIMEOUT, readOvsFacts, type OvsFacts } from '../../host/ovs-facts.js';
 import { NETNS_DIR } from '../../guest/resolve.js';
 import { decodeRecord, type AttachRecord } from '../../model/record.js';
 import type { GuestRef } from '../../spec/attach-spec.js';
@@ -56,9 +56,11 @@ export function readState(topology: string, dir = STATE_DIR): StateFile | undefi
 
 /** Written whole, through a rename: never half a file. */
 export function writeState(topology: string, state: StateFile, dir = STATE_DIR): void {
+  const text = `${JSON.stringify(state, null, 2)}\n`;
+  if (readText(statePath(topology, dir)) === text.trim()) return;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = `${statePath(topology, dir)}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(tmp, text, { mode: 0o600 });
   renameSync(tmp, statePath(topology, dir));
 }
 
@@ -162,23 +164,28 @@ export async function readLive(topology: string, runner: Runner, opts: { runtime
       if (readText(`${SYS}/${name}/bridge/bridge_id`) !== undefined) live.bridges.add(name);
       continue;
     }
+    // Records are decoded where they may be ours or hold addresses (auto): cheap text tests first.
+    if (!alias.startsWith('pipework/1;r=host;')) continue;
     const record = decodeRecord(alias);
     if (record?.role !== 'host') continue;
     live.allHostEnds.push({ link: name, record });
     if (record.owner === owner) live.hostEnds.set(`${record.nsInode}/${record.guestIf}`, { link: name, record });
   }
-  const ovs = await readOvsFacts(runner);
-  live.ovs = ovs;
-  if (ovs.dbRunning) live.ovsBridges = await markedOvsBridges(runner, topology);
   const state = readState(topology);
   if (state) {
     live.state = state;
     for (const [name, inode] of Object.entries(state.netns)) if (netnsInode(name) === inode) live.netns.set(name, inode);
   }
-  for (const runtime of opts.runtimes ?? (['docker', 'podman'] as const)) {
-    if (runtimeSocket(runtime) === undefined) continue;
-    live.containers.push(...await madeContainers(topology, runtime));
-  }
+  // Open vSwitch and the runtimes are asked at the same time.
+  const runtimes = (opts.runtimes ?? (['docker', 'podman'] as const)).filter((r) => runtimeSocket(r) !== undefined);
+  const [ovs, marked, containers] = await Promise.all([
+    readOvsFacts(runner),
+    existsSync(`${OVS_RUN_DIR}/db.sock`) ? markedOvsBridges(runner, topology).catch(() => new Set<string>()) : Promise.resolve(new Set<string>()),
+    Promise.all(runtimes.map((r) => madeContainers(topology, r))),
+  ]);
+  live.ovs = ovs;
+  live.ovsBridges = marked;
+  live.containers = containers.flat();
   return live;
 }
 

@@ -21,6 +21,7 @@ import { parseMac } from '../../model/mac.js';
 import { parseVlan } from '../../model/vlan.js';
 import { parseGuestRef } from '../../guest/resolve.js';
 import { parseConfig, parseMacVlan } from '../cli/grammar.js';
+import { cachedModel, keepModel } from './cache.js';
 import { containerName, linkName, type Guest, type Link, type LinkAddressing, type Network, type Pos, type Topology } from './model.js';
 import { KEY_PATTERN, TopologySchema, type RawExtendedLink, type RawGuest, type RawNetwork, type RawTopology } from './schema.js';
 import { checkImage, checkNetnsName, inSubnet, parseImpair, parseSubnet, splitBrief, type Word } from './values.js';
@@ -220,7 +221,7 @@ export function parseTopology(text: string, file: string): Topology {
   if (problems.list.length > 0) throw new TopologyFileError(file, problems.list);
   const raw: unknown = doc.toJS({ maxAliasCount: 100 });
   if (raw === null || raw === undefined) throw new TopologyFileError(file, [{ line: 1, col: 1, path: '', message: 'the file is empty: a topology needs at least a name' }]);
-  schemaErrors(TopologySchema, raw, [], problems);
+  if (!Value.Check(TopologySchema, raw)) schemaErrors(TopologySchema, raw, [], problems);
   const topology = resolve(raw as RawTopology, file, problems);
   if (problems.list.length > 0) {
     problems.list.sort((a, b) => a.line - b.line || a.col - b.col);
@@ -240,7 +241,11 @@ export function loadTopology(file: string): Topology {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`topology file ${file} does not exist`);
     throw new InvalidArgumentError(`cannot read topology file ${file}: ${(err as Error).message}`);
   }
-  return parseTopology(text, file);
+  const cached = cachedModel(text, file);
+  if (cached) return cached;
+  const topology = parseTopology(text, file);
+  keepModel(text, topology);
+  return topology;
 }
 
 // ---- meaning -----------------------------------------------------------------------------
