@@ -32,6 +32,7 @@ die() { printf 'build-initramfs: ERROR: %s\n' "$*" >&2; exit 1; }
 MODULES=(
   crc32c_generic
   8021q dummy bridge veth macvlan openvswitch af_packet
+  sch_netem sch_tbf
   9p 9pnet_virtio virtio_pci
 )
 # name -> where it lives on the host (followed if a symlink) and where it goes in the VM.

@@ -8,6 +8,7 @@
 #   2. dummy interfaces
 #   3. a Linux bridge with VLAN filtering
 #   4. Open vSwitch on the kernel datapath
+#   5. topology impairments (netem delay, tbf rate) set and changed live by pipework apply
 # Every check prints "PASS: ..." or "FAIL: ..."; the last line is "N passed, M failed". The
 # exit status is non-zero when a check failed or when not every check ran: each check is a
 # top-level line starting with "check " or "pw_ok ", and all of them must run, once.
@@ -332,6 +333,42 @@ del_og2() {
   if ovs-vsctl --timeout=20 list-ports ovsv | grep -qx "$_p"; then echo "port $_p still on ovsv"; return 1; fi
 }
 check "pipework del og2 removes its port from ovsv" del_og2
+
+section "topology impairments: netem (delay, loss) and tbf (rate), changed live by pipework apply"
+cat >/tmp/vmt.yaml <<'TOPOLOGY'
+name: vmt
+networks:
+  lan: {bridge: brvmt}
+guests:
+  a: {netns: vmta}
+  b: {netns: vmtb}
+links:
+  - a lan 10.95.0.1/24
+  - {guest: b, network: lan, address: 10.95.0.2/24, impair: {delay: 50ms, loss: 0%, rate: 10mbit}}
+TOPOLOGY
+pw_ok "apply a topology whose link b:eth1 has delay 50ms and rate 10mbit" apply /tmp/vmt.yaml
+netem_is() {
+  ip netns exec vmtb tc qdisc show dev eth1 | tee /tmp/q.out
+  grep -q "netem 1: root .*delay $1" /tmp/q.out && grep -q 'tbf 2: parent 1:' /tmp/q.out
+}
+check "b:eth1 has netem (delay 50ms) at the root and tbf under it" netem_is 50ms
+rtt_at_least() {
+  ip netns exec vmta ping -c 3 -W 3 10.95.0.2 | tee /tmp/ping.out
+  _min=$(sed -n 's#.*min/avg/max[^=]*= *\([0-9.]*\)/.*#\1#p' /tmp/ping.out)
+  echo "min rtt: ${_min:-none} ms"
+  [ -n "$_min" ] && awk -v m="$_min" -v want="$1" 'BEGIN { exit !(m >= want) }'
+}
+check "a -> b round trips take at least 49 ms (the delay is real)" rtt_at_least 49
+VMT_IF=$(ip -n vmtb -o link show dev eth1 | cut -d: -f1)
+sed -i 's/delay: 50ms/delay: 100ms/' /tmp/vmt.yaml
+pw_ok "apply again with delay 100ms" apply /tmp/vmt.yaml
+same_if() { _now=$(ip -n vmtb -o link show dev eth1 | cut -d: -f1); echo "ifindex $VMT_IF -> $_now"; [ "$_now" = "$VMT_IF" ]; }
+check "b:eth1 keeps its ifindex across the change (changed live)" same_if
+check "b:eth1 now has netem delay 100ms" netem_is 100ms
+check "a -> b round trips take at least 99 ms" rtt_at_least 99
+vmt_gone() { ! ip link show brvmt 2>/dev/null && ! ip netns list | grep -q vmt; }
+pw_ok "destroy the topology" destroy /tmp/vmt.yaml
+check "destroy removed the bridge and both netns" vmt_gone
 
 # --- summary ---------------------------------------------------------------------------------
 echo

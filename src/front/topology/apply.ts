@@ -22,6 +22,7 @@ import { execute, rollback } from '../../engine/executor.js';
 import { guestInfo } from '../../engine/gather.js';
 import { guestEntries } from '../../engine/inventory.js';
 import { acquire } from '../../engine/lock.js';
+import { mapLimit } from '../../engine/pool.js';
 import type { Plan, Step } from '../../engine/plan.js';
 import { openNetns, type NetnsHandle } from '../../exec/netns.js';
 import { ipJsonBatch } from '../../exec/ip.js';
@@ -372,12 +373,11 @@ export async function leftoverLinks(topology: Topology | undefined, live: Live, 
   return [...found.entries()].filter(([k]) => !wanted.has(k)).map(([, v]) => v);
 }
 
-/** Detach leftovers through the engine (only this topology's; absent is fine). */
+/** Detach leftovers through the engine (only this topology's; absent is fine), several guests at a time. */
 export async function detachLeftovers(leftovers: Leftover[], held: Map<string, HeldGuest>, owner: string, ctx: RunContext): Promise<string[]> {
-  const removed: string[] = [];
   const byInode = new Map<number, Leftover[]>();
   for (const l of leftovers) byInode.set(l.nsInode, [...(byInode.get(l.nsInode) ?? []), l]);
-  for (const [inode, list] of byInode) {
+  const removed = await mapLimit([...byInode], ctx.concurrency, async ([inode, list]) => {
     let guest = [...held.values()].find((g) => g.ns.inode === inode);
     let opened = false;
     if (!guest) {
@@ -385,23 +385,25 @@ export async function detachLeftovers(leftovers: Leftover[], held: Map<string, H
         guest = await resolveGuest(parseGuestRef(list[0]!.guestText), { runner: ctx.runner });
         opened = true;
       } catch {
-        continue; // its guest is gone: its veths went with it
+        return []; // its guest is gone: its veths went with it
       }
       if (guest.ns.inode !== inode) {
         guest.ns.close();
-        continue;
+        return [];
       }
     }
+    const done: string[] = [];
     try {
       for (const l of list) {
         await detachFromGuest(guest, { guest: guestRefOfHeld(guest), which: { guestIf: l.guestIf }, owner: (o) => o === owner, ownerName: owner }, ctx);
-        removed.push(`${guest.kind}:${guest.name}:${l.guestIf}`);
+        done.push(`${guest.kind}:${guest.name}:${l.guestIf}`);
       }
     } finally {
       if (opened) guest.ns.close();
     }
-  }
-  return removed;
+    return done;
+  });
+  return removed.flat();
 }
 
 function guestRefOfHeld(g: HeldGuest): AttachSpec['guest'] {
