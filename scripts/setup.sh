@@ -18,7 +18,7 @@ die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "run as root (it installs system packages)"
 
 # build-essential and python3 build the in-process netlink prototype's addon (node-gyp); the
-# tool itself needs no compiler.
+# tool itself needs no compiler. chromium (headless) checks the topology graph's HTML page.
 # iputils-arping (not Habets' `arping`, they conflict) and busybox-static (not `busybox`, they
 # conflict) are the flavours the tool and the test images need.
 PKGS=(
@@ -28,6 +28,7 @@ PKGS=(
   util-linux procps curl ca-certificates
   qemu-system-x86 xz-utils strace time
   build-essential python3
+  chromium
 )
 
 missing=()
