@@ -131,6 +131,8 @@ void describe('topology: the three-tier example on named netns', () => {
     const text = readFileSync(file, 'utf8');
     const web1 = await ifindex('tgtier-web', 'eth1');
     writeFileSync(file, text.replace('  - db:eth2 mid auto\n', ''));
+    const inspect = JSON.parse((await pwOk(['inspect', file, '--json'])).stdout) as { leftovers: { links: string[] } };
+    assert.deepEqual(inspect.leftovers.links, ['netns:tgtier-db:eth2']);
     const r = await pwOk(['apply', file]);
     assert.match(r.stdout, /removed netns:tgtier-db:eth2 \(no longer in the file\)/u);
     assert.ok(!(await hasLink('tgtier-db', 'eth2')));

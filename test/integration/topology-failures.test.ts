@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dockerApi, dockerAvailable, ensureImage, inspectContainer, removeContainer } from './helpers/docker.js';
+import { dockerApi, dockerAvailable, ensureImage, inspectContainer, removeContainer, runContainer } from './helpers/docker.js';
 import { waitDad } from './helpers/netns.js';
 import { pipeworkBin, sh, sleep } from './helpers/run.js';
 import { assertSameState, cleanupAll, hostState, ping, pw, pwOk, scratch, write } from './topology-lib.js';
@@ -182,6 +182,21 @@ links:
     assert.match(r.stderr, /the containers it created: undone too/u);
     await assertSameState(before, 'the failed apply left containers or links behind');
     assert.equal(await inspectContainer('tgimg2-c1'), undefined);
+  });
+
+  void test('a container: guest (a container the test started) is plumbed, and destroy never removes it', async () => {
+    await runContainer('tg-ext1', IMAGE, ['sleep', '3600']);
+    try {
+      const file = write(dir, 'ext.yaml', 'name: tgcref\nnetworks:\n  lan: {bridge: br-tgcref}\nguests:\n  x: {container: "docker:tg-ext1"}\n  n: {netns: tgcref-n}\nlinks:\n  - x lan 10.53.0.1/24\n  - n lan 10.53.0.2/24\n');
+      await pwOk(['apply', file]);
+      assert.ok(await ping('tgcref-n', '10.53.0.1'));
+      await pwOk(['destroy', file]);
+      const c = await inspectContainer('tg-ext1');
+      assert.equal(c?.State.Running, true, 'the container is still there, running');
+      assert.equal((await sh(['nsenter', `--net=/proc/${c.State.Pid}/ns/net`, 'ip', 'link', 'show', 'eth1'])).code, 1, 'its eth1 is gone');
+    } finally {
+      await removeContainer('tg-ext1');
+    }
   });
 
   void test('destroy removes the containers it made and leaves the host as before', async () => {
