@@ -213,7 +213,7 @@ async function applyVerb(topology: Topology, args: Args): Promise<number> {
   for (const l of report.links) counts.set(l.outcome, (counts.get(l.outcome) ?? 0) + 1);
   const summary = [...counts].map(([k, n]) => `${n} ${args.dryRun && k !== 'unchanged' ? `to be ${k}` : k}`).join(', ') || 'no links';
   out.push(report.changed
-    ? `topology ${topology.name}: ${summary}${report.made.netns.length + report.made.bridges.length + report.made.ovsBridges.length + report.made.containers.length > 0 ? `; made ${[...report.made.netns, ...report.made.bridges, ...report.made.ovsBridges, ...report.made.containers].join(', ')}` : ''}`
+    ? `topology ${topology.name}: ${summary}${report.made.netns.length + report.made.bridges.length + report.made.ovsBridges.length + report.made.containers.length > 0 ? `; ${args.dryRun ? 'would make' : 'made'} ${[...report.made.netns, ...report.made.bridges, ...report.made.ovsBridges, ...report.made.containers].join(', ')}` : ''}`
     : `topology ${topology.name} is up to date (${summary}): nothing to do`);
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
