@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
-import { parseTopology, TopologyFileError } from '../../src/front/topology/load.js';
+import { parseTopology } from '../../src/front/topology/parse.js';
+import { TopologyFileError } from '../../src/front/topology/problems.js';
 import { jsonSchema, TopologySchema } from '../../src/front/topology/schema.js';
 
 const FILE = 'lab.yaml';

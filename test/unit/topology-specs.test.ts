@@ -7,7 +7,7 @@ import type { AttachRecord } from '../../src/model/record.js';
 import { dot, graphState, html, mermaid } from '../../src/front/topology/graph.js';
 import type { InspectReport } from '../../src/front/topology/inspect.js';
 import { parseArgs } from '../../src/front/topology/cli.js';
-import { parseTopology } from '../../src/front/topology/load.js';
+import { parseTopology } from '../../src/front/topology/parse.js';
 import { assignAuto, specOf } from '../../src/front/topology/specs.js';
 import { nextFree, parseDuration, parsePercent, parseRate, parseSubnet, splitBrief } from '../../src/front/topology/values.js';
 

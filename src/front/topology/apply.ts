@@ -34,7 +34,7 @@ import { PipeworkError } from '../../model/errors.js';
 import { recordAddresses, type AttachRecord } from '../../model/record.js';
 import { hasHostEnd, type AttachSpec } from '../../spec/attach-spec.js';
 import { containerAction, createContainer, removeContainer, startContainer, stopContainer, type MadeContainer } from './containers.js';
-import { TopologyFileError, type Problem } from './load.js';
+import { TopologyFileError, type Problem } from './problems.js';
 import { anythingMade, netnsInode, readLive, writeState, type Live, type StateFile } from './live.js';
 import { hostProblems, planMake, planUnmake, type MakePlan } from './make.js';
 import { linkName, ownerText, type Guest, type Link, type Topology } from './model.js';
@@ -184,6 +184,13 @@ function addUndoNote(err: unknown, failures: string[], what: string): unknown {
   return err;
 }
 
+/** Does the file involve Open vSwitch (an OVS network, or a device that is no Linux bridge) or containers? */
+export function needs(topology: Topology, ctx: RunContext): { ovs: boolean; containers: boolean } {
+  const ovs = [...topology.networks.values()].some((n) => n.kind === 'ovs' || (n.kind === 'bridge' && ctx.cache.hostLinks.link(n.device)?.isBridge === false));
+  const containers = [...topology.guests.values()].some((g) => g.kind === 'image');
+  return { ovs, containers };
+}
+
 export const TOPOLOGY_LOCK_TIMEOUT_MS = 120_000;
 
 /** Hold the topology: two runs on one topology never interleave. */
@@ -201,8 +208,8 @@ export async function applyTopology(topology: Topology, ctx: RunContext, opts: {
 }
 
 async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boolean }): Promise<ApplyReport> {
-  const live = await readLive(topology.name, ctx.runner);
-  ctx.cache.ovs = Promise.resolve(live.ovs!);
+  const live = await readLive(topology.name, ctx.runner, needs(topology, ctx));
+  if (live.ovs) ctx.cache.ovs = Promise.resolve(live.ovs);
   const problems = hostProblems(topology, (n) => ctx.cache.hostLinks.link(n), live.ovs);
 
   // Image guests: what each needs (nothing, a start, or a new container).
@@ -274,7 +281,7 @@ async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boo
       engineLinks = [];
       for (const l of topology.links) {
         const spec = specs.get(l.index)!;
-        const quick = opts.deep || !hasHostEnd(spec.host) ? undefined : quickUnchanged(spec, held.get(l.guest)!, ovsPorts, (n) => ctx.cache.hostLinks.link(n));
+        const quick = opts.deep || !hasHostEnd(spec.host) ? undefined : quickUnchanged(spec, held.get(l.guest)!, ovsPorts, live.hostEnds.get(`${held.get(l.guest)!.ns.inode}/${l.ifname}`), (n) => ctx.cache.hostLinks.link(n));
         if (quick) report.links.push({ link: l, outcome: 'unchanged', record: quick, guest: guestInfo(held.get(l.guest)!) });
         else engineLinks.push(l);
       }
@@ -296,15 +303,22 @@ async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boo
     await removeLeftovers(topology, live, held, report, ctx);
     report.changed = report.links.some((l) => l.outcome !== 'unchanged') || make.steps.length > 0 || report.made.containers.length > 0
       || report.made.started.length > 0 || Object.values(report.removed).some((r) => r.length > 0);
-    saveState(topology, live, held, make);
+    saveState(topology, live, held, make, report);
     return report;
   } finally {
     closeAll(held);
   }
 }
 
-function saveState(topology: Topology, live: Live, held: Map<string, HeldGuest>, make: MakePlan): void {
-  const state: StateFile = { version: 1, netns: {}, inside: [] };
+function saveState(topology: Topology, live: Live, held: Map<string, HeldGuest>, make: MakePlan, report: ApplyReport): void {
+  const devices = new Set([...topology.networks.values()].map((n) => n.device));
+  const containers = new Set([...topology.guests.values()].flatMap((g) => (g.kind === 'image' ? [g.container] : [])));
+  const state: StateFile = {
+    version: 1, netns: {}, inside: [],
+    // What the file names (made now or before) and what is still there of what it made earlier.
+    ovsBridges: [...new Set([...make.ovsBridges, ...[...live.ovsBridges].filter((b) => devices.has(b) || !report.removed.ovsBridges.includes(b))])],
+    containers: [...new Set([...report.made.containers, ...live.containers.map((c) => c.name).filter((c) => containers.has(c))])],
+  };
   for (const g of topology.guests.values()) {
     if (g.kind !== 'netns') continue;
     const inode = netnsInode(g.netns);

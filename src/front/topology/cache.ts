@@ -8,7 +8,6 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { digest } from '../../model/hash.js';
 import type { Topology } from './model.js';
 
 export const MODEL_DIR = '/run/pipework/topology/models';
@@ -25,24 +24,45 @@ function codeIdentity(): string {
   }
 }
 
+/**
+ * Where a text's model is kept: a cheap hash (FNV-1a, 2×32 bits) of the code's identity and the
+ * text — node:crypto would cost a start-up more than the whole lookup. A collision cannot give a
+ * wrong model: an entry holds its text, compared in full.
+ */
 export function modelKey(text: string): string {
-  return digest('sha256', `topology-model-1\0${codeIdentity()}\0${text}`).toString('hex');
+  const input = `topology-model-1\0${codeIdentity()}\0${text}`;
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ input.length;
+  for (let i = 0; i < input.length; i++) {
+    const c = input.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193) >>> 0;
+    b = Math.imul(b ^ c ^ (a >>> 7), 0x5bd1e995) >>> 0;
+  }
+  return `${a.toString(16).padStart(8, '0')}${b.toString(16).padStart(8, '0')}`;
 }
 
-function encode(t: Topology): string {
-  return JSON.stringify(t, (_k, v: unknown) => {
-    if (v instanceof Map) return { __map: [...v.entries()] };
-    if (typeof v === 'bigint') return { __big: v.toString() };
-    return v;
-  });
+interface Entry {
+  text: string;
+  name: string;
+  networks: [string, Network][];
+  guests: [string, Guest][];
+  links: Topology['links'];
 }
 
-function decode(text: string): Topology {
-  return JSON.parse(text, (_k, v: unknown) => {
-    if (v !== null && typeof v === 'object' && '__map' in v) return new Map((v as { __map: [string, unknown][] }).__map);
-    if (v !== null && typeof v === 'object' && '__big' in v) return BigInt((v as { __big: string }).__big);
-    return v;
-  }) as Topology;
+type Network = Topology['networks'] extends Map<string, infer N> ? N : never;
+type Guest = Topology['guests'] extends Map<string, infer G> ? G : never;
+
+function encode(text: string, t: Topology): string {
+  // Subnets' base addresses are bigints: kept as text.
+  const networks = [...t.networks].map(([k, n]) => [k, n.subnet ? { ...n, subnet: { ...n.subnet, base: n.subnet.base.toString() } } : n]);
+  return JSON.stringify({ text, name: t.name, networks, guests: [...t.guests], links: t.links });
+}
+
+/** A plain JSON.parse (no reviver: that alone would cost more than the parse). */
+function decode(json: string): Entry {
+  const e = JSON.parse(json) as Entry;
+  for (const [, n] of e.networks) if (n.subnet) n.subnet.base = BigInt(n.subnet.base);
+  return e;
 }
 
 const usable = () => process.getuid?.() === 0;
@@ -50,8 +70,9 @@ const usable = () => process.getuid?.() === 0;
 export function cachedModel(text: string, file: string, dir = MODEL_DIR): Topology | undefined {
   if (!usable()) return undefined;
   try {
-    const t = decode(readFileSync(`${dir}/${modelKey(text)}.json`, 'utf8'));
-    return { ...t, file };
+    const e = decode(readFileSync(`${dir}/${modelKey(text)}.json`, 'utf8'));
+    if (e.text !== text) return undefined;
+    return { name: e.name, file, networks: new Map(e.networks), guests: new Map(e.guests), links: e.links };
   } catch {
     return undefined;
   }
@@ -62,7 +83,7 @@ export function keepModel(text: string, topology: Topology, dir = MODEL_DIR): vo
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const path = `${dir}/${modelKey(text)}.json`;
-    writeFileSync(`${path}.${process.pid}.tmp`, encode(topology), { mode: 0o600 });
+    writeFileSync(`${path}.${process.pid}.tmp`, encode(text, topology), { mode: 0o600 });
     renameSync(`${path}.${process.pid}.tmp`, path);
     const entries = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => ({ f, t: statSync(`${dir}/${f}`).mtimeMs })).sort((a, b) => b.t - a.t);
     for (const { f } of entries.slice(KEEP)) rmSync(`${dir}/${f}`, { force: true });

@@ -12,9 +12,9 @@ import { guestJson, outcomeText, printJson, recordJson } from '../cli/commands/o
 import type { ApplyReport } from './apply.js';
 import type { DestroyReport } from './destroy.js';
 import type { GraphFormat } from './graph.js';
-import { loadTopology, TopologyFileError } from './load.js';
-import { linkName, type Topology } from './model.js';
-import { NAME_PATTERN } from './schema.js';
+import { loadTopology, parser } from './load.js';
+import { TopologyFileError } from './problems.js';
+import { linkName, NAME_PATTERN, type Topology } from './model.js';
 
 const USAGE = `pipework apply FILE [--dry-run] [--json] [--deep]
 pipework destroy FILE | --name NAME [--dry-run] [--json]
@@ -136,11 +136,10 @@ export async function run(argv: readonly string[]): Promise<number> {
 
 async function dispatch(args: Args): Promise<number> {
   if (args.verb === 'schema') {
-    const { jsonSchema } = await import('./schema.js');
-    process.stdout.write(`${JSON.stringify(jsonSchema(), null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify((await parser()).jsonSchema(), null, 2)}\n`);
     return 0;
   }
-  const topology = args.file !== undefined ? loadTopology(args.file) : undefined;
+  const topology = args.file !== undefined ? await loadTopology(args.file) : undefined;
   switch (args.verb) {
     case 'apply':
       requireRoot();

@@ -15,7 +15,7 @@ import { DHCP_AGENT } from '../../dhcp/paths.js';
 import { PipeworkError } from '../../model/errors.js';
 import { forgetModels } from './cache.js';
 import { removeContainer } from './containers.js';
-import { detachLeftovers, hostNs, leftoverLinks, lockTopology } from './apply.js';
+import { detachLeftovers, hostNs, leftoverLinks, lockTopology, needs } from './apply.js';
 import { netnsInode, netnsMarked, readLive, removeState } from './live.js';
 import { planUnmake } from './make.js';
 import { ownerText, type Topology } from './model.js';
@@ -38,7 +38,7 @@ export async function destroyTopology(name: string, topology: Topology | undefin
   const held = new Map<string, HeldGuest>();
   try {
     const owner = ownerText(name);
-    const live = await readLive(name, ctx.runner);
+    const live = await readLive(name, ctx.runner, topology ? needs(topology, ctx) : {});
     // The file's guests (that exist) are looked into too: links with no host end are found there.
     for (const g of topology?.guests.values() ?? []) {
       try {

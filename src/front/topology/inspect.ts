@@ -11,8 +11,8 @@ import { guestEntries, type InventoryEntry } from '../../engine/inventory.js';
 import type { Guest as HeldGuest } from '../../guest/guest.js';
 import { PipeworkError } from '../../model/errors.js';
 import { configDiff, recordAddresses, type AttachRecord } from '../../model/record.js';
-import { buildSpecs, leftoverLinks, resolveTopologyGuests } from './apply.js';
-import type { Problem } from './load.js';
+import { buildSpecs, leftoverLinks, needs, resolveTopologyGuests } from './apply.js';
+import type { Problem } from './problems.js';
 import { readLive, type Live } from './live.js';
 import { networkPresent } from './make.js';
 import { linkName, ownerText, type Link, type Topology } from './model.js';
@@ -40,8 +40,8 @@ export interface InspectReport {
 
 export async function inspectTopology(topology: Topology, ctx: RunContext): Promise<InspectReport> {
   const dry: RunContext = { ...ctx, dryRun: true };
-  const live = await readLive(topology.name, ctx.runner);
-  dry.cache.ovs = Promise.resolve(live.ovs!);
+  const live = await readLive(topology.name, ctx.runner, needs(topology, ctx));
+  if (live.ovs) dry.cache.ovs = Promise.resolve(live.ovs);
   // Guests that cannot be found are states here, not problems.
   const problems: Problem[] = [];
   const held = await resolveTopologyGuests(topology, dry, () => false, problems);

@@ -38,6 +38,12 @@ export interface StateFile {
   netns: Record<string, number>;
   /** Guests with links that have no host end (macvlan): entered to find leftovers. */
   inside: { ref: GuestRef; nsInode: number }[];
+  /**
+   * An index of the OVS bridges and containers it made (their marks are the proof): when the
+   * file names none and this is empty, Open vSwitch and the runtimes need not be asked.
+   */
+  ovsBridges?: string[];
+  containers?: string[];
 }
 
 export function statePath(topology: string, dir = STATE_DIR): string {
@@ -48,7 +54,11 @@ export function readState(topology: string, dir = STATE_DIR): StateFile | undefi
   try {
     const parsed = JSON.parse(readFileSync(statePath(topology, dir), 'utf8')) as Partial<StateFile>;
     if (parsed.version !== 1 || typeof parsed.netns !== 'object' || !Array.isArray(parsed.inside)) return undefined;
-    return { version: 1, netns: parsed.netns ?? {}, inside: parsed.inside };
+    return {
+      version: 1, netns: parsed.netns ?? {}, inside: parsed.inside,
+      ...(Array.isArray(parsed.ovsBridges) && { ovsBridges: parsed.ovsBridges }),
+      ...(Array.isArray(parsed.containers) && { containers: parsed.containers }),
+    };
   } catch {
     return undefined;
   }
@@ -144,8 +154,12 @@ export async function netnsMarked(runner: Runner, name: string, topology: string
   }
 }
 
-/** What this topology has made, from the host alone (sysfs, one OVS query, the runtimes' APIs). */
-export async function readLive(topology: string, runner: Runner, opts: { runtimes?: readonly ('docker' | 'podman')[] } = {}): Promise<Live> {
+/**
+ * What this topology has made, from the host alone (sysfs, one OVS query, the runtimes' APIs).
+ * Open vSwitch and the runtimes are asked only when the file or the state file may involve
+ * them (`ovs`, `containers`), or when there is no state file to say.
+ */
+export async function readLive(topology: string, runner: Runner, opts: { ovs?: boolean; containers?: boolean } = {}): Promise<Live> {
   const owner = ownerText(topology);
   const mark = markText(topology);
   const live: Live = {
@@ -176,14 +190,16 @@ export async function readLive(topology: string, runner: Runner, opts: { runtime
     live.state = state;
     for (const [name, inode] of Object.entries(state.netns)) if (netnsInode(name) === inode) live.netns.set(name, inode);
   }
+  const askOvs = opts.ovs === true || state?.ovsBridges === undefined || state.ovsBridges.length > 0;
+  const askRuntimes = opts.containers === true || state?.containers === undefined || state.containers.length > 0;
   // Open vSwitch and the runtimes are asked at the same time.
-  const runtimes = (opts.runtimes ?? (['docker', 'podman'] as const)).filter((r) => runtimeSocket(r) !== undefined);
+  const runtimes = askRuntimes ? (['docker', 'podman'] as const).filter((r) => runtimeSocket(r) !== undefined) : [];
   const [ovs, marked, containers] = await Promise.all([
-    readOvsFacts(runner),
-    existsSync(`${OVS_RUN_DIR}/db.sock`) ? markedOvsBridges(runner, topology).catch(() => new Set<string>()) : Promise.resolve(new Set<string>()),
+    askOvs ? readOvsFacts(runner) : Promise.resolve(undefined),
+    askOvs && existsSync(`${OVS_RUN_DIR}/db.sock`) ? markedOvsBridges(runner, topology).catch(() => new Set<string>()) : Promise.resolve(new Set<string>()),
     Promise.all(runtimes.map((r) => madeContainers(topology, r))),
   ]);
-  live.ovs = ovs;
+  if (ovs) live.ovs = ovs;
   live.ovsBridges = marked;
   live.containers = containers.flat();
   return live;

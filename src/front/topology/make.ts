@@ -10,7 +10,7 @@ import type { HostLink } from '../../host/facts.js';
 import type { OvsFacts } from '../../host/ovs-facts.js';
 import { OVS_TIMEOUT } from '../../host/ovs-facts.js';
 import { PipeworkError } from '../../model/errors.js';
-import type { Problem } from './load.js';
+import type { Problem } from './problems.js';
 import { markText, OVS_MARK_KEY, type Live } from './live.js';
 import type { Network, Topology } from './model.js';
 

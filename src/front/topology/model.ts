@@ -7,6 +7,11 @@ import type { StaticAddress } from '../../model/address.js';
 import type { DhcpMethod } from '../../model/dhcp-methods.js';
 import type { GuestRef, Impairment } from '../../spec/attach-spec.js';
 
+/** A topology's name (it marks everything apply makes). */
+export const NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,15}$';
+/** A key of `networks:` or `guests:` (also a mermaid/dot node id, so plain). */
+export const KEY_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$';
+
 /** A place in the file (1-based). */
 export interface Pos {
   line: number;

@@ -10,51 +10,54 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { guestInfo } from '../../engine/gather.js';
-import { attachNames } from '../../engine/names.js';
 import { wantedRecord } from '../../engine/planner.js';
 import type { Guest } from '../../guest/guest.js';
 import { readHostLink, type HostLink } from '../../host/facts.js';
 import type { OvsPortRow } from '../../host/ovs-facts.js';
-import { configOf, decodeRecord, type AttachRecord } from '../../model/record.js';
+import { configOf, type AttachRecord } from '../../model/record.js';
 import type { AttachSpec } from '../../spec/attach-spec.js';
 import { formatOwner } from '../../spec/owner.js';
-import { hasCarrier } from './live.js';
+import { hasCarrier, type LiveHostEnd } from './live.js';
 
 /** The link's record when it is as the spec says (from the host), or undefined when the engine must look. */
-/** What the check reads of a host end: four sysfs files, not a whole HostLink. */
-function hostEnd(name: string): { alias: string; up: boolean; master?: string } | undefined {
+/** The host end's flags (up) and master: two sysfs files and a link. */
+function endState(name: string): { up: boolean; master?: string } | undefined {
   const dir = `/sys/class/net/${name}`;
   try {
     const flags = parseInt(readFileSync(`${dir}/flags`, 'utf8'), 16);
-    const alias = readFileSync(`${dir}/ifalias`, 'utf8').trim();
     let master: string | undefined;
     try {
       master = basename(readlinkSync(`${dir}/master`));
     } catch {
       // not a port of anything
     }
-    return { alias, up: (flags & 1) === 1, ...(master !== undefined && { master }) };
+    return { up: (flags & 1) === 1, ...(master !== undefined && { master }) };
   } catch {
     return undefined;
   }
 }
 
-export function quickUnchanged(spec: AttachSpec, guest: Guest, ovsPorts: ReadonlyMap<string, OvsPortRow> | undefined, links: (name: string) => HostLink | undefined = readHostLink): AttachRecord | undefined {
+/**
+ * `found`: the host end of this guest interface, as live.ts read it (its record decoded); the
+ * link is as the spec says when its record has the spec's configuration and owner, and it is
+ * plugged and up with its peer up.
+ */
+export function quickUnchanged(spec: AttachSpec, guest: Guest, ovsPorts: ReadonlyMap<string, OvsPortRow> | undefined, found: LiveHostEnd | undefined,
+  links: (name: string) => HostLink | undefined = readHostLink): AttachRecord | undefined {
   const host = spec.host;
-  if ((host.kind !== 'bridge' && host.kind !== 'ovs') || spec.addressing.kind !== 'static') return undefined;
+  if ((host.kind !== 'bridge' && host.kind !== 'ovs') || spec.addressing.kind !== 'static' || !found) return undefined;
   const info = guestInfo(guest);
-  const endName = attachNames(spec, { ...(info.pid !== undefined && { pid: info.pid }), nsInode: info.nsInode }).hostEnd!;
-  const link = hostEnd(endName);
-  const record = decodeRecord(link?.alias);
-  if (!link || record?.role !== 'host' || record.nsInode !== info.nsInode || record.guestIf !== spec.guestIf) return undefined;
-  if (record.owner !== formatOwner(spec.owner)) return undefined;
+  const record = found.record;
+  if (record.nsInode !== info.nsInode || record.guestIf !== spec.guestIf || record.owner !== formatOwner(spec.owner)) return undefined;
+  if (spec.hostEnd !== undefined && spec.hostEnd !== found.link) return undefined;
   const wanted = wantedRecord(spec, info);
   if (configOf(record) !== configOf(wanted) || (record.impair ?? '') !== (wanted.impair ?? '')) return undefined;
-  if (!link.up || !hasCarrier(endName)) return undefined;
+  const link = endState(found.link);
+  if (!link?.up || !hasCarrier(found.link)) return undefined;
   if (host.kind === 'bridge') {
     if (link.master !== host.bridge || links(host.bridge)?.up !== true) return undefined;
   } else {
-    const row = ovsPorts?.get(endName);
+    const row = ovsPorts?.get(found.link);
     if (row?.bridge !== host.bridge || row.tag !== host.vlan) return undefined;
   }
   return { ...record, role: 'guest' };

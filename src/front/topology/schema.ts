@@ -8,13 +8,12 @@
  * property here and its meaning in load.ts / model.ts.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { KEY_PATTERN, NAME_PATTERN } from './model.js';
+
+export { KEY_PATTERN, NAME_PATTERN };
 
 /** What the schema says when a value does not match (used instead of TypeBox's own words). */
 const say = (errorMessage: string) => ({ errorMessage });
-
-/** A key of `networks:` or `guests:` (also a mermaid/dot node id, so plain). */
-export const KEY_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$';
-export const NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,15}$';
 
 const Name = Type.String({
   pattern: NAME_PATTERN,

@@ -1,0 +1,610 @@
+/**
+ * A topology's text → a validated Topology (src/front/topology/model.ts), or every problem in it
+ * at once, each as `FILE:LINE:COL: path.to.key: what is wrong`. Pure: nothing on the host is
+ * looked at here (make.ts's hostProblems does that, before any change). The heavy part of the
+ * door (the yaml package, TypeBox): the bundle loads it only when a file's model is not cached.
+ *
+ * Three passes, each reporting with the file's positions: YAML syntax (the `yaml` package keeps
+ * every node's source range), the schema (schema.ts, one definition that also emits the JSON
+ * Schema), then meaning: undefined networks and guests, two links on one guest interface, a
+ * duplicate address or MAC in a network, and every value that does not parse.
+ */
+import { DefaultErrorFunction, SetErrorFunction, ValueErrorType } from '@sinclair/typebox/errors';
+import { Value } from '@sinclair/typebox/value';
+import type { TSchema } from '@sinclair/typebox';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { parseAddressSpec, type StaticAddress } from '../../model/address.js';
+import { DHCP_METHODS, isDhcpMethod } from '../../model/dhcp-methods.js';
+import { InvalidArgumentError, PipeworkError } from '../../model/errors.js';
+import { ifNameProblem } from '../../model/ifname.js';
+import { parseMac } from '../../model/mac.js';
+import { parseVlan } from '../../model/vlan.js';
+import { parseGuestRef } from '../../guest/resolve.js';
+import { parseConfig, parseMacVlan } from '../cli/grammar.js';
+import { TopologyFileError, type Problem } from './problems.js';
+import { containerName, linkName, type Guest, type Link, type LinkAddressing, type Network, type Pos, type Topology } from './model.js';
+import { KEY_PATTERN, TopologySchema, type RawExtendedLink, type RawGuest, type RawNetwork, type RawTopology } from './schema.js';
+import { checkImage, checkNetnsName, inSubnet, parseImpair, parseSubnet, splitBrief, type Word } from './values.js';
+
+// TypeBox's messages are replaced by each schema's own `errorMessage` where it has one.
+SetErrorFunction((param) => {
+  const own = (param.schema as { errorMessage?: unknown }).errorMessage;
+  return typeof own === 'string' ? own : DefaultErrorFunction(param);
+});
+
+type Segment = string | number;
+
+function pathText(segments: readonly Segment[]): string {
+  return segments.map((s, i) => (typeof s === 'number' ? `[${s}]` : `${i === 0 ? '' : '.'}${s}`)).join('');
+}
+
+function pointer(path: string): Segment[] {
+  if (path === '' || path === '/') return [];
+  return path.slice(1).split('/').map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~')).map((s) => (/^\d+$/u.test(s) ? Number(s) : s));
+}
+
+/** Source positions of the parsed document. */
+class Positions {
+  constructor(private readonly doc: Document, private readonly lc: LineCounter) {}
+
+  at(offset: number): Pos {
+    const { line, col } = this.lc.linePos(offset);
+    return { line, col };
+  }
+
+  /** The node at `segments` (its key, with `key`), or the closest enclosing node that exists. */
+  of(segments: readonly Segment[], key = false): Pos {
+    let node: unknown = this.doc.contents;
+    let last: Pos = { line: 1, col: 1 };
+    for (const [i, seg] of segments.entries()) {
+      const range = (node as Node | null)?.range;
+      if (range) last = this.at(range[0]);
+      if (isMap(node)) {
+        const pair = node.items.find((p: Pair) => (isScalar(p.key) ? p.key.value : p.key) === seg);
+        if (!pair) return last;
+        if (key && i === segments.length - 1 && isScalar(pair.key) && pair.key.range) return this.at(pair.key.range[0]);
+        node = pair.value;
+        if (node === null && isScalar(pair.key) && pair.key.range) return this.at(pair.key.range[0]);
+      } else if (isSeq(node) && typeof seg === 'number') {
+        node = node.items[seg];
+        if (node === undefined) return last;
+      } else {
+        return last;
+      }
+    }
+    const range = (node as Node | null)?.range;
+    return range ? this.at(range[0]) : last;
+  }
+
+  /** Where a word of a one-line scalar starts (a brief link's words). */
+  word(segments: readonly Segment[], offset: number): Pos {
+    const node = this.doc.getIn(segments, true);
+    if (!isScalar(node) || !node.range) return this.of(segments);
+    const quoted = node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE';
+    const start = this.at(node.range[0]);
+    const end = this.at(node.range[1]);
+    if (start.line !== end.line || (node.type !== 'PLAIN' && !quoted)) return start;
+    return { line: start.line, col: start.col + (quoted ? 1 : 0) + offset };
+  }
+}
+
+class Problems {
+  readonly list: Problem[] = [];
+  private readonly bad = new Set<string>();
+  constructor(readonly pos: Positions) {}
+
+  add(segments: readonly Segment[], message: string, at?: Pos): void {
+    const p = at ?? this.pos.of(segments);
+    const path = pathText(segments);
+    if (this.list.some((x) => x.path === path && x.message === message)) return;
+    this.list.push({ line: p.line, col: p.col, path, message });
+    this.bad.add(path);
+  }
+
+  /** Add the message of a refused value (an InvalidArgumentError from a parser). */
+  refused(segments: readonly Segment[], err: unknown, at?: Pos): void {
+    if (!(err instanceof PipeworkError)) throw err;
+    this.add(segments, err.message, at);
+  }
+
+  /** Did the schema already refuse this path (or something inside it)? */
+  isBad(segments: readonly Segment[]): boolean {
+    const path = pathText(segments);
+    for (const b of this.bad) if (b === path || b.startsWith(`${path}.`) || b.startsWith(`${path}[`)) return true;
+    return false;
+  }
+}
+
+const KEYS_OF: Record<string, readonly string[]> = {
+  top: Object.keys(TopologySchema.properties),
+};
+
+/** Which keys an object at this path may have (for "unknown key" messages). */
+function allowedKeys(schema: TSchema): string[] | undefined {
+  const props = (schema as { properties?: Record<string, unknown> }).properties;
+  return props ? Object.keys(props) : undefined;
+}
+
+/** The branch of a union that fits the value's JSON type, if exactly one does. */
+function branchFor(schema: TSchema, value: unknown): TSchema | undefined {
+  const anyOf = (schema as { anyOf?: TSchema[] }).anyOf;
+  if (!anyOf) return undefined;
+  const jsonType = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value === 'number' ? 'number' : typeof value;
+  const fits = anyOf.filter((b) => {
+    const t = (b as { type?: string }).type;
+    return t === jsonType || (jsonType === 'number' && t === 'integer');
+  });
+  return fits.length === 1 ? fits[0] : undefined;
+}
+
+/** Schema errors of `value` against `schema`, with a union resolved to the branch the value meant. */
+function schemaErrors(schema: TSchema, value: unknown, base: Segment[], problems: Problems): void {
+  // A key that is missing is said once, not again as a value of the wrong type.
+  const missing = new Set<string>();
+  for (const e of Value.Errors(schema, value)) {
+    const segments = [...base, ...pointer(e.path)];
+    // A union: the branch of the value's JSON type says what is wrong in detail.
+    const branch = (e.schema as { anyOf?: unknown }).anyOf !== undefined ? branchFor(e.schema, e.value) : undefined;
+    if (branch) {
+      schemaErrors(branch, e.value, segments, problems);
+      continue;
+    }
+    const parent = segments.slice(0, -1);
+    const leaf = segments[segments.length - 1];
+    if (e.type === ValueErrorType.ObjectAdditionalProperties && typeof leaf === 'string') {
+      const container = parent[parent.length - 1];
+      if ((container === 'networks' || container === 'guests') && parent.length === 1) {
+        problems.add(segments, `invalid ${container === 'networks' ? 'network' : 'guest'} name '${leaf}': expected up to 63 letters, digits, '_', '.' or '-', starting with a letter or digit`, problems.pos.of(segments, true));
+      } else {
+        const parentSchema = parent.length === 0 ? TopologySchema : undefined;
+        const keys = parentSchema ? KEYS_OF['top'] : allowedKeysAt(parent, value, base);
+        problems.add(segments, `unknown key '${leaf}'${keys ? ` (expected ${keys.join(', ')})` : ''}`, problems.pos.of(segments, true));
+      }
+      continue;
+    }
+    if (e.type === ValueErrorType.ObjectRequiredProperty && typeof leaf === 'string') {
+      problems.add(parent, `missing key '${leaf}'`, problems.pos.of(parent));
+      missing.add(pathText(segments));
+      continue;
+    }
+    if (missing.has(pathText(segments))) continue;
+    // One message per key: the first says what is wrong there.
+    if (problems.list.some((p) => p.path === pathText(segments))) continue;
+    problems.add(segments, e.message);
+  }
+}
+
+/** The keys an object may have, found by its place in the file (links, networks, guests, impair). */
+function allowedKeysAt(parent: Segment[], _value: unknown, base: Segment[]): string[] | undefined {
+  const rel = parent.slice(base.length);
+  const at = [...base, ...rel];
+  if (at[0] === 'networks' && at.length === 2) return allowedKeys(TopologySchema.properties.networks.patternProperties[KEY_PATTERN] as TSchema);
+  if (at[0] === 'guests' && at.length === 2) return allowedKeys(TopologySchema.properties.guests.patternProperties[KEY_PATTERN] as TSchema);
+  if (at[0] === 'links' && at.length === 2) return ['guest', 'interface', 'network', 'address', 'dhcp', 'gateway', 'gateway6', 'mac', 'vlan', 'mtu', 'impair'];
+  if (at[0] === 'links' && at[2] === 'impair') return ['delay', 'jitter', 'loss', 'rate'];
+  return undefined;
+}
+
+export { jsonSchema } from './schema.js';
+
+/** Parse and validate a topology's text (as read from `file`): the model, or its problems. */
+export function parseText(text: string, file: string): { topology?: Topology; problems: Problem[] } {
+  try {
+    return { topology: parseTopology(text, file), problems: [] };
+  } catch (err) {
+    if (err instanceof TopologyFileError) return { problems: err.problems };
+    throw err;
+  }
+}
+
+/** Parse and validate a topology's text (as read from `file`); a bad one throws TopologyFileError. */
+export function parseTopology(text: string, file: string): Topology {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, strict: true });
+  const pos = new Positions(doc, lc);
+  const problems = new Problems(pos);
+  for (const e of [...doc.errors, ...doc.warnings]) {
+    const p = pos.at(e.pos[0]);
+    problems.list.push({ line: p.line, col: p.col, path: '', message: e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/u, '') });
+  }
+  if (problems.list.length > 0) throw new TopologyFileError(file, problems.list);
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (raw === null || raw === undefined) throw new TopologyFileError(file, [{ line: 1, col: 1, path: '', message: 'the file is empty: a topology needs at least a name' }]);
+  if (!Value.Check(TopologySchema, raw)) schemaErrors(TopologySchema, raw, [], problems);
+  const topology = resolve(raw as RawTopology, file, problems);
+  if (problems.list.length > 0) {
+    problems.list.sort((a, b) => a.line - b.line || a.col - b.col);
+    throw new TopologyFileError(file, problems.list);
+  }
+  return topology;
+}
+
+// ---- meaning -----------------------------------------------------------------------------
+
+const KEY_RE = new RegExp(KEY_PATTERN, 'u');
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function resolve(raw: RawTopology, file: string, problems: Problems): Topology {
+  const topology: Topology = { name: typeof raw.name === 'string' ? raw.name : '', file, networks: new Map(), guests: new Map(), links: [] };
+  if (isObject(raw.networks)) {
+    for (const [key, value] of Object.entries(raw.networks)) {
+      if (!isObject(value) || !KEY_RE.test(key)) continue;
+      const network = resolveNetwork(key, value, problems);
+      if (network) topology.networks.set(key, network);
+    }
+    checkSharedDevices(topology, problems);
+  }
+  if (isObject(raw.guests)) {
+    for (const [key, value] of Object.entries(raw.guests)) {
+      if (!isObject(value) || !KEY_RE.test(key)) continue;
+      const guest = resolveGuest(key, value, topology.name, problems);
+      if (guest) topology.guests.set(key, guest);
+    }
+    checkSharedGuests(topology, problems);
+  }
+  if (Array.isArray(raw.links)) {
+    raw.links.forEach((value, index) => {
+      const link = typeof value === 'string' ? resolveBrief(value, index, topology, problems) : isObject(value) ? resolveExtended(value, index, topology, problems) : undefined;
+      if (link) topology.links.push(link);
+    });
+    checkLinks(topology, problems);
+  }
+  return topology;
+}
+
+const NETWORK_KINDS = ['bridge', 'ovs', 'macvlan'] as const;
+
+function resolveNetwork(key: string, raw: RawNetwork, problems: Problems): Network | undefined {
+  const at = ['networks', key];
+  const kinds = NETWORK_KINDS.filter((k) => raw[k] !== undefined);
+  if (kinds.length !== 1) {
+    problems.add(at, kinds.length === 0
+      ? 'a network needs one of bridge:, ovs: or macvlan:'
+      : `a network is one host side: give only one of ${kinds.map((k) => `${k}:`).join(', ')}`, problems.pos.of(at, true));
+    return undefined;
+  }
+  const kind = kinds[0]!;
+  const device = raw[kind];
+  if (typeof device !== 'string' || problems.isBad([...at, kind])) return undefined;
+  const problem = ifNameProblem(device);
+  if (problem !== undefined) {
+    problems.add([...at, kind], `invalid ${kind === 'macvlan' ? 'NIC' : 'bridge'} name '${device}': an interface name ${problem}`);
+    return undefined;
+  }
+  const network: Network = { key, kind, device, external: raw.external === true, at: problems.pos.of([...at, kind]) };
+  if (typeof raw.vlan === 'number' && !problems.isBad([...at, 'vlan'])) network.vlan = raw.vlan;
+  if (typeof raw.mtu === 'number' && !problems.isBad([...at, 'mtu'])) network.mtu = raw.mtu;
+  if (typeof raw.subnet === 'string' && !problems.isBad([...at, 'subnet'])) {
+    try {
+      network.subnet = parseSubnet(raw.subnet);
+    } catch (err) {
+      problems.refused([...at, 'subnet'], err);
+    }
+  }
+  return network;
+}
+
+/** Networks on one device must agree on what it is and on whether it is external. */
+function checkSharedDevices(topology: Topology, problems: Problems): void {
+  const byDevice = new Map<string, Network>();
+  for (const n of topology.networks.values()) {
+    const first = byDevice.get(n.device);
+    if (!first) {
+      byDevice.set(n.device, n);
+      continue;
+    }
+    if (first.kind !== n.kind) problems.add(['networks', n.key, n.kind], `${n.device} is also network ${first.key}, as ${first.kind}: one device is one kind`);
+    else if (first.external !== n.external) problems.add(['networks', n.key, 'external'], `${n.device} is also network ${first.key}, which ${first.external ? 'is' : 'is not'} external: networks on one device must agree`, n.at);
+  }
+}
+
+const GUEST_KINDS = ['netns', 'container', 'image'] as const;
+
+function resolveGuest(key: string, raw: RawGuest, topology: string, problems: Problems): Guest | undefined {
+  const at = ['guests', key];
+  const kinds = GUEST_KINDS.filter((k) => raw[k] !== undefined);
+  if (kinds.length !== 1) {
+    problems.add(at, kinds.length === 0
+      ? 'a guest needs one of netns:, container: or image:'
+      : `a guest is one thing: give only one of ${kinds.map((k) => `${k}:`).join(', ')}`, problems.pos.of(at, true));
+    return undefined;
+  }
+  const kind = kinds[0]!;
+  if (kind !== 'image') {
+    for (const k of ['command', 'runtime'] as const) if (raw[k] !== undefined) problems.add([...at, k], `${k}: goes with image: (a container apply starts), not ${kind}:`, problems.pos.of([...at, k], true));
+  }
+  const value = raw[kind];
+  if (typeof value !== 'string' || problems.isBad([...at, kind])) return undefined;
+  const where = problems.pos.of([...at, kind]);
+  try {
+    switch (kind) {
+      case 'netns':
+        return { key, kind, netns: checkNetnsName(value), at: where };
+      case 'container':
+        return { key, kind, ref: parseGuestRef(value), text: value, at: where };
+      case 'image': {
+        const name = containerName(topology, key);
+        if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/u.test(name)) throw new InvalidArgumentError(`the container would be named '${name}', which Docker refuses: use a plainer guest name`);
+        return {
+          key, kind, image: checkImage(value), runtime: raw.runtime === 'podman' ? 'podman' : 'docker', container: name, at: where,
+          ...(Array.isArray(raw.command) && { command: raw.command }),
+        };
+      }
+    }
+  } catch (err) {
+    problems.refused([...at, kind], err);
+    return undefined;
+  }
+}
+
+/** Two guest keys for one namespace would plumb it twice under two names. */
+function checkSharedGuests(topology: Topology, problems: Problems): void {
+  const seen = new Map<string, string>();
+  for (const g of topology.guests.values()) {
+    const id = g.kind === 'netns' ? `netns:${g.netns}` : g.kind === 'container' ? JSON.stringify(g.ref) : `container:${g.container}`;
+    const first = seen.get(id);
+    if (first !== undefined) problems.add(['guests', g.key, g.kind], `the same guest as ${first}: give each guest one key`, g.at);
+    else seen.set(id, g.key);
+  }
+}
+
+/** The parts every link form has, checked against the file's networks and guests. */
+interface LinkParts {
+  index: number;
+  at: Pos;
+  guest?: { text: string; segments: Segment[]; at?: Pos };
+  ifname?: { text: string; segments: Segment[]; at?: Pos };
+  network?: { text: string; segments: Segment[]; at?: Pos };
+}
+
+function checkRefs(parts: LinkParts, topology: Topology, problems: Problems): { guest?: Guest; network?: Network; ifname?: string } {
+  const out: { guest?: Guest; network?: Network; ifname?: string } = {};
+  if (parts.guest) {
+    const g = topology.guests.get(parts.guest.text);
+    if (g) out.guest = g;
+    else problems.add(parts.guest.segments, `no guest '${parts.guest.text}' in guests:${known(topology.guests)}`, parts.guest.at);
+  }
+  if (parts.network) {
+    const n = topology.networks.get(parts.network.text);
+    if (n) out.network = n;
+    else problems.add(parts.network.segments, `no network '${parts.network.text}' in networks:${known(topology.networks)}`, parts.network.at);
+  }
+  const ifname = parts.ifname?.text ?? 'eth1';
+  const problem = ifNameProblem(ifname);
+  if (problem !== undefined) problems.add(parts.ifname?.segments ?? ['links', parts.index], `invalid interface name '${ifname}': an interface name ${problem}`, parts.ifname?.at);
+  else out.ifname = ifname;
+  return out;
+}
+
+function known(map: Map<string, unknown>): string {
+  return map.size === 0 ? ' (there are none)' : ` (there ${map.size === 1 ? 'is' : 'are'} ${[...map.keys()].join(', ')})`;
+}
+
+function resolveBrief(text: string, index: number, topology: Topology, problems: Problems): Link | undefined {
+  const seg: Segment[] = ['links', index];
+  let brief;
+  try {
+    brief = splitBrief(text);
+  } catch (err) {
+    problems.refused(seg, err);
+    return undefined;
+  }
+  const wordAt = (w: Word) => problems.pos.word(seg, w.offset);
+  const refs = checkRefs({
+    index, at: problems.pos.of(seg),
+    guest: { text: brief.guest.text, segments: seg, at: wordAt(brief.guest) },
+    ...(brief.ifname && { ifname: { text: brief.ifname.text, segments: seg, at: wordAt(brief.ifname) } }),
+    network: { text: brief.network.text, segments: seg, at: wordAt(brief.network) },
+  }, topology, problems);
+  let addressing: LinkAddressing | undefined;
+  const config = brief.config.text;
+  try {
+    const auto = /^auto(?:@(.*))?$/u.exec(config);
+    if (auto) {
+      const gateway = auto[1];
+      addressing = { kind: 'static', addresses: [], auto: true };
+      if (gateway !== undefined) {
+        const family = refs.network?.subnet?.family ?? (gateway.includes(':') ? 6 : 4);
+        const probe = parseAddressSpec(`${family === 4 ? '192.0.2.1/32' : '2001:db8::1/128'}@${gateway}`);
+        if (family === 4) addressing.gateway4 = probe.gateway!;
+        else addressing.gateway6 = probe.gateway!;
+      }
+    } else {
+      const c = parseConfig(config, undefined);
+      addressing = c.kind === 'dhcp'
+        ? { kind: 'dhcp', method: c.method, options: c.options }
+        : {
+          kind: 'static', addresses: c.spec.address ? [c.spec.address] : [], auto: false,
+          ...(c.spec.gateway !== undefined && (c.spec.address?.family === 6 ? { gateway6: c.spec.gateway } : { gateway4: c.spec.gateway })),
+        };
+    }
+  } catch (err) {
+    problems.refused(seg, err, wordAt(brief.config));
+  }
+  let mac: string | undefined;
+  let vlan: number | undefined;
+  if (brief.macVlan) {
+    try {
+      const mv = parseMacVlan(brief.macVlan.text);
+      mac = mv.mac;
+      if (mv.vlanText !== undefined) vlan = mv.vlan ?? parseVlan(mv.vlanText);
+    } catch (err) {
+      problems.refused(seg, err, wordAt(brief.macVlan));
+    }
+  }
+  if (!refs.guest || !refs.network || refs.ifname === undefined || !addressing) return undefined;
+  return finish({ index, guest: refs.guest.key, ifname: refs.ifname, network: refs.network, addressing, mac, vlan, at: problems.pos.of(seg) }, seg, problems);
+}
+
+function resolveExtended(raw: RawExtendedLink, index: number, topology: Topology, problems: Problems): Link | undefined {
+  const seg: Segment[] = ['links', index];
+  const str = (k: keyof RawExtendedLink) => (typeof raw[k] === 'string' && !problems.isBad([...seg, k]) ? raw[k] : undefined);
+  const guestText = str('guest');
+  const networkText = str('network');
+  const refs = checkRefs({
+    index, at: problems.pos.of(seg),
+    ...(guestText !== undefined && { guest: { text: guestText, segments: [...seg, 'guest'] } }),
+    ...(str('interface') !== undefined && { ifname: { text: str('interface')!, segments: [...seg, 'interface'] } }),
+    ...(networkText !== undefined && { network: { text: networkText, segments: [...seg, 'network'] } }),
+  }, topology, problems);
+  if (raw.interface !== undefined && str('interface') === undefined) delete refs.ifname;
+
+  let addressing: LinkAddressing | undefined;
+  if (raw.address !== undefined && raw.dhcp !== undefined) {
+    problems.add([...seg, 'dhcp'], 'give address: or dhcp:, not both', problems.pos.of([...seg, 'dhcp'], true));
+  } else if (raw.address === undefined && raw.dhcp === undefined) {
+    problems.add(seg, "a link needs address: (an address, a list of them, auto, or 0/0 for none) or dhcp: (a method)");
+  } else if (typeof raw.dhcp === 'string' && !problems.isBad([...seg, 'dhcp'])) {
+    for (const k of ['gateway', 'gateway6'] as const) {
+      if (raw[k] !== undefined) problems.add([...seg, k], `${k}: goes with a static address; DHCP brings its own`, problems.pos.of([...seg, k], true));
+    }
+    const colon = raw.dhcp.indexOf(':');
+    const method = colon === -1 ? raw.dhcp : raw.dhcp.slice(0, colon);
+    if (!isDhcpMethod(method)) problems.add([...seg, 'dhcp'], `unknown DHCP method '${method}': the methods are ${DHCP_METHODS.join(', ')}`);
+    else addressing = { kind: 'dhcp', method, options: colon === -1 ? [] : raw.dhcp.slice(colon + 1).split(/\s+/u).filter((s) => s !== '') };
+  } else if (raw.address !== undefined && !problems.isBad([...seg, 'address'])) {
+    addressing = extendedAddresses(raw, seg, problems);
+  }
+  let mac: string | undefined;
+  if (str('mac') !== undefined) {
+    try {
+      mac = parseMac(str('mac')!);
+    } catch (err) {
+      problems.refused([...seg, 'mac'], err);
+    }
+  }
+  const vlan = typeof raw.vlan === 'number' && !problems.isBad([...seg, 'vlan']) ? raw.vlan : undefined;
+  const mtu = typeof raw.mtu === 'number' && !problems.isBad([...seg, 'mtu']) ? raw.mtu : undefined;
+  const impair = isObject(raw.impair)
+    ? parseImpair(Object.fromEntries(Object.entries(raw.impair).filter(([k]) => !problems.isBad([...seg, 'impair', k]))), (k, err) => problems.refused([...seg, 'impair', k], err))
+    : undefined;
+  if (!refs.guest || !refs.network || refs.ifname === undefined || !addressing) return undefined;
+  return finish({ index, guest: refs.guest.key, ifname: refs.ifname, network: refs.network, addressing, mac, vlan, mtu, impair, at: problems.pos.of(seg) }, seg, problems);
+}
+
+function extendedAddresses(raw: RawExtendedLink, seg: Segment[], problems: Problems): LinkAddressing | undefined {
+  const items = typeof raw.address === 'string' ? [raw.address] : raw.address ?? [];
+  const addresses: StaticAddress[] = [];
+  let auto = false;
+  let gateway4: string | undefined;
+  let gateway6: string | undefined;
+  let ok = true;
+  items.forEach((item, i) => {
+    const at: Segment[] = typeof raw.address === 'string' ? [...seg, 'address'] : [...seg, 'address', i];
+    if (item === 'auto') {
+      if (auto) problems.add(at, 'auto is given twice');
+      auto = true;
+      return;
+    }
+    if (item === '0/0') {
+      if (items.length > 1) problems.add(at, '0/0 (no address) cannot go with other addresses');
+      return;
+    }
+    try {
+      const spec = parseAddressSpec(item);
+      if (spec.address) {
+        if (addresses.some((a) => a.cidr === spec.address!.cidr)) problems.add(at, `${spec.address.cidr} is given twice`);
+        addresses.push(spec.address);
+      }
+      if (spec.gateway !== undefined) {
+        if (spec.address?.family === 6) gateway6 = spec.gateway;
+        else gateway4 = spec.gateway;
+      }
+    } catch (err) {
+      ok = false;
+      problems.refused(at, err);
+    }
+  });
+  for (const [k, family] of [['gateway', 4], ['gateway6', 6]] as const) {
+    const text = raw[k];
+    if (typeof text !== 'string' || problems.isBad([...seg, k])) continue;
+    try {
+      const probe = parseAddressSpec(`${family === 4 ? '192.0.2.1/32' : '2001:db8::1/128'}@${text}`);
+      const prior = family === 4 ? gateway4 : gateway6;
+      if (prior !== undefined && prior !== probe.gateway) problems.add([...seg, k], `two gateways: ${prior} (in address:) and ${probe.gateway!}`);
+      if (family === 4) gateway4 = probe.gateway;
+      else gateway6 = probe.gateway;
+    } catch (err) {
+      ok = false;
+      const again = /is IPv(\d)/u.exec((err as Error).message);
+      problems.refused([...seg, k], again ? new InvalidArgumentError(`${text} is IPv${again[1]!}: ${k}: is for IPv${family}${family === 4 ? ' (gateway6: for IPv6)' : ' (gateway: for IPv4)'}`) : err);
+    }
+  }
+  if (!ok) return undefined;
+  return { kind: 'static', addresses, auto, ...(gateway4 !== undefined && { gateway4 }), ...(gateway6 !== undefined && { gateway6 }) };
+}
+
+interface Draft {
+  index: number;
+  guest: string;
+  ifname: string;
+  network: Network;
+  addressing: LinkAddressing;
+  mac: string | undefined;
+  vlan: number | undefined;
+  mtu?: number | undefined;
+  impair?: Link['impair'];
+  at: Pos;
+}
+
+/** Checks of one link that need its network; the Link itself. */
+function finish(d: Draft, seg: Segment[], problems: Problems): Link | undefined {
+  const n = d.network;
+  const a = d.addressing;
+  let ok = true;
+  if (a.kind === 'static') {
+    if (a.auto && n.subnet === undefined) {
+      problems.add(seg, `address auto needs a subnet: on network ${n.key}`, d.at);
+      ok = false;
+    }
+    if (a.auto && n.subnet !== undefined && a.addresses.some((x) => x.family === n.subnet!.family)) {
+      problems.add(seg, `auto takes an IPv${n.subnet.family} address from ${n.subnet.cidr}, and the link already has one`, d.at);
+      ok = false;
+    }
+    const families = new Set([...a.addresses.map((x) => x.family), ...(a.auto && n.subnet ? [n.subnet.family] : [])]);
+    if (a.gateway4 !== undefined && !families.has(4)) problems.add(seg, `gateway ${a.gateway4} needs an IPv4 address on the link`, d.at);
+    if (a.gateway6 !== undefined && !families.has(6)) problems.add(seg, `gateway6 ${a.gateway6} needs an IPv6 address on the link`, d.at);
+  }
+  if (!ok) return undefined;
+  const vlan = d.vlan ?? n.vlan;
+  const mtu = d.mtu ?? n.mtu;
+  return {
+    index: d.index, guest: d.guest, ifname: d.ifname, network: n.key, addressing: a, at: d.at,
+    ...(d.mac !== undefined && { mac: d.mac }),
+    ...(vlan !== undefined && { vlan }),
+    ...(mtu !== undefined && { mtu }),
+    ...(d.impair !== undefined && { impair: d.impair }),
+  };
+}
+
+/** Across links: one link per guest interface; no address or MAC twice on one segment. */
+function checkLinks(topology: Topology, problems: Problems): void {
+  const byIf = new Map<string, Link>();
+  const addresses = new Map<string, Link>();
+  const macs = new Map<string, Link>();
+  for (const link of topology.links) {
+    const seg: Segment[] = ['links', link.index];
+    const key = linkName(link);
+    const first = byIf.get(key);
+    if (first) problems.add(seg, `${key} is already linked by links[${first.index}] (line ${first.at.line}): one link per guest interface`, link.at);
+    else byIf.set(key, link);
+    const network = topology.networks.get(link.network)!;
+    // One segment: a device and a VLAN (two networks may share an OVS bridge with other tags).
+    const segment = `${network.kind}:${network.device}:${link.vlan ?? ''}`;
+    if (link.addressing.kind === 'static') {
+      for (const a of link.addressing.addresses) {
+        const other = addresses.get(`${segment}/${a.address}`);
+        if (other) problems.add(seg, `address ${a.address} is also given to ${linkName(other)} (links[${other.index}], line ${other.at.line}) in network ${link.network}`, link.at);
+        else addresses.set(`${segment}/${a.address}`, link);
+        if (network.subnet && a.family === network.subnet.family && !inSubnet(network.subnet, a.address) && link.addressing.auto) {
+          problems.add(seg, `${a.cidr} is outside network ${link.network}'s subnet ${network.subnet.cidr}`, link.at);
+        }
+      }
+    }
+    if (link.mac !== undefined) {
+      const other = macs.get(`${segment}/${link.mac}`);
+      if (other) problems.add(seg, `MAC ${link.mac} is also given to ${linkName(other)} (links[${other.index}], line ${other.at.line}) in network ${link.network}`, link.at);
+      else macs.set(`${segment}/${link.mac}`, link);
+    }
+  }
+}
