@@ -5,6 +5,7 @@
  * every other pipework command, and a re-apply of an unchanged file, does without them.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { InvalidArgumentError, NotFoundError, PipeworkError } from '../../model/errors.js';
 import { cachedModel, keepModel } from './cache.js';
 import type { Topology } from './model.js';
@@ -12,10 +13,14 @@ import { TopologyFileError } from './problems.js';
 
 export type Parser = typeof import('./parse.js');
 
-/** The parser module: its own bundle file beside build/dist/pipework.js, or the compiled module. */
-export function parser(): Promise<Parser> {
-  const spec = import.meta.url.endsWith('/dist/pipework.js') ? './topology-parse.js' : './parse.js';
-  return import(spec) as Promise<Parser>;
+/**
+ * The parser module: its own bundle file beside build/dist/pipework.cjs (a script like the CLI's,
+ * so required, not imported: bin/pipework compiles the CLI as a script with its code cache), or
+ * the compiled module.
+ */
+export async function parser(): Promise<Parser> {
+  if (import.meta.url.endsWith('/dist/pipework.cjs')) return createRequire(import.meta.url)('./topology-parse.cjs') as Parser;
+  return import('./parse.js');
 }
 
 /** Read and validate a topology file. */
