@@ -10,7 +10,10 @@ rmSync('build/dist', { recursive: true, force: true });
 // bundle's import.meta.url is the bundle's own URL, handed in by bin/pipework.
 await build({ ...common, entryPoints: { pipework: 'src/front/cli/main.ts' }, format: 'cjs', outExtension: { '.js': '.cjs' }, define: { 'import.meta.url': '__pipework_url' } });
 // The topology file parser (yaml, TypeBox): loaded only when a file's validated model is not cached.
-await build({ ...common, entryPoints: { 'topology-parse': 'src/front/topology/parse.ts' }, format: 'cjs', outExtension: { '.js': '.cjs' } });
+await build({
+  ...common, entryPoints: { 'topology-parse': 'src/front/topology/parse.ts' }, format: 'cjs', outExtension: { '.js': '.cjs' },
+  define: { 'import.meta.url': '__pipework_parse_url' }, banner: { js: "var __pipework_parse_url = require('node:url').pathToFileURL(__filename).href;" },
+});
 // The DHCP agent and hook run as their own programs.
 await build({ ...common, entryPoints: { 'dhcp-agent': 'src/dhcp/agent.ts', 'dhcp-hook': 'src/dhcp/hook.ts' }, format: 'esm' });
 const run = spawnSync(process.execPath, ['bin/pipework', '--help'], { env: { ...process.env, PIPEWORK_WRITE_CODE_CACHE: '1' }, stdio: ['ignore', 'ignore', 'inherit'] });

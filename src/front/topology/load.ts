@@ -20,7 +20,9 @@ export type Parser = typeof import('./parse.js');
  */
 export async function parser(): Promise<Parser> {
   if (import.meta.url.endsWith('/dist/pipework.cjs')) return createRequire(import.meta.url)('./topology-parse.cjs') as Parser;
-  return import('./parse.js');
+  // (Not a literal: the bundler must not pull the parser into the CLI's bundle.)
+  const compiled = './parse.js';
+  return import(compiled) as Promise<Parser>;
 }
 
 /** Read and validate a topology file. */
