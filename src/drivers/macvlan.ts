@@ -10,17 +10,7 @@ import type { Step } from '../engine/plan.js';
 import { featureText } from '../host/kernel.js';
 import type { Driver, DriverInput, HostSidePlan } from './driver.js';
 import { removeGuestLinkStep } from './veth.js';
-import { planVlanIf, planVlanRemoval, upIfDown } from './vlan.js';
-
-/** When the parent NIC came up with the attach, it goes down again once nothing uses it. */
-export function parentDownStep(record: AttachRecord): Step[] {
-  if (record.parentUp !== true) return [];
-  return [{
-    title: `bring ${record.hostIf} down again (this attach brought it up) if nothing else uses it`,
-    action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', record.hostIf, 'down'], onlyIfLinkUnused: record.hostIf },
-    undo: [],
-  }];
-}
+import { planNicDown, planVlanIf, planVlanRemoval, upIfDown } from './vlan.js';
 
 export const macvlanDriver: Driver<'macvlan'> = {
   kind: 'macvlan',
@@ -63,14 +53,17 @@ export const macvlanDriver: Driver<'macvlan'> = {
       warnings: [],
       record: {
         ...(host.vlan !== undefined && { vlanIf: parent }),
-        ...(nicUp.broughtUp && { parentUp: true }),
         ...(host.mode !== 'bridge' && { mode: host.mode }),
       },
     };
   },
 
   planDel(record: AttachRecord, guestIf: string) {
-    return [removeGuestLinkStep(guestIf, record), ...planVlanRemoval(record), ...parentDownStep(record)];
+    return [
+      removeGuestLinkStep(guestIf, record), ...planVlanRemoval(record),
+      // What pipework brought up goes down with its last user: an admin's VLAN sub-interface, the NIC.
+      ...(record.vlanIf !== undefined ? planNicDown(record.vlanIf) : []), ...planNicDown(record.hostIf),
+    ];
   },
 
   check(input: DriverInput<'macvlan'>) {

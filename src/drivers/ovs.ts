@@ -117,13 +117,18 @@ export const ovsDriver: Driver<'ovs'> = {
     if (!exists && !host.create) throw new NotFoundError(`Open vSwitch bridge ${host.bridge} does not exist (and is not to be made): create it first`);
     const created = exists ? { steps: [], warnings: [] } : planOvsBridgeCreate(host.bridge, ovs);
     const localIf = input.names.hostEnd!;
+    // A row of that name (left by a guest that died, or a stale port re-made) goes first, in a
+    // transaction of its own: replaced by the new row in the same transaction, ovs-vswitchd
+    // (userspace datapath) keeps the old device open as the port and the new one passes nothing.
+    const oldRow = facts.ovsPorts?.[localIf];
+    const rowGoes = oldRow ? [{ ...planOvsPortRemoval(oldRow.bridge ?? host.bridge, localIf), title: `remove the old Open vSwitch row of ${localIf}` }] : [];
     const steps = planVeth({
       localIf, guestIf: spec.guestIf, mtu: spec.mtu ?? hostLink(facts, host.bridge)?.mtu ?? 1500, facts, record: input.record,
       ...(spec.mac !== undefined && { mac: spec.mac }),
       ...(input.parkedHostEnd !== undefined && { parkedHostEnd: input.parkedHostEnd }),
     });
     return {
-      steps: [...created.steps, ...steps, upStep(localIf), ...planOvsPort(host.bridge, localIf, host.vlan, ovsIds(input.guest, input.record))],
+      steps: [...created.steps, ...rowGoes, ...steps, upStep(localIf), ...planOvsPort(host.bridge, localIf, host.vlan, ovsIds(input.guest, input.record))],
       warnings: created.warnings,
       record: { localIf },
     };

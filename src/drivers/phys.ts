@@ -9,7 +9,7 @@ import { decodeRecord, type AttachRecord } from '../model/record.js';
 import { hostLink } from '../engine/facts.js';
 import type { Step } from '../engine/plan.js';
 import type { Driver, DriverInput, HostSidePlan } from './driver.js';
-import { VLAN_MARK, planVlanIf, planVlanRemoval, upIfDown } from './vlan.js';
+import { VLAN_MARK, planNicDown, planVlanIf, planVlanRemoval, upIfDown } from './vlan.js';
 
 export const physDriver: Driver<'phys'> = {
   kind: 'phys',
@@ -86,6 +86,7 @@ export const physDriver: Driver<'phys'> = {
         undo: [],
       },
       ...planVlanRemoval(record),
+      ...(record.vlanIf !== undefined ? planNicDown(record.hostIf) : []),
     ];
   },
 

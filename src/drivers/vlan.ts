@@ -53,16 +53,51 @@ export function planVlanRemoval(record: AttachRecord): Step[] {
   }];
 }
 
-/** Bring a host link up when it is down; `parentUp` says the attach did (del brings it down when unused). */
+/**
+ * The mark pipework leaves on a NIC it brought up (an alternative name: state kept in the kernel,
+ * on the NIC itself), so that whichever del removes its last user brings it down again.
+ */
+export function upMark(name: string): string {
+  return `pwup.${name}`;
+}
+
+/** Bring a host link up when it is down, and mark it as brought up by pipework. */
 export function upIfDown(name: string, facts: Facts): { steps: Step[]; broughtUp: boolean } {
   const link = hostLink(facts, name);
   if (link?.up) return { steps: [], broughtUp: false };
+  const up: Step = {
+    title: `bring ${name} up`,
+    action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', name, 'up'] },
+    undo: link ? [{ kind: 'ip', place: 'host', args: ['link', 'set', 'dev', name, 'down'] }] : [],
+  };
+  // (A link made by this plan, a VLAN sub-interface, goes with its last user: no mark.)
+  if (!link) return { steps: [up], broughtUp: false };
   return {
-    broughtUp: link !== undefined,
-    steps: [{
-      title: `bring ${name} up`,
-      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', name, 'up'] },
-      undo: link ? [{ kind: 'ip', place: 'host', args: ['link', 'set', 'dev', name, 'down'] }] : [],
+    broughtUp: true,
+    steps: [up, {
+      title: `mark ${name} as brought up by pipework (alternative name ${upMark(name)})`,
+      action: { kind: 'ip', place: 'host', args: ['link', 'property', 'add', 'dev', name, 'altname', upMark(name)] },
+      undo: [{ kind: 'ip', place: 'host', args: ['link', 'property', 'del', 'dev', name, 'altname', upMark(name)] }],
     }],
   };
+}
+
+/**
+ * A NIC pipework brought up goes down again (and loses the mark) once nothing uses it — decided
+ * when the del runs: its mark, and its users here and in every guest.
+ */
+export function planNicDown(nic: string): Step[] {
+  const guard = { onlyIfLinkUnused: nic, onlyIfAltName: upMark(nic) };
+  return [
+    {
+      title: `bring ${nic} down again if pipework brought it up and nothing uses it any more`,
+      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', nic, 'down'], ...guard },
+      undo: [],
+    },
+    {
+      title: `take the mark ${upMark(nic)} off ${nic} then`,
+      action: { kind: 'ip', place: 'host', args: ['link', 'property', 'del', 'dev', nic, 'altname', upMark(nic)], ...guard },
+      undo: [],
+    },
+  ];
 }

@@ -5,7 +5,7 @@
  */
 import { processRunner, type Runner } from '../exec/runner.js';
 import { HostLinkCache } from '../host/facts.js';
-import type { OvsFacts } from '../host/ovs-facts.js';
+import type { OvsFacts, OvsPortRow } from '../host/ovs-facts.js';
 import type { DockerIndex } from '../guest/docker-index.js';
 
 /** Test hook: make a step fail, to prove rollback everywhere (PIPEWORK_FAIL_STEP). */
@@ -34,6 +34,8 @@ export interface RunCache {
   /** Which programs are installed (src/exec/programs.ts). */
   programs: Map<string, boolean>;
   ovs?: Promise<OvsFacts>;
+  /** Open vSwitch's port rows, read once a run. */
+  ovsPorts?: Promise<Map<string, OvsPortRow>>;
   dockerIndex?: Promise<DockerIndex | undefined>;
 }
 

@@ -69,18 +69,18 @@ export function chooseTargets(facts: GuestFacts, req: DetachRequest, label: stri
 /** Remove one or all of a guest's pipework interfaces; absent ones are fine (like CNI DEL). */
 export async function detachFromGuest(guest: Guest, req: DetachRequest, ctx: RunContext): Promise<DetachOutcome> {
   const label = guest.ns.label;
-  let facts = await readGuestFacts(ctx.runner, guest.ns);
-  let { targets, others } = chooseTargets(facts, req, label);
+  // Which interfaces to lock: decided without judging them (another run may be half-way through
+  // making one); once locked, what is there then decides.
+  const names = 'all' in req.which
+    ? pipeworkTargets(await readGuestFacts(ctx.runner, guest.ns)).map((t) => t.guestIf)
+    : req.which.guestIf !== undefined ? [req.which.guestIf] : ['eth1', 'ib0'];
   const held = ctx.dryRun ? undefined : await acquire(
-    ('all' in req.which ? targets.map((t) => t.guestIf) : [targets[0]?.guestIf ?? req.which.guestIf ?? 'eth1']).map((n) => guestIfLock(guest.ns.inode, n)),
+    names.map((n) => guestIfLock(guest.ns.inode, n)),
     { timeoutMs: 90_000, signal: ctx.signal, what: (key) => `interface ${key.split('/')[2]} of ${label}` },
   );
   try {
-    if (held) {
-      // Another run may have changed them while we waited: what is there now decides.
-      facts = await readGuestFacts(ctx.runner, guest.ns);
-      ({ targets, others } = chooseTargets(facts, req, label));
-    }
+    const facts = await readGuestFacts(ctx.runner, guest.ns);
+    const { targets, others } = chooseTargets(facts, req, label);
     const plan = planDetach(targets, facts, label, guest.id);
     // A resolv.conf a lease wrote for an earlier netns of this name must not stay for this one.
     if (guest.kind === 'netns') plan.steps.push(...planStaleCleanup([], [], staleResolvConfs().filter((r) => r.netns === guest.name), DHCP_AGENT));

@@ -15,7 +15,7 @@ import { HOST_NS_PATH_IN_CHILD, NS_PATH_IN_CHILD, firstLine, nsPathOfFd, ownNetn
 import { readHostLink } from '../host/facts.js';
 import { linkInUse, vlanKept } from '../host/link-users.js';
 import { OVS_TIMEOUT } from '../host/ovs-facts.js';
-import { BusyError, InterruptedError, PipeworkError, StepFailedError, UnsupportedError } from '../model/errors.js';
+import { BusyError, CommandError, InterruptedError, PipeworkError, StepFailedError, UnsupportedError } from '../model/errors.js';
 import type { RunContext } from './context.js';
 import { HOST_LOCK, acquire, type Held } from './lock.js';
 import { mapLimit } from './pool.js';
@@ -180,11 +180,8 @@ class Executor {
       this.checkRequires(seg);
       if (action.kind === 'exec') return this.runExecStep(c, first, action);
       if (first.raceOk) return this.runShared(c, first, action);
-      if (action.onlyIfVlanUnused !== undefined || action.onlyIfLinkUnused !== undefined) {
-        const keep = action.onlyIfVlanUnused !== undefined
-          ? await vlanKept(this.runner, action.onlyIfVlanUnused)
-          : readHostLink(action.onlyIfLinkUnused!) === undefined || await linkInUse(this.runner, action.onlyIfLinkUnused!);
-        if (keep) {
+      if (action.onlyIfVlanUnused !== undefined || action.onlyIfLinkUnused !== undefined || action.onlyIfAltName !== undefined) {
+        if (!(await this.guardPasses(action))) {
           c.next++;
           return;
         }
@@ -201,11 +198,36 @@ class Executor {
     await (changesHost ? this.withHostLock(body) : body());
   }
 
+  /** What guards of this run found (a NIC's users are asked once, however many steps it guards). */
+  private readonly guards = new Map<string, boolean>();
+
+  /** Does a step decided when it runs go ahead? */
+  private async guardPasses(action: IpAction): Promise<boolean> {
+    const once = async (key: string, ask: () => Promise<boolean>): Promise<boolean> => {
+      let v = this.guards.get(key);
+      if (v === undefined) {
+        v = await ask();
+        this.guards.set(key, v);
+      }
+      return v;
+    };
+    if (action.onlyIfVlanUnused !== undefined && await vlanKept(this.runner, action.onlyIfVlanUnused)) return false;
+    if (action.onlyIfAltName !== undefined && !(await once(`alt/${action.onlyIfAltName}`, () => hasAltName(this.runner, action.onlyIfAltName!)))) return false;
+    const unused = action.onlyIfLinkUnused;
+    if (unused !== undefined) {
+      return once(`unused/${unused}`, async () => readHostLink(unused) !== undefined && !(await linkInUse(this.runner, unused)));
+    }
+    return true;
+  }
+
   private async runExecStep(c: Cursor, step: Step, action: ExecAction): Promise<void> {
     try {
       await runExec(action, this.runner, c.job.ns, this.ctx.signal);
     } catch (err) {
       if (err instanceof HalfDoneError) c.done.push({ step });
+      // A child the interrupting signal reached (between its fork and its own process group) may
+      // have done any part of its work: undone too, its failure ignored.
+      else if (this.ctx.signal.aborted && err instanceof CommandError && err.signal !== null) c.done.push({ step, uncertain: true });
       if (this.ctx.signal.aborted && action.abortable === true) {
         throw new JobFailure(c, c.next, (err as Error).message, new InterruptedError((err as Error).message));
       }
@@ -332,8 +354,11 @@ class Executor {
 
   private async undoAll(err: unknown): Promise<unknown> {
     const failures: string[] = [];
-    // Newest plan first; each plan's steps in reverse.
-    for (const c of this.cursors.slice().reverse()) failures.push(...(await rollback(c.done, this.runner, c.job.ns)));
+    // Newest plan first; each plan's steps in reverse. What several plans shared (a bridge made by
+    // one of them, a VLAN sub-interface) goes last, once every plan's own part is undone.
+    const shared: { done: Done; ns: NetnsHandle }[] = [];
+    for (const c of this.cursors.slice().reverse()) failures.push(...(await rollback(c.done, this.runner, c.job.ns, shared)));
+    for (const { done, ns } of shared) failures.push(...(await rollback([done], this.runner, ns)));
     return this.explain(err, failures);
   }
 
@@ -361,6 +386,11 @@ class Executor {
     const step = plan.steps[stepIndex];
     const prefix = this.many && cursor.job.label !== undefined ? `${cursor.job.label}: ` : '';
     const at = step ? `step ${stepIndex + 1} of ${plan.steps.length} (${step.title})` : 'the run';
+    if (this.ctx.signal.aborted && !(err.cause instanceof InterruptedError)) {
+      // A step that failed because the signal reached its program too is the interrupt's doing.
+      const why = typeof this.ctx.signal.reason === 'string' ? this.ctx.signal.reason : 'a signal';
+      return new InterruptedError(`${prefix}interrupted by ${why} at ${at}; ${undone}`, { cause: err.cause ?? err });
+    }
     if (err.cause instanceof InterruptedError) {
       return new InterruptedError(`${prefix}${err.message} at ${at}; ${undone}`, { cause: err.cause });
     }
@@ -395,7 +425,12 @@ function sharedLinkThere(race: NonNullable<Step['raceOk']>): boolean {
 /** Steps that run by themselves: programs, shared creations, and steps decided when they run. */
 function alone(s: Step): boolean {
   const a = s.action;
-  return a.kind === 'exec' || s.raceOk !== undefined || a.onlyIfVlanUnused !== undefined || a.onlyIfLinkUnused !== undefined;
+  return a.kind === 'exec' || s.raceOk !== undefined || a.onlyIfVlanUnused !== undefined || a.onlyIfLinkUnused !== undefined || a.onlyIfAltName !== undefined;
+}
+
+/** Does a host link answer to this (alternative) name? sysfs does not list alternative names: ip does. */
+async function hasAltName(runner: Runner, name: string): Promise<boolean> {
+  return (await runner.run(['ip', 'link', 'show', 'dev', name], { timeoutMs: 10_000 })).code === 0;
 }
 
 /** The kernel's words for a device type or operation it was built without. */
@@ -469,9 +504,18 @@ async function ovsBridgeEmpty(runner: Runner, bridge: string): Promise<boolean> 
   return res.code === 0 && res.stdout.trim() === '';
 }
 
-/** Undo what was done, newest first. Returns the undo actions that failed. */
-export async function rollback(done: Done[], runner: Runner, ns: NetnsHandle): Promise<string[]> {
-  const actions = done.slice().reverse().flatMap((d) => d.step.undo.slice().reverse().map((action) => ({ action, uncertain: d.uncertain === true })));
+/**
+ * Undo what was done, newest first. Returns the undo actions that failed. With `shared`, the
+ * steps that may serve other plans too (raceOk: a bridge, a VLAN sub-interface) are not undone
+ * but handed there, for the caller to undo after the other plans.
+ */
+export async function rollback(done: Done[], runner: Runner, ns: NetnsHandle, shared?: { done: Done; ns: NetnsHandle }[]): Promise<string[]> {
+  const own = shared === undefined ? done : done.filter((d) => {
+    if (d.step.raceOk === undefined || d.step.undo.length === 0) return true;
+    shared.push({ done: d, ns });
+    return false;
+  });
+  const actions = own.slice().reverse().flatMap((d) => d.step.undo.slice().reverse().map((action) => ({ action, uncertain: d.uncertain === true })));
   if (actions.length === 0) return [];
   const failures: string[] = [];
   const hostHeld = actions.some((a) => a.action.place === 'host') ? await acquire([HOST_LOCK], { timeoutMs: HOST_LOCK_TIMEOUT_MS, what: () => "the host's links" }) : undefined;

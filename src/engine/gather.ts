@@ -11,7 +11,7 @@ import { driverFor } from '../drivers/registry.js';
 import { guestFactsFromProc, readGuestFacts, type GuestFacts } from '../guest/facts.js';
 import type { Guest } from '../guest/guest.js';
 import type { HostLink } from '../host/facts.js';
-import { readOvsFacts, readOvsPorts } from '../host/ovs-facts.js';
+import { readOvsFacts, readOvsPortTable } from '../host/ovs-facts.js';
 import { decodeRecord } from '../model/record.js';
 import type { AttachSpec } from '../spec/attach-spec.js';
 import type { RunContext } from './context.js';
@@ -88,9 +88,12 @@ export async function gatherFacts(ctx: RunContext, spec: AttachSpec, guest: Gues
   const facts: Facts = { host, guest: guestSide, arping: hasProgram('arping', ctx.cache.programs) };
   await addDetails(ctx, detailed);
   if (ovs !== undefined) facts.ovs = ovs;
-  // A re-run checks the port row, where a guest that died may have left a stale one.
-  if (ovs?.dbRunning === true && existing?.hostKind === 'ovs' && existing.localIf !== undefined) {
-    facts.ovsPorts = await readOvsPorts(ctx.runner, [existing.localIf]);
+  // The port rows of the host end: a re-run checks its row; a new port replaces a row of its name
+  // a guest that died may have left (once a run: a batch reads the table once).
+  if (ovs?.dbRunning === true) {
+    const table = await (ctx.cache.ovsPorts ??= readOvsPortTable(ctx.runner));
+    const ports = [names.hostEnd, existing?.hostKind === 'ovs' ? existing.localIf : undefined].filter((n): n is string => n !== undefined);
+    facts.ovsPorts = Object.fromEntries(ports.map((n) => [n, table.get(n) ?? null]));
   }
   const a = spec.addressing;
   if (a.kind === 'dhcp') facts.dhcp = await gatherDhcpFacts({ method: a.method, timeoutSec: a.timeoutSec, ...(a.image !== undefined && { image: a.image }) }, guest, ctx.cache.programs);

@@ -61,7 +61,7 @@ export async function acquire(keys: readonly string[], opts: { timeoutMs: number
           held.push(server);
           break;
         }
-        if (opts.signal?.aborted === true) throw new InterruptedError(`interrupted while waiting for another pipework run on ${opts.what(key)}`);
+        if (opts.signal?.aborted === true) throw new InterruptedError(`interrupted while waiting for ${opts.what(key)}`);
         if (Date.now() >= deadline) {
           throw new BusyError(`another pipework run is still working on ${opts.what(key)} after ${Math.round(opts.timeoutMs / 1000)} s; try again once it is done`);
         }

@@ -17,6 +17,8 @@ export interface IpAction {
   onlyIfVlanUnused?: string;
   /** Skip unless nothing (a port, an upper device here or in any guest) uses this link any more. */
   onlyIfLinkUnused?: string;
+  /** Skip unless a host link has this alternative name (pipework's mark on a NIC it brought up). */
+  onlyIfAltName?: string;
 }
 
 /** A whole program run, e.g. arping or a DHCP client. */

@@ -327,7 +327,11 @@ function planReplace(input: PlanInput, link: GuestLink, existing: AttachRecord, 
   }
 
   // 3. The new interface, as if nothing were there.
-  const created = planCreate({ ...input, facts: { ...facts, guest: { ...facts.guest, links: facts.guest.links.filter((l) => l.name !== dev) } } }, record, parked);
+  // (The parked host end's OVS row, if any, is taken off above: not the new port's business.)
+  const ovsPorts = parked.hostEnd !== undefined && facts.ovsPorts !== undefined ? { ...facts.ovsPorts, [existing.localIf!]: null } : facts.ovsPorts;
+  const created = planCreate({
+    ...input, facts: { ...facts, guest: { ...facts.guest, links: facts.guest.links.filter((l) => l.name !== dev) }, ...(ovsPorts !== undefined && { ovsPorts }) },
+  }, record, parked);
   steps.push(...created.steps);
 
   // 4. It worked: the parked one goes, with what it made on the host (its VLAN sub-interface if
@@ -336,10 +340,10 @@ function planReplace(input: PlanInput, link: GuestLink, existing: AttachRecord, 
   const removal = driverFor(existing.hostKind).planDel(oldRecord, parkedIf)
     .filter((s) => !(parked.hostEnd !== undefined && s.action.kind === 'exec' && s.action.argv.includes('del-port')))
     .map((s) => ({ ...s, title: `${s.title} (replaced)` }));
-  // --replace: the old interface's VLAN sub-interface is looked at last, once the new one
-  // (which may hang off the same one) is in place.
-  steps.push(...removal.filter((s) => s.action.kind !== 'ip' || s.action.onlyIfVlanUnused === undefined),
-    ...removal.filter((s) => s.action.kind === 'ip' && s.action.onlyIfVlanUnused !== undefined));
+  // What the old interface hung off (a VLAN sub-interface, a NIC pipework brought up) is looked at
+  // last, in order, once the new one (which may hang off the same) is in place.
+  const decidedLater = (s: Step) => s.action.kind === 'ip' && (s.action.onlyIfVlanUnused ?? s.action.onlyIfLinkUnused ?? s.action.onlyIfAltName) !== undefined;
+  steps.push(...removal.filter((s) => !decidedLater(s)), ...removal.filter(decidedLater));
   return { guestLabel: guest.label, steps, warnings: created.warnings, record: created.record!, outcome: 'replaced' };
 }
 

@@ -44,7 +44,7 @@ function render(action: Action, ns: NsNaming): string {
 export function formatPlan(plan: Plan, ns: NsNaming): string {
   const lines = [`# ${plan.guestLabel}`];
   plan.steps.forEach((step, i) => {
-    const guard = step.action.kind === 'ip' && (step.action.onlyIfVlanUnused ?? step.action.onlyIfLinkUnused) !== undefined ? ' (only if unused then)' : '';
+    const guard = step.action.kind === 'ip' && (step.action.onlyIfVlanUnused ?? step.action.onlyIfLinkUnused ?? step.action.onlyIfAltName) !== undefined ? ' (decided when it runs)' : '';
     lines.push(`${render(step.action, ns)}    # ${i + 1}. ${step.title}${guard}`);
   });
   return `${lines.join('\n')}\n`;

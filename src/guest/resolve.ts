@@ -54,7 +54,8 @@ export function parseGuestRef(text: string): GuestRef {
     case 'lxc':
       return { kind, name };
     case undefined:
-      return { kind: 'any', name: bare };
+      // `/name` is how Docker spells its containers' names: a container, not a netns or a PID.
+      return bare !== name ? { kind: 'docker', name: bare } : { kind: 'any', name };
   }
 }
 

@@ -74,7 +74,7 @@ export function parseAddressSpec(text: string, family?: Family): AddressSpec {
   const prefix = Number(prefixText);
   const range = ip.range();
   if (range === 'unspecified' || range === 'multicast' || range === 'broadcast' || range === 'loopback') {
-    throw new InvalidArgumentError(`invalid IP address '${ipText}': a ${range} address cannot be assigned to an interface`);
+    throw new InvalidArgumentError(`invalid IP address '${ipText}': ${/^[aeiou]/u.test(range) ? 'an' : 'a'} ${range} address cannot be assigned to an interface`);
   }
   if (range === 'ipv4Mapped') {
     throw new InvalidArgumentError(`invalid IP address '${ipText}': an IPv4-mapped IPv6 address is not an interface address; give the IPv4 address itself`);
@@ -93,7 +93,7 @@ export function parseAddressSpec(text: string, family?: Family): AddressSpec {
   }
   const gwRange = gw.range();
   if (gwRange === 'unspecified' || gwRange === 'multicast' || gwRange === 'broadcast' || gwRange === 'loopback' || gwRange === 'ipv4Mapped') {
-    throw new InvalidArgumentError(`invalid gateway '${gwText}': ${gwRange === 'ipv4Mapped' ? 'an IPv4-mapped' : `a ${gwRange}`} address cannot be a gateway`);
+    throw new InvalidArgumentError(`invalid gateway '${gwText}': ${gwRange === 'ipv4Mapped' ? 'an IPv4-mapped' : `${/^[aeiou]/u.test(gwRange) ? 'an' : 'a'} ${gwRange}`} address cannot be a gateway`);
   }
   if (gw.toString() === canonical) {
     throw new InvalidArgumentError(`invalid gateway '${gwText}': it is the interface's own address`);

@@ -59,8 +59,6 @@ export interface AttachRecord {
    */
   replaced4?: string;
   replaced6?: string;
-  /** This attach brought the parent NIC (or its VLAN sub-interface) up: `del` brings it down when unused. */
-  parentUp?: boolean;
   /** Impairments inside the guest (src/engine/impair.ts), changed live rather than re-made. */
   impair?: string;
 }
@@ -73,7 +71,7 @@ const KEYS: [keyof AttachRecord, string][] = [
   ['role', 'r'], ['guest', 'g'], ['nsInode', 'n'], ['guestIf', 'i'], ['hostIf', 'h'], ['hostKind', 'k'],
   ['localIf', 'l'], ['address', 'a'], ['gateway', 'gw'], ['mac', 'm'], ['vlan', 'v'], ['vlanIf', 'q'], ['vlanMade', 'qm'], ['origName', 'o'], ['origMac', 'om'],
   ['dhcp', 'd'], ['dhcp6', 'd6'], ['owner', 'ow'], ['moreAddresses', 'a2'], ['gateway6', 'g6'], ['mtu', 'mt'], ['mode', 'mo'],
-  ['replaced4', 'r4'], ['replaced6', 'r6'], ['parentUp', 'pu'], ['impair', 'im'],
+  ['replaced4', 'r4'], ['replaced6', 'r6'], ['impair', 'im'],
 ];
 
 // Values go into an `ip -batch` line: percent-encode the UTF-8 bytes of anything but a safe
@@ -153,7 +151,6 @@ export function decodeRecord(alias: string | undefined): AttachRecord | undefine
   // Booleans are written as 1 (encodeRecord); `true` is accepted too.
   const flag = (k: keyof AttachRecord) => get(k) === '1' || get(k) === 'true';
   if (flag('vlanMade')) record.vlanMade = true;
-  if (flag('parentUp')) record.parentUp = true;
   for (const k of ['owner', 'moreAddresses', 'gateway6', 'mode', 'replaced4', 'replaced6', 'impair'] as const) {
     const v = get(k);
     if (v !== undefined) record[k] = v;

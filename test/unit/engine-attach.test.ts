@@ -149,6 +149,9 @@ void describe('records read back: what del then does', () => {
       // The mark is what lets the removal below (decided when it runs) know it is pipework's.
       { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', 'eth0.10', 'alias', VLAN_MARK] },
       { kind: 'ip', place: 'host', args: ['link', 'del', 'dev', 'eth0.10'], onlyIfVlanUnused: 'eth0.10' },
+      // And the NIC, if pipework brought it up for the sub-interface and nothing uses it then.
+      { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', 'eth0', 'down'], onlyIfLinkUnused: 'eth0', onlyIfAltName: 'pwup.eth0' },
+      { kind: 'ip', place: 'host', args: ['link', 'property', 'del', 'dev', 'eth0', 'altname', 'pwup.eth0'], onlyIfLinkUnused: 'eth0', onlyIfAltName: 'pwup.eth0' },
     ]);
     // One it did not make gets no mark: the removal step then keeps it.
     const reused = driverFor('phys').planDel(decodeRecord(encodeRecord(PHYS_VLAN))!, 'eth1');

@@ -55,7 +55,7 @@ void describe('locks between runs (abstract unix sockets)', () => {
     controller.abort('SIGINT');
     try {
       await assertRejects(acquire([key('d')], { timeoutMs: 5000, what: () => 'the host\'s links', signal: controller.signal }), InterruptedError,
-        'interrupted while waiting for another pipework run on the host\'s links');
+        'interrupted while waiting for the host\'s links');
     } finally {
       held.release();
     }

@@ -70,7 +70,7 @@ void describe('formatPlan (--dry-run)', () => {
     assert.equal(out[1], 'nsenter --net=/proc/4242/ns/net ip link set dev eth1 netns 1 name eth0.10    # 1. give eth1 back to the host as eth0.10');
     assert.equal(out[2], "ip link set dev eth0.10 alias pipework/vlan    # 2. clear pipework's record on eth0.10");
     assert.ok(out[3]!.startsWith('ip link del dev eth0.10    # 3. '), out[3]);
-    assert.ok(out[3]!.endsWith(' (only if unused then)'), out[3]);
+    assert.ok(out[3]!.endsWith(' (decided when it runs)'), out[3]);
   });
 
   void test('host exec steps print bare', () => {
@@ -296,8 +296,8 @@ void describe('parseGuestRef and formatGuestRef', () => {
     assert.deepEqual(parseGuestRef('k8s:pod'), { kind: 'any', name: 'k8s:pod' });
   });
 
-  void test('a leading / of a container name (as docker inspect prints it) is dropped', () => {
-    assert.deepEqual(parseGuestRef('/web'), { kind: 'any', name: 'web' });
+  void test('a leading / of a container name (as docker inspect prints it) is dropped, and says it is a container', () => {
+    assert.deepEqual(parseGuestRef('/web'), { kind: 'docker', name: 'web' });
     assert.deepEqual(parseGuestRef('docker:/web'), { kind: 'docker', name: 'web' });
     assert.deepEqual(parseGuestRef('podman:/web'), { kind: 'podman', name: 'web' });
     // Not where a name may hold one.

@@ -189,7 +189,8 @@ void describe('re-running the same configuration: live state checked, drift repa
     const link = firstRun(attachContext(argv, { links: [nic('eth0')], facts: guestFacts() }));
     const down = planAttach(attachContext(argv, { links: [nic('eth0', { up: false })], facts: complete(['lo', link]) }));
     assert.deepEqual(down.repairs, ['eth0, the macvlan\'s parent, is down']);
-    assert.deepEqual(actions(down), ['host: ip link set dev eth0 up']);
+    // Brought up by pipework now: marked, so the del of its last user brings it down again.
+    assert.deepEqual(actions(down), ['host: ip link set dev eth0 up', 'host: ip link property add dev eth0 altname pwup.eth0']);
     const input = attachContext(argv, { links: [nic('eth0')], facts: complete(['lo', link]) });
     input.facts.host['eth0'] = null;
     assertThrows(() => planAttach(input), ConflictError, 'cannot be put right', 'eth0, the macvlan\'s parent, is gone');
@@ -358,23 +359,26 @@ void describe('del: what an attach replaced or brought up is put back', () => {
     assert.deepEqual(actions(p), ['guest: ip link del dev eth1', 'guest: ip route replace default via 172.17.0.1 dev eth0 metric 100', 'guest: ip link del dev eth2']);
   });
 
-  void test('a macvlan whose attach brought its NIC up: the NIC goes down again, if nothing else uses it then', () => {
+  void test('a macvlan del: the NIC goes down again if pipework brought it up (its mark) and nothing uses it then — whichever attach brought it up', () => {
     const first = planAttach(attachContext(['eth0', 'c1', '10.0.0.2/24'], { links: [nic('eth0', { up: false })], facts: guestFacts() }));
-    assert.equal(first.record?.parentUp, true);
-    const steps = driverFor('macvlan').planDel(first.record, 'eth1');
+    const guard = { onlyIfLinkUnused: 'eth0', onlyIfAltName: 'pwup.eth0' };
+    const steps = driverFor('macvlan').planDel(first.record!, 'eth1');
     assert.deepEqual(steps.map((s) => s.action), [
       { kind: 'ip', place: 'guest', args: ['link', 'del', 'dev', 'eth1'] },
-      { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', 'eth0', 'down'], onlyIfLinkUnused: 'eth0' },
+      { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', 'eth0', 'down'], ...guard },
+      { kind: 'ip', place: 'host', args: ['link', 'property', 'del', 'dev', 'eth0', 'altname', 'pwup.eth0'], ...guard },
     ]);
-    assert.ok(steps[1]!.title.includes('eth0') && steps[1]!.title.includes('if nothing else uses it'), steps[1]!.title);
-    // On a VLAN: the sub-interface is looked at first, then the NIC.
+    assert.ok(steps[1]!.title.includes('eth0') && steps[1]!.title.includes('nothing uses it'), steps[1]!.title);
+    // A second guest that found the NIC up plans the same: the mark on the NIC decides, not the record.
+    const second = planAttach(attachContext(['eth0', 'c1', '-i', 'eth2', '10.0.0.3/24'], { links: [nic('eth0')], facts: guestFacts() }));
+    assert.deepEqual(driverFor('macvlan').planDel(second.record!, 'eth2').map((s) => s.action).slice(1), steps.map((s) => s.action).slice(1));
+    // On a VLAN: the sub-interface is looked at first (removed with its last user), then the NIC.
     const vlan = planAttach(attachContext(['eth0', 'c1', '10.0.0.2/24', '@10'], { links: [nic('eth0', { up: false })], facts: guestFacts() }));
     assert.deepEqual(driverFor('macvlan').planDel(vlan.record!, 'eth1').map((s) => show(s.action)), [
-      'guest: ip link del dev eth1', 'host: ip link del dev eth0.10', 'host: ip link set dev eth0 down',
+      'guest: ip link del dev eth1', 'host: ip link del dev eth0.10',
+      'host: ip link set dev eth0.10 down', 'host: ip link property del dev eth0.10 altname pwup.eth0.10',
+      'host: ip link set dev eth0 down', 'host: ip link property del dev eth0 altname pwup.eth0',
     ]);
-    // A NIC that was up already is left up.
-    const up = planAttach(attachContext(['eth0', 'c1', '10.0.0.2/24'], { links: [nic('eth0')], facts: guestFacts() }));
-    assert.deepEqual(driverFor('macvlan').planDel(up.record!, 'eth1').map((s) => show(s.action)), ['guest: ip link del dev eth1']);
   });
 
   void test('the bridge kind\'s host end goes with its pair (the guest end deleted), the bridge stays', () => {

@@ -144,15 +144,15 @@ void describe('decodeRecord', () => {
     assert.deepEqual(decodeRecord(encodeRecord(rec)), rec);
   });
 
-  void test('the fields of owners, topologies and re-runs: owner, more addresses, IPv6 gateway, MTU, mode, replaced routes, parent up, impairments', () => {
+  void test('the fields of owners, topologies and re-runs: owner, more addresses, IPv6 gateway, MTU, mode, replaced routes, impairments', () => {
     const { localIf: _l, ...noHostEnd } = BASE;
     const rec: AttachRecord = {
       ...noHostEnd, owner: 'cni:net1/abc/eth1', moreAddresses: '2001:db8::2/64,10.0.1.2/24', gateway: '10.0.0.1', gateway6: '2001:db8::1', mtu: 9000,
-      mode: 'private', parentUp: true, impair: 'd20,j5,l1.5,r10000000',
+      mode: 'private', impair: 'd20,j5,l1.5,r10000000',
     };
     const alias = encodeRecord(rec);
     assert.equal(alias, 'pipework/1;r=guest;g=docker:c1;n=4026532999;i=eth1;h=br0;k=bridge;a=10.0.0.2/24;gw=10.0.0.1;ow=cni:net1/abc/eth1;'
-      + 'a2=2001:db8::2/64,10.0.1.2/24;g6=2001:db8::1;mt=9000;mo=private;pu=1;im=d20,j5,l1.5,r10000000');
+      + 'a2=2001:db8::2/64,10.0.1.2/24;g6=2001:db8::1;mt=9000;mo=private;im=d20,j5,l1.5,r10000000');
     assert.deepEqual(decodeRecord(alias), rec);
     assert.deepEqual(recordAddresses(rec), ['10.0.0.2/24', '2001:db8::2/64', '10.0.1.2/24']);
     const routes: AttachRecord = { ...BASE, gateway: '10.0.0.1', replaced4: '172.17.0.1@eth0', replaced6: '2001:db8:1::1@eth0@1024' };
@@ -161,24 +161,22 @@ void describe('decodeRecord', () => {
   });
 
   void test('booleans are written as 1, and read back from 1 or true (only)', () => {
-    const rec: AttachRecord = { ...BASE, hostKind: 'phys', vlanIf: 'eno1.10', vlanMade: true, dhcp: 'dhclient', dhcp6: true, parentUp: true };
+    const rec: AttachRecord = { ...BASE, hostKind: 'phys', vlanIf: 'eno1.10', vlanMade: true, dhcp: 'dhclient', dhcp6: true };
     assert.ok(encodeRecord(rec).includes(';qm=1;'), encodeRecord(rec));
     assert.deepEqual(decodeRecord(encodeRecord(rec)), rec);
     const base = encodeRecord({ ...BASE, hostKind: 'phys', vlanIf: 'eno1.10', dhcp: 'dhclient' });
     for (const yes of ['1', 'true']) {
-      const back = decodeRecord(`${base};qm=${yes};pu=${yes};d6=${yes}`);
+      const back = decodeRecord(`${base};qm=${yes};d6=${yes}`);
       assert.equal(back?.vlanMade, true, yes);
-      assert.equal(back?.parentUp, true, yes);
       assert.equal(back?.dhcp6, true, yes);
     }
     for (const no of ['0', 'false', '', 'yes']) {
-      const back = decodeRecord(`${base};qm=${no};pu=${no}`);
+      const back = decodeRecord(`${base};qm=${no}`);
       assert.ok(back, no);
       assert.equal(back.vlanMade, undefined, no);
-      assert.equal(back.parentUp, undefined, no);
     }
     // false is not written at all.
-    assert.equal(encodeRecord({ ...BASE, vlanMade: false, parentUp: false }), encodeRecord(BASE));
+    assert.equal(encodeRecord({ ...BASE, vlanMade: false }), encodeRecord(BASE));
   });
 
   void test('a non-numeric MTU is not a record', () => {
@@ -420,7 +418,7 @@ void describe('configOf', () => {
     assert.equal(configOf({ ...BASE, moreAddresses: '2001:db8::2/64', gateway6: '2001:db8::1', mtu: 9000, mode: 'vepa' }),
       'bridge br0, 10.0.0.2/24 2001:db8::2/64, gateway6 2001:db8::1, mtu 9000, mode vepa');
     const a = configOf(BASE);
-    assert.equal(configOf({ ...BASE, owner: 'topology:lab', replaced4: '10.0.0.1@eth0', parentUp: true, impair: 'd20' }), a);
+    assert.equal(configOf({ ...BASE, owner: 'topology:lab', replaced4: '10.0.0.1@eth0', impair: 'd20' }), a);
   });
 });
 

@@ -11,6 +11,7 @@ import { parseGuestRef, resolveGuest } from '../../../guest/resolve.js';
 import { dhcpLabel, dhcpStatus } from '../../../dhcp/status.js';
 import { recordAddresses } from '../../../model/record.js';
 import { ownerFilter } from '../../../spec/owner.js';
+import { NotFoundError } from '../../../model/errors.js';
 import type { LsRequest } from '../request.js';
 import { guestJson, printJson, recordJson } from './output.js';
 
@@ -38,6 +39,30 @@ export function formatTable(entries: InventoryEntry[]): string {
   return [COLUMNS, ...rows].map((r) => r.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
+/** One guest's interfaces (with their host ends' drift) — or, for a NIC --direct-phys moved into a guest, its entries. */
+async function guestView(ctx: RunContext, target: string): Promise<{ entries: InventoryEntry[]; guest?: Record<string, unknown> }> {
+  let g;
+  try {
+    g = await resolveGuest(parseGuestRef(target), { runner: ctx.runner });
+  } catch (err) {
+    // A NIC moved into a guest is no host link any more: found by its name among the records.
+    if (!(err instanceof NotFoundError)) throw err;
+    const entries = (await inventory(ctx)).filter((e) => e.record.hostIf === target || e.record.origName === target);
+    if (entries.length === 0) throw err;
+    return { entries };
+  }
+  try {
+    const ports = await readOvsPortTable(ctx.runner);
+    const entries = (await guestEntries(ctx, g.ns)).map((e) => {
+      const drift = [...(e.drift ?? []), ...hostEndDrift(e.record, ports)];
+      return drift.length > 0 ? { ...e, drift } : e;
+    });
+    return { entries, guest: guestJson(guestInfo(g)) };
+  } finally {
+    g.ns.close();
+  }
+}
+
 export async function ls(request: LsRequest, ctx: RunContext): Promise<number> {
   const { target } = request;
   let entries: InventoryEntry[];
@@ -47,17 +72,9 @@ export async function ls(request: LsRequest, ctx: RunContext): Promise<number> {
   } else if (readHostLink(target) !== undefined) {
     entries = (await inventory(ctx)).filter((e) => e.record.hostIf === target || e.link === target || e.record.localIf === target || e.record.vlanIf === target);
   } else {
-    const g = await resolveGuest(parseGuestRef(target), { runner: ctx.runner });
-    try {
-      const ports = await readOvsPortTable(ctx.runner);
-      entries = (await guestEntries(ctx, g.ns)).map((e) => {
-        const drift = [...(e.drift ?? []), ...hostEndDrift(e.record, ports)];
-        return drift.length > 0 ? { ...e, drift } : e;
-      });
-      guest = guestJson(guestInfo(g));
-    } finally {
-      g.ns.close();
-    }
+    const one = await guestView(ctx, target);
+    entries = one.entries;
+    guest = one.guest;
   }
   if (request.owner !== undefined) {
     const keep = ownerFilter(request.owner);
