@@ -301,10 +301,16 @@ function planReplace(input: PlanInput, link: GuestLink, existing: AttachRecord, 
   // runs (rollback runs a step's undo actions last to first): rename back, up, what the kernel
   // dropped when it went down.
   const restore = restoreAfterDown(link, facts.guest.routes, dev);
+  // Down and rename are two steps: kernels before 6.2 refuse to rename a device that is up
+  // (EBUSY), and in one request the kernel renames before it applies the flags.
   steps.push({
-    title: `park ${dev} as ${parkedIf} while its replacement is built`,
-    action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'down', 'name', parkedIf] },
-    undo: [...restore.slice().reverse(), { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'up'] }, { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', parkedIf, 'name', dev] }],
+    title: `take ${dev} down to park it while its replacement is built`,
+    action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'down'] },
+    undo: [...restore.slice().reverse(), { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'up'] }],
+  }, {
+    title: `park ${dev} as ${parkedIf}`,
+    action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'name', parkedIf] },
+    undo: [{ kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', parkedIf, 'name', dev] }],
   });
   if (parked.hostEnd !== undefined) {
     const old = existing.localIf!;
@@ -312,10 +318,14 @@ function planReplace(input: PlanInput, link: GuestLink, existing: AttachRecord, 
       ? [{ kind: 'exec', place: 'host', argv: ovsPortArgv(existing.hostIf, old, existing.vlan, ovsIds(guest, existing)) }]
       : [];
     steps.push({
+      title: `take host end ${old} down to park it`,
+      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', old, 'down'] },
+      // Undone last to first: up, then its OVS row again.
+      undo: [...rowBack, { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', old, 'up'] }],
+    }, {
       title: `park host end ${old} as ${parked.hostEnd}`,
-      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', old, 'down', 'name', parked.hostEnd] },
-      // Undone last to first: its name back, up, then its OVS row again.
-      undo: [...rowBack, { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', old, 'up'] }, { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', parked.hostEnd, 'name', old] }],
+      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', old, 'name', parked.hostEnd] },
+      undo: [{ kind: 'ip', place: 'host', args: ['link', 'set', 'dev', parked.hostEnd, 'name', old] }],
     });
     if (existing.hostKind === 'ovs') {
       // Its row goes now, in a transaction of its own: replaced by the new port's row in one

@@ -296,12 +296,12 @@ void describe('applyPlan: irreversible steps', () => {
     const plan = replacePlan(['br0', 'c1', '10.0.0.3/24'], [bridge('br0'), nic('veth1pl4242', { up: true, master: 'br0' })]);
     assert.ok(plan.steps.slice(0, -1).every((s) => s.irreversible !== true));
     // Call 0: the guest batch parking eth1; call 1: the host batch parking the host end, then the new pair (refused).
-    const runner = new FakeRunner((_c, i) => (i === 1 ? batchFailure(2) : { code: 0 }));
+    const runner = new FakeRunner((_c, i) => (i === 1 ? batchFailure(3) : { code: 0 }));
     const err = await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), StepFailedError,
-      `step 3 of ${plan.steps.length}`, plan.steps[2]!.title, 'File exists', '; everything done before it was undone');
+      `step 5 of ${plan.steps.length}`, plan.steps[4]!.title, 'File exists', '; everything done before it was undone');
     assert.ok(!err.message.includes('except what cannot be'), err.message);
-    assert.deepEqual(runner.lines()[0], [`link set dev eth1 down name ${PARKED}`]);
-    assert.deepEqual(runner.lines()[1]!.slice(0, 2), [`link set dev veth1pl4242 down name ${PARKED_HOST}`, line(plan.steps[2]!.action)]);
+    assert.deepEqual(runner.lines()[0], ['link set dev eth1 down', `link set dev eth1 name ${PARKED}`]);
+    assert.deepEqual(runner.lines()[1]!.slice(0, 3), ['link set dev veth1pl4242 down', `link set dev veth1pl4242 name ${PARKED_HOST}`, line(plan.steps[4]!.action)]);
     // Newest first: the host end gets its name back and comes up, then the guest end.
     assert.deepEqual(runner.calls.slice(2).map((c) => c.argv), [HOST_FORCE_BATCH, GUEST_FORCE_BATCH]);
     assert.deepEqual(runner.lines().slice(2), [

@@ -422,11 +422,13 @@ void describe('Open vSwitch', () => {
     });
     assert.equal(p.outcome, 'replaced');
     const a = actions(p);
-    assert.match(a[0]!, /^guest: ip link set dev eth1 down name pwo[0-9a-f]{12}$/u);
-    const parkedHost = /^host: ip link set dev veth1pl4242 down name (pwp[0-9a-f]{12})$/u.exec(a[1]!)?.[1];
-    assert.ok(parkedHost !== undefined, a[1]);
+    assert.equal(a[0], 'guest: ip link set dev eth1 down');
+    assert.match(a[1]!, /^guest: ip link set dev eth1 name pwo[0-9a-f]{12}$/u);
+    assert.equal(a[2], 'host: ip link set dev veth1pl4242 down');
+    const parkedHost = /^host: ip link set dev veth1pl4242 name (pwp[0-9a-f]{12})$/u.exec(a[3]!)?.[1];
+    assert.ok(parkedHost !== undefined, a[3]);
     // Should the replace fail, the old end gets its name back and its row as it was.
-    assert.deepEqual(undos(p)[1], [
+    assert.deepEqual([...undos(p)[2]!, ...undos(p)[3]!], [
       `host: ${['ovs-vsctl', '--timeout=10', '--', '--if-exists', 'del-port', VETH, '--', 'add-port', 'ovsbr0', VETH, '--', 'set', 'Interface', VETH,
         `external-ids:pipework.interface=${VETH}`, 'external-ids:pipework.bridge=ovsbr0', 'external-ids:pipework.nspid=4242'].join(' ')}`,
       `host: ip link set dev ${VETH} up`,
@@ -434,9 +436,9 @@ void describe('Open vSwitch', () => {
     ]);
     // Replaced by the new port's row in one transaction under the same name, ovs-vswitchd (userspace
     // datapath) would keep the parked device open as the port: the old row goes on its own first.
-    assert.equal(a[2], `host: ovs-vsctl --timeout=10 --if-exists del-port ovsbr0 ${VETH}`);
-    assert.deepEqual(undos(p)[2], [], 'the park step puts the row back');
-    assert.equal(a[3], `host: ip link add name ${VETH} mtu 1500 type veth peer name eth1 mtu 1500 netns ${NS}`);
+    assert.equal(a[4], `host: ovs-vsctl --timeout=10 --if-exists del-port ovsbr0 ${VETH}`);
+    assert.deepEqual(undos(p)[4], [], 'the park step puts the row back');
+    assert.equal(a[5], `host: ip link add name ${VETH} mtu 1500 type veth peer name eth1 mtu 1500 netns ${NS}`);
     assert.ok(a.includes(addPort('ovsbr0', ['external-ids:pipework.nspid=4242'])), a.join('\n'));
     assert.equal(a.filter((x) => x.startsWith('host: ovs-vsctl --timeout=10 --if-exists del-port')).length, 1, a.join('\n'));
     // Last, the parked pair goes.

@@ -256,10 +256,12 @@ void describe('--replace: park, build, remove the parked one', () => {
       links: [bridge('br0'), nic(VETH, { master: 'br0' })], facts: complete(['lo', 'eth0', link], routes),
     }));
     assert.equal(p.outcome, 'replaced');
-    const park = p.steps[0]!;
-    assert.equal(show(park.action), `guest: ip link set dev eth1 down name ${PARKED}`);
-    // Undo actions run last to first: the name back, up, then what the kernel dropped when it went down.
-    assert.deepEqual(park.undo.slice().reverse().map(show), [
+    const [down, park] = [p.steps[0]!, p.steps[1]!];
+    assert.equal(show(down.action), 'guest: ip link set dev eth1 down');
+    assert.equal(show(park.action), `guest: ip link set dev eth1 name ${PARKED}`);
+    // Down, then renamed (kernels before 6.2 refuse to rename an up device). Undone newest step
+    // first, each step's actions last to first: the name back, up, what the kernel dropped.
+    assert.deepEqual([...park.undo.slice().reverse(), ...down.undo.slice().reverse()].map(show), [
       `guest: ip link set dev ${PARKED} name eth1`,
       'guest: ip link set dev eth1 up',
       'guest: ip addr add 2001:db8::2/64 dev eth1 nodad',
