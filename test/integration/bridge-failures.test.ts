@@ -207,16 +207,31 @@ void describe('rollback', () => {
     assert.ok((await getLink(EXISTING)) !== undefined, 'the existing bridge is still there');
   });
 
-  void test('a gateway the kernel refuses (the subnet broadcast): exit 1, the step is named, all undone', async () => {
-    const args = [BR, G, '10.241.14.1/24@10.241.14.255'];
-    const plan = await pwOk(['--dry-run', ...args]);
-    assert.ok(plan.includes("remove the guest's IPv4 default route"), plan);
+  void test('a gateway the validator cannot know is bad (an address of the guest itself): the kernel refuses, exit 1, the step is named, all undone', async () => {
+    // The subnet's own broadcast is refused before planning (unit-tested); an address another
+    // interface of the guest holds is known only to the kernel: "Nexthop has invalid gateway".
+    await ip(['addr', 'add', '10.241.14.77/32', 'dev', 'lo'], G);
+    try {
+      const args = [BR, G, '10.241.14.1/24@10.241.14.77'];
+      const plan = await pwOk(['--dry-run', ...args]);
+      assert.ok(plan.includes("remove the guest's IPv4 default route"), plan);
+      const host = await snapshotOurs();
+      const guest = await snapshotGuest(G);
+      const r = await pwRefused(args,
+        /step \d+ of \d+ \(set the IPv4 default route via 10\.241\.14\.77 on eth1\) failed: .*Nexthop has invalid gateway/u);
+      const diff = await difference(host, guest);
+      if (diff !== undefined) await restore();
+      assert.equal(diff, undefined, `after: ${r.stderr}`);
+    } finally {
+      await ip(['addr', 'del', '10.241.14.77/32', 'dev', 'lo'], G);
+    }
+  });
+
+  void test('the subnet broadcast as a gateway is refused before anything changes', async () => {
     const host = await snapshotOurs();
     const guest = await snapshotGuest(G);
-    const r = await pwRefused(args,
-      /step \d+ of \d+ \(set the IPv4 default route via 10\.241\.14\.255 on eth1\) failed: .*Nexthop has invalid gateway/u);
-    const diff = await difference(host, guest);
-    if (diff !== undefined) await restore();
-    assert.equal(diff, undefined, `after: ${r.stderr}`);
+    await pwRefused([BR, G, '10.241.14.1/24@10.241.14.255'],
+      /^pipework: invalid gateway '10\.241\.14\.255': it is the broadcast address of 10\.241\.14\.0\/24/u);
+    assert.equal(await difference(host, guest), undefined);
   });
 });
