@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dockerApi, dockerAvailable, ensureImage, inspectContainer, removeContainer, runContainer } from './helpers/docker.js';
-import { waitDad } from './helpers/netns.js';
-import { pipeworkBin, sh, sleep } from './helpers/run.js';
+import { ipJson, waitDad } from './helpers/netns.js';
+import { pipeworkBin, sh, sleep, waitFor } from './helpers/run.js';
 import { assertSameState, cleanupAll, hostState, ping, pw, pwOk, scratch, write } from './topology-lib.js';
 
 async function ovsRunning(): Promise<boolean> {
@@ -157,6 +157,10 @@ links:
     const r = await pwOk(['apply', file]);
     assert.match(r.stdout, /links\[0\] c1:eth1: created/u);
     assert.ok(await ping('tgimg-n', '10.52.0.1'));
+    // The stopped container's namespace is freed by the kernel in the background, and its veth
+    // (the host end) with it: wait for that, so later snapshots do not see it vanish.
+    await waitFor('the stopped container\'s old host end to go with its namespace', async () =>
+      ((await ipJson(['link', 'show'])) as { ifalias?: string }[]).filter((l) => (l.ifalias ?? '').includes(';g=docker:tgimg-c1;')).length === 1 || undefined);
   });
 
   void test('a container of that name the topology did not make is refused, with its line', async () => {
