@@ -221,7 +221,7 @@ void describe('--replace with an injected failure', () => {
     await waitOperstate(OLD_BR, 'UP');
     withOld = await snapshot();
     titles = await planTitles(NEW);
-    assert.match(titles[0]!, /^park eth1 as pwo/u, `step 1 moves the old eth1 out of the way:\n${titles.join('\n')}`);
+    assert.match(`${titles[0]!}\n${titles[1]!}`, /^take eth1 down to park it.*\npark eth1 as pwo/u, `steps 1 and 2 move the old eth1 out of the way:\n${titles.join('\n')}`);
     assert.match(titles[titles.length - 1]!, /^remove pwo\S+ .*\(replaced\)$/u, `the old one goes last:\n${titles.join('\n')}`);
     assert.ok(titles.some((s) => s.startsWith("remove the guest's IPv4 default route")), titles.join('\n'));
   });
@@ -250,14 +250,14 @@ void describe('--replace with an injected failure', () => {
   });
 
   void test('a --replace the kernel refuses (a gateway it will not route through) leaves the old eth1 working', async () => {
-    // An address the guest's lo holds: no validator can know it, the kernel refuses the route.
-    await ip(['addr', 'add', '10.247.73.77/32', 'dev', 'lo'], G);
+    // An IPv6 address the guest's lo holds: no validator can know it, the kernel refuses the route.
+    await ip(['addr', 'add', 'fd00:247:73::77/128', 'dev', 'lo'], G);
     try {
-      const r = await pw(['--replace', OLD_BR, G, '10.247.73.1/24@10.247.73.77']);
+      const r = await pw(['--replace', OLD_BR, G, 'fd00:247:73::1/64@fd00:247:73::77']);
       assert.equal(r.code, 1, show(['--replace'], r));
-      assert.match(r.stderr, /Nexthop has invalid gateway/u, show(['--replace'], r));
+      assert.match(r.stderr, /Gateway can not be a local address/u, show(['--replace'], r));
     } finally {
-      await ip(['addr', 'del', '10.247.73.77/32', 'dev', 'lo'], G);
+      await ip(['addr', 'del', 'fd00:247:73::77/128', 'dev', 'lo'], G);
     }
     assert.deepEqual(await differences(withOld), [], 'the old eth1 as it was');
   });
