@@ -6,6 +6,7 @@
 // Open vSwitch bridges `ovshdX…`, other host links `hdX…`, Docker containers `hd-X…`.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import { cleanupPrefix } from './guard.js';
 import { removeContainersByPrefix } from './docker.js';
 import { ipJson, listLinks, listNetns, type IpLink } from './netns.js';
@@ -288,6 +289,19 @@ export async function v4(ns: string, dev: string): Promise<string[]> {
 export async function defaults(ns: string, family: 4 | 6 = 4): Promise<string[]> {
   return ((await ipJson([`-${family}`, 'route', 'show', 'default'], ns)) as { gateway?: string; dev?: string }[])
     .map((r) => `${r.gateway ?? '-'} ${r.dev ?? '-'}`);
+}
+
+/** Is PROGRAM in PATH (or the sbin directories) and executable? */
+export function hasProgram(program: string): boolean {
+  const dirs = [...(process.env['PATH'] ?? '').split(':'), '/usr/sbin', '/sbin'];
+  return dirs.some((d) => {
+    try {
+      accessSync(`${d}/${program}`, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 // ---- cleanup ----------------------------------------------------------------------------------
