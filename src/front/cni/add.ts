@@ -1,0 +1,179 @@
+/**
+ * ADD: IPAM first (its addresses are part of the spec), then one engine run — the prelude
+ * (isGateway, ipMasq) and the attach itself, all or nothing. A failure (or an interrupt) undoes
+ * the run, releases what IPAM gave (DEL to the IPAM plugin) and leaves no link and no record.
+ */
+import { existsSync } from 'node:fs';
+import { attachSpecs } from '../../engine/attach.js';
+import type { Job } from '../../engine/executor.js';
+import type { Plan, Step } from '../../engine/plan.js';
+import { readHostLink } from '../../host/facts.js';
+import { cleanAttachment, inodeOf } from './cleanup.js';
+import { defaultRouteInterface, forwardingOn, linkAddresses, macPinned, masqChain, masqComment, planGatewayPrelude, planMasq } from './host-side.js';
+import { execDelegate, type Delegate } from './ipam.js';
+import { Code, CniError } from './protocol.js';
+import { delegateOf, execOptions, hostNamespace, lockAttachment, runFor, type Request } from './request.js';
+import { canonicalPrefix, formatResult, parseIpamOutput, type ResultData, type ResultInterface } from './result.js';
+import { buildAttach, type CniAttach } from './spec.js';
+import { readState, removeState, writeState, type AttachmentState, type MasqRule } from './state.js';
+
+/** Checks that need no change and no IPAM: a missing netns, master or device is refused first. */
+function preflight(req: Request): string | undefined {
+  const { conf, params } = req;
+  if (!existsSync(params.netns)) throw new CniError(Code.UnknownContainer, `network namespace ${params.netns} does not exist`, 'CNI_NETNS must name the container\'s network namespace');
+  const h = conf.host;
+  if (h.kind === 'macvlan') {
+    const master = h.master ?? defaultRouteInterface();
+    if (master === undefined) throw new CniError(Code.InvalidConfig, 'no master given, and the host has no default route to take one from', 'name the macvlan parent with "master"');
+    const link = readHostLink(master);
+    if (!link) throw new CniError(Code.HostNotFound, `master ${master} does not exist on this host`);
+    if (conf.mtu !== undefined && conf.mtu > link.mtu) throw new CniError(Code.InvalidConfig, `invalid MTU ${conf.mtu}, must be [0, master MTU(${link.mtu})]`);
+    return master;
+  }
+  if (h.kind === 'phys' && !readHostLink(h.device)) throw new CniError(Code.HostNotFound, `device ${h.device} does not exist on this host`, 'it may be in another container already');
+  return undefined;
+}
+
+/** The MTU the container interface gets (the host side's unless one is set), for 1.1.0 results. */
+function hostIfOf(req: Request, master: string | undefined): string {
+  const h = req.conf.host;
+  return h.kind === 'bridge' || h.kind === 'ovs' ? h.bridge : h.kind === 'macvlan' ? (h.master ?? master ?? '') : h.device;
+}
+
+async function prelude(req: Request, attach: CniAttach, masq: AttachmentState['masq']): Promise<Step[]> {
+  const h = req.conf.host;
+  const steps: Step[] = [];
+  if (h.kind === 'bridge' && h.isGateway && attach.gateways.length > 0) {
+    const link = readHostLink(h.bridge);
+    if (link && !link.isBridge) throw new CniError(Code.Conflict, `${h.bridge} exists but is not a Linux bridge`);
+    const facts = {
+      ...(link && { link }),
+      addresses: link ? await linkAddresses(req.runner, h.bridge) : [],
+      macPinned: link ? macPinned(h.bridge) : false,
+      forwarding: forwardingOn(),
+    };
+    steps.push(...planGatewayPrelude(h.bridge, h.vlan, attach.gateways, facts, h.forceAddress));
+  }
+  if (masq !== undefined) steps.push(...planMasq(masq.chain, masq.comment, masq.rules));
+  return steps;
+}
+
+function masqOf(req: Request, attach: CniAttach): AttachmentState['masq'] {
+  if (!req.conf.ipMasq || attach.ips.length === 0) return undefined;
+  const rules: MasqRule[] = attach.ips.map((ip) => ({
+    family: ip.address.family,
+    ip: ip.address.address,
+    subnet: canonicalPrefix(ip.address.cidr)?.text ?? ip.address.cidr,
+  }));
+  return { chain: masqChain(req.conf.name, req.params.containerId), comment: masqComment(req.conf.name, req.params.containerId), rules };
+}
+
+function resultOf(req: Request, attach: CniAttach, hostIf: string, mtu: number | undefined, ownMac: string | undefined): ResultData {
+  const { spec } = attach;
+  const interfaces: ResultInterface[] = [];
+  if (spec.hostEnd !== undefined) {
+    const bridgeMac = readHostLink(hostIf)?.mac;
+    const endMac = readHostLink(spec.hostEnd)?.mac;
+    interfaces.push({ name: hostIf, ...(bridgeMac && { mac: bridgeMac }) }, { name: spec.hostEnd, ...(endMac && { mac: endMac }) });
+  }
+  const guestIndex = interfaces.length;
+  const mac = spec.mac ?? ownMac;
+  interfaces.push({ name: spec.guestIf, ...(mac !== undefined && { mac }), ...(mtu !== undefined && { mtu }), sandbox: req.params.netns });
+  return {
+    interfaces,
+    ips: attach.ips.map((ip) => ({ ...ip, interface: guestIndex })),
+    routes: attach.routes,
+    ...(spec.dns !== undefined && { dns: spec.dns }),
+  };
+}
+
+/** A record of this attachment from before: the same netns means it exists; another, it is stale. */
+async function settlePrevious(req: Request): Promise<void> {
+  const { conf, params } = req;
+  const old = readState(conf.dataDir, conf.name, params.containerId, params.ifname);
+  if (old === undefined) return;
+  const same = old.netns === params.netns && old.nsInode !== undefined && old.nsInode === inodeOf(params.netns);
+  if (same && old.phase === 'attached') {
+    throw new CniError(Code.Conflict, `${params.ifname} is already attached to container ${params.containerId} on network ${conf.name}`, 'a second ADD needs a DEL first');
+  }
+  // The container's earlier netns (a restart, a DEL that never came): what it left goes first.
+  req.log(`pipework: cleaning a stale attachment of ${params.ifname} (netns ${old.netns || 'unknown'})`);
+  const errors = await cleanAttachment(req, {
+    network: conf.name, containerId: params.containerId, ifname: params.ifname, netns: old.netns,
+    ...(old.nsInode !== undefined && { nsInode: old.nsInode }), state: old, hostKind: old.hostKind, hostIf: old.hostIf,
+    ...(old.vlan !== undefined && { vlan: old.vlan }),
+  });
+  if (errors.length > 0) throw new CniError(Code.StepFailed, `a stale attachment of ${params.ifname} could not be cleaned: ${errors[0]!}`);
+  if (old.ipam !== undefined && old.ipamConfig !== undefined) {
+    const d = delegateOf({ ...req, conf: { ...conf, ipam: { type: old.ipam } } });
+    if (d !== undefined) await execDelegate(d, 'DEL', execOptions(req, old.ipamConfig, { ...req.raw.env, CNI_NETNS: '', CNI_ARGS: old.cniArgs ?? '' }));
+  }
+  removeState(conf.dataDir, conf.name, params.containerId, params.ifname);
+}
+
+export async function add(req: Request): Promise<string> {
+  const { conf, params } = req;
+  const master = preflight(req);
+  const held = await lockAttachment(req, conf.name, params.containerId, params.ifname);
+  try {
+    await settlePrevious(req);
+    const delegate: Delegate | undefined = delegateOf(req);
+    const hostIf = hostIfOf(req, master);
+    const hostLinkBefore = readHostLink(hostIf);
+    let allocated = false;
+    let recorded = false;
+    try {
+      let ipam: ResultData | undefined;
+      if (delegate !== undefined) {
+        const out = await execDelegate(delegate, 'ADD', execOptions(req));
+        allocated = true;
+        ipam = parseIpamOutput(out, delegate.type);
+      }
+      const attach = buildAttach({ conf, params, ...(ipam !== undefined && { ipam }), ...(master !== undefined && { master }) });
+      const masq = masqOf(req, attach);
+      const state: AttachmentState = {
+        version: 1, network: conf.name, containerId: params.containerId, ifname: params.ifname, netns: params.netns,
+        hostKind: conf.host.kind, hostIf, ...(attach.spec.hostEnd !== undefined && { hostEnd: attach.spec.hostEnd }),
+        ...(conf.host.vlan !== undefined && { vlan: conf.host.vlan }),
+        ...(delegate !== undefined && { ipam: delegate.type, ipamConfig: req.raw.stdin, cniArgs: params.args }),
+        ...(masq !== undefined && { masq }),
+        phase: 'ipam', created: new Date().toISOString(),
+      };
+      // Written before anything changes: a crash from here on leaves what GC needs to clean up.
+      writeState(conf.dataDir, state);
+      recorded = true;
+      const steps = await prelude(req, attach, masq);
+      const host = steps.length > 0 ? hostNamespace() : undefined;
+      let outcome;
+      try {
+        const jobs: Job[] = host ? [{ plan: { guestLabel: 'the host', steps, warnings: [], outcome: 'created' } satisfies Plan, ns: host, label: 'the host side' }] : [];
+        [outcome] = await attachSpecs([attach.spec], runFor(req), jobs.length > 0 ? { prelude: jobs } : {});
+      } finally {
+        host?.close();
+      }
+      if (outcome === undefined) throw new CniError(Code.Internal, 'the engine returned no outcome');
+      if (outcome.outcome !== 'created') {
+        throw new CniError(Code.Conflict, `${params.ifname} already exists in ${params.netns}`, 'pipework made it before with this configuration, but has no record of it: DEL it first');
+      }
+      for (const w of outcome.warnings) req.log(`pipework: ${w}`);
+      const mtu = conf.mtu ?? hostLinkBefore?.mtu ?? 1500;
+      // A NIC moved in keeps its MAC; a passthru macvlan takes its master's.
+      const ownMac = hostLinkBefore?.mac;
+      const result = resultOf(req, attach, hostIf, mtu, ownMac);
+      writeState(conf.dataDir, { ...state, phase: 'attached', nsInode: outcome.guest.nsInode, spec: attach.spec, result });
+      return formatResult(result, conf.cniVersion);
+    } catch (err) {
+      if (allocated && delegate !== undefined) {
+        try {
+          await execDelegate(delegate, 'DEL', { ...execOptions(req), signal: new AbortController().signal });
+        } catch (e) {
+          req.log(`pipework: releasing the addresses after the failed ADD failed too: ${(e as Error).message}`);
+        }
+      }
+      if (recorded) removeState(conf.dataDir, conf.name, params.containerId, params.ifname);
+      throw err;
+    }
+  } finally {
+    held.release();
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * DEL: best effort, and it succeeds when things are already gone — no netns, no link, a missing
+ * master, no prevResult, a second DEL. It removes what the record (or the deterministic names)
+ * say this attachment made, then releases IPAM with the request's configuration, as the
+ * reference plugins do. What could not be done is reported, and the record kept for a retry.
+ */
+import { cleanAttachment } from './cleanup.js';
+import { execDelegate } from './ipam.js';
+import { Code, CniError } from './protocol.js';
+import { delegateOf, execOptions, lockAttachment, type Request } from './request.js';
+import { readState, removeState } from './state.js';
+
+function hostIfOfConf(req: Request): string {
+  const h = req.conf.host;
+  return h.kind === 'bridge' || h.kind === 'ovs' ? h.bridge : h.kind === 'macvlan' ? (h.master ?? '') : h.device;
+}
+
+export async function del(req: Request): Promise<void> {
+  const { conf, params } = req;
+  const held = await lockAttachment(req, conf.name, params.containerId, params.ifname);
+  try {
+    const state = readState(conf.dataDir, conf.name, params.containerId, params.ifname);
+    const errors = await cleanAttachment(req, {
+      network: conf.name, containerId: params.containerId, ifname: params.ifname,
+      netns: params.netns,
+      ...(state !== undefined && { state }),
+      hostKind: state?.hostKind ?? conf.host.kind,
+      hostIf: state?.hostIf ?? hostIfOfConf(req),
+      ...((state?.vlan ?? conf.host.vlan) !== undefined && { vlan: state?.vlan ?? conf.host.vlan }),
+    });
+    // The addresses go once the interface carrying them is gone.
+    const delegate = delegateOf(req);
+    if (delegate !== undefined) {
+      try {
+        await execDelegate(delegate, 'DEL', execOptions(req));
+      } catch (err) {
+        errors.push(err instanceof CniError ? err.message : `releasing the addresses: ${(err as Error).message}`);
+      }
+    }
+    if (errors.length > 0) {
+      throw new CniError(Code.StepFailed, `DEL of ${params.ifname} could not finish: ${errors[0]!}`, errors.slice(1).join('; '));
+    }
+    removeState(conf.dataDir, conf.name, params.containerId, params.ifname);
+  } finally {
+    held.release();
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * GC: every attachment of this network that is not in `cni.dev/valid-attachments` (or the older
+ * `cni.dev/attachments`) goes — its interface if its netns is still there, what it left on the
+ * host, and its addresses (released with the configuration its ADD had). Then what pipework
+ * made for this network with no record left (an Open vSwitch row, a host end) goes too, and GC
+ * is forwarded to the IPAM plugin when it speaks this version. It keeps going after an error and
+ * reports them all at the end.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { execute } from '../../engine/executor.js';
+import type { Step } from '../../engine/plan.js';
+import { readHostLink } from '../../host/facts.js';
+import { OVS_RUN_DIR, OVS_TIMEOUT, readOvsPortTable } from '../../host/ovs-facts.js';
+import { decodeRecord } from '../../model/record.js';
+import { parseOwner } from '../../spec/owner.js';
+import type { Attachment } from './config.js';
+import { cleanAttachment } from './cleanup.js';
+import { delegateSupports, execDelegate, findPlugin } from './ipam.js';
+import { Code, CniError } from './protocol.js';
+import { delegateOf, execOptions, hostNamespace, lockAttachment, runFor, type Request } from './request.js';
+import { listStates, readState, removeState, type AttachmentState } from './state.js';
+
+function keyOf(a: Attachment): string {
+  return `${a.containerId}/${a.ifname}`;
+}
+
+async function collect(req: Request, state: AttachmentState, errors: string[]): Promise<void> {
+  const { conf } = req;
+  const held = await lockAttachment(req, conf.name, state.containerId, state.ifname);
+  try {
+    // A DEL may have come meanwhile.
+    const s = readState(conf.dataDir, conf.name, state.containerId, state.ifname);
+    if (s === undefined) return;
+    const failures = await cleanAttachment(req, {
+      network: conf.name, containerId: s.containerId, ifname: s.ifname,
+      // Without the inode ADD saw, the path cannot be trusted to be that namespace still.
+      netns: s.nsInode !== undefined ? s.netns : '',
+      ...(s.nsInode !== undefined && { nsInode: s.nsInode }),
+      state: s, hostKind: s.hostKind, hostIf: s.hostIf, ...(s.vlan !== undefined && { vlan: s.vlan }),
+    });
+    if (s.ipam !== undefined) {
+      const file = findPlugin(s.ipam, req.params.path);
+      if (file === undefined) {
+        failures.push(`IPAM plugin ${s.ipam} not found in CNI_PATH: the addresses of ${s.containerId}/${s.ifname} were not released`);
+      } else {
+        const env = { ...req.raw.env, CNI_CONTAINERID: s.containerId, CNI_IFNAME: s.ifname, CNI_NETNS: '', CNI_ARGS: s.cniArgs ?? '' };
+        try {
+          await execDelegate({ type: s.ipam, file }, 'DEL', execOptions(req, s.ipamConfig ?? req.raw.stdin, env));
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+      }
+    }
+    if (failures.length === 0) {
+      removeState(conf.dataDir, conf.name, s.containerId, s.ifname);
+      req.log(`pipework: GC removed ${s.containerId}/${s.ifname} of network ${conf.name}`);
+    } else {
+      errors.push(...failures.map((f) => `${s.containerId}/${s.ifname}: ${f}`));
+    }
+  } finally {
+    held.release();
+  }
+}
+
+/** The (container, ifname) of a CNI owner of this network, from its text. */
+function ownerKey(text: string | undefined, network: string): string | undefined {
+  const o = parseOwner(text?.replace(/^"|"$/gu, ''));
+  return o?.kind === 'cni' && o.network === network ? `${o.containerId}/${o.ifname}` : undefined;
+}
+
+/** Host ends and Open vSwitch rows pipework made for this network, of attachments not valid. */
+async function sweep(req: Request, valid: Set<string>, errors: string[]): Promise<void> {
+  const { conf } = req;
+  const steps: Step[] = [];
+  let names: string[] = [];
+  try {
+    names = readdirSync('/sys/class/net');
+  } catch {
+    // no sysfs: nothing to sweep
+  }
+  for (const name of names) {
+    const r = decodeRecord(readHostLink(name)?.alias);
+    const key = r?.role === 'host' ? ownerKey(r.owner, conf.name) : undefined;
+    if (key === undefined || valid.has(key)) continue;
+    steps.push({ title: `remove host end ${name} of ${key}`, action: { kind: 'ip', place: 'host', args: ['link', 'del', 'dev', name] }, undo: [] });
+  }
+  if (existsSync(`${OVS_RUN_DIR}/db.sock`)) {
+    for (const row of (await readOvsPortTable(req.runner)).values()) {
+      const key = ownerKey(row.externalIds['pipework.owner'], conf.name);
+      if (key === undefined || valid.has(key) || existsSync(`/sys/class/net/${row.name}`)) continue;
+      steps.push({
+        title: `remove Open vSwitch port ${row.name} of ${key}`,
+        action: { kind: 'exec', place: 'host', argv: ['ovs-vsctl', OVS_TIMEOUT, '--if-exists', 'del-port', row.name] }, undo: [],
+      });
+    }
+  }
+  if (steps.length === 0) return;
+  const host = hostNamespace();
+  try {
+    await execute([{ plan: { guestLabel: 'the host', steps, warnings: [], outcome: 'removed' }, ns: host }], runFor(req));
+  } catch (err) {
+    errors.push((err as Error).message);
+  } finally {
+    host.close();
+  }
+}
+
+export async function gc(req: Request): Promise<void> {
+  const { conf } = req;
+  if (conf.validAttachments === undefined) {
+    throw new CniError(Code.InvalidConfig, 'GC needs cni.dev/valid-attachments', 'without the list of valid attachments pipework cannot tell which are stale');
+  }
+  const valid = new Set(conf.validAttachments.map(keyOf));
+  const errors: string[] = [];
+  for (const s of listStates(conf.dataDir, conf.name)) {
+    if (valid.has(keyOf(s))) continue;
+    try {
+      await collect(req, s, errors);
+    } catch (err) {
+      errors.push(`${s.containerId}/${s.ifname}: ${(err as Error).message}`);
+    }
+  }
+  await sweep(req, valid, errors);
+  const delegate = (() => {
+    try {
+      return delegateOf(req);
+    } catch (err) {
+      errors.push((err as Error).message);
+      return undefined;
+    }
+  })();
+  if (delegate !== undefined && await delegateSupports(delegate, conf.cniVersion, execOptions(req))) {
+    try {
+      await execDelegate(delegate, 'GC', execOptions(req));
+    } catch (err) {
+      errors.push((err as Error).message);
+    }
+  }
+  if (errors.length > 0) throw new CniError(Code.StepFailed, `GC of network ${conf.name} left ${errors.length} problem(s): ${errors[0]!}`, errors.slice(1).join('; '));
+}

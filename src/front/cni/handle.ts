@@ -1,0 +1,82 @@
+/**
+ * One CNI request → what goes on stdout and the exit status. The same function serves the
+ * plugin run by a runtime and the resident daemon the plugin hands requests to. Every failure
+ * becomes the spec's error object with a code; nothing but the result or that object is printed.
+ */
+import { processRunner, type Runner } from '../../exec/runner.js';
+import {
+  BusyError, CommandError, ConflictError, InterruptedError, InvalidArgumentError, NotFoundError, PermissionError,
+  PipeworkError, StepFailedError, UnsupportedError, UsageError,
+} from '../../model/errors.js';
+import { parseNetConf, peekVersion } from './config.js';
+import {
+  Code, CniError, SPEC_VERSION, errorJson, isSupportedVersion, parseParams, versionAtLeast, versionJson, type RawRequest,
+} from './protocol.js';
+import type { Request } from './request.js';
+
+export interface Response {
+  exitCode: number;
+  stdout: string;
+}
+
+export interface HandleOptions {
+  runner?: Runner;
+  signal?: AbortSignal;
+  /** Where logs go (stderr of the plugin; relayed by the daemon). */
+  log: (line: string) => void;
+}
+
+/** An engine error → the spec's code (ours from 100 up where the spec has none). */
+export function toCniError(err: unknown): CniError {
+  if (err instanceof CniError) return err;
+  if (err instanceof InterruptedError || err instanceof BusyError) return new CniError(Code.TryAgainLater, err.message);
+  if (err instanceof InvalidArgumentError || err instanceof UsageError) return new CniError(Code.InvalidConfig, err.message);
+  if (err instanceof ConflictError) return new CniError(Code.Conflict, err.message);
+  if (err instanceof NotFoundError) return new CniError(Code.HostNotFound, err.message);
+  if (err instanceof UnsupportedError || err instanceof PermissionError) return new CniError(Code.HostUnsupported, err.message);
+  if (err instanceof StepFailedError || err instanceof CommandError) return new CniError(Code.StepFailed, err.message);
+  if (err instanceof PipeworkError) return new CniError(Code.Internal, err.message);
+  const e = err instanceof Error ? err : new Error(String(err));
+  return new CniError(Code.Internal, `internal error: ${e.message}`);
+}
+
+export async function handle(raw: RawRequest, options: HandleOptions): Promise<Response> {
+  const stdinVersion = peekVersion(raw.stdin);
+  let version = isSupportedVersion(stdinVersion) ? stdinVersion : SPEC_VERSION;
+  try {
+    const params = parseParams(raw.env);
+    if (params.command === 'VERSION') return { exitCode: 0, stdout: versionJson(stdinVersion) };
+    const lenient = params.command === 'DEL' || params.command === 'GC';
+    const conf = parseNetConf(raw.stdin, params, { lenient });
+    version = conf.cniVersion;
+    const since = { CHECK: '0.4.0', GC: '1.1.0', STATUS: '1.1.0' } as Partial<Record<string, string>>;
+    const min = since[params.command];
+    if (min !== undefined && !versionAtLeast(conf.cniVersion, min)) {
+      throw new CniError(Code.IncompatibleVersion, `config version does not allow ${params.command}`, `${params.command} needs cniVersion ${min} or later; the config is ${conf.cniVersion}`);
+    }
+    const req: Request = {
+      raw, params, conf, runner: options.runner ?? processRunner, signal: options.signal ?? new AbortController().signal, log: options.log,
+    };
+    switch (params.command) {
+      case 'ADD':
+        return { exitCode: 0, stdout: await (await import('./add.js')).add(req) };
+      case 'DEL':
+        await (await import('./del.js')).del(req);
+        return { exitCode: 0, stdout: '' };
+      case 'CHECK':
+        await (await import('./check.js')).check(req);
+        return { exitCode: 0, stdout: '' };
+      case 'GC':
+        await (await import('./gc.js')).gc(req);
+        return { exitCode: 0, stdout: '' };
+      case 'STATUS':
+        await (await import('./status.js')).status(req);
+        return { exitCode: 0, stdout: '' };
+    }
+  } catch (err) {
+    const e = toCniError(err);
+    options.log(`pipework: ${e.message}${e.details !== '' ? ` (${e.details})` : ''}`);
+    if (e.code === Code.Internal && err instanceof Error && !(err instanceof PipeworkError) && !(err instanceof CniError)) options.log(err.stack ?? '');
+    return { exitCode: 1, stdout: errorJson(e, version) };
+  }
+}

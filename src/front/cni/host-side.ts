@@ -1,0 +1,199 @@
+/**
+ * The host-side steps the reference bridge plugin takes beyond the port itself, as a prelude
+ * plan the engine runs first in the same run (and undoes with it): `isGateway` (the gateway
+ * address on the bridge, its MAC pinned, forwarding on) and `ipMasq` (an iptables chain per
+ * container). Builders are pure; the readers below them look at the host.
+ */
+import { readFileSync } from 'node:fs';
+import ipaddr from 'ipaddr.js';
+import { ipJsonBatch } from '../../exec/ip.js';
+import type { Runner } from '../../exec/runner.js';
+import { parseAddressSpec } from '../../model/address.js';
+import { digest } from '../../model/hash.js';
+import { planBridgeCreate } from '../../drivers/bridge.js';
+import type { Action, Step } from '../../engine/plan.js';
+import type { HostLink } from '../../host/facts.js';
+import { Code, CniError } from './protocol.js';
+import type { MasqRule } from './state.js';
+
+export interface BridgeFacts {
+  /** undefined: there is no such link yet (the run makes the bridge). */
+  link?: HostLink;
+  /** Its addresses, `address/prefix` (only read when it exists and a gateway goes on it). */
+  addresses: string[];
+  /** Its MAC was set explicitly (addr_assign_type 3), so it no longer follows its ports. */
+  macPinned: boolean;
+  forwarding: { 4: boolean; 6: boolean };
+}
+
+function overlaps(a: string, b: string): boolean {
+  try {
+    const [na, la] = ipaddr.parseCIDR(a);
+    const [nb, lb] = ipaddr.parseCIDR(b);
+    if (na.kind() !== nb.kind()) return false;
+    return na.match(nb, lb) || nb.match(na, la);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * isGateway on bridge `bridge`: make it if missing, bring it up, put each gateway address on it
+ * (an address of the same family in the way is an error, or replaced with forceAddress, as the
+ * reference plugin's ensureAddr does), pin its MAC, and turn forwarding on.
+ */
+export function planGatewayPrelude(
+  bridge: string, vlan: number | undefined, gateways: { cidr: string; family: 4 | 6 }[], facts: BridgeFacts, forceAddress: boolean,
+): Step[] {
+  const steps: Step[] = [];
+  if (!facts.link) steps.push(...planBridgeCreate(bridge, vlan));
+  else if (!facts.link.up) {
+    steps.push({
+      title: `bring bridge ${bridge} up`,
+      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'up'] },
+      undo: [{ kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'down'] }],
+    });
+  }
+  const have = [...facts.addresses];
+  let added = false;
+  for (const gw of gateways) {
+    if (have.includes(gw.cidr)) continue;
+    for (const other of have.slice()) {
+      const sameFamily = other.includes(':') === (gw.family === 6);
+      if (!sameFamily || (gw.family === 6 && !overlaps(other, gw.cidr))) continue;
+      if (!forceAddress) {
+        throw new CniError(Code.Conflict, `"${bridge}" already has an IP address different from ${gw.cidr}`, `bridge ${bridge} has ${other}; set "forceAddress": true to replace it`);
+      }
+      steps.push({
+        title: `remove address ${other} from bridge ${bridge} (forceAddress)`,
+        action: { kind: 'ip', place: 'host', args: ['addr', 'del', other, 'dev', bridge] },
+        undo: [{ kind: 'ip', place: 'host', args: ['addr', 'add', other, 'dev', bridge] }],
+      });
+      have.splice(have.indexOf(other), 1);
+    }
+    const brd = parseAddressSpec(gw.cidr).address?.broadcast;
+    steps.push({
+      title: `put gateway address ${gw.cidr} on bridge ${bridge}`,
+      action: { kind: 'ip', place: 'host', args: ['addr', 'add', gw.cidr, ...(brd !== undefined ? ['brd', brd] : []), 'dev', bridge] },
+      undo: [{ kind: 'ip', place: 'host', args: ['addr', 'del', gw.cidr, 'dev', bridge] }],
+    });
+    have.push(gw.cidr);
+    added = true;
+  }
+  // As the reference plugin does: the bridge keeps its MAC instead of taking its lowest port's
+  // as ports come and go (a gateway whose MAC changes breaks its neighbours' ARP caches).
+  if (added && facts.link && !facts.macPinned && facts.link.mac !== '') {
+    steps.push({
+      title: `pin the MAC of bridge ${bridge} (${facts.link.mac})`,
+      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'address', facts.link.mac] },
+      undo: [],
+    });
+  }
+  for (const family of [4, 6] as const) {
+    if (facts.forwarding[family] || !gateways.some((g) => g.family === family)) continue;
+    const key = family === 4 ? 'net.ipv4.ip_forward=1' : 'net.ipv6.conf.all.forwarding=1';
+    steps.push({
+      title: `turn on IPv${family} forwarding (${key})`,
+      action: { kind: 'exec', place: 'host', argv: ['sysctl', '-q', '-w', key] },
+      undo: [],
+    });
+  }
+  return steps;
+}
+
+/** The reference plugin's chain per network and container, under our own prefix. */
+export function masqChain(network: string, containerId: string): string {
+  return `PW-${digest('sha256', `${network}/${containerId}`).toString('hex').slice(0, 24).toUpperCase()}`;
+}
+
+export function masqComment(network: string, containerId: string): string {
+  return `name: "${network}" id: "${containerId}"`;
+}
+
+function tool(family: 4 | 6): string {
+  return family === 4 ? 'iptables' : 'ip6tables';
+}
+
+const NOT_MULTICAST = { 4: '224.0.0.0/4', 6: 'ff00::/8' } as const;
+
+function ipt(family: 4 | 6, args: string[]): Action {
+  return { kind: 'exec', place: 'host', argv: [tool(family), '-w', '-t', 'nat', ...args], timeoutMs: 30_000 };
+}
+
+/** ipMasq: traffic from the container's address leaving its subnet is masqueraded. */
+export function planMasq(chain: string, comment: string, rules: MasqRule[]): Step[] {
+  const steps: Step[] = [];
+  for (const family of [4, 6] as const) {
+    const mine = rules.filter((r) => r.family === family);
+    if (mine.length === 0) continue;
+    const c = ['-m', 'comment', '--comment', comment];
+    steps.push({
+      title: `create ${tool(family)} nat chain ${chain}`,
+      action: ipt(family, ['-N', chain]),
+      undo: [ipt(family, ['-X', chain]), ipt(family, ['-F', chain])],
+    });
+    for (const subnet of [...new Set(mine.map((r) => r.subnet))]) {
+      steps.push({ title: `do not masquerade traffic to ${subnet}`, action: ipt(family, ['-A', chain, '-d', subnet, '-j', 'ACCEPT', ...c]), undo: [] });
+    }
+    steps.push({ title: `masquerade the rest in ${chain}`, action: ipt(family, ['-A', chain, '!', '-d', NOT_MULTICAST[family], '-j', 'MASQUERADE', ...c]), undo: [] });
+    for (const r of mine) {
+      const rule = ['POSTROUTING', '-s', r.ip, '-j', chain, ...c];
+      steps.push({ title: `send traffic from ${r.ip} through ${chain}`, action: ipt(family, ['-A', ...rule]), undo: [ipt(family, ['-D', ...rule])] });
+    }
+  }
+  return steps;
+}
+
+/** The commands that remove ipMasq's rules (run best effort: each may be gone already). */
+export function masqRemoval(chain: string, comment: string, rules: MasqRule[]): string[][] {
+  const out: string[][] = [];
+  for (const family of [4, 6] as const) {
+    const mine = rules.filter((r) => r.family === family);
+    if (mine.length === 0) continue;
+    for (const r of mine) out.push([tool(family), '-w', '-t', 'nat', '-D', 'POSTROUTING', '-s', r.ip, '-j', chain, '-m', 'comment', '--comment', comment]);
+    out.push([tool(family), '-w', '-t', 'nat', '-F', chain], [tool(family), '-w', '-t', 'nat', '-X', chain]);
+  }
+  return out;
+}
+
+// ---- readers -----------------------------------------------------------------------------
+
+function readSys(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The interface of the host's default route (IPv4 first), as the reference macvlan plugin picks a master. */
+export function defaultRouteInterface(route4 = '/proc/net/route', route6 = '/proc/net/ipv6_route'): string | undefined {
+  for (const line of (readSys(route4) ?? '').split('\n').slice(1)) {
+    const [dev, dst, , , , , , mask] = line.trim().split(/\s+/u);
+    if (dev !== undefined && dst === '00000000' && mask === '00000000') return dev;
+  }
+  for (const line of (readSys(route6) ?? '').split('\n')) {
+    const f = line.trim().split(/\s+/u);
+    if (f[0] === '00000000000000000000000000000000' && f[1] === '00' && f[9] !== undefined && f[9] !== 'lo') return f[9];
+  }
+  return undefined;
+}
+
+export function forwardingOn(): { 4: boolean; 6: boolean } {
+  return {
+    4: readSys('/proc/sys/net/ipv4/ip_forward') === '1',
+    6: readSys('/proc/sys/net/ipv6/conf/all/forwarding') === '1',
+  };
+}
+
+/** Its MAC was set (NET_ADDR_SET), rather than random or taken from a port. */
+export function macPinned(name: string): boolean {
+  return readSys(`/sys/class/net/${name}/addr_assign_type`) === '3';
+}
+
+/** A host link's addresses (one `ip` process). */
+export async function linkAddresses(runner: Runner, name: string): Promise<string[]> {
+  const [links] = await ipJsonBatch(runner, [['addr', 'show', 'dev', name]], { where: 'the host' });
+  const link = (links as { addr_info?: { local: string; prefixlen: number; scope?: string }[] }[])[0];
+  return (link?.addr_info ?? []).filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`);
+}

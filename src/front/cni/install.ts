@@ -1,0 +1,111 @@
+/**
+ * `pipework cni install [--dir DIR]… [--socket PATH] [--no-compile]`: the plugin executable
+ * `pipework` in each directory (default /opt/cni/bin, where Kubernetes and Multus look, and
+ * Debian's /usr/lib/cni, where Podman and containerd look). It is the C launcher when a compiler
+ * is at hand (compiled once, here, from the source in launcher.ts; no binary ships), else the
+ * shell launcher. Either names Node and the plugin bundle by absolute path. Each file is
+ * replaced atomically (written beside it, renamed over it), so a runtime never runs half of one.
+ * `pipework cni uninstall` removes what install wrote (only a file carrying the launcher mark).
+ */
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hasProgram } from '../../exec/programs.js';
+import { processRunner, type Runner } from '../../exec/runner.js';
+import { InvalidArgumentError, NotFoundError } from '../../model/errors.js';
+import { DEFAULT_SOCKET } from './daemon.js';
+import { LAUNCHER_MARK, launcherC, launcherSh, type LauncherPaths } from './launcher.js';
+
+export const DEFAULT_DIRS = ['/opt/cni/bin', '/usr/lib/cni'];
+export const PLUGIN_NAME = 'pipework';
+/** The plugin bundle's file name (build/dist, beside the CLI's bundle). */
+export const BUNDLE = 'cni-plugin.cjs';
+
+/** The plugin bundle of this installation of pipework. */
+export function findBundle(from = dirname(fileURLToPath(import.meta.url))): string {
+  let dir = from;
+  for (let i = 0; i < 6; i++) {
+    for (const candidate of [join(dir, BUNDLE), join(dir, 'dist', BUNDLE), join(dir, 'build', 'dist', BUNDLE)]) {
+      if (existsSync(candidate)) return candidate;
+    }
+    dir = dirname(dir);
+  }
+  throw new NotFoundError(`cannot find ${BUNDLE} (the CNI plugin bundle) near ${from}: run npm run build`);
+}
+
+export interface InstallOptions {
+  dirs: string[];
+  socket: string;
+  compile: boolean;
+  runner?: Runner;
+  node?: string;
+  script?: string;
+}
+
+export interface Installed {
+  path: string;
+  kind: 'compiled' | 'shell';
+}
+
+/** Compile the C launcher once; undefined (and why) when there is no compiler or it fails. */
+async function compile(paths: LauncherPaths, runner: Runner): Promise<{ binary?: string; why?: string; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'pipework-cni-'));
+  const cc = ['cc', 'gcc', 'clang'].find((c) => hasProgram(c));
+  if (cc === undefined) return { why: 'no C compiler (cc) found', dir };
+  const src = join(dir, 'launcher.c');
+  const out = join(dir, 'pipework');
+  writeFileSync(src, launcherC(paths));
+  const res = await runner.run([cc, '-O2', '-Wall', '-o', out, src], { timeoutMs: 60_000 });
+  if (res.code !== 0) return { why: `${cc} failed: ${res.stderr.trim().split('\n')[0] ?? ''}`, dir };
+  return { binary: out, dir };
+}
+
+function place(dir: string, content: Buffer): string {
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const target = join(dir, PLUGIN_NAME);
+  if (existsSync(target) && !isOurs(target)) {
+    throw new InvalidArgumentError(`${target} exists and is not pipework's CNI launcher; not replacing it (remove it first)`);
+  }
+  const tmp = join(dir, `.${PLUGIN_NAME}.${process.pid}.tmp`);
+  writeFileSync(tmp, content, { mode: 0o755 });
+  chmodSync(tmp, 0o755);
+  renameSync(tmp, target);
+  return target;
+}
+
+/** Does this file carry the launcher's mark (source text, or a string in the compiled binary)? */
+export function isOurs(path: string): boolean {
+  try {
+    return readFileSync(path).includes(LAUNCHER_MARK);
+  } catch {
+    return false;
+  }
+}
+
+export async function install(o: InstallOptions, log: (line: string) => void): Promise<Installed[]> {
+  const paths: LauncherPaths = { node: o.node ?? process.execPath, script: o.script ?? findBundle(), socket: o.socket };
+  const compiled: { binary?: string; why?: string; dir?: string } = o.compile ? await compile(paths, o.runner ?? processRunner) : { why: '--no-compile' };
+  try {
+    const content = compiled.binary !== undefined ? readFileSync(compiled.binary) : Buffer.from(launcherSh(paths));
+    const kind = compiled.binary !== undefined ? 'compiled' : 'shell';
+    if (kind === 'shell') log(`pipework: installing the shell launcher (${compiled.why ?? ''}): VERSION stays fast, but requests cannot go to a resident daemon`);
+    return o.dirs.map((d) => ({ path: place(d, content), kind }));
+  } finally {
+    if (compiled.dir !== undefined) rmSync(compiled.dir, { recursive: true, force: true });
+  }
+}
+
+export function uninstall(dirs: string[]): string[] {
+  const removed: string[] = [];
+  for (const d of dirs) {
+    const target = join(d, PLUGIN_NAME);
+    if (!existsSync(target)) continue;
+    if (!isOurs(target)) throw new InvalidArgumentError(`${target} is not pipework's CNI launcher; not removing it`);
+    unlinkSync(target);
+    removed.push(target);
+  }
+  return removed;
+}
+
+export { DEFAULT_SOCKET };

@@ -1,0 +1,56 @@
+/**
+ * One CNI request as the handlers see it: the runtime's environment and stdin as given, the
+ * checked parameters and configuration, how programs are started, what stops it, and where its
+ * logs go (stderr, never stdout). Also the lock that keeps two requests for one attachment apart.
+ */
+import { openNetns, type NetnsHandle } from '../../exec/netns.js';
+import type { Runner } from '../../exec/runner.js';
+import { acquire, type Held } from '../../engine/lock.js';
+import { newRun, type RunContext } from '../../engine/context.js';
+import type { NetConf } from './config.js';
+import { findPlugin, pluginMissing, type Delegate, type ExecOptions } from './ipam.js';
+import { Code, CniError, type CniParams, type RawRequest } from './protocol.js';
+
+export interface Request {
+  raw: RawRequest;
+  params: CniParams;
+  conf: NetConf;
+  runner: Runner;
+  signal: AbortSignal;
+  log: (line: string) => void;
+}
+
+/** A fresh engine run for this request. */
+export function runFor(req: Request, dryRun = false): RunContext {
+  return newRun({ runner: req.runner, signal: req.signal, dryRun });
+}
+
+/** The IPAM delegate of the network, found on CNI_PATH (undefined: the network has no ipam). */
+export function delegateOf(req: Pick<Request, 'conf' | 'params'>): Delegate | undefined {
+  const type = req.conf.ipam?.type;
+  if (type === undefined) return undefined;
+  if (req.params.path.length === 0) throw new CniError(Code.InvalidEnvironment, 'required environment variable CNI_PATH is missing', `the IPAM plugin ${type} is looked for on CNI_PATH`);
+  const file = findPlugin(type, req.params.path);
+  if (file === undefined) throw pluginMissing(type, req.params.path);
+  return { type, file };
+}
+
+export function execOptions(req: Request, stdin = req.raw.stdin, env: RawRequest['env'] = req.raw.env): ExecOptions {
+  return { runner: req.runner, env, stdin, signal: req.signal, log: req.log };
+}
+
+/** The lock on one attachment (ADD, DEL, CHECK and GC of it never interleave, in any process). */
+export async function lockAttachment(req: Pick<Request, 'signal'>, network: string, containerId: string, ifname: string): Promise<Held> {
+  try {
+    return await acquire([`cni/${network}/${containerId}/${ifname}`], {
+      timeoutMs: 60_000, signal: req.signal, what: () => `attachment ${ifname} of container ${containerId} on network ${network}`,
+    });
+  } catch (err) {
+    throw new CniError(Code.TryAgainLater, (err as Error).message);
+  }
+}
+
+/** The host's namespace, for plans that change only the host. */
+export function hostNamespace(): NetnsHandle {
+  return openNetns('/proc/self/ns/net', 'the host');
+}

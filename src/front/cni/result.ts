@@ -1,0 +1,170 @@
+/**
+ * Results: what an IPAM plugin (or a prevResult) says, read into plain data; and our ADD result,
+ * printed in the shape of the version asked for — 0.3.x/0.4.0 with `ips[].version`, 1.0.0
+ * without, 1.1.0 with interface MTUs. Pure.
+ */
+import ipaddr from 'ipaddr.js';
+import { parseAddressSpec, type StaticAddress } from '../../model/address.js';
+import type { DnsSpec } from '../../spec/attach-spec.js';
+import { Code, CniError, versionAtLeast, type CniVersion } from './protocol.js';
+
+export interface IpConfig {
+  address: StaticAddress;
+  gateway?: string;
+  /** Index into the result's interfaces (undefined in an IPAM plugin's abbreviated result). */
+  interface?: number;
+}
+
+export interface RouteConf {
+  /** As the plugin wrote it (0.0.0.0/0, 10.1.0.0/16). */
+  dst: string;
+  family: 4 | 6;
+  gw?: string;
+}
+
+export interface ResultInterface {
+  name: string;
+  mac?: string;
+  /** The container's netns (CNI_NETNS) on the container side. */
+  sandbox?: string;
+  mtu?: number;
+}
+
+export interface ResultData {
+  interfaces: ResultInterface[];
+  ips: IpConfig[];
+  routes: RouteConf[];
+  dns?: DnsSpec;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function bad(from: string, what: string): never {
+  throw new CniError(Code.DecodingFailure, `${from} returned ${what}`);
+}
+
+function ipText(v: unknown, from: string, what: string): string {
+  if (typeof v !== 'string') bad(from, `an invalid ${what}: ${JSON.stringify(v)}`);
+  try {
+    return ipaddr.parse(v).toString();
+  } catch {
+    return bad(from, `an invalid ${what}: ${JSON.stringify(v)}`);
+  }
+}
+
+/** A prefix as its network address (10.1.2.3/16 → 10.1.0.0/16), as Go's ParseCIDR reads it. */
+export function canonicalPrefix(text: string): { text: string; family: 4 | 6 } | undefined {
+  try {
+    const [addr, bits] = ipaddr.parseCIDR(text);
+    const net = addr.kind() === 'ipv4'
+      ? ipaddr.IPv4.networkAddressFromCIDR(text)
+      : ipaddr.IPv6.networkAddressFromCIDR(text);
+    return { text: `${net.toString()}/${bits}`, family: addr.kind() === 'ipv4' ? 4 : 6 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Route fields of CNI 1.1.0 that the engine's routes cannot carry (yet): refused, not ignored. */
+const ROUTE_EXTRAS = ['mtu', 'advmss', 'priority', 'table', 'scope'];
+
+/** An IPAM plugin's result, or a prevResult, in any version ≥ 0.3.0. `from` names it in errors. */
+export function parseResult(value: unknown, from: string): ResultData {
+  if (!isObject(value)) bad(from, 'a result that is not a JSON object');
+  if (value['ip4'] !== undefined || value['ip6'] !== undefined) bad(from, 'a 0.2.0 result (ip4/ip6); pipework speaks 0.3.0 and later');
+  const interfaces: ResultInterface[] = [];
+  for (const i of Array.isArray(value['interfaces']) ? value['interfaces'] as unknown[] : []) {
+    if (!isObject(i) || typeof i['name'] !== 'string') bad(from, `an invalid interface: ${JSON.stringify(i)}`);
+    interfaces.push({
+      name: i['name'],
+      ...(typeof i['mac'] === 'string' && i['mac'] !== '' && { mac: i['mac'].toLowerCase() }),
+      ...(typeof i['sandbox'] === 'string' && i['sandbox'] !== '' && { sandbox: i['sandbox'] }),
+      ...(typeof i['mtu'] === 'number' && { mtu: i['mtu'] }),
+    });
+  }
+  const ips: IpConfig[] = [];
+  for (const ip of Array.isArray(value['ips']) ? value['ips'] as unknown[] : []) {
+    if (!isObject(ip) || typeof ip['address'] !== 'string') bad(from, `an invalid IP: ${JSON.stringify(ip)}`);
+    let address: StaticAddress | undefined;
+    try {
+      address = parseAddressSpec(ip['address']).address;
+    } catch (err) {
+      bad(from, `an invalid address ${JSON.stringify(ip['address'])}: ${(err as Error).message}`);
+    }
+    if (address === undefined) bad(from, `an invalid address ${JSON.stringify(ip['address'])}`);
+    const gateway = ip['gateway'] !== undefined && ip['gateway'] !== '' ? ipText(ip['gateway'], from, 'gateway') : undefined;
+    if (gateway !== undefined && gateway.includes(':') !== (address.family === 6)) bad(from, `gateway ${gateway} of another family than ${address.cidr}`);
+    const index = ip['interface'];
+    ips.push({
+      address,
+      ...(gateway !== undefined && { gateway }),
+      ...(typeof index === 'number' && Number.isInteger(index) && { interface: index }),
+    });
+  }
+  const routes: RouteConf[] = [];
+  for (const r of Array.isArray(value['routes']) ? value['routes'] as unknown[] : []) {
+    if (!isObject(r) || typeof r['dst'] !== 'string') bad(from, `an invalid route: ${JSON.stringify(r)}`);
+    const extra = ROUTE_EXTRAS.find((k) => r[k] !== undefined);
+    if (extra !== undefined) {
+      throw new CniError(Code.UnsupportedField, `unsupported field routes[].${extra}: ${JSON.stringify(r[extra])}`, `${from} returned a route with ${extra}, which pipework cannot set yet`);
+    }
+    const dst = canonicalPrefix(r['dst']);
+    if (dst === undefined) bad(from, `an invalid route destination ${JSON.stringify(r['dst'])}`);
+    const gw = r['gw'] !== undefined && r['gw'] !== '' ? ipText(r['gw'], from, 'route gateway') : undefined;
+    if (gw !== undefined && gw.includes(':') !== (dst.family === 6)) bad(from, `route ${dst.text} with a gateway ${gw} of another family`);
+    routes.push({ dst: dst.text, family: dst.family, ...(gw !== undefined && { gw }) });
+  }
+  const dns = isObject(value['dns']) ? value['dns'] : undefined;
+  const out: ResultData = { interfaces, ips, routes };
+  if (dns !== undefined) {
+    const d: DnsSpec = {};
+    const list = (k: string) => (Array.isArray(dns[k]) ? (dns[k] as unknown[]).filter((x): x is string => typeof x === 'string') : []);
+    if (list('nameservers').length > 0) d.nameservers = list('nameservers');
+    if (typeof dns['domain'] === 'string' && dns['domain'] !== '') d.domain = dns['domain'];
+    if (list('search').length > 0) d.search = list('search');
+    if (list('options').length > 0) d.options = list('options');
+    if (Object.keys(d).length > 0) out.dns = d;
+  }
+  return out;
+}
+
+/** An IPAM plugin's stdout. */
+export function parseIpamOutput(stdout: string, plugin: string): ResultData {
+  let value: unknown;
+  try {
+    value = JSON.parse(stdout);
+  } catch (err) {
+    throw new CniError(Code.DecodingFailure, `IPAM plugin ${plugin} printed something that is not JSON: ${(err as Error).message}`);
+  }
+  const r = parseResult(value, `IPAM plugin ${plugin}`);
+  if (r.ips.length === 0) throw new CniError(Code.InvalidConfig, `IPAM plugin ${plugin} returned no IP configuration`);
+  return r;
+}
+
+/** A result in the shape of `version`. */
+export function formatResult(r: ResultData, version: CniVersion): string {
+  const withVersion = !versionAtLeast(version, '1.0.0');
+  const withMtu = versionAtLeast(version, '1.1.0');
+  const out: Record<string, unknown> = { cniVersion: version };
+  if (r.interfaces.length > 0) {
+    out['interfaces'] = r.interfaces.map((i) => ({
+      name: i.name,
+      ...(i.mac !== undefined && { mac: i.mac }),
+      ...(withMtu && i.mtu !== undefined && { mtu: i.mtu }),
+      ...(i.sandbox !== undefined && { sandbox: i.sandbox }),
+    }));
+  }
+  if (r.ips.length > 0) {
+    out['ips'] = r.ips.map((ip) => ({
+      ...(withVersion && { version: String(ip.address.family) }),
+      ...(ip.interface !== undefined && { interface: ip.interface }),
+      address: ip.address.cidr,
+      ...(ip.gateway !== undefined && { gateway: ip.gateway }),
+    }));
+  }
+  if (r.routes.length > 0) out['routes'] = r.routes.map((x) => ({ dst: x.dst, ...(x.gw !== undefined && { gw: x.gw }) }));
+  out['dns'] = r.dns ?? {};
+  return `${JSON.stringify(out)}\n`;
+}
