@@ -5,14 +5,16 @@
  */
 import { existsSync } from 'node:fs';
 import { attachSpecs } from '../../engine/attach.js';
-import type { Job } from '../../engine/executor.js';
+import { execute, type Job } from '../../engine/executor.js';
 import type { Plan, Step } from '../../engine/plan.js';
 import { readHostLink } from '../../host/facts.js';
 import { cleanAttachment, inodeOf } from './cleanup.js';
-import { defaultRouteInterface, forwardingOn, linkAddresses, macPinned, masqChain, masqComment, planGatewayPrelude, planMasq } from './host-side.js';
+import {
+  defaultRouteInterface, forwardingOn, linkAddresses, macPinned, masqChain, masqComment, pinBridgeMacStep, planGatewayPrelude, planMasq,
+} from './host-side.js';
 import { execDelegate, type Delegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
-import { delegateOf, execOptions, hostNamespace, lockAttachment, runFor, type Request } from './request.js';
+import { attachRun, delegateOf, execOptions, hostNamespace, lockAttachment, runFor, type Request } from './request.js';
 import { canonicalPrefix, formatResult, parseIpamOutput, type ResultData, type ResultInterface } from './result.js';
 import { buildAttach, type CniAttach } from './spec.js';
 import { readState, removeState, writeState, type AttachmentState, type MasqRule } from './state.js';
@@ -87,6 +89,22 @@ function resultOf(req: Request, attach: CniAttach, hostIf: string, mtu: number |
   };
 }
 
+/** isGateway on a bridge this ADD made: pin its MAC now that a port has joined (best effort). */
+async function pinNewGateway(req: Request, bridgeWasMissing: boolean): Promise<void> {
+  const h = req.conf.host;
+  if (h.kind !== 'bridge' || !h.isGateway || !bridgeWasMissing || macPinned(h.bridge)) return;
+  const mac = readHostLink(h.bridge)?.mac;
+  if (mac === undefined || mac === '') return;
+  const host = hostNamespace();
+  try {
+    await execute([{ plan: { guestLabel: 'the host', steps: [pinBridgeMacStep(h.bridge, mac)], warnings: [], outcome: 'created' }, ns: host }], runFor(req));
+  } catch (err) {
+    req.log(`pipework: could not pin the MAC of bridge ${h.bridge}: ${(err as Error).message}`);
+  } finally {
+    host.close();
+  }
+}
+
 /** A record of this attachment from before: the same netns means it exists; another, it is stale. */
 async function settlePrevious(req: Request): Promise<void> {
   const { conf, params } = req;
@@ -117,6 +135,7 @@ export async function add(req: Request): Promise<string> {
   const held = await lockAttachment(req, conf.name, params.containerId, params.ifname);
   try {
     await settlePrevious(req);
+    req.trace.mark('lock+record');
     const delegate: Delegate | undefined = delegateOf(req);
     const hostIf = hostIfOf(req, master);
     const hostLinkBefore = readHostLink(hostIf);
@@ -128,6 +147,7 @@ export async function add(req: Request): Promise<string> {
         const out = await execDelegate(delegate, 'ADD', execOptions(req));
         allocated = true;
         ipam = parseIpamOutput(out, delegate.type);
+        req.trace.mark(`ipam (${delegate.type})`);
       }
       const attach = buildAttach({ conf, params, ...(ipam !== undefined && { ipam }), ...(master !== undefined && { master }) });
       const masq = masqOf(req, attach);
@@ -143,24 +163,28 @@ export async function add(req: Request): Promise<string> {
       writeState(conf.dataDir, state);
       recorded = true;
       const steps = await prelude(req, attach, masq);
+      req.trace.mark('spec+prelude');
       const host = steps.length > 0 ? hostNamespace() : undefined;
       let outcome;
       try {
         const jobs: Job[] = host ? [{ plan: { guestLabel: 'the host', steps, warnings: [], outcome: 'created' } satisfies Plan, ns: host, label: 'the host side' }] : [];
-        [outcome] = await attachSpecs([attach.spec], runFor(req), jobs.length > 0 ? { prelude: jobs } : {});
+        [outcome] = await attachSpecs([attach.spec], attachRun(req), jobs.length > 0 ? { prelude: jobs } : {});
       } finally {
         host?.close();
       }
       if (outcome === undefined) throw new CniError(Code.Internal, 'the engine returned no outcome');
+      req.trace.mark('engine');
       if (outcome.outcome !== 'created') {
         throw new CniError(Code.Conflict, `${params.ifname} already exists in ${params.netns}`, 'pipework made it before with this configuration, but has no record of it: DEL it first');
       }
       for (const w of outcome.warnings) req.log(`pipework: ${w}`);
+      await pinNewGateway(req, hostLinkBefore === undefined);
       const mtu = conf.mtu ?? hostLinkBefore?.mtu ?? 1500;
       // A NIC moved in keeps its MAC; a passthru macvlan takes its master's.
       const ownMac = hostLinkBefore?.mac;
       const result = resultOf(req, attach, hostIf, mtu, ownMac);
       writeState(conf.dataDir, { ...state, phase: 'attached', nsInode: outcome.guest.nsInode, spec: attach.spec, result });
+      req.trace.mark('result');
       return formatResult(result, conf.cniVersion);
     } catch (err) {
       if (allocated && delegate !== undefined) {

@@ -53,7 +53,9 @@ function serveConnection(conn: Socket, inFlight: Set<Promise<void>>, log: (line:
     if (req === undefined) return;
     started = true;
     const stderr: string[] = [];
-    const work = handle({ env: req.env, stdin: req.stdin }, { signal: controller.signal, log: (line) => stderr.push(line) })
+    const work = handle({ env: req.env, stdin: req.stdin }, {
+      signal: controller.signal, log: (line) => stderr.push(line), trace: { enabled: req.env['PIPEWORK_CNI_TRACE'] === '1' },
+    })
       .then((res) => {
         const command = req.env['CNI_COMMAND'] ?? '?';
         if (res.exitCode !== 0) log(`pipework cni daemon: ${command} ${req.env['CNI_CONTAINERID'] ?? ''} ${req.env['CNI_IFNAME'] ?? ''} failed: ${stderr[stderr.length - 1] ?? ''}`);

@@ -28,11 +28,13 @@ export async function del(req: Request): Promise<void> {
       hostIf: state?.hostIf ?? hostIfOfConf(req),
       ...((state?.vlan ?? conf.host.vlan) !== undefined && { vlan: state?.vlan ?? conf.host.vlan }),
     });
+    req.trace.mark('interface');
     // The addresses go once the interface carrying them is gone.
     const delegate = delegateOf(req);
     if (delegate !== undefined) {
       try {
         await execDelegate(delegate, 'DEL', execOptions(req));
+        req.trace.mark(`ipam (${delegate.type})`);
       } catch (err) {
         errors.push(err instanceof CniError ? err.message : `releasing the addresses: ${(err as Error).message}`);
       }

@@ -18,10 +18,16 @@ import { cleanAttachment } from './cleanup.js';
 import { delegateSupports, execDelegate, findPlugin } from './ipam.js';
 import { Code, CniError } from './protocol.js';
 import { delegateOf, execOptions, hostNamespace, lockAttachment, runFor, type Request } from './request.js';
+import { ownerContainerId } from './spec.js';
 import { listStates, readState, removeState, type AttachmentState } from './state.js';
 
 function keyOf(a: Attachment): string {
   return `${a.containerId}/${a.ifname}`;
+}
+
+/** The same key as an owner recorded on interfaces spells it. */
+function ownerKeyOf(a: Attachment): string {
+  return `${ownerContainerId(a.containerId)}/${a.ifname}`;
 }
 
 async function collect(req: Request, state: AttachmentState, errors: string[]): Promise<void> {
@@ -120,7 +126,7 @@ export async function gc(req: Request): Promise<void> {
       errors.push(`${s.containerId}/${s.ifname}: ${(err as Error).message}`);
     }
   }
-  await sweep(req, valid, errors);
+  await sweep(req, new Set(conf.validAttachments.map(ownerKeyOf)), errors);
   const delegate = (() => {
     try {
       return delegateOf(req);

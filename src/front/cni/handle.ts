@@ -13,6 +13,7 @@ import {
   Code, CniError, SPEC_VERSION, errorJson, isSupportedVersion, parseParams, versionAtLeast, versionJson, type RawRequest,
 } from './protocol.js';
 import type { Request } from './request.js';
+import { Trace } from './trace.js';
 
 export interface Response {
   exitCode: number;
@@ -24,6 +25,8 @@ export interface HandleOptions {
   signal?: AbortSignal;
   /** Where logs go (stderr of the plugin; relayed by the daemon). */
   log: (line: string) => void;
+  /** Phase timings, logged at the end (PIPEWORK_CNI_TRACE=1); `start` is the first phase's origin. */
+  trace?: { enabled: boolean; start?: number };
 }
 
 /** An engine error → the spec's code (ours from 100 up where the spec has none). */
@@ -41,6 +44,16 @@ export function toCniError(err: unknown): CniError {
 }
 
 export async function handle(raw: RawRequest, options: HandleOptions): Promise<Response> {
+  const trace = new Trace(options.trace?.enabled === true, options.trace?.start);
+  trace.mark('start');
+  try {
+    return await dispatch(raw, options, trace);
+  } finally {
+    if (trace.enabled) options.log(trace.line());
+  }
+}
+
+async function dispatch(raw: RawRequest, options: HandleOptions, trace: Trace): Promise<Response> {
   const stdinVersion = peekVersion(raw.stdin);
   let version = isSupportedVersion(stdinVersion) ? stdinVersion : SPEC_VERSION;
   try {
@@ -55,8 +68,9 @@ export async function handle(raw: RawRequest, options: HandleOptions): Promise<R
       throw new CniError(Code.IncompatibleVersion, `config version does not allow ${params.command}`, `${params.command} needs cniVersion ${min} or later; the config is ${conf.cniVersion}`);
     }
     const req: Request = {
-      raw, params, conf, runner: options.runner ?? processRunner, signal: options.signal ?? new AbortController().signal, log: options.log,
+      raw, params, conf, runner: options.runner ?? processRunner, signal: options.signal ?? new AbortController().signal, log: options.log, trace,
     };
+    trace.mark('parse');
     switch (params.command) {
       case 'ADD':
         return { exitCode: 0, stdout: await (await import('./add.js')).add(req) };

@@ -55,7 +55,6 @@ export function planGatewayPrelude(
     });
   }
   const have = [...facts.addresses];
-  let added = false;
   for (const gw of gateways) {
     if (have.includes(gw.cidr)) continue;
     for (const other of have.slice()) {
@@ -78,11 +77,11 @@ export function planGatewayPrelude(
       undo: [{ kind: 'ip', place: 'host', args: ['addr', 'del', gw.cidr, 'dev', bridge] }],
     });
     have.push(gw.cidr);
-    added = true;
   }
   // As the reference plugin does: the bridge keeps its MAC instead of taking its lowest port's
-  // as ports come and go (a gateway whose MAC changes breaks its neighbours' ARP caches).
-  if (added && facts.link && !facts.macPinned && facts.link.mac !== '') {
+  // as ports come and go (a gateway whose MAC changes breaks its neighbours' ARP caches). A bridge
+  // this run makes is pinned once its first port has joined (pinBridgeMac).
+  if (facts.link && !facts.macPinned && facts.link.mac !== '') {
     steps.push({
       title: `pin the MAC of bridge ${bridge} (${facts.link.mac})`,
       action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'address', facts.link.mac] },
@@ -196,4 +195,13 @@ export async function linkAddresses(runner: Runner, name: string): Promise<strin
   const [links] = await ipJsonBatch(runner, [['addr', 'show', 'dev', name]], { where: 'the host' });
   const link = (links as { addr_info?: { local: string; prefixlen: number; scope?: string }[] }[])[0];
   return (link?.addr_info ?? []).filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`);
+}
+
+/** A bridge made by this ADD, its first port joined: its MAC stays what it is now. */
+export function pinBridgeMacStep(bridge: string, mac: string): Step {
+  return {
+    title: `pin the MAC of bridge ${bridge} (${mac})`,
+    action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'address', mac] },
+    undo: [],
+  };
 }

@@ -6,10 +6,11 @@
 import { openNetns, type NetnsHandle } from '../../exec/netns.js';
 import type { Runner } from '../../exec/runner.js';
 import { acquire, type Held } from '../../engine/lock.js';
-import { newRun, type RunContext } from '../../engine/context.js';
+import { failPointFromEnv, newRun, type RunContext } from '../../engine/context.js';
 import type { NetConf } from './config.js';
 import { findPlugin, pluginMissing, type Delegate, type ExecOptions } from './ipam.js';
 import { Code, CniError, type CniParams, type RawRequest } from './protocol.js';
+import type { Trace } from './trace.js';
 
 export interface Request {
   raw: RawRequest;
@@ -18,11 +19,18 @@ export interface Request {
   runner: Runner;
   signal: AbortSignal;
   log: (line: string) => void;
+  trace: Trace;
 }
 
 /** A fresh engine run for this request. */
 export function runFor(req: Request, dryRun = false): RunContext {
   return newRun({ runner: req.runner, signal: req.signal, dryRun });
+}
+
+/** The run of ADD's attach: the test hook PIPEWORK_FAIL_STEP (the runtime's environment) makes a step fail. */
+export function attachRun(req: Request): RunContext {
+  const failAt = failPointFromEnv(req.raw.env);
+  return newRun({ runner: req.runner, signal: req.signal, ...(failAt && { failAt }) });
 }
 
 /** The IPAM delegate of the network, found on CNI_PATH (undefined: the network has no ipam). */

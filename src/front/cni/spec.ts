@@ -31,8 +31,18 @@ export function attachmentMac(network: string, containerId: string, ifname: stri
   return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
 
+/**
+ * The container id as the owner recorded on interfaces names it: as given up to 24 characters;
+ * longer (runtimes use 64), its first 12 and a hash of all of it after a `+` (which no container
+ * id has) — the record must fit in a link alias (255 bytes), and stays unique.
+ */
+export function ownerContainerId(id: string): string {
+  if (id.length <= 24) return id;
+  return `${id.slice(0, 12)}+${digest('sha256', id).toString('hex').slice(0, 11)}`;
+}
+
 export function ownerOf(network: string, containerId: string, ifname: string): Extract<Owner, { kind: 'cni' }> {
-  return { kind: 'cni', network, containerId, ifname };
+  return { kind: 'cni', network, containerId: ownerContainerId(containerId), ifname };
 }
 
 /** How the guest is named in records and messages: the pod (or Podman container) name, else the id. */
