@@ -88,7 +88,12 @@ async function dispatch(raw: RawRequest, options: HandleOptions, trace: Trace): 
         return { exitCode: 0, stdout: '' };
     }
   } catch (err) {
-    const e = toCniError(err);
+    let e = toCniError(err);
+    // A request stopped by a signal (or by its plugin going away) failed because of that.
+    if (options.signal?.aborted === true && e.code !== Code.TryAgainLater) {
+      const why = typeof options.signal.reason === 'string' ? options.signal.reason : 'a signal';
+      e = new CniError(Code.TryAgainLater, `interrupted by ${why}: ${e.message}`, 'what the request did was undone; try again');
+    }
     options.log(`pipework: ${e.message}${e.details !== '' ? ` (${e.details})` : ''}`);
     if (e.code === Code.Internal && err instanceof Error && !(err instanceof PipeworkError) && !(err instanceof CniError)) options.log(err.stack ?? '');
     return { exitCode: 1, stdout: errorJson(e, version) };
