@@ -9,7 +9,10 @@ import { handle, toCniError } from '../../src/front/cni/handle.js';
 import { defaultRouteInterface, masqChain, masqComment, masqRemoval, planGatewayPrelude, planMasq, type BridgeFacts } from '../../src/front/cni/host-side.js';
 import { launcherC, launcherSh } from '../../src/front/cni/launcher.js';
 import { runtimeEnv, withSystemPath } from '../../src/front/cni/plugin.js';
-import { CniError, Code } from '../../src/front/cni/protocol.js';
+import { CniError, Code, parseParams } from '../../src/front/cni/protocol.js';
+import { parseNetConf } from '../../src/front/cni/config.js';
+import { status } from '../../src/front/cni/status.js';
+import { Trace } from '../../src/front/cni/trace.js';
 import { decodeEnv, decodeRequest, decodeResponse, encodeEnv, encodeRequest, encodeResponse, MAX_FIELD, WireError } from '../../src/front/cni/wire.js';
 import type { Runner } from '../../src/exec/runner.js';
 import type { HostLink } from '../../src/host/facts.js';
@@ -197,5 +200,29 @@ void describe('requests refused before anything changes: the error object on std
     assert.equal(toCniError(new BusyError('x')).code, Code.TryAgainLater);
     assert.equal(toCniError(new InterruptedError('x')).code, Code.TryAgainLater);
     assert.equal(toCniError(new TypeError('boom')).code, Code.Internal);
+  });
+});
+
+void describe('STATUS with Open vSwitch unreachable', () => {
+  const request = (raw: string) => {
+    const params = parseParams({ CNI_COMMAND: 'STATUS' });
+    return {
+      raw: { env: {}, stdin: raw }, params, conf: parseNetConf(raw, params), runner: NO_RUN, signal: new AbortController().signal,
+      log: () => undefined, trace: new Trace(false),
+    };
+  };
+  const conf = JSON.stringify({ cniVersion: '1.1.0', name: 'n', ovs: 'ovs-x', dataDir: tmpdir() });
+  const facts = { installed: true, dbRunning: true, switchRunning: true, bridges: [], kernelDatapath: false };
+  for (const [what, ovs, msg] of [
+    ['not installed', { ...facts, installed: false }, /not installed/u],
+    ['no ovsdb-server', { ...facts, dbRunning: false }, /not running/u],
+    ['no ovs-vswitchd', { ...facts, switchRunning: false }, /ovs-vswitchd is not running/u],
+  ] as const) {
+    void test(`${what}: code 50`, async () => {
+      await assert.rejects(status(request(conf), { readOvs: () => Promise.resolve(ovs) }), (e: unknown) => e instanceof CniError && e.code === Code.NotAvailable && msg.test(e.message));
+    });
+  }
+  void test('running: ready', async () => {
+    await status(request(conf), { readOvs: () => Promise.resolve(facts) });
   });
 });

@@ -6,10 +6,11 @@
  * lets what runs finish, and exits 0. With systemd socket activation (LISTEN_FDS) it serves the
  * socket it is handed.
  */
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { handle } from './handle.js';
+import { makeDirs } from './state.js';
 import { preparePluginProcess } from './plugin.js';
 import { decodeRequest, encodeResponse, WireError } from './wire.js';
 
@@ -85,7 +86,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<{ server: Server
       server.listen({ fd: 3 }, resolve);
     });
   } else {
-    mkdirSync(dirname(opts.socket), { recursive: true, mode: 0o700 });
+    makeDirs(dirname(opts.socket), 0o700);
     if (existsSync(opts.socket)) {
       if (await answering(opts.socket)) throw new Error(`another pipework cni daemon answers on ${opts.socket}`);
       unlinkSync(opts.socket);

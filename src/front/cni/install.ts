@@ -7,7 +7,7 @@
  * replaced atomically (written beside it, renamed over it), so a runtime never runs half of one.
  * `pipework cni uninstall` removes what install wrote (only a file carrying the launcher mark).
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { hasProgram } from '../../exec/programs.js';
 import { processRunner, type Runner } from '../../exec/runner.js';
 import { InvalidArgumentError, NotFoundError } from '../../model/errors.js';
 import { DEFAULT_SOCKET } from './daemon.js';
+import { makeDirs } from './state.js';
 import { LAUNCHER_MARK, launcherC, launcherSh, type LauncherPaths } from './launcher.js';
 
 export const DEFAULT_DIRS = ['/opt/cni/bin', '/usr/lib/cni'];
@@ -62,7 +63,7 @@ async function compile(paths: LauncherPaths, runner: Runner): Promise<{ binary?:
 }
 
 function place(dir: string, content: Buffer): string {
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  makeDirs(dir, 0o755);
   const target = join(dir, PLUGIN_NAME);
   if (existsSync(target) && !isOurs(target)) {
     throw new InvalidArgumentError(`${target} exists and is not pipework's CNI launcher; not replacing it (remove it first)`);

@@ -48,6 +48,23 @@ export interface AttachmentState {
   created: string;
 }
 
+/**
+ * `mkdir -p`, one component at a time. (Node 20's recursive mkdirSync spins forever on a path it
+ * cannot make under /proc: a dataDir there would hang the plugin.)
+ */
+export function makeDirs(dir: string, mode: number): void {
+  const parts = dir.split('/').filter((p) => p !== '');
+  let path = '';
+  for (const part of parts) {
+    path += `/${part}`;
+    try {
+      mkdirSync(path, { mode });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+}
+
 export function statePath(dataDir: string, network: string, containerId: string, ifname: string): string {
   return join(dataDir, network, containerId, `${ifname}.json`);
 }
@@ -79,7 +96,7 @@ export function writeState(dataDir: string, state: AttachmentState): void {
   const dir = join(dataDir, state.network, state.containerId);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirs(dir, 0o700);
     writeFileSync(tmp, `${JSON.stringify(state)}\n`, { mode: 0o600 });
     renameSync(tmp, path);
   } catch (err) {

@@ -3,19 +3,26 @@
  * device missing, the IPAM plugin not on CNI_PATH (or its own STATUS failing), the records'
  * directory not writable. Informational only: nothing changes.
  */
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { readHostLink } from '../../host/facts.js';
-import { readOvsFacts } from '../../host/ovs-facts.js';
+import { readOvsFacts, type OvsFacts } from '../../host/ovs-facts.js';
+import type { Runner } from '../../exec/runner.js';
 import { defaultRouteInterface } from './host-side.js';
 import { delegateSupports, execDelegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
 import { delegateOf, execOptions, type Request } from './request.js';
+import { makeDirs } from './state.js';
 
 function notAvailable(msg: string, details = ''): CniError {
   return new CniError(Code.NotAvailable, msg, details);
 }
 
-export async function status(req: Request): Promise<void> {
+/** What STATUS looks at that a test may replace. */
+export interface StatusDeps {
+  readOvs: (runner: Runner) => Promise<OvsFacts>;
+}
+
+export async function status(req: Request, deps: StatusDeps = { readOvs: readOvsFacts }): Promise<void> {
   const { conf } = req;
   const h = conf.host;
   switch (h.kind) {
@@ -25,7 +32,7 @@ export async function status(req: Request): Promise<void> {
       break;
     }
     case 'ovs': {
-      const ovs = await readOvsFacts(req.runner);
+      const ovs = await deps.readOvs(req.runner);
       if (!ovs.installed) throw notAvailable('Open vSwitch is not installed', 'install openvswitch-switch');
       if (!ovs.dbRunning) throw notAvailable('Open vSwitch is not running (no ovsdb-server socket)');
       if (!ovs.switchRunning) throw notAvailable('ovs-vswitchd is not running');
@@ -42,7 +49,7 @@ export async function status(req: Request): Promise<void> {
       break;
   }
   try {
-    if (!existsSync(conf.dataDir)) mkdirSync(conf.dataDir, { recursive: true, mode: 0o700 });
+    if (!existsSync(conf.dataDir)) makeDirs(conf.dataDir, 0o700);
     accessSync(conf.dataDir, constants.W_OK);
   } catch (err) {
     throw notAvailable(`pipework cannot keep its records in ${conf.dataDir}: ${(err as Error).message}`);
