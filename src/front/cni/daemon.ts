@@ -53,13 +53,16 @@ function serveConnection(conn: Socket, inFlight: Set<Promise<void>>, log: (line:
     }
     if (req === undefined) return;
     started = true;
+    const t0 = performance.now();
     const stderr: string[] = [];
     const work = handle({ env: req.env, stdin: req.stdin }, {
       signal: controller.signal, log: (line) => stderr.push(line), trace: { enabled: req.env['PIPEWORK_CNI_TRACE'] === '1' },
     })
       .then((res) => {
-        const command = req.env['CNI_COMMAND'] ?? '?';
-        if (res.exitCode !== 0) log(`pipework cni daemon: ${command} ${req.env['CNI_CONTAINERID'] ?? ''} ${req.env['CNI_IFNAME'] ?? ''} failed: ${stderr[stderr.length - 1] ?? ''}`);
+        // One line per request: what, for whom, how it ended, how long it took.
+        const what = [req.env['CNI_COMMAND'] ?? '?', (req.env['CNI_CONTAINERID'] ?? '').slice(0, 12), req.env['CNI_IFNAME'] ?? ''].filter((w) => w !== '').join(' ');
+        const ms = (performance.now() - t0).toFixed(1);
+        log(`pipework cni daemon: ${what}: ${res.exitCode === 0 ? 'ok' : `failed: ${stderr.find((l) => l.startsWith('pipework: ') && !l.startsWith('pipework: trace')) ?? ''}`} (${ms} ms)`);
         if (!conn.destroyed) conn.end(encodeResponse({ exitCode: res.exitCode, stdout: res.stdout, stderr: stderr.map((l) => `${l}\n`).join('') }));
       })
       .catch((err: unknown) => {
