@@ -84,17 +84,19 @@ export function onlyJson(r: RunResult): boolean {
 }
 
 /**
- * A fake IPAM plugin (Node) that speaks every version up to 1.1.0: ADD hands out
- * `ipam.addresses[containerID]` (or `ipam.address`), keeps a lease file per container and
- * interface in `ipam.dataDir`, refuses a second ADD; DEL releases; CHECK wants the lease; GC
+ * A fake IPAM plugin (Node, behind a shell wrapper) that speaks every version up to 1.1.0: ADD
+ * hands out `ipam.addresses[containerID]` (or `ipam.address`), keeps a lease file per container
+ * and interface in `ipam.dataDir`, refuses a second ADD; DEL releases; CHECK wants the lease; GC
  * keeps only the valid attachments; STATUS fails when `ipam.statusFails`. `ipam.sleepMs` delays
- * ADD. Every call is logged to `ipam.dataDir/calls.log` with its CNI_COMMAND, id and ifname.
+ * ADD. Every call is logged to `ipam.dataDir/calls.log` (a JSON line: command, id, ifname, and the
+ * NODE_EXTRA_CA_CERTS and NODE_OPTIONS it was given — the wrapper keeps the latter from its own Node).
  */
 export function writeFakeIpam(dir: string, name = 'cn-ipam'): string {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, name);
-  writeFileSync(file, `#!${process.execPath}
-const fs = require('fs');
+  const js = join(dir, `${name}.js`);
+  writeFileSync(file, `#!/bin/sh\nCN_NODE_OPTIONS="\${NODE_OPTIONS-}" NODE_OPTIONS= exec '${process.execPath}' '${js}'\n`);
+  writeFileSync(js, `const fs = require('fs');
 const env = process.env;
 const cmd = env.CNI_COMMAND;
 const versions = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'];
@@ -104,7 +106,7 @@ if (cmd === 'VERSION') { process.stdout.write(JSON.stringify({ cniVersion: conf.
 const ipam = conf.ipam || {};
 const dir = ipam.dataDir;
 fs.mkdirSync(dir, { recursive: true });
-fs.appendFileSync(dir + '/calls.log', [cmd, env.CNI_CONTAINERID || '', env.CNI_IFNAME || '', env.NODE_EXTRA_CA_CERTS || '-'].join(' ') + '\\n');
+fs.appendFileSync(dir + '/calls.log', JSON.stringify({ cmd, id: env.CNI_CONTAINERID || '', ifname: env.CNI_IFNAME || '', ca: env.NODE_EXTRA_CA_CERTS, opts: env.CN_NODE_OPTIONS }) + '\\n');
 const lease = dir + '/lease-' + env.CNI_CONTAINERID + '-' + env.CNI_IFNAME;
 const fail = (code, msg) => { process.stdout.write(JSON.stringify({ cniVersion: conf.cniVersion, code, msg, details: '' })); process.exit(1); };
 const run = () => {
@@ -133,9 +135,17 @@ if (cmd === 'ADD' && ipam.sleepMs) setTimeout(run, ipam.sleepMs); else run();
   return file;
 }
 
-export function fakeIpamCalls(dataDir: string): string[][] {
+export interface FakeCall {
+  cmd: string;
+  id: string;
+  ifname: string;
+  ca?: string;
+  opts?: string;
+}
+
+export function fakeIpamCalls(dataDir: string): FakeCall[] {
   try {
-    return readFileSync(join(dataDir, 'calls.log'), 'utf8').trim().split('\n').filter((l) => l !== '').map((l) => l.split(' '));
+    return readFileSync(join(dataDir, 'calls.log'), 'utf8').trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as FakeCall);
   } catch {
     return [];
   }

@@ -209,7 +209,7 @@ void describe('the CNI protocol, every version', () => {
     (conf['ipam'] as Record<string, unknown>)['sleepMs'] = 3000;
     const dataDir = (conf['ipam'] as { dataDir: string }).dataDir;
     const pending = call('ADD', 'a14', 'cn-px', conf);
-    await waitFor('the fake IPAM to be called', () => fakeIpamCalls(dataDir).some((c) => c[0] === 'ADD'), 10_000);
+    await waitFor('the fake IPAM to be called', () => fakeIpamCalls(dataDir).some((c) => c.cmd === 'ADD'), 10_000);
     const pids = (await sh(['pgrep', '-f', BUNDLE])).stdout.split('\n').filter((p) => p !== '');
     for (const p of pids) process.kill(Number(p), 'SIGTERM');
     const r = await pending;
@@ -228,7 +228,7 @@ void describe('the CNI protocol, every version', () => {
     assert.equal(bad.json?.['code'], 50);
     assert.match(String(bad.json?.['msg']), /exhausted/u);
     assert.equal((await call('GC', '', '', { ...conf, 'cni.dev/valid-attachments': [] }, { ifname: '' })).code, 0);
-    assert.ok(fakeIpamCalls(dataDir).some((c) => c[0] === 'GC'));
-    assert.ok(fakeIpamCalls(dataDir).some((c) => c[0] === 'STATUS'));
+    assert.ok(fakeIpamCalls(dataDir).some((c) => c.cmd === 'GC'));
+    assert.ok(fakeIpamCalls(dataDir).some((c) => c.cmd === 'STATUS'));
   });
 });

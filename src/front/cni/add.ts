@@ -12,11 +12,11 @@ import { cleanAttachment, inodeOf } from './cleanup.js';
 import {
   defaultRouteInterface, forwardingOn, linkAddresses, macPinned, masqChain, masqComment, pinBridgeMacStep, planGatewayPrelude, planMasq,
 } from './host-side.js';
-import { execDelegate, type Delegate } from './ipam.js';
+import { DelegateUncertainError, execDelegate, type Delegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
 import { attachRun, delegateOf, execOptions, hostNamespace, lockAttachment, runFor, type Request } from './request.js';
 import { canonicalPrefix, formatResult, parseIpamOutput, type ResultData, type ResultInterface } from './result.js';
-import { buildAttach, type CniAttach } from './spec.js';
+import { buildAttach, hostEndName, type CniAttach } from './spec.js';
 import { readState, removeState, writeState, type AttachmentState, type MasqRule } from './state.js';
 
 /** Checks that need no change and no IPAM: a missing netns, master or device is refused first. */
@@ -142,26 +142,35 @@ export async function add(req: Request): Promise<string> {
     let allocated = false;
     let recorded = false;
     try {
+      const base: AttachmentState = {
+        version: 1, network: conf.name, containerId: params.containerId, ifname: params.ifname, netns: params.netns,
+        hostKind: conf.host.kind, hostIf,
+        ...((conf.host.kind === 'bridge' || conf.host.kind === 'ovs') && { hostEnd: hostEndName(params.containerId, params.ifname) }),
+        ...(conf.host.vlan !== undefined && { vlan: conf.host.vlan }),
+        ...(delegate !== undefined && { ipam: delegate.type, ipamConfig: req.raw.stdin, cniArgs: params.args }),
+        phase: 'ipam', created: new Date().toISOString(),
+      };
+      // Written before anything changes: a crash from here on leaves what DEL and GC need to clean up.
+      writeState(conf.dataDir, base);
+      recorded = true;
       let ipam: ResultData | undefined;
       if (delegate !== undefined) {
-        const out = await execDelegate(delegate, 'ADD', execOptions(req));
+        let out: string;
+        try {
+          out = await execDelegate(delegate, 'ADD', execOptions(req));
+        } catch (err) {
+          // Stopped half-way, it may have reserved addresses: they are released like any others.
+          if (err instanceof DelegateUncertainError) allocated = true;
+          throw err;
+        }
         allocated = true;
         ipam = parseIpamOutput(out, delegate.type);
         req.trace.mark(`ipam (${delegate.type})`);
       }
       const attach = buildAttach({ conf, params, ...(ipam !== undefined && { ipam }), ...(master !== undefined && { master }) });
       const masq = masqOf(req, attach);
-      const state: AttachmentState = {
-        version: 1, network: conf.name, containerId: params.containerId, ifname: params.ifname, netns: params.netns,
-        hostKind: conf.host.kind, hostIf, ...(attach.spec.hostEnd !== undefined && { hostEnd: attach.spec.hostEnd }),
-        ...(conf.host.vlan !== undefined && { vlan: conf.host.vlan }),
-        ...(delegate !== undefined && { ipam: delegate.type, ipamConfig: req.raw.stdin, cniArgs: params.args }),
-        ...(masq !== undefined && { masq }),
-        phase: 'ipam', created: new Date().toISOString(),
-      };
-      // Written before anything changes: a crash from here on leaves what GC needs to clean up.
-      writeState(conf.dataDir, state);
-      recorded = true;
+      const state: AttachmentState = { ...base, ...(masq !== undefined && { masq }) };
+      if (masq !== undefined) writeState(conf.dataDir, state);
       const steps = await prelude(req, attach, masq);
       req.trace.mark('spec+prelude');
       const host = steps.length > 0 ? hostNamespace() : undefined;

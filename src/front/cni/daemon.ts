@@ -9,6 +9,7 @@
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { ConflictError } from '../../model/errors.js';
 import { handle } from './handle.js';
 import { makeDirs } from './state.js';
 import { preparePluginProcess } from './plugin.js';
@@ -91,7 +92,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<{ server: Server
   } else {
     makeDirs(dirname(opts.socket), 0o700);
     if (existsSync(opts.socket)) {
-      if (await answering(opts.socket)) throw new Error(`another pipework cni daemon answers on ${opts.socket}`);
+      if (await answering(opts.socket)) throw new ConflictError(`another pipework cni daemon answers on ${opts.socket}; stop it first`);
       unlinkSync(opts.socket);
     }
     await new Promise<void>((resolve, reject) => {

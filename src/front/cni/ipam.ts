@@ -42,8 +42,14 @@ export interface ExecOptions {
   timeoutMs?: number;
 }
 
+/** A delegate that did not say how it ended (killed, timed out): it may have done its part. */
+export class DelegateUncertainError extends CniError {}
+
 /** A delegate's error output → our error (its own code, message and details when it printed one). */
 function delegateError(d: Delegate, command: Command, stdout: string, stderr: string, code: number | null, timedOut: boolean): CniError {
+  if (code === null || timedOut) {
+    return new DelegateUncertainError(Code.Internal, `IPAM plugin ${d.type} (${command}) ${timedOut ? 'timed out' : 'was stopped'} before it answered`);
+  }
   try {
     const e = JSON.parse(stdout) as { code?: unknown; msg?: unknown; details?: unknown };
     if (typeof e.code === 'number' && typeof e.msg === 'string') {
