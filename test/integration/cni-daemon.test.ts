@@ -146,6 +146,14 @@ void describe('the installed plugin and the resident daemon', () => {
       const peer = (b.json!['ips'] as { address: string }[])[0]!.address.split('/')[0]!;
       assert.ok(await ping('cn-da', peer));
       assert.equal((await via(LAUNCHER, { command: 'CHECK', containerId: 'sa', netns: '/run/netns/cn-da', ifname: 'eth0', conf: { ...c, prevResult: a.json } })).code, 0);
+      // The delegates ran as the launcher's children (not forks of the daemon), with the runtime's environment.
+      const fakeData = join(IPAM_DATA, 'fake-daemon');
+      const f = { ...c, ipam: { type: 'cn-ipam', dataDir: fakeData, address: '10.245.0.150/24' } };
+      const fa = await via(LAUNCHER, { command: 'ADD', containerId: 'sf', netns: '/run/netns/cn-db', ifname: 'eth5', conf: f, env: { NODE_EXTRA_CA_CERTS: '/etc/cn-ca.crt' } });
+      assert.equal(fa.code, 0, fa.stdout + fa.stderr);
+      assert.equal((await via(LAUNCHER, { command: 'DEL', containerId: 'sf', netns: '/run/netns/cn-db', ifname: 'eth5', conf: f })).code, 0);
+      assert.deepEqual(fakeIpamCalls(fakeData).map((x) => [x.cmd, x.parent]), [['ADD', 'pipework'], ['DEL', 'pipework']]);
+      assert.equal(fakeIpamCalls(fakeData)[0]!.ca, '/etc/cn-ca.crt');
       // An error comes back as the plugin's own: the object on stdout, exit 1.
       const bad = await via(LAUNCHER, { command: 'ADD', containerId: 'sx', netns: '/run/netns/cn-da', ifname: 'eth0', conf: { ...c, macspoofchk: true } });
       assert.equal(bad.code, 1);

@@ -89,7 +89,8 @@ export function onlyJson(r: RunResult): boolean {
  * and interface in `ipam.dataDir`, refuses a second ADD; DEL releases; CHECK wants the lease; GC
  * keeps only the valid attachments; STATUS fails when `ipam.statusFails`. `ipam.sleepMs` delays
  * ADD. Every call is logged to `ipam.dataDir/calls.log` (a JSON line: command, id, ifname, and the
- * NODE_EXTRA_CA_CERTS and NODE_OPTIONS it was given — the wrapper keeps the latter from its own Node).
+ * NODE_EXTRA_CA_CERTS and NODE_OPTIONS it was given — the wrapper keeps the latter from its own
+ * Node — and the name of the process that started it).
  */
 export function writeFakeIpam(dir: string, name = 'cn-ipam'): string {
   mkdirSync(dir, { recursive: true });
@@ -106,7 +107,7 @@ if (cmd === 'VERSION') { process.stdout.write(JSON.stringify({ cniVersion: conf.
 const ipam = conf.ipam || {};
 const dir = ipam.dataDir;
 fs.mkdirSync(dir, { recursive: true });
-fs.appendFileSync(dir + '/calls.log', JSON.stringify({ cmd, id: env.CNI_CONTAINERID || '', ifname: env.CNI_IFNAME || '', ca: env.NODE_EXTRA_CA_CERTS, opts: env.CN_NODE_OPTIONS }) + '\\n');
+fs.appendFileSync(dir + '/calls.log', JSON.stringify({ cmd, id: env.CNI_CONTAINERID || '', ifname: env.CNI_IFNAME || '', ca: env.NODE_EXTRA_CA_CERTS, opts: env.CN_NODE_OPTIONS, parent: fs.readFileSync('/proc/' + process.ppid + '/comm', 'utf8').trim() }) + '\\n');
 const lease = dir + '/lease-' + env.CNI_CONTAINERID + '-' + env.CNI_IFNAME;
 const fail = (code, msg) => { process.stdout.write(JSON.stringify({ cniVersion: conf.cniVersion, code, msg, details: '' })); process.exit(1); };
 const run = () => {
@@ -141,6 +142,8 @@ export interface FakeCall {
   ifname: string;
   ca?: string;
   opts?: string;
+  /** The command name of the process that ran it (`pipework`: the launcher; `node`: Node). */
+  parent?: string;
 }
 
 export function fakeIpamCalls(dataDir: string): FakeCall[] {

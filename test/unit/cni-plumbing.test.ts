@@ -13,7 +13,9 @@ import { CniError, Code, parseParams } from '../../src/front/cni/protocol.js';
 import { parseNetConf } from '../../src/front/cni/config.js';
 import { status } from '../../src/front/cni/status.js';
 import { Trace } from '../../src/front/cni/trace.js';
-import { decodeEnv, decodeRequest, decodeResponse, encodeEnv, encodeRequest, encodeResponse, MAX_FIELD, WireError } from '../../src/front/cni/wire.js';
+import {
+  decodeDaemonFrame, decodeEnv, decodeExecReply, decodeRequest, encodeEnv, encodeExec, encodeExecReply, encodeRequest, encodeResponse, MAX_FIELD, WireError,
+} from '../../src/front/cni/wire.js';
 import type { Runner } from '../../src/exec/runner.js';
 import type { HostLink } from '../../src/host/facts.js';
 import { BusyError, ConflictError, InterruptedError, NotFoundError, StepFailedError, UnsupportedError } from '../../src/model/errors.js';
@@ -109,13 +111,29 @@ void describe('the host\'s default route interface (macvlan without master)', ()
 });
 
 void describe('the daemon\'s wire format', () => {
-  void test('a request and a response, whole and in pieces', () => {
-    const req = { env: { CNI_COMMAND: 'ADD', WEIRD: 'a=b=c', EMPTY: '' }, stdin: '{"cniVersion":"1.0.0","name":"é"}' };
+  void test('a request, whole and in pieces', () => {
+    const req = { env: { CNI_COMMAND: 'ADD', WEIRD: 'a=b=c', EMPTY: '' }, stdin: '{"cniVersion":"1.0.0","name":"é"}', runsDelegates: true };
     const bytes = encodeRequest(req);
-    assert.deepEqual(decodeRequest(bytes), req);
+    assert.deepEqual(decodeRequest(bytes), { ...req, length: bytes.length });
     for (let cut = 0; cut < bytes.length; cut++) assert.equal(decodeRequest(bytes.subarray(0, cut)), undefined, `cut at ${cut}`);
-    const res = { exitCode: 1, stdout: '{"code":7}\n', stderr: 'pipework: no\n' };
-    assert.deepEqual(decodeResponse(encodeResponse(res)), res);
+    assert.equal(decodeRequest(encodeRequest({ ...req, runsDelegates: false }))?.runsDelegates, false);
+  });
+  void test('the daemon asks for a delegate, the launcher answers, then the response', () => {
+    const exec = { argv: ['/usr/lib/cni/host-local'], env: { CNI_COMMAND: 'ADD' }, stdin: '{}', timeoutMs: 120000 };
+    const frames = Buffer.concat([encodeExec(exec), encodeResponse({ exitCode: 1, stdout: '{"code":7}\n', stderr: 'pipework: no\n' })]);
+    const first = decodeDaemonFrame(frames)!;
+    assert.deepEqual(first.kind === 'exec' && first.exec, exec);
+    const second = decodeDaemonFrame(frames.subarray(first.length))!;
+    assert.deepEqual(second.kind === 'response' && second.response, { exitCode: 1, stdout: '{"code":7}\n', stderr: 'pipework: no\n' });
+    for (const reply of [
+      { kind: 'done' as const, code: 0, signal: 0, timedOut: false, stdout: '{"ips":[]}', stderr: '' },
+      { kind: 'done' as const, code: null, signal: 9, timedOut: true, stdout: '', stderr: 'x' },
+      { kind: 'failed' as const, errno: 2, message: 'No such file or directory' },
+    ]) {
+      const b = encodeExecReply(reply);
+      assert.deepEqual(decodeExecReply(b), { ...reply, length: b.length });
+      assert.equal(decodeExecReply(b.subarray(0, b.length - 1)), undefined);
+    }
   });
   void test('env blocks as the C launcher writes them (environ, each entry NUL-terminated)', () => {
     assert.deepEqual(decodeEnv(Buffer.from('A=1\0B=x=y\0NOEQ\0')), { A: '1', B: 'x=y' });
@@ -123,9 +141,11 @@ void describe('the daemon\'s wire format', () => {
   });
   void test('garbage and oversized fields are refused', () => {
     assert.throws(() => decodeRequest(Buffer.from('HTTP/1.1 GET /')), WireError);
+    assert.throws(() => decodeExecReply(Buffer.from('Z')), WireError);
     const big = Buffer.alloc(12);
     big.write('PWC1');
-    big.writeUInt32BE(MAX_FIELD + 1, 4);
+    big.writeUInt32BE(0, 4);
+    big.writeUInt32BE(MAX_FIELD + 1, 8);
     assert.throws(() => decodeRequest(big), WireError);
   });
 });
@@ -207,7 +227,7 @@ void describe('STATUS with Open vSwitch unreachable', () => {
   const request = (raw: string) => {
     const params = parseParams({ CNI_COMMAND: 'STATUS' });
     return {
-      raw: { env: {}, stdin: raw }, params, conf: parseNetConf(raw, params), runner: NO_RUN, signal: new AbortController().signal,
+      raw: { env: {}, stdin: raw }, params, conf: parseNetConf(raw, params), runner: NO_RUN, delegates: NO_RUN, signal: new AbortController().signal,
       log: () => undefined, trace: new Trace(false),
     };
   };

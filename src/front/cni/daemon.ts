@@ -9,11 +9,12 @@
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { ConflictError } from '../../model/errors.js';
 import { handle } from './handle.js';
 import { makeDirs } from './state.js';
 import { preparePluginProcess } from './plugin.js';
-import { decodeRequest, encodeResponse, WireError } from './wire.js';
+import { processRunner, type Runner, type RunOptions, type RunResult } from '../../exec/runner.js';
+import { CommandError, ConflictError } from '../../model/errors.js';
+import { decodeExecReply, decodeRequest, encodeExec, encodeResponse, type ExecReply, type WireError, type WireRequest } from './wire.js';
 
 export const DEFAULT_SOCKET = '/run/pipework/cni.sock';
 
@@ -33,49 +34,120 @@ function answering(path: string): Promise<boolean> {
   });
 }
 
+/** Signal numbers the launcher reports, as names. */
+const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 9: 'SIGKILL', 15: 'SIGTERM' };
+
+/**
+ * Delegates run by the launcher that handed over the request: its children, with the runtime's
+ * environment — no fork of this (large) process. Once the launcher is gone, they run here.
+ */
+export class LauncherRunner implements Runner {
+  private queue: Promise<unknown> = Promise.resolve();
+  private waiting: { resolve(r: ExecReply): void; reject(e: Error): void } | undefined;
+  private closed = false;
+
+  constructor(private readonly conn: Socket) {}
+
+  reply(r: ExecReply): void {
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.resolve(r);
+  }
+
+  close(): void {
+    this.closed = true;
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.reject(new Error('the plugin went away'));
+  }
+
+  run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    if (options.nsFd !== undefined || options.fds !== undefined || options.inheritOutput === true) return processRunner.run(argv, options);
+    const job = this.queue.then(() => this.once(argv, options));
+    this.queue = job.catch(() => undefined);
+    return job;
+  }
+
+  private async once(argv: readonly string[], options: RunOptions): Promise<RunResult> {
+    if (this.closed || this.conn.destroyed) return processRunner.run(argv, options);
+    const started = performance.now();
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(options.env ?? process.env)) if (v !== undefined) env[k] = v;
+    let reply: ExecReply;
+    try {
+      reply = await new Promise<ExecReply>((resolve, reject) => {
+        this.waiting = { resolve, reject };
+        this.conn.write(encodeExec({ argv: [...argv], env, stdin: options.input ?? '', timeoutMs: options.timeoutMs ?? 0 }));
+      });
+    } catch {
+      // The launcher went away while its child ran: the child died with it, how far it got is unknown.
+      return { code: null, signal: 'SIGKILL', stdout: '', stderr: '', durationMs: performance.now() - started, timedOut: false };
+    }
+    if (reply.kind === 'failed') {
+      const why = reply.errno === 2 ? `${argv[0] ?? ''} is not installed (not found in PATH)` : `${argv[0] ?? ''}: ${reply.message}`;
+      throw new CommandError(why, argv, null, null, '', performance.now() - started, false, options.where ?? 'host');
+    }
+    return {
+      code: reply.code, signal: reply.code === null ? (SIGNALS[reply.signal] ?? `signal ${reply.signal}`) : null,
+      stdout: reply.stdout, stderr: reply.stderr, durationMs: performance.now() - started, timedOut: reply.timedOut,
+    };
+  }
+}
+
 function serveConnection(conn: Socket, inFlight: Set<Promise<void>>, log: (line: string) => void): void {
   let buf = Buffer.alloc(0);
   let started = false;
   const controller = new AbortController();
+  const delegates = new LauncherRunner(conn);
   conn.on('close', () => {
+    delegates.close();
     if (!controller.signal.aborted) controller.abort('the plugin went away');
   });
   conn.on('error', () => undefined);
   conn.on('data', (chunk: Buffer) => {
-    if (started) return;
     buf = Buffer.concat([buf, chunk]);
-    let req;
     try {
-      req = decodeRequest(buf);
+      if (started) {
+        // After the request: the outcomes of delegates the launcher ran for us.
+        for (let r = decodeExecReply(buf); r !== undefined; r = decodeExecReply(buf)) {
+          buf = buf.subarray(r.length);
+          delegates.reply(r);
+        }
+        return;
+      }
+      const req = decodeRequest(buf);
+      if (req === undefined) return;
+      buf = buf.subarray(req.length);
+      started = true;
+      serveRequest(conn, req, req.runsDelegates ? delegates : processRunner, controller.signal, inFlight, log);
     } catch (err) {
       log(`pipework cni daemon: ${(err as WireError).message}`);
       conn.destroy();
-      return;
     }
-    if (req === undefined) return;
-    started = true;
-    const t0 = performance.now();
-    const stderr: string[] = [];
-    const work = handle({ env: req.env, stdin: req.stdin }, {
-      signal: controller.signal, log: (line) => stderr.push(line), trace: { enabled: req.env['PIPEWORK_CNI_TRACE'] === '1' },
-    })
-      .then((res) => {
-        // One line per request: what, for whom, how it ended, how long it took.
-        const what = [req.env['CNI_COMMAND'] ?? '?', (req.env['CNI_CONTAINERID'] ?? '').slice(0, 12), req.env['CNI_IFNAME'] ?? ''].filter((w) => w !== '').join(' ');
-        const ms = (performance.now() - t0).toFixed(1);
-        log(`pipework cni daemon: ${what}: ${res.exitCode === 0 ? 'ok' : `failed: ${stderr.find((l) => l.startsWith('pipework: ') && !l.startsWith('pipework: trace')) ?? ''}`} (${ms} ms)`);
-        if (!conn.destroyed) conn.end(encodeResponse({ exitCode: res.exitCode, stdout: res.stdout, stderr: stderr.map((l) => `${l}\n`).join('') }));
-      })
-      .catch((err: unknown) => {
-        log(`pipework cni daemon: internal error: ${(err as Error).stack ?? String(err)}`);
-        conn.destroy();
-      })
-      .finally(() => {
-        // Done: a close now is the plugin reading its answer, not an abort.
-        inFlight.delete(work);
-      });
-    inFlight.add(work);
   });
+}
+
+function serveRequest(conn: Socket, req: WireRequest, delegates: Runner, signal: AbortSignal, inFlight: Set<Promise<void>>, log: (line: string) => void): void {
+  const t0 = performance.now();
+  const stderr: string[] = [];
+  const work = handle({ env: req.env, stdin: req.stdin }, {
+    signal, delegates, log: (line) => stderr.push(line), trace: { enabled: req.env['PIPEWORK_CNI_TRACE'] === '1' },
+  })
+    .then((res) => {
+      // One line per request: what, for whom, how it ended, how long it took.
+      const what = [req.env['CNI_COMMAND'] ?? '?', (req.env['CNI_CONTAINERID'] ?? '').slice(0, 12), req.env['CNI_IFNAME'] ?? ''].filter((w) => w !== '').join(' ');
+      const ms = (performance.now() - t0).toFixed(1);
+      log(`pipework cni daemon: ${what}: ${res.exitCode === 0 ? 'ok' : `failed: ${stderr.find((l) => l.startsWith('pipework: ') && !l.startsWith('pipework: trace')) ?? ''}`} (${ms} ms)`);
+      if (!conn.destroyed) conn.end(encodeResponse({ exitCode: res.exitCode, stdout: res.stdout, stderr: stderr.map((l) => `${l}\n`).join('') }));
+    })
+    .catch((err: unknown) => {
+      log(`pipework cni daemon: internal error: ${(err as Error).stack ?? String(err)}`);
+      conn.destroy();
+    })
+    .finally(() => {
+      inFlight.delete(work);
+    });
+  inFlight.add(work);
 }
 
 /** Listen (or take the socket systemd hands us); resolves once it serves. */

@@ -22,6 +22,8 @@ export interface Response {
 
 export interface HandleOptions {
   runner?: Runner;
+  /** How delegates (IPAM plugins) are run (default: `runner`); the daemon has its launcher run them. */
+  delegates?: Runner;
   signal?: AbortSignal;
   /** Where logs go (stderr of the plugin; relayed by the daemon). */
   log: (line: string) => void;
@@ -68,7 +70,7 @@ async function dispatch(raw: RawRequest, options: HandleOptions, trace: Trace): 
       throw new CniError(Code.IncompatibleVersion, `config version does not allow ${params.command}`, `${params.command} needs cniVersion ${min} or later; the config is ${conf.cniVersion}`);
     }
     const req: Request = {
-      raw, params, conf, runner: options.runner ?? processRunner, signal: options.signal ?? new AbortController().signal, log: options.log, trace,
+      raw, params, conf, runner: options.runner ?? processRunner, delegates: options.delegates ?? options.runner ?? processRunner, signal: options.signal ?? new AbortController().signal, log: options.log, trace,
     };
     trace.mark('parse');
     switch (params.command) {

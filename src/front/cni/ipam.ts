@@ -76,7 +76,7 @@ export async function execDelegate(d: Delegate, command: Command, o: ExecOptions
         ...(o.signal !== undefined && { signal: o.signal }),
       });
     } catch (err) {
-      if (/ETXTBSY/u.test((err as Error).message) && attempt < 5) {
+      if (/ETXTBSY|Text file busy/u.test((err as Error).message) && attempt < 5) {
         await new Promise((r) => setTimeout(r, 200));
         continue;
       }

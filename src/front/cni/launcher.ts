@@ -4,7 +4,9 @@
  *
  * - a small C program, compiled at install time when a C compiler is there: VERSION in a
  *   millisecond; any other command handed to the resident daemon over its unix socket when one
- *   answers (no Node start-up at all), else Node started on the plugin bundle;
+ *   answers (no Node start-up at all) — and the delegates the daemon needs (IPAM) run as this
+ *   program's children, with the runtime's environment, cheaply (a fork of the big daemon costs
+ *   milliseconds per MB it maps) — else Node started on the plugin bundle;
  * - a POSIX shell script otherwise (the fallback: VERSION in the shell, everything else in Node).
  *
  * Either way Node starts without NODE_EXTRA_CA_CERTS and NODE_OPTIONS (set aside, and put back
@@ -38,16 +40,22 @@ const VERSIONS_JSON = JSON.stringify(SUPPORTED_VERSIONS);
 
 export function launcherC(p: LauncherPaths): string {
   const stash = STASHED.map((k) => `  stash(${cString(k)}, ${cString(`${STASH_PREFIX}${k}`)});`).join('\n');
-  return `/* ${LAUNCHER_MARK}: the pipework CNI plugin, written by \`pipework cni install\`. */
+  // String.raw: the C below is written as C (its escapes are its own).
+  return String.raw`/* ${LAUNCHER_MARK}: the pipework CNI plugin, written by pipework cni install. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The mark install and uninstall look for (kept in the binary). */
@@ -58,26 +66,45 @@ static const char *SOCKET_PATH = ${cString(p.socket)};
 static const char *VERSIONS = ${cString(VERSIONS_JSON)};
 /* How long a request may take in the daemon (a DHCP lease can take a while). */
 static const int TIMEOUT_MS = 600000;
+#define MAX_FIELD (16u << 20)
 extern char **environ;
 
-static char *read_all(int fd, size_t *len) {
-  size_t cap = 8192, n = 0;
-  char *buf = malloc(cap);
-  if (!buf) return NULL;
+struct buf { char *p; size_t n, cap; };
+
+static int grow(struct buf *b, size_t more) {
+  if (b->n + more <= b->cap) return 0;
+  size_t cap = b->cap ? b->cap : 8192;
+  while (cap < b->n + more) cap *= 2;
+  if (cap > MAX_FIELD + 64) { errno = EFBIG; return -1; }
+  char *q = realloc(b->p, cap);
+  if (!q) return -1;
+  b->p = q; b->cap = cap;
+  return 0;
+}
+
+static int put(struct buf *b, const void *p, size_t n) {
+  if (grow(b, n) != 0) return -1;
+  memcpy(b->p + b->n, p, n); b->n += n;
+  return 0;
+}
+
+static int put32(struct buf *b, uint32_t v) {
+  unsigned char x[4] = { v >> 24, v >> 16, v >> 8, v };
+  return put(b, x, 4);
+}
+
+static uint32_t be32(const unsigned char *b) {
+  return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
+}
+
+static int read_all(int fd, struct buf *b) {
   for (;;) {
-    if (n == cap) {
-      if (cap >= (16u << 20)) { free(buf); errno = EFBIG; return NULL; }
-      char *b = realloc(buf, cap *= 2);
-      if (!b) { free(buf); return NULL; }
-      buf = b;
-    }
-    ssize_t r = read(fd, buf + n, cap - n);
-    if (r < 0) { if (errno == EINTR) continue; free(buf); return NULL; }
-    if (r == 0) break;
-    n += (size_t)r;
+    if (grow(b, 4096) != 0) return -1;
+    ssize_t r = read(fd, b->p + b->n, b->cap - b->n);
+    if (r < 0) { if (errno == EINTR) continue; return -1; }
+    if (r == 0) return 0;
+    b->n += (size_t)r;
   }
-  *len = n;
-  return buf;
 }
 
 static int write_all(int fd, const void *p, size_t len) {
@@ -90,6 +117,7 @@ static int write_all(int fd, const void *p, size_t len) {
   return 0;
 }
 
+/* Read exactly len bytes from the daemon, waiting at most TIMEOUT_MS for each piece. */
 static int read_full(int fd, void *p, size_t len) {
   char *b = p;
   while (len > 0) {
@@ -105,15 +133,31 @@ static int read_full(int fd, void *p, size_t len) {
   return 0;
 }
 
+static int read32(int fd, uint32_t *v) {
+  unsigned char x[4];
+  if (read_full(fd, x, 4) != 0) return -1;
+  *v = be32(x);
+  return 0;
+}
+
+/* A length-prefixed field, NUL-terminated in memory. */
+static char *read_field(int fd, uint32_t *len) {
+  if (read32(fd, len) != 0 || *len > MAX_FIELD) return NULL;
+  char *p = malloc(*len + 1);
+  if (!p || read_full(fd, p, *len) != 0) { free(p); return NULL; }
+  p[*len] = 0;
+  return p;
+}
+
 /* The cniVersion the request names (digits and dots only), or the default. */
 static void asked_version(const char *in, size_t len, char *out, size_t outlen, const char *dflt) {
   snprintf(out, outlen, "%s", dflt);
-  const char *key = "\\"cniVersion\\"";
+  const char *key = "\"cniVersion\"";
   const char *p = in ? memmem(in, len, key, strlen(key)) : NULL;
   if (!p) return;
   const char *end = in + len;
   p += strlen(key);
-  while (p < end && (*p == ' ' || *p == '\\t' || *p == '\\n' || *p == '\\r' || *p == ':')) p++;
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ':')) p++;
   if (p >= end || *p != '"') return;
   p++;
   size_t n = 0;
@@ -127,7 +171,7 @@ static void asked_version(const char *in, size_t len, char *out, size_t outlen, 
 }
 
 static int fail(const char *ver, int code, const char *msg, const char *details) {
-  printf("{\\"cniVersion\\":\\"%s\\",\\"code\\":%d,\\"msg\\":\\"%s\\",\\"details\\":\\"%s\\"}\\n", ver, code, msg, details);
+  printf("{\"cniVersion\":\"%s\",\"code\":%d,\"msg\":\"%s\",\"details\":\"%s\"}\n", ver, code, msg, details);
   fflush(stdout);
   return 1;
 }
@@ -139,7 +183,7 @@ static void stash(const char *name, const char *saved) {
   unsetenv(name);
 }
 
-/* No daemon: Node runs the plugin, with stdin as we got it (still unread, or handed over in a pipe). */
+/* No daemon: Node runs the plugin, with stdin as we got it (still unread). */
 static int cold(const char *ver) {
 ${stash}
   char *argv[] = { (char *)NODE, (char *)SCRIPT, NULL };
@@ -147,22 +191,110 @@ ${stash}
   return fail(ver, 999, "cannot start Node for the pipework CNI plugin", "run pipework cni install again");
 }
 
-static uint32_t be32(const unsigned char *b) {
-  return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
+static long long now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static void put32(unsigned char *b, uint32_t v) {
-  b[0] = v >> 24; b[1] = v >> 16; b[2] = v >> 8; b[3] = v;
+/*
+ * The daemon asks us to run a delegate (an IPAM plugin): we are the plugin the runtime started,
+ * so it runs as our child, with the environment and stdin the daemon sends, and dies with us.
+ * Answer: 'Y' code signal timedOut stdout stderr, or 'E' errno message when it cannot start.
+ */
+static int run_delegate(int sock) {
+  uint32_t argc, envlen, inlen, timeout, n;
+  if (read32(sock, &argc) != 0 || argc == 0 || argc > 1024) return -1;
+  char **argv = calloc(argc + 1, sizeof *argv);
+  if (!argv) return -1;
+  for (uint32_t i = 0; i < argc; i++) if (!(argv[i] = read_field(sock, &n))) return -1;
+  char *env = read_field(sock, &envlen);
+  if (!env) return -1;
+  size_t envc = 0;
+  for (uint32_t i = 0; i < envlen; i++) if (env[i] == 0) envc++;
+  char **envp = calloc(envc + 1, sizeof *envp);
+  if (!envp) return -1;
+  for (size_t i = 0, at = 0; i < envc; i++) { envp[i] = env + at; at += strlen(env + at) + 1; }
+  char *in = read_field(sock, &inlen);
+  if (!in || read32(sock, &timeout) != 0) return -1;
+
+  int pin[2], pout[2], perr[2], pexec[2];
+  /* A delegate that exits without reading all of stdin must not take us with it. */
+  signal(SIGPIPE, SIG_IGN);
+  if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC) || pipe2(pexec, O_CLOEXEC)) return -1;
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    /* It dies with us: a runtime that kills the plugin stops its delegate too. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    signal(SIGPIPE, SIG_DFL);
+    dup2(pin[0], 0); dup2(pout[1], 1); dup2(perr[1], 2);
+    execve(argv[0], argv, envp);
+    int e = errno;
+    if (write(pexec[1], &e, sizeof e) < 0) _exit(127);
+    _exit(127);
+  }
+  close(pin[0]); close(pout[1]); close(perr[1]); close(pexec[1]);
+  int e = 0;
+  if (read(pexec[0], &e, sizeof e) == (ssize_t)sizeof e) {
+    waitpid(pid, NULL, 0);
+    struct buf m = { 0 };
+    const char *why = strerror(e);
+    put(&m, "E", 1); put32(&m, (uint32_t)e); put32(&m, (uint32_t)strlen(why)); put(&m, why, strlen(why));
+    return write_all(sock, m.p, m.n);
+  }
+  close(pexec[0]);
+  fcntl(pin[1], F_SETFL, O_NONBLOCK);
+  struct buf out = { 0 }, err = { 0 };
+  size_t sent = 0;
+  int timed_out = 0, open_out = 1, open_err = 1;
+  long long deadline = now_ms() + (timeout ? timeout : TIMEOUT_MS);
+  if (inlen == 0) { close(pin[1]); pin[1] = -1; }
+  while (open_out || open_err) {
+    struct pollfd f[3] = { { open_out ? pout[0] : -1, POLLIN, 0 }, { open_err ? perr[0] : -1, POLLIN, 0 }, { pin[1], POLLOUT, 0 } };
+    long long left = deadline - now_ms();
+    if (left <= 0) { timed_out = 1; kill(pid, SIGKILL); break; }
+    if (poll(f, 3, (int)left) < 0) { if (errno == EINTR) continue; break; }
+    if (f[2].revents) {
+      ssize_t w = write(pin[1], in + sent, inlen - sent);
+      if (w > 0) sent += (size_t)w;
+      if (w < 0 && errno != EAGAIN && errno != EINTR) sent = inlen;
+      if (sent >= inlen) { close(pin[1]); pin[1] = -1; }
+    }
+    for (int k = 0; k < 2; k++) {
+      if (!f[k].revents) continue;
+      struct buf *b = k == 0 ? &out : &err;
+      if (grow(b, 65536) != 0) { kill(pid, SIGKILL); open_out = open_err = 0; break; }
+      ssize_t r = read(k == 0 ? pout[0] : perr[0], b->p + b->n, b->cap - b->n);
+      if (r > 0) b->n += (size_t)r;
+      else if (r == 0 || (errno != EINTR && errno != EAGAIN)) { if (k == 0) open_out = 0; else open_err = 0; }
+    }
+  }
+  if (pin[1] >= 0) close(pin[1]);
+  close(pout[0]); close(perr[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  struct buf m = { 0 };
+  put(&m, "Y", 1);
+  put32(&m, WIFEXITED(st) ? (uint32_t)WEXITSTATUS(st) : 0xffffffffu);
+  put32(&m, WIFSIGNALED(st) ? (uint32_t)WTERMSIG(st) : 0);
+  put32(&m, (uint32_t)timed_out);
+  put32(&m, (uint32_t)out.n); put(&m, out.p, out.n);
+  put32(&m, (uint32_t)err.n); put(&m, err.p, err.n);
+  free(argv); free(envp); free(env); free(in); free(out.p); free(err.p);
+  return write_all(sock, m.p, m.n);
 }
 
 int main(void) {
   const char *cmd = getenv("CNI_COMMAND");
   char ver[32];
   if (cmd && strcmp(cmd, "VERSION") == 0) {
-    size_t len = 0;
-    char *in = isatty(0) ? NULL : read_all(0, &len);
-    asked_version(in, len, ver, sizeof ver, "1.1.0");
-    printf("{\\"cniVersion\\":\\"%s\\",\\"supportedVersions\\":%s}\\n", ver, VERSIONS);
+    struct buf in = { 0 };
+    if (!isatty(0)) read_all(0, &in);
+    asked_version(in.p, in.n, ver, sizeof ver, "1.1.0");
+    printf("{\"cniVersion\":\"%s\",\"supportedVersions\":%s}\n", ver, VERSIONS);
     return fflush(stdout) == 0 ? 0 : 1;
   }
   const char *path = getenv("PIPEWORK_CNI_SOCKET");
@@ -177,36 +309,35 @@ int main(void) {
     if (fd >= 0) close(fd);
     return cold("1.1.0");
   }
-  size_t inlen = 0;
-  char *in = read_all(0, &inlen);
-  asked_version(in, inlen, ver, sizeof ver, "1.1.0");
-  if (!in) return fail(ver, 5, "error reading from stdin", "");
+  struct buf in = { 0 };
+  if (read_all(0, &in) != 0) return fail("1.1.0", 5, "error reading from stdin", "");
+  asked_version(in.p, in.n, ver, sizeof ver, "1.1.0");
   size_t envlen = 0;
   for (char **e = environ; *e; e++) envlen += strlen(*e) + 1;
-  size_t total = 4 + 4 + envlen + 4 + inlen;
-  unsigned char *msg = malloc(total);
-  if (!msg) return fail(ver, 999, "out of memory", "");
-  unsigned char *w = msg;
-  memcpy(w, "PWC1", 4); w += 4;
-  put32(w, (uint32_t)envlen); w += 4;
-  for (char **e = environ; *e; e++) { size_t n = strlen(*e) + 1; memcpy(w, *e, n); w += n; }
-  put32(w, (uint32_t)inlen); w += 4;
-  memcpy(w, in, inlen);
-  if (write_all(fd, msg, total) != 0) return fail(ver, 11, "the pipework CNI daemon went away", "try again");
-  unsigned char head[12];
-  if (read_full(fd, head, 12) != 0 || memcmp(head, "PWC1", 4) != 0) {
-    return fail(ver, 11, errno == ETIMEDOUT ? "the pipework CNI daemon did not answer in time" : "the pipework CNI daemon went away before answering", "try again; its log says why");
+  struct buf m = { 0 };
+  /* flags bit 0: we run the delegates the daemon asks for. */
+  if (put(&m, "PWC1", 4) || put32(&m, 1) || put32(&m, (uint32_t)envlen)) return fail(ver, 999, "out of memory", "");
+  for (char **e = environ; *e; e++) if (put(&m, *e, strlen(*e) + 1)) return fail(ver, 999, "out of memory", "");
+  if (put32(&m, (uint32_t)in.n) || put(&m, in.p, in.n)) return fail(ver, 999, "out of memory", "");
+  if (write_all(fd, m.p, m.n) != 0) return fail(ver, 11, "the pipework CNI daemon went away", "try again");
+  for (;;) {
+    char type;
+    if (read_full(fd, &type, 1) != 0) {
+      return fail(ver, 11, errno == ETIMEDOUT ? "the pipework CNI daemon did not answer in time" : "the pipework CNI daemon went away before answering", "try again; its log says why");
+    }
+    if (type == 'X') {
+      if (run_delegate(fd) != 0) return fail(ver, 11, "running a delegate for the pipework CNI daemon failed", "try again");
+      continue;
+    }
+    uint32_t code, outlen, errlen;
+    char *out, *err;
+    if (type != 'R' || read32(fd, &code) != 0 || !(out = read_field(fd, &outlen)) || !(err = read_field(fd, &errlen))) {
+      return fail(ver, 11, "the pipework CNI daemon went away before answering", "try again");
+    }
+    write_all(2, err, errlen);
+    write_all(1, out, outlen);
+    return (int)code;
   }
-  uint32_t code = be32(head + 4), outlen = be32(head + 8);
-  if (outlen > (16u << 20)) return fail(ver, 11, "the pipework CNI daemon sent a malformed answer", "try again");
-  char *out = malloc(outlen + 1);
-  unsigned char errhead[4];
-  if (!out || read_full(fd, out, outlen) != 0 || read_full(fd, errhead, 4) != 0) return fail(ver, 11, "the pipework CNI daemon went away before answering", "try again");
-  uint32_t errlen = be32(errhead);
-  char *err = errlen <= (16u << 20) ? malloc(errlen + 1) : NULL;
-  if (err && read_full(fd, err, errlen) == 0) write_all(2, err, errlen);
-  write_all(1, out, outlen);
-  return (int)code;
 }
 `;
 }

@@ -17,6 +17,8 @@ export interface Request {
   params: CniParams;
   conf: NetConf;
   runner: Runner;
+  /** How delegates (IPAM plugins) run. */
+  delegates: Runner;
   signal: AbortSignal;
   log: (line: string) => void;
   trace: Trace;
@@ -44,7 +46,7 @@ export function delegateOf(req: Pick<Request, 'conf' | 'params'>): Delegate | un
 }
 
 export function execOptions(req: Request, stdin = req.raw.stdin, env: RawRequest['env'] = req.raw.env): ExecOptions {
-  return { runner: req.runner, env, stdin, signal: req.signal, log: req.log };
+  return { runner: req.delegates, env, stdin, signal: req.signal, log: req.log };
 }
 
 /** The lock on one attachment (ADD, DEL, CHECK and GC of it never interleave, in any process). */
