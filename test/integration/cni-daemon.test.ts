@@ -140,6 +140,11 @@ void describe('the installed plugin and the resident daemon', () => {
       const c = conf('cndmn2');
       const a = await via(LAUNCHER, { command: 'ADD', containerId: 'sa', netns: '/run/netns/cn-da', ifname: 'eth0', conf: c });
       assert.equal(a.code, 0, a.stdout + a.stderr);
+      // The gratuitous ARP: started by the launcher (the daemon forks nothing), it runs in the netns for a second.
+      const arping = (await sh(['ip', 'netns', 'pids', 'cn-da'])).stdout.split('\n').filter((p) => p !== '')
+        .map((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0'); } catch { return []; } })
+        .find((argv) => argv[0]?.endsWith('arping') === true && argv.includes('eth0'));
+      assert.deepEqual(arping?.slice(1), ['-c', '1', '-A', '-I', 'eth0', (a.json!['ips'] as { address: string }[])[0]!.address.split('/')[0]!, '']);
       assert.deepEqual(resultProblems(a.json, '1.0.0'), []);
       const b = await via(LAUNCHER, { command: 'ADD', containerId: 'sb', netns: '/run/netns/cn-db', ifname: 'eth0', conf: c });
       assert.equal(b.code, 0, b.stdout + b.stderr);

@@ -228,7 +228,7 @@ void describe('STATUS with Open vSwitch unreachable', () => {
     const params = parseParams({ CNI_COMMAND: 'STATUS' });
     return {
       raw: { env: {}, stdin: raw }, params, conf: parseNetConf(raw, params), runner: NO_RUN, delegates: NO_RUN, signal: new AbortController().signal,
-      log: () => undefined, trace: new Trace(false),
+      log: () => undefined, trace: new Trace(false), detach: () => undefined,
     };
   };
   const conf = JSON.stringify({ cniVersion: '1.1.0', name: 'n', ovs: 'ovs-x', dataDir: tmpdir() });

@@ -14,7 +14,7 @@ import {
 } from './host-side.js';
 import { DelegateUncertainError, execDelegate, type Delegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
-import { attachRun, delegateOf, execOptions, hostNamespace, lockAttachment, runFor, type Request } from './request.js';
+import { attachRun, delegateOf, execOptions, findProgram, hostNamespace, lockAttachment, runFor, type Request } from './request.js';
 import { canonicalPrefix, formatResult, parseIpamOutput, type ResultData, type ResultInterface } from './result.js';
 import { buildAttach, hostEndName, type CniAttach } from './spec.js';
 import { readState, removeState, writeState, type AttachmentState, type MasqRule } from './state.js';
@@ -87,6 +87,20 @@ function resultOf(req: Request, attach: CniAttach, hostIf: string, mtu: number |
     routes: attach.routes,
     ...(spec.dns !== undefined && { dns: spec.dns }),
   };
+}
+
+/**
+ * A gratuitous ARP for the first IPv4 address, as the classic tool sent one (the reference
+ * plugins get the same from the kernel with arp_notify): started, not waited for — by the
+ * launcher when the daemon serves the request, so the daemon forks nothing. Without iputils'
+ * arping, none.
+ */
+function announce(req: Request, attach: CniAttach): void {
+  const first = attach.ips.find((ip) => ip.address.family === 4);
+  const nsenter = findProgram('nsenter');
+  const arping = findProgram('arping');
+  if (first === undefined || nsenter === undefined || arping === undefined) return;
+  req.detach([nsenter, `--net=${req.params.netns}`, '--', arping, '-c', '1', '-A', '-I', req.params.ifname, first.address.address]);
 }
 
 /** isGateway on a bridge this ADD made: pin its MAC now that a port has joined (best effort). */
@@ -187,6 +201,7 @@ export async function add(req: Request): Promise<string> {
         throw new CniError(Code.Conflict, `${params.ifname} already exists in ${params.netns}`, 'pipework made it before with this configuration, but has no record of it: DEL it first');
       }
       for (const w of outcome.warnings) req.log(`pipework: ${w}`);
+      announce(req, attach);
       await pinNewGateway(req, hostLinkBefore === undefined);
       const mtu = conf.mtu ?? hostLinkBefore?.mtu ?? 1500;
       // A NIC moved in keeps its MAC; a passthru macvlan takes its master's.

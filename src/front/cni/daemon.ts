@@ -12,9 +12,9 @@ import { dirname } from 'node:path';
 import { handle } from './handle.js';
 import { makeDirs } from './state.js';
 import { preparePluginProcess } from './plugin.js';
-import { processRunner, type Runner, type RunOptions, type RunResult } from '../../exec/runner.js';
+import { processRunner, spawnDetached, type Runner, type RunOptions, type RunResult } from '../../exec/runner.js';
 import { CommandError, ConflictError } from '../../model/errors.js';
-import { decodeExecReply, decodeRequest, encodeExec, encodeResponse, type ExecReply, type WireError, type WireRequest } from './wire.js';
+import { decodeExecReply, decodeRequest, encodeDetach, encodeExec, encodeResponse, type ExecReply, type WireError, type WireRequest } from './wire.js';
 
 export const DEFAULT_SOCKET = '/run/pipework/cni.sock';
 
@@ -61,6 +61,15 @@ export class LauncherRunner implements Runner {
     w?.reject(new Error('the plugin went away'));
   }
 
+  /** Start a program and do not wait for it (the launcher starts it; here, once it is gone). */
+  detach(argv: string[], env: Record<string, string>): void {
+    if (this.closed || this.conn.destroyed) {
+      spawnDetached(argv);
+      return;
+    }
+    this.conn.write(encodeDetach(argv, env));
+  }
+
   run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     if (options.nsFd !== undefined || options.fds !== undefined || options.inheritOutput === true) return processRunner.run(argv, options);
     const job = this.queue.then(() => this.once(argv, options));
@@ -92,6 +101,12 @@ export class LauncherRunner implements Runner {
       stdout: reply.stdout, stderr: reply.stderr, durationMs: performance.now() - started, timedOut: reply.timedOut,
     };
   }
+}
+
+function daemonEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  return env;
 }
 
 function serveConnection(conn: Socket, inFlight: Set<Promise<void>>, log: (line: string) => void): void {
@@ -131,7 +146,9 @@ function serveRequest(conn: Socket, req: WireRequest, delegates: Runner, signal:
   const t0 = performance.now();
   const stderr: string[] = [];
   const work = handle({ env: req.env, stdin: req.stdin }, {
-    signal, delegates, log: (line) => stderr.push(line), trace: { enabled: req.env['PIPEWORK_CNI_TRACE'] === '1' },
+    signal, delegates, log: (line) => stderr.push(line),
+    detach: (argv) => (delegates instanceof LauncherRunner ? delegates.detach(argv, daemonEnv()) : spawnDetached(argv)),
+    trace: { enabled: req.env['PIPEWORK_CNI_TRACE'] === '1' },
   })
     .then((res) => {
       // One line per request: what, for whom, how it ended, how long it took.

@@ -3,7 +3,7 @@
  * plugin run by a runtime and the resident daemon the plugin hands requests to. Every failure
  * becomes the spec's error object with a code; nothing but the result or that object is printed.
  */
-import { processRunner, type Runner } from '../../exec/runner.js';
+import { processRunner, spawnDetached, type Runner } from '../../exec/runner.js';
 import {
   BusyError, CommandError, ConflictError, InterruptedError, InvalidArgumentError, NotFoundError, PermissionError,
   PipeworkError, StepFailedError, UnsupportedError, UsageError,
@@ -24,6 +24,8 @@ export interface HandleOptions {
   runner?: Runner;
   /** How delegates (IPAM plugins) are run (default: `runner`); the daemon has its launcher run them. */
   delegates?: Runner;
+  /** How a program is started without waiting for it (default: spawned from this process). */
+  detach?: (argv: string[]) => void;
   signal?: AbortSignal;
   /** Where logs go (stderr of the plugin; relayed by the daemon). */
   log: (line: string) => void;
@@ -71,6 +73,7 @@ async function dispatch(raw: RawRequest, options: HandleOptions, trace: Trace): 
     }
     const req: Request = {
       raw, params, conf, runner: options.runner ?? processRunner, delegates: options.delegates ?? options.runner ?? processRunner, signal: options.signal ?? new AbortController().signal, log: options.log, trace,
+      detach: options.detach ?? ((argv) => spawnDetached(argv)),
     };
     trace.mark('parse');
     switch (params.command) {

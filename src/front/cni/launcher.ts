@@ -287,6 +287,33 @@ static int run_delegate(int sock) {
   return write_all(sock, m.p, m.n);
 }
 
+/* 'D': start it and do not wait (an ARP announcement that lingers a second): it outlives us. */
+static int run_detached(int sock) {
+  uint32_t argc, envlen, n;
+  if (read32(sock, &argc) != 0 || argc == 0 || argc > 1024) return -1;
+  char **argv = calloc(argc + 1, sizeof *argv);
+  if (!argv) return -1;
+  for (uint32_t i = 0; i < argc; i++) if (!(argv[i] = read_field(sock, &n))) return -1;
+  char *env = read_field(sock, &envlen);
+  if (!env) return -1;
+  size_t envc = 0;
+  for (uint32_t i = 0; i < envlen; i++) if (env[i] == 0) envc++;
+  char **envp = calloc(envc + 1, sizeof *envp);
+  if (!envp) return -1;
+  for (size_t i = 0, at = 0; i < envc; i++) { envp[i] = env + at; at += strlen(env + at) + 1; }
+  pid_t pid = fork();
+  if (pid == 0) {
+    setsid();
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) { dup2(null, 0); dup2(null, 1); dup2(null, 2); }
+    signal(SIGPIPE, SIG_DFL);
+    execve(argv[0], argv, envp);
+    _exit(127);
+  }
+  free(argv); free(envp); free(env);
+  return 0;
+}
+
 int main(void) {
   const char *cmd = getenv("CNI_COMMAND");
   char ver[32];
@@ -327,6 +354,10 @@ int main(void) {
     }
     if (type == 'X') {
       if (run_delegate(fd) != 0) return fail(ver, 11, "running a delegate for the pipework CNI daemon failed", "try again");
+      continue;
+    }
+    if (type == 'D') {
+      if (run_detached(fd) != 0) return fail(ver, 11, "the pipework CNI daemon sent a malformed request", "try again");
       continue;
     }
     uint32_t code, outlen, errlen;

@@ -3,6 +3,7 @@
  * checked parameters and configuration, how programs are started, what stops it, and where its
  * logs go (stderr, never stdout). Also the lock that keeps two requests for one attachment apart.
  */
+import { accessSync, constants } from 'node:fs';
 import { openNetns, type NetnsHandle } from '../../exec/netns.js';
 import type { Runner } from '../../exec/runner.js';
 import { acquire, type Held } from '../../engine/lock.js';
@@ -22,6 +23,23 @@ export interface Request {
   signal: AbortSignal;
   log: (line: string) => void;
   trace: Trace;
+  /** Start a program and do not wait for it (the ARP announcement). */
+  detach: (argv: string[]) => void;
+}
+
+/** A program by absolute path (the launcher execs without a PATH search), on PATH or the system's directories. */
+export function findProgram(name: string): string | undefined {
+  for (const dir of (process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    if (dir === '') continue;
+    const file = `${dir}/${name}`;
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not there
+    }
+  }
+  return undefined;
 }
 
 /** A fresh engine run for this request. */

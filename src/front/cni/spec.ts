@@ -141,7 +141,8 @@ export function buildAttach({ conf, params, ipam, master }: BuildInput): CniAtta
     ...(conf.mtu !== undefined && { mtu: conf.mtu }),
     addressing: { kind: 'static', addresses: ips.map((ip) => ip.address), routes: guestRoutes },
     ...(dns !== undefined && { dns }),
-    announce: true,
+    // The gratuitous ARP is sent after the attach, by the request's own process (add.ts).
+    announce: false,
     owner: ownerOf(conf.name, params.containerId, params.ifname),
     onConflict: 'refuse',
   };

@@ -5,6 +5,7 @@
  *   launcher → daemon   "PWC1" flags envLen env(KEY=VALUE\0…) stdinLen stdin
  *                       (flags bit 0: the launcher runs delegates for the daemon)
  *   daemon → launcher   'X' argc (len arg)… envLen env stdinLen stdin timeoutMs   run this delegate
+ *                       'D' argc (len arg)… envLen env             start this, do not wait (an ARP announcement)
  *                       'R' exitCode stdoutLen stdout stderrLen stderr            the answer; done
  *   launcher → daemon   'Y' exitCode signal timedOut stdoutLen stdout stderrLen stderr
  *                       'E' errno messageLen message                             it could not start
@@ -78,6 +79,10 @@ export function encodeExec(x: ExecRequest): Buffer {
   return Buffer.concat([Buffer.from('X'), u32(x.argv.length), ...x.argv.flatMap((a) => field(a)), ...field(encodeEnv(x.env)), ...field(x.stdin), u32(x.timeoutMs)]);
 }
 
+export function encodeDetach(argv: string[], env: Record<string, string>): Buffer {
+  return Buffer.concat([Buffer.from('D'), u32(argv.length), ...argv.flatMap((a) => field(a)), ...field(encodeEnv(env))]);
+}
+
 export function encodeExecReply(r: ExecReply): Buffer {
   if (r.kind === 'failed') return Buffer.concat([Buffer.from('E'), u32(r.errno), ...field(r.message)]);
   return Buffer.concat([Buffer.from('Y'), u32(r.code ?? 0xffffffff), u32(r.signal), u32(r.timedOut ? 1 : 0), ...field(r.stdout), ...field(r.stderr)]);
@@ -120,7 +125,10 @@ export function decodeRequest(buf: Buffer): (WireRequest & { length: number }) |
 }
 
 /** What the launcher reads: a delegate to run, or the answer. */
-export type DaemonFrame = { kind: 'exec'; exec: ExecRequest } | { kind: 'response'; response: WireResponse };
+export type DaemonFrame =
+  | { kind: 'exec'; exec: ExecRequest }
+  | { kind: 'detach'; argv: string[]; env: Record<string, string> }
+  | { kind: 'response'; response: WireResponse };
 
 export function decodeDaemonFrame(buf: Buffer): (DaemonFrame & { length: number }) | undefined {
   if (buf.length < 1) return undefined;
@@ -134,7 +142,7 @@ export function decodeDaemonFrame(buf: Buffer): (DaemonFrame & { length: number 
     if (code === undefined || out === undefined || err === undefined) return undefined;
     return { kind: 'response', response: { exitCode: code, stdout: out.toString('utf8'), stderr: err.toString('utf8') }, length: r.at };
   }
-  if (type === 'X') {
+  if (type === 'X' || type === 'D') {
     const argc = r.u32();
     if (argc === undefined) return undefined;
     const argv: string[] = [];
@@ -144,6 +152,7 @@ export function decodeDaemonFrame(buf: Buffer): (DaemonFrame & { length: number 
       argv.push(a.toString('utf8'));
     }
     const env = r.field();
+    if (type === 'D') return env === undefined ? undefined : { kind: 'detach', argv, env: decodeEnv(env), length: r.at };
     const stdin = env === undefined ? undefined : r.field();
     const timeout = stdin === undefined ? undefined : r.u32();
     if (env === undefined || stdin === undefined || timeout === undefined) return undefined;
