@@ -27,8 +27,18 @@ export interface Request {
   detach: (argv: string[]) => void;
 }
 
+const programs = new Map<string, string | undefined>();
+
 /** A program by absolute path (the launcher execs without a PATH search), on PATH or the system's directories. */
 export function findProgram(name: string): string | undefined {
+  if (programs.has(name)) return programs.get(name);
+  const found = lookPath(name);
+  // Kept for the process (a daemon asks on every ADD); a program installed later is found after a restart.
+  programs.set(name, found);
+  return found;
+}
+
+function lookPath(name: string): string | undefined {
   for (const dir of (process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
     if (dir === '') continue;
     const file = `${dir}/${name}`;
