@@ -177,6 +177,7 @@ void describe('network configuration: keys pipework does not implement are refus
     throwsCode(() => conf({ device: 'eth1', promiscMode: false }), Code.UnsupportedField, /promiscMode/u);
     throwsCode(() => conf({ bridge: 'b', mode: 'bridge' }), Code.UnsupportedField, /mode/u);
     throwsCode(() => conf({ master: 'eth0', ipMasq: true }), Code.UnsupportedField, /ipMasq/u);
+    throwsCode(() => conf({ bridge: 'b', isGateway: true, vlan: 10 }), Code.UnsupportedField, /isGateway: true/u);
     conf({ ovs: 'o', ipMasq: true });
   });
   void test('capabilities and runtimeConfig other than mac and ips', () => {

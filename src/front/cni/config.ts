@@ -263,6 +263,9 @@ export function parseNetConf(stdin: string, params: Pick<CniParams, 'args' | 'co
         forceAddress: soft(() => bool(conf, 'forceAddress'), false), hairpin, promisc, ...withVlan,
       };
       if (conf['mode'] !== undefined && !lenient) unsupported('mode', conf['mode'], 'mode is the macvlan mode: it goes with master');
+      if (host.isGateway && vlan !== undefined && !lenient) {
+        unsupported(conf['isDefaultGateway'] === true ? 'isDefaultGateway' : 'isGateway', true, 'with a vlan the reference plugin puts the gateway on a VLAN sub-interface of the bridge, which pipework does not make');
+      }
       break;
     }
     case 'ovs':
