@@ -2,6 +2,9 @@
 // (host side by key, the reference plugins' keys, refusals with the spec's codes).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseCniArgs } from '../../src/front/cni/args.js';
 import { DEFAULT_BRIDGE, DEFAULT_DATA_DIR, parseNetConf, peekVersion, type NetConf } from '../../src/front/cni/config.js';
 import { CniError, Code, errorJson, parseParams, versionAtLeast, versionJson } from '../../src/front/cni/protocol.js';
@@ -229,5 +232,26 @@ void describe('network configuration: MAC, addresses, DNS, GC attachments', () =
       [{ containerId: 'a', ifname: 'eth0' }, { containerId: 'b', ifname: 'net1' }]);
     assert.equal(conf({}).validAttachments, undefined);
     throwsCode(() => conf({ 'cni.dev/valid-attachments': [{ containerId: 'a' }] }), Code.InvalidConfig, /valid-attachments/u);
+  });
+});
+
+void describe('the examples parse as they are shipped', () => {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'examples', 'cni');
+  const entries = (list: { cniVersion: string; name: string; plugins: Record<string, unknown>[] }) =>
+    list.plugins.filter((p) => p['type'] === 'pipework').map((p) => JSON.stringify({ ...p, cniVersion: list.cniVersion, name: list.name }));
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.conflist'))) {
+    void test(f, () => {
+      const list = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { cniVersion: string; name: string; plugins: Record<string, unknown>[] };
+      const mine = entries(list);
+      assert.equal(mine.length, 1);
+      parseNetConf(mine[0]!, { args: 'IgnoreUnknown=1;K8S_POD_NAME=x', command: 'ADD' });
+    });
+  }
+  void test('multus-nad.yaml: the NetworkAttachmentDefinition\'s config', () => {
+    const yaml = readFileSync(join(dir, 'multus-nad.yaml'), 'utf8');
+    const block = /config: \|\n((?: {4}.*\n)+)/u.exec(yaml)?.[1];
+    assert.ok(block !== undefined);
+    const c = parseNetConf(block, { args: 'IgnoreUnknown=true;K8S_POD_NAMESPACE=default;K8S_POD_NAME=p', command: 'ADD' });
+    assert.deepEqual(c.host, { kind: 'ovs', bridge: 'ovs-data', vlan: 100 });
   });
 });
