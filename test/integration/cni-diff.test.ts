@@ -15,7 +15,7 @@ import { cleanupCni, guestState, hostLocalLeases, runOurs, runReference, scratch
 
 const tmp = scratch('diff');
 const IPAM_DATA = join(tmp.dir, 'ipam');
-const ours = (n: string) => n.startsWith('cn') || n.startsWith('pwc') || n.startsWith('veth');
+const ours = (n: string) => n.startsWith('cn') || n.startsWith('pwc') || n.startsWith('br-cn');
 const PARENT = 'cn-mvpar';
 
 interface Seen {

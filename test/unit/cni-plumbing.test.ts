@@ -38,9 +38,10 @@ void describe('isGateway on the bridge (the reference plugin\'s ensureAddr)', ()
     assert.deepEqual(steps.map(argvOf), [
       'ip link add name br-x type bridge',
       'ip link set dev br-x up',
-      'ip addr add 10.5.0.1/16 brd 10.5.255.255 dev br-x',
+      'ip addr replace 10.5.0.1/16 brd 10.5.255.255 dev br-x',
     ]);
-    assert.deepEqual(steps[2]!.undo, [{ kind: 'ip', place: 'host', args: ['addr', 'del', '10.5.0.1/16', 'dev', 'br-x'] }]);
+    // Shared by every container on the bridge: undone only when no port is left.
+    assert.deepEqual(steps[2]!.undo, [{ kind: 'ip', place: 'host', args: ['addr', 'del', '10.5.0.1/16', 'dev', 'br-x'], onlyIfBridgeEmpty: 'br-x' }]);
   });
   void test('already there: nothing; a down bridge comes up; forwarding off is turned on', () => {
     assert.deepEqual(planGatewayPrelude('br-x', undefined, [gw4], facts({ addresses: ['10.5.0.1/16'] }), false), []);
@@ -50,9 +51,9 @@ void describe('isGateway on the bridge (the reference plugin\'s ensureAddr)', ()
   void test('another IPv4 address is an error, or replaced with forceAddress; IPv6 only when it overlaps', () => {
     assert.throws(() => planGatewayPrelude('br-x', undefined, [gw4], facts({ addresses: ['10.9.0.1/24'] }), false), (e: unknown) => e instanceof CniError && e.code === Code.Conflict && /already has an IP address different from 10\.5\.0\.1\/16/u.test(e.message));
     const forced = planGatewayPrelude('br-x', undefined, [gw4], facts({ addresses: ['10.9.0.1/24', 'fd00:9::1/64'] }), true);
-    assert.deepEqual(forced.map(argvOf), ['ip addr del 10.9.0.1/24 dev br-x', 'ip addr add 10.5.0.1/16 brd 10.5.255.255 dev br-x']);
+    assert.deepEqual(forced.map(argvOf), ['ip addr del 10.9.0.1/24 dev br-x', 'ip addr replace 10.5.0.1/16 brd 10.5.255.255 dev br-x']);
     assert.deepEqual(forced[0]!.undo, [{ kind: 'ip', place: 'host', args: ['addr', 'add', '10.9.0.1/24', 'dev', 'br-x'] }]);
-    assert.deepEqual(planGatewayPrelude('br-x', undefined, [gw6], facts({ addresses: ['fd00:9::1/64'] }), false).map(argvOf), ['ip addr add fd00:5::1/64 dev br-x']);
+    assert.deepEqual(planGatewayPrelude('br-x', undefined, [gw6], facts({ addresses: ['fd00:9::1/64'] }), false).map(argvOf), ['ip addr replace fd00:5::1/64 dev br-x']);
     assert.throws(() => planGatewayPrelude('br-x', undefined, [gw6], facts({ addresses: ['fd00:5::7/64'] }), false), CniError);
   });
   void test('the bridge\'s MAC is pinned when it is not yet', () => {

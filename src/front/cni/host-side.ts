@@ -73,8 +73,10 @@ export function planGatewayPrelude(
     const brd = parseAddressSpec(gw.cidr).address?.broadcast;
     steps.push({
       title: `put gateway address ${gw.cidr} on bridge ${bridge}`,
-      action: { kind: 'ip', place: 'host', args: ['addr', 'add', gw.cidr, ...(brd !== undefined ? ['brd', brd] : []), 'dev', bridge] },
-      undo: [{ kind: 'ip', place: 'host', args: ['addr', 'del', gw.cidr, 'dev', bridge] }],
+      // `replace`: another ADD on this bridge may put it there at the same moment. It serves every
+      // container on the bridge, so a failed ADD takes it away only when no port is left.
+      action: { kind: 'ip', place: 'host', args: ['addr', 'replace', gw.cidr, ...(brd !== undefined ? ['brd', brd] : []), 'dev', bridge] },
+      undo: [{ kind: 'ip', place: 'host', args: ['addr', 'del', gw.cidr, 'dev', bridge], onlyIfBridgeEmpty: bridge }],
     });
     have.push(gw.cidr);
   }
