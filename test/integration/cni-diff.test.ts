@@ -111,9 +111,9 @@ void describe('differential: Debian\'s reference plugins and ours, the same conf
   after(async () => {
     await delLink(PARENT);
     for (const n of ['cn-dguest', 'cn-dref', 'cn-dours', 'cn-dpeer']) await delNetns(n);
-    for (const b of ['br-cndiff1', 'br-cndiff2', 'br-cndiff3', 'br-cndiff4']) await delLink(b);
+    for (const b of ['br-cndiff1', 'br-cndiff2', 'br-cndiff3', 'br-cndiff4', 'br-cndiff7']) await delLink(b);
     await cleanupCni();
-    for (const n of ['cndiff1', 'cndiff2', 'cndiff3', 'cndiff4', 'cndiff5']) rmSync(join('/var/lib/cni/pipework', n), { recursive: true, force: true });
+    for (const n of ['cndiff1', 'cndiff2', 'cndiff3', 'cndiff4', 'cndiff5', 'cndiff7']) rmSync(join('/var/lib/cni/pipework', n), { recursive: true, force: true });
     await assertHostUnchanged(snap, 5_000, { only: ours });
     tmp.dispose();
   });
@@ -141,6 +141,15 @@ void describe('differential: Debian\'s reference plugins and ours, the same conf
       ipam: hostLocal('cndiff3', '10.241.3.0/24', { routes: [{ dst: '0.0.0.0/0' }] }),
     });
     assert.equal(ref.host['masquerade'], true);
+  });
+
+  void test('dual stack: host-local IPv4 and IPv6 ranges, default routes for both (1.0.0)', async () => {
+    const [ref] = await compare('bridge', {
+      cniVersion: '1.0.0', name: 'cndiff7', bridge: 'br-cndiff7',
+      ipam: { type: 'host-local', dataDir: IPAM_DATA, ranges: [[{ subnet: '10.241.7.0/24' }], [{ subnet: 'fd00:cd7::/64' }]], routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }] },
+    });
+    assert.deepEqual(ref.guest?.addresses, ['10.241.7.2/24', 'fd00:cd7::2/64']);
+    assert.ok(ref.guest?.routes.includes('default via fd00:cd7::1'), JSON.stringify(ref.guest?.routes));
   });
 
   void test('bridge, layer 2 only (no ipam), promiscMode', async () => {
