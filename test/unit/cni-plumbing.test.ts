@@ -3,8 +3,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { LauncherRunner } from '../../src/front/cni/daemon.js';
 import { handle, toCniError } from '../../src/front/cni/handle.js';
 import { defaultRouteInterface, masqChain, masqComment, masqRemoval, planGatewayPrelude, planMasq, type BridgeFacts } from '../../src/front/cni/host-side.js';
 import { launcherC, launcherSh } from '../../src/front/cni/launcher.js';
@@ -245,5 +247,57 @@ void describe('STATUS with Open vSwitch unreachable', () => {
   }
   void test('running: ready', async () => {
     await status(request(conf), { readOvs: () => Promise.resolve(facts) });
+  });
+});
+
+void describe('delegates run by the launcher (LauncherRunner)', () => {
+  /** A connected pair: the daemon's end (given to the runner) and a fake launcher's. */
+  async function pair(): Promise<{ daemon: Socket; launcher: Socket; close(): void }> {
+    const path = join(mkdtempSync(join(tmpdir(), 'cn-wire-')), 's');
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(path, r));
+    const accepted = new Promise<Socket>((r) => server.once('connection', r));
+    const launcher = connect(path);
+    const daemon = await accepted;
+    return { daemon, launcher, close: () => { launcher.destroy(); daemon.destroy(); server.close(); rmSync(dirname(path), { recursive: true, force: true }); } };
+  }
+
+  void test('it sends the delegate, and reads back how it ended', async () => {
+    const p = await pair();
+    try {
+      const runner = new LauncherRunner(p.daemon);
+      p.daemon.on('data', (b: Buffer) => {
+        const r = decodeExecReply(b);
+        if (r) runner.reply(r);
+      });
+      let got: Buffer = Buffer.alloc(0);
+      p.launcher.on('data', (b: Buffer) => {
+        got = Buffer.concat([got, b]);
+        const f = decodeDaemonFrame(got);
+        if (f?.kind !== 'exec') return;
+        got = got.subarray(f.length);
+        assert.deepEqual(f.exec, { argv: ['/usr/lib/cni/host-local'], env: { CNI_COMMAND: 'ADD' }, stdin: '{}', timeoutMs: 5000 });
+        p.launcher.write(encodeExecReply({ kind: 'done', code: 0, signal: 0, timedOut: false, stdout: '{"ips":[]}', stderr: 'log' }));
+      });
+      const r = await runner.run(['/usr/lib/cni/host-local'], { env: { CNI_COMMAND: 'ADD' }, input: '{}', timeoutMs: 5000 });
+      assert.deepEqual({ ...r, durationMs: 0 }, { code: 0, signal: null, stdout: '{"ips":[]}', stderr: 'log', durationMs: 0, timedOut: false });
+    } finally {
+      p.close();
+    }
+  });
+
+  void test('a launcher that goes away mid-run: the run ended unknown (code null); later ones run here', async () => {
+    const p = await pair();
+    try {
+      const runner = new LauncherRunner(p.daemon);
+      p.launcher.on('data', () => p.launcher.destroy());
+      p.daemon.on('close', () => runner.close());
+      const r = await runner.run(['/bin/true'], { env: {}, input: '' });
+      assert.equal(r.code, null);
+      const local = await runner.run(['/bin/true'], { env: {} });
+      assert.equal(local.code, 0);
+    } finally {
+      p.close();
+    }
   });
 });
