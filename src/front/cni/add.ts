@@ -14,7 +14,7 @@ import {
 } from './host-side.js';
 import { DelegateUncertainError, execDelegate, type Delegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
-import { attachRun, delegateOf, execOptions, findProgram, hostNamespace, lockAttachment, runFor, type Request } from './request.js';
+import { attachRun, delegateOf, execOptions, findProgram, hostIfOf, hostNamespace, lockAttachment, runFor, type Request } from './request.js';
 import { canonicalPrefix, formatResult, parseIpamOutput, type ResultData, type ResultInterface } from './result.js';
 import { buildAttach, hostEndName, type CniAttach } from './spec.js';
 import { readState, removeState, writeState, type AttachmentState, type MasqRule } from './state.js';
@@ -34,12 +34,6 @@ function preflight(req: Request): string | undefined {
   }
   if (h.kind === 'phys' && !readHostLink(h.device)) throw new CniError(Code.HostNotFound, `device ${h.device} does not exist on this host`, 'it may be in another container already');
   return undefined;
-}
-
-/** The MTU the container interface gets (the host side's unless one is set), for 1.1.0 results. */
-function hostIfOf(req: Request, master: string | undefined): string {
-  const h = req.conf.host;
-  return h.kind === 'bridge' || h.kind === 'ovs' ? h.bridge : h.kind === 'macvlan' ? (h.master ?? master ?? '') : h.device;
 }
 
 async function prelude(req: Request, attach: CniAttach, masq: AttachmentState['masq']): Promise<Step[]> {
@@ -151,7 +145,7 @@ export async function add(req: Request): Promise<string> {
     await settlePrevious(req);
     req.trace.mark('lock+record');
     const delegate: Delegate | undefined = delegateOf(req);
-    const hostIf = hostIfOf(req, master);
+    const hostIf = hostIfOf(conf, master);
     const hostLinkBefore = readHostLink(hostIf);
     let allocated = false;
     let recorded = false;

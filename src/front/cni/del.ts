@@ -7,13 +7,8 @@
 import { cleanAttachment } from './cleanup.js';
 import { execDelegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
-import { delegateOf, execOptions, lockAttachment, type Request } from './request.js';
+import { delegateOf, execOptions, hostIfOf, lockAttachment, type Request } from './request.js';
 import { readState, removeState } from './state.js';
-
-function hostIfOfConf(req: Request): string {
-  const h = req.conf.host;
-  return h.kind === 'bridge' || h.kind === 'ovs' ? h.bridge : h.kind === 'macvlan' ? (h.master ?? '') : h.device;
-}
 
 export async function del(req: Request): Promise<void> {
   const { conf, params } = req;
@@ -25,7 +20,7 @@ export async function del(req: Request): Promise<void> {
       netns: params.netns,
       ...(state !== undefined && { state }),
       hostKind: state?.hostKind ?? conf.host.kind,
-      hostIf: state?.hostIf ?? hostIfOfConf(req),
+      hostIf: state?.hostIf ?? hostIfOf(conf),
       ...((state?.vlan ?? conf.host.vlan) !== undefined && { vlan: state?.vlan ?? conf.host.vlan }),
     });
     req.trace.mark('interface');

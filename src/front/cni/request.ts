@@ -92,3 +92,9 @@ export async function lockAttachment(req: Pick<Request, 'signal'>, network: stri
 export function hostNamespace(): NetnsHandle {
   return openNetns('/proc/self/ns/net', 'the host');
 }
+
+/** The host interface an attachment hangs off: the bridge, the OVS bridge, the macvlan master, the NIC. */
+export function hostIfOf(conf: Pick<NetConf, 'host'>, master?: string): string {
+  const h = conf.host;
+  return h.kind === 'bridge' || h.kind === 'ovs' ? h.bridge : h.kind === 'macvlan' ? (h.master ?? master ?? '') : h.device;
+}
