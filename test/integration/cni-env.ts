@@ -6,12 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeRecord } from '../../src/model/record.js';
 import { ip, ipJson, type IpAddrLink, type IpRoute } from './helpers/netns.js';
-import { repoRoot, sh, type RunResult } from './helpers/run.js';
+import { pipeworkBin, sh, type RunResult } from './helpers/run.js';
 
 /** Everything these tests make starts with this (netns, bridges, networks, containers cn-…). */
 export const PREFIX = 'cn';
 
-export const BUNDLE = join(repoRoot, 'build', 'dist', 'cni-plugin.cjs');
 export const REFERENCE_DIR = '/usr/lib/cni';
 
 /** A scratch directory of this test file, removed by its `dispose`. */
@@ -62,9 +61,9 @@ export async function runPluginBinary(argv: string[], c: Call): Promise<CallResu
   return { ...r, ...(json !== undefined && { json }) };
 }
 
-/** Our plugin, started as the cold path does (Node on the bundle). */
+/** Our plugin, started as the launcher's cold path does (Node on bin/pipework, CNI_COMMAND set). */
 export function runOurs(c: Call): Promise<CallResult> {
-  return runPluginBinary([process.execPath, BUNDLE], c);
+  return runPluginBinary([process.execPath, pipeworkBin], c);
 }
 
 /** Debian's reference plugin TYPE. */

@@ -4,14 +4,13 @@
 // a missing netns), plus a failure mid-way and an interrupt: nothing left behind.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { addNetns, delLink, delNetns, ip, ping } from './helpers/netns.js';
-import { sh, sleep, waitFor } from './helpers/run.js';
+import { pipeworkBin, sh, sleep, waitFor } from './helpers/run.js';
 import { assertHostUnchanged, snapshotHost } from './helpers/guard.js';
 import { resultProblems } from '../unit/cni-shape.js';
 import {
-  BUNDLE, cleanupCni, fakeIpamCalls, fakeLeases, guestState, hostLocalLeases, macOf, onlyJson, ourHostLinks, records, runOurs, scratch, writeFakeIpam,
+  cleanupCni, fakeIpamCalls, fakeLeases, guestState, hostLocalLeases, macOf, onlyJson, ourHostLinks, records, runOurs, scratch, writeFakeIpam,
   type Call,
 } from './cni-env.js';
 
@@ -46,7 +45,6 @@ let before0: Awaited<ReturnType<typeof snapshotHost>>;
 
 void describe('the CNI protocol, every version', () => {
   before(async () => {
-    assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: npm run build`);
     writeFakeIpam(BIN);
     before0 = await snapshotHost({ only: ours });
     for (const n of ['cn-pa', 'cn-pb', 'cn-px']) await addNetns(n);
@@ -140,7 +138,7 @@ void describe('the CNI protocol, every version', () => {
   void test('refusals: the error object alone on stdout, a non-zero exit, nothing changed', async () => {
     const conf = network('1.0.0', 11);
     const cases: [string, Promise<Awaited<ReturnType<typeof runOurs>>>, number, RegExp][] = [
-      ['bad JSON', sh([process.execPath, BUNDLE], { input: '{"cniVersion": "1.0.0", "name"', env: { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'x', CNI_NETNS: '/run/netns/cn-px', CNI_IFNAME: 'eth0', CNI_PATH: CNI_PATH } }), 6, /decoding/u],
+      ['bad JSON', sh([process.execPath, pipeworkBin], { input: '{"cniVersion": "1.0.0", "name"', env: { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'x', CNI_NETNS: '/run/netns/cn-px', CNI_IFNAME: 'eth0', CNI_PATH: CNI_PATH } }), 6, /decoding/u],
       ['missing variables', call('ADD', 'x', '', conf, { ifname: '' }), 4, /CNI_NETNS,CNI_IFNAME/u],
       ['an unknown version', call('ADD', 'x', 'cn-px', { ...conf, cniVersion: '0.2.0' }), 1, /incompatible CNI versions/u],
       ['an unsupported key', call('ADD', 'x', 'cn-px', { ...conf, macspoofchk: true }), 2, /macspoofchk: true/u],
@@ -210,7 +208,7 @@ void describe('the CNI protocol, every version', () => {
     const dataDir = (conf['ipam'] as { dataDir: string }).dataDir;
     const pending = call('ADD', 'a14', 'cn-px', conf);
     await waitFor('the fake IPAM to be called', () => fakeIpamCalls(dataDir).some((c) => c.cmd === 'ADD'), 10_000);
-    const pids = (await sh(['pgrep', '-f', BUNDLE])).stdout.split('\n').filter((p) => p !== '');
+    const pids = (await sh(['pgrep', '-f', `${pipeworkBin}$`])).stdout.split('\n').filter((p) => p !== '');
     for (const p of pids) process.kill(Number(p), 'SIGTERM');
     const r = await pending;
     assert.notEqual(r.code, 0);

@@ -20,19 +20,18 @@ import { LAUNCHER_MARK, launcherC, launcherSh, type LauncherPaths } from './laun
 
 export const DEFAULT_DIRS = ['/opt/cni/bin', '/usr/lib/cni'];
 export const PLUGIN_NAME = 'pipework';
-/** The plugin bundle's file name (build/dist, beside the CLI's bundle). */
-export const BUNDLE = 'cni-plugin.cjs';
-
-/** The plugin bundle of this installation of pipework. */
-export function findBundle(from = dirname(fileURLToPath(import.meta.url))): string {
+/**
+ * The program the launcher starts Node on: this installation's `bin/pipework` (with CNI_COMMAND
+ * set it is the plugin), found above this module (the bundle and tsc's output sit at different depths).
+ */
+export function findEntry(from = dirname(fileURLToPath(import.meta.url))): string {
   let dir = from;
   for (let i = 0; i < 6; i++) {
-    for (const candidate of [join(dir, BUNDLE), join(dir, 'dist', BUNDLE), join(dir, 'build', 'dist', BUNDLE)]) {
-      if (existsSync(candidate)) return candidate;
-    }
+    const candidate = join(dir, 'bin', 'pipework');
+    if (existsSync(candidate) && existsSync(join(dir, 'package.json'))) return candidate;
     dir = dirname(dir);
   }
-  throw new NotFoundError(`cannot find ${BUNDLE} (the CNI plugin bundle) near ${from}: run npm run build`);
+  throw new NotFoundError(`cannot find bin/pipework above ${from}: is pipework installed whole?`);
 }
 
 export interface InstallOptions {
@@ -85,7 +84,7 @@ export function isOurs(path: string): boolean {
 }
 
 export async function install(o: InstallOptions, log: (line: string) => void): Promise<Installed[]> {
-  const paths: LauncherPaths = { node: o.node ?? process.execPath, script: o.script ?? findBundle(), socket: o.socket };
+  const paths: LauncherPaths = { node: o.node ?? process.execPath, script: o.script ?? findEntry(), socket: o.socket };
   const compiled: { binary?: string; why?: string; dir?: string } = o.compile ? await compile(paths, o.runner ?? processRunner) : { why: '--no-compile' };
   try {
     const content = compiled.binary !== undefined ? readFileSync(compiled.binary) : Buffer.from(launcherSh(paths));

@@ -19,7 +19,7 @@ import { STASHED, STASH_PREFIX } from './plugin.js';
 export interface LauncherPaths {
   /** The Node binary (absolute). */
   node: string;
-  /** The plugin bundle (absolute). */
+  /** pipework's entry, bin/pipework (absolute): with CNI_COMMAND set it is the plugin. */
   script: string;
   /** The daemon's socket. */
   socket: string;
