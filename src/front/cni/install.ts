@@ -3,7 +3,7 @@
  * `pipework` in each directory (default /opt/cni/bin, where Kubernetes and Multus look, and
  * Debian's /usr/lib/cni, where Podman and containerd look). It is the C launcher when a compiler
  * is at hand (compiled once, here, from the source in launcher.ts; no binary ships), else the
- * shell launcher. Either names Node and the plugin bundle by absolute path. Each file is
+ * shell launcher. Either names Node and bin/pipework by absolute path. Each file is
  * replaced atomically (written beside it, renamed over it), so a runtime never runs half of one.
  * `pipework cni uninstall` removes what install wrote (only a file carrying the launcher mark).
  */

@@ -6,7 +6,7 @@
  *   millisecond; any other command handed to the resident daemon over its unix socket when one
  *   answers (no Node start-up at all) — and the delegates the daemon needs (IPAM) run as this
  *   program's children, with the runtime's environment, cheaply (a fork of the big daemon costs
- *   milliseconds per MB it maps) — else Node started on the plugin bundle;
+ *   milliseconds per MB it maps) — else Node started on bin/pipework;
  * - a POSIX shell script otherwise (the fallback: VERSION in the shell, everything else in Node).
  *
  * Either way Node starts without NODE_EXTRA_CA_CERTS and NODE_OPTIONS (set aside, and put back

@@ -66,7 +66,7 @@ export async function pluginMain(): Promise<number> {
       controller.abort(sig);
     });
   }
-  // The first phase counts from the process's start: Node's own start-up and loading this bundle.
+  // The first phase counts from the process's start: Node's own start-up and loading pipework.
   const res = await handle(raw, {
     signal: controller.signal, log: (line) => process.stderr.write(`${line}\n`),
     trace: { enabled: raw.env['PIPEWORK_CNI_TRACE'] === '1', start: 0 },
