@@ -21,9 +21,11 @@ die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
 # tool itself needs no compiler. chromium (headless) checks the topology graph's HTML page.
 # iputils-arping (not Habets' `arping`, they conflict) and busybox-static (not `busybox`, they
 # conflict) are the flavours the tool and the test images need.
+# containernetworking-plugins (Podman pulls it in too) are the reference CNI plugins and IPAM
+# plugins the CNI plugin mode delegates to and is compared with.
 PKGS=(
   iproute2 iputils-ping iputils-arping busybox-static
-  docker.io podman lxc openvswitch-switch
+  docker.io podman lxc openvswitch-switch containernetworking-plugins
   dnsmasq-base udhcpc isc-dhcp-client dhcpcd-base
   util-linux procps curl ca-certificates
   qemu-system-x86 xz-utils strace time
