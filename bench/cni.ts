@@ -19,7 +19,7 @@
  * Environment: CNI_BENCH_N (calls per scenario, default 30).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +67,11 @@ function cleanupLeftovers(): void {
   for (const n of readdirSync('/var/run/netns').filter((x) => x.startsWith('cnb-'))) sh(['ip', 'netns', 'del', n]);
   sh(['ip', 'link', 'del', BRIDGE]);
   rmSync(join('/var/lib/cni/pipework', NETWORK), { recursive: true, force: true });
+  try {
+    rmdirSync('/var/lib/cni/pipework');
+  } catch {
+    // not empty, or not there
+  }
 }
 
 interface Step {
