@@ -3,7 +3,7 @@
  * (isGateway, ipMasq) and the attach itself, all or nothing. A failure (or an interrupt) undoes
  * the run, releases what IPAM gave (DEL to the IPAM plugin) and leaves no link and no record.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { attachSpecs } from '../../engine/attach.js';
 import { execute, type Job } from '../../engine/executor.js';
 import type { Plan, Step } from '../../engine/plan.js';
@@ -64,12 +64,22 @@ function masqOf(req: Request, attach: CniAttach): AttachmentState['masq'] {
   return { chain: masqChain(req.conf.name, req.params.containerId), comment: masqComment(req.conf.name, req.params.containerId), rules };
 }
 
+/** A host link's MAC, from sysfs (one read). */
+function macOf(name: string): string | undefined {
+  try {
+    const mac = readFileSync(`/sys/class/net/${name}/address`, 'utf8').trim().toLowerCase();
+    return mac === '' ? undefined : mac;
+  } catch {
+    return undefined;
+  }
+}
+
 function resultOf(req: Request, attach: CniAttach, hostIf: string, mtu: number | undefined, ownMac: string | undefined): ResultData {
   const { spec } = attach;
   const interfaces: ResultInterface[] = [];
   if (spec.hostEnd !== undefined) {
-    const bridgeMac = readHostLink(hostIf)?.mac;
-    const endMac = readHostLink(spec.hostEnd)?.mac;
+    const bridgeMac = macOf(hostIf);
+    const endMac = macOf(spec.hostEnd);
     interfaces.push({ name: hostIf, ...(bridgeMac && { mac: bridgeMac }) }, { name: spec.hostEnd, ...(endMac && { mac: endMac }) });
   }
   const guestIndex = interfaces.length;

@@ -4,7 +4,7 @@
  * release IPAM and clean the host side after the netns is gone (a host end, an OVS row, a NIC
  * given back, masquerading rules), and for CHECK to know what ADD asked for.
  */
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AttachSpec } from '../../spec/attach-spec.js';
 import { Code, CniError } from './protocol.js';
@@ -53,6 +53,7 @@ export interface AttachmentState {
  * cannot make under /proc: a dataDir there would hang the plugin.)
  */
 export function makeDirs(dir: string, mode: number): void {
+  if (existsSync(dir)) return;
   const parts = dir.split('/').filter((p) => p !== '');
   let path = '';
   for (const part of parts) {
