@@ -300,4 +300,27 @@ void describe('delegates run by the launcher (LauncherRunner)', () => {
       p.close();
     }
   });
+
+  void test('a program named without a path is sent by its absolute path (the launcher does not search PATH)', async () => {
+    const p = await pair();
+    try {
+      const runner = new LauncherRunner(p.daemon);
+      p.daemon.on('data', (b: Buffer) => {
+        const r = decodeExecReply(b);
+        if (r) runner.reply(r);
+      });
+      let argv0 = '';
+      p.launcher.on('data', (b: Buffer) => {
+        const f = decodeDaemonFrame(b);
+        if (f?.kind !== 'exec') return;
+        argv0 = f.exec.argv[0]!;
+        p.launcher.write(encodeExecReply({ kind: 'done', code: 0, signal: 0, timedOut: false, stdout: '', stderr: '' }));
+      });
+      await runner.run(['true'], {});
+      assert.match(argv0, /^\/.*\/true$/u);
+      await assert.rejects(runner.run(['cn-no-such-program'], {}), /not installed/u);
+    } finally {
+      p.close();
+    }
+  });
 });

@@ -44,7 +44,7 @@ async function prelude(req: Request, attach: CniAttach, masq: AttachmentState['m
     if (link && !link.isBridge) throw new CniError(Code.Conflict, `${h.bridge} exists but is not a Linux bridge`);
     const facts = {
       ...(link && { link }),
-      addresses: link ? await linkAddresses(req.runner, h.bridge) : [],
+      addresses: link ? await linkAddresses(req.delegates, h.bridge) : [],
       macPinned: link ? macPinned(h.bridge) : false,
       forwarding: forwardingOn(),
     };

@@ -131,7 +131,7 @@ export async function cleanAttachment(req: Request, t: CleanupTarget): Promise<s
   // Removed through its record, the port went with it (the driver's removal includes the row).
   if (t.hostKind === 'ovs' && !removed) {
     if (existsSync(`${OVS_RUN_DIR}/db.sock`)) {
-      const ports = await readOvsPortTable(req.runner);
+      const ports = await readOvsPortTable(req.delegates);
       const row = ports.get(hostEnd);
       const ours = row !== undefined && (row.externalIds['pipework.owner']?.replace(/^"|"$/gu, '') === owner || row.externalIds['pipework.interface'] === hostEnd);
       if (ours && !existsSync(`/sys/class/net/${hostEnd}`)) {
@@ -146,7 +146,7 @@ export async function cleanAttachment(req: Request, t: CleanupTarget): Promise<s
   }
   if (t.hostKind === 'phys') {
     await attempt('giving the NIC back its name', async () => {
-      const [links] = await ipJsonBatch(req.runner, [['link', 'show']], { where: 'the host' });
+      const [links] = await ipJsonBatch(req.delegates, [['link', 'show']], { where: 'the host' });
       const nics = returnedNics(links as { ifname: string; ifalias?: string }[]).filter((n) => n.record.owner === owner);
       await onHost(req, planStaleCleanup([], nics, [], DHCP_AGENT));
     });
@@ -162,7 +162,7 @@ export async function cleanAttachment(req: Request, t: CleanupTarget): Promise<s
   if (masq !== undefined) {
     for (const argv of masqRemoval(masq.chain, masq.comment, masq.rules)) {
       // Each may be gone already (a DEL after a DEL): its failure is not ours to report.
-      await req.runner.run(argv, { timeoutMs: 30_000 }).catch(() => undefined);
+      await req.delegates.run(argv, { timeoutMs: 30_000 }).catch(() => undefined);
     }
   }
   return errors;

@@ -10,6 +10,7 @@ import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { handle } from './handle.js';
+import { findProgram } from './request.js';
 import { makeDirs } from './state.js';
 import { preparePluginProcess } from './plugin.js';
 import { processRunner, spawnDetached, type Runner, type RunOptions, type RunResult } from '../../exec/runner.js';
@@ -80,13 +81,18 @@ export class LauncherRunner implements Runner {
   private async once(argv: readonly string[], options: RunOptions): Promise<RunResult> {
     if (this.closed || this.conn.destroyed) return processRunner.run(argv, options);
     const started = performance.now();
+    // The launcher execs without a PATH search: the program by absolute path, as PATH finds it here.
+    const file = argv[0]?.includes('/') === true ? argv[0] : findProgram(argv[0] ?? '');
+    if (file === undefined) {
+      throw new CommandError(`${argv[0] ?? ''} is not installed (not found in PATH)`, argv, null, null, '', 0, false, options.where ?? 'host');
+    }
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(options.env ?? process.env)) if (v !== undefined) env[k] = v;
     let reply: ExecReply;
     try {
       reply = await new Promise<ExecReply>((resolve, reject) => {
         this.waiting = { resolve, reject };
-        this.conn.write(encodeExec({ argv: [...argv], env, stdin: options.input ?? '', timeoutMs: options.timeoutMs ?? 0 }));
+        this.conn.write(encodeExec({ argv: [file, ...argv.slice(1)], env, stdin: options.input ?? '', timeoutMs: options.timeoutMs ?? 0 }));
       });
     } catch {
       // The launcher went away while its child ran: the child died with it, how far it got is unknown.

@@ -91,7 +91,7 @@ async function sweep(req: Request, valid: Set<string>, errors: string[]): Promis
     steps.push({ title: `remove host end ${name} of ${key}`, action: { kind: 'ip', place: 'host', args: ['link', 'del', 'dev', name] }, undo: [] });
   }
   if (existsSync(`${OVS_RUN_DIR}/db.sock`)) {
-    for (const row of (await readOvsPortTable(req.runner)).values()) {
+    for (const row of (await readOvsPortTable(req.delegates)).values()) {
       const key = ownerKey(row.externalIds['pipework.owner'], conf.name);
       if (key === undefined || valid.has(key) || existsSync(`/sys/class/net/${row.name}`)) continue;
       steps.push({

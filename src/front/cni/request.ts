@@ -18,7 +18,10 @@ export interface Request {
   params: CniParams;
   conf: NetConf;
   runner: Runner;
-  /** How delegates (IPAM plugins) run. */
+  /**
+   * How the request's programs that need no namespace handed down run: the IPAM plugins, and
+   * host queries (ip -json, ovs-vsctl, iptables). In the daemon, as the launcher's children.
+   */
   delegates: Runner;
   signal: AbortSignal;
   log: (line: string) => void;

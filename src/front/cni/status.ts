@@ -32,7 +32,7 @@ export async function status(req: Request, deps: StatusDeps = { readOvs: readOvs
       break;
     }
     case 'ovs': {
-      const ovs = await deps.readOvs(req.runner);
+      const ovs = await deps.readOvs(req.delegates);
       if (!ovs.installed) throw notAvailable('Open vSwitch is not installed', 'install openvswitch-switch');
       if (!ovs.dbRunning) throw notAvailable('Open vSwitch is not running (no ovsdb-server socket)');
       if (!ovs.switchRunning) throw notAvailable('ovs-vswitchd is not running');
