@@ -137,7 +137,8 @@ void describe('the installed plugin and the resident daemon', () => {
   void test('the daemon serves ADD, CHECK and DEL over its socket; many at once', async () => {
     const d = await startDaemon();
     try {
-      const c = conf('cndmn2');
+      // isGateway: the bridge's addresses are read, and the gateway put there by one of many ADDs at once.
+      const c = conf('cndmn2', { isGateway: true });
       const a = await via(LAUNCHER, { command: 'ADD', containerId: 'sa', netns: '/run/netns/cn-da', ifname: 'eth0', conf: c });
       assert.equal(a.code, 0, a.stdout + a.stderr);
       // The gratuitous ARP: started by the launcher (the daemon forks nothing), it runs in the netns for a second.
@@ -169,6 +170,7 @@ void describe('the installed plugin and the resident daemon', () => {
       const addresses = adds.map((r) => (r.json!['ips'] as { address: string }[])[0]!.address);
       assert.equal(new Set(addresses).size, MANY);
       assert.ok(await ping('cn-dm0', addresses[MANY - 1]!.split('/')[0]!));
+      assert.ok(await ping('cn-dm3', '10.245.0.1'), 'the gateway on the bridge');
       const dels = await Promise.all(Array.from({ length: MANY }, (_, i) => via(LAUNCHER, { command: 'DEL', containerId: `m${i}`, netns: `/run/netns/cn-dm${i}`, ifname: 'eth0', conf: c })));
       dels.forEach((r, i) => assert.equal(r.code, 0, `DEL ${i}: ${r.stdout}`));
       for (const id of ['sa', 'sb']) assert.equal((await via(LAUNCHER, { command: 'DEL', containerId: id, netns: `/run/netns/cn-d${id.slice(1)}`, ifname: 'eth0', conf: c })).code, 0);
