@@ -35,6 +35,8 @@ export interface LogEntry {
   durationMs?: number;
   /** From the runtime's event (its timestamp) to done: the interface up with its address. */
   sinceEventMs?: number;
+  /** From the runtime's event to the start of the work on it (reading and waiting in line). */
+  queuedMs?: number;
   /** What started it: start, die, list (the containers running when the watcher connected). */
   trigger?: string;
   message?: string;
@@ -75,6 +77,7 @@ export function makeLogger(json: boolean, write: (line: string, json: boolean) =
         const out: Record<string, unknown> = { time: new Date().toISOString(), ...entry };
         if (entry.durationMs !== undefined) out['durationMs'] = round(entry.durationMs);
         if (entry.sinceEventMs !== undefined) out['sinceEventMs'] = round(entry.sinceEventMs);
+        if (entry.queuedMs !== undefined) out['queuedMs'] = round(entry.queuedMs);
         write(JSON.stringify(out), true);
       } else {
         write(`pipework watch: ${humanLine(entry)}`, false);

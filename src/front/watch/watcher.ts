@@ -179,6 +179,7 @@ export class Watcher {
 
   private async plumb(key: string, id: string, job: Job, signal: AbortSignal): Promise<void> {
     const started = performance.now();
+    const queuedMs = job.event !== undefined ? Number(nowNano() - job.event.nano) / 1e6 : undefined;
     const { runtime, socket } = job.source;
     let inspected;
     try {
@@ -255,7 +256,7 @@ export class Watcher {
         this.logger.log({
           ...base, action: 'attach', result: o.outcome, interface: o.spec.guestIf, source: asks[k]!.source,
           hostIf: o.record.hostIf, addresses: recordAddresses(o.record), durationMs,
-          ...(sinceEventMs !== undefined && { sinceEventMs }),
+          ...(sinceEventMs !== undefined && { sinceEventMs, queuedMs }),
           ...(o.warnings.length > 0 && { message: o.warnings.join('; ') }),
         });
       }
