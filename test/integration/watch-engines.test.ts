@@ -8,11 +8,15 @@
 // Names: containers wa-…, bridges br-wa…, OVS bridges ovs-wa…, addresses 10.247.x.y.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { cleanupPrefix } from './helpers/guard.js';
+import { clientsIn, dhcpAgentPath, dhcpStateKeys, removeDhcpFiles, startDhcpServer, stopDhcpClients, type DhcpServer } from './helpers/dhcp-server.js';
 import * as docker from './helpers/docker.js';
+import { addBridge } from './helpers/netns.js';
 import * as podman from './helpers/podman.js';
-import { sh, shOk, waitFor } from './helpers/run.js';
+import { repoRoot, sh, shOk, waitFor } from './helpers/run.js';
 import {
   addressesOf, dockerKill, dockerRemove, dockerRemovePrefix, dockerRestart, dockerRun, linksOf, ovsRowsOf, pingFrom, runningPid,
   startWatcher, type Started, type WatcherProc, type WatchLine,
@@ -22,11 +26,15 @@ const DOCKER = '/var/run/docker.sock';
 const PODMAN = '/tmp/wa-podman.sock';
 const BR = 'br-wa1';
 const OVS = 'ovs-wa1';
+/** A bridge of the test's own with a DHCP server on it. */
+const DHCP_BR = 'br-wa3';
 const IMAGE_WITH_LABEL = 'wa-labelled:latest';
-const ALLOW = ['--allow', `${BR},${OVS}`];
+const ALLOW = ['--allow', `${BR},${OVS},${DHCP_BR}`];
 const SOCKETS = ['--docker', DOCKER, '--podman', PODMAN];
 
 let service: podman.PodmanService | undefined;
+let dhcp: DhcpServer | undefined;
+let scratch: string | undefined;
 let watcher: WatcherProc | undefined;
 const started = new Map<string, Started>();
 
@@ -48,6 +56,8 @@ function bridgePorts(bridge: string): string[] {
 
 async function cleanup(): Promise<void> {
   await dockerRemovePrefix(DOCKER, 'wa-');
+  await stopDhcpClients(dhcpAgentPath(repoRoot), 'wa-');
+  removeDhcpFiles('wa-');
   if (service !== undefined) {
     for (const n of await podman.listContainers()) if (n.startsWith('wa-')) await podman.removeContainer(n);
   }
@@ -73,7 +83,9 @@ describe('pipework watch on Docker and Podman', { timeout: 300_000 }, () => {
     if (watcher) await watcher.stop('SIGKILL');
     await cleanup();
     await sh(['docker', 'rmi', '-f', IMAGE_WITH_LABEL], { timeoutMs: 30_000 });
+    await dhcp?.stop();
     await service?.stop();
+    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
   });
 
   test('containers running before it starts are plumbed, and ping each other', async () => {
@@ -200,6 +212,28 @@ describe('pipework watch on Docker and Podman', { timeout: 300_000 }, () => {
     assert.match(line.message ?? '', /MAC/u);
     assert.deepEqual(linksOf(c.pid).sort(), ['lo']);
     await dockerRemove(DOCKER, 'wa-d7');
+  });
+
+  test('a DHCP client that stays to renew the lease is stopped when its container dies', async () => {
+    const w = watcher!;
+    scratch = mkdtempSync(join(process.env['PIPEWORK_TEST_TMP'] ?? tmpdir(), 'wa-dhcp-'));
+    await addBridge(DHCP_BR);
+    dhcp = await startDhcpServer({ ns: 'wa-srv', hostEnd: 'wa-srv0', bridge: DHCP_BR, net: '10.247.9', dir: scratch });
+    const c = await dockerRun(DOCKER, 'wa-d11', { labels: { 'pipework.eth1': `${DHCP_BR} udhcpc-f` } });
+    await w.waitFor('wa-d11 plumbed with a lease', attached('wa-d11'), 30_000);
+    const [address] = await addressesOf(c.pid, 'eth1');
+    assert.match(address ?? '', /^10\.247\.9\.1\d\d\/24$/u);
+    const inode = statSync(`/proc/${c.pid}/ns/net`).ino;
+    const clients = clientsIn(inode);
+    assert.equal(clients.length, 1, 'one udhcpc stays in wa-d11 to renew');
+    const keys = dhcpStateKeys().filter((k) => k.startsWith(`${inode}-`));
+    assert.equal(keys.length, 1, `its state: ${dhcpStateKeys().join(', ')}`);
+    const from = w.lines.length;
+    await dockerKill(DOCKER, c.id);
+    await w.waitFor('wa-d11 cleaned', (l) => l.action === 'clean' && l.container === 'wa-d11', 20_000, from);
+    await waitFor('its client gone', () => clientsIn(inode).length === 0 && !clients.some((p) => existsSync(`/proc/${p}`)), 10_000);
+    await waitFor('its state gone', () => !dhcpStateKeys().includes(keys[0]!), 10_000);
+    await dockerRemove(DOCKER, 'wa-d11');
   });
 
   test('a container that dies while being plumbed leaves nothing (its lease wait is undone)', async () => {
