@@ -269,4 +269,33 @@ describe('pipework watch on Docker and Podman', { timeout: 300_000 }, () => {
     assert.ok(!linksOf(c.pid).includes('eth1'), 'eth1 is gone from wa-d10');
     assert.ok(!existsSync(`/sys/class/net/${hostEnd}`), `${hostEnd} is gone`);
   });
+
+  test('after a crash: what its containers left while no watcher ran is cleaned at the next start; without --allow it serves nothing, and SIGINT ends it', async () => {
+    // A watcher plumbs an OVS port, then dies without cleaning up (SIGKILL), and so does the container.
+    const crashed = await startWatcher(['--allow', OVS, '--docker', DOCKER]);
+    const c = await dockerRun(DOCKER, 'wa-d12', { labels: { 'pipework.eth1': `${OVS} 10.247.2.12/24 @10` } });
+    await crashed.waitFor('wa-d12 plumbed', attached('wa-d12'));
+    const [row] = await ovsRowsOf(c.id);
+    assert.ok(row !== undefined);
+    await crashed.stop('SIGKILL');
+    await dockerKill(DOCKER, c.id);
+    await waitFor(`${row} gone with the namespace`, () => !existsSync(`/sys/class/net/${row}`), 10_000);
+    assert.deepEqual(await ovsRowsOf(c.id), [row], 'the stale row stays while no watcher runs');
+
+    const next = await startWatcher(['--docker', DOCKER]);
+    const started = next.lines.find((l) => l.action === 'watch' && l.result === 'started')!;
+    assert.match(started.message ?? '', /no --allow: this watcher serves no host interface/u);
+    const cleaned = await next.waitFor('the stale row cleaned', (l) => l.action === 'clean' && l.container === 'wa-d12');
+    assert.equal(cleaned.trigger, 'sweep');
+    assert.deepEqual(await ovsRowsOf(c.id), []);
+    const d13 = await dockerRun(DOCKER, 'wa-d13', { labels: { 'pipework.eth1': `${BR} 10.247.1.13/24` } });
+    const refused = await next.waitFor('wa-d13 refused', (l) => l.action === 'refuse' && l.container === 'wa-d13');
+    assert.match(refused.message ?? '', /serves no host interface/u);
+    assert.deepEqual(linksOf(d13.pid).sort(), ['lo']);
+    const status = await next.stop('SIGINT');
+    assert.equal(status.code, 0, next.dump());
+    assert.ok(status.ms < 2_000, `exited after ${Math.round(status.ms)} ms`);
+    await dockerRemove(DOCKER, 'wa-d12');
+    await dockerRemove(DOCKER, 'wa-d13');
+  });
 });
