@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { cleanupPrefix } from './helpers/guard.js';
 import { clientsIn, dhcpAgentPath, dhcpStateKeys, removeDhcpFiles, startDhcpServer, stopDhcpClients, type DhcpServer } from './helpers/dhcp-server.js';
 import * as docker from './helpers/docker.js';
-import { addBridge } from './helpers/netns.js';
+import { addBridge, addNetns, delNetns, ip } from './helpers/netns.js';
 import * as podman from './helpers/podman.js';
 import { repoRoot, sh, shOk, waitFor } from './helpers/run.js';
 import {
@@ -28,8 +28,10 @@ const BR = 'br-wa1';
 const OVS = 'ovs-wa1';
 /** A bridge of the test's own with a DHCP server on it. */
 const DHCP_BR = 'br-wa3';
+/** A "NIC" for macvlan children: one end of a veth pair whose other end is in netns wa-peer. */
+const NIC = 'wa-nic0';
 const IMAGE_WITH_LABEL = 'wa-labelled:latest';
-const ALLOW = ['--allow', `${BR},${OVS},${DHCP_BR}`];
+const ALLOW = ['--allow', `${BR},${OVS},${DHCP_BR},${NIC}`];
 const SOCKETS = ['--docker', DOCKER, '--podman', PODMAN];
 
 let service: podman.PodmanService | undefined;
@@ -63,6 +65,8 @@ async function cleanup(): Promise<void> {
   }
   await cleanupPrefix('br-wa');
   await cleanupPrefix('ovs-wa');
+  await delNetns('wa-peer');
+  await cleanupPrefix('wa-nic');
 }
 
 describe('pipework watch on Docker and Podman', { timeout: 300_000 }, () => {
@@ -212,6 +216,28 @@ describe('pipework watch on Docker and Podman', { timeout: 300_000 }, () => {
     assert.match(line.message ?? '', /MAC/u);
     assert.deepEqual(linksOf(c.pid).sort(), ['lo']);
     await dockerRemove(DOCKER, 'wa-d7');
+  });
+
+  test('a NIC in --allow gets macvlan children that reach its network; --direct-phys needs --allow-direct', async () => {
+    const w = watcher!;
+    await addNetns('wa-peer');
+    await ip(['link', 'add', NIC, 'type', 'veth', 'peer', 'name', 'wa-nic1', 'netns', 'wa-peer']);
+    await ip(['link', 'set', NIC, 'up']);
+    await ip(['addr', 'add', '10.247.5.1/24', 'dev', 'wa-nic1'], 'wa-peer');
+    await ip(['link', 'set', 'wa-nic1', 'up'], 'wa-peer');
+    const c = await dockerRun(DOCKER, 'wa-d14', { labels: { 'pipework.eth1': `${NIC} 10.247.5.2/24` } });
+    const line = await w.waitFor('wa-d14 plumbed', attached('wa-d14'));
+    assert.equal(line.hostIf, NIC);
+    const kind = await shOk(['nsenter', '-t', String(c.pid), '-n', 'ip', '-j', '-d', 'link', 'show', 'dev', 'eth1']);
+    assert.equal((JSON.parse(kind) as { linkinfo?: { info_kind?: string } }[])[0]?.linkinfo?.info_kind, 'macvlan');
+    assert.ok(await pingFrom(c.pid, '10.247.5.1'), 'wa-d14 → the far end of the NIC');
+    const d = await dockerRun(DOCKER, 'wa-d15', { labels: { 'pipework.eth1': `--direct-phys ${NIC} 10.247.5.3/24` } });
+    const refused = await w.waitFor('wa-d15 refused', (l) => l.action === 'refuse' && l.container === 'wa-d15');
+    assert.match(refused.message ?? '', /--allow-direct/u);
+    assert.ok(existsSync(`/sys/class/net/${NIC}`), `${NIC} is still on the host`);
+    assert.deepEqual(linksOf(d.pid).sort(), ['lo']);
+    await dockerRemove(DOCKER, 'wa-d14');
+    await dockerRemove(DOCKER, 'wa-d15');
   });
 
   test('a DHCP client that stays to renew the lease is stopped when its container dies', async () => {

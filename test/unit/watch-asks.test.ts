@@ -259,6 +259,9 @@ describe('log lines', () => {
       'podman db: label pipework.eth2 "eth0 dhcp" is refused: host interface eth0 is not served; the container is left alone');
     assert.match(humanLine({ action: 'refuse', result: 'invalid', container: 'db', source: 'label pipework.eth2', text: 'br1', message: 'too few words' }), /is malformed: too few words/u);
     assert.equal(humanLine({ action: 'clean', result: 'nothing', runtime: 'docker', container: 'web' }), 'docker web: died; nothing of it was left on the host');
+    // A container that could not be inspected is named by its id.
+    assert.equal(humanLine({ action: 'attach', result: 'failed', runtime: 'docker', id: '5baed341e3bb', message: 'cannot inspect the container: HTTP 500' }),
+      'docker 5baed341e3bb: interfaces: failed: cannot inspect the container: HTTP 500');
   });
 
   test('for machines: one JSON object per line, with time and rounded durations', () => {

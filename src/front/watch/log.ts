@@ -46,7 +46,8 @@ const round = (ms: number) => Math.round(ms * 10) / 10;
 
 /** The line for people. Pure. */
 export function humanLine(e: LogEntry): string {
-  const who = e.container !== undefined ? `${e.runtime ?? ''} ${e.container}: `.trimStart() : '';
+  const name = e.container ?? e.id;
+  const who = name !== undefined ? `${e.runtime ?? ''} ${name}: `.trimStart() : '';
   const took = e.durationMs !== undefined ? ` in ${Math.round(e.durationMs)} ms` : '';
   const why = e.message !== undefined ? `: ${e.message}` : '';
   switch (e.action) {

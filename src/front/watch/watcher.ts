@@ -187,7 +187,10 @@ export class Watcher {
     } catch (err) {
       // Its stream broke too: the re-list after reconnecting plumbs it.
       if (err instanceof RuntimeDownError) return;
-      throw err;
+      if (!(err instanceof PipeworkError)) throw err;
+      this.failures++;
+      this.logger.log({ action: 'attach', result: 'failed', runtime, id: id.slice(0, 12), trigger: job.trigger, message: `cannot inspect the container: ${err.message}` });
+      return;
     }
     // Gone already (its die follows), or nothing for pipework.
     if (inspected === undefined || !inspected.running || !asksForPipework(inspected.view.labels, inspected.view.env)) return;
