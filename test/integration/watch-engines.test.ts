@@ -280,6 +280,32 @@ describe('pipework watch on Docker and Podman', { timeout: 300_000 }, () => {
     await dockerRemove(DOCKER, 'wa-d9');
   });
 
+  test('an attach that fails mid-way is undone and logged, and the watcher goes on', async () => {
+    // The engine's test hook: the second plan of a run (eth2 here) fails at its second step.
+    const failing = await startWatcher(['--allow', 'br-wa4', '--docker', DOCKER], { PIPEWORK_FAIL_STEP: '2:2' });
+    try {
+      const c = await dockerRun(DOCKER, 'wa-d16', { labels: { 'pipework.eth1': 'br-wa4 10.247.6.1/24', 'pipework.eth2': 'br-wa4 10.247.6.2/24' } });
+      const line = await failing.waitFor('wa-d16 failed', (l) => l.action === 'attach' && l.container === 'wa-d16');
+      assert.equal(line.result, 'failed', failing.dump());
+      assert.equal(line.interface, 'eth1, eth2');
+      assert.match(line.message ?? '', /injected failure.*undone, nothing is left/u);
+      assert.deepEqual(linksOf(c.pid).sort(), ['lo'], 'neither interface is left');
+      assert.ok(!existsSync('/sys/class/net/br-wa4'), 'the bridge this run made is gone with it');
+      // A planning refusal: lo is not pipework's to make.
+      const d = await dockerRun(DOCKER, 'wa-d17', { labels: { 'pipework.lo': 'br-wa4 10.247.6.3/24' } });
+      const refused = await failing.waitFor('wa-d17 failed', (l) => l.action === 'attach' && l.container === 'wa-d17');
+      assert.equal(refused.result, 'failed');
+      assert.deepEqual(linksOf(d.pid).sort(), ['lo']);
+      // One interface: one plan, which the hook spares.
+      const e = await dockerRun(DOCKER, 'wa-d18', { labels: { 'pipework.eth1': 'br-wa4 10.247.6.4/24' } });
+      await failing.waitFor('wa-d18 plumbed', attached('wa-d18'));
+      assert.deepEqual(await addressesOf(e.pid, 'eth1'), ['10.247.6.4/24']);
+    } finally {
+      await failing.stop('SIGTERM');
+      for (const n of ['wa-d16', 'wa-d17', 'wa-d18']) await dockerRemove(DOCKER, n);
+    }
+  });
+
   test('SIGTERM mid-work: what is in flight is undone, exit 0 within 2 s', async () => {
     const w = watcher!;
     const c = await dockerRun(DOCKER, 'wa-d10', { labels: { 'pipework.eth1': `--dhcp-timeout 30 ${BR} udhcpc` } });

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { attachSpecs, type AttachOutcome } from '../../engine/attach.js';
-import { newRun } from '../../engine/context.js';
+import { failPointFromEnv, newRun, type FailPoint } from '../../engine/context.js';
 import { cleanStale } from '../../engine/detach.js';
 import type { Runner } from '../../exec/runner.js';
 import { pokeSupervisor } from '../../dhcp/supervisor.js';
@@ -83,6 +83,8 @@ export class Watcher {
   private readonly images = new ImageCache();
   private readonly policy: Policy;
   private readonly sources: Source[];
+  /** PIPEWORK_FAIL_STEP, the engine's test hook: make a step of every container's run fail. */
+  private readonly failAt: FailPoint | undefined = failPointFromEnv();
   /** Containers that could not be plumbed (--once exits 1). */
   failures = 0;
 
@@ -215,7 +217,7 @@ export class Watcher {
     }
     if (asks.length === 0 && refused.length === 0) return;
     await this.slots.use(async () => {
-      const ctx = newRun({ signal, ...(this.runner && { runner: this.runner }) });
+      const ctx = newRun({ signal, ...(this.runner && { runner: this.runner }), ...(this.failAt && { failAt: this.failAt }) });
       const specs: AttachSpec[] = [];
       if (refused.length === 0) {
         for (const a of asks) {
