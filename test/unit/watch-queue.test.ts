@@ -56,7 +56,7 @@ describe('KeyedQueue', () => {
     q.push('c', { kind: 'start', data: 's1' });
     await tick();
     q.push('c', { kind: 'start', data: 's2' });
-    q.push('c', { kind: 'start', data: 's3' }); // replaces s2: the same start, newer
+    q.push('c', { kind: 'start', data: 's3' }); // the same start as s2, which keeps waiting
     assert.deepEqual(q.pendingOf('c'), ['start']);
     q.push('c', { kind: 'die', data: 'd1' });
     q.push('c', { kind: 'die', data: 'd2' });

@@ -2,8 +2,8 @@
  * Work per container, in order, never behind another container's: one small queue per container
  * (a start, then a die, then a start again…), all of them running side by side, with a bound on
  * how many engine runs go at once. Coalesced, so a container has at most a die and a start
- * waiting: a start waiting behind nothing new is the same start; a die makes any start still
- * waiting pointless, and stops (undoes) the one running.
+ * waiting: a second start waiting behind nothing new is the same start; a die makes any start
+ * still waiting pointless, and stops (undoes) the one running.
  */
 
 export type TaskKind = 'start' | 'die';
@@ -35,9 +35,8 @@ export class KeyedQueue<T> {
       this.lanes.set(key, lane);
     }
     if (task.kind === 'start') {
-      const last = lane.pending[lane.pending.length - 1];
-      if (last?.kind === 'start') last.data = task.data;
-      else lane.pending.push(task);
+      // A start already waiting (not behind a die) is the same start: it keeps what it came with.
+      if (lane.pending[lane.pending.length - 1]?.kind !== 'start') lane.pending.push(task);
     } else {
       lane.pending = lane.pending.filter((t) => t.kind !== 'start');
       const die = lane.pending.find((t) => t.kind === 'die');

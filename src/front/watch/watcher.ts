@@ -28,6 +28,8 @@ import { nowNano, type ContainerEvent } from './stream.js';
 const WATCH_OWNER = { kind: 'watch' } as const;
 /** Engine runs at once (the host's own changes are serialized by the engine's host lock anyway). */
 const CONCURRENCY = 8;
+/** Runtime API calls at once (a re-list on a busy host inspects every running container). */
+const API_CONCURRENCY = 16;
 /** How long a die waits for the kernel to tear the container's namespace down. */
 const GONE_TIMEOUT_MS = 5_000;
 
@@ -79,6 +81,7 @@ export class Watcher {
   private readonly stopping = new AbortController();
   private readonly queue: KeyedQueue<Job>;
   private readonly slots = new Slots(CONCURRENCY);
+  private readonly apiSlots = new Slots(API_CONCURRENCY);
   private readonly plumbed = new Map<string, Plumbed>();
   private readonly images = new ImageCache();
   private readonly policy: Policy;
@@ -185,7 +188,7 @@ export class Watcher {
     const { runtime, socket } = job.source;
     let inspected;
     try {
-      inspected = await inspectContainer(runtime, socket, id);
+      inspected = await this.apiSlots.use(() => inspectContainer(runtime, socket, id));
     } catch (err) {
       // Its stream broke too: the re-list after reconnecting plumbs it.
       if (err instanceof RuntimeDownError) return;
@@ -200,7 +203,8 @@ export class Watcher {
     let image;
     if (inspected.imageId !== undefined) {
       try {
-        image = await this.images.get(runtime, socket, inspected.imageId);
+        const imageId = inspected.imageId;
+        image = await this.apiSlots.use(() => this.images.get(runtime, socket, imageId));
       } catch {
         image = undefined; // then nothing can be told to come from it: trusted only with --trust-image-labels
       }
