@@ -12,13 +12,16 @@
  *   memory       the watcher's RSS after the first 50 start/die cycles and after BENCH_CYCLES
  *                (default 1000): containers started, plumbed, killed and cleaned, 10 at a time
  *
+ * The watcher runs with the NODE_OPTIONS of contrib/pipework-watch.service (as it is deployed;
+ * BENCH_NODE_OPTIONS= overrides, e.g. empty for Node's defaults).
+ *
  * Every container is checked afterwards: eth1 there, with its address. Targets (issue 14):
  * median ≤ 30 ms and p95 ≤ 100 ms with 50 started at once; all 50 plumbed within 3 s of the
  * last start; RSS after 1000 cycles within 10% of after the first 50.
  *
  * Everything it makes is named wa-b…: containers wa-b-NNN, bridge br-wab, image wa-bench-busybox;
  * it is removed at the end, on Ctrl-C, and (left over from a killed run) at the start.
- * Environment: BENCH_N (containers started at once), BENCH_CYCLES, BENCH_LANES.
+ * Environment: BENCH_N (containers started at once), BENCH_CYCLES, BENCH_LANES, BENCH_NODE_OPTIONS.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,6 +39,9 @@ const IMAGE = 'wa-bench-busybox:latest';
 const N = Number(process.env['BENCH_N'] ?? 50);
 const CYCLES = Number(process.env['BENCH_CYCLES'] ?? 1000);
 const LANES = Number(process.env['BENCH_LANES'] ?? 10);
+/** The watcher runs with the Node options of its systemd unit, as it is deployed (BENCH_NODE_OPTIONS overrides). */
+const UNIT_NODE_OPTIONS = /^Environment=NODE_OPTIONS=(.*)$/mu.exec(readFileSync(join(ROOT, 'contrib/pipework-watch.service'), 'utf8'))?.[1] ?? '';
+const NODE_OPTIONS = process.env['BENCH_NODE_OPTIONS'] ?? UNIT_NODE_OPTIONS;
 
 const log = (msg: string): void => { process.stderr.write(`bench: ${msg}\n`); };
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -162,7 +168,9 @@ class Watch {
   readonly lines: Line[] = [];
   private waiters: (() => void)[] = [];
   constructor(env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [PIPEWORK, 'watch', '--json', '--allow', BRIDGE, '--docker', SOCK], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    this.child = spawn(process.execPath, [PIPEWORK, 'watch', '--json', '--allow', BRIDGE, '--docker', SOCK], {
+      stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS, ...env },
+    });
     let buf = '';
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       const seen = nowNano();
@@ -390,6 +398,7 @@ async function main(): Promise<void> {
   const env = process.env['NODE_EXTRA_CA_CERTS'] !== undefined ? 'set (it costs every Node start ~40 ms here: only the per-event loop starts Node per event)' : 'not set';
   const out: string[] = [];
   out.push(`## pipework watch — ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)}, Node ${process.version}, NODE_EXTRA_CA_CERTS ${env}`, '');
+  out.push(`The watcher runs with NODE_OPTIONS=${NODE_OPTIONS === '' ? '(none)' : NODE_OPTIONS}${NODE_OPTIONS === UNIT_NODE_OPTIONS ? ', as contrib/pipework-watch.service runs it' : ''}.`, '');
   out.push(`From the \`start\` event (the daemon's timestamp) to eth1 up with its address, ${N} labelled containers started at once:`, '');
   out.push('| scenario | containers | median ms | p95 ms | max ms | all done after the last start, ms |', '|---|---:|---:|---:|---:|---:|');
   for (const r of rows) out.push(`| ${r.scenario} | ${r.samples.length} | ${fmt(quantile(r.samples, 0.5))} | ${fmt(quantile(r.samples, 0.95))} | ${fmt(Math.max(...r.samples))} | ${fmt(r.allAfterLast)} |`);

@@ -7,18 +7,18 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { attachSpecs, type AttachOutcome } from '../../engine/attach.js';
-import { failPointFromEnv, newRun, type FailPoint } from '../../engine/context.js';
+import { failPointFromEnv, newRun, type FailPoint, type RunContext } from '../../engine/context.js';
 import { cleanStale } from '../../engine/detach.js';
 import type { Runner } from '../../exec/runner.js';
 import { pokeSupervisor } from '../../dhcp/supervisor.js';
 import { staleOvsPorts } from '../../host/stale.js';
-import { InterruptedError, PipeworkError } from '../../model/errors.js';
+import { PipeworkError } from '../../model/errors.js';
 import { decodeRecord, recordAddresses } from '../../model/record.js';
 import type { AttachSpec } from '../../spec/attach-spec.js';
 import { classicSpec } from '../cli/classic.js';
 import { ImageCache, RuntimeDownError, inspectContainer, listRunning } from './api.js';
-import { LABEL_PREFIX, asksForPipework, readAsks, type Problem } from './asks.js';
-import type { Logger } from './log.js';
+import { LABEL_PREFIX, asksForPipework, readAsks, type Ask, type Problem } from './asks.js';
+import type { LogEntry, Logger } from './log.js';
 import type { Runtime, WatchOptions } from './options.js';
 import { refuseRequest, refuseSpec, type Policy } from './policy.js';
 import { KeyedQueue, Slots, type Task } from './queue.js';
@@ -32,6 +32,10 @@ const CONCURRENCY = 8;
 const API_CONCURRENCY = 16;
 /** How long a die waits for the kernel to tear the container's namespace down. */
 const GONE_TIMEOUT_MS = 5_000;
+
+type LogBase = Pick<LogEntry, 'runtime' | 'container' | 'id' | 'trigger'>;
+/** A label or variable not acted on: malformed (`invalid`), or not this watcher's to serve. */
+type Refusal = Problem & { invalid: boolean };
 
 interface Job {
   source: SourceInfo;
@@ -182,79 +186,94 @@ export class Watcher {
     return this.clean(key, id, job, signal);
   }
 
-  private async plumb(key: string, id: string, job: Job, signal: AbortSignal): Promise<void> {
-    const started = performance.now();
-    const queuedMs = job.event !== undefined ? Number(nowNano() - job.event.nano) / 1e6 : undefined;
+  /** What a started container asks for, read and judged; undefined: nothing for pipework (or gone). */
+  private async read(id: string, job: Job): Promise<{ base: LogBase; name: string; asks: Ask[]; refused: Refusal[] } | undefined> {
     const { runtime, socket } = job.source;
     let inspected;
     try {
       inspected = await this.apiSlots.use(() => inspectContainer(runtime, socket, id));
     } catch (err) {
       // Its stream broke too: the re-list after reconnecting plumbs it.
-      if (err instanceof RuntimeDownError) return;
+      if (err instanceof RuntimeDownError) return undefined;
       if (!(err instanceof PipeworkError)) throw err;
       this.failures++;
       this.logger.log({ action: 'attach', result: 'failed', runtime, id: id.slice(0, 12), trigger: job.trigger, message: `cannot inspect the container: ${err.message}` });
-      return;
+      return undefined;
     }
     // Gone already (its die follows), or nothing for pipework.
-    if (inspected === undefined || !inspected.running || !asksForPipework(inspected.view.labels, inspected.view.env)) return;
-    const base = { runtime, container: inspected.view.name, id: id.slice(0, 12), trigger: job.trigger };
+    if (inspected === undefined || !inspected.running || !asksForPipework(inspected.view.labels, inspected.view.env)) return undefined;
+    const base: LogBase = { runtime, container: inspected.view.name, id: id.slice(0, 12), trigger: job.trigger };
     let image;
-    if (inspected.imageId !== undefined) {
+    const imageId = inspected.imageId;
+    if (imageId !== undefined) {
       try {
-        const imageId = inspected.imageId;
         image = await this.apiSlots.use(() => this.images.get(runtime, socket, imageId));
       } catch {
         image = undefined; // then nothing can be told to come from it: trusted only with --trust-image-labels
       }
     }
-    const view = { ...inspected.view, ...(image !== undefined && { image }) };
-    const { asks, problems, inherited } = readAsks(view, this.options.trustImageLabels);
+    const { asks, problems, inherited } = readAsks({ ...inspected.view, ...(image !== undefined && { image }) }, this.options.trustImageLabels);
     for (const p of inherited) {
       this.logger.log({ ...base, action: 'ignore', result: 'inherited', source: p.source, text: p.text, message: `${p.why} (--trust-image-labels acts on image labels)` });
     }
-    const refused: (Problem & { invalid: boolean })[] = problems.map((p) => ({ ...p, invalid: true }));
+    const refused: Refusal[] = problems.map((p) => ({ ...p, invalid: true }));
     for (const a of asks) {
       const why = refuseRequest(a.request, this.policy);
       if (why !== undefined) refused.push({ source: a.source, text: a.text, why, invalid: false });
     }
-    if (asks.length === 0 && refused.length === 0) return;
+    if (asks.length === 0 && refused.length === 0) return undefined;
+    return { base, name: inspected.view.name, asks, refused };
+  }
+
+  /** The asks as attach specs, as the classic heuristics read this host; judged again once resolved. */
+  private async specsOf(asks: Ask[], ctx: RunContext, refused: Refusal[]): Promise<AttachSpec[]> {
+    const specs: AttachSpec[] = [];
+    for (const a of asks) {
+      try {
+        const spec = await classicSpec(a.request, ctx, WATCH_OWNER);
+        const why = refuseSpec(spec, this.policy);
+        if (why !== undefined) refused.push({ source: a.source, text: a.text, why, invalid: false });
+        specs.push(spec);
+      } catch (err) {
+        if (!(err instanceof PipeworkError)) throw err;
+        refused.push({ source: a.source, text: a.text, why: err.message, invalid: true });
+      }
+    }
+    return specs;
+  }
+
+  /** A start: every interface the container asks for, in one run of the engine (all or none). */
+  private async plumb(key: string, id: string, job: Job, signal: AbortSignal): Promise<void> {
+    const started = performance.now();
+    const queuedMs = job.event !== undefined ? Number(nowNano() - job.event.nano) / 1e6 : undefined;
+    const read = await this.read(id, job);
+    if (read === undefined) return;
+    const { base, asks, refused } = read;
     await this.slots.use(async () => {
       const ctx = newRun({ signal, ...(this.runner && { runner: this.runner }), ...(this.failAt && { failAt: this.failAt }) });
-      const specs: AttachSpec[] = [];
-      if (refused.length === 0) {
-        for (const a of asks) {
-          try {
-            const spec = await classicSpec(a.request, ctx, WATCH_OWNER);
-            const why = refuseSpec(spec, this.policy);
-            if (why !== undefined) refused.push({ source: a.source, text: a.text, why, invalid: false });
-            specs.push(spec);
-          } catch (err) {
-            if (!(err instanceof PipeworkError)) throw err;
-            refused.push({ source: a.source, text: a.text, why: err.message, invalid: true });
-          }
-        }
-      }
+      const specs = refused.length === 0 ? await this.specsOf(asks, ctx, refused) : [];
       if (refused.length > 0) {
         this.failures++;
         for (const r of refused) this.logger.log({ ...base, action: 'refuse', result: r.invalid ? 'invalid' : 'refused', source: r.source, text: r.text, message: r.why });
         return;
       }
-      const interfaces = specs.map((s) => s.guestIf).join(', ');
       let outcomes: AttachOutcome[];
       try {
-        outcomes = await attachSpecs(specs, ctx, { labels: asks.map((a) => `${a.source}`) });
+        outcomes = await attachSpecs(specs, ctx, { labels: asks.map((a) => a.source) });
       } catch (err) {
         if (!(err instanceof PipeworkError)) throw err;
-        const interrupted = err instanceof InterruptedError || (signal.aborted && /interrupted/u.test(err.message));
+        // Stopped by the container's death or the watcher's: the engine undid it, as it does a failure.
+        const interrupted = signal.aborted;
         if (!interrupted) this.failures++;
-        const why = interrupted ? `${String(signal.reason ?? 'interrupted')}: undone, nothing is left` : `${err.message} (undone, nothing is left)`;
-        this.logger.log({ ...base, action: 'attach', result: interrupted ? 'undone' : 'failed', interface: interfaces, durationMs: performance.now() - started, message: why });
+        this.logger.log({
+          ...base, action: 'attach', result: interrupted ? 'undone' : 'failed', interface: specs.map((s) => s.guestIf).join(', '),
+          durationMs: performance.now() - started,
+          message: interrupted ? `${String(signal.reason ?? 'interrupted')}: undone, nothing is left` : `${err.message} (undone, nothing is left)`,
+        });
         return;
       }
       this.plumbed.set(key, {
-        name: inspected.view.name,
+        name: read.name,
         hostEnds: outcomes.flatMap((o) => (o.record.localIf !== undefined ? [o.record.localIf] : [])),
         nics: outcomes.filter((o) => o.record.hostKind === 'phys').map((o) => ({ nsInode: o.guest.nsInode, guestIf: o.spec.guestIf })),
         dhcp: specs.some((s) => s.addressing.kind === 'dhcp'),
