@@ -229,7 +229,7 @@ function quantile(xs: number[], q: number): number {
 }
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
 
-interface Row { scenario: string; samples: number[]; allAfterLast: number; queued?: number[]; work?: number[] }
+interface Row { scenario: string; samples: number[]; allAfterLast: number; queued?: number[]; work?: number[]; startSpan?: number }
 
 // --- scenarios --------------------------------------------------------------------------------
 /** N labelled containers started at once under the watcher. */
@@ -249,7 +249,9 @@ async function burst(w: Watch, round: number): Promise<{ reported: Row; observed
   const failed = w.lines.slice(from).filter((l) => l.action === 'attach' && l.result !== 'created');
   if (failed.length > 0) throw new Error(`not created: ${JSON.stringify(failed)}`);
   const eventOf = (l: Line) => starts.get(ids.find((id) => id.startsWith(l.id!))!)!;
-  const lastStart = [...starts.entries()].filter(([id]) => ids.includes(id)).reduce((m, [, n]) => (n > m ? n : m), 0n);
+  const ours = [...starts.entries()].filter(([id]) => ids.includes(id)).map(([, n]) => n);
+  const lastStart = ours.reduce((m, n) => (n > m ? n : m), 0n);
+  const firstStart = ours.reduce((m, n) => (n < m ? n : m), lastStart);
   const reported = done.map((l) => l.sinceEventMs!);
   const observed = done.map((l) => Number(l.seen - eventOf(l)) / 1e6);
   const lastDoneReported = done.reduce((m, l) => Math.max(m, Number(eventOf(l) - lastStart) / 1e6 + l.sinceEventMs!), 0);
@@ -265,9 +267,30 @@ async function burst(w: Watch, round: number): Promise<{ reported: Row; observed
   await w.until('their cleanups', () => w.lines.slice(from2).filter((l) => l.action === 'clean').length >= N, 60_000);
   await Promise.all(ids.map((id) => api('DELETE', `/containers/${id}?force=true`)));
   return {
-    reported: { scenario: 'watcher (its own report)', samples: reported, allAfterLast: lastDoneReported, queued: done.map((l) => l.queuedMs!), work: done.map((l) => l.durationMs!) },
+    reported: {
+      scenario: 'watcher (its own report)', samples: reported, allAfterLast: lastDoneReported, queued: done.map((l) => l.queuedMs!), work: done.map((l) => l.durationMs!),
+      startSpan: Number(lastStart - firstStart) / 1e6,
+    },
     observed: { scenario: 'watcher (its log line seen here)', samples: observed, allAfterLast: lastDoneObserved },
   };
+}
+
+/** One labelled container at a time (each started once the one before is plumbed): no burst. */
+async function oneByOne(w: Watch, count: number): Promise<Row> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = await create(`${PREFIX}s${String(i).padStart(3, '0')}`, { 'pipework.eth1': `${BRIDGE} 10.248.150.${i + 1}/16` });
+    const from = w.lines.length;
+    await apiOk('POST', `/containers/${id}/start`);
+    const mine = (l: Line) => l.action === 'attach' && l.id === id.slice(0, 12);
+    await w.until(`${id.slice(0, 12)} plumbed`, () => w.lines.slice(from).some(mine), 30_000);
+    const line = w.lines.slice(from).find(mine)!;
+    if (line.result !== 'created') throw new Error(`one by one: ${JSON.stringify(line)}`);
+    samples.push(line.sinceEventMs!);
+    await api('DELETE', `/containers/${id}?force=true`);
+    await sleep(100);
+  }
+  return { scenario: 'watcher, one container at a time (its own report)', samples, allAfterLast: NaN };
 }
 
 /** The fork's loop: one pipework process per start event, one after the other. */
@@ -373,6 +396,8 @@ async function main(): Promise<void> {
     await burst(w, 1);
     const b = await burst(w, 2);
     rows = [b.reported, b.observed];
+    log('20 containers one at a time');
+    rows.push(await oneByOne(w, 20));
     log(`${CYCLES} start/die cycles, ${LANES} containers at a time`);
     mem = await cycles(w);
   } finally {
@@ -403,7 +428,7 @@ async function main(): Promise<void> {
   out.push('| scenario | containers | median ms | p95 ms | max ms | all done after the last start, ms |', '|---|---:|---:|---:|---:|---:|');
   for (const r of rows) out.push(`| ${r.scenario} | ${r.samples.length} | ${fmt(quantile(r.samples, 0.5))} | ${fmt(quantile(r.samples, 0.95))} | ${fmt(Math.max(...r.samples))} | ${fmt(r.allAfterLast)} |`);
   const q = rows[0]!;
-  if (q.queued && q.work) out.push('', `Of which (watcher, medians): from the event to the work beginning (the stream read, the line of work ahead) ${fmt(quantile(q.queued, 0.5))} ms (p95 ${fmt(quantile(q.queued, 0.95))}); the work itself (inspect, specs, the engine's run) ${fmt(quantile(q.work, 0.5))} ms (p95 ${fmt(quantile(q.work, 0.95))}).`);
+  if (q.queued && q.work) out.push('', `Of which (watcher, medians): from the event to the work beginning (the stream read, the line of work ahead) ${fmt(quantile(q.queued, 0.5))} ms (p95 ${fmt(quantile(q.queued, 0.95))}); the work itself (inspect, specs, the engine's run) ${fmt(quantile(q.work, 0.5))} ms (p95 ${fmt(quantile(q.work, 0.95))}). The daemon took ${fmt(q.startSpan ?? NaN)} ms from the first of the ${N} start events to the last.`);
   out.push('', `Memory over ${mem.cycles} start/die cycles (${LANES} containers at a time, ${mem.seconds.toFixed(0)} s):`, '');
   const change = ((mem.afterAll - mem.after50) / mem.after50) * 100;
   out.push('| watcher RSS after 50 cycles | after all | change | peak |', '|---:|---:|---:|---:|');
