@@ -310,6 +310,22 @@ describe('pipework watch on Docker and Podman', { timeout: 300_000 }, () => {
     }
   });
 
+  test('the Podman service restarts: the watcher reconnects, and a container started while it was down is plumbed', async () => {
+    const w = watcher!;
+    const from = w.lines.length;
+    await service!.stop();
+    await w.waitFor('the podman stream lost', (l) => l.action === 'connect' && l.runtime === 'podman' && l.result === 'lost', 20_000, from);
+    // Podman needs no service to run a container: its start happens while nobody listens.
+    const c = await podmanRun('wa-p3', { 'pipework.eth1': `${BR} 10.247.1.33/24` });
+    service = await podman.startService(PODMAN);
+    await w.waitFor('reconnected to podman', (l) => l.action === 'connect' && l.runtime === 'podman' && l.result === 'reconnected', 30_000, from);
+    await w.waitFor('wa-p3 plumbed', attached('wa-p3'), 30_000, from);
+    assert.deepEqual(await addressesOf(c.pid, 'eth1'), ['10.247.1.33/24']);
+    assert.ok(await pingFrom(c.pid, '10.247.1.1'), 'wa-p3 → wa-d1');
+    // Once, though both the list and the resumed stream (Podman keeps its events) brought it.
+    assert.equal(w.lines.slice(from).filter(attached('wa-p3')).length, 1, w.dump());
+  });
+
   test('SIGTERM mid-work: what is in flight is undone, exit 0 within 2 s', async () => {
     const w = watcher!;
     const c = await dockerRun(DOCKER, 'wa-d10', { labels: { 'pipework.eth1': `--dhcp-timeout 30 ${BR} udhcpc` } });
