@@ -218,4 +218,27 @@ describe('streams against a fake engine', () => {
       await fake.stop();
     }
   });
+  test('a daemon that drops every stream at once is tried less and less often (no re-list storm)', async () => {
+    const socket = join(dir, 'd.sock');
+    const fake = new FakeEngine(socket, (res) => setTimeout(() => res.destroy(), 5));
+    await fake.start();
+    const times: number[] = [];
+    const src = new Source({ runtime: 'docker', socket, explicit: true }, {
+      onEvent: () => undefined,
+      onConnected: () => { times.push(performance.now()); return Promise.resolve(); },
+    }, { log: () => undefined });
+    const controller = new AbortController();
+    const running = src.run(controller.signal);
+    try {
+      await until('four connects', () => times.length >= 4, 10_000);
+      const gaps = times.slice(1).map((t, k) => t - times[k]!);
+      // 500, 1000, 2000 ms (each at least about the backoff), never a tight loop.
+      assert.ok(gaps[0]! >= 400, `gaps ${gaps.map(Math.round).join(', ')}`);
+      assert.ok(gaps[2]! > gaps[0]! * 2, `gaps ${gaps.map(Math.round).join(', ')}`);
+    } finally {
+      controller.abort();
+      await running;
+      await fake.stop();
+    }
+  });
 });

@@ -78,7 +78,7 @@ function refusedOption(word: string, inLabel: boolean): string {
   return `option ${word} is not accepted ${inLabel ? 'in a label' : 'in a pipework_cmd variable'} (only --direct-phys, -a, --dhcp-timeout and --dhcp-image${inLabel ? '' : ', -i'})`;
 }
 
-/** Refuse options a container may not use; return the words unchanged. */
+/** Refuse the options a container may not use. */
 function checkOptions(words: readonly string[], inLabel: boolean): void {
   const allowed = inLabel ? LABEL_OPTIONS : ENV_OPTIONS;
   for (let i = 0; i < words.length; i++) {

@@ -24,6 +24,8 @@ export interface SourceHandlers {
 
 export const BACKOFF_MIN_MS = 250;
 export const BACKOFF_MAX_MS = 5_000;
+/** A stream that lived this long was no flap: the next loss is retried quickly again. */
+const STABLE_MS = 5_000;
 
 /** The next wait after a failed attempt. Pure. */
 export function nextBackoff(ms: number): number {
@@ -107,6 +109,7 @@ export class Source {
         break;
       }
       this.lastOpened = opened;
+      const connectedAt = performance.now();
       this.connected = true;
       reported = false;
       this.logger.log({ action: 'connect', result: everConnected ? 'reconnected' : 'connected', runtime: this.info.runtime, message: `${everConnected ? 'reconnected to' : 'watching'} ${this.what()}` });
@@ -122,9 +125,11 @@ export class Source {
       this.stream.close();
       this.connected = false;
       if (signal.aborted) break;
+      // A stream that lasted starts the backoff over; one that keeps breaking at once (a daemon
+      // going up and down) is tried less and less often, and not re-listed in a tight loop.
+      backoff = performance.now() - connectedAt >= STABLE_MS ? BACKOFF_MIN_MS : nextBackoff(backoff);
       this.logger.log({ action: 'connect', result: 'lost', runtime: this.info.runtime, message: `lost ${this.what()} (${why}); reconnecting` });
       await sleep(backoff, signal);
-      backoff = BACKOFF_MIN_MS;
     }
     this.stream?.close();
   }
