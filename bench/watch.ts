@@ -21,7 +21,8 @@
  *
  * Everything it makes is named wa-b…: containers wa-b-NNN, bridge br-wab, image wa-bench-busybox;
  * it is removed at the end, on Ctrl-C, and (left over from a killed run) at the start.
- * Environment: BENCH_N (containers started at once), BENCH_CYCLES, BENCH_LANES, BENCH_NODE_OPTIONS.
+ * Environment: BENCH_N (containers started at once), BENCH_CYCLES, BENCH_LANES, BENCH_NODE_OPTIONS,
+ * BENCH_ONLY=latency|memory (one of the two parts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -336,19 +337,33 @@ async function perEvent(): Promise<Row> {
   return { scenario: 'one `pipework` process per event (serial loop)', samples, allAfterLast: Number(lastDone - lastStart) / 1e6 };
 }
 
-/** Start/die cycles, LANES containers at a time; RSS after the first 50 and after all. */
+/**
+ * The watcher's RSS once it has settled: idle (nothing to do) for a while, sampled every second,
+ * the median of the last five samples. V8 collects and gives memory back when a process goes
+ * idle, so two readings taken this way compare what is kept, not where the GC happened to be.
+ */
+async function settledRss(w: Watch): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < SETTLE_S; i++) {
+    await sleep(1000);
+    samples.push(w.rssKb());
+  }
+  return quantile(samples.slice(-5), 0.5);
+}
+const SETTLE_S = 10;
+
+/** Start/die cycles, LANES containers at a time; the settled RSS after the first 50 and after all. */
 async function cycles(w: Watch): Promise<{ after50: number; afterAll: number; peak: number; cycles: number; seconds: number }> {
   const ids: string[] = [];
   for (let i = 0; i < LANES; i++) ids.push(await create(`${PREFIX}m${String(i).padStart(3, '0')}`, { 'pipework.eth1': `${BRIDGE} 10.248.100.${i + 1}/16` }));
   let done = 0;
-  let after50 = 0;
   let peak = 0;
   const t0 = performance.now();
   const short = (id: string) => id.slice(0, 12);
-  await Promise.all(ids.map(async (id) => {
+  const runTo = (target: number) => Promise.all(ids.map(async (id) => {
     const attached = (l: Line) => l.id === short(id) && l.action === 'attach';
     const cleaned = (l: Line) => l.id === short(id) && l.action === 'clean';
-    while (done < CYCLES) {
+    while (done < target) {
       const a = w.count(attached);
       const c = w.count(cleaned);
       await apiOk('POST', `/containers/${id}/start`);
@@ -357,29 +372,72 @@ async function cycles(w: Watch): Promise<{ after50: number; afterAll: number; pe
       await w.until(`${short(id)} cleaned`, () => w.count(cleaned) > c, 60_000);
       // Stopped (exited) before the next start.
       for (let k = 0; k < 200; k++) {
-        const s = JSON.parse(await apiOk('GET', `/containers/${id}/json`)) as { State: { Running: boolean } };
-        if (!s.State.Running) break;
+        const st = JSON.parse(await apiOk('GET', `/containers/${id}/json`)) as { State: { Running: boolean } };
+        if (!st.State.Running) break;
         await sleep(10);
       }
       done++;
       peak = Math.max(peak, w.rssKb());
-      if (done === 50) after50 = w.rssKb();
       if (done % 100 === 0) log(`${done} cycles, watcher RSS ${w.rssKb()} kB`);
     }
   }));
-  const seconds = (performance.now() - t0) / 1000;
-  // Let it settle (its queues empty) before the last reading, as after the first 50.
-  await sleep(500);
-  const afterAll = w.rssKb();
+  await runTo(50);
+  const after50 = await settledRss(w);
+  log(`after ${done} cycles, settled RSS ${after50} kB`);
+  await runTo(CYCLES);
+  const seconds = (performance.now() - t0) / 1000 - SETTLE_S;
+  const afterAll = await settledRss(w);
+  log(`after ${done} cycles, settled RSS ${afterAll} kB`);
   const failed = w.lines.filter((l) => l.action === 'attach' && l.result !== 'created' && l.result !== 'unchanged');
   if (failed.length > 0) throw new Error(`attach results: ${JSON.stringify(failed.slice(0, 3))}`);
   await Promise.all(ids.map((id) => api('DELETE', `/containers/${id}?force=true`)));
   return { after50, afterAll, peak: Math.max(peak, afterAll), cycles: done, seconds };
 }
 
+type Memory = Awaited<ReturnType<typeof cycles>>;
+
+async function latencyPhase(w: Watch): Promise<Row[]> {
+  // A first burst creates the bridge and warms the watcher up; the second is measured.
+  await burst(w, 1);
+  const b = await burst(w, 2);
+  const rows = [b.reported, b.observed];
+  log('20 containers one at a time');
+  rows.push(await oneByOne(w, 20));
+  return rows;
+}
+
+function report(rows: Row[], mem: Memory | undefined): string {
+  const env = process.env['NODE_EXTRA_CA_CERTS'] !== undefined ? 'set (it costs every Node start ~40 ms here: only the per-event loop starts Node per event)' : 'not set';
+  const out: string[] = [];
+  out.push(`## pipework watch — ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)}, Node ${process.version}, NODE_EXTRA_CA_CERTS ${env}`, '');
+  out.push(`The watcher runs with NODE_OPTIONS=${NODE_OPTIONS === '' ? '(none)' : NODE_OPTIONS}${NODE_OPTIONS === UNIT_NODE_OPTIONS ? ', as contrib/pipework-watch.service runs it' : ''}.`, '');
+  const targets: string[] = [];
+  const r0 = rows[0];
+  if (r0 !== undefined) {
+    out.push(`From the \`start\` event (the daemon's timestamp) to eth1 up with its address, ${N} labelled containers started at once:`, '');
+    out.push('| scenario | containers | median ms | p95 ms | max ms | all done after the last start, ms |', '|---|---:|---:|---:|---:|---:|');
+    for (const r of rows) out.push(`| ${r.scenario} | ${r.samples.length} | ${fmt(quantile(r.samples, 0.5))} | ${fmt(quantile(r.samples, 0.95))} | ${fmt(Math.max(...r.samples))} | ${fmt(r.allAfterLast)} |`);
+    if (r0.queued && r0.work) out.push('', `Of which (watcher, medians): from the event to the work beginning (the stream read, the line of work ahead) ${fmt(quantile(r0.queued, 0.5))} ms (p95 ${fmt(quantile(r0.queued, 0.95))}); the work itself (inspect, specs, the engine's run) ${fmt(quantile(r0.work, 0.5))} ms (p95 ${fmt(quantile(r0.work, 0.95))}). The daemon took ${fmt(r0.startSpan ?? NaN)} ms from the first of the ${N} start events to the last.`);
+    targets.push(`- median ≤ 30 ms: ${fmt(quantile(r0.samples, 0.5))} ms — ${quantile(r0.samples, 0.5) <= 30 ? 'met' : 'NOT met'}`);
+    targets.push(`- p95 ≤ 100 ms: ${fmt(quantile(r0.samples, 0.95))} ms — ${quantile(r0.samples, 0.95) <= 100 ? 'met' : 'NOT met'}`);
+    targets.push(`- all ${N} within 3 s of the last start: ${fmt(r0.allAfterLast)} ms — ${r0.allAfterLast <= 3000 ? 'met' : 'NOT met'}`);
+  }
+  if (mem !== undefined) {
+    const change = ((mem.afterAll - mem.after50) / mem.after50) * 100;
+    out.push('', `Memory over ${mem.cycles} start/die cycles (${LANES} containers at a time, ${mem.seconds.toFixed(0)} s). Settled RSS: idle for ${SETTLE_S} s after the cycles, the median of the last 5 one-second samples; the peak is the highest seen while cycling.`, '');
+    out.push('| watcher RSS after 50 cycles | after all | change | peak |', '|---:|---:|---:|---:|');
+    out.push(`| ${(mem.after50 / 1024).toFixed(1)} MiB | ${(mem.afterAll / 1024).toFixed(1)} MiB | ${change >= 0 ? '+' : ''}${change.toFixed(1)}% | ${(mem.peak / 1024).toFixed(1)} MiB |`);
+    targets.push(`- RSS after ${mem.cycles} cycles within 10% of after 50: ${change >= 0 ? '+' : ''}${change.toFixed(1)}% — ${Math.abs(change) <= 10 ? 'met' : 'NOT met'}`);
+  }
+  out.push('', 'Targets:', '', ...targets);
+  return `${out.join('\n')}\n`;
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('run as root');
   if (!existsSync(PIPEWORK)) throw new Error(`${PIPEWORK} missing: npm run build`);
+  const only = process.env['BENCH_ONLY'];
+  if (only !== undefined && only !== 'latency' && only !== 'memory') throw new Error('BENCH_ONLY is latency or memory');
   const cancel = () => {
     void removeAll().finally(() => process.exit(130));
   };
@@ -388,58 +446,37 @@ async function main(): Promise<void> {
   await removeAll();
   await ensureImage();
   const w = new Watch();
-  let rows: Row[];
-  let mem;
+  let rows: Row[] = [];
+  let mem: Memory | undefined;
   try {
     await w.until('the watcher to connect', () => w.lines.some((l) => l.action === 'connect' && l.result === 'connected'), 20_000);
-    // A first burst creates the bridge and warms the watcher up; the second is measured.
-    await burst(w, 1);
-    const b = await burst(w, 2);
-    rows = [b.reported, b.observed];
-    log('20 containers one at a time');
-    rows.push(await oneByOne(w, 20));
-    log(`${CYCLES} start/die cycles, ${LANES} containers at a time`);
-    mem = await cycles(w);
+    if (only !== 'memory') rows = await latencyPhase(w);
+    if (only !== 'latency') {
+      log(`${CYCLES} start/die cycles, ${LANES} containers at a time`);
+      mem = await cycles(w);
+    }
   } finally {
     await w.stop();
   }
-  // The in-process netlink prototype (no ip process per step), when its addon is built.
-  if (existsSync(join(ROOT, 'native/build/Release/pipework_netlink.node'))) {
-    const nl = new Watch({ PIPEWORK_NETLINK: '1' });
-    try {
-      await nl.until('the watcher to connect', () => nl.lines.some((l) => l.action === 'connect' && l.result === 'connected'), 20_000);
-      await burst(nl, 3);
-      const b = await burst(nl, 4);
-      rows.push({ ...b.reported, scenario: 'watcher, PIPEWORK_NETLINK=1 (prototype; its own report)' });
-    } finally {
-      await nl.stop();
+  if (only !== 'memory') {
+    // The in-process netlink prototype (no ip process per step), when its addon is built.
+    if (existsSync(join(ROOT, 'native/build/Release/pipework_netlink.node'))) {
+      const nl = new Watch({ PIPEWORK_NETLINK: '1' });
+      try {
+        await nl.until('the watcher to connect', () => nl.lines.some((l) => l.action === 'connect' && l.result === 'connected'), 20_000);
+        await burst(nl, 3);
+        const b = await burst(nl, 4);
+        rows.push({ ...b.reported, scenario: 'watcher, PIPEWORK_NETLINK=1 (prototype; its own report)' });
+      } finally {
+        await nl.stop();
+      }
+    } else {
+      log('the netlink addon is not built (npm run build:native): no PIPEWORK_NETLINK=1 row');
     }
-  } else {
-    log('the netlink addon is not built (npm run build:native): no PIPEWORK_NETLINK=1 row');
+    rows.push(await perEvent());
   }
-  rows.push(await perEvent());
   await removeAll();
-
-  const env = process.env['NODE_EXTRA_CA_CERTS'] !== undefined ? 'set (it costs every Node start ~40 ms here: only the per-event loop starts Node per event)' : 'not set';
-  const out: string[] = [];
-  out.push(`## pipework watch — ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)}, Node ${process.version}, NODE_EXTRA_CA_CERTS ${env}`, '');
-  out.push(`The watcher runs with NODE_OPTIONS=${NODE_OPTIONS === '' ? '(none)' : NODE_OPTIONS}${NODE_OPTIONS === UNIT_NODE_OPTIONS ? ', as contrib/pipework-watch.service runs it' : ''}.`, '');
-  out.push(`From the \`start\` event (the daemon's timestamp) to eth1 up with its address, ${N} labelled containers started at once:`, '');
-  out.push('| scenario | containers | median ms | p95 ms | max ms | all done after the last start, ms |', '|---|---:|---:|---:|---:|---:|');
-  for (const r of rows) out.push(`| ${r.scenario} | ${r.samples.length} | ${fmt(quantile(r.samples, 0.5))} | ${fmt(quantile(r.samples, 0.95))} | ${fmt(Math.max(...r.samples))} | ${fmt(r.allAfterLast)} |`);
-  const q = rows[0]!;
-  if (q.queued && q.work) out.push('', `Of which (watcher, medians): from the event to the work beginning (the stream read, the line of work ahead) ${fmt(quantile(q.queued, 0.5))} ms (p95 ${fmt(quantile(q.queued, 0.95))}); the work itself (inspect, specs, the engine's run) ${fmt(quantile(q.work, 0.5))} ms (p95 ${fmt(quantile(q.work, 0.95))}). The daemon took ${fmt(q.startSpan ?? NaN)} ms from the first of the ${N} start events to the last.`);
-  out.push('', `Memory over ${mem.cycles} start/die cycles (${LANES} containers at a time, ${mem.seconds.toFixed(0)} s):`, '');
-  const change = ((mem.afterAll - mem.after50) / mem.after50) * 100;
-  out.push('| watcher RSS after 50 cycles | after all | change | peak |', '|---:|---:|---:|---:|');
-  out.push(`| ${(mem.after50 / 1024).toFixed(1)} MiB | ${(mem.afterAll / 1024).toFixed(1)} MiB | ${change >= 0 ? '+' : ''}${change.toFixed(1)}% | ${(mem.peak / 1024).toFixed(1)} MiB |`);
-  const r0 = rows[0]!;
-  out.push('', 'Targets:', '');
-  out.push(`- median ≤ 30 ms: ${fmt(quantile(r0.samples, 0.5))} ms — ${quantile(r0.samples, 0.5) <= 30 ? 'met' : 'NOT met'}`);
-  out.push(`- p95 ≤ 100 ms: ${fmt(quantile(r0.samples, 0.95))} ms — ${quantile(r0.samples, 0.95) <= 100 ? 'met' : 'NOT met'}`);
-  out.push(`- all ${N} within 3 s of the last start: ${fmt(r0.allAfterLast)} ms — ${r0.allAfterLast <= 3000 ? 'met' : 'NOT met'}`);
-  out.push(`- RSS after ${mem.cycles} cycles within 10% of after 50: ${change.toFixed(1)}% — ${Math.abs(change) <= 10 ? 'met' : 'NOT met'}`);
-  process.stdout.write(`${out.join('\n')}\n`);
+  process.stdout.write(report(rows, mem));
 }
 
 main().catch(async (err: unknown) => {

@@ -3,6 +3,7 @@
 // on engine runs at once.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { IdleCollector } from '../../src/front/watch/idle.js';
 import { KeyedQueue, Slots, type Task } from '../../src/front/watch/queue.js';
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -138,5 +139,26 @@ describe('Slots', () => {
     const slots = new Slots(1);
     await assert.rejects(slots.use(() => Promise.reject(new Error('x'))), /x/u);
     assert.equal(await slots.use(() => Promise.resolve(7)), 7);
+  });
+});
+
+describe('IdleCollector', () => {
+  test('one full collection once idle after work; none while busy; none without work', async () => {
+    let busy = true;
+    const c = new IdleCollector(() => !busy, 30);
+    c.touch();
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(c.collections, 0, 'busy: not now');
+    busy = false;
+    c.touch();
+    c.touch(); // debounced: one collection for a burst of work
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(c.collections, 1);
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(c.collections, 1, 'no work since: no collection');
+    c.touch();
+    c.stop();
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(c.collections, 1, 'stopped');
   });
 });

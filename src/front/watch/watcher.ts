@@ -21,6 +21,7 @@ import { LABEL_PREFIX, asksForPipework, readAsks, type Ask, type Problem } from 
 import type { LogEntry, Logger } from './log.js';
 import type { Runtime, WatchOptions } from './options.js';
 import { refuseRequest, refuseSpec, type Policy } from './policy.js';
+import { IdleCollector } from './idle.js';
 import { KeyedQueue, Slots, type Task } from './queue.js';
 import { Source, type SourceInfo } from './source.js';
 import { nowNano, type ContainerEvent } from './stream.js';
@@ -90,6 +91,8 @@ export class Watcher {
   private readonly images = new ImageCache();
   private readonly policy: Policy;
   private readonly sources: Source[];
+  /** A full GC once the work has stopped for a while: memory stays flat over thousands of containers. */
+  private readonly collector: IdleCollector;
   /** PIPEWORK_FAIL_STEP, the engine's test hook: make a step of every container's run fail. */
   private readonly failAt: FailPoint | undefined = failPointFromEnv();
   /** Containers that could not be plumbed (--once exits 1). */
@@ -97,7 +100,8 @@ export class Watcher {
 
   constructor(private readonly options: WatchOptions, sources: SourceInfo[], private readonly logger: Logger, private readonly runner?: Runner) {
     this.policy = { allow: new Set(options.allow), allowDirect: options.allowDirect };
-    this.queue = new KeyedQueue<Job>((key, task, signal) => this.work(key, task, signal), (key, err) => {
+    this.collector = new IdleCollector(() => this.queue.size === 0);
+    this.queue = new KeyedQueue<Job>((key, task, signal) => this.work(key, task, signal).finally(() => this.collector.touch()), (key, err) => {
       this.logger.log({ action: 'watch', result: 'error', message: `internal error on ${key}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}` });
     });
     this.sources = sources.map((info) => new Source(info, {
@@ -142,6 +146,7 @@ export class Watcher {
   /** SIGTERM: take nothing new, stop (undo) what runs, let the cleanups in flight finish. */
   stop(reason: string): Promise<void> {
     this.stopping.abort(reason);
+    this.collector.stop();
     this.queue.stop(reason);
     return this.queue.idle();
   }
