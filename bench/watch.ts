@@ -206,8 +206,8 @@ class Watch {
     return this.lines.filter(pred).length;
   }
 
-  rssKb(): number {
-    const m = /^VmRSS:\s+(\d+) kB/mu.exec(readFileSync(`/proc/${this.child.pid!}/status`, 'utf8'));
+  rssKb(field = 'VmRSS'): number {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'mu').exec(readFileSync(`/proc/${this.child.pid!}/status`, 'utf8'));
     return Number(m?.[1] ?? 0);
   }
 
@@ -342,18 +342,19 @@ async function perEvent(): Promise<Row> {
  * the median of the last five samples. V8 collects and gives memory back when a process goes
  * idle, so two readings taken this way compare what is kept, not where the GC happened to be.
  */
-async function settledRss(w: Watch): Promise<number> {
-  const samples: number[] = [];
+async function settledRss(w: Watch): Promise<{ rss: number; anon: number; file: number }> {
+  const samples: { rss: number; anon: number; file: number }[] = [];
   for (let i = 0; i < SETTLE_S; i++) {
     await sleep(1000);
-    samples.push(w.rssKb());
+    samples.push({ rss: w.rssKb(), anon: w.rssKb('RssAnon'), file: w.rssKb('RssFile') });
   }
-  return quantile(samples.slice(-5), 0.5);
+  const last = samples.slice(-5);
+  return { rss: quantile(last.map((x) => x.rss), 0.5), anon: quantile(last.map((x) => x.anon), 0.5), file: quantile(last.map((x) => x.file), 0.5) };
 }
 const SETTLE_S = 10;
 
 /** Start/die cycles, LANES containers at a time; the settled RSS after the first 50 and after all. */
-async function cycles(w: Watch): Promise<{ after50: number; afterAll: number; peak: number; cycles: number; seconds: number }> {
+async function cycles(w: Watch): Promise<{ after50: number; afterAll: number; peak: number; cycles: number; seconds: number; detail: string }> {
   const ids: string[] = [];
   for (let i = 0; i < LANES; i++) ids.push(await create(`${PREFIX}m${String(i).padStart(3, '0')}`, { 'pipework.eth1': `${BRIDGE} 10.248.100.${i + 1}/16` }));
   let done = 0;
@@ -382,16 +383,20 @@ async function cycles(w: Watch): Promise<{ after50: number; afterAll: number; pe
     }
   }));
   await runTo(50);
-  const after50 = await settledRss(w);
-  log(`after ${done} cycles, settled RSS ${after50} kB`);
+  const first = await settledRss(w);
+  log(`after ${done} cycles, settled RSS ${first.rss} kB`);
   await runTo(CYCLES);
   const seconds = (performance.now() - t0) / 1000 - SETTLE_S;
-  const afterAll = await settledRss(w);
-  log(`after ${done} cycles, settled RSS ${afterAll} kB`);
+  const last = await settledRss(w);
+  log(`after ${done} cycles, settled RSS ${last.rss} kB`);
+  const mib = (kb: number) => (kb / 1024).toFixed(1);
+  const detail = `Of the settled RSS, anonymous memory (heap, malloc) ${mib(first.anon)} → ${mib(last.anon)} MiB, file-backed (the node binary and libraries paged in) ${mib(first.file)} → ${mib(last.file)} MiB.`;
+  const after50 = first.rss;
+  const afterAll = last.rss;
   const failed = w.lines.filter((l) => l.action === 'attach' && l.result !== 'created' && l.result !== 'unchanged');
   if (failed.length > 0) throw new Error(`attach results: ${JSON.stringify(failed.slice(0, 3))}`);
   await Promise.all(ids.map((id) => api('DELETE', `/containers/${id}?force=true`)));
-  return { after50, afterAll, peak: Math.max(peak, afterAll), cycles: done, seconds };
+  return { after50, afterAll, peak: Math.max(peak, afterAll), cycles: done, seconds, detail };
 }
 
 type Memory = Awaited<ReturnType<typeof cycles>>;
@@ -427,6 +432,7 @@ function report(rows: Row[], mem: Memory | undefined): string {
     out.push('', `Memory over ${mem.cycles} start/die cycles (${LANES} containers at a time, ${mem.seconds.toFixed(0)} s). Settled RSS: idle for ${SETTLE_S} s after the cycles, the median of the last 5 one-second samples; the peak is the highest seen while cycling.`, '');
     out.push('| watcher RSS after 50 cycles | after all | change | peak |', '|---:|---:|---:|---:|');
     out.push(`| ${(mem.after50 / 1024).toFixed(1)} MiB | ${(mem.afterAll / 1024).toFixed(1)} MiB | ${change >= 0 ? '+' : ''}${change.toFixed(1)}% | ${(mem.peak / 1024).toFixed(1)} MiB |`);
+    out.push('', mem.detail);
     targets.push(`- RSS after ${mem.cycles} cycles within 10% of after 50: ${change >= 0 ? '+' : ''}${change.toFixed(1)}% — ${Math.abs(change) <= 10 ? 'met' : 'NOT met'}`);
   }
   out.push('', 'Targets:', '', ...targets);
