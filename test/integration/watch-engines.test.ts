@@ -16,7 +16,7 @@ import { clientsIn, dhcpAgentPath, dhcpStateKeys, removeDhcpFiles, startDhcpServ
 import * as docker from './helpers/docker.js';
 import { addBridge, addNetns, delNetns, ip } from './helpers/netns.js';
 import * as podman from './helpers/podman.js';
-import { repoRoot, sh, shOk, waitFor } from './helpers/run.js';
+import { repoRoot, runPipework, sh, shOk, waitFor } from './helpers/run.js';
 import {
   addressesOf, dockerKill, dockerRemove, dockerRemovePrefix, dockerRestart, dockerRun, linksOf, ovsRowsOf, pingFrom, runningPid,
   startWatcher, type Started, type WatcherProc, type WatchLine,
@@ -102,6 +102,14 @@ describe('pipework watch on Docker and Podman', { timeout: 300_000 }, () => {
     assert.ok(await pingFrom(started.get('wa-p1')!.pid, '10.247.1.1'), 'podman wa-p1 → docker wa-d1');
     const line = w.lines.find(attached('wa-d1'))!;
     assert.equal(line.trigger, 'list');
+    // Owned by the watcher: `pipework ls --owner watch` says so, and `del` (the command line's) leaves it.
+    const ls = await runPipework(['ls', '--owner', 'watch', '--json', `docker:wa-d1`]);
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.match(ls.stdout, /"owner": "watch"/u);
+    const del = await runPipework(['del', 'docker:wa-d1']);
+    assert.notEqual(del.code, 0, 'the command line does not remove what the watcher made');
+    assert.match(del.stderr, /plumbed by watch/u);
+    assert.deepEqual(await addressesOf(started.get('wa-d1')!.pid, 'eth1'), ['10.247.1.1/24']);
     assert.equal(line.hostIf, BR);
     assert.equal(line.runtime, 'docker');
     assert.equal(typeof line.durationMs, 'number');
