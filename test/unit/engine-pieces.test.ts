@@ -144,6 +144,8 @@ void describe('resultOf: what an attach made, as data', () => {
   });
 });
 
+const FRONT_DOOR_VERBS = ['apply', 'destroy', 'inspect', 'graph', 'schema', 'watch', 'cni'];
+
 void describe('help and completion', () => {
   void test('every verb has its help; --wait is wait; an unknown verb has none', () => {
     for (const verb of [...VERBS.filter((v) => v !== 'help'), 'attach', 'route', 'rule', 'tc', 'wait']) {
@@ -155,9 +157,13 @@ void describe('help and completion', () => {
     assert.ok(HELP.includes(SYNTAX));
   });
 
+  void test('--help names the verbs of every front door (their own usage is their --help)', () => {
+    for (const verb of FRONT_DOOR_VERBS) assert.match(HELP, new RegExp(`^ {2}(\\S+, )*${verb}\\b`, 'mu'), verb);
+  });
+
   void test('the completion script knows every verb and every option', () => {
     const verbs = /local verbs="([^"]*)"/u.exec(BASH_COMPLETION)?.[1]?.split(' ') ?? [];
-    for (const v of [...VERBS, 'route', 'rule', 'tc']) assert.ok(verbs.includes(v), v);
+    for (const v of [...VERBS, 'route', 'rule', 'tc', ...FRONT_DOOR_VERBS]) assert.ok(verbs.includes(v), v);
     const opts = /local opts="([^"]*)"/u.exec(BASH_COMPLETION)?.[1]?.split(' ') ?? [];
     for (const o of HELP.match(/^ {2}(-[-a-zA-Z]+)/gmu)!.map((m) => m.trim())) {
       if (o === '--' || o === '-h' || o === '-V') continue;

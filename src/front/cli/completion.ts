@@ -3,7 +3,7 @@ export const BASH_COMPLETION = `# bash completion for pipework — source <(pipe
 _pipework() {
   local cur prev words cword
   _init_completion 2>/dev/null || { cur=\${COMP_WORDS[COMP_CWORD]}; prev=\${COMP_WORDS[COMP_CWORD-1]}; cword=$COMP_CWORD; words=("\${COMP_WORDS[@]}"); }
-  local verbs="del ls batch route rule tc help completion"
+  local verbs="del ls batch route rule tc apply destroy inspect graph schema watch cni help completion"
   local opts="-i -l -a --direct-phys --replace --all --stale --owner --dhcp-timeout --dhcp-image --timeout --wait --dry-run --json --help --version"
   case $prev in
     -a) COMPREPLY=($(compgen -W "4 6" -- "$cur")); return ;;
@@ -11,7 +11,9 @@ _pipework() {
     --owner) COMPREPLY=($(compgen -W "cli watch topology cni" -- "$cur")); return ;;
     help) COMPREPLY=($(compgen -W "attach $verbs" -- "$cur")); return ;;
     completion) COMPREPLY=($(compgen -W "bash" -- "$cur")); return ;;
-    batch) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    batch|apply|destroy|inspect|graph|-o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    cni) COMPREPLY=($(compgen -W "install uninstall daemon" -- "$cur")); return ;;
+    --format) COMPREPLY=($(compgen -W "mermaid dot html" -- "$cur")); return ;;
   esac
   if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur")); return; fi
   local n=0 w

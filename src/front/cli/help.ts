@@ -85,6 +85,12 @@ Verbs:
   batch               many attach lines at once, all or nothing (pipework help batch)
   route, rule, tc     run ip route / ip rule / tc inside a guest
   --wait              inside a container: wait for an interface
+  apply, destroy      make the host match a topology file; remove what it made
+  inspect, graph      a topology file's links, desired vs live; drawn (mermaid, dot, html)
+  schema              the topology format's JSON Schema
+  watch               plumb containers from their labels as they start (pipework help watch)
+  cni                 install the CNI plugin, or run its daemon (pipework help cni); with
+                      CNI_COMMAND set, pipework is the CNI plugin itself
   help <verb>         help on one verb
   completion bash     a bash completion script
 

@@ -68,8 +68,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   jsonOutput = 'json' in request && request.json;
   switch (request.kind) {
     case 'help': {
+      // The other front doors print their own usage on --help.
+      const other = request.verb !== undefined ? FRONT_DOORS[request.verb] : undefined;
+      if (other) return (await other()).run([request.verb!, '--help']);
       const text = helpFor(request.verb);
-      if (text === undefined) throw new UsageError(`no help on '${request.verb ?? ''}': the verbs are attach, del, ls, batch, route, rule, tc, wait, completion`);
+      if (text === undefined) {
+        throw new UsageError(`no help on '${request.verb ?? ''}': the verbs are attach, del, ls, batch, route, rule, tc, wait, completion, ${Object.keys(FRONT_DOORS).join(', ')}`);
+      }
       process.stdout.write(text);
       return 0;
     }
