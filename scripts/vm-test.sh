@@ -173,7 +173,7 @@ log "kernel $(cat "$KDIR/package") ($KVER), $(basename "$KERNEL")"
 
 # --- 3. pipework itself, built --------------------------------------------------------------
 [[ -d $ROOT/node_modules ]] || die "$ROOT/node_modules missing: run scripts/setup.sh first"
-main_js="$ROOT/build/src/cli/main.js"
+main_js="$ROOT/build/src/front/cli/main.js"
 if [[ ! -f $main_js || -n $(find "$ROOT/src" -name '*.ts' -newer "$main_js" -print -quit) ]]; then
   log "build/ is older than src/: npm run build"
   (cd "$ROOT" && npm run --silent build) || die "npm run build failed"
