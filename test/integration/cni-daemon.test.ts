@@ -142,10 +142,12 @@ void describe('the installed plugin and the resident daemon', () => {
       const a = await via(LAUNCHER, { command: 'ADD', containerId: 'sa', netns: '/run/netns/cn-da', ifname: 'eth0', conf: c });
       assert.equal(a.code, 0, a.stdout + a.stderr);
       // The gratuitous ARP: started by the launcher (the daemon forks nothing), it runs in the netns for a second.
+      // (The cold path's own, for its eth0 in this netns, may still run: the one for this address.)
+      const mine = (a.json!['ips'] as { address: string }[])[0]!.address.split('/')[0]!;
       const arping = (await sh(['ip', 'netns', 'pids', 'cn-da'])).stdout.split('\n').filter((p) => p !== '')
         .map((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0'); } catch { return []; } })
-        .find((argv) => argv[0]?.endsWith('arping') === true && argv.includes('eth0'));
-      assert.deepEqual(arping?.slice(1), ['-c', '1', '-A', '-I', 'eth0', (a.json!['ips'] as { address: string }[])[0]!.address.split('/')[0]!, '']);
+        .find((argv) => argv[0]?.endsWith('arping') === true && argv.includes('eth0') && argv.includes(mine));
+      assert.deepEqual(arping?.slice(1), ['-c', '1', '-A', '-I', 'eth0', mine, '']);
       assert.deepEqual(resultProblems(a.json, '1.0.0'), []);
       const b = await via(LAUNCHER, { command: 'ADD', containerId: 'sb', netns: '/run/netns/cn-db', ifname: 'eth0', conf: c });
       assert.equal(b.code, 0, b.stdout + b.stderr);
@@ -170,7 +172,10 @@ void describe('the installed plugin and the resident daemon', () => {
       const addresses = adds.map((r) => (r.json!['ips'] as { address: string }[])[0]!.address);
       assert.equal(new Set(addresses).size, MANY);
       assert.ok(await ping('cn-dm0', addresses[MANY - 1]!.split('/')[0]!));
-      assert.ok(await ping('cn-dm3', '10.245.0.1'), 'the gateway on the bridge');
+      // (No traffic to the host itself: the bridge's address is checked, once, as the kernel has it.)
+      const gw = ((JSON.parse((await sh(['ip', '-json', '-4', 'addr', 'show', 'dev', 'br-cndmn'])).stdout) as { addr_info: { local: string; prefixlen: number }[] }[])[0]?.addr_info ?? [])
+        .map((x) => `${x.local}/${x.prefixlen}`);
+      assert.deepEqual(gw, ['10.245.0.1/24'], 'the gateway on the bridge, once');
       const dels = await Promise.all(Array.from({ length: MANY }, (_, i) => via(LAUNCHER, { command: 'DEL', containerId: `m${i}`, netns: `/run/netns/cn-dm${i}`, ifname: 'eth0', conf: c })));
       dels.forEach((r, i) => assert.equal(r.code, 0, `DEL ${i}: ${r.stdout}`));
       for (const id of ['sa', 'sb']) assert.equal((await via(LAUNCHER, { command: 'DEL', containerId: id, netns: `/run/netns/cn-d${id.slice(1)}`, ifname: 'eth0', conf: c })).code, 0);
