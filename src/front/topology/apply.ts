@@ -30,6 +30,7 @@ import type { Guest as HeldGuest } from '../../guest/guest.js';
 import { parseGuestRef, resolveGuest } from '../../guest/resolve.js';
 import { HostLinkCache, readHostLink, type HostLink } from '../../host/facts.js';
 import { readOvsPortTable } from '../../host/ovs-facts.js';
+import { readVxlans, type LiveVxlan } from '../../drivers/vxlan.js';
 import { PipeworkError } from '../../model/errors.js';
 import { recordAddresses, type AttachRecord } from '../../model/record.js';
 import { hasHostEnd, type AttachSpec } from '../../spec/attach-spec.js';
@@ -56,8 +57,10 @@ export interface LinkReport {
 export interface ApplyReport {
   topology: string;
   links: LinkReport[];
-  made: { netns: string[]; bridges: string[]; ovsBridges: string[]; containers: string[]; started: string[] };
-  removed: { links: string[]; netns: string[]; bridges: string[]; ovsBridges: string[]; containers: string[] };
+  made: { netns: string[]; bridges: string[]; ovsBridges: string[]; vxlans: string[]; containers: string[]; started: string[] };
+  removed: { links: string[]; netns: string[]; bridges: string[]; ovsBridges: string[]; vxlans: string[]; containers: string[] };
+  /** What changed on the VXLAN devices, in words (peers added or removed, a device repaired). */
+  changes: string[];
   /** Plan 1 of the run (netns, bridges, OVS bridges to make). */
   makePlan: Plan;
   warnings: string[];
@@ -210,7 +213,8 @@ export async function applyTopology(topology: Topology, ctx: RunContext, opts: {
 async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boolean }): Promise<ApplyReport> {
   const live = await readLive(topology.name, ctx.runner, needs(topology, ctx));
   if (live.ovs) ctx.cache.ovs = Promise.resolve(live.ovs);
-  const problems = hostProblems(topology, (n) => ctx.cache.hostLinks.link(n), live.ovs);
+  const vxlans = (topology.part?.vxlans.length ?? 0) > 0 || live.vxlans.size > 0 ? await readVxlans(ctx.runner) : new Map<string, LiveVxlan>();
+  const problems = hostProblems(topology, (n) => ctx.cache.hostLinks.link(n), live.ovs, vxlans);
 
   // Image guests: what each needs (nothing, a start, or a new container).
   const actions = new Map<string, Awaited<ReturnType<typeof containerAction>>>();
@@ -230,12 +234,12 @@ async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boo
       problems.sort((a, b) => a.line - b.line || a.col - b.col);
       throw new TopologyFileError(topology.file, problems);
     }
-    const make = planMake(topology, live, (n) => ctx.cache.hostLinks.link(n), (n) => netnsInode(n) !== undefined);
+    const make = planMake(topology, live, (n) => ctx.cache.hostLinks.link(n), (n) => netnsInode(n) !== undefined, vxlans);
     const makePlan: Plan = { guestLabel: 'the host', steps: make.steps, warnings: make.warnings, outcome: make.steps.length > 0 ? 'created' : 'unchanged' };
     const report: ApplyReport = {
-      topology: topology.name, links: [], makePlan, warnings: [...make.warnings], changed: false,
-      made: { netns: make.netns, bridges: make.bridges, ovsBridges: make.ovsBridges, containers: [], started: [] },
-      removed: { links: [], netns: [], bridges: [], ovsBridges: [], containers: [] },
+      topology: topology.name, links: [], makePlan, warnings: [...make.warnings], changed: false, changes: make.changes,
+      made: { netns: make.netns, bridges: make.bridges, ovsBridges: make.ovsBridges, vxlans: make.vxlans, containers: [], started: [] },
+      removed: { links: [], netns: [], bridges: [], ovsBridges: [], vxlans: [], containers: [] },
     };
     if (ctx.dryRun) return await dryRun(topology, live, held, make, actions, report, ctx);
 
@@ -436,14 +440,16 @@ async function removeLeftovers(topology: Topology, live: Live, held: Map<string,
     report.removed.containers.push(c.name);
   }
   const netns = [...live.netns.keys()].filter((n) => !netnsInFile.has(n));
-  const bridges = [...live.bridges].filter((b) => !devices.has(b) && (readHostLink(b)?.ports.length ?? 0) === 0);
+  const vxlanNames = new Set((topology.part?.vxlans ?? []).map((d) => d.name));
+  const vxlans = [...live.vxlans].filter((v) => !vxlanNames.has(v));
+  const bridges = [...live.bridges].filter((b) => !devices.has(b) && (readHostLink(b)?.ports.filter((p) => !vxlans.includes(p)).length ?? 0) === 0);
   const ovsBridges: string[] = [];
   for (const b of live.ovsBridges) {
     if (devices.has(b)) continue;
     const res = await ctx.runner.run(['ovs-vsctl', '--timeout=10', 'list-ports', b], { timeoutMs: 15_000 });
     if (res.code === 0 && res.stdout.trim() === '') ovsBridges.push(b);
   }
-  const steps = planUnmake({ netns, bridges, ovsBridges });
+  const steps = planUnmake({ netns, bridges, ovsBridges, vxlans });
   if (steps.length > 0) {
     const ns = hostNs();
     try {
@@ -453,6 +459,7 @@ async function removeLeftovers(topology: Topology, live: Live, held: Map<string,
     }
   }
   report.removed.netns = netns;
+  report.removed.vxlans = vxlans;
   report.removed.bridges = bridges;
   report.removed.ovsBridges = ovsBridges;
 }
@@ -488,6 +495,8 @@ async function dryRun(
   report.removed.netns = [...live.netns.keys()].filter((n) => !netnsInFile.has(n));
   const devices = new Set([...topology.networks.values()].map((n) => n.device));
   report.removed.bridges = [...live.bridges].filter((b) => !devices.has(b));
+  const vxlanNames = new Set((topology.part?.vxlans ?? []).map((d) => d.name));
+  report.removed.vxlans = [...live.vxlans].filter((v) => !vxlanNames.has(v));
   report.removed.ovsBridges = [...live.ovsBridges].filter((b) => !devices.has(b));
   const containersInFile = new Set([...topology.guests.values()].flatMap((g) => (g.kind === 'image' ? [g.container] : [])));
   report.removed.containers = live.containers.filter((c) => !containersInFile.has(c.name)).map((c) => c.name);

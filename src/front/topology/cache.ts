@@ -30,7 +30,7 @@ function codeIdentity(): string {
  * wrong model: an entry holds its text, compared in full.
  */
 export function modelKey(text: string): string {
-  const input = `topology-model-1\0${codeIdentity()}\0${text}`;
+  const input = `topology-model-2\0${codeIdentity()}\0${text}`;
   let a = 0x811c9dc5;
   let b = 0x01000193 ^ input.length;
   for (let i = 0; i < input.length; i++) {
@@ -47,15 +47,17 @@ interface Entry {
   networks: [string, Network][];
   guests: [string, Guest][];
   links: Topology['links'];
+  hosts?: [string, Host][];
 }
 
 type Network = Topology['networks'] extends Map<string, infer N> ? N : never;
 type Guest = Topology['guests'] extends Map<string, infer G> ? G : never;
+type Host = NonNullable<Topology['hosts']> extends Map<string, infer H> ? H : never;
 
 function encode(text: string, t: Topology): string {
   // Subnets' base addresses are bigints: kept as text.
   const networks = [...t.networks].map(([k, n]) => [k, n.subnet ? { ...n, subnet: { ...n.subnet, base: n.subnet.base.toString() } } : n]);
-  return JSON.stringify({ text, name: t.name, networks, guests: [...t.guests], links: t.links });
+  return JSON.stringify({ text, name: t.name, networks, guests: [...t.guests], links: t.links, ...(t.hosts && { hosts: [...t.hosts] }) });
 }
 
 /** A plain JSON.parse (no reviver: that alone would cost more than the parse). */
@@ -72,7 +74,7 @@ export function cachedModel(text: string, file: string, dir = MODEL_DIR): Topolo
   try {
     const e = decode(readFileSync(`${dir}/${modelKey(text)}.json`, 'utf8'));
     if (e.text !== text) return undefined;
-    return { name: e.name, file, networks: new Map(e.networks), guests: new Map(e.guests), links: e.links };
+    return { name: e.name, file, networks: new Map(e.networks), guests: new Map(e.guests), links: e.links, ...(e.hosts && { hosts: new Map(e.hosts) }) };
   } catch {
     return undefined;
   }

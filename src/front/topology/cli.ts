@@ -14,11 +14,11 @@ import type { DestroyReport } from './destroy.js';
 import type { GraphFormat } from './graph.js';
 import { loadTopology, parser } from './load.js';
 import { TopologyFileError } from './problems.js';
-import { linkName, NAME_PATTERN, type Topology } from './model.js';
+import { KEY_PATTERN, linkName, NAME_PATTERN, type Topology } from './model.js';
 
-const USAGE = `pipework apply FILE [--dry-run] [--json] [--deep]
-pipework destroy FILE | --name NAME [--dry-run] [--json]
-pipework inspect FILE [--json]
+const USAGE = `pipework apply FILE [--host NAME] [--dry-run] [--json] [--deep]
+pipework destroy FILE | --name NAME [--host NAME] [--dry-run] [--json]
+pipework inspect FILE [--host NAME] [--json]
 pipework graph FILE [--format mermaid|dot|html] [-o OUT] [--offline]
 pipework schema
 `;
@@ -32,14 +32,16 @@ interface Args {
   offline: boolean;
   help: boolean;
   name?: string;
+  /** Which host's part of a multi-host file (default: the one whose underlay address is here). */
+  host?: string;
   format?: string;
   out?: string;
 }
 
 const ALLOWED: Record<string, string[]> = {
-  apply: ['--dry-run', '--json', '--deep'],
-  destroy: ['--dry-run', '--json', '--name'],
-  inspect: ['--json'],
+  apply: ['--dry-run', '--json', '--deep', '--host'],
+  destroy: ['--dry-run', '--json', '--name', '--host'],
+  inspect: ['--json', '--host'],
   graph: ['--format', '-o', '--offline'],
   schema: [],
 };
@@ -52,7 +54,7 @@ export function parseArgs(argv: readonly string[]): Args {
     const a = rest[i]!;
     const eq = a.startsWith('--') ? a.indexOf('=') : -1;
     const name = eq > 0 ? a.slice(0, eq) : a;
-    const valued = name === '--name' || name === '--format' || name === '-o' || name === '--output';
+    const valued = name === '--name' || name === '--host' || name === '--format' || name === '-o' || name === '--output';
     const value = () => {
       const v = eq > 0 ? a.slice(eq + 1) : rest[++i];
       if (v === undefined || v === '') throw new UsageError(`option ${name} needs a value\n${USAGE}`);
@@ -71,6 +73,7 @@ export function parseArgs(argv: readonly string[]): Args {
     if (valued) {
       const v = value();
       if (canonical === '--name') args.name = v;
+      else if (canonical === '--host') args.host = v;
       else if (canonical === '--format') args.format = v;
       else args.out = v;
     } else if (canonical === '--dry-run') args.dryRun = true;
@@ -91,6 +94,7 @@ export function parseArgs(argv: readonly string[]): Args {
   } else if (args.file === undefined) {
     throw new UsageError(`pipework ${verb} needs a topology file: ${USAGE.split('\n').find((l) => l.startsWith(`pipework ${verb}`)) ?? ''}`);
   }
+  if (args.host !== undefined && !new RegExp(KEY_PATTERN, 'u').test(args.host)) throw new UsageError(`invalid host name '${args.host}': expected a key of the file's hosts:`);
   if (args.format !== undefined && !['mermaid', 'dot', 'html'].includes(args.format)) throw new UsageError(`unknown --format '${args.format}': expected mermaid, dot or html`);
   if (args.format === 'html' && args.out === undefined) throw new UsageError('--format html writes a page: give it a file with -o FILE');
   return args;
@@ -156,9 +160,29 @@ async function dispatch(args: Args): Promise<number> {
   throw new UsageError(`unknown verb ${args.verb}`);
 }
 
-async function applyVerb(topology: Topology, args: Args): Promise<number> {
+/**
+ * A multi-host file's part for this host (hosts.ts): chosen by --host or by the underlay address
+ * on this host's interfaces, refused like a bad file when the host does not fit (strict: apply,
+ * inspect; destroy takes the part as the file says, whatever the host has now).
+ */
+async function partOf(topology: Topology, host: string | undefined, ctx: RunContext, strict: boolean): Promise<Topology> {
+  if (!topology.hosts) {
+    if (host !== undefined) throw new UsageError(`--host ${host}: topology ${topology.name} has no hosts: (it is a one-host file)`);
+    return topology;
+  }
+  const { chooseHost, hostPart, readInterfaces } = await import('./hosts.js');
+  const ifaces = await readInterfaces(ctx.runner);
+  const chosen = chooseHost(topology, host, ifaces, strict);
+  if (chosen.problems.length > 0 || chosen.host === undefined) throw new TopologyFileError(topology.file, chosen.problems);
+  const { part, problems } = hostPart(topology, chosen.host, ifaces, strict);
+  if (problems.length > 0) throw new TopologyFileError(topology.file, problems.sort((a, b) => a.line - b.line || a.col - b.col));
+  return part;
+}
+
+async function applyVerb(file: Topology, args: Args): Promise<number> {
   const { applyTopology } = await import('./apply.js');
   const ctx = runContext(args.dryRun);
+  const topology = await partOf(file, args.host, ctx, true);
   const onProgress = args.dryRun || args.json ? undefined : progress();
   if (onProgress) ctx.onProgress = onProgress;
   let report: ApplyReport;
@@ -178,7 +202,7 @@ async function applyVerb(topology: Topology, args: Args): Promise<number> {
         ...(l.pending !== undefined && { pending: l.pending }),
         ...(args.dryRun && l.plan && l.guest && { plan: planJson(l.plan, nsNaming(l.guest)) }),
       })),
-      made: report.made, removed: report.removed, warnings: [...new Set(report.warnings)],
+      made: report.made, removed: report.removed, ...(report.changes.length > 0 && { changes: report.changes }), warnings: [...new Set(report.warnings)],
       ...(args.dryRun && { plan: planJson(report.makePlan, nsNaming({ kind: 'netns', name: 'host', pid: 1 })) }),
     });
     return 0;
@@ -201,29 +225,32 @@ async function applyVerb(topology: Topology, args: Args): Promise<number> {
       out.push(`links[${l.link.index}] ${linkName(l.link)}: ${l.outcome}${l.repairs ? ` (${l.repairs.join('; ')})` : ''}`);
     }
   }
+  for (const c of report.changes) out.push(args.dryRun ? `# would be: ${c}` : c);
   const verb = args.dryRun ? 'would remove' : 'removed';
   const r = report.removed;
   for (const x of r.links) out.push(`${verb} ${x} (no longer in the file)`);
   for (const x of r.containers) out.push(`${verb} container ${x}`);
   for (const x of r.netns) out.push(`${verb} network namespace ${x}`);
-  for (const x of [...r.bridges, ...r.ovsBridges]) out.push(`${verb} ${x}`);
+  for (const x of [...r.vxlans, ...r.bridges, ...r.ovsBridges]) out.push(`${verb} ${x}`);
   for (const w of new Set(report.warnings)) out.push(w);
   const counts = new Map<string, number>();
   for (const l of report.links) counts.set(l.outcome, (counts.get(l.outcome) ?? 0) + 1);
   const summary = [...counts].map(([k, n]) => `${n} ${args.dryRun && k !== 'unchanged' ? `to be ${k}` : k}`).join(', ') || 'no links';
   out.push(report.changed
-    ? `topology ${topology.name}: ${summary}${report.made.netns.length + report.made.bridges.length + report.made.ovsBridges.length + report.made.containers.length > 0 ? `; ${args.dryRun ? 'would make' : 'made'} ${[...report.made.netns, ...report.made.bridges, ...report.made.ovsBridges, ...report.made.containers].join(', ')}` : ''}`
+    ? `topology ${topology.name}: ${summary}${report.made.netns.length + report.made.bridges.length + report.made.ovsBridges.length + report.made.vxlans.length + report.made.containers.length > 0 ? `; ${args.dryRun ? 'would make' : 'made'} ${[...report.made.netns, ...report.made.bridges, ...report.made.ovsBridges, ...report.made.vxlans, ...report.made.containers].join(', ')}` : ''}`
     : `topology ${topology.name} is up to date (${summary}): nothing to do`);
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
 }
 
-async function destroyVerb(name: string, topology: Topology | undefined, args: Args): Promise<number> {
+async function destroyVerb(fileName: string, file: Topology | undefined, args: Args): Promise<number> {
   const { destroyTopology } = await import('./destroy.js');
   const ctx = runContext(args.dryRun);
+  const topology = file ? await partOf(file, args.host, ctx, false) : undefined;
+  const name = topology?.name ?? (args.host !== undefined ? `${fileName}@${args.host}` : fileName);
   const report: DestroyReport = await destroyTopology(name, topology, ctx);
   if (args.json) {
-    printJson({ command: 'destroy', topology: name, dryRun: args.dryRun, nothing: report.nothing, removed: { links: report.links, containers: report.containers, netns: report.netns, bridges: report.bridges, ovsBridges: report.ovsBridges }, kept: report.kept });
+    printJson({ command: 'destroy', topology: name, dryRun: args.dryRun, nothing: report.nothing, removed: { links: report.links, containers: report.containers, netns: report.netns, vxlans: report.vxlans, bridges: report.bridges, ovsBridges: report.ovsBridges }, kept: report.kept });
     return 0;
   }
   const verb = args.dryRun ? 'would remove' : 'removed';
@@ -231,7 +258,7 @@ async function destroyVerb(name: string, topology: Topology | undefined, args: A
     ...report.links.map((l) => `${verb} ${l}`),
     ...report.containers.map((c) => `${verb} container ${c}`),
     ...report.netns.map((n) => `${verb} network namespace ${n}`),
-    ...[...report.bridges, ...report.ovsBridges].map((b) => `${verb} ${b}`),
+    ...[...report.vxlans, ...report.bridges, ...report.ovsBridges].map((b) => `${verb} ${b}`),
     ...report.kept.map((k) => `kept ${k}`),
     report.nothing ? `topology ${name}: nothing to destroy` : `topology ${name} ${args.dryRun ? 'would be' : 'is'} destroyed`,
   ];
@@ -239,9 +266,11 @@ async function destroyVerb(name: string, topology: Topology | undefined, args: A
   return 0;
 }
 
-async function inspectVerb(topology: Topology, args: Args): Promise<number> {
+async function inspectVerb(file: Topology, args: Args): Promise<number> {
   const { inspectTopology, formatInspect } = await import('./inspect.js');
-  const report = await inspectTopology(topology, runContext(true));
+  const ctx = runContext(true);
+  const topology = await partOf(file, args.host, ctx, true);
+  const report = await inspectTopology(topology, ctx);
   if (args.json) {
     printJson({
       command: 'inspect', topology: topology.name,
@@ -251,7 +280,7 @@ async function inspectVerb(topology: Topology, args: Args): Promise<number> {
         ...(s.record && { interface: recordJson(s.record) }),
         ...(s.addresses && { addresses: s.addresses }),
       })),
-      networks: report.networks, guests: report.guests, leftovers: report.leftovers,
+      networks: report.networks, guests: report.guests, leftovers: report.leftovers, ...(report.vxlans && { vxlans: report.vxlans }),
     });
   } else {
     process.stdout.write(formatInspect(report));

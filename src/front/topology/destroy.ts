@@ -28,6 +28,7 @@ export interface DestroyReport {
   netns: string[];
   bridges: string[];
   ovsBridges: string[];
+  vxlans: string[];
   /** Bridges it made that are kept: something else is plugged into them. */
   kept: string[];
   nothing: boolean;
@@ -47,7 +48,7 @@ export async function destroyTopology(name: string, topology: Topology | undefin
         if (!(err instanceof PipeworkError)) throw err;
       }
     }
-    const report: DestroyReport = { topology: name, links: [], containers: [], netns: [], bridges: [], ovsBridges: [], kept: [], nothing: false };
+    const report: DestroyReport = { topology: name, links: [], containers: [], netns: [], bridges: [], ovsBridges: [], vxlans: [], kept: [], nothing: false };
     // Every link of this topology is a leftover of an empty file.
     const all = new Map((await leftoverLinks(topology, live, held, ctx, false)).map((l) => [`${l.nsInode}/${l.guestIf}`, l]));
     // Netns it made: by the state file (inode checked), or — the state lost — by the mark on
@@ -64,7 +65,8 @@ export async function destroyTopology(name: string, topology: Topology | undefin
       report.netns = [...netns];
       report.bridges = [...live.bridges];
       report.ovsBridges = [...live.ovsBridges];
-      report.nothing = report.links.length + report.containers.length + report.netns.length + report.bridges.length + report.ovsBridges.length === 0;
+      report.vxlans = [...live.vxlans];
+      report.nothing = report.vxlans.length + report.links.length + report.containers.length + report.netns.length + report.bridges.length + report.ovsBridges.length === 0;
       return report;
     }
     report.links = await detachLeftovers([...all.values()], held, owner, ctx);
@@ -79,7 +81,9 @@ export async function destroyTopology(name: string, topology: Topology | undefin
     const stale = live.ovs?.dbRunning === true ? (await staleOvsPorts(ctx.runner)).filter((p) => p.ids['pipework.owner']?.replace(/^"|"$/gu, '') === owner) : [];
     const host = hostNs();
     try {
-      const first = [...planUnmake({ netns: report.netns, bridges: [], ovsBridges: [] }), ...planStaleCleanup(stale, [], [], DHCP_AGENT)];
+      // VXLAN devices first: they are ports of the bridges.
+      report.vxlans = [...live.vxlans].filter((v) => readHostLink(v) !== undefined);
+      const first = [...planUnmake({ netns: report.netns, bridges: [], ovsBridges: [], vxlans: report.vxlans }), ...planStaleCleanup(stale, [], [], DHCP_AGENT)];
       if (first.length > 0) await execute([{ plan: { guestLabel: 'the host', steps: first, warnings: [], outcome: 'removed' }, ns: host }], withoutFail(ctx));
       // Bridges last, once the netns (and the veths in them) are gone — and only if empty.
       await settle(() => [...live.bridges].every((b) => (readHostLink(b)?.ports.length ?? 0) === 0));
@@ -103,7 +107,7 @@ export async function destroyTopology(name: string, topology: Topology | undefin
     // Kept bridges keep their mark (a later destroy may remove them); the state goes.
     removeState(name);
     forgetModels(name);
-    report.nothing = report.links.length + report.containers.length + report.netns.length + report.bridges.length + report.ovsBridges.length === 0 && report.kept.length === 0;
+    report.nothing = report.vxlans.length + report.links.length + report.containers.length + report.netns.length + report.bridges.length + report.ovsBridges.length === 0 && report.kept.length === 0;
     return report;
   } finally {
     for (const g of held.values()) g.ns.close();

@@ -15,6 +15,8 @@ import { buildSpecs, leftoverLinks, needs, resolveTopologyGuests } from './apply
 import type { Problem } from './problems.js';
 import { readLive, type Live } from './live.js';
 import { networkPresent } from './make.js';
+import { readVxlans, vxlanSettingsDiffer } from '../../drivers/vxlan.js';
+import type { Runner } from '../../exec/runner.js';
 import { linkName, ownerText, type Link, type Topology } from './model.js';
 
 export type LinkState = 'ok' | 'missing' | 'drift' | 'unknown';
@@ -36,6 +38,51 @@ export interface InspectReport {
   networks: { key: string; present: boolean }[];
   guests: { key: string; present: boolean; detail?: string }[];
   leftovers: { links: string[]; netns: string[]; containers: string[]; bridges: string[]; ovsBridges: string[] };
+  /** A host's part of a multi-host file: each VXLAN device, its peers and whether each answers. */
+  vxlans?: VxlanStatus[];
+}
+
+export interface VxlanStatus {
+  network: string;
+  device: string;
+  vni: number;
+  status: 'ok' | 'missing' | 'drift';
+  details: string[];
+  peers: { host: string; address: string; fdb: boolean; reachable: boolean }[];
+}
+
+/** One echo to a peer's underlay address (1 s): does the underlay reach it? */
+async function answers(runner: Runner, address: string): Promise<boolean> {
+  const res = await runner.run(['ping', '-n', '-c', '1', '-W', '1', address], { timeoutMs: 5_000 });
+  return res.code === 0;
+}
+
+async function vxlanStatus(topology: Topology, ctx: RunContext): Promise<VxlanStatus[]> {
+  const devices = topology.part?.vxlans ?? [];
+  if (devices.length === 0) return [];
+  const live = await readVxlans(ctx.runner);
+  const reach = new Map<string, Promise<boolean>>();
+  for (const d of devices) for (const p of d.peers) if (!reach.has(p.address)) reach.set(p.address, answers(ctx.runner, p.address));
+  const out: VxlanStatus[] = [];
+  for (const d of devices) {
+    const l = live.get(d.name);
+    const details: string[] = [];
+    if (l) {
+      const differs = vxlanSettingsDiffer(d, l);
+      if (differs !== undefined) details.push(differs);
+      if (l.master !== d.bridge) details.push(`not a port of ${d.bridge}`);
+      if (l.mtu !== d.mtu) details.push(`MTU ${l.mtu} instead of ${d.mtu}`);
+      if (!l.up) details.push('down');
+      for (const p of d.peers) if (!l.floods.includes(p.address)) details.push(`no FDB entry for peer ${p.host} (${p.address})`);
+    } else {
+      details.push(`${d.name} does not exist`);
+    }
+    out.push({
+      network: d.network, device: d.name, vni: d.vni, status: !l ? 'missing' : details.length > 0 ? 'drift' : 'ok', details,
+      peers: await Promise.all(d.peers.map(async (p) => ({ ...p, fdb: l?.floods.includes(p.address) === true, reachable: await reach.get(p.address)! }))),
+    });
+  }
+  return out;
 }
 
 export async function inspectTopology(topology: Topology, ctx: RunContext): Promise<InspectReport> {
@@ -57,6 +104,7 @@ export async function inspectTopology(topology: Topology, ctx: RunContext): Prom
       networks: [...topology.networks.values()].map((n) => ({ key: n.key, present: networkPresent(n, (d) => dry.cache.hostLinks.link(d), live.ovs) })),
       guests: [...topology.guests.values()].map((g) => ({ key: g.key, present: held.has(g.key), ...(missingGuests.has(g.key) && { detail: missingGuests.get(g.key)! }) })),
       leftovers: await leftovers(topology, live, held, dry),
+      ...(topology.part && { vxlans: await vxlanStatus(topology, dry) }),
     };
     const specs = await buildSpecs(topology, live, held, dry, () => false);
     const entries = new Map<string, InventoryEntry[]>();
@@ -126,5 +174,9 @@ export function formatInspect(report: InspectReport): string {
     ...l.bridges.map((x) => `leftover bridge ${x}`),
     ...l.ovsBridges.map((x) => `leftover Open vSwitch bridge ${x}`),
   ];
-  return `${[...lines, ...extra].join('\n')}\n`;
+  const vx = (report.vxlans ?? []).flatMap((v) => [
+    `vxlan ${v.device} (network ${v.network}, VNI ${v.vni}): ${v.status}${v.details.length > 0 ? ` (${v.details.join('; ')})` : ''}`,
+    ...v.peers.map((p) => `  peer ${p.host} ${p.address}: ${p.reachable ? 'reachable' : 'unreachable'}, FDB entry ${p.fdb ? 'present' : 'missing'}`),
+  ]);
+  return `${[...lines, ...vx, ...extra].join('\n')}\n`;
 }

@@ -103,6 +103,8 @@ export interface Live {
   bridges: Set<string>;
   /** OVS bridges it made. */
   ovsBridges: Set<string>;
+  /** VXLAN devices it made (marked links that are not bridges). */
+  vxlans: Set<string>;
   ovs?: OvsFacts;
   /** Netns it made (state file entries whose inode still matches). */
   netns: Map<string, number>;
@@ -163,7 +165,7 @@ export async function readLive(topology: string, runner: Runner, opts: { ovs?: b
   const owner = ownerText(topology);
   const mark = markText(topology);
   const live: Live = {
-    topology, hostEnds: new Map(), allHostEnds: [], bridges: new Set(), ovsBridges: new Set(), netns: new Map(), containers: [],
+    topology, hostEnds: new Map(), allHostEnds: [], bridges: new Set(), ovsBridges: new Set(), vxlans: new Set(), netns: new Map(), containers: [],
   };
   let names: string[] = [];
   try {
@@ -176,6 +178,7 @@ export async function readLive(topology: string, runner: Runner, opts: { ovs?: b
     if (alias === undefined || alias === '') continue;
     if (alias === mark) {
       if (readText(`${SYS}/${name}/bridge/bridge_id`) !== undefined) live.bridges.add(name);
+      else live.vxlans.add(name);
       continue;
     }
     // Records are decoded where they may be ours or hold addresses (auto): cheap text tests first.
@@ -207,7 +210,7 @@ export async function readLive(topology: string, runner: Runner, opts: { ovs?: b
 
 /** Has this topology left anything on the host? */
 export function anythingMade(live: Live): boolean {
-  return live.hostEnds.size > 0 || live.bridges.size > 0 || live.ovsBridges.size > 0 || live.netns.size > 0 || live.containers.length > 0 || live.state !== undefined;
+  return live.hostEnds.size > 0 || live.bridges.size > 0 || live.vxlans.size > 0 || live.ovsBridges.size > 0 || live.netns.size > 0 || live.containers.length > 0 || live.state !== undefined;
 }
 
 /** The carrier of a host link (a veth's peer is up). */

@@ -5,6 +5,7 @@
  * not there, a name taken by another kind of link).
  */
 import { checkOvsUsable, planOvsBridgeCreate } from '../../drivers/ovs.js';
+import { planVxlan, planVxlanDel, type LiveVxlan } from '../../drivers/vxlan.js';
 import type { Step } from '../../engine/plan.js';
 import type { HostLink } from '../../host/facts.js';
 import type { OvsFacts } from '../../host/ovs-facts.js';
@@ -19,6 +20,10 @@ export interface MakePlan {
   netns: string[];
   bridges: string[];
   ovsBridges: string[];
+  /** VXLAN devices made. */
+  vxlans: string[];
+  /** What the VXLAN steps change, in words (a peer added, a device made). */
+  changes: string[];
   warnings: string[];
 }
 
@@ -30,7 +35,7 @@ export function networkPresent(n: Network, link: (name: string) => HostLink | un
 }
 
 /** Problems the host has with the file (reported like the file's own, before any change). */
-export function hostProblems(topology: Topology, link: (name: string) => HostLink | undefined, ovs: OvsFacts | undefined): Problem[] {
+export function hostProblems(topology: Topology, link: (name: string) => HostLink | undefined, ovs: OvsFacts | undefined, vxlans?: Map<string, LiveVxlan>): Problem[] {
   const out: Problem[] = [];
   const add = (n: Network, message: string) => out.push({ line: n.at.line, col: n.at.col, path: `networks.${n.key}.${n.kind}`, message });
   const used = new Set(topology.links.map((l) => l.network));
@@ -56,12 +61,21 @@ export function hostProblems(topology: Topology, link: (name: string) => HostLin
       add(n, `NIC ${n.device} does not exist on this host (macvlan children need their parent)`);
     }
   }
+  const mark = markText(topology.name);
+  for (const d of topology.part?.vxlans ?? []) {
+    const have = link(d.name);
+    const n = topology.networks.get(d.network)!;
+    const at = { line: n.vxlan!.at.line, col: n.vxlan!.at.col, path: `networks.${n.key}.vxlan.vni` };
+    if (have && vxlans?.get(d.name)?.alias !== mark) out.push({ ...at, message: `${d.name} (the device of VNI ${d.vni}) exists and is not this topology part's: another file or someone else uses VNI ${d.vni} here` });
+  }
   return out;
 }
 
 /** The plan that makes what is missing: netns, bridges and OVS bridges, each marked as this topology's. */
-export function planMake(topology: Topology, live: Live, link: (name: string) => HostLink | undefined, netnsExists: (name: string) => boolean): MakePlan {
-  const plan: MakePlan = { steps: [], netns: [], bridges: [], ovsBridges: [], warnings: [] };
+export function planMake(
+  topology: Topology, live: Live, link: (name: string) => HostLink | undefined, netnsExists: (name: string) => boolean, vxlans: Map<string, LiveVxlan> = new Map(),
+): MakePlan {
+  const plan: MakePlan = { steps: [], netns: [], bridges: [], ovsBridges: [], vxlans: [], changes: [], warnings: [] };
   const mark = markText(topology.name);
   for (const g of topology.guests.values()) {
     if (g.kind !== 'netns' || netnsExists(g.netns)) continue;
@@ -112,12 +126,21 @@ export function planMake(topology: Topology, live: Live, link: (name: string) =>
       }
     }
   }
+  // VXLAN devices after the bridges they are ports of.
+  for (const d of topology.part?.vxlans ?? []) {
+    const have = vxlans.get(d.name);
+    const vx = planVxlan(d, have, mark);
+    if (!have) plan.vxlans.push(d.name);
+    plan.steps.push(...vx.steps);
+    plan.changes.push(...vx.changes);
+  }
   return plan;
 }
 
 /** Steps that remove netns, bridges and OVS bridges a topology made (each only if it is still there). */
-export function planUnmake(what: { netns: string[]; bridges: string[]; ovsBridges: string[] }): Step[] {
+export function planUnmake(what: { netns: string[]; bridges: string[]; ovsBridges: string[]; vxlans?: string[] }): Step[] {
   return [
+    ...(what.vxlans ?? []).map(planVxlanDel),
     ...what.netns.map((n): Step => ({ title: `remove network namespace ${n}`, action: { kind: 'ip', place: 'host', args: ['netns', 'del', n] }, undo: [], irreversible: true })),
     ...what.bridges.map((b): Step => ({ title: `remove bridge ${b}`, action: { kind: 'ip', place: 'host', args: ['link', 'del', 'dev', b] }, undo: [], irreversible: true })),
     ...what.ovsBridges.map((b): Step => ({

@@ -5,7 +5,10 @@
  */
 import type { StaticAddress } from '../../model/address.js';
 import type { DhcpMethod } from '../../model/dhcp-methods.js';
+import type { VxlanDevice } from '../../drivers/vxlan.js';
 import type { GuestRef, Impairment } from '../../spec/attach-spec.js';
+
+export type { VxlanDevice };
 
 /** A topology's name (it marks everything apply makes). */
 export const NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,15}$';
@@ -33,6 +36,30 @@ export interface Network {
   subnet?: Subnet;
   /** Must exist; never made, changed or removed. */
   external: boolean;
+  /** A VXLAN segment on this (Linux bridge) network, spanning the file's hosts (SPEC part G). */
+  vxlan?: Vxlan;
+  at: Pos;
+}
+
+/** UDP port of VXLAN (IANA); the kernel's legacy default is 8472. */
+export const VXLAN_PORT = 4789;
+export const VNI_MAX = 16_777_215;
+
+export interface Vxlan {
+  vni: number;
+  port: number;
+  /** The underlay device (with group: required; else optional). */
+  dev?: string;
+  /** A multicast group instead of head-end replication to each peer. */
+  group?: string;
+  at: Pos;
+}
+
+/** A host of a multi-host file: where its part is applied, and its address on the underlay. */
+export interface Host {
+  key: string;
+  underlay: string;
+  family: 4 | 6;
   at: Pos;
 }
 
@@ -44,10 +71,12 @@ export interface Subnet {
   prefix: number;
 }
 
-export type Guest =
+/** `host`: the key of `hosts:` the guest lives on (multi-host files). */
+export type Guest = (
   | { key: string; kind: 'netns'; netns: string; at: Pos }
   | { key: string; kind: 'container'; ref: GuestRef; text: string; at: Pos }
-  | { key: string; kind: 'image'; image: string; command?: string[]; runtime: 'docker' | 'podman'; container: string; at: Pos };
+  | { key: string; kind: 'image'; image: string; command?: string[]; runtime: 'docker' | 'podman'; container: string; at: Pos }
+) & { host?: string };
 
 export type LinkAddressing =
   | {
@@ -83,7 +112,20 @@ export interface Topology {
   networks: Map<string, Network>;
   guests: Map<string, Guest>;
   links: Link[];
+  /** `hosts:` of a multi-host file (absent: a one-host file). */
+  hosts?: Map<string, Host>;
+  /** Set on a host's part of a multi-host file (hosts.ts): which host, and its VXLAN devices. */
+  part?: HostPart;
 }
+
+/** What one host's part adds: the host, and per VXLAN network what its device is there. */
+export interface HostPart {
+  host: string;
+  /** The file's own name (the part's `name` is `<name>@<host>`). */
+  file: string;
+  vxlans: VxlanDevice[];
+}
+
 
 /** `web:eth1`: how messages and inspect name a link. */
 export function linkName(link: Pick<Link, 'guest' | 'ifname'>): string {

@@ -22,8 +22,9 @@ import { parseVlan } from '../../model/vlan.js';
 import { parseGuestRef } from '../../guest/resolve.js';
 import { parseConfig, parseMacVlan } from '../cli/grammar.js';
 import { TopologyFileError, type Problem } from './problems.js';
-import { containerName, linkName, type Guest, type Link, type LinkAddressing, type Network, type Pos, type Topology } from './model.js';
-import { KEY_PATTERN, TopologySchema, type RawExtendedLink, type RawGuest, type RawNetwork, type RawTopology } from './schema.js';
+import { containerName, linkName, VXLAN_PORT, type Guest, type Host, type Link, type LinkAddressing, type Network, type Pos, type Topology } from './model.js';
+import { KEY_PATTERN, TopologySchema, type RawExtendedLink, type RawGuest, type RawHost, type RawNetwork, type RawTopology } from './schema.js';
+import { isIP } from 'node:net';
 import { checkImage, checkNetnsName, inSubnet, parseImpair, parseSubnet, splitBrief, type Word } from './values.js';
 
 // TypeBox's messages are replaced by each schema's own `errorMessage` where it has one.
@@ -153,8 +154,8 @@ function schemaErrors(schema: TSchema, value: unknown, base: Segment[], problems
     const leaf = segments[segments.length - 1];
     if (e.type === ValueErrorType.ObjectAdditionalProperties && typeof leaf === 'string') {
       const container = parent[parent.length - 1];
-      if ((container === 'networks' || container === 'guests') && parent.length === 1) {
-        problems.add(segments, `invalid ${container === 'networks' ? 'network' : 'guest'} name '${leaf}': expected up to 63 letters, digits, '_', '.' or '-', starting with a letter or digit`, problems.pos.of(segments, true));
+      if ((container === 'networks' || container === 'guests' || container === 'hosts') && parent.length === 1) {
+        problems.add(segments, `invalid ${container === 'networks' ? 'network' : container === 'hosts' ? 'host' : 'guest'} name '${leaf}': expected up to 63 letters, digits, '_', '.' or '-', starting with a letter or digit`, problems.pos.of(segments, true));
       } else {
         const parentSchema = parent.length === 0 ? TopologySchema : undefined;
         const keys = parentSchema ? KEYS_OF['top'] : allowedKeysAt(parent, value, base);
@@ -181,6 +182,8 @@ function allowedKeysAt(parent: Segment[], _value: unknown, base: Segment[]): str
   if (at[0] === 'networks' && at.length === 2) return allowedKeys(TopologySchema.properties.networks.patternProperties[KEY_PATTERN] as TSchema);
   if (at[0] === 'guests' && at.length === 2) return allowedKeys(TopologySchema.properties.guests.patternProperties[KEY_PATTERN] as TSchema);
   if (at[0] === 'links' && at.length === 2) return ['guest', 'interface', 'network', 'address', 'dhcp', 'gateway', 'gateway6', 'mac', 'vlan', 'mtu', 'impair'];
+  if (at[0] === 'networks' && at.length === 3 && at[2] === 'vxlan') return ['vni', 'port', 'dev', 'group'];
+  if (at[0] === 'hosts' && at.length === 2) return ['underlay'];
   if (at[0] === 'links' && at[2] === 'impair') return ['delay', 'jitter', 'loss', 'rate'];
   return undefined;
 }
@@ -226,6 +229,15 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 
 function resolve(raw: RawTopology, file: string, problems: Problems): Topology {
   const topology: Topology = { name: typeof raw.name === 'string' ? raw.name : '', file, networks: new Map(), guests: new Map(), links: [] };
+  if (isObject(raw.hosts)) {
+    topology.hosts = new Map();
+    for (const [key, value] of Object.entries(raw.hosts)) {
+      if (!isObject(value) || !KEY_RE.test(key)) continue;
+      const host = resolveHost(key, value, problems);
+      if (host) topology.hosts.set(key, host);
+    }
+    checkSharedUnderlays(topology.hosts, problems);
+  }
   if (isObject(raw.networks)) {
     for (const [key, value] of Object.entries(raw.networks)) {
       if (!isObject(value) || !KEY_RE.test(key)) continue;
@@ -233,12 +245,21 @@ function resolve(raw: RawTopology, file: string, problems: Problems): Topology {
       if (network) topology.networks.set(key, network);
     }
     checkSharedDevices(topology, problems);
+    checkVxlans(topology, raw.hosts !== undefined, problems);
   }
   if (isObject(raw.guests)) {
     for (const [key, value] of Object.entries(raw.guests)) {
       if (!isObject(value) || !KEY_RE.test(key)) continue;
       const guest = resolveGuest(key, value, topology.name, problems);
-      if (guest) topology.guests.set(key, guest);
+      if (!guest) continue;
+      if (typeof value.host === 'string' && !problems.isBad(['guests', key, 'host'])) {
+        if (raw.hosts === undefined) problems.add(['guests', key, 'host'], 'host: names a key of hosts:, and the file has no hosts:');
+        else if (topology.hosts?.has(value.host) !== true) problems.add(['guests', key, 'host'], `unknown host '${value.host}'${known(topology.hosts ?? new Map<string, unknown>())}`);
+        else guest.host = value.host;
+      } else if (value.host === undefined && raw.hosts !== undefined) {
+        problems.add(['guests', key], 'the file has hosts:, so every guest says which one it lives on (host: NAME)', problems.pos.of(['guests', key], true));
+      }
+      topology.guests.set(key, guest);
     }
     checkSharedGuests(topology, problems);
   }
@@ -274,6 +295,23 @@ function resolveNetwork(key: string, raw: RawNetwork, problems: Problems): Netwo
   const network: Network = { key, kind, device, external: raw.external === true, at: problems.pos.of([...at, kind]) };
   if (typeof raw.vlan === 'number' && !problems.isBad([...at, 'vlan'])) network.vlan = raw.vlan;
   if (typeof raw.mtu === 'number' && !problems.isBad([...at, 'mtu'])) network.mtu = raw.mtu;
+  const vx = raw.vxlan;
+  if (vx !== undefined && typeof vx.vni === 'number' && !problems.isBad([...at, 'vxlan'])) {
+    const vat = [...at, 'vxlan'];
+    network.vxlan = { vni: vx.vni, port: vx.port ?? VXLAN_PORT, at: problems.pos.of(vat) };
+    if (typeof vx.dev === 'string') {
+      const problem = ifNameProblem(vx.dev);
+      if (problem !== undefined) problems.add([...vat, 'dev'], `invalid underlay device name '${vx.dev}': an interface name ${problem}`);
+      else network.vxlan.dev = vx.dev;
+    }
+    if (typeof vx.group === 'string') {
+      const family = isIP(vx.group);
+      const multicast = family === 4 ? /^2(2[4-9]|3\d)\./u.test(vx.group) : family === 6 && /^ff/iu.test(vx.group);
+      if (!multicast) problems.add([...vat, 'group'], `invalid group '${vx.group}': expected a multicast address (224.0.0.0/4 or ff00::/8)`);
+      else if (vx.dev === undefined) problems.add([...vat, 'group'], 'group: needs dev: (the underlay device that joins the group)');
+      else network.vxlan.group = vx.group.toLowerCase();
+    }
+  }
   if (typeof raw.subnet === 'string' && !problems.isBad([...at, 'subnet'])) {
     try {
       network.subnet = parseSubnet(raw.subnet);
@@ -282,6 +320,42 @@ function resolveNetwork(key: string, raw: RawNetwork, problems: Problems): Netwo
     }
   }
   return network;
+}
+
+function resolveHost(key: string, raw: RawHost, problems: Problems): Host | undefined {
+  const at = ['hosts', key, 'underlay'];
+  if (typeof raw.underlay !== 'string' || problems.isBad(at)) return undefined;
+  const family = isIP(raw.underlay);
+  if (family === 0) {
+    problems.add(at, `invalid underlay address '${raw.underlay}': expected an IPv4 or IPv6 address (no prefix length)`);
+    return undefined;
+  }
+  return { key, underlay: raw.underlay.toLowerCase(), family: family as 4 | 6, at: problems.pos.of(at) };
+}
+
+function checkSharedUnderlays(hosts: Map<string, Host>, problems: Problems): void {
+  const seen = new Map<string, Host>();
+  for (const h of hosts.values()) {
+    const first = seen.get(h.underlay);
+    if (first) problems.add(['hosts', h.key, 'underlay'], `${h.underlay} is also host ${first.key}'s underlay address: one address per host`, h.at);
+    else seen.set(h.underlay, h);
+  }
+}
+
+/** What the schema cannot say about `vxlan:`: on a Linux bridge, one VNI per network, hosts: to span. */
+function checkVxlans(topology: Topology, hasHosts: boolean, problems: Problems): void {
+  const byVni = new Map<string, Network>();
+  for (const n of topology.networks.values()) {
+    const v = n.vxlan;
+    if (!v) continue;
+    const at = ['networks', n.key, 'vxlan'];
+    if (n.kind !== 'bridge') problems.add(at, `vxlan: goes with bridge: (a Linux bridge the VXLAN device is a port of), not ${n.kind}:`, v.at);
+    if (n.external) problems.add(at, 'vxlan: needs a bridge pipework makes (not external: true)', v.at);
+    if (!hasHosts) problems.add(at, 'vxlan: spans hosts: give hosts: at the top (each host\'s underlay address)', v.at);
+    const first = byVni.get(String(v.vni));
+    if (first) problems.add([...at, 'vni'], `VNI ${v.vni} is also network ${first.key}'s: two networks with one VNI would share one segment`);
+    else byVni.set(String(v.vni), n);
+  }
 }
 
 /** Networks on one device must agree on what it is and on whether it is external. */

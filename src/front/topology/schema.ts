@@ -25,6 +25,17 @@ const IfName = Type.String({ minLength: 1, maxLength: 15, description: 'A Linux 
 const Vlan = Type.Integer({ minimum: 1, maximum: 4094, description: '802.1Q VLAN id (an OVS tag).', ...say('expected a VLAN id from 1 to 4094') });
 const Mtu = Type.Integer({ minimum: 68, maximum: 65535, description: 'MTU of the interfaces on this network.', ...say('expected an MTU from 68 to 65535') });
 
+export const VxlanSchema = Type.Object({
+  vni: Type.Integer({ minimum: 1, maximum: 16_777_215, description: 'The VXLAN network identifier (one per network).', ...say('expected a VNI from 1 to 16777215') }),
+  port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'The UDP port (default 4789, IANA\'s).', ...say('expected a UDP port from 1 to 65535') })),
+  dev: Type.Optional(Type.String({ description: 'The underlay device (needed with group).', ...say('expected an interface name') })),
+  group: Type.Optional(Type.String({ description: 'A multicast group for broadcasts instead of one copy per peer host.', ...say('expected a multicast address like 239.1.1.1') })),
+}, { additionalProperties: false, description: 'A VXLAN segment on this Linux bridge, spanning the hosts of hosts: (no learning; one FDB entry per peer host).' });
+
+export const HostSchema = Type.Object({
+  underlay: Type.String({ description: 'The host\'s address on the underlay (VXLAN\'s outer source and destination).', ...say('expected an IP address like 192.0.2.1') }),
+}, { additionalProperties: false, description: 'A host of a multi-host file.' });
+
 export const NetworkSchema = Type.Object({
   bridge: Type.Optional(Type.String({ description: 'A Linux bridge: made when missing (unless external).', ...say('expected a bridge name') })),
   ovs: Type.Optional(Type.String({ description: 'An Open vSwitch bridge: made when missing (unless external).', ...say('expected an Open vSwitch bridge name') })),
@@ -33,6 +44,7 @@ export const NetworkSchema = Type.Object({
   mtu: Type.Optional(Mtu),
   subnet: Type.Optional(Type.String({ description: 'The subnet `address: auto` takes addresses from, e.g. 10.10.0.0/24.', ...say('expected a subnet like 10.10.0.0/24') })),
   external: Type.Optional(Type.Boolean({ description: 'It must exist; never made, changed or removed.', ...say('expected true or false') })),
+  vxlan: Type.Optional(VxlanSchema),
 }, {
   additionalProperties: false,
   description: 'A network is one host side, like the classic <hostif>: exactly one of bridge, ovs, macvlan.',
@@ -46,6 +58,7 @@ export const GuestSchema = Type.Object({
   image: Type.Optional(Type.String({ description: 'A container apply starts from this image (--network none) and destroy removes.', ...say('expected an image name like busybox:latest') })),
   command: Type.Optional(Type.Array(Type.String(), { minItems: 1, description: 'The container\'s command (image guests).', ...say('expected a list of words, like [sleep, infinity]') })),
   runtime: Type.Optional(Type.Union([Type.Literal('docker'), Type.Literal('podman')], { description: 'Which runtime starts an image guest (default docker).', ...say('expected docker or podman') })),
+  host: Type.Optional(Type.String({ pattern: KEY_PATTERN, description: 'The key of hosts: this guest lives on (multi-host files).', ...say('expected a host name (a key of hosts:)') })),
 }, {
   additionalProperties: false,
   description: 'A guest: exactly one of netns, container, image.',
@@ -90,6 +103,7 @@ export const LinkSchema = Type.Union([BriefLinkSchema, ExtendedLinkSchema], {
 export const TopologySchema = Type.Object({
   version: Type.Optional(Type.Literal(1, { description: 'The format version (1).', ...say('expected 1 (the only format version)') })),
   name: Name,
+  hosts: Type.Optional(Type.Record(Type.String({ pattern: KEY_PATTERN }), HostSchema, { additionalProperties: false, ...say('expected a map of hosts') })),
   networks: Type.Optional(Type.Record(Type.String({ pattern: KEY_PATTERN }), NetworkSchema, { additionalProperties: false, ...say('expected a map of networks') })),
   guests: Type.Optional(Type.Record(Type.String({ pattern: KEY_PATTERN }), GuestSchema, { additionalProperties: false, ...say('expected a map of guests') })),
   links: Type.Optional(Type.Array(LinkSchema, { ...say('expected a list of links') })),
@@ -100,6 +114,8 @@ export type RawNetwork = Static<typeof NetworkSchema>;
 export type RawGuest = Static<typeof GuestSchema>;
 export type RawExtendedLink = Static<typeof ExtendedLinkSchema>;
 export type RawImpair = Static<typeof ImpairSchema>;
+export type RawVxlan = Static<typeof VxlanSchema>;
+export type RawHost = Static<typeof HostSchema>;
 
 export const SCHEMA_ID = 'urn:pipework:topology:1';
 
