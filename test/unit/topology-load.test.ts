@@ -120,7 +120,7 @@ void describe('topology files: every problem, with its line and column', () => {
   });
 
   void test('unknown keys, at the key, naming the allowed ones', () => {
-    assert.equal(one('name: x\ncolour: red\n'), "lab.yaml:2:1: colour: unknown key 'colour' (expected version, name, networks, guests, links)");
+    assert.equal(one('name: x\ncolour: red\n'), "lab.yaml:2:1: colour: unknown key 'colour' (expected version, name, hosts, networks, guests, links)");
     assert.equal(one(`${BASE}links:\n  - {guest: web, network: front, address: 10.10.0.2/24, tag: 3}\n`),
       "lab.yaml:10:57: links[0].tag: unknown key 'tag' (expected guest, interface, network, address, dhcp, gateway, gateway6, mac, vlan, mtu, impair)");
     assert.match(one('name: x\nnetworks:\n  a: {bridge: br-a, color: red}\n'), /^lab\.yaml:3:21: networks\.a\.color: unknown key 'color' \(expected bridge, ovs, macvlan/u);
@@ -215,7 +215,7 @@ void describe('topology files: the JSON Schema', () => {
   void test('pipework schema is draft-07 JSON Schema with our keys, and refuses unknown ones', () => {
     const s = jsonSchema();
     assert.equal(s['$schema'], 'http://json-schema.org/draft-07/schema#');
-    assert.deepEqual(Object.keys(s['properties'] as object), ['version', 'name', 'networks', 'guests', 'links']);
+    assert.deepEqual(Object.keys(s['properties'] as object), ['version', 'name', 'hosts', 'networks', 'guests', 'links']);
     assert.equal(s['additionalProperties'], false);
     assert.ok(!JSON.stringify(s).includes('errorMessage'));
   });
