@@ -98,6 +98,10 @@ void describe('topology: VXLAN overlays across hosts', () => {
   });
 
   void test('each host applies its part; guests across hosts ping; a second apply has nothing to do', async () => {
+    const dry = await onOk('h1', ['apply', path, '--host', 'h1', '--dry-run']);
+    assert.match(dry.stdout, /type vxlan id 100 dstport 4789 local 10\.199\.0\.1 nolearning/u);
+    assert.match(dry.stdout, /bridge fdb append 00:00:00:00:00:00 dev pwx100 dst 10\.199\.0\.2/u);
+    assert.deepEqual(await ipJson(['link', 'show', 'type', 'vxlan'], 'tvx-h1'), [], 'a dry run changes nothing');
     await onOk('h1', ['apply', path, '--host', 'h1']);
     // No --host: the host whose underlay address is here.
     await onOk('h2', ['apply', path]);
