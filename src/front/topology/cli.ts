@@ -19,7 +19,7 @@ import { KEY_PATTERN, linkName, NAME_PATTERN, type Topology } from './model.js';
 const USAGE = `pipework apply FILE [--host NAME] [--dry-run] [--json] [--deep]
 pipework destroy FILE | --name NAME [--host NAME] [--dry-run] [--json]
 pipework inspect FILE [--host NAME] [--json]
-pipework graph FILE [--format mermaid|dot|html] [-o OUT] [--offline]
+pipework graph FILE [--host NAME] [--format mermaid|dot|html] [-o OUT] [--offline]
 pipework schema
 `;
 
@@ -42,7 +42,7 @@ const ALLOWED: Record<string, string[]> = {
   apply: ['--dry-run', '--json', '--deep', '--host'],
   destroy: ['--dry-run', '--json', '--name', '--host'],
   inspect: ['--json', '--host'],
-  graph: ['--format', '-o', '--offline'],
+  graph: ['--format', '-o', '--offline', '--host'],
   schema: [],
 };
 
@@ -288,8 +288,10 @@ async function inspectVerb(file: Topology, args: Args): Promise<number> {
   return 0;
 }
 
-async function graphVerb(topology: Topology, args: Args): Promise<number> {
+async function graphVerb(file: Topology, args: Args): Promise<number> {
   const graph = await import('./graph.js');
+  // A multi-host file is drawn whole, or one host's part with --host.
+  const topology = args.host !== undefined ? await partOf(file, args.host, runContext(true), false) : file;
   const format: GraphFormat = (args.format as GraphFormat | undefined) ?? 'mermaid';
   // Live colours need root (to look into the guests); without it the drawing is the file's alone.
   let readLive = !args.offline;

@@ -106,7 +106,7 @@ export async function destroyTopology(name: string, topology: Topology | undefin
     }
     // Kept bridges keep their mark (a later destroy may remove them); the state goes.
     removeState(name);
-    forgetModels(name);
+    forgetModels(topology?.part?.file ?? name);
     report.nothing = report.vxlans.length + report.links.length + report.containers.length + report.netns.length + report.bridges.length + report.ovsBridges.length === 0 && report.kept.length === 0;
     return report;
   } finally {
