@@ -157,7 +157,15 @@ export async function cleanupPrefix(prefix: string): Promise<void> {
   for (const l of links) {
     // "name@peer" never appears in JSON, but VLAN-like names "X.10" can: both start with prefix.
     if (l.ifname.startsWith(prefix) && !isProtectedLink(l.ifname)) {
-      await attempt(`link ${l.ifname}`, () => delLink(l.ifname));
+      // Deleting one end of a veth pair (or a netns, in the background) takes the other with it:
+      // a link listed above that is gone by now is not a failure.
+      await attempt(`link ${l.ifname}`, async () => {
+        try {
+          await delLink(l.ifname);
+        } catch (e) {
+          if (((await ipJson(['link', 'show'])) as { ifname: string }[]).some((x) => x.ifname === l.ifname)) throw e;
+        }
+      });
     }
   }
 
