@@ -179,13 +179,15 @@ async function acquire(args: string[]): Promise<void> {
     ...(conf !== undefined && { conf }),
   });
   const logFile = join(dir, 'client.log');
-  const logFd = openSync(logFile, 'a');
-  let client: ReturnType<typeof startClient>;
-  try {
-    client = startClient(argv, { logFd, env: { ...process.env, LC_ALL: 'C' } });
-  } finally {
-    closeSync(logFd);
-  }
+  const start = (): ReturnType<typeof startClient> => {
+    const logFd = openSync(logFile, 'a');
+    try {
+      return startClient(argv, { logFd, env: { ...process.env, LC_ALL: 'C' } });
+    } finally {
+      closeSync(logFd);
+    }
+  };
+  let client = start();
   // Interrupted (Ctrl-C on pipework, or its bound): the client must not stay behind, unrecorded.
   const interrupted = (sig: NodeJS.Signals): void => {
     void fail(`interrupted by ${sig}`, client).catch(() => undefined).finally(() => process.exit(1));
@@ -197,15 +199,23 @@ async function acquire(args: string[]): Promise<void> {
   };
   const deadline = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutSec * 1000).unref());
   let outcome;
-  try {
-    outcome = await Promise.race([client.exited, deadline]);
-  } catch (err) {
-    return fail(`${info.program} could not be started: ${(err as Error).message}`);
-  }
   const said = (): string => {
     const t = tail(logFile, info.program);
     return t === '' ? '' : ` (${info.program}: ${t})`;
   };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      outcome = await Promise.race([client.exited, deadline]);
+    } catch (err) {
+      return fail(`${info.program} could not be started: ${(err as Error).message}`);
+    }
+    // busybox udhcpc -n gives up when its requests for an offered address go unanswered, long
+    // before the time it was given: a server that did answer deserves another try, in time.
+    const offered = outcome !== 'timeout' && outcome.code !== 0 && info.program === 'udhcpc' && !info.staying &&
+      /select for/u.test(readFileSync(logFile, 'utf8'));
+    if (!offered || attempt >= 3 || Date.now() - started > (timeoutSec - 2) * 1000) break;
+    client = start();
+  }
   if (outcome === 'timeout') {
     return fail(`no DHCP${family === 6 ? 'v6' : ''} lease on ${guestIf} within ${timeoutSec} s${said()}`, client);
   }
