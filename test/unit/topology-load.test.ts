@@ -6,20 +6,13 @@ import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { parseTopology } from '../../src/front/topology/parse.js';
 import { TopologyFileError } from '../../src/front/topology/problems.js';
+import { fileProblems } from './topology-problems.js';
 import { jsonSchema, TopologySchema } from '../../src/front/topology/schema.js';
 
 const FILE = 'lab.yaml';
 
 /** The problem lines of a bad file (fails the test if the file is accepted). */
-function problems(text: string): string[] {
-  try {
-    parseTopology(text, FILE);
-  } catch (err) {
-    if (err instanceof TopologyFileError) return err.lines();
-    throw err;
-  }
-  assert.fail(`accepted:\n${text}`);
-}
+const problems = (text: string): string[] => fileProblems(text, FILE);
 
 /** A file with exactly one problem: that line. */
 function one(text: string): string {
