@@ -3,18 +3,24 @@
  * inside a guest's network namespace keeps that namespace alive, so the guest's death does not
  * reach it; the supervisor watches each guest by other means (its process and start time, or
  * its netns file's inode — see state.ts), and stops the client once the guest is gone. It leaves
- * when no client is left. One instance at a time: it holds an abstract unix socket, which also
- * lets `supervise --ensure` ask it to look again at once.
+ * when no client is left. One instance at a time: it holds a lock for its whole life, and listens
+ * on a unix socket in its private state directory, so `supervise --ensure` can ask it to look
+ * again at once (only root can reach the socket, and each end checks the other is root).
  */
 import { appendFileSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
+import { tryLock, type LockedFile } from '../exec/lock.js';
+import { peerTrusted } from '../exec/peer.js';
+import { privateDir } from '../exec/private-dir.js';
 import { dirname, join } from 'node:path';
 import { dnsMarker } from './hook.js';
 import { processAlive, sleep, stopProcess } from './proc.js';
 import { STATE_ROOT, guestAlive, listStates, readClient, removeState, type ClientRecord } from './state.js';
 
-/** The supervisor's address (abstract: no file, gone with the process). */
-export const SUPERVISOR_SOCKET = '\0pipework-dhcp-supervisor';
+/** The supervisor's address, in its root-only state directory. */
+export const SUPERVISOR_SOCKET = join(STATE_ROOT, 'supervisor.sock');
+/** The lock one supervisor holds for its life. */
+const SUPERVISOR_LOCK = 'dhcp-supervisor';
 /** How often each client's guest is checked. */
 export const POLL_MS = 1_000;
 
@@ -110,27 +116,39 @@ export async function sweep(): Promise<number> {
   return remaining;
 }
 
-function listen(server: Server): Promise<boolean> {
+/** Listen on the socket; only the holder of the supervisor's lock calls this, so a file there is stale. */
+function listen(server: Server): Promise<void> {
+  privateDir(STATE_ROOT);
+  try {
+    unlinkSync(SUPERVISOR_SOCKET);
+  } catch {
+    // none left
+  }
   return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException): void => {
-      server.off('listening', onListening);
-      if (err.code === 'EADDRINUSE') resolve(false);
-      else reject(err);
-    };
-    const onListening = (): void => {
-      server.off('error', onError);
-      resolve(true);
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen(SUPERVISOR_SOCKET);
+    server.once('error', reject);
+    server.listen(SUPERVISOR_SOCKET, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
+}
+
+/** The supervisor's lock: taken at once, or — while an exiting supervisor still has it — within a few seconds. */
+async function lockSupervisor(): Promise<LockedFile | undefined> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const held = await tryLock(SUPERVISOR_LOCK, { what: 'the DHCP supervisor', waitMs: 500 });
+    if (held !== undefined || Date.now() >= until || (await pokeSupervisor(500))) return held;
+  }
 }
 
 /** Ask a running supervisor to look now; false when none answers. */
 export function pokeSupervisor(timeoutMs = 2_000): Promise<boolean> {
   return new Promise((resolve) => {
     const conn = createConnection(SUPERVISOR_SOCKET);
+    conn.once('connect', () => {
+      if (!peerTrusted(conn)) done(false);
+    });
     let answer = '';
     const done = (ok: boolean): void => {
       clearTimeout(timer);
@@ -157,13 +175,19 @@ export async function supervise(): Promise<void> {
     return busy;
   };
   const server = createServer((conn) => {
+    if (!peerTrusted(conn)) {
+      conn.destroy();
+      return;
+    }
     conn.setEncoding('utf8');
     conn.on('error', () => undefined);
     conn.once('data', () => {
       void look().then(() => conn.end('ok\n'), () => conn.end('error\n'));
     });
   });
-  if (!(await listen(server))) return; // another supervisor runs
+  const lock = await lockSupervisor();
+  if (lock === undefined) return; // another supervisor runs
+  await listen(server);
   supervisorLog('started');
   for (;;) {
     const remaining = await look();
@@ -172,9 +196,10 @@ export async function supervise(): Promise<void> {
       // we accepted is seen now; one registered later finds no supervisor and starts another.
       await new Promise<void>((r) => server.close(() => r()));
       if ((await look()) === 0) break;
-      if (!(await listen(server))) break; // a new supervisor took over
+      await listen(server);
     }
     await sleep(POLL_MS);
   }
   supervisorLog('no client left: exiting');
+  lock.release();
 }

@@ -34,17 +34,12 @@ export interface AttachOutcome {
 export interface AttachOptions {
   /** Per spec, what messages call it ("line 12"); errors are prefixed with it when there are several. */
   labels?: string[];
-  /** How long to wait for another run on the same interface (default 90 s). */
-  lockTimeoutMs?: number;
   /**
    * Plans of the same run that go first and are undone with it (a topology's networks: a bridge,
    * an OVS bridge, a VXLAN device): one execution, all or nothing.
    */
   prelude?: Job[];
 }
-
-/** How long an attach waits for another run on the same guest interface (a DHCP lease takes up to 30 s). */
-const LOCK_TIMEOUT_MS = 90_000;
 
 /** Resolve each distinct guest once (its namespace held), many at a time. */
 export async function resolveGuests(specs: readonly AttachSpec[], ctx: RunContext, labels?: string[]): Promise<Guest[]> {
@@ -127,7 +122,7 @@ export async function attachSpecs(specs: readonly AttachSpec[], ctx: RunContext,
     const held = ctx.dryRun ? undefined : await acquire(
       unique.flatMap((i) => [guestIfLock(guests[i]!.ns.inode, specs[i]!.guestIf), ...(names[i]!.hostEnd !== undefined ? [hostEndLock(names[i]!.hostEnd)] : [])]),
       {
-        timeoutMs: options.lockTimeoutMs ?? LOCK_TIMEOUT_MS, signal: ctx.signal,
+        signal: ctx.signal, purpose: ctx.purpose, ...(ctx.onWait && { onWait: ctx.onWait }),
         what: (key) => (key.startsWith('if/') ? `interface ${key.split('/')[2]} of that guest` : `host link ${key.slice('link/'.length)}`),
       },
     );

@@ -27,6 +27,15 @@ export interface RunContext {
   /** How many guest processes run at once. */
   concurrency: number;
   cache: RunCache;
+  /** What this run does, as another run waiting on its locks reads it ("attach netns:a eth1"). */
+  purpose: string;
+  /** Told when the run has to wait for another one (a line for stderr or a log). */
+  onWait?: (line: string) => void;
+  /**
+   * The front door calls this once the run's changes are made for good: from then on a signal
+   * no longer aborts it (src/front/signals.ts).
+   */
+  commit: () => void;
 }
 
 export interface RunCache {
@@ -46,6 +55,9 @@ export interface RunOptions {
   failAt?: FailPoint;
   onProgress?: (done: number, total: number) => void;
   concurrency?: number;
+  purpose?: string;
+  onWait?: (line: string) => void;
+  commit?: () => void;
 }
 
 export function newRun(options: RunOptions = {}): RunContext {
@@ -56,6 +68,9 @@ export function newRun(options: RunOptions = {}): RunContext {
     ...(options.failAt && { failAt: options.failAt }),
     ...(options.onProgress && { onProgress: options.onProgress }),
     concurrency: options.concurrency ?? 8,
+    purpose: options.purpose ?? 'a pipework run',
+    ...(options.onWait && { onWait: options.onWait }),
+    commit: options.commit ?? (() => undefined),
     cache: { hostLinks: new HostLinkCache(), programs: new Map() },
   };
 }

@@ -76,7 +76,7 @@ export async function detachFromGuest(guest: Guest, req: DetachRequest, ctx: Run
     : req.which.guestIf !== undefined ? [req.which.guestIf] : ['eth1', 'ib0'];
   const held = ctx.dryRun ? undefined : await acquire(
     names.map((n) => guestIfLock(guest.ns.inode, n)),
-    { timeoutMs: 90_000, signal: ctx.signal, what: (key) => `interface ${key.split('/')[2]} of ${label}` },
+    { signal: ctx.signal, purpose: ctx.purpose, ...(ctx.onWait && { onWait: ctx.onWait }), what: (key) => `interface ${key.split('/')[2]} of ${label}` },
   );
   try {
     const facts = await readGuestFacts(ctx.runner, guest.ns);

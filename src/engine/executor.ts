@@ -9,7 +9,7 @@
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { batchLine, inProcessIp, ipBatch, type BatchFailure } from '../exec/ip.js';
+import { batchLine, inProcessIp, ipBatch, ipJsonBatch, type BatchFailure } from '../exec/ip.js';
 import { inNetns, type NetnsHandle } from '../exec/netns.js';
 import { HOST_NS_PATH_IN_CHILD, NS_PATH_IN_CHILD, firstLine, nsPathOfFd, ownNetnsFd, runOk, spawnDetached, type Runner } from '../exec/runner.js';
 import { readHostLink } from '../host/facts.js';
@@ -18,6 +18,8 @@ import { OVS_TIMEOUT } from '../host/ovs-facts.js';
 import { BusyError, CommandError, InterruptedError, PipeworkError, StepFailedError, UnsupportedError } from '../model/errors.js';
 import type { RunContext } from './context.js';
 import { HOST_LOCK, acquire, type Held } from './lock.js';
+
+const HOST_LINKS = () => "the host's links";
 import { mapLimit } from './pool.js';
 import type { Action, ExecAction, IpAction, Plan, Step } from './plan.js';
 
@@ -54,9 +56,6 @@ class JobFailure extends Error {
     super(message);
   }
 }
-
-/** How long a run waits for another to finish with the host's links. */
-const HOST_LOCK_TIMEOUT_MS = 60_000;
 
 /** The program exited 0 but failed: what it did must be undone too. */
 class HalfDoneError extends Error {}
@@ -140,7 +139,9 @@ class Executor {
 
   private async withHostLock<T>(fn: () => Promise<T>): Promise<T> {
     // Waiting starts nothing: an interrupt ends the wait (undoing, in rollback, waits regardless).
-    const held: Held = await acquire([HOST_LOCK], { timeoutMs: HOST_LOCK_TIMEOUT_MS, what: () => "the host's links", signal: this.ctx.signal });
+    const held: Held = await acquire([HOST_LOCK], {
+      what: HOST_LINKS, purpose: this.ctx.purpose, signal: this.ctx.signal, ...(this.ctx.onWait && { onWait: this.ctx.onWait }),
+    });
     try {
       return await fn();
     } finally {
@@ -357,8 +358,11 @@ class Executor {
     // Newest plan first; each plan's steps in reverse. What several plans shared (a bridge made by
     // one of them, a VLAN sub-interface) goes last, once every plan's own part is undone.
     const shared: { done: Done; ns: NetnsHandle }[] = [];
-    for (const c of this.cursors.slice().reverse()) failures.push(...(await rollback(c.done, this.runner, c.job.ns, shared)));
-    for (const { done, ns } of shared) failures.push(...(await rollback([done], this.runner, ns)));
+    for (const c of this.cursors.slice().reverse()) failures.push(...(await rollback(c.done, this.ctx, c.job.ns, shared)));
+    for (const { done, ns } of shared) failures.push(...(await rollback([done], this.ctx, ns)));
+    // "Undone" is said only when the kernel shows it: what the undo removed must be gone.
+    const left = failures.length > 0 ? [] : await leftBehind(this.cursors, this.runner);
+    if (left.length > 0) failures.push(`still there after undoing: ${left.join(', ')}`);
     return this.explain(err, failures);
   }
 
@@ -499,6 +503,32 @@ async function runExec(action: ExecAction, runner: Runner, ns: NetnsHandle, sign
   }
 }
 
+/**
+ * Links an undo deleted (`ip link del`, not one decided when it runs) that the kernel still shows:
+ * on the host from sysfs, in a guest with one `ip` there. Only a failed run pays for this.
+ */
+async function leftBehind(cursors: readonly Cursor[], runner: Runner): Promise<string[]> {
+  const left: string[] = [];
+  for (const c of cursors) {
+    const deleted = c.done.flatMap((d) => d.step.undo).filter((a): a is IpAction => a.kind === 'ip' && a.args[0] === 'link' && a.args[1] === 'del'
+      && a.onlyIfBridgeEmpty === undefined && a.onlyIfVlanUnused === undefined && a.onlyIfLinkUnused === undefined && a.onlyIfAltName === undefined);
+    for (const a of deleted.filter((x) => x.place === 'host')) {
+      const name = a.args[a.args.length - 1]!;
+      if (readHostLink(name) !== undefined) left.push(`${name} on the host`);
+    }
+    const inGuest = deleted.filter((x) => x.place === 'guest').map((x) => x.args[x.args.length - 1]!);
+    if (inGuest.length === 0) continue;
+    try {
+      const [links] = await ipJsonBatch(runner, [['link', 'show']], { ns: c.job.ns, where: where('guest', c.job.ns) });
+      const names = new Set((links as { ifname?: string }[]).map((l) => l.ifname));
+      for (const name of inGuest) if (names.has(name)) left.push(`${name} in ${c.job.ns.label}`);
+    } catch {
+      // The guest is gone: so is what was in it.
+    }
+  }
+  return left;
+}
+
 async function ovsBridgeEmpty(runner: Runner, bridge: string): Promise<boolean> {
   const res = await runner.run(['ovs-vsctl', OVS_TIMEOUT, 'list-ports', bridge], { timeoutMs: 15_000 });
   return res.code === 0 && res.stdout.trim() === '';
@@ -509,7 +539,8 @@ async function ovsBridgeEmpty(runner: Runner, bridge: string): Promise<boolean> 
  * steps that may serve other plans too (raceOk: a bridge, a VLAN sub-interface) are not undone
  * but handed there, for the caller to undo after the other plans.
  */
-export async function rollback(done: Done[], runner: Runner, ns: NetnsHandle, shared?: { done: Done; ns: NetnsHandle }[]): Promise<string[]> {
+export async function rollback(done: Done[], ctx: Pick<RunContext, 'runner' | 'purpose' | 'onWait'>, ns: NetnsHandle, shared?: { done: Done; ns: NetnsHandle }[]): Promise<string[]> {
+  const runner = ctx.runner;
   const own = shared === undefined ? done : done.filter((d) => {
     if (d.step.raceOk === undefined || d.step.undo.length === 0) return true;
     shared.push({ done: d, ns });
@@ -518,7 +549,11 @@ export async function rollback(done: Done[], runner: Runner, ns: NetnsHandle, sh
   const actions = own.slice().reverse().flatMap((d) => d.step.undo.slice().reverse().map((action) => ({ action, uncertain: d.uncertain === true })));
   if (actions.length === 0) return [];
   const failures: string[] = [];
-  const hostHeld = actions.some((a) => a.action.place === 'host') ? await acquire([HOST_LOCK], { timeoutMs: HOST_LOCK_TIMEOUT_MS, what: () => "the host's links" }) : undefined;
+  // Undoing waits for the host's links however long another run holds them, whatever signal
+  // comes: what this run made must not stay half-made because another run was slow.
+  const hostHeld = actions.some((a) => a.action.place === 'host')
+    ? await acquire([HOST_LOCK], { what: HOST_LINKS, purpose: `undoing: ${ctx.purpose}`, patient: true, ...(ctx.onWait && { onWait: ctx.onWait }) })
+    : undefined;
   try {
     let i = 0;
     while (i < actions.length) {

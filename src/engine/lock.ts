@@ -1,13 +1,23 @@
 /**
- * Locks between pipework runs on one host: a guest interface (held from facts to the end of a
- * run, so an attach, a del and a --replace of it never interleave) and the host's links (held
- * while a run changes them). Each lock is an abstract unix socket bound to a name: binding is
- * exclusive, and the kernel releases it when the process ends, however it ends — no lock file
- * to go stale, nothing to clean. (Abstract names belong to a network namespace: every pipework
- * process runs in the host's.)
+ * What pipework runs lock, and how long they wait for one another (the mechanism, root-only
+ * flock files that name their holder, is src/exec/lock.ts). Keys:
+ *   if/<netns inode>/<guest interface>  an interface of a guest, from facts to the end of a run
+ *   link/<name>                          a host link a run names itself (a veth's host end)
+ *   host                                 the host's links, while a run changes them
+ *   cni/<network>/<container>/<ifname>   one CNI attachment, for a whole request
+ *   topology/<name>                      one topology, for a whole apply or destroy
+ * Several keys are taken in sorted order, so two runs never wait on each other in a circle.
  */
-import { createServer, type Server } from 'node:net';
+import { holderText, readHolder, tryLock, type LockedFile } from '../exec/lock.js';
 import { BusyError, InterruptedError } from '../model/errors.js';
+
+/**
+ * The longest a run waits for another one to let go of something it needs (README: "Locks").
+ * PIPEWORK_LOCK_WAIT_MS shortens it for tests.
+ */
+export const LOCK_WAIT_MS = /^[1-9]\d{0,6}$/u.test(process.env['PIPEWORK_LOCK_WAIT_MS'] ?? '') ? Number(process.env['PIPEWORK_LOCK_WAIT_MS']) : 90_000;
+/** How long a wait goes on before it is reported. */
+const QUIET_WAIT_MS = 500;
 
 /** The lock on the host's links, taken around every change made on the host. */
 export const HOST_LOCK = 'host';
@@ -24,51 +34,59 @@ export interface Held {
   release(): void;
 }
 
-function bind(key: string): Promise<Server | undefined> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') resolve(undefined);
-      else reject(err);
-    });
-    server.listen({ path: `\0pipework/lock/${key}`, exclusive: true }, () => {
-      // A lock must not keep the process alive, nor be waited on at exit.
-      server.unref();
-      resolve(server);
-    });
-  });
+export interface AcquireOptions {
+  /** What a key protects, in words: "the host's links", "interface eth1 of netns:a". */
+  what: (key: string) => string;
+  /** What this run does, as a waiter will read it: "attach netns:a eth1". */
+  purpose: string;
+  signal?: AbortSignal;
+  /** Default LOCK_WAIT_MS. */
+  timeoutMs?: number;
+  /** Told once per key when this run has to wait, with whom it waits for. */
+  onWait?: (line: string) => void;
+  /**
+   * Undoing: wait however long it takes and whatever signal comes (what a run made must not be
+   * left half-made because another run was slow); still reported.
+   */
+  patient?: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/**
- * Take every lock in `keys` (sorted, so two runs never wait on each other in a circle), waiting
- * at most `timeoutMs` for another run to let go. `what` names the holder in the error.
- */
-export async function acquire(keys: readonly string[], opts: { timeoutMs: number; what: (key: string) => string; signal?: AbortSignal }): Promise<Held> {
-  const sorted = [...new Set(keys)].sort();
-  const held: Server[] = [];
-  const release = () => {
-    for (const s of held.splice(0)) s.close();
-  };
-  const deadline = Date.now() + opts.timeoutMs;
-  try {
-    for (const key of sorted) {
-      let wait = 2;
-      for (;;) {
-        const server = await bind(key);
-        if (server) {
-          held.push(server);
-          break;
-        }
-        if (opts.signal?.aborted === true) throw new InterruptedError(`interrupted while waiting for ${opts.what(key)}`);
-        if (Date.now() >= deadline) {
-          throw new BusyError(`another pipework run is still working on ${opts.what(key)} after ${Math.round(opts.timeoutMs / 1000)} s; try again once it is done`);
-        }
-        await sleep(wait);
-        wait = Math.min(wait * 2, 50);
-      }
+async function takeOne(key: string, opts: AcquireOptions): Promise<LockedFile> {
+  const started = Date.now();
+  const limit = opts.timeoutMs ?? LOCK_WAIT_MS;
+  const signal = opts.patient === true ? undefined : opts.signal;
+  let told = false;
+  for (;;) {
+    const waited = Date.now() - started;
+    const left = limit - waited;
+    // The first try does not wait; then waits of up to the report, then a second at a time, so
+    // the holder can be read again and the limit kept.
+    const waitMs = waited === 0 ? undefined : Math.max(10, Math.min(opts.patient === true ? 1_000 : left, told ? 1_000 : QUIET_WAIT_MS - waited));
+    const got = await tryLock(key, { what: opts.purpose, ...(waitMs !== undefined && { waitMs }), ...(signal !== undefined && { signal }) });
+    if (got !== undefined) return got;
+    if (signal?.aborted === true) throw new InterruptedError(`interrupted while waiting for ${holderText(readHolder(key))} on ${opts.what(key)}`);
+    const now = Date.now() - started;
+    if (!told && now >= QUIET_WAIT_MS) {
+      told = true;
+      opts.onWait?.(`waiting for ${holderText(readHolder(key))} on ${opts.what(key)}${opts.patient === true ? ' (to undo what this run did)' : ''}`);
     }
+    if (opts.patient !== true && now >= limit) {
+      throw new BusyError(`${holderText(readHolder(key))} is still working on ${opts.what(key)} after ${Math.round(limit / 1000)} s; try again once it is done`);
+    }
+    if (waitMs === undefined) await sleep(2);
+  }
+}
+
+/** Take every lock in `keys` (sorted), waiting at most LOCK_WAIT_MS for each. */
+export async function acquire(keys: readonly string[], opts: AcquireOptions): Promise<Held> {
+  const held: LockedFile[] = [];
+  const release = () => {
+    for (const l of held.splice(0).reverse()) l.release();
+  };
+  try {
+    for (const key of [...new Set(keys)].sort()) held.push(await takeOne(key, opts));
   } catch (err) {
     release();
     throw err;

@@ -26,7 +26,7 @@ async function applyPlan(plan: Plan, o: { runner: FakeRunner; ns: NetnsHandle; f
 
 /** Undo these steps, as the executor does for the steps a run did. */
 function undo(steps: Step[], o: { runner: FakeRunner; ns: NetnsHandle }): Promise<string[]> {
-  return rollback(steps.map((step) => ({ step })), o.runner, o.ns);
+  return rollback(steps.map((step) => ({ step })), newRun({ runner: o.runner }), o.ns);
 }
 
 /** A bridge name that does not exist on this machine (the raceOk/onlyIfBridgeEmpty checks read sysfs). */

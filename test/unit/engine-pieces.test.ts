@@ -1,8 +1,7 @@
-// Small pieces of the engine and the command line around it: locks between runs, a host end's
+// Small pieces of the engine and the command line around it: a host end's
 // live drift, impairments, the result of an attach, help and completion, the root check.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { acquire, type Held } from '../../src/engine/lock.js';
 import { hostEndDrift } from '../../src/engine/inventory.js';
 import { impairQdisc, impairText, parseImpairText, planImpair } from '../../src/engine/impair.js';
 import { planAttach } from '../../src/engine/planner.js';
@@ -12,60 +11,8 @@ import { VERBS } from '../../src/front/cli/grammar.js';
 import { HELP, SYNTAX, VERB_HELP, helpFor } from '../../src/front/cli/help.js';
 import { hasCapabilities } from '../../src/front/cli/root.js';
 import type { OvsPortRow } from '../../src/host/ovs-facts.js';
-import { BusyError, InterruptedError } from '../../src/model/errors.js';
 import type { AttachRecord } from '../../src/model/record.js';
-import { assertRejects, attachContext, guestFacts } from './fakes.js';
-
-void describe('locks between runs (abstract unix sockets)', () => {
-  // Keys of this test process only: never a lock a real run could be waiting for.
-  const key = (name: string) => `unit-test/${process.pid}/${name}`;
-
-  void test('a lock is held until released; another taker waits for it, then gets it', async () => {
-    const first = await acquire([key('a')], { timeoutMs: 1000, what: (k) => k });
-    let second: Held | undefined;
-    const taken = (): Held | undefined => second;
-    const waiting = acquire([key('a')], { timeoutMs: 2000, what: (k) => k }).then((h) => { second = h; });
-    await new Promise((r) => setTimeout(r, 30));
-    assert.equal(taken(), undefined, 'still held');
-    first.release();
-    await waiting;
-    const now = taken();
-    assert.ok(now);
-    now.release();
-    // Released twice is fine.
-    now.release();
-  });
-
-  void test('held for longer than the wait: BusyError naming what is held', async () => {
-    const held = await acquire([key('b')], { timeoutMs: 1000, what: (k) => k });
-    try {
-      await assertRejects(acquire([key('c'), key('b')], { timeoutMs: 50, what: () => 'interface eth1 of that guest' }), BusyError,
-        'another pipework run is still working on interface eth1 of that guest');
-      // What it had taken meanwhile (c) was let go.
-      const c = await acquire([key('c')], { timeoutMs: 50, what: (k) => k });
-      c.release();
-    } finally {
-      held.release();
-    }
-  });
-
-  void test('a run interrupted while it waits: InterruptedError', async () => {
-    const held = await acquire([key('d')], { timeoutMs: 1000, what: (k) => k });
-    const controller = new AbortController();
-    controller.abort('SIGINT');
-    try {
-      await assertRejects(acquire([key('d')], { timeoutMs: 5000, what: () => 'the host\'s links', signal: controller.signal }), InterruptedError,
-        'interrupted while waiting for the host\'s links');
-    } finally {
-      held.release();
-    }
-  });
-
-  void test('the same key twice in one request is taken once', async () => {
-    const held = await acquire([key('e'), key('e')], { timeoutMs: 200, what: (k) => k });
-    held.release();
-  });
-});
+import { attachContext, guestFacts } from './fakes.js';
 
 void describe('hostEndDrift: a host end against its record, live (sysfs)', () => {
   // lo is on every machine: up, and a port of nothing.

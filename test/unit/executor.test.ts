@@ -305,7 +305,7 @@ void describe('execute: a failure in one plan undoes every plan', () => {
 void describe('execute: waiting for another run on the host', () => {
   void test('interrupted while another run holds the host\'s links: it stops waiting, changes nothing, exit 130', async () => {
     // Another run holds the host lock (briefly: a real run on this machine may want it too).
-    const other = await acquire([HOST_LOCK], { timeoutMs: 5000, what: () => 'the host' });
+    const other = await acquire([HOST_LOCK], { timeoutMs: 5000, what: () => 'the host', purpose: 'another unit-test run' });
     const controller = new AbortController();
     const { runner } = recording();
     const running = run(runner, jobs(plan(step('host', ['link', 'add', 'name', 'a0', 'type', 'dummy'], [ip('host', 'link', 'del', 'dev', 'a0')]))),
@@ -392,5 +392,29 @@ void describe('execute: a realistic batch', () => {
     const host = runner.lines()[0]!;
     assert.equal(host.at(-1), 'link add link eth0 name eth1 mtu 1500 netns /proc/self/fd/4 type macvlan mode bridge');
     assert.ok(host[0]!.endsWith(' netns /proc/self/fd/3'), host[0]);
+  });
+});
+
+void describe('execute: "undone" only when the kernel shows it (issue 19 item 2)', () => {
+  const guestLinkDel = () => plan(
+    step('guest', ['link', 'add', 'name', 'x9', 'type', 'dummy'], [ip('guest', 'link', 'del', 'dev', 'x9')]),
+    step('guest', ['addr', 'add', '10.0.0.2/24', 'dev', 'x9']),
+  );
+  const answer = (stillThere: boolean) => (c: Call): FakeAnswer => {
+    if (c.input?.includes('addr add 10.0.0.2/24 dev x9') === true) return batchFailure(2, 'RTNETLINK answers: Permission denied');
+    if (c.input === 'link show\n') return { code: 0, stdout: `${JSON.stringify(stillThere ? [{ ifname: 'lo' }, { ifname: 'x9' }] : [{ ifname: 'lo' }])}\n` };
+    return { code: 0 };
+  };
+
+  void test('an undo that exits 0 but leaves the link: the error says so, not "undone"', async () => {
+    const runner = new FakeRunner(answer(true));
+    const err = await assertRejects(run(runner, [{ plan: settled(guestLinkDel()), ns: G[0]! }]), StepFailedError,
+      'still there after undoing: x9 in docker container a (pid 101)');
+    assert.doesNotMatch(err.message, /everything done before it was undone/u);
+  });
+
+  void test('the kernel shows it gone: "undone"', async () => {
+    const runner = new FakeRunner(answer(false));
+    await assertRejects(run(runner, [{ plan: settled(guestLinkDel()), ns: G[0]! }]), StepFailedError, 'everything done before it was undone');
   });
 });

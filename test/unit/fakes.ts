@@ -2,6 +2,9 @@
 // host/guest facts, the planner's input for a command line, and error-assertion helpers.
 // No root, no network, nothing spawned.
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { DhcpFacts } from '../../src/dhcp/plan.js';
 import type { Facts, GuestInfo } from '../../src/engine/facts.js';
 import { attachNames } from '../../src/engine/names.js';
@@ -16,6 +19,10 @@ import { parseRoutes, type GuestFacts, type GuestLink } from '../../src/guest/fa
 import type { HostLink } from '../../src/host/facts.js';
 import type { OvsFacts, OvsPortRow } from '../../src/host/ovs-facts.js';
 import type { Owner } from '../../src/spec/owner.js';
+
+// Locks taken by unit tests stay among them: a directory of their own, never a lock a real run
+// on this machine waits for (and no root needed).
+process.env['PIPEWORK_LOCK_DIR'] ??= mkdtempSync(join(tmpdir(), 'pw-unit-locks-'));
 
 export interface Call {
   argv: string[];

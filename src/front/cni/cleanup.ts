@@ -76,10 +76,13 @@ async function fromGuest(req: Request, t: CleanupTarget, owner: string, hostEnd:
     const rec = hostRecord(hostEnd, owner);
     if (rec !== undefined && rec.nsInode === guest.ns.inode && rec.guestIf === t.ifname) {
       // The host end says what its guest end is: removed from that record, without reading the guest.
-      const held = await acquire([guestIfLock(guest.ns.inode, t.ifname), hostEndLock(hostEnd)], { timeoutMs: 60_000, signal: req.signal, what: () => `interface ${t.ifname}` });
+      const run = runFor(req);
+      const held = await acquire([guestIfLock(guest.ns.inode, t.ifname), hostEndLock(hostEnd)], {
+        signal: req.signal, purpose: run.purpose, onWait: req.log, what: () => `interface ${t.ifname}`,
+      });
       try {
         const p = planDetach([{ guestIf: t.ifname, record: { ...rec, role: 'guest' } }], { links: [], routes: [] }, guest.ns.label);
-        await execute([{ plan: p, ns: guest.ns }], runFor(req));
+        await execute([{ plan: p, ns: guest.ns }], run);
       } finally {
         held.release();
       }

@@ -9,12 +9,15 @@
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { STOP_SIGNALS, takeEarly } from '../signals.js';
 import { handle } from './handle.js';
 import { findProgram } from './request.js';
-import { makeDirs } from './state.js';
 import { preparePluginProcess } from './plugin.js';
 import { processRunner, spawnDetached, type Runner, type RunOptions, type RunResult } from '../../exec/runner.js';
-import { CommandError, ConflictError } from '../../model/errors.js';
+import { tryLock } from '../../exec/lock.js';
+import { peerTrusted, peerUid } from '../../exec/peer.js';
+import { privateDir, privateDirProblem } from '../../exec/private-dir.js';
+import { CommandError, ConflictError, PermissionError } from '../../model/errors.js';
 import { decodeExecReply, decodeRequest, encodeDetach, encodeExec, encodeResponse, type ExecReply, type WireError, type WireRequest } from './wire.js';
 
 export const DEFAULT_SOCKET = '/run/pipework/cni.sock';
@@ -116,6 +119,13 @@ function daemonEnv(): Record<string, string> {
 }
 
 function serveConnection(conn: Socket, inFlight: Set<Promise<void>>, log: (line: string) => void): void {
+  // Requests change the host's network: root only (the socket's directory keeps others out; the
+  // peer's credentials are checked too where the addon can read them).
+  if (!peerTrusted(conn)) {
+    log(`pipework cni daemon: refused a connection from uid ${peerUid(conn) ?? '?'} (only root may send requests)`);
+    conn.destroy();
+    return;
+  }
   let buf = Buffer.alloc(0);
   let started = false;
   const controller = new AbortController();
@@ -179,13 +189,23 @@ export async function startDaemon(opts: DaemonOptions): Promise<{ server: Server
   const inFlight = new Set<Promise<void>>();
   const server = createServer((conn) => serveConnection(conn, inFlight, opts.log));
   const activated = process.env['LISTEN_FDS'] === '1' && process.env['LISTEN_PID'] === String(process.pid);
+  let lock: { release(): void } | undefined;
   if (activated) {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ fd: 3 }, resolve);
     });
+    const path = server.address();
+    const problem = typeof path === 'string' && path !== '' ? privateDirProblem(dirname(path)) : undefined;
+    if (problem !== undefined) {
+      server.close();
+      throw new PermissionError(`refusing to serve the socket systemd passed (${path as string}): ${problem}; only root may be able to write where it is`);
+    }
   } else {
-    makeDirs(dirname(opts.socket), 0o700);
+    privateDir(dirname(opts.socket));
+    // One daemon per socket: whoever holds its lock may remove a socket file left there.
+    lock = await tryLock(`cni-daemon/${opts.socket}`, { what: `pipework cni daemon on ${opts.socket}` });
+    if (lock === undefined) throw new ConflictError(`another pipework cni daemon serves ${opts.socket}; stop it first`);
     if (existsSync(opts.socket)) {
       if (await answering(opts.socket)) throw new ConflictError(`another pipework cni daemon answers on ${opts.socket}; stop it first`);
       unlinkSync(opts.socket);
@@ -208,6 +228,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<{ server: Server
         // gone already
       }
     }
+    lock?.release();
   };
   return { server, stop };
 }
@@ -217,7 +238,8 @@ export async function runDaemon(socket: string): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const d = await startDaemon({ socket, log });
   await new Promise<void>((resolve) => {
-    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(sig, () => resolve());
+    for (const sig of STOP_SIGNALS) process.once(sig, () => resolve());
+    if (takeEarly().length > 0) resolve();
   });
   log('pipework cni daemon: stopping (waiting for requests in flight)');
   await d.stop();

@@ -336,6 +336,15 @@ int main(void) {
     if (fd >= 0) close(fd);
     return cold("1.1.0");
   }
+  /* Only a daemon running as root gets the request (it asks us to run programs): anyone else
+     listening there is ignored, and Node serves the request itself. */
+  struct ucred peer;
+  socklen_t plen = sizeof peer;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) != 0 || peer.uid != 0) {
+    fprintf(stderr, "pipework: the socket %s is not served by root; ignoring it\n", path);
+    close(fd);
+    return cold("1.1.0");
+  }
   struct buf in = { 0 };
   if (read_all(0, &in) != 0) return fail("1.1.0", 5, "error reading from stdin", "");
   asked_version(in.p, in.n, ver, sizeof ver, "1.1.0");

@@ -55,15 +55,21 @@ function lookPath(name: string): string | undefined {
   return undefined;
 }
 
+/** What a request does, as another run waiting on its locks reads it. */
+function purposeOf(req: Pick<Request, 'params' | 'conf'>): string {
+  const id = req.params.containerId;
+  return `CNI ${req.params.command} ${req.conf.name}/${id.length > 16 ? `${id.slice(0, 12)}…` : id}/${req.params.ifname}`;
+}
+
 /** A fresh engine run for this request. */
 export function runFor(req: Request, dryRun = false): RunContext {
-  return newRun({ runner: req.runner, signal: req.signal, dryRun });
+  return newRun({ runner: req.runner, signal: req.signal, dryRun, purpose: purposeOf(req), onWait: req.log });
 }
 
 /** The run of ADD's attach: the test hook PIPEWORK_FAIL_STEP (the runtime's environment) makes a step fail. */
 export function attachRun(req: Request): RunContext {
   const failAt = failPointFromEnv(req.raw.env);
-  return newRun({ runner: req.runner, signal: req.signal, ...(failAt && { failAt }) });
+  return newRun({ runner: req.runner, signal: req.signal, purpose: purposeOf(req), onWait: req.log, ...(failAt && { failAt }) });
 }
 
 /** The IPAM delegate of the network, found on CNI_PATH (undefined: the network has no ipam). */
@@ -81,10 +87,10 @@ export function execOptions(req: Request, stdin = req.raw.stdin, env: RawRequest
 }
 
 /** The lock on one attachment (ADD, DEL, CHECK and GC of it never interleave, in any process). */
-export async function lockAttachment(req: Pick<Request, 'signal'>, network: string, containerId: string, ifname: string): Promise<Held> {
+export async function lockAttachment(req: Pick<Request, 'signal' | 'params' | 'conf' | 'log'>, network: string, containerId: string, ifname: string): Promise<Held> {
   try {
     return await acquire([`cni/${network}/${containerId}/${ifname}`], {
-      timeoutMs: 60_000, signal: req.signal, what: () => `attachment ${ifname} of container ${containerId} on network ${network}`,
+      signal: req.signal, purpose: purposeOf(req), onWait: req.log, what: () => `attachment ${ifname} of container ${containerId} on network ${network}`,
     });
   } catch (err) {
     throw new CniError(Code.TryAgainLater, (err as Error).message);

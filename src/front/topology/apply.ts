@@ -169,7 +169,7 @@ async function undoOwn(done: { makeSteps: Step[]; created: MadeContainer[]; star
   if (done.makeSteps.length > 0) {
     const ns = hostNs();
     try {
-      failures.push(...await rollback(done.makeSteps.map((step) => ({ step })), ctx.runner, ns));
+      failures.push(...await rollback(done.makeSteps.map((step) => ({ step })), ctx, ns));
     } finally {
       ns.close();
     }
@@ -194,11 +194,9 @@ export function needs(topology: Topology, ctx: RunContext): { ovs: boolean; cont
   return { ovs, containers };
 }
 
-export const TOPOLOGY_LOCK_TIMEOUT_MS = 120_000;
-
 /** Hold the topology: two runs on one topology never interleave. */
 export function lockTopology(name: string, ctx: RunContext): Promise<{ release(): void }> {
-  return acquire([`topology/${name}`], { timeoutMs: TOPOLOGY_LOCK_TIMEOUT_MS, signal: ctx.signal, what: () => `topology ${name}` });
+  return acquire([`topology/${name}`], { signal: ctx.signal, purpose: ctx.purpose, ...(ctx.onWait && { onWait: ctx.onWait }), what: () => `topology ${name}` });
 }
 
 export async function applyTopology(topology: Topology, ctx: RunContext, opts: { deep?: boolean } = {}): Promise<ApplyReport> {

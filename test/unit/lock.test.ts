@@ -1,0 +1,129 @@
+// Locks between runs (src/engine/lock.ts over src/exec/lock.ts): flock files in a private
+// directory, holders that say who they are, waits that name them, the limit, interrupts, and the
+// directory checks that keep a local user out. The suite runs twice in CI: with the native addon
+// and with PIPEWORK_SYS_ADDON=none (flock(1) on the same open file).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { acquire, type Held } from '../../src/engine/lock.js';
+import { holderText, lockDir, lockFileName, readHolder } from '../../src/exec/lock.js';
+import { dirProblem, privateDirProblem } from '../../src/exec/private-dir.js';
+import { BusyError, InterruptedError, PermissionError } from '../../src/model/errors.js';
+import { assertRejects } from './fakes.js';
+
+const key = (name: string) => `unit/${name}`;
+const opts = (extra: Partial<Parameters<typeof acquire>[1]> = {}) => ({ timeoutMs: 1000, what: (k: string) => k, purpose: 'unit test', ...extra });
+
+void describe('locks between runs', () => {
+  void test('held until released; another taker waits, then gets it; the file goes with the last holder', async () => {
+    const first = await acquire([key('a')], opts());
+    let second: Held | undefined;
+    const waiting = acquire([key('a')], opts({ timeoutMs: 3000 })).then((h) => { second = h; });
+    const taken = (): Held | undefined => second;
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(taken(), undefined, 'still held');
+    first.release();
+    await waiting;
+    const now = taken();
+    assert.ok(now);
+    now.release();
+    now.release(); // twice is fine
+    assert.equal(existsSync(join(lockDir(), lockFileName(key('a')))), false);
+  });
+
+  void test('the holder says who it is; a waiter names it, once, and a BusyError names it too', async () => {
+    const held = await acquire([key('b')], opts({ purpose: 'attach netns:web eth1' }));
+    try {
+      const h = readHolder(key('b'));
+      assert.equal(h?.pid, process.pid);
+      assert.equal(holderText(h), `pipework (pid ${process.pid}, attach netns:web eth1)`);
+      const lines: string[] = [];
+      await assertRejects(acquire([key('c'), key('b')], opts({ timeoutMs: 900, what: () => 'interface eth1 of that guest', onWait: (l) => lines.push(l) })), BusyError,
+        `pipework (pid ${process.pid}, attach netns:web eth1) is still working on interface eth1 of that guest after 1 s`);
+      assert.deepEqual(lines, [`waiting for pipework (pid ${process.pid}, attach netns:web eth1) on interface eth1 of that guest`]);
+      // What it had taken meanwhile (c) was let go.
+      (await acquire([key('c')], opts({ timeoutMs: 50 }))).release();
+    } finally {
+      held.release();
+    }
+  });
+
+  void test('interrupted while it waits: InterruptedError naming the holder', async () => {
+    const held = await acquire([key('d')], opts({ purpose: 'topology apply demo' }));
+    const controller = new AbortController();
+    setTimeout(() => controller.abort('SIGINT'), 30);
+    try {
+      await assertRejects(acquire([key('d')], opts({ timeoutMs: 5000, what: () => "the host's links", signal: controller.signal })), InterruptedError,
+        `interrupted while waiting for pipework (pid ${process.pid}, topology apply demo) on the host's links`);
+    } finally {
+      held.release();
+    }
+  });
+
+  void test('a patient taker (undoing) ignores the signal and the limit, and gets the lock in the end', async () => {
+    const held = await acquire([key('p')], opts());
+    const controller = new AbortController();
+    controller.abort('SIGINT');
+    setTimeout(() => held.release(), 300);
+    const got = await acquire([key('p')], opts({ timeoutMs: 50, signal: controller.signal, patient: true }));
+    got.release();
+  });
+
+  void test('the same key twice is taken once; keys become file names that are never paths', async () => {
+    (await acquire([key('e'), key('e')], opts({ timeoutMs: 200 }))).release();
+    for (const k of ['if/123/eth1', 'cni/net/../../etc/x/eth0', '../x', '.hidden', 'a'.repeat(300)]) {
+      const f = lockFileName(k);
+      assert.ok(!f.includes('/') && !f.startsWith('.') && f.length <= 160, f);
+    }
+    assert.notEqual(lockFileName('a'.repeat(300)), lockFileName(`${'a'.repeat(299)}b`));
+  });
+
+  void test('a holder that is gone is not named; neither is what it wrote, unless still alive', () => {
+    assert.equal(holderText(undefined), 'another pipework run');
+    assert.equal(readHolder(key('never-taken')), undefined);
+  });
+});
+
+void describe('private directories: where a local user cannot plant a lock or a socket', () => {
+  const st = (mode: number, uid = 0, kind: 'dir' | 'link' | 'file' = 'dir') => ({
+    uid, mode, isDirectory: () => kind === 'dir', isSymbolicLink: () => kind === 'link',
+  });
+
+  void test('what is refused, and the root-owned sticky /tmp that is not', () => {
+    assert.equal(dirProblem(st(0o40755), 0, true), undefined);
+    assert.equal(dirProblem(st(0o40700), 0, true), undefined);
+    assert.equal(dirProblem(st(0o41777), 0, false), undefined, 'a sticky /tmp on the way');
+    assert.equal(dirProblem(st(0o41777), 0, true), 'is writable by every user', 'but not as the directory itself');
+    assert.equal(dirProblem(st(0o40777), 0, false), 'is writable by every user');
+    assert.equal(dirProblem(st(0o40775), 0, false), 'is writable by its group');
+    assert.equal(dirProblem(st(0o41777, 1000), 0, false), 'is owned by uid 1000');
+    assert.equal(dirProblem(st(0o40700, 65534), 0, true), 'is owned by uid 65534');
+    assert.equal(dirProblem(st(0o120777, 0, 'link'), 0, true), 'is a symbolic link');
+    assert.equal(dirProblem(st(0o100600, 0, 'file'), 0, true), 'is not a directory');
+  });
+
+  void test('a lock directory others can write, or reached through a symbolic link, is refused', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'pw-unit-private-'));
+    const open = join(base, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const real = join(base, 'real');
+    mkdirSync(real, { mode: 0o700 });
+    symlinkSync(real, join(base, 'via-link'));
+    assert.match(privateDirProblem(open) ?? '', /open is writable by every user/u);
+    assert.match(privateDirProblem(join(base, 'via-link', 'locks'), true) ?? '', /via-link is a symbolic link/u);
+    const saved = process.env['PIPEWORK_LOCK_DIR'];
+    try {
+      for (const dir of [join(open, 'locks'), join(base, 'via-link', 'locks')]) {
+        process.env['PIPEWORK_LOCK_DIR'] = dir;
+        await assertRejects(acquire([key('f')], opts()), PermissionError, 'refusing to keep pipework\'s locks and sockets under');
+      }
+      assert.deepEqual(readdirSync(open), [], 'nothing was made there');
+      assert.deepEqual(readdirSync(real), []);
+    } finally {
+      process.env['PIPEWORK_LOCK_DIR'] = saved;
+    }
+  });
+});
