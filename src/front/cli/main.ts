@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { failPointFromEnv, newRun, type RunContext } from '../../engine/context.js';
-import { ExitCode, PipeworkError, UsageError } from '../../model/errors.js';
+import { PipeworkError, UsageError } from '../../model/errors.js';
+import { defaultSignals, interruptible } from '../signals.js';
 import { parseCommandLine } from './grammar.js';
 import { SYNTAX, helpFor } from './help.js';
 import { requireRoot } from './root.js';
@@ -28,23 +29,19 @@ function version(): string {
 let jsonOutput = false;
 
 /**
- * Ctrl-C (or SIGTERM/SIGHUP) aborts the run: the executor starts nothing new, lets what runs
- * finish, and undoes what was done. A second signal gives up at once.
+ * A run's context. One that changes the host is interruptible (src/front/signals.ts: a signal
+ * aborts it and it undoes what it did, until it commits); any other leaves signals their default.
  */
-function interruptible(): AbortSignal {
-  const controller = new AbortController();
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.on(sig, () => {
-      if (controller.signal.aborted) process.exit(ExitCode.Interrupted);
-      controller.abort(sig);
-    });
-  }
-  return controller.signal;
-}
-
 function run(dryRun: boolean, changes: boolean): RunContext {
   const failAt = failPointFromEnv();
-  return newRun({ dryRun, signal: changes ? interruptible() : new AbortController().signal, ...(failAt && { failAt }) });
+  const purpose = process.argv.slice(2).join(' ').slice(0, 120);
+  const onWait = (line: string) => process.stderr.write(`pipework: ${line}\n`);
+  if (!changes) {
+    defaultSignals();
+    return newRun({ dryRun, purpose, onWait, ...(failAt && { failAt }) });
+  }
+  const { signal, commit } = interruptible();
+  return newRun({ dryRun, signal, commit, purpose, onWait, ...(failAt && { failAt }) });
 }
 
 /** The verbs of the other front doors, each its own parser (src/front/<door>/cli.ts). */
@@ -66,6 +63,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (door) return (await door()).run(argv);
   const request = parseCommandLine(argv);
   jsonOutput = 'json' in request && request.json;
+  if (request.kind === 'help' || request.kind === 'version' || request.kind === 'completion' || request.kind === 'wait') defaultSignals();
   switch (request.kind) {
     case 'help': {
       // The other front doors print their own usage on --help.
@@ -128,7 +126,18 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+/**
+ * Leave now, with the run's code. Left to end by itself, Node closes its signal handlers before
+ * the process is gone, and a signal then (a group SIGTERM as the run ends) would kill it with the
+ * default action after everything was done. (Output to a pipe, a file or a terminal is written
+ * synchronously on Linux: nothing is lost.) Writing the code cache needs Node's own ending.
+ */
+function leave(code: number): void {
+  process.exitCode = code;
+  if (process.env['PIPEWORK_WRITE_CODE_CACHE'] !== '1') process.exit(code);
+}
+
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (err: unknown) => { process.exitCode = report(err, jsonOutput); },
+  (code) => leave(code),
+  (err: unknown) => leave(report(err, jsonOutput)),
 );

@@ -4,6 +4,7 @@
  * and the exit status. Nothing here may throw: every failure is an error object.
  */
 import { readFileSync } from 'node:fs';
+import { STOP_SIGNALS, takeEarly, type StopSignal } from '../signals.js';
 import { handle } from './handle.js';
 import { Code, CniError, errorJson, SPEC_VERSION, type RawRequest } from './protocol.js';
 
@@ -60,12 +61,13 @@ export async function pluginMain(): Promise<number> {
   }
   preparePluginProcess();
   const controller = new AbortController();
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.on(sig, () => {
-      if (controller.signal.aborted) process.exit(1);
-      controller.abort(sig);
-    });
-  }
+  const on = (sig: StopSignal) => {
+    if (controller.signal.aborted) process.exit(1);
+    controller.abort(sig);
+  };
+  for (const sig of STOP_SIGNALS) process.on(sig, on);
+  // One that came while Node and pipework were starting counts too.
+  for (const sig of takeEarly()) on(sig);
   // The first phase counts from the process's start: Node's own start-up and loading pipework.
   const res = await handle(raw, {
     signal: controller.signal, log: (line) => process.stderr.write(`${line}\n`),

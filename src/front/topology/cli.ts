@@ -6,7 +6,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { failPointFromEnv, newRun, type RunContext } from '../../engine/context.js';
 import { formatPlan, nsNaming, planJson } from '../../engine/print.js';
-import { ExitCode, PipeworkError, UsageError } from '../../model/errors.js';
+import { PipeworkError, UsageError } from '../../model/errors.js';
+import { defaultSignals, interruptible } from '../signals.js';
 import { hasCapabilities, requireRoot } from '../cli/root.js';
 import { guestJson, outcomeText, printJson, recordJson } from '../cli/commands/output.js';
 import type { ApplyReport } from './apply.js';
@@ -100,21 +101,16 @@ export function parseArgs(argv: readonly string[]): Args {
   return args;
 }
 
-/** Ctrl-C (SIGINT, SIGTERM, SIGHUP) stops the run, which undoes what it did; a second one gives up at once. */
-function interruptible(): AbortSignal {
-  const controller = new AbortController();
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.on(sig, () => {
-      if (controller.signal.aborted) process.exit(ExitCode.Interrupted);
-      controller.abort(sig);
-    });
-  }
-  return controller.signal;
-}
-
-function runContext(dryRun: boolean): RunContext {
+/** apply and destroy are interruptible until they commit (src/front/signals.ts); the rest leave signals their default. */
+function runContext(dryRun: boolean, purpose: string): RunContext {
   const failAt = failPointFromEnv();
-  return newRun({ dryRun, signal: dryRun ? new AbortController().signal : interruptible(), ...(failAt && { failAt }) });
+  const onWait = (line: string) => process.stderr.write(`pipework: ${line}\n`);
+  if (dryRun) {
+    defaultSignals();
+    return newRun({ dryRun, purpose, onWait, ...(failAt && { failAt }) });
+  }
+  const { signal, commit } = interruptible();
+  return newRun({ dryRun, signal, commit, purpose, onWait, ...(failAt && { failAt }) });
 }
 
 function progress(): ((done: number, total: number) => void) | undefined {
@@ -139,6 +135,8 @@ export async function run(argv: readonly string[]): Promise<number> {
 }
 
 async function dispatch(args: Args): Promise<number> {
+  // Only apply and destroy change the host: they take signals over when their run starts.
+  if (args.dryRun || (args.verb !== 'apply' && args.verb !== 'destroy')) defaultSignals();
   if (args.verb === 'schema') {
     process.stdout.write(`${JSON.stringify((await parser()).jsonSchema(), null, 2)}\n`);
     return 0;
@@ -181,13 +179,14 @@ async function partOf(topology: Topology, host: string | undefined, ctx: RunCont
 
 async function applyVerb(file: Topology, args: Args): Promise<number> {
   const { applyTopology } = await import('./apply.js');
-  const ctx = runContext(args.dryRun);
+  const ctx = runContext(args.dryRun, `topology apply ${file.name}`);
   const topology = await partOf(file, args.host, ctx, true);
   const onProgress = args.dryRun || args.json ? undefined : progress();
   if (onProgress) ctx.onProgress = onProgress;
   let report: ApplyReport;
   try {
     report = await applyTopology(topology, ctx, { deep: args.deep });
+    ctx.commit();
   } finally {
     if (onProgress) process.stderr.write('\r\u001b[K');
   }
@@ -245,10 +244,11 @@ async function applyVerb(file: Topology, args: Args): Promise<number> {
 
 async function destroyVerb(fileName: string, file: Topology | undefined, args: Args): Promise<number> {
   const { destroyTopology } = await import('./destroy.js');
-  const ctx = runContext(args.dryRun);
+  const ctx = runContext(args.dryRun, `topology destroy ${file?.name ?? fileName}`);
   const topology = file ? await partOf(file, args.host, ctx, false) : undefined;
   const name = topology?.name ?? (args.host !== undefined ? `${fileName}@${args.host}` : fileName);
   const report: DestroyReport = await destroyTopology(name, topology, ctx);
+  ctx.commit();
   if (args.json) {
     printJson({ command: 'destroy', topology: name, dryRun: args.dryRun, nothing: report.nothing, removed: { links: report.links, containers: report.containers, netns: report.netns, vxlans: report.vxlans, bridges: report.bridges, ovsBridges: report.ovsBridges }, kept: report.kept });
     return 0;
@@ -268,7 +268,7 @@ async function destroyVerb(fileName: string, file: Topology | undefined, args: A
 
 async function inspectVerb(file: Topology, args: Args): Promise<number> {
   const { inspectTopology, formatInspect } = await import('./inspect.js');
-  const ctx = runContext(true);
+  const ctx = runContext(true, 'topology inspect');
   const topology = await partOf(file, args.host, ctx, true);
   const report = await inspectTopology(topology, ctx);
   if (args.json) {
@@ -291,7 +291,7 @@ async function inspectVerb(file: Topology, args: Args): Promise<number> {
 async function graphVerb(file: Topology, args: Args): Promise<number> {
   const graph = await import('./graph.js');
   // A multi-host file is drawn whole, or one host's part with --host.
-  const topology = args.host !== undefined ? await partOf(file, args.host, runContext(true), false) : file;
+  const topology = args.host !== undefined ? await partOf(file, args.host, runContext(true, 'topology inspect'), false) : file;
   const format: GraphFormat = (args.format as GraphFormat | undefined) ?? 'mermaid';
   // Live colours need root (to look into the guests); without it the drawing is the file's alone.
   let readLive = !args.offline;
@@ -304,7 +304,7 @@ async function graphVerb(file: Topology, args: Args): Promise<number> {
   if (readLive) {
     const { inspectTopology } = await import('./inspect.js');
     try {
-      report = await inspectTopology(topology, runContext(true));
+      report = await inspectTopology(topology, runContext(true, 'topology inspect'));
     } catch (err) {
       if (!(err instanceof PipeworkError)) throw err;
       note = `live state unknown: ${err.message}`;

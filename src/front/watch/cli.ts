@@ -4,6 +4,7 @@
  * reconciled), and exits 0 once the work in flight is finished or undone.
  */
 import { requireRoot } from '../cli/root.js';
+import { takeEarly } from '../signals.js';
 import { makeLogger } from './log.js';
 import { WATCH_HELP, parseWatchArgs, sourcesOf } from './options.js';
 import { Watcher } from './watcher.js';
@@ -39,6 +40,11 @@ export async function run(argv: readonly string[]): Promise<number> {
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
   process.on('SIGHUP', onHup);
+  // A signal that came while the watcher was starting counts now.
+  for (const sig of takeEarly()) {
+    if (sig === 'SIGHUP') onHup();
+    else onStop(sig);
+  }
   try {
     if (request.once) await watcher.once();
     else await watcher.run();

@@ -8,6 +8,7 @@ import { reportAttach } from './output.js';
 export async function attach(request: AttachRequest, ctx: RunContext): Promise<number> {
   const spec = await classicSpec(request, ctx);
   const [outcome] = await attachSpecs([spec], ctx);
+  ctx.commit();
   reportAttach(outcome!, request.json, request.dryRun);
   return 0;
 }

@@ -82,6 +82,7 @@ export async function batch(request: BatchRequest, ctx: RunContext): Promise<num
   let outcomes;
   try {
     outcomes = await attachSpecs(specs, ctx, { labels });
+    ctx.commit();
   } finally {
     if (onProgress) process.stderr.write('\r\u001b[K');
   }

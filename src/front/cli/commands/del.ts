@@ -15,6 +15,7 @@ import { outcomeText, printJson, recordJson, reportPlan } from './output.js';
 
 async function stale(request: DelRequest, guest: GuestRef | undefined, ctx: RunContext, why?: string): Promise<number> {
   const { plan, ports, nics, resolvConfs } = await cleanStale(guest, ctx);
+  ctx.commit();
   if (request.json) {
     printJson({
       command: 'del',
@@ -43,6 +44,7 @@ export async function del(request: DelRequest, ctx: RunContext): Promise<number>
   let outcome;
   try {
     outcome = await detach({ guest, which, owner: ownerFilter(ownerName), ownerName }, ctx);
+    ctx.commit();
   } catch (err) {
     // A guest that is gone took its veths and macvlans with it; what it left on the host
     // (OVS rows, a NIC given back) is cleaned like --stale, for this guest only.

@@ -1,0 +1,66 @@
+/**
+ * SIGINT, SIGTERM and SIGHUP for the whole life of a pipework process: never the default action
+ * that would end it at an unknown point of a run. bin/pipework catches them from its first line
+ * (before the bundle loads) and keeps them here; then each command says what they mean for it:
+ *
+ * - a run that changes the host (`interruptible`): the first signal aborts it — it starts nothing
+ *   new, lets what runs finish and undoes what it did (exit 130); a second one gives up at once.
+ *   Once the run has committed (`commit()`), a signal no longer changes anything: the run ends as
+ *   it would have, saying the signal came late;
+ * - a command that changes nothing (help, ls, --wait, route/rule/tc): the default action, as if
+ *   pipework had never caught it (a signal that came early is delivered again now);
+ * - the watcher and the CNI plugin handle their own (`takeEarly` hands over what came early).
+ */
+import { ExitCode } from '../model/errors.js';
+
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+export type StopSignal = (typeof STOP_SIGNALS)[number];
+
+/** What bin/pipework keeps until a command takes over (see its first lines). */
+interface Early {
+  signals: StopSignal[];
+  stop(): void;
+}
+
+/** Stop keeping signals early; what came meanwhile. */
+export function takeEarly(): StopSignal[] {
+  const early = (globalThis as { __pipeworkEarlySignals?: Early }).__pipeworkEarlySignals;
+  if (early === undefined) return [];
+  delete (globalThis as { __pipeworkEarlySignals?: Early }).__pipeworkEarlySignals;
+  early.stop();
+  return early.signals;
+}
+
+/** A command that changes nothing: signals do what they would by default. */
+export function defaultSignals(): void {
+  const pending = takeEarly();
+  if (pending[0] !== undefined) process.kill(process.pid, pending[0]);
+}
+
+export interface Interrupts {
+  /** Aborted by the first signal before the run commits. */
+  signal: AbortSignal;
+  /** The run's changes are made and stay: signals from now on only get a note. */
+  commit: () => void;
+}
+
+/** A run that changes the host (see the top of this file). */
+export function interruptible(onLate: (line: string) => void = (l) => process.stderr.write(`pipework: ${l}\n`)): Interrupts {
+  const controller = new AbortController();
+  let committed = false;
+  let noted = false;
+  const on = (sig: StopSignal) => {
+    if (committed) {
+      if (!noted) onLate(`${sig} came after the changes were made: they stay`);
+      noted = true;
+      return;
+    }
+    // A second signal gives up at once (what runs may be left half-undone; the next run of the
+    // same front door finds it by its marks).
+    if (controller.signal.aborted) process.exit(ExitCode.Interrupted);
+    controller.abort(sig);
+  };
+  for (const sig of STOP_SIGNALS) process.on(sig, on);
+  for (const sig of takeEarly()) on(sig);
+  return { signal: controller.signal, commit: () => { committed = true; } };
+}
