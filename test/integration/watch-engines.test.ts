@@ -300,7 +300,7 @@ describe('pipework watch on Docker and Podman', { timeout: 300_000 }, () => {
       const line = await failing.waitFor('wa-d16 failed', (l) => l.action === 'attach' && l.container === 'wa-d16');
       assert.equal(line.result, 'failed', failing.dump());
       assert.equal(line.interface, 'eth1, eth2');
-      assert.match(line.message ?? '', /injected failure.*undone, nothing is left/u);
+      assert.match(line.message ?? '', /injected failure.*everything the run did was undone/u);
       assert.deepEqual(linksOf(c.pid).sort(), ['lo'], 'neither interface is left');
       assert.ok(!existsSync('/sys/class/net/br-wa4'), 'the bridge this run made is gone with it');
       // A planning refusal: lo is not pipework's to make.

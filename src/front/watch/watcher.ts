@@ -267,13 +267,14 @@ export class Watcher {
         outcomes = await attachSpecs(specs, ctx, { labels: asks.map((a) => a.source) });
       } catch (err) {
         if (!(err instanceof PipeworkError)) throw err;
-        // Stopped by the container's death or the watcher's: the engine undid it, as it does a failure.
+        // Stopped by the container's death or the watcher's: the engine undid it, as it does a
+        // failure, and its message says what was undone (only what the kernel shows gone).
         const interrupted = signal.aborted;
         if (!interrupted) this.failures++;
         this.logger.log({
           ...base, action: 'attach', result: interrupted ? 'undone' : 'failed', interface: specs.map((s) => s.guestIf).join(', '),
           durationMs: performance.now() - started,
-          message: interrupted ? `${String(signal.reason ?? 'interrupted')}: undone, nothing is left` : `${err.message} (undone, nothing is left)`,
+          message: interrupted ? `${String(signal.reason ?? 'interrupted')}: ${err.message}` : err.message,
         });
         return;
       }
