@@ -193,6 +193,13 @@ if (($# == 0)); then
   PIPEWORK_NETLINK=1 node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec \
     build/test/integration/{bridge,bridge-failures,lifecycle-rollback,guests}.test.js || rc=1
 fi
+# The lock and socket layer without the native addon: flock(1) on the same open files, the
+# sockets' directories alone keeping others out (full runs only).
+if (($# == 0)); then
+  log "again with PIPEWORK_SYS_ADDON=none (locks through flock(1))"
+  PIPEWORK_SYS_ADDON=none node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec \
+    build/test/unit/lock.test.js build/test/integration/trust-locks.test.js || rc=1
+fi
 # The full-kernel tier (802.1Q, dummy, bridge VLAN filtering, the OVS kernel datapath, which
 # this kernel lacks) boots a Debian kernel under qemu; it runs on full runs only.
 (($# > 0)) || bash "$ROOT/scripts/vm-test.sh" || rc=1
