@@ -1,9 +1,13 @@
-// What a DHCP client may be made to do, as root, with hostile input (issue 18 item 1):
+// What a DHCP client may be made to do, as root, with hostile input (issue 18 items 1 and 4):
 // (a) DHCP client options that name a script, a file or pass environment to pipework's hook,
 //     through the command line, a batch line, a topology file's dhcp:, a Docker label and a
 //     pipework_cmd variable (pipework watch --once), and handed to the DHCP agent directly: each
 //     refused in one line naming the option; the payload (it would only write a file in this
 //     test's scratch directory) never runs; nothing is made.
+// (b) The `dhcp` method's helper container runs pipework's command as its entrypoint — never the
+//     image's ENTRYPOINT (which here would leave an address on lo in the guest) — with every
+//     capability dropped but NET_ADMIN, NET_RAW and NET_BIND_SERVICE, and no-new-privileges; on
+//     Docker and on Podman (its Docker-compatible API).
 //
 // Names: netns tsd…, bridges br-tsd…, containers tsd-…, host veth ends tsd…; addresses in
 // 10.161.0.0/16, only inside namespaces made here. Run as root (scripts/test.sh).
@@ -13,17 +17,28 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanupPrefix } from './helpers/guard.js';
-import { dhcpAgentPath, removeDhcpFiles, stopDhcpClients } from './helpers/dhcp-server.js';
+import {
+  addressesIn, clientsIn, dhcpAgentPath, removeDhcpFiles, startDhcpServer, stopDhcpClients, type DhcpServer,
+} from './helpers/dhcp-server.js';
 import * as docker from './helpers/docker.js';
-import { addNetns, listLinks } from './helpers/netns.js';
+import { buildBusyboxTar } from './helpers/image.js';
+import { addBridge, addNetns, listLinks } from './helpers/netns.js';
+import * as podman from './helpers/podman.js';
 import { repoRoot, runPipework, sh, type RunResult } from './helpers/run.js';
 import { linksOf, startWatcher } from './watch-lib.js';
 
 const RESOLV_AT_START = readFileSync('/etc/resolv.conf', 'utf8');
 const AGENT = dhcpAgentPath(repoRoot);
+const PODMAN_SOCK = '/tmp/tsd-podman.sock';
+/** An image whose ENTRYPOINT leaves a mark (an address on lo) before running what it is given. */
+const MARK = '10.161.99.1';
+const ENTRY_IMAGE = 'tsd-entry:latest';
+const ENTRYPOINT = `ENTRYPOINT ["/bin/sh", "-c", "ip addr add ${MARK}/32 dev lo; exec \\"$0\\" \\"$@\\""]`;
 
 let scratch = '';
 let dockerOk = false;
+let podmanService: podman.PodmanService | undefined;
+const servers: DhcpServer[] = [];
 
 function show(args: readonly string[], r: RunResult): string {
   return `pipework ${args.join(' ')}\nexit ${r.code}\nstdout: ${JSON.stringify(r.stdout)}\nstderr: ${JSON.stringify(r.stderr)}`;
@@ -52,6 +67,24 @@ function assertResolv(): void {
   assert.equal(readFileSync('/etc/resolv.conf', 'utf8'), RESOLV_AT_START, "the host's /etc/resolv.conf changed");
 }
 
+/** Import the busybox rootfs as ENTRY_IMAGE, with an ENTRYPOINT that leaves the mark. */
+async function importEntryImage(): Promise<void> {
+  const tar = await buildBusyboxTar();
+  try {
+    await docker.removeContainersByPrefix('tsd-');
+    await sh(['docker', 'rmi', '-f', ENTRY_IMAGE], { timeoutMs: 30_000 });
+    const q = new URLSearchParams({ fromSrc: '-', repo: 'tsd-entry', tag: 'latest', changes: ENTRYPOINT });
+    const r = await docker.dockerApi('POST', `/images/create?${q.toString()}`, { tarFile: tar.path, timeoutMs: 120_000 });
+    assert.ok(r.status === 200 && !/"error"\s*:/u.test(r.body), `docker import: ${r.status} ${r.body}`);
+    if (podmanService !== undefined) {
+      await podman.podman(['rmi', '-f', `localhost/${ENTRY_IMAGE}`]);
+      await podman.podmanOk(['import', '--change', ENTRYPOINT, tar.path, `localhost/${ENTRY_IMAGE}`], { timeoutMs: 120_000 });
+    }
+  } finally {
+    await tar.dispose();
+  }
+}
+
 async function cleanup(): Promise<void> {
   await stopDhcpClients(AGENT, 'tsd');
   if (dockerOk) {
@@ -60,6 +93,14 @@ async function cleanup(): Promise<void> {
       const c = await docker.inspectContainer(name);
       if (c !== undefined) await docker.removeContainer(`pipework-dhcp-${c.Id.slice(0, 12)}-eth1`);
       await docker.removeContainer(name);
+    }
+  }
+  if (podmanService !== undefined) {
+    for (const name of await podman.listContainers()) {
+      if (!name.startsWith('tsd-')) continue;
+      const c = await podman.inspectContainer(name);
+      if (c !== undefined) await podman.removeContainer(`pipework-dhcp-${c.Id.slice(0, 12)}-eth1`);
+      await podman.removeContainer(name);
     }
   }
   await cleanupPrefix('tsd');
@@ -71,11 +112,18 @@ before(async () => {
   scratch = mkdtempSync(join(process.env['PIPEWORK_TEST_TMP'] ?? tmpdir(), 'tsd-'));
   chmodSync(scratch, 0o755);
   dockerOk = await docker.dockerAvailable();
+  if (await podman.podmanAvailable()) podmanService = await podman.startService(PODMAN_SOCK);
   await cleanup();
 });
 
 after(async () => {
+  for (const s of servers) await s.stop();
   await cleanup();
+  await sh(['docker', 'rmi', '-f', ENTRY_IMAGE], { timeoutMs: 30_000 });
+  if (podmanService !== undefined) {
+    await podman.podman(['rmi', '-f', `localhost/${ENTRY_IMAGE}`]);
+    await podmanService.stop();
+  }
   rmSync(scratch, { recursive: true, force: true });
   assertResolv();
 });
@@ -186,5 +234,78 @@ void describe('(a) hostile DHCP client options, through every front door', { tim
     assert.match(r.stderr, /^DHCP client option -s is not accepted: it names a script/u);
     assert.equal(existsSync(s.mark), false, 'the payload ran');
     assert.equal(existsSync(`/run/pipework/dhcp/${inode}-lo`), false);
+  });
+});
+
+void describe("(b) the 'dhcp' method's helper container", { timeout: 180_000 }, () => {
+  before(async () => {
+    if (!dockerOk) return;
+    await importEntryImage();
+    await addBridge('br-tsdh');
+    servers.push(await startDhcpServer({ ns: 'tsdhsrv', hostEnd: 'tsdhsrv0', bridge: 'br-tsdh', net: '10.161.2', dir: scratch }));
+  });
+
+  /** The helper's udhcpc in the guest's netns: its capabilities and no_new_privs. */
+  function helperProcess(guestPid: number): { capBnd: string; capEff: string; noNewPrivs: string } {
+    const [pid] = clientsIn(statSync(`/proc/${guestPid}/ns/net`).ino);
+    assert.ok(pid !== undefined, 'the helper runs udhcpc in the guest');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (k: string) => new RegExp(`^${k}:\\s*(\\S+)$`, 'mu').exec(status)?.[1] ?? '';
+    return { capBnd: field('CapBnd'), capEff: field('CapEff'), noNewPrivs: field('NoNewPrivs') };
+  }
+  // NET_BIND_SERVICE (10), NET_ADMIN (12), NET_RAW (13).
+  const CAPS = '0000000000003400';
+
+  void test("Docker: pipework's command is the entrypoint (the image's never runs); capabilities dropped but three; no-new-privileges", async (t) => {
+    if (!dockerOk) return t.skip('Docker is not running');
+    await docker.ensureImage();
+    const c = await docker.runContainer('tsd-h1');
+    const args = ['br-tsdh', c.name, 'dhcp', '--dhcp-image', ENTRY_IMAGE];
+    const r = await runPipework(args, { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, show(args, r));
+    assert.match((await addressesIn(c.pid, 'eth1'))[0] ?? '', /^10\.161\.2\.\d+\/24$/u);
+    assert.deepEqual(await addressesIn(c.pid, 'lo'), [], "the image's ENTRYPOINT ran in the guest's namespace");
+    const helper = `pipework-dhcp-${c.id.slice(0, 12)}-eth1`;
+    const raw = JSON.parse((await docker.dockerApi('GET', `/containers/${helper}/json`)).body) as {
+      Config: { Entrypoint: string[] | null; Cmd: string[] | null };
+      HostConfig: { CapDrop: string[] | null; CapAdd: string[] | null; SecurityOpt: string[] | null; Privileged: boolean };
+    };
+    assert.equal(raw.Config.Entrypoint?.[0], 'udhcpc', JSON.stringify(raw.Config));
+    assert.ok(raw.Config.Cmd === null || raw.Config.Cmd.length === 0, JSON.stringify(raw.Config));
+    assert.deepEqual(raw.HostConfig.CapDrop, ['ALL']);
+    assert.deepEqual([...(raw.HostConfig.CapAdd ?? [])].sort(), ['NET_ADMIN', 'NET_BIND_SERVICE', 'NET_RAW']);
+    assert.deepEqual(raw.HostConfig.SecurityOpt, ['no-new-privileges']);
+    assert.equal(raw.HostConfig.Privileged, false);
+    const p = helperProcess(c.pid);
+    assert.equal(p.capBnd, CAPS);
+    assert.equal(p.capEff, CAPS);
+    assert.equal(p.noNewPrivs, '1');
+    const del = await runPipework(['del', c.name], { timeoutMs: 60_000 });
+    assert.equal(del.code, 0, del.stderr);
+    assertResolv();
+  });
+
+  void test('Podman (its Docker-compatible API): the same', async (t) => {
+    if (!dockerOk || podmanService === undefined) return t.skip('Podman or Docker is not here');
+    await podman.ensureImage();
+    const c = await podman.runContainer('tsd-h2');
+    const env = { CONTAINER_HOST: `unix://${PODMAN_SOCK}` };
+    const args = ['br-tsdh', `podman:${c.name}`, 'dhcp', '--dhcp-image', `localhost/${ENTRY_IMAGE}`];
+    const r = await runPipework(args, { timeoutMs: 60_000, env });
+    assert.equal(r.code, 0, show(args, r));
+    assert.match((await addressesIn(c.pid, 'eth1'))[0] ?? '', /^10\.161\.2\.\d+\/24$/u);
+    assert.deepEqual(await addressesIn(c.pid, 'lo'), [], "the image's ENTRYPOINT ran in the guest's namespace");
+    const helper = `pipework-dhcp-${c.id.slice(0, 12)}-eth1`;
+    const raw = JSON.parse((await docker.dockerApi('GET', `/containers/${helper}/json`, { socketPath: PODMAN_SOCK })).body) as {
+      Config: { Entrypoint: string[] | string | null };
+    };
+    assert.equal(Array.isArray(raw.Config.Entrypoint) ? raw.Config.Entrypoint[0] : raw.Config.Entrypoint, 'udhcpc', JSON.stringify(raw.Config));
+    const p = helperProcess(c.pid);
+    assert.equal(p.capBnd, CAPS);
+    assert.equal(p.capEff, CAPS);
+    assert.equal(p.noNewPrivs, '1');
+    const del = await runPipework(['del', `podman:${c.name}`], { timeoutMs: 60_000, env });
+    assert.equal(del.code, 0, del.stderr);
+    assertResolv();
   });
 });
