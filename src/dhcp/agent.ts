@@ -23,6 +23,7 @@ import { processRunner, runOk } from '../exec/runner.js';
 import { engineSocket, helperLogs, helperRunning, removeHelper, startHelper } from './container.js';
 import { hookSource, type HookConfig } from './hook.js';
 import { METHOD_INFO, clientArgv, dhclientConf, helperCommand } from './methods.js';
+import { detachNamespaceMounts } from './mounts.js';
 import { DHCP_AGENT, HOOK_MODULE_URL } from './paths.js';
 import type { Engine } from './plan.js';
 import { isNsFd, netnsInodeOf, readStat, signal, sleep, stopProcess } from './proc.js';
@@ -109,6 +110,13 @@ async function acquire(args: string[]): Promise<void> {
   if (parent !== undefined && parent > 1 && existsSync(`/proc/${parent}/ns/mnt`)
     && readlinkSync(`/proc/${parent}/ns/mnt`) === readlinkSync('/proc/self/ns/mnt')) {
     throw new AgentError('refusing to run a DHCP client outside a private mount namespace (run through unshare --mount)');
+  }
+  // The copies of every netns bind mount that unshare made would keep other guests' namespaces
+  // alive for as long as the client (and the hooks it starts) run: detach them all first.
+  try {
+    await detachNamespaceMounts();
+  } catch (err) {
+    throw new AgentError((err as Error).message);
   }
 
   ensureRoot();

@@ -1,4 +1,5 @@
-// What a DHCP client may be made to do, as root, with hostile input (issue 18 items 1 and 4):
+// What a DHCP client may be made to do, as root, with hostile input (issue 18 items 1 and 4,
+// issue 19 item 3):
 // (a) DHCP client options that name a script, a file or pass environment to pipework's hook,
 //     through the command line, a batch line, a topology file's dhcp:, a Docker label and a
 //     pipework_cmd variable (pipework watch --once), and handed to the DHCP agent directly: each
@@ -8,23 +9,26 @@
 //     image's ENTRYPOINT (which here would leave an address on lo in the guest) — with every
 //     capability dropped but NET_ADMIN, NET_RAW and NET_BIND_SERVICE, and no-new-privileges; on
 //     Docker and on Podman (its Docker-compatible API).
+// (c) A staying client's mount namespace holds no other guest's network namespace: a Docker
+//     container (its netns mounted under /run/docker/netns) and a named netns, plumbed before the
+//     client started, really go when removed — their veth leaves the bridge at once.
 //
 // Names: netns tsd…, bridges br-tsd…, containers tsd-…, host veth ends tsd…; addresses in
 // 10.161.0.0/16, only inside namespaces made here. Run as root (scripts/test.sh).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanupPrefix } from './helpers/guard.js';
 import {
-  addressesIn, clientsIn, dhcpAgentPath, removeDhcpFiles, startDhcpServer, stopDhcpClients, type DhcpServer,
+  addressesIn, clientsIn, dhcpAgentPath, removeDhcpFiles, startDhcpServer, stopDhcpClients, supervisorPid, type DhcpServer,
 } from './helpers/dhcp-server.js';
 import * as docker from './helpers/docker.js';
 import { buildBusyboxTar } from './helpers/image.js';
-import { addBridge, addNetns, listLinks } from './helpers/netns.js';
+import { addBridge, addNetns, delNetns, listLinks } from './helpers/netns.js';
 import * as podman from './helpers/podman.js';
-import { repoRoot, runPipework, sh, type RunResult } from './helpers/run.js';
+import { repoRoot, runPipework, sh, type RunResult, waitFor } from './helpers/run.js';
 import { linksOf, startWatcher } from './watch-lib.js';
 
 const RESOLV_AT_START = readFileSync('/etc/resolv.conf', 'utf8');
@@ -59,6 +63,14 @@ function evilModule(name: string): { module: string; mark: string } {
   const mark = join(scratch, `${name}.ran`);
   writeFileSync(module, `require('node:fs').appendFileSync(${JSON.stringify(mark)}, 'loaded\\n');\n`);
   return { module, mark };
+}
+
+function bridgePorts(bridge: string): string[] {
+  try {
+    return readdirSync(`/sys/class/net/${bridge}/brif`);
+  } catch {
+    return [];
+  }
 }
 
 const linkExists = (name: string): boolean => existsSync(`/sys/class/net/${name}`);
@@ -307,5 +319,63 @@ void describe("(b) the 'dhcp' method's helper container", { timeout: 180_000 }, 
     const del = await runPipework(['del', `podman:${c.name}`], { timeoutMs: 60_000, env });
     assert.equal(del.code, 0, del.stderr);
     assertResolv();
+  });
+});
+
+void describe("(c) a staying client's mount namespace keeps no other guest's namespace alive", { timeout: 180_000 }, () => {
+  before(async () => {
+    await addBridge('br-tsdc');
+    servers.push(await startDhcpServer({ ns: 'tsdcsrv', hostEnd: 'tsdcsrv0', bridge: 'br-tsdc', net: '10.161.3', dir: scratch }));
+  });
+
+  /** Plumb `guest` statically on br-tsdc; its host end (the new port of the bridge). */
+  async function plumb(guest: string, address: string): Promise<string> {
+    const ports = bridgePorts('br-tsdc');
+    const r = await runPipework(['br-tsdc', guest, address], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, show(['br-tsdc', guest, address], r));
+    const [port] = bridgePorts('br-tsdc').filter((p) => !ports.includes(p));
+    assert.ok(port !== undefined);
+    return port;
+  }
+
+  /** A staying udhcpc for a new named netns `name`; its PID. */
+  async function stayingClient(name: string): Promise<number> {
+    await addNetns(name);
+    const r = await runPipework(['br-tsdc', name, 'udhcpc-f'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, show(['br-tsdc', name, 'udhcpc-f'], r));
+    const [pid] = clientsIn(statSync(`/run/netns/${name}`).ino);
+    assert.ok(pid !== undefined, 'the client stays');
+    return pid;
+  }
+
+  function nsfsMounts(pid: number): string[] {
+    return readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').filter((l) => / - nsfs /u.test(l));
+  }
+
+  void test('a Docker container removed while another guest has a staying client: its veth leaves the bridge', async (t) => {
+    if (!dockerOk) return t.skip('Docker is not running');
+    await docker.ensureImage();
+    const c = await docker.runContainer('tsd-gone');
+    const port = await plumb(c.name, '10.161.3.10/24');
+    const sandbox = c.sandboxKey.slice(c.sandboxKey.lastIndexOf('/') + 1);
+    assert.ok(nsfsMounts(process.pid).some((l) => l.includes(`/run/docker/netns/${sandbox}`)), `the host mounts ${c.sandboxKey}`);
+    const client = await stayingClient('tsdc1');
+    assert.deepEqual(nsfsMounts(client), [], "the client's mount namespace holds network namespaces");
+    // The supervisor of staying clients is not started from inside such a mount namespace either.
+    const sup = supervisorPid();
+    if (sup !== undefined) assert.equal(readlinkSync(`/proc/${sup}/ns/mnt`), readlinkSync('/proc/self/ns/mnt'));
+    await docker.removeContainer(c.name);
+    await waitFor(`${port} (the veth) to leave br-tsdc and go once ${c.name} is removed`, () => !bridgePorts('br-tsdc').includes(port) && !linkExists(port), 5_000, 100);
+    await runPipework(['del', 'tsdc1'], { timeoutMs: 30_000 });
+  });
+
+  void test('a named netns deleted while another guest has a staying client: its veth leaves the bridge', async () => {
+    await addNetns('tsdc2');
+    const port = await plumb('tsdc2', '10.161.3.11/24');
+    const client = await stayingClient('tsdc3');
+    assert.deepEqual(nsfsMounts(client), [], "the client's mount namespace holds network namespaces");
+    await delNetns('tsdc2');
+    await waitFor(`${port} (the veth) to leave br-tsdc and go once tsdc2 is deleted`, () => !bridgePorts('br-tsdc').includes(port) && !linkExists(port), 5_000, 100);
+    await runPipework(['del', 'tsdc3'], { timeoutMs: 30_000 });
   });
 });
