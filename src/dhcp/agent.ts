@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DhcpMethod } from '../model/dhcp-methods.js';
 import { DHCP_METHODS } from '../model/dhcp-methods.js';
+import { checkDhcpOptions } from '../model/dhcp-options.js';
 import { startClient, startDaemon } from '../exec/client.js';
 import { ipJsonBatch } from '../exec/ip.js';
 import type { NetnsHandle } from '../exec/netns.js';
@@ -22,6 +23,7 @@ import { processRunner, runOk } from '../exec/runner.js';
 import { engineSocket, helperLogs, helperRunning, removeHelper, startHelper } from './container.js';
 import { hookSource, type HookConfig } from './hook.js';
 import { METHOD_INFO, clientArgv, dhclientConf, helperCommand } from './methods.js';
+import { detachNamespaceMounts } from './mounts.js';
 import { DHCP_AGENT, HOOK_MODULE_URL } from './paths.js';
 import type { Engine } from './plan.js';
 import { isNsFd, netnsInodeOf, readStat, signal, sleep, stopProcess } from './proc.js';
@@ -96,6 +98,9 @@ async function acquire(args: string[]): Promise<void> {
     || watch === undefined || !(timeoutSec > 0) || values.guest === undefined) {
     throw new AgentError('acquire: missing or invalid arguments');
   }
+  // Checked again here (the grammar checked them first): whoever hands the agent options, none
+  // may name a file or a script, or pass environment to the hook.
+  const options = checkDhcpOptions(method, positionals);
   const info = METHOD_INFO[method];
   const family = values.family === '6' ? 6 : 4;
   closeInheritedNsFds();
@@ -105,6 +110,13 @@ async function acquire(args: string[]): Promise<void> {
   if (parent !== undefined && parent > 1 && existsSync(`/proc/${parent}/ns/mnt`)
     && readlinkSync(`/proc/${parent}/ns/mnt`) === readlinkSync('/proc/self/ns/mnt')) {
     throw new AgentError('refusing to run a DHCP client outside a private mount namespace (run through unshare --mount)');
+  }
+  // The copies of every netns bind mount that unshare made would keep other guests' namespaces
+  // alive for as long as the client (and the hooks it starts) run: detach them all first.
+  try {
+    await detachNamespaceMounts();
+  } catch (err) {
+    throw new AgentError((err as Error).message);
   }
 
   ensureRoot();
@@ -172,7 +184,7 @@ async function acquire(args: string[]): Promise<void> {
   for (const file of pidfiles()) mkdirSync(dirname(file), { recursive: true });
 
   const argv = clientArgv({
-    method, guestIf, family, timeoutSec, hook, stateDir: dir, options: positionals,
+    method, guestIf, family, timeoutSec, hook, stateDir: dir, options,
     ...(values.hostname !== undefined && { hostname: values.hostname }),
     ...(values.pidfile !== undefined && { pidfile: values.pidfile }),
     ...(values.leasefile !== undefined && { leasefile: values.leasefile }),
@@ -279,6 +291,7 @@ async function acquireContainer(args: string[]): Promise<void> {
     || guestIf === undefined || hook === undefined || !(timeoutSec > 0)) {
     throw new AgentError('acquire-container: missing or invalid arguments');
   }
+  const options = checkDhcpOptions('dhcp', positionals);
   // The guest's namespace, inherited as fd 3: hold our own (close-on-exec) handle to it.
   const fd = openSync('/proc/self/fd/3', 'r');
   const ns: NetnsHandle = { fd, inode: statSync('/proc/self/fd/3').ino, label: 'the guest', close: () => closeSync(fd) };
@@ -290,7 +303,7 @@ async function acquireContainer(args: string[]): Promise<void> {
   const hookInHelper = '/run/pipework-dhcp-hook';
   const id = await startHelper(socket, {
     name, image, guestId, hook, hookInHelper,
-    cmd: helperCommand({ guestIf, hookInHelper, options: positionals, ...(values.hostname !== undefined && { hostname: values.hostname }) }),
+    cmd: helperCommand({ guestIf, hookInHelper, options, ...(values.hostname !== undefined && { hostname: values.hostname }) }),
   });
   const interrupted = (sig: NodeJS.Signals): void => {
     void removeHelper(socket, id).catch(() => undefined).finally(() => {

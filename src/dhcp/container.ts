@@ -62,26 +62,45 @@ export interface HelperSpec {
   name: string;
   image: string;
   guestId: string;
+  /** Its command: the entrypoint (src/dhcp/methods.ts helperCommand). */
   cmd: string[];
   /** Host path of the helper's udhcpc script, mounted read-only at `hookInHelper`. */
   hook: string;
   hookInHelper: string;
 }
 
-/** Create and start the helper. Returns its id. */
-export async function startHelper(socket: string, spec: HelperSpec): Promise<string> {
-  const body = {
+/**
+ * What busybox udhcpc needs in the helper, and nothing more: a raw socket to ask for a lease
+ * (NET_RAW), the address and routes its script sets (NET_ADMIN), and port 68 once it renews over
+ * UDP (NET_BIND_SERVICE: in a Podman container's namespace ports below 1024 stay privileged —
+ * without it the helper died at its first renewal with "bind: Permission denied").
+ */
+export const HELPER_CAPS = ['NET_ADMIN', 'NET_RAW', 'NET_BIND_SERVICE'] as const;
+
+/** The body of the helper's create request (Docker's Engine API; Podman's compatible one takes it as is). */
+export function helperBody(spec: HelperSpec): Record<string, unknown> {
+  return {
     Image: spec.image,
-    Cmd: spec.cmd,
+    // pipework's command is the entrypoint: the image's own ENTRYPOINT and CMD never run (an
+    // image's entrypoint would otherwise run first, with the capabilities below, in the guest).
+    Entrypoint: spec.cmd,
     Labels: { 'pipework.dhcp-helper-for': spec.guestId },
     HostConfig: {
       NetworkMode: `container:${spec.guestId}`,
       PidMode: `container:${spec.guestId}`,
-      CapAdd: ['NET_ADMIN', 'NET_RAW'],
+      CapDrop: ['ALL'],
+      CapAdd: [...HELPER_CAPS],
+      SecurityOpt: ['no-new-privileges'],
+      Privileged: false,
       Binds: [`${spec.hook}:${spec.hookInHelper}:ro`],
       AutoRemove: true,
     },
   };
+}
+
+/** Create and start the helper. Returns its id. */
+export async function startHelper(socket: string, spec: HelperSpec): Promise<string> {
+  const body = helperBody(spec);
   const created = await apiCall(socket, 'POST', `/containers/create?name=${encodeURIComponent(spec.name)}`, body);
   if (created.status !== 201) {
     throw new Error(`could not create helper container ${spec.name}: ${apiMessage(created.body)} (HTTP ${created.status})`);

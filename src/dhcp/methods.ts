@@ -82,7 +82,12 @@ export interface ClientArgs {
   options: readonly string[];
 }
 
-/** The client's command line. The user's options come after ours, so they can override them. */
+/**
+ * The client's command line: pipework's defaults (which the user's options may change), then the
+ * user's options (checked: src/model/dhcp-options.ts), then pipework's own interface, mode, files
+ * and script — last, since each client keeps the last of an option given twice, so they win
+ * whatever came before them.
+ */
 export function clientArgv(a: ClientArgs): string[] {
   const info = METHOD_INFO[a.method];
   const oneshot = !info.staying;
@@ -90,40 +95,44 @@ export function clientArgv(a: ClientArgs): string[] {
   switch (info.program) {
     case 'udhcpc':
       return [
-        'udhcpc', '-i', a.guestIf,
-        // One-shot: quit once leased, fail after the tries. Staying: stay in the foreground
-        // until leased (pipework bounds that), then go to the background and renew.
-        ...(oneshot ? ['-q', '-n', '-t', timeout] : ['-t', '5', '-A', '5']), '-T', '1',
+        'udhcpc',
+        // One-shot: fail after the tries. Staying: stay in the foreground until leased (pipework
+        // bounds that), then go to the background and renew.
+        ...(oneshot ? ['-t', timeout] : ['-t', '5', '-A', '5']), '-T', '1',
         // Besides busybox's defaults: the DNS search list and classless static routes.
         '-O', 'search', '-O', 'staticroutes',
         ...(a.hostname !== undefined ? ['-x', `hostname:${a.hostname}`] : []),
+        ...a.options,
+        // One-shot: quit once leased (-q), give up without a lease (-n).
+        '-i', a.guestIf, ...(oneshot ? ['-q', '-n'] : []),
         '-s', a.hook,
         ...(a.pidfile !== undefined ? ['-p', a.pidfile] : []),
-        ...a.options,
       ];
     case 'dhclient':
       return [
-        'dhclient', a.family === 6 ? '-6' : '-4', ...(oneshot ? ['-1'] : []), '-v',
+        'dhclient', '-v',
         // A DUID from the interface's MAC: the same MAC gets the same DHCPv6 lease.
         ...(a.family === 6 ? ['-D', 'LL'] : []),
+        ...a.options,
+        a.family === 6 ? '-6' : '-4', ...(oneshot ? ['-1'] : []),
         ...(a.conf !== undefined ? ['-cf', a.conf] : []),
         '-sf', a.hook,
         ...(a.pidfile !== undefined ? ['-pf', a.pidfile] : []),
         ...(a.leasefile !== undefined ? ['-lf', a.leasefile] : []),
-        ...a.options,
         a.guestIf,
       ];
     case 'dhcpcd':
       return [
-        'dhcpcd', a.family === 6 ? '-6' : '-4', ...(oneshot ? ['-1'] : []), '-t', timeout,
+        'dhcpcd', '-t', timeout,
         ...(a.hostname !== undefined ? ['-h', a.hostname] : []),
-        '-c', a.hook,
         // IPv4: the client id is the MAC (as udhcpc sends it), not a DUID that lives in a state
         // directory: the same MAC gets the same lease. No 169.254 fallback; pipework's hook sets
         // the default route (-G), as for the other clients. IPv6: DUID-LL, from the MAC.
         ...(a.family === 6 ? ['--duid=ll'] : ['--clientid=', '-L', '-G']),
-        '-j', `${a.stateDir}/dhcpcd.log`,
         ...a.options,
+        a.family === 6 ? '-6' : '-4', ...(oneshot ? ['-1'] : []),
+        '-c', a.hook,
+        '-j', `${a.stateDir}/dhcpcd.log`,
         a.guestIf,
       ];
   }
@@ -159,12 +168,15 @@ export function helperName(guestId: string, guestIf: string): string {
   return `pipework-dhcp-${guestId.slice(0, 12)}-${guestIf.replace(/[^A-Za-z0-9_.-]/gu, '_')}`;
 }
 
-/** The command of the `dhcp` method's helper: busybox udhcpc in the foreground, renewing. */
+/**
+ * The command of the `dhcp` method's helper (its entrypoint): busybox udhcpc in the foreground,
+ * renewing; the user's options before pipework's interface and script, which so win.
+ */
 export function helperCommand(a: { guestIf: string; hostname?: string; hookInHelper: string; options: readonly string[] }): string[] {
   return [
-    'udhcpc', '-f', '-i', a.guestIf, '-t', '5', '-T', '1', '-A', '5', '-O', 'search',
+    'udhcpc', '-t', '5', '-T', '1', '-A', '5', '-O', 'search',
     ...(a.hostname !== undefined ? ['-x', `hostname:${a.hostname}`] : []),
-    '-s', a.hookInHelper,
     ...a.options,
+    '-f', '-i', a.guestIf, '-s', a.hookInHelper,
   ];
 }

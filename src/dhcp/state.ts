@@ -7,6 +7,7 @@
  */
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ifNameProblem } from '../model/ifname.js';
 import { processAlive } from './proc.js';
 
 export const STATE_ROOT = '/run/pipework/dhcp';
@@ -73,8 +74,13 @@ export function stateKey(nsInode: number, guestIf: string): string {
   return `${nsInode}-${guestIf}`;
 }
 
+/**
+ * The state directory of a key — only of a key as stateKey makes it (a netns inode, '-', an
+ * interface name): a key read back from a record or handed to the agent never names another path.
+ */
 export function stateDir(key: string): string {
-  if (!/^\d+-[^/\s]+$/u.test(key) || key.includes('..')) throw new Error(`internal: bad DHCP state key ${JSON.stringify(key)}`);
+  const m = /^(\d{1,20})-(.*)$/su.exec(key);
+  if (m === null || ifNameProblem(m[2]!) !== undefined) throw new Error(`internal: bad DHCP state key ${JSON.stringify(key)}`);
   return join(STATE_ROOT, key);
 }
 

@@ -61,7 +61,7 @@ export interface StaticAddressing {
 export interface DhcpAddressing {
   kind: 'dhcp';
   method: DhcpMethod;
-  /** Extra options for the client, after pipework's own. */
+  /** Extra options for the client, as src/model/dhcp-options.ts passes them on (checked, canonical). */
   options: string[];
   family: 4 | 6;
   /** Give up on a lease after this long (and undo the attach). */

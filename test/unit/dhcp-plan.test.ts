@@ -53,32 +53,32 @@ const guestSteps = (p: Plan): string[] => p.steps.slice(4).map((s) => show(s.act
 
 void describe('client command lines', () => {
   const base = { guestIf: 'eth1', family: 4 as const, hostname: 'web-1', timeoutSec: 30, hook: '/run/pipework/dhcp/K/hook.mjs', stateDir: '/run/pipework/dhcp/K', options: [] };
-  void test('udhcpc: one-shot quits once leased and fails after the tries; -f stays; the hook, the hostname, the pidfile, then the user options', () => {
+  void test('udhcpc: one-shot quits once leased and fails after the tries; -f stays; the hostname, the user options, then the interface, the hook and the pidfile', () => {
     assert.deepEqual(clientArgv({ ...base, method: 'udhcpc', pidfile: '/var/run/udhcpc.web_1.pid', options: ['-O', 'mtu'] }), [
-      'udhcpc', '-i', 'eth1', '-q', '-n', '-t', '30', '-T', '1', '-O', 'search', '-O', 'staticroutes', '-x', 'hostname:web-1', '-s', '/run/pipework/dhcp/K/hook.mjs',
-      '-p', '/var/run/udhcpc.web_1.pid', '-O', 'mtu',
+      'udhcpc', '-t', '30', '-T', '1', '-O', 'search', '-O', 'staticroutes', '-x', 'hostname:web-1', '-O', 'mtu',
+      '-i', 'eth1', '-q', '-n', '-s', '/run/pipework/dhcp/K/hook.mjs', '-p', '/var/run/udhcpc.web_1.pid',
     ]);
     assert.deepEqual(clientArgv({ ...base, method: 'udhcpc-f', pidfile: '/var/run/udhcpc.web_1.pid' }), [
-      'udhcpc', '-i', 'eth1', '-t', '5', '-A', '5', '-T', '1', '-O', 'search', '-O', 'staticroutes', '-x', 'hostname:web-1', '-s', '/run/pipework/dhcp/K/hook.mjs', '-p', '/var/run/udhcpc.web_1.pid',
+      'udhcpc', '-t', '5', '-A', '5', '-T', '1', '-O', 'search', '-O', 'staticroutes', '-x', 'hostname:web-1', '-i', 'eth1', '-s', '/run/pipework/dhcp/K/hook.mjs', '-p', '/var/run/udhcpc.web_1.pid',
     ]);
   });
 
   void test('dhclient: -1 only when one-shot; -6 with a DUID-LL; our configuration, hook, pidfile and lease file; the interface last', () => {
     const files = { pidfile: '/var/run/dhclient.web_1.pid', leasefile: '/etc/dhclient/dhclient.web_1.leases', conf: '/run/pipework/dhcp/K/dhclient.conf' };
-    assert.deepEqual(clientArgv({ ...base, method: 'dhclient', ...files, options: ['-nw'] }), [
-      'dhclient', '-4', '-1', '-v', '-cf', files.conf, '-sf', base.hook, '-pf', files.pidfile, '-lf', files.leasefile, '-nw', 'eth1',
+    assert.deepEqual(clientArgv({ ...base, method: 'dhclient', ...files, options: ['-I'] }), [
+      'dhclient', '-v', '-I', '-4', '-1', '-cf', files.conf, '-sf', base.hook, '-pf', files.pidfile, '-lf', files.leasefile, 'eth1',
     ]);
     assert.deepEqual(clientArgv({ ...base, method: 'dhclient-f', family: 6, ...files }), [
-      'dhclient', '-6', '-v', '-D', 'LL', '-cf', files.conf, '-sf', base.hook, '-pf', files.pidfile, '-lf', files.leasefile, 'eth1',
+      'dhclient', '-v', '-D', 'LL', '-6', '-cf', files.conf, '-sf', base.hook, '-pf', files.pidfile, '-lf', files.leasefile, 'eth1',
     ]);
   });
 
   void test('dhcpcd: the MAC as client id, no IPv4LL, our default route; -6 with DUID-LL; a log in the state directory', () => {
-    assert.deepEqual(clientArgv({ ...base, method: 'dhcpcd', options: ['-A'] }), [
-      'dhcpcd', '-4', '-1', '-t', '30', '-h', 'web-1', '-c', base.hook, '--clientid=', '-L', '-G', '-j', '/run/pipework/dhcp/K/dhcpcd.log', '-A', 'eth1',
+    assert.deepEqual(clientArgv({ ...base, method: 'dhcpcd', options: ['--noarp'] }), [
+      'dhcpcd', '-t', '30', '-h', 'web-1', '--clientid=', '-L', '-G', '--noarp', '-4', '-1', '-c', base.hook, '-j', '/run/pipework/dhcp/K/dhcpcd.log', 'eth1',
     ]);
     assert.deepEqual(clientArgv({ ...base, method: 'dhcpcd-f', family: 6, timeoutSec: 2.5 }), [
-      'dhcpcd', '-6', '-t', '3', '-h', 'web-1', '-c', base.hook, '--duid=ll', '-j', '/run/pipework/dhcp/K/dhcpcd.log', 'eth1',
+      'dhcpcd', '-t', '3', '-h', 'web-1', '--duid=ll', '-6', '-c', base.hook, '-j', '/run/pipework/dhcp/K/dhcpcd.log', 'eth1',
     ]);
   });
 
@@ -107,7 +107,7 @@ void describe('client command lines', () => {
     assert.equal(classicLeasefile('web', 'eth3', 6), '/etc/dhclient/dhclient6.web.eth3.leases');
     assert.equal(helperName('0123456789abcdef', 'eth1'), 'pipework-dhcp-0123456789ab-eth1');
     assert.deepEqual(helperCommand({ guestIf: 'eth1', hostname: 'web-1', hookInHelper: '/run/h', options: ['-O', 'mtu'] }), [
-      'udhcpc', '-f', '-i', 'eth1', '-t', '5', '-T', '1', '-A', '5', '-O', 'search', '-x', 'hostname:web-1', '-s', '/run/h', '-O', 'mtu',
+      'udhcpc', '-t', '5', '-T', '1', '-A', '5', '-O', 'search', '-x', 'hostname:web-1', '-O', 'mtu', '-f', '-i', 'eth1', '-s', '/run/h',
     ]);
   });
 

@@ -88,10 +88,10 @@ describe('labels → classic requests', () => {
     const a = labelRequest(container(), 'pipework.eth2', 'ovs-a 10.1.0.2/24 U:web@10');
     assert.equal(a.mac, macFromText('web'));
     assert.equal(a.vlan, 10);
-    const b = labelRequest(container(), 'pipework.eth3', '--dhcp-timeout 5 eth1 udhcpc:-x');
+    const b = labelRequest(container(), 'pipework.eth3', '--dhcp-timeout 5 eth1 udhcpc:-B');
     assert.deepEqual(b.hostIf, { by: 'name', name: 'eth1' });
     assert.equal(b.config.kind === 'dhcp' && b.config.method, 'udhcpc');
-    assert.deepEqual(b.config.kind === 'dhcp' && b.config.options, ['-x']);
+    assert.deepEqual(b.config.kind === 'dhcp' && b.config.options, ['-B']);
     assert.equal(b.dhcpTimeoutSec, 5);
     const c = labelRequest(container(), 'pipework.eth4', '-a 6 br1 fd00::5/64');
     assert.equal(c.family, 6);

@@ -8,6 +8,7 @@
  */
 import { parseAddressSpec, type Family } from '../../model/address.js';
 import { isDhcpMethod, DHCP_METHODS } from '../../model/dhcp-methods.js';
+import { checkDhcpOptions, splitDhcpOptions } from '../../model/dhcp-options.js';
 import { InvalidArgumentError, UsageError } from '../../model/errors.js';
 import { checkIfName } from '../../model/ifname.js';
 import { parseMac } from '../../model/mac.js';
@@ -160,7 +161,8 @@ export function parseConfig(text: string, family: Family | undefined): AddressCo
     if (family === 6 && head === 'dhcp') {
       throw new InvalidArgumentError("the 'dhcp' method (busybox udhcpc in a helper container) is IPv4 only");
     }
-    const options = colon === -1 ? [] : text.slice(colon + 1).split(/\s+/u).filter((s) => s !== '');
+    // Client options come from labels and files too: only those a client may take from anyone.
+    const options = colon === -1 ? [] : checkDhcpOptions(head, splitDhcpOptions(text.slice(colon + 1)));
     return { kind: 'dhcp', method: head, options };
   }
   // A word that is no address at all is a DHCP method mistyped, not an address without a netmask.

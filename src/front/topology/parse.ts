@@ -15,6 +15,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
 import { parseAddressSpec, type StaticAddress } from '../../model/address.js';
 import { DHCP_METHODS, isDhcpMethod } from '../../model/dhcp-methods.js';
+import { checkDhcpOptions, splitDhcpOptions } from '../../model/dhcp-options.js';
 import { InvalidArgumentError, PipeworkError } from '../../model/errors.js';
 import { ifNameProblem } from '../../model/ifname.js';
 import { parseMac } from '../../model/mac.js';
@@ -535,7 +536,13 @@ function resolveExtended(raw: RawExtendedLink, index: number, topology: Topology
     const colon = raw.dhcp.indexOf(':');
     const method = colon === -1 ? raw.dhcp : raw.dhcp.slice(0, colon);
     if (!isDhcpMethod(method)) problems.add([...seg, 'dhcp'], `unknown DHCP method '${method}': the methods are ${DHCP_METHODS.join(', ')}`);
-    else addressing = { kind: 'dhcp', method, options: colon === -1 ? [] : raw.dhcp.slice(colon + 1).split(/\s+/u).filter((s) => s !== '') };
+    else {
+      try {
+        addressing = { kind: 'dhcp', method, options: colon === -1 ? [] : checkDhcpOptions(method, splitDhcpOptions(raw.dhcp.slice(colon + 1))) };
+      } catch (err) {
+        problems.refused([...seg, 'dhcp'], err);
+      }
+    }
   } else if (raw.address !== undefined && !problems.isBad([...seg, 'address'])) {
     addressing = extendedAddresses(raw, seg, problems);
   }
