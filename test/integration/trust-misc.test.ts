@@ -10,7 +10,7 @@
 // /var/lib/cni/pipework are removed after), addresses 10.163.0.0/16 only inside our netns.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeworkBin, sh, shOk } from './helpers/run.js';
@@ -135,4 +135,53 @@ void describe('bash completion never runs what a name contains', () => {
 
 after(() => {
   rmSync(SCRATCH, { recursive: true, force: true });
+});
+
+void describe('cni install --socket only where no user but root can write', () => {
+  const D = join(SCRATCH, 'install');
+  const install = (socket: string, bin: string) => sh([process.execPath, pipeworkBin, 'cni', 'install', '--no-compile', '--dir', bin, '--socket', socket], { timeoutMs: 60_000 });
+
+  before(async () => {
+    mkdirSync(join(D, 'ww', 'sub'), { recursive: true });
+    chmodSync(join(D, 'ww'), 0o777);
+    mkdirSync(join(D, 'gw'));
+    chmodSync(join(D, 'gw'), 0o775);
+    mkdirSync(join(D, 'sticky'));
+    chmodSync(join(D, 'sticky'), 0o1777);
+    mkdirSync(join(D, 'nobodys'));
+    await shOk(['chown', '65534:65534', join(D, 'nobodys')]);
+    mkdirSync(join(D, 'safe'), { mode: 0o700 });
+    symlinkSync(join(D, 'ww'), join(D, 'link'));
+  });
+
+  const refusals: [string, string, RegExp][] = [
+    ['a world-writable directory', 'ww/cni.sock', /ww is writable by its group and others/u],
+    ['a group-writable directory', 'gw/cni.sock', /gw is writable by its group/u],
+    ['a sticky world-writable directory (as /tmp)', 'sticky/cni.sock', /sticky is writable by its group and others/u],
+    ['a directory yet to make in a sticky one', 'sticky/later/cni.sock', /sticky is writable by its group and others/u],
+    ['a directory another user owns', 'nobodys/cni.sock', /nobodys is owned by uid 65534, not root/u],
+    ['a root-only directory below a world-writable one', 'ww/sub/cni.sock', /ww is writable by its group and others/u],
+    ['a symbolic link to a world-writable directory', 'link/cni.sock', /ww is writable by its group and others/u],
+  ];
+  for (const [what, socket, why] of refusals) {
+    void test(`refused: ${what}`, async () => {
+      const bin = mkdtempSync(join(D, 'bin-'));
+      const r = await install(join(D, socket), bin);
+      assert.notEqual(r.code, 0, `refused: ${r.stdout}`);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, `one line: ${r.stderr}`);
+      assert.match(lines[0]!, /--socket/u);
+      assert.match(lines[0]!, why);
+      assert.deepEqual(readdirSync(bin), [], 'nothing installed');
+    });
+  }
+
+  void test('a directory only root can write is fine', async () => {
+    const bin = mkdtempSync(join(D, 'bin-'));
+    const r = await install(join(D, 'safe', 'cni.sock'), bin);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(readdirSync(bin), ['pipework']);
+    const u = await sh([process.execPath, pipeworkBin, 'cni', 'uninstall', '--dir', bin]);
+    assert.equal(u.code, 0, u.stderr);
+  });
 });
