@@ -4,6 +4,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rootOnlyProblem, type Entry, type FsView } from '../../src/front/cni/root-only.js';
 import { socketPathProblem } from '../../src/front/cni/install.js';
+import { DEFAULT_DATA_DIR, parseNetConf, type ParseOptions } from '../../src/front/cni/config.js';
+import { CniError, Code } from '../../src/front/cni/protocol.js';
+import { loadOperatorFile, parseOperatorFile } from '../../src/front/cni/operator.js';
+import { recordKeyProblem, recordProblem, statePath } from '../../src/front/cni/state.js';
 
 interface Node {
   uid?: number;
@@ -108,5 +112,136 @@ void describe('cni install --socket', () => {
     assert.match(p, /^refusing --socket \/tmp\/cni\.sock: \/tmp is writable by its group and others \(mode 1777\), so a user other than root could put their own socket there; choose a directory only root can write \(the default is \/run\/pipework\/cni\.sock\)$/u);
     assert.ok(!p.includes('\n'));
     assert.match(socketPathProblem('/home/alice/rootdir/cni.sock', fs())!, /\/home\/alice is owned by uid 1000/u);
+  });
+});
+
+function netConf(extra: Record<string, unknown>, command: 'ADD' | 'DEL' | 'GC' = 'ADD', options: ParseOptions = {}) {
+  return parseNetConf(JSON.stringify({ cniVersion: '1.1.0', name: 'net1', type: 'pipework', ...extra }), { args: '', command }, { lenient: command !== 'ADD', ...options });
+}
+
+function refusal(f: () => unknown): CniError {
+  try {
+    f();
+  } catch (err) {
+    if (err instanceof CniError) return err;
+    throw err;
+  }
+  assert.fail('not refused');
+}
+
+void describe('dataDir: where root keeps the records is not the configuration\'s choice', () => {
+  void test('absent, or the default directory itself', () => {
+    assert.equal(netConf({}).dataDir, DEFAULT_DATA_DIR);
+    assert.equal(netConf({ dataDir: '/var/lib/cni/pipework' }).dataDir, DEFAULT_DATA_DIR);
+    assert.equal(netConf({ dataDir: '/var/lib/cni/pipework/' }).dataDir, DEFAULT_DATA_DIR);
+  });
+
+  void test('any other directory is code 7 naming it, on every command', () => {
+    for (const dataDir of ['/etc', '/tmp/x', '/var/lib/cni/pipework/sub', '/var/lib/cni/pipework/../../../etc', '/var/lib/cni/./pipework', '//var/lib/cni/pipework', '/', 'relative', '']) {
+      for (const command of ['ADD', 'DEL', 'GC'] as const) {
+        const e = refusal(() => netConf({ dataDir }, command));
+        assert.equal(e.code, Code.InvalidConfig, `${command} ${dataDir}: ${e.message}`);
+        assert.ok(e.message.includes(`dataDir '${dataDir}' is not allowed`), e.message);
+        assert.match(e.details, /\/var\/lib\/cni\/pipework/u);
+      }
+    }
+    assert.equal(refusal(() => netConf({ dataDir: 7 })).code, Code.InvalidConfig);
+  });
+});
+
+void describe('dataDir: a directory the node\'s operator allows', () => {
+  const operator = () => ({ dataDirs: ['/srv/pw'], source: '/etc/pipework/cni.json' });
+  void test('exactly the directories listed', () => {
+    assert.equal(netConf({ dataDir: '/srv/pw' }, 'ADD', { operator }).dataDir, '/srv/pw');
+    assert.equal(netConf({ dataDir: '/srv/pw/' }, 'DEL', { operator }).dataDir, '/srv/pw');
+    for (const dataDir of ['/srv/pw/sub', '/srv', '/srv/pw/..', '/srv/pwx']) {
+      const e = refusal(() => netConf({ dataDir }, 'ADD', { operator }));
+      assert.equal(e.code, Code.InvalidConfig);
+      assert.match(e.details, /\/etc\/pipework\/cni\.json/u);
+    }
+  });
+  void test('the operator\'s file is read only for another directory than the default', () => {
+    let asked = 0;
+    const counting = () => {
+      asked++;
+      return operator();
+    };
+    netConf({}, 'ADD', { operator: counting });
+    netConf({ dataDir: DEFAULT_DATA_DIR }, 'ADD', { operator: counting });
+    assert.equal(asked, 0);
+    netConf({ dataDir: '/srv/pw' }, 'ADD', { operator: counting });
+    assert.equal(asked, 1);
+  });
+  void test('a file that was not read says why in the refusal', () => {
+    const e = refusal(() => netConf({ dataDir: '/srv/pw' }, 'ADD', { operator: () => ({ dataDirs: [], source: '/etc/pipework/cni.json', problem: '/etc/pipework/cni.json is writable by others (mode 0666)' }) }));
+    assert.match(e.details, /was not read: \/etc\/pipework\/cni\.json is writable by others/u);
+  });
+});
+
+void describe('the operator\'s file', () => {
+  void test('dataDirs: absolute directories written plainly', () => {
+    assert.deepEqual(parseOperatorFile('{"dataDirs": ["/srv/pw", "/data/cni"]}').dataDirs, ['/srv/pw', '/data/cni']);
+    assert.deepEqual(parseOperatorFile('{}').dataDirs, []);
+    for (const [text, why] of [
+      ['not json', /not JSON/u],
+      ['[]', /not a JSON object/u],
+      ['{"dataDir": ["/srv"]}', /unknown key dataDir/u],
+      ['{"dataDirs": "/srv"}', /not a list/u],
+      ['{"dataDirs": ["srv"]}', /not an absolute path/u],
+      ['{"dataDirs": ["/"]}', /cannot hold records/u],
+      ['{"dataDirs": ["/srv/../etc"]}', /not written plainly/u],
+      ['{"dataDirs": ["/srv/"]}', /not written plainly/u],
+      ['{"dataDirs": ["/srv//pw"]}', /not written plainly/u],
+    ] as const) {
+      const o = parseOperatorFile(text);
+      assert.deepEqual(o.dataDirs, [], text);
+      assert.match(o.problem ?? '', why, text);
+    }
+  });
+  void test('read only when no user but root can have written it', () => {
+    const tree = (perm: number, dirUid = 0): Record<string, Node> => ({
+      '/etc': { perm: 0o755 }, '/etc/pipework': { uid: dirUid, perm: 0o755 }, '/etc/pipework/cni.json': { perm, file: true },
+    });
+    const read = () => '{"dataDirs": ["/srv/pw"]}';
+    assert.deepEqual(loadOperatorFile('/etc/pipework/cni.json', fakeFs(tree(0o644)), read).dataDirs, ['/srv/pw']);
+    const ww = loadOperatorFile('/etc/pipework/cni.json', fakeFs(tree(0o666)), read);
+    assert.deepEqual(ww.dataDirs, []);
+    assert.match(ww.problem ?? '', /cni\.json is writable by its group and others/u);
+    assert.match(loadOperatorFile('/etc/pipework/cni.json', fakeFs(tree(0o644, 1000)), read).problem ?? '', /\/etc\/pipework is owned by uid 1000/u);
+    assert.deepEqual(loadOperatorFile('/etc/pipework/cni.json', fakeFs({}), read), { dataDirs: [], source: '/etc/pipework/cni.json' }, 'no file: nothing allowed, nothing wrong');
+  });
+});
+
+void describe('records: every name checked before it becomes a path, every record checked when read back', () => {
+  const key = { network: 'net1', containerId: 'c1', ifname: 'eth0' };
+  const good = { version: 1, ...key, netns: '/run/netns/x', hostKind: 'bridge', hostIf: 'cni0', hostEnd: 'pwc0123456789ab', phase: 'attached', created: 'x' };
+
+  void test('names', () => {
+    assert.equal(recordKeyProblem(key), undefined);
+    for (const k of [{ network: '..' }, { network: 'a/b' }, { network: '.hidden' }, { containerId: '..' }, { containerId: 'a/../../b' }, { containerId: '' }, { ifname: '..' }, { ifname: 'a/b' }, { ifname: '.' }]) {
+      assert.ok(recordKeyProblem(k) !== undefined, JSON.stringify(k));
+    }
+    assert.throws(() => statePath('/var/lib/cni/pipework', 'net1', '../../etc', 'eth0'), (e: unknown) => e instanceof CniError && e.code === Code.InvalidEnvironment);
+    assert.throws(() => statePath('/var/lib/cni/pipework', '../x', 'c1', 'eth0'), (e: unknown) => e instanceof CniError && e.code === Code.InvalidConfig);
+  });
+
+  void test('a record says what it is about, and it is where it was found', () => {
+    assert.equal(recordProblem(good, key), undefined);
+    for (const [bad, why] of [
+      [{ ...good, ifname: '../../../../tmp/victim' }, /ifname/u],
+      [{ ...good, containerId: 'c2' }, /containerId/u],
+      [{ ...good, network: 'other' }, /network/u],
+      [{ ...good, version: 2 }, /version/u],
+      [{ ...good, hostKind: 'shell' }, /hostKind/u],
+      [{ ...good, hostIf: 'eth0 up' }, /hostIf/u],
+      [{ ...good, hostEnd: '../x' }, /hostEnd/u],
+      [{ ...good, netns: 'relative' }, /netns/u],
+      [{ ...good, ipam: '../../bin/sh' }, /ipam/u],
+      [{ ...good, vlan: 5000 }, /vlan/u],
+      [{ ...good, phase: 'done' }, /phase/u],
+      [[], /object/u],
+    ] as const) {
+      assert.match(recordProblem(bad, key) ?? '', why, JSON.stringify(bad));
+    }
   });
 });
