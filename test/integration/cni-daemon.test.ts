@@ -12,14 +12,15 @@ import { assertHostUnchanged, snapshotHost } from './helpers/guard.js';
 import { pipeworkBin, sh, sleep, waitFor } from './helpers/run.js';
 import { resultProblems } from '../unit/cni-shape.js';
 import {
-  cleanupCni, fakeIpamCalls, fakeLeases, guestState, hostLocalLeases, onlyJson, records, runPluginBinary, scratch, writeFakeIpam, type Call,
+  cleanupCni, fakeIpamCalls, fakeLeases, guestState, hostLocalLeases, onlyJson, records, RECORDS, runPluginBinary, scratch, writeFakeIpam, type Call,
 } from './cni-env.js';
 
 const tmp = scratch('daemon');
 const BIN = join(tmp.dir, 'bin');
 const SHBIN = join(tmp.dir, 'shbin');
 const SOCKET = join(tmp.dir, 'run', 'cni.sock');
-const DATA = join(tmp.dir, 'state');
+/** pipework's records: the default directory (a configuration may not choose another). */
+const DATA = RECORDS;
 const IPAM_DATA = join(tmp.dir, 'ipam');
 const FAKE = join(tmp.dir, 'fake');
 const LAUNCHER = join(BIN, 'pipework');
@@ -29,7 +30,7 @@ const NETNS = ['cn-da', 'cn-db', ...Array.from({ length: MANY }, (_, i) => `cn-d
 const ours = (n: string) => n.startsWith('cn') || n.startsWith('pwc') || n.startsWith('br-cn');
 
 function conf(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { cniVersion: '1.0.0', name, type: 'pipework', bridge: 'br-cndmn', dataDir: DATA, ipam: { type: 'host-local', dataDir: IPAM_DATA, ranges: [[{ subnet: '10.245.0.0/24' }]] }, ...extra };
+  return { cniVersion: '1.0.0', name, type: 'pipework', bridge: 'br-cndmn', ipam: { type: 'host-local', dataDir: IPAM_DATA, ranges: [[{ subnet: '10.245.0.0/24' }]] }, ...extra };
 }
 
 function via(launcher: string, c: Call) {

@@ -4,6 +4,7 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_DATA_DIR } from '../../src/front/cni/config.js';
 import { decodeRecord } from '../../src/model/record.js';
 import { ip, ipJson, type IpAddrLink, type IpRoute } from './helpers/netns.js';
 import { pipeworkBin, sh, type RunResult } from './helpers/run.js';
@@ -170,6 +171,9 @@ export function hostLocalLeases(dataDir: string, network: string): string[] {
   }
 }
 
+/** Where pipework keeps its records (the default; a configuration may not name another). */
+export const RECORDS = DEFAULT_DATA_DIR;
+
 /** pipework's records of a network (container/ifname). */
 export function records(dataDir: string, network: string): string[] {
   const root = join(dataDir, network);
@@ -233,8 +237,9 @@ export async function ourNatRules(): Promise<string[]> {
   return out;
 }
 
-/** Remove everything of cn* networks: host ends, OVS rows, nat rules and chains. */
+/** Remove everything of cn* networks: host ends, OVS rows, nat rules and chains, records. */
 export async function cleanupCni(): Promise<void> {
+  if (existsSync(RECORDS)) for (const n of readdirSync(RECORDS).filter((x) => x.startsWith(PREFIX))) rmSync(join(RECORDS, n), { recursive: true, force: true });
   for (const l of await ourHostLinks()) await ip(['link', 'del', l]).catch(() => undefined);
   for (const p of await ourOvsPorts()) await sh(['ovs-vsctl', '--timeout=5', '--if-exists', 'del-port', p], { timeoutMs: 10_000 });
   for (const tool of ['iptables', 'ip6tables']) {

@@ -10,17 +10,18 @@ import { join } from 'node:path';
 import { addNetns, delLink, delNetns, ip, ping } from './helpers/netns.js';
 import { assertHostUnchanged, snapshotHost } from './helpers/guard.js';
 import { sh, waitFor } from './helpers/run.js';
-import { cleanupCni, guestState, hostLocalLeases, ourHostLinks, ourNatRules, ourOvsPorts, records, runOurs, scratch, type Call } from './cni-env.js';
+import { cleanupCni, guestState, hostLocalLeases, ourHostLinks, ourNatRules, ourOvsPorts, records, RECORDS, runOurs, scratch, type Call } from './cni-env.js';
 
 const tmp = scratch('gc');
-const DATA = join(tmp.dir, 'state');
+/** pipework's records: the default directory (a configuration may not choose another). */
+const DATA = RECORDS;
 const IPAM_DATA = join(tmp.dir, 'ipam');
 const NETNS = ['cn-g1', 'cn-g2', 'cn-g3', 'cn-g4', 'cn-g5', 'cn-g6', 'cn-g7', 'cn-g8'];
 const ours = (n: string) => n.startsWith('cn') || n.startsWith('pwc') || n.startsWith('ovs-cn') || n.startsWith('br-cn');
 const OVS = 'ovs-cngc';
 
 function net(name: string, host: Record<string, unknown>, subnet: string, version = '1.0.0', extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { cniVersion: version, name, type: 'pipework', dataDir: DATA, ...host, ipam: { type: 'host-local', dataDir: IPAM_DATA, ranges: [[{ subnet }]] }, ...extra };
+  return { cniVersion: version, name, type: 'pipework', ...host, ipam: { type: 'host-local', dataDir: IPAM_DATA, ranges: [[{ subnet }]] }, ...extra };
 }
 
 function call(command: string, id: string, netns: string, conf: Record<string, unknown>, more: Partial<Call> = {}) {
@@ -150,7 +151,6 @@ void describe('GC, DEL without the netns, STATUS', () => {
       [good, '/nonexistent', /failed to find plugin "host-local"/u],
       [net('cngc5', { master: 'cn-nomaster' }, '10.243.5.0/24'), undefined, /master cn-nomaster does not exist/u],
       [net('cngc5', { device: 'cn-nodev' }, '10.243.5.0/24'), undefined, /device cn-nodev/u],
-      [net('cngc5', { bridge: 'br-cngc' }, '10.243.5.0/24', '1.1.0', { dataDir: '/proc/cn-nope' }), undefined, /records/u],
     ];
     for (const [conf, path, msg] of cases) {
       const r = await status(conf, path);
@@ -158,6 +158,10 @@ void describe('GC, DEL without the netns, STATUS', () => {
       assert.equal(r.json?.['code'], 50, r.stdout);
       assert.match(String(r.json?.['msg']), msg);
     }
+    // A dataDir the operator did not allow is the configuration's fault (code 7), not the host's.
+    const r = await status(net('cngc5', { bridge: 'br-cngc' }, '10.243.5.0/24', '1.1.0', { dataDir: '/proc/cn-nope' }));
+    assert.equal(r.json?.['code'], 7, r.stdout);
+    assert.match(String(r.json?.['msg']), /dataDir '\/proc\/cn-nope' is not allowed/u);
   });
 });
 

@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import { addNetns, delLink, delNetns, getLink, ip, ipJson, ping } from './helpers/netns.js';
 import { assertHostUnchanged, snapshotHost } from './helpers/guard.js';
 import { sh } from './helpers/run.js';
-import { cleanupCni, guestState, hostLocalLeases, ourHostLinks, ourOvsPorts, records, runOurs, scratch, type Call } from './cni-env.js';
+import { cleanupCni, guestState, hostLocalLeases, ourHostLinks, ourOvsPorts, records, RECORDS, runOurs, scratch, type Call } from './cni-env.js';
 
 const tmp = scratch('kinds');
-const DATA = join(tmp.dir, 'state');
+/** pipework's records: the default directory (a configuration may not choose another). */
+const DATA = RECORDS;
 const IPAM_DATA = join(tmp.dir, 'ipam');
 const NETNS = ['cn-k1', 'cn-k2', 'cn-k3', ...Array.from({ length: 6 }, (_, i) => `cn-kc${i}`)];
 const OVS = 'ovs-cnkinds';
@@ -20,7 +21,7 @@ const ours = (n: string) => n.startsWith('cn') || n.startsWith('pwc') || n.start
 const ovsWorks = spawnSync('ovs-vsctl', ['--timeout=5', 'show'], { timeout: 10_000 }).status === 0;
 
 function net(name: string, host: Record<string, unknown>, subnet: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { cniVersion: '1.0.0', name, type: 'pipework', dataDir: DATA, ...host, ipam: { type: 'host-local', dataDir: IPAM_DATA, ranges: [[{ subnet }]] }, ...extra };
+  return { cniVersion: '1.0.0', name, type: 'pipework', ...host, ipam: { type: 'host-local', dataDir: IPAM_DATA, ranges: [[{ subnet }]] }, ...extra };
 }
 
 function call(command: string, id: string, netns: string, conf: Record<string, unknown>, more: Partial<Call> = {}) {

@@ -12,12 +12,13 @@ import { delLink } from './helpers/netns.js';
 import { assertHostUnchanged, snapshotHost } from './helpers/guard.js';
 import { PODMAN_TEST_IMAGE, ensureImage, podman, podmanOk } from './helpers/podman.js';
 import { pipeworkBin, sh, sleep, waitFor } from './helpers/run.js';
-import { cleanupCni, hostLocalLeases, ourHostLinks, ourNatRules, ourOvsPorts, records, scratch } from './cni-env.js';
+import { cleanupCni, hostLocalLeases, ourHostLinks, ourNatRules, ourOvsPorts, records, RECORDS, scratch } from './cni-env.js';
 
 const tmp = scratch('podman');
 const BIN = join(tmp.dir, 'bin');
 const NETD = join(tmp.dir, 'net.d');
-const DATA = join(tmp.dir, 'state');
+/** pipework's records: the default directory (a configuration may not choose another). */
+const DATA = RECORDS;
 const IPAM_DATA = join(tmp.dir, 'ipam');
 const SOCKET = join(tmp.dir, 'cni.sock');
 const CONF = join(tmp.dir, 'containers.conf');
@@ -35,7 +36,7 @@ function conflist(name: string, plugin: Record<string, unknown>, subnet: string,
     cniVersion: '0.4.0',
     name,
     plugins: [
-      { type: 'pipework', ...plugin, dataDir: DATA, ipam: { type: 'host-local', dataDir: IPAM_DATA, routes: [{ dst: '0.0.0.0/0' }], ranges: [[{ subnet, ...range }]] } },
+      { type: 'pipework', ...plugin, ipam: { type: 'host-local', dataDir: IPAM_DATA, routes: [{ dst: '0.0.0.0/0' }], ranges: [[{ subnet, ...range }]] } },
       { type: 'tuning' },
     ],
   }, null, 2));
@@ -75,7 +76,7 @@ let snap: Awaited<ReturnType<typeof snapshotHost>>;
 void describe('Podman 4.3 with the CNI backend runs pipework', { skip: !podmanWorks && 'podman does not run here' }, () => {
   before(async () => {
     snap = await snapshotHost({ only: ours });
-    for (const d of [BIN, NETD, DATA, IPAM_DATA]) mkdirSync(d, { recursive: true });
+    for (const d of [BIN, NETD, IPAM_DATA]) mkdirSync(d, { recursive: true });
     const n = hardNofile();
     writeFileSync(CONF, `[containers]\ndefault_ulimits = ["nofile=${n}:${n}", "nproc=32768:32768"]\n[network]\nnetwork_backend = "cni"\nnetwork_config_dir = "${NETD}"\ncni_plugin_dirs = ["${BIN}", "/usr/lib/cni"]\n`);
     const inst = await sh([process.execPath, pipeworkBin, 'cni', 'install', '--dir', BIN, '--socket', SOCKET]);

@@ -10,14 +10,15 @@ import { pipeworkBin, sh, sleep, waitFor } from './helpers/run.js';
 import { assertHostUnchanged, snapshotHost } from './helpers/guard.js';
 import { resultProblems } from '../unit/cni-shape.js';
 import {
-  cleanupCni, fakeIpamCalls, fakeLeases, guestState, hostLocalLeases, macOf, onlyJson, ourHostLinks, records, runOurs, scratch, writeFakeIpam,
+  cleanupCni, fakeIpamCalls, fakeLeases, guestState, hostLocalLeases, macOf, onlyJson, ourHostLinks, records, RECORDS, runOurs, scratch, writeFakeIpam,
   type Call,
 } from './cni-env.js';
 
 const VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 const BRIDGE = 'br-cnproto';
 const tmp = scratch('proto');
-const DATA = join(tmp.dir, 'state');
+/** pipework's records: the default directory (a configuration may not choose another). */
+const DATA = RECORDS;
 const IPAM_DATA = join(tmp.dir, 'ipam');
 const BIN = join(tmp.dir, 'bin');
 const CNI_PATH = `${BIN}:/usr/lib/cni`;
@@ -29,7 +30,7 @@ function network(v: string, i: number, extra: Record<string, unknown> = {}): Rec
   const ipam = v === '1.1.0'
     ? { type: 'cn-ipam', dataDir: join(IPAM_DATA, name), gateway: `10.231.${i}.1`, addresses: { [`a${i}`]: `10.231.${i}.10/24`, [`b${i}`]: `10.231.${i}.11/24` }, routes: [{ dst: '10.232.0.0/16' }] }
     : { type: 'host-local', dataDir: IPAM_DATA, ranges: [[{ subnet: `10.231.${i}.0/24` }]], routes: [{ dst: '10.232.0.0/16' }] };
-  return { cniVersion: v, name, type: 'pipework', bridge: BRIDGE, dataDir: DATA, ipam, ...extra };
+  return { cniVersion: v, name, type: 'pipework', bridge: BRIDGE, ipam, ...extra };
 }
 
 function call(command: string, id: string, netns: string, conf: Record<string, unknown>, more: Partial<Call> = {}): Promise<Awaited<ReturnType<typeof runOurs>>> {

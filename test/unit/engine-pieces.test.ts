@@ -109,9 +109,9 @@ void describe('help and completion', () => {
   });
 
   void test('the completion script knows every verb and every option', () => {
-    const verbs = /local verbs="([^"]*)"/u.exec(BASH_COMPLETION)?.[1]?.split(' ') ?? [];
+    const verbs = /local verbs=\(([^)]*)\)/u.exec(BASH_COMPLETION)?.[1]?.split(' ') ?? [];
     for (const v of [...VERBS, 'route', 'rule', 'tc', ...FRONT_DOOR_VERBS]) assert.ok(verbs.includes(v), v);
-    const opts = /local opts="([^"]*)"/u.exec(BASH_COMPLETION)?.[1]?.split(' ') ?? [];
+    const opts = /local opts=\(([^)]*)\)/u.exec(BASH_COMPLETION)?.[1]?.split(' ') ?? [];
     for (const o of HELP.match(/^ {2}(-[-a-zA-Z]+)/gmu)!.map((m) => m.trim())) {
       if (o === '--' || o === '-h' || o === '-V') continue;
       assert.ok(opts.includes(o), o);

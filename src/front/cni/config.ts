@@ -88,6 +88,44 @@ const CAPABILITIES = new Set(['mac', 'ips']);
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/u;
 
+/** Why `name` is not a network name (the CNI spec's rule; it names a directory of records), or undefined. */
+export function networkNameProblem(name: string): string | undefined {
+  if (!NAME.test(name)) return 'a network name starts with a letter or digit, followed by letters, digits, _ . or -';
+  if (name.length > MAX_NETWORK_NAME) return `a network name has at most ${MAX_NETWORK_NAME} characters`;
+  return undefined;
+}
+
+/** Where the node's operator allows records besides the default directory (src/front/cni/operator.ts). */
+export interface OperatorDataDirs {
+  dataDirs: readonly string[];
+  /** Where they are said (named in a refusal). */
+  source: string;
+  /** Why that file was not read, if it was not. */
+  problem?: string;
+}
+
+/** No operator's settings (the unit tests', and a request that names no other directory). */
+const NO_OPERATOR = (): OperatorDataDirs => ({ dataDirs: [], source: 'its settings' });
+
+/**
+ * The directory for this network's records. The configuration's author (in Kubernetes, whoever
+ * may write a NetworkAttachmentDefinition) does not choose where root writes and deletes files:
+ * only the default directory, or exactly one the operator lists (a trailing `/` aside); anything
+ * else is code 7 naming it. `operator` is asked only for a directory other than the default.
+ */
+export function allowedDataDir(dataDir: unknown, operator: () => OperatorDataDirs = NO_OPERATOR): string {
+  if (dataDir === undefined) return DEFAULT_DATA_DIR;
+  const dir = typeof dataDir === 'string' && dataDir.length > 1 ? dataDir.replace(/\/+$/u, '') : dataDir;
+  if (dir === DEFAULT_DATA_DIR) return DEFAULT_DATA_DIR;
+  const allowed = typeof dir === 'string' && dir !== '' ? operator() : undefined;
+  if (allowed !== undefined && allowed.dataDirs.includes(dir as string)) return dir as string;
+  const ignored = allowed?.problem !== undefined ? `; ${allowed.source} was not read: ${allowed.problem}` : '';
+  invalid(
+    `dataDir '${typeof dataDir === 'string' ? dataDir : show(dataDir)}' is not allowed`,
+    `pipework keeps its records in ${DEFAULT_DATA_DIR}, or in a directory the node's operator lists under "dataDirs" in ${allowed?.source ?? 'its settings'}: remove dataDir from the configuration${ignored}`,
+  );
+}
+
 function show(v: unknown): string {
   const text = JSON.stringify(v) ?? String(v);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
@@ -188,6 +226,8 @@ export interface ParseOptions {
    * invalid value of a key cleanup does not need is passed over.
    */
   lenient?: boolean;
+  /** The directories the node's operator allows for records besides the default (read only when asked for). */
+  operator?: () => OperatorDataDirs;
 }
 
 /** stdin → the network configuration, or a CniError with the spec's code. */
@@ -220,8 +260,10 @@ export function parseNetConf(stdin: string, params: Pick<CniParams, 'args' | 'co
 
   const name = conf['name'];
   if (typeof name !== 'string' || name === '') invalid('missing network name', 'the configuration needs a "name"');
-  if (!NAME.test(name)) invalid(`invalid network name '${name}'`, 'a network name starts with a letter or digit, followed by letters, digits, _ . or -');
+  if (!NAME.test(name)) invalid(`invalid network name '${name}'`, networkNameProblem(name));
   if (name.length > MAX_NETWORK_NAME) invalid(`network name '${name.slice(0, 20)}…' is longer than ${MAX_NETWORK_NAME} characters`);
+  // Where the records go, on every command (DEL and GC delete there): never the configuration's choice.
+  const dataDir = allowedDataDir(conf['dataDir'], options.operator);
 
   const args = parseCniArgs(params.args);
 
@@ -305,9 +347,6 @@ export function parseNetConf(stdin: string, params: Pick<CniParams, 'args' | 'co
     }
   }
 
-  const dataDirRaw = conf['dataDir'] ?? DEFAULT_DATA_DIR;
-  if (typeof dataDirRaw !== 'string' || !dataDirRaw.startsWith('/')) invalid(`invalid dataDir: ${show(dataDirRaw)} (expected an absolute path)`);
-
   // What the runtime passes (capabilities it was told we have).
   const runtimeConfig = conf['runtimeConfig'] ?? {};
   if (!isObject(runtimeConfig)) invalid(`invalid runtimeConfig: ${show(runtimeConfig)}`);
@@ -364,7 +403,7 @@ export function parseNetConf(stdin: string, params: Pick<CniParams, 'args' | 'co
     ipMasq,
     ...(ipam !== undefined && { ipam }),
     ...(dns !== undefined && { dns }),
-    dataDir: dataDirRaw,
+    dataDir,
     ...(isObject(prevResult) && { prevResult }),
     ...(validAttachments !== undefined && { validAttachments }),
     ipsRequested,

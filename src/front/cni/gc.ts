@@ -118,7 +118,14 @@ export async function gc(req: Request): Promise<void> {
   }
   const valid = new Set(conf.validAttachments.map(keyOf));
   const errors: string[] = [];
-  for (const s of listStates(conf.dataDir, conf.name)) {
+  // What is there and is not a record pipework wrote is left alone, and reported.
+  let recorded: AttachmentState[] = [];
+  try {
+    recorded = listStates(conf.dataDir, conf.name, errors);
+  } catch (err) {
+    errors.push((err as Error).message);
+  }
+  for (const s of recorded) {
     if (valid.has(keyOf(s))) continue;
     try {
       await collect(req, s, errors);

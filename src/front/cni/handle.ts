@@ -9,6 +9,7 @@ import {
   PipeworkError, StepFailedError, UnsupportedError, UsageError,
 } from '../../model/errors.js';
 import { parseNetConf, peekVersion } from './config.js';
+import { loadOperatorFile } from './operator.js';
 import {
   Code, CniError, SPEC_VERSION, errorJson, isSupportedVersion, parseParams, versionAtLeast, versionJson, type RawRequest,
 } from './protocol.js';
@@ -64,7 +65,7 @@ async function dispatch(raw: RawRequest, options: HandleOptions, trace: Trace): 
     const params = parseParams(raw.env);
     if (params.command === 'VERSION') return { exitCode: 0, stdout: versionJson(stdinVersion) };
     const lenient = params.command === 'DEL' || params.command === 'GC';
-    const conf = parseNetConf(raw.stdin, params, { lenient });
+    const conf = parseNetConf(raw.stdin, params, { lenient, operator: () => loadOperatorFile() });
     version = conf.cniVersion;
     const since = { CHECK: '0.4.0', GC: '1.1.0', STATUS: '1.1.0' } as Partial<Record<string, string>>;
     const min = since[params.command];

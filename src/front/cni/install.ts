@@ -15,6 +15,7 @@ import { hasProgram } from '../../exec/programs.js';
 import { processRunner, type Runner } from '../../exec/runner.js';
 import { InvalidArgumentError, NotFoundError } from '../../model/errors.js';
 import { DEFAULT_SOCKET } from './daemon.js';
+import { rootOnlyProblem, type FsView } from './root-only.js';
 import { makeDirs } from './state.js';
 import { LAUNCHER_MARK, launcherC, launcherSh, type LauncherPaths } from './launcher.js';
 
@@ -83,7 +84,20 @@ export function isOurs(path: string): boolean {
   }
 }
 
+/**
+ * Why the daemon's socket may not be at `socket`, or undefined: its directory (and every one on
+ * the way) must be such that no user but root can put a socket of their own there, or move ours.
+ */
+export function socketPathProblem(socket: string, fs?: FsView): string | undefined {
+  const problem = rootOnlyProblem(dirname(socket), fs);
+  return problem === undefined
+    ? undefined
+    : `refusing --socket ${socket}: ${problem}, so a user other than root could put their own socket there; choose a directory only root can write (the default is ${DEFAULT_SOCKET})`;
+}
+
 export async function install(o: InstallOptions, log: (line: string) => void): Promise<Installed[]> {
+  const socketProblem = socketPathProblem(o.socket);
+  if (socketProblem !== undefined) throw new InvalidArgumentError(socketProblem);
   const paths: LauncherPaths = { node: o.node ?? process.execPath, script: o.script ?? findEntry(), socket: o.socket };
   const compiled: { binary?: string; why?: string; dir?: string } = o.compile ? await compile(paths, o.runner ?? processRunner) : { why: '--no-compile' };
   try {

@@ -100,6 +100,11 @@ export interface CniParams {
 /** What CNI_CONTAINERID may be (the spec's rule). */
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/u;
 
+/** Why `id` is not a container id (it names a directory of records), or undefined. */
+export function containerIdProblem(id: string): string | undefined {
+  return CONTAINER_ID.test(id) ? undefined : 'a container id starts with a letter or digit, followed by letters, digits, _ . or -';
+}
+
 /** Which variables a command needs (as libcni's skel asks; CNI_PATH only where a delegate is run, later). */
 const REQUIRED: Record<Command, readonly string[]> = {
   ADD: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME'],
@@ -124,9 +129,8 @@ export function parseParams(env: RawRequest['env']): CniParams {
     throw new CniError(Code.InvalidEnvironment, `required environment variables [${missing.join(',')}] missing`, `CNI_COMMAND=${command} needs ${REQUIRED[command].join(', ')}`);
   }
   const containerId = get('CNI_CONTAINERID');
-  if (containerId !== '' && !CONTAINER_ID.test(containerId)) {
-    throw new CniError(Code.InvalidEnvironment, `invalid CNI_CONTAINERID '${containerId}'`, 'a container id starts with a letter or digit, followed by letters, digits, _ . or -');
-  }
+  const idProblem = containerId !== '' ? containerIdProblem(containerId) : undefined;
+  if (idProblem !== undefined) throw new CniError(Code.InvalidEnvironment, `invalid CNI_CONTAINERID '${containerId}'`, idProblem);
   const ifname = get('CNI_IFNAME');
   const problem = ifname !== '' ? ifNameProblem(ifname) : undefined;
   if (problem !== undefined) throw new CniError(Code.InvalidEnvironment, `invalid CNI_IFNAME '${ifname}': an interface name ${problem}`);

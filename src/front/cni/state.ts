@@ -3,12 +3,25 @@
  * interface name (`<dataDir>/<network>/<container id>/<ifname>.json`): enough for DEL and GC to
  * release IPAM and clean the host side after the netns is gone (a host end, an OVS row, a NIC
  * given back, masquerading rules), and for CHECK to know what ADD asked for.
+ *
+ * Root writes and deletes here on behalf of a configuration's author, so the way is checked
+ * every time: `dataDir` (the default or one the operator allows, see config.ts) must be somewhere
+ * only root can change (root-only.ts); below it, each name is checked before it becomes a path
+ * component (the CNI spec's network names and container ids, interface names), every directory
+ * is a real one of root's (lstat: a symbolic link is refused, never followed), a record is opened
+ * with O_NOFOLLOW and must be a regular file, and what a record says about itself must match
+ * where it was found. What GC lists back from disk goes through the same checks.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
+import { ifNameProblem } from '../../model/ifname.js';
 import type { AttachSpec } from '../../spec/attach-spec.js';
-import { Code, CniError } from './protocol.js';
+import { networkNameProblem } from './config.js';
+import { Code, CniError, containerIdProblem } from './protocol.js';
 import type { ResultData } from './result.js';
+import { rootOnlyProblem } from './root-only.js';
 
 export interface MasqRule {
   family: 4 | 6;
@@ -66,84 +79,267 @@ export function makeDirs(dir: string, mode: number): void {
   }
 }
 
+export interface RecordKey {
+  network: string;
+  containerId: string;
+  ifname: string;
+}
+
+/** Why these cannot name a record (each becomes a path component), or undefined. */
+export function recordKeyProblem(k: Partial<RecordKey>): string | undefined {
+  if (k.network !== undefined) {
+    const p = networkNameProblem(k.network);
+    if (p !== undefined) return `invalid network name '${k.network}': ${p}`;
+  }
+  if (k.containerId !== undefined) {
+    const p = containerIdProblem(k.containerId);
+    if (p !== undefined) return `invalid container id '${k.containerId}': ${p}`;
+  }
+  if (k.ifname !== undefined) {
+    const p = ifNameProblem(k.ifname);
+    if (p !== undefined) return `invalid interface name '${k.ifname}': an interface name ${p}`;
+  }
+  return undefined;
+}
+
+function checkKey(k: Partial<RecordKey>): void {
+  const problem = recordKeyProblem(k);
+  if (problem !== undefined) throw new CniError(k.network !== undefined && networkNameProblem(k.network) !== undefined ? Code.InvalidConfig : Code.InvalidEnvironment, problem);
+}
+
+const HOST_KINDS = new Set(['bridge', 'ovs', 'macvlan', 'phys']);
+
+/**
+ * Why `x` is not pipework's record of `key` (as ADD writes it), or undefined. What a record
+ * names goes to commands and paths later (interfaces, the netns, the IPAM plugin): all checked.
+ */
+export function recordProblem(x: unknown, key: RecordKey): string | undefined {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return 'not a JSON object';
+  const r = x as Partial<Record<keyof AttachmentState, unknown>>;
+  if (r.version !== 1) return `version ${JSON.stringify(r.version)} (pipework writes 1)`;
+  for (const k of ['network', 'containerId', 'ifname'] as const) {
+    if (r[k] !== key[k]) return `its ${k} ${JSON.stringify(r[k])} is not ${JSON.stringify(key[k])}, where it was found`;
+  }
+  if (typeof r.hostKind !== 'string' || !HOST_KINDS.has(r.hostKind)) return `unknown hostKind ${JSON.stringify(r.hostKind)}`;
+  for (const k of ['hostIf', 'hostEnd'] as const) {
+    const v = r[k];
+    if (v === undefined && k === 'hostEnd') continue;
+    if (typeof v !== 'string' || ifNameProblem(v) !== undefined) return `its ${k} ${JSON.stringify(v)} is not an interface name`;
+  }
+  if (typeof r.netns !== 'string' || (r.netns !== '' && !r.netns.startsWith('/'))) return `its netns ${JSON.stringify(r.netns)} is not a path`;
+  if (r.ipam !== undefined && (typeof r.ipam !== 'string' || r.ipam === '' || r.ipam.includes('/') || r.ipam === '.' || r.ipam === '..')) return `its ipam ${JSON.stringify(r.ipam)} is not a plugin name`;
+  if (r.vlan !== undefined && (typeof r.vlan !== 'number' || !Number.isInteger(r.vlan) || r.vlan < 1 || r.vlan > 4094)) return `its vlan ${JSON.stringify(r.vlan)} is not a VLAN id`;
+  if (r.phase !== 'ipam' && r.phase !== 'attached') return `unknown phase ${JSON.stringify(r.phase)}`;
+  return undefined;
+}
+
 export function statePath(dataDir: string, network: string, containerId: string, ifname: string): string {
+  checkKey({ network, containerId, ifname });
   return join(dataDir, network, containerId, `${ifname}.json`);
 }
 
 function ioError(what: string, err: unknown): CniError {
-  return new CniError(Code.IoFailure, `${what}: ${(err as Error).message}`);
+  return err instanceof CniError ? err : new CniError(Code.IoFailure, `${what}: ${(err as Error).message}`);
 }
 
-export function readState(dataDir: string, network: string, containerId: string, ifname: string): AttachmentState | undefined {
-  let text: string;
+function refused(path: string, what: string): CniError {
+  return new CniError(Code.IoFailure, `refusing ${path}: ${what} where pipework keeps its records`, 'only pipework (as root) makes directories and files there: remove it');
+}
+
+/**
+ * The records' directory itself: somewhere only root can change, made (with what is missing
+ * above it) when `create`. False when it does not exist and was not to be made.
+ */
+function recordsRoot(dataDir: string, create: boolean): boolean {
+  const problem = rootOnlyProblem(dataDir);
+  if (problem !== undefined) {
+    throw new CniError(Code.IoFailure, `pipework keeps its records only where no user but root can write, and ${problem}`, `fix the permissions of the records' directory ${dataDir}`);
+  }
+  const here = lstatSync(dataDir, { throwIfNoEntry: false });
+  if (here === undefined) {
+    if (!create) return false;
+    makeDirs(join(dataDir, '..'), 0o755);
+    try {
+      mkdirSync(dataDir, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  return true;
+}
+
+/** `dataDir/parts…`, each a real directory of root's (made when `create`); undefined when missing. */
+function recordsDir(dataDir: string, parts: readonly string[], create: boolean): string | undefined {
+  if (!recordsRoot(dataDir, create)) return undefined;
+  let path = dataDir;
+  for (const part of parts) {
+    path = join(path, part);
+    let st = lstatSync(path, { throwIfNoEntry: false });
+    if (st === undefined) {
+      if (!create) return undefined;
+      try {
+        mkdirSync(path, { mode: 0o700 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      st = lstatSync(path);
+    }
+    if (st.isSymbolicLink()) throw refused(path, 'a symbolic link');
+    if (!st.isDirectory()) throw refused(path, 'not a directory');
+    if (st.uid !== (process.geteuid?.() ?? 0)) throw refused(path, `a directory of uid ${st.uid}`);
+  }
+  return path;
+}
+
+/** The record file's text; undefined when there is none. Never through a symbolic link. */
+function readRecordFile(path: string): string | undefined {
+  let fd: number;
   try {
-    text = readFileSync(statePath(dataDir, network, containerId, ifname), 'utf8');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
-    throw ioError('cannot read pipework\'s record of this attachment', err);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') throw refused(path, 'a symbolic link');
+    throw err;
   }
   try {
-    const state = JSON.parse(text) as AttachmentState;
-    return state.version === 1 ? state : undefined;
+    if (!fstatSync(fd).isFile()) throw refused(path, 'not a regular file');
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The record of one attachment; undefined when there is none (or it is not pipework's: torn, foreign). */
+export function readState(dataDir: string, network: string, containerId: string, ifname: string): AttachmentState | undefined {
+  const key = { network, containerId, ifname };
+  checkKey(key);
+  let text: string | undefined;
+  try {
+    const dir = recordsDir(dataDir, [network, containerId], false);
+    text = dir === undefined ? undefined : readRecordFile(join(dir, `${ifname}.json`));
+  } catch (err) {
+    throw ioError('cannot read pipework\'s record of this attachment', err);
+  }
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
   } catch {
     // A torn or foreign file: treated as absent (DEL and GC still clean by the deterministic names).
     return undefined;
   }
+  return recordProblem(parsed, key) === undefined ? parsed as AttachmentState : undefined;
 }
 
-/** Written whole or not at all (a temporary file renamed over it). */
+/** Written whole or not at all (a temporary file, made new, renamed over it). */
 export function writeState(dataDir: string, state: AttachmentState): void {
-  const path = statePath(dataDir, state.network, state.containerId, state.ifname);
-  const dir = join(dataDir, state.network, state.containerId);
-  const tmp = `${path}.${process.pid}.tmp`;
+  checkKey(state);
+  let tmp: string | undefined;
+  let dir = join(dataDir, state.network, state.containerId);
   try {
-    makeDirs(dir, 0o700);
-    writeFileSync(tmp, `${JSON.stringify(state)}\n`, { mode: 0o600 });
-    renameSync(tmp, path);
-  } catch (err) {
+    dir = recordsDir(dataDir, [state.network, state.containerId], true)!;
+    const path = join(dir, `${state.ifname}.json`);
+    tmp = `${path}.${process.pid}.tmp`;
+    // One left by a process of the same PID that died mid-write (the name itself goes, in root's directory).
     try {
       unlinkSync(tmp);
-    } catch {
-      // never written
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      writeFileSync(fd, `${JSON.stringify(state)}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    if (tmp !== undefined) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // never written
+      }
     }
     throw ioError(`cannot write pipework's record of this attachment in ${dir}`, err);
   }
 }
 
 export function removeState(dataDir: string, network: string, containerId: string, ifname: string): void {
+  checkKey({ network, containerId, ifname });
+  let dir: string | undefined;
   try {
-    unlinkSync(statePath(dataDir, network, containerId, ifname));
+    dir = recordsDir(dataDir, [network, containerId], false);
+    // unlink removes the name itself: a link there would go, never what it points at.
+    if (dir !== undefined) unlinkSync(join(dir, `${ifname}.json`));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('cannot remove pipework\'s record of this attachment', err);
   }
+  if (dir === undefined) return;
   try {
-    rmdirSync(join(dataDir, network, containerId));
+    rmdirSync(dir);
   } catch {
     // other interfaces of that container are still recorded, or it is gone already
   }
 }
 
-/** Every attachment recorded for a network. */
-export function listStates(dataDir: string, network: string): AttachmentState[] {
-  const root = join(dataDir, network);
-  let ids: string[];
+/** The records' directory can be used (STATUS): made when missing, checked, writable. */
+export function checkRecordsDir(dataDir: string): void {
   try {
-    ids = readdirSync(root);
-  } catch {
-    return [];
+    recordsRoot(dataDir, true);
+  } catch (err) {
+    throw ioError(`cannot make the records' directory ${dataDir}`, err);
   }
+}
+
+/**
+ * Every attachment recorded for a network. What is there and is not a record pipework wrote
+ * (a name that is no container id or interface, a symbolic link, a record that says it is
+ * another's) is left alone and told in `problems`.
+ */
+export function listStates(dataDir: string, network: string, problems: string[] = []): AttachmentState[] {
+  checkKey({ network });
+  const root = recordsDir(dataDir, [network], false);
+  if (root === undefined) return [];
   const out: AttachmentState[] = [];
-  for (const id of ids) {
+  for (const id of readdirSync(root)) {
+    const where = join(root, id);
+    const idProblem = containerIdProblem(id);
+    if (idProblem !== undefined) {
+      problems.push(`left ${where}: not a container id (${idProblem})`);
+      continue;
+    }
     let files: string[];
     try {
-      files = readdirSync(join(root, id));
-    } catch {
+      files = readdirSync(recordsDir(dataDir, [network, id], false) ?? where);
+    } catch (err) {
+      problems.push((err as Error).message);
       continue;
     }
     for (const f of files) {
-      if (!f.endsWith('.json')) continue;
-      const s = readState(dataDir, network, id, f.slice(0, -'.json'.length));
-      if (s && s.containerId === id && s.network === network) out.push(s);
+      if (/\.json\.\d+\.tmp$/u.test(f)) continue; // a write cut short: never a record
+      const ifname = f.endsWith('.json') ? f.slice(0, -'.json'.length) : undefined;
+      const ifProblem = ifname !== undefined ? ifNameProblem(ifname) : 'is not a .json file';
+      if (ifname === undefined || ifProblem !== undefined) {
+        problems.push(`left ${join(where, f)}: not a record (its name ${ifProblem ?? ''})`);
+        continue;
+      }
+      try {
+        const text = readRecordFile(join(where, f));
+        if (text === undefined) continue; // gone meanwhile
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = undefined;
+        }
+        const problem = recordProblem(parsed, { network, containerId: id, ifname });
+        if (problem !== undefined) problems.push(`left ${join(where, f)}: not pipework's record of ${id}/${ifname} (${problem})`);
+        else out.push(parsed as AttachmentState);
+      } catch (err) {
+        problems.push((err as Error).message);
+      }
     }
   }
   return out;

@@ -3,7 +3,7 @@
  * device missing, the IPAM plugin not on CNI_PATH (or its own STATUS failing), the records'
  * directory not writable. Informational only: nothing changes.
  */
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { readHostLink } from '../../host/facts.js';
 import { readOvsFacts, type OvsFacts } from '../../host/ovs-facts.js';
 import type { Runner } from '../../exec/runner.js';
@@ -11,7 +11,7 @@ import { defaultRouteInterface } from './host-side.js';
 import { delegateSupports, execDelegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
 import { delegateOf, execOptions, type Request } from './request.js';
-import { makeDirs } from './state.js';
+import { checkRecordsDir } from './state.js';
 
 function notAvailable(msg: string, details = ''): CniError {
   return new CniError(Code.NotAvailable, msg, details);
@@ -20,9 +20,16 @@ function notAvailable(msg: string, details = ''): CniError {
 /** What STATUS looks at that a test may replace. */
 export interface StatusDeps {
   readOvs: (runner: Runner) => Promise<OvsFacts>;
+  /** The records' directory can be used: made when missing, only root's, writable. */
+  checkRecords: (dataDir: string) => void;
 }
 
-export async function status(req: Request, deps: StatusDeps = { readOvs: readOvsFacts }): Promise<void> {
+function checkRecords(dataDir: string): void {
+  checkRecordsDir(dataDir);
+  accessSync(dataDir, constants.W_OK);
+}
+
+export async function status(req: Request, deps: StatusDeps = { readOvs: readOvsFacts, checkRecords }): Promise<void> {
   const { conf } = req;
   const h = conf.host;
   switch (h.kind) {
@@ -49,8 +56,7 @@ export async function status(req: Request, deps: StatusDeps = { readOvs: readOvs
       break;
   }
   try {
-    if (!existsSync(conf.dataDir)) makeDirs(conf.dataDir, 0o700);
-    accessSync(conf.dataDir, constants.W_OK);
+    deps.checkRecords(conf.dataDir);
   } catch (err) {
     throw notAvailable(`pipework cannot keep its records in ${conf.dataDir}: ${(err as Error).message}`);
   }
