@@ -5,8 +5,9 @@
  * private state (dhcpcd's /run/dhcpcd and /var/lib/dhcpcd are bind-mounted from here, so two
  * guests never share them). /run is a tmpfs: nothing of this outlives a reboot, nor do the clients.
  */
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { privateDir } from '../exec/private-dir.js';
 import { ifNameProblem } from '../model/ifname.js';
 import { processAlive } from './proc.js';
 
@@ -112,6 +113,7 @@ export function listStates(): string[] {
   }
 }
 
+/** The state directory, made when missing, and root's alone (its records name processes to stop). */
 export function ensureRoot(): void {
-  mkdirSync(STATE_ROOT, { recursive: true, mode: 0o700 });
+  privateDir(STATE_ROOT);
 }

@@ -2,7 +2,7 @@
 // root can change (walked over a fake filesystem), and where `cni install --socket` may point.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rootOnlyProblem, type Entry, type FsView } from '../../src/front/cni/root-only.js';
+import { rootOnlyProblem, type Entry, type FsView } from '../../src/exec/root-only.js';
 import { socketPathProblem } from '../../src/front/cni/install.js';
 import { DEFAULT_DATA_DIR, parseNetConf, type ParseOptions } from '../../src/front/cni/config.js';
 import { CniError, Code } from '../../src/front/cni/protocol.js';

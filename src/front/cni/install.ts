@@ -15,7 +15,7 @@ import { hasProgram } from '../../exec/programs.js';
 import { processRunner, type Runner } from '../../exec/runner.js';
 import { InvalidArgumentError, NotFoundError } from '../../model/errors.js';
 import { DEFAULT_SOCKET } from './daemon.js';
-import { rootOnlyProblem, type FsView } from './root-only.js';
+import { rootOnlyProblem, type FsView } from '../../exec/root-only.js';
 import { makeDirs } from './state.js';
 import { LAUNCHER_MARK, launcherC, launcherSh, type LauncherPaths } from './launcher.js';
 

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { OperatorDataDirs } from './config.js';
-import { rootOnlyProblem, realFs, type FsView } from './root-only.js';
+import { rootOnlyProblem, realFs, type FsView } from '../../exec/root-only.js';
 
 export const OPERATOR_FILE = '/etc/pipework/cni.json';
 

@@ -21,7 +21,7 @@ import type { AttachSpec } from '../../spec/attach-spec.js';
 import { networkNameProblem } from './config.js';
 import { Code, CniError, containerIdProblem } from './protocol.js';
 import type { ResultData } from './result.js';
-import { rootOnlyProblem } from './root-only.js';
+import { rootOnlyProblem } from '../../exec/root-only.js';
 
 export interface MasqRule {
   family: 4 | 6;
