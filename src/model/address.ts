@@ -109,6 +109,23 @@ export function parseAddressSpec(text: string, family?: Family): AddressSpec {
   return { address, gateway: gw.toString() };
 }
 
+/** Is `text` one IPv4 or IPv6 address in a strict form (a value read back from a record)? */
+export function isIpText(text: string): boolean {
+  try {
+    parseIp(text, 'address');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Is `text` an `address/prefix` in a strict form, the prefix in range for its family? */
+export function isCidrText(text: string): boolean {
+  const slash = text.indexOf('/');
+  if (slash === -1 || !isIpText(text.slice(0, slash)) || !/^\d{1,3}$/u.test(text.slice(slash + 1))) return false;
+  return Number(text.slice(slash + 1)) <= (text.includes(':') ? 128 : 32);
+}
+
 /** True when `ip` lies inside `cidr` (same family). */
 export function cidrContains(cidr: string, ip: string): boolean {
   try {

@@ -1,5 +1,8 @@
+import { isCidrText, isIpText } from './address.js';
 import { isDhcpMethod, type DhcpMethod } from './dhcp-methods.js';
 import { InvalidArgumentError } from './errors.js';
+import { ifNameProblem } from './ifname.js';
+import { parseMac } from './mac.js';
 
 /**
  * What pipework records on the interfaces it makes, in the link's alias (IFLA_IFALIAS), so
@@ -114,7 +117,54 @@ export function encodeRecord(record: AttachRecord): string {
   return alias;
 }
 
-/** The record in an alias, or undefined when pipework did not make this interface. */
+const MACVLAN_MODES = new Set(['private', 'vepa', 'bridge', 'passthru', 'source']);
+
+const isName = (v: string | undefined) => v === undefined || ifNameProblem(v) === undefined;
+const isIp = (v: string | undefined) => v === undefined || isIpText(v);
+function isMac(v: string | undefined): boolean {
+  if (v === undefined) return true;
+  try {
+    return parseMac(v) === v && !v.startsWith('U:');
+  } catch {
+    return false;
+  }
+}
+/** A default route as recorded: `<gateway>@<device>[@<metric>]`. */
+const isRoute = (v: string | undefined) => {
+  if (v === undefined) return true;
+  const [gateway, dev, metric, ...rest] = v.split('@');
+  return rest.length === 0 && isIpText(gateway ?? '') && dev !== undefined && ifNameProblem(dev) === undefined && (metric === undefined || /^\d{1,10}$/u.test(metric));
+};
+/** The guest as named, `kind:name` (text for people: names of netns may hold any character but `/`). */
+const isGuestText = (v: string) => v === '?' || (/^[a-z-]+:.{1,240}$/su.test(v) && !v.includes('\0'));
+const isOwnerText = (v: string | undefined) => v === undefined || /^(cli|watch|topology:[a-z0-9][a-z0-9-]{0,15}(?:@[A-Za-z0-9][A-Za-z0-9_.-]{0,62})?|cni:[^/\s]{1,253}\/[^/\s]{1,253}\/[^/\s]{1,15})$/u.test(v);
+const isImpair = (v: string | undefined) => v === undefined || /^[djlr]\d+(?:\.\d+)?(?:,[djlr]\d+(?:\.\d+)?)*$/u.test(v);
+
+/**
+ * Is every value of a decoded record of the shape pipework writes? What is read back from a link's
+ * alias may have been written by someone else (a guest can rewrite the alias of any interface in
+ * its namespace): a name that is not an interface name, an address that is not one, a MAC, an
+ * owner or a route of another shape is never passed on to a command or a path.
+ */
+export function recordProblem(r: AttachRecord): string | undefined {
+  for (const k of ['guestIf', 'hostIf', 'localIf', 'vlanIf', 'origName'] as const) if (!isName(r[k])) return `${k} is not an interface name`;
+  if (!isGuestText(r.guest)) return 'guest is not a guest reference';
+  for (const a of [r.address, ...(r.moreAddresses?.split(',') ?? [])]) if (a !== undefined && !isCidrText(a)) return 'an address is not address/prefix';
+  if (!isIp(r.gateway) || !isIp(r.gateway6)) return 'a gateway is not an address';
+  if (!isMac(r.mac) || !isMac(r.origMac)) return 'a MAC is not a unicast MAC';
+  if (r.vlan !== undefined && !(r.vlan >= 0 && r.vlan <= 0xffff)) return 'vlan is out of range';
+  if (r.mtu !== undefined && !(r.mtu >= 68 && r.mtu <= 65535)) return 'mtu is out of range';
+  if (r.mode !== undefined && !MACVLAN_MODES.has(r.mode)) return 'mode is not a macvlan mode';
+  if (!isRoute(r.replaced4) || !isRoute(r.replaced6)) return 'a replaced route is not gateway@device';
+  if (!isOwnerText(r.owner)) return 'owner is not an owner';
+  if (!isImpair(r.impair)) return 'impair is not an impairment';
+  return undefined;
+}
+
+/**
+ * The record in an alias, or undefined when pipework did not make this interface — or when any
+ * value in it is not of the shape pipework writes (recordProblem).
+ */
 export function decodeRecord(alias: string | undefined): AttachRecord | undefined {
   if (alias === undefined || !alias.startsWith(`${MAGIC};`)) return undefined;
   const fields = new Map<string, string>();
@@ -168,7 +218,7 @@ export function decodeRecord(alias: string | undefined): AttachRecord | undefine
     record.dhcp = dhcp;
     if (flag('dhcp6')) record.dhcp6 = true;
   }
-  return record;
+  return recordProblem(record) === undefined ? record : undefined;
 }
 
 /** Every address a record names. */

@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from '../../src/model/errors.js';
-import { HOST_KINDS, configDiff, configFields, configOf, decodeRecord, encodeRecord, recordAddresses, type AttachRecord } from '../../src/model/record.js';
+import { HOST_KINDS, configDiff, configFields, configOf, decodeRecord, encodeRecord, recordAddresses, recordProblem, type AttachRecord } from '../../src/model/record.js';
 import { assertThrows } from './fakes.js';
 
 /** IFALIASZ is 256 including the NUL. */
@@ -140,8 +140,22 @@ void describe('decodeRecord', () => {
   });
 
   void test('interface names with the odd characters Linux allows round-trip too', () => {
-    const rec: AttachRecord = { ...BASE, guestIf: 'e=1;x', hostIf: 'br%20', localIf: 'v@x!$&()' };
+    const rec: AttachRecord = { ...BASE, guestIf: 'e=1;x', hostIf: 'br+20', localIf: 'v@x!$&()' };
     assert.deepEqual(decodeRecord(encodeRecord(rec)), rec);
+  });
+
+  void test('a record whose values are not of the shape pipework writes is no record (a guest may have written it)', () => {
+    const bad: Partial<AttachRecord>[] = [
+      { localIf: 'eth0 master br0' }, { localIf: 'a/../b' }, { hostIf: '' }, { origName: 'x'.repeat(16) }, { vlanIf: 'br%d' }, { localIf: 'v"x' },
+      { address: '10.0.0.2' }, { address: '10.0.0.2/33' }, { moreAddresses: '10.0.0.3/24,;rm' }, { gateway: '10.0.0.1 dev eth0' },
+      { mac: '01:00:5e:00:00:01' }, { origMac: 'zz:zz:zz:zz:zz:zz' }, { mtu: 1 }, { mode: 'bridge;x' },
+      { replaced4: '172.17.0.1@eth0 table 5' }, { replaced6: 'x@eth0' }, { owner: 'root' }, { impair: 'd20;tc qdisc del' },
+    ];
+    for (const b of bad) {
+      // encodeRecord escapes what it writes: what a guest writes by hand is decoded the same way.
+      assert.equal(decodeRecord(encodeRecord({ ...BASE, ...b })), undefined, JSON.stringify(b));
+    }
+    assert.equal(recordProblem({ ...BASE, localIf: 'eth0 master br0' }), 'localIf is not an interface name');
   });
 
   void test('the fields of owners, topologies and re-runs: owner, more addresses, IPv6 gateway, MTU, mode, replaced routes, impairments', () => {
