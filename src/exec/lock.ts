@@ -14,12 +14,12 @@ import { join } from 'node:path';
 import { processAlive, readStat } from '../dhcp/proc.js';
 import { digest } from '../model/hash.js';
 import { sysAddon } from './addon.js';
-import { privateDir } from './private-dir.js';
+import { privateDir, runDir } from './private-dir.js';
 import { processRunner } from './runner.js';
 
-/** Where lock files live (PIPEWORK_LOCK_DIR: tests that run without root). */
+/** Where lock files live. */
 export function lockDir(): string {
-  return process.env['PIPEWORK_LOCK_DIR'] ?? '/run/pipework/locks';
+  return join(runDir(), 'locks');
 }
 
 /** What a holder says of itself in its lock file. */

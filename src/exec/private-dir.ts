@@ -13,6 +13,14 @@ export function privateDirProblem(dir: string): string | undefined {
   return rootOnlyProblem(dir);
 }
 
+/**
+ * Where pipework keeps what only root may change (locks, records of the interfaces it made):
+ * /run/pipework, or PIPEWORK_RUN_DIR (tests that run without root, or beside a real run).
+ */
+export function runDir(): string {
+  return process.env['PIPEWORK_RUN_DIR'] ?? '/run/pipework';
+}
+
 const made = new Set<string>();
 
 function refuse(dir: string, problem: string): never {

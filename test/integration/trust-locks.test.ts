@@ -151,12 +151,12 @@ setInterval(() => undefined, 1000);
   });
 
   test('a lock directory a local user could write is refused, and nothing changes', async () => {
-    const planted = join(nobodyDir, 'locks');
+    const planted = join(nobodyDir, 'run');
     mkdirSync(planted, { mode: 0o777 });
     chmodSync(planted, 0o777);
-    const r = await pw(['br-tsl1', 'tsl-a', '10.164.1.1/24'], { PIPEWORK_LOCK_DIR: planted });
+    const r = await pw(['br-tsl1', 'tsl-a', '10.164.1.1/24'], { PIPEWORK_RUN_DIR: planted });
     assert.equal(r.code, 1, show(['br-tsl1', 'tsl-a'], r));
-    assert.match(r.stderr, new RegExp(`refusing to keep pipework's locks and sockets under ${planted}: .* only root may be able to write there`, 'u'));
+    assert.match(r.stderr, new RegExp(`refusing to keep pipework's locks and sockets under ${planted}/locks: .* only root may be able to write there`, 'u'));
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.equal(await getLink('br-tsl1'), undefined, 'no bridge was made');
     assert.deepEqual(readdirSync(planted), []);

@@ -19,10 +19,11 @@ import { parseRoutes, type GuestFacts, type GuestLink } from '../../src/guest/fa
 import type { HostLink } from '../../src/host/facts.js';
 import type { OvsFacts, OvsPortRow } from '../../src/host/ovs-facts.js';
 import type { Owner } from '../../src/spec/owner.js';
+import { decodeRecord, type AttachRecord } from '../../src/model/record.js';
 
-// Locks taken by unit tests stay among them: a directory of their own, never a lock a real run
-// on this machine waits for (and no root needed).
-process.env['PIPEWORK_LOCK_DIR'] ??= mkdtempSync(join(tmpdir(), 'pw-unit-locks-'));
+// Locks and records of unit tests stay among them: a directory of their own, never a lock a real
+// run on this machine waits for (and no root needed).
+process.env['PIPEWORK_RUN_DIR'] ??= mkdtempSync(join(tmpdir(), 'pw-unit-run-'));
 
 export interface Call {
   argv: string[];
@@ -166,10 +167,14 @@ export function attachContext(argv: readonly string[], o: ContextOptions = {}): 
   const links = o.links ?? [bridge('br0')];
   const spec = resolveClassic(attachRequest(argv), hostLookup(links, o.ovs), o.owner);
   const guest = guestInfo(o);
+  const guestSide = o.facts ?? guestFacts();
+  // The record of the interface asked for, as a host that made it would confirm it.
+  const existing = aliasTargets(guestSide).find((t) => t.guestIf === spec.guestIf)?.record;
   const facts: Facts = {
     host: hostFacts(links, o),
     arping: o.hasArping ?? false,
-    guest: o.facts ?? guestFacts(),
+    guest: guestSide,
+    ...(existing !== undefined && { existing }),
     ...(o.ovs && { ovs: o.ovs }),
     ...(o.ovsPorts && { ovsPorts: o.ovsPorts }),
     ...(o.dhcp && { dhcp: o.dhcp }),
@@ -253,4 +258,15 @@ export async function assertRejects(p: Promise<unknown>, cls: ErrorClass, ...fra
   assert.ok(caught !== undefined, `expected ${cls.name} to be thrown, but the promise resolved`);
   assertError(caught, cls, ...fragments);
   return caught as Error;
+}
+
+/**
+ * The pipework interfaces of fake guest facts, as a host that made them all would confirm them
+ * (their guest-side records as they are): what the detach logic gets from src/engine/trust.ts.
+ */
+export function aliasTargets(facts: GuestFacts): { guestIf: string; record: AttachRecord }[] {
+  return facts.links.flatMap((l) => {
+    const record = decodeRecord(l.alias);
+    return record?.role === 'guest' ? [{ guestIf: l.name, record }] : [];
+  });
 }

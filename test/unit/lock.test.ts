@@ -99,16 +99,16 @@ void describe('private directories: where a local user cannot plant a lock or a 
     assert.match(privateDirProblem(open) ?? '', /open is writable by its group and others/u);
     assert.match(privateDirProblem(join(open, 'via-link', 'locks')) ?? '', /open is writable by its group and others/u);
     assert.equal(privateDirProblem(join(real, 'locks')), undefined, 'a private directory (to be made in one) is fine');
-    const saved = process.env['PIPEWORK_LOCK_DIR'];
+    const saved = process.env['PIPEWORK_RUN_DIR'];
     try {
-      for (const dir of [join(open, 'locks'), join(open, 'via-link', 'locks')]) {
-        process.env['PIPEWORK_LOCK_DIR'] = dir;
+      for (const dir of [join(open, 'run'), join(open, 'via-link', 'run')]) {
+        process.env['PIPEWORK_RUN_DIR'] = dir;
         await assertRejects(acquire([key('f')], opts()), PermissionError, 'refusing to keep pipework\'s locks and sockets under');
       }
       assert.deepEqual(readdirSync(open), ['via-link'], 'nothing was made there');
       assert.deepEqual(readdirSync(real), []);
     } finally {
-      process.env['PIPEWORK_LOCK_DIR'] = saved;
+      process.env['PIPEWORK_RUN_DIR'] = saved;
     }
   });
 });
