@@ -1,11 +1,13 @@
 /**
  * The NIC itself (--direct-phys, CNI `device`; for SR-IOV virtual functions): moved into the
  * guest and renamed in one step, or its 802.1Q sub-interface with a VLAN. Its host name (and
- * MAC, when one is set) is recorded, so it goes back under them.
+ * MAC, when one is set) is recorded, so it goes back under them — kept on the host (src/host/
+ * kept-records.ts) before it moves, since the guest can rewrite whatever the device carries.
  */
 import { HOST_NS_PATH_IN_CHILD, NS_PATH_IN_CHILD } from '../exec/runner.js';
+import { keptKey, keptText } from '../host/kept-records.js';
 import { NotFoundError } from '../model/errors.js';
-import { decodeRecord, type AttachRecord } from '../model/record.js';
+import type { AttachRecord } from '../model/record.js';
 import { hostLink } from '../engine/facts.js';
 import type { Step } from '../engine/plan.js';
 import type { Driver, DriverInput, HostSidePlan } from './driver.js';
@@ -29,6 +31,7 @@ export const physDriver: Driver<'phys'> = {
       parent = vlanIf;
       vlanMade = vlan.created;
     }
+    const own: Partial<AttachRecord> = {};
     steps.push({
       title: `move ${parent} into the guest as ${spec.guestIf}`,
       action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', parent, 'netns', NS_PATH_IN_CHILD, 'name', spec.guestIf] },
@@ -52,16 +55,21 @@ export const physDriver: Driver<'phys'> = {
         undo: [{ kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', spec.guestIf, 'mtu', String(hostLink(facts, parent)?.mtu ?? nic.mtu)] }],
       });
     }
-    return {
-      steps,
-      warnings: [],
-      record: {
-        ...(host.vlan !== undefined && { vlanIf: parent }),
-        ...(vlanMade && { vlanMade: true }),
-        origName: parent,
-        ...(origMac !== undefined && { origMac }),
-      },
-    };
+    Object.assign(own, {
+      ...(host.vlan !== undefined && { vlanIf: parent }),
+      ...(vlanMade && { vlanMade: true }),
+      origName: parent,
+      ...(origMac !== undefined && { origMac }),
+    });
+    // What it is to be given back as is kept on the host before it moves (and forgotten if the
+    // attach is undone): the record it carries into the guest is the guest's to rewrite.
+    const key = keptKey(input.guest.nsInode, spec.guestIf);
+    steps.unshift({
+      title: `keep on the host what ${parent} is to be given back as`,
+      action: { kind: 'keep', place: 'host', key, text: keptText({ record: { ...input.record, ...own }, mac: spec.mac ?? hostLink(facts, parent)?.mac ?? nic.mac }) },
+      undo: [{ kind: 'keep', place: 'host', key, text: null }],
+    });
+    return { steps, warnings: [], record: own };
   },
 
   planDel(record: AttachRecord, guestIf: string): Step[] {
@@ -87,16 +95,36 @@ export const physDriver: Driver<'phys'> = {
       },
       ...planVlanRemoval(record),
       ...(record.vlanIf !== undefined ? planNicDown(record.hostIf) : []),
+      {
+        title: `forget what was kept of ${origName} on the host`,
+        action: { kind: 'keep', place: 'host', key: keptKey(record.nsInode, guestIf), text: null },
+        undo: [],
+      },
     ];
   },
 
   check: () => [],
 };
 
-/** Is `name` a NIC that an earlier --direct-phys attach moved into this guest (its record says so)? */
-export function movedIntoGuest(links: { alias?: string }[], name: string): boolean {
-  return links.some((l) => {
-    const r = decodeRecord(l.alias);
-    return r?.hostKind === 'phys' && r.hostIf === name;
-  });
+/**
+ * A NIC a dead guest gave back (the kernel returns it under its guest-side name): back under its
+ * own name and MAC, from what was kept on the host of it; a VLAN sub-interface pipework made gets
+ * its mark back and goes if nothing uses it; then the kept record goes too.
+ */
+export function planReturnedNic(link: string, record: AttachRecord, key: string): Step[] {
+  const orig = record.origName ?? link;
+  return [
+    {
+      title: `rename ${link} back to ${orig} and clear pipework's record`,
+      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', link, ...(orig !== link ? ['name', orig] : []), 'alias', record.vlanMade === true ? VLAN_MARK : ''] },
+      undo: [],
+    },
+    ...(record.origMac !== undefined ? [{
+      title: `restore the MAC of ${orig} to ${record.origMac}`,
+      action: { kind: 'ip' as const, place: 'host' as const, args: ['link', 'set', 'dev', orig, 'address', record.origMac] },
+      undo: [],
+    }] : []),
+    ...(record.vlanMade === true ? planVlanRemoval({ ...record, vlanIf: orig }) : []),
+    { title: `forget what was kept of ${orig} on the host`, action: { kind: 'keep', place: 'host', key, text: null }, undo: [] },
+  ];
 }

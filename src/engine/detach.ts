@@ -10,7 +10,6 @@ import type { Guest } from '../guest/guest.js';
 import { resolveGuest } from '../guest/resolve.js';
 import { planStaleCleanup, returnedNics, selectStale, staleOvsPorts, staleResolvConfs, type ReturnedNic, type StaleOvsPort, type StaleResolvConf } from '../host/stale.js';
 import { ConflictError } from '../model/errors.js';
-import { decodeRecord } from '../model/record.js';
 import type { GuestRef } from '../spec/attach-spec.js';
 import type { RunContext } from './context.js';
 import { execute } from './executor.js';
@@ -19,6 +18,8 @@ import { guestInfo } from './gather.js';
 import { acquire, guestIfLock } from './lock.js';
 import type { Plan } from './plan.js';
 import { planDetach, type DetachTarget } from './planner.js';
+import { planReturnedNic } from '../drivers/phys.js';
+import { confirmedLinks, type HostView } from './trust.js';
 
 export interface DetachRequest {
   guest: GuestRef;
@@ -38,17 +39,16 @@ export interface DetachOutcome {
   othersKept: DetachTarget[];
 }
 
-/** The pipework interfaces of a guest, read from their records. */
-export function pipeworkTargets(facts: GuestFacts): DetachTarget[] {
-  return facts.links.flatMap((l) => {
-    const record = decodeRecord(l.alias);
-    return record?.role === 'guest' ? [{ guestIf: l.name, record }] : [];
-  });
+/** The pipework interfaces of a guest, with their records as the host confirms them (trust.ts). */
+export function pipeworkTargets(facts: GuestFacts, nsInode: number, host: HostView): DetachTarget[] {
+  return confirmedLinks(facts, nsInode, host).map(({ link, record }) => ({ guestIf: link.name, record }));
 }
 
-/** Which interfaces a del removes (and which it leaves to their owners). */
-export function chooseTargets(facts: GuestFacts, req: DetachRequest, label: string): { targets: DetachTarget[]; others: DetachTarget[] } {
-  const mine = pipeworkTargets(facts);
+/**
+ * Which interfaces a del removes (and which it leaves to their owners), among the guest's
+ * interfaces (`facts`) those pipework made (`mine`).
+ */
+export function chooseTargets(facts: GuestFacts, mine: DetachTarget[], req: DetachRequest, label: string): { targets: DetachTarget[]; others: DetachTarget[] } {
   const owned = (t: DetachTarget) => req.owner(t.record.owner ?? 'cli');
   if ('all' in req.which) return { targets: mine.filter(owned), others: mine.filter((t) => !owned(t)) };
   // Without -i: eth1, or ib0 where an IPoIB attach made it (its default name there).
@@ -62,7 +62,9 @@ export function chooseTargets(facts: GuestFacts, req: DetachRequest, label: stri
     }
     return { targets: [found], others: [] };
   }
-  if (facts.links.some((l) => l.name === name)) throw new ConflictError(`${name} in ${label} was not plumbed by pipework; not removing it`);
+  if (facts.links.some((l) => l.name === name)) {
+    throw new ConflictError(`${name} in ${label} was not plumbed by pipework (or the host does not confirm its record); not removing it`);
+  }
   return { targets: [], others: [] };
 }
 
@@ -72,7 +74,7 @@ export async function detachFromGuest(guest: Guest, req: DetachRequest, ctx: Run
   // Which interfaces to lock: decided without judging them (another run may be half-way through
   // making one); once locked, what is there then decides.
   const names = 'all' in req.which
-    ? pipeworkTargets(await readGuestFacts(ctx.runner, guest.ns)).map((t) => t.guestIf)
+    ? pipeworkTargets(await readGuestFacts(ctx.runner, guest.ns), guest.ns.inode, ctx.cache.hostLinks).map((t) => t.guestIf)
     : req.which.guestIf !== undefined ? [req.which.guestIf] : ['eth1', 'ib0'];
   const held = ctx.dryRun ? undefined : await acquire(
     names.map((n) => guestIfLock(guest.ns.inode, n)),
@@ -80,10 +82,11 @@ export async function detachFromGuest(guest: Guest, req: DetachRequest, ctx: Run
   );
   try {
     const facts = await readGuestFacts(ctx.runner, guest.ns);
-    const { targets, others } = chooseTargets(facts, req, label);
+    ctx.cache.hostLinks.forget();
+    const { targets, others } = chooseTargets(facts, pipeworkTargets(facts, guest.ns.inode, ctx.cache.hostLinks), req, label);
     const plan = planDetach(targets, facts, label, guest.id);
     // A resolv.conf a lease wrote for an earlier netns of this name must not stay for this one.
-    if (guest.kind === 'netns') plan.steps.push(...planStaleCleanup([], [], staleResolvConfs().filter((r) => r.netns === guest.name), DHCP_AGENT));
+    if (guest.kind === 'netns') plan.steps.push(...planStaleCleanup([], staleResolvConfs().filter((r) => r.netns === guest.name), DHCP_AGENT));
     if (plan.steps.length > 0 && plan.outcome === 'unchanged') plan.outcome = 'removed';
     if (!ctx.dryRun) await execute([{ plan, ns: guest.ns }], ctx);
     return { guest: guestInfo(guest), plan, removed: targets, othersKept: others };
@@ -112,9 +115,9 @@ export interface StaleOutcome {
 export async function cleanStale(guest: GuestRef | undefined, ctx: RunContext): Promise<StaleOutcome> {
   const [hostLinks] = await ipJsonBatch(ctx.runner, [['link', 'show']], { where: 'the host' });
   const ports = selectStale(guest, (await staleOvsPorts(ctx.runner)).map((p) => ({ ...p, ids: p.ids })));
-  const nics = selectStale(guest, returnedNics(hostLinks as { ifname: string; ifalias?: string }[]));
+  const nics = selectStale(guest, returnedNics(hostLinks as { ifname: string; ifalias?: string; address?: string }[]));
   const resolvConfs = selectStale(guest, staleResolvConfs());
-  const steps = planStaleCleanup(ports, nics, resolvConfs, DHCP_AGENT);
+  const steps = [...planStaleCleanup(ports, resolvConfs, DHCP_AGENT), ...nics.flatMap((n) => planReturnedNic(n.link, n.record, n.key))];
   const plan: Plan = { guestLabel: 'the host', steps, warnings: [], outcome: steps.length > 0 ? 'removed' : 'unchanged' };
   if (!ctx.dryRun && steps.length > 0) {
     const host = openNetns('/proc/self/ns/net', 'the host');

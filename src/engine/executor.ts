@@ -13,6 +13,7 @@ import { batchLine, inProcessIp, ipBatch, ipJsonBatch, type BatchFailure } from 
 import { inNetns, type NetnsHandle } from '../exec/netns.js';
 import { HOST_NS_PATH_IN_CHILD, NS_PATH_IN_CHILD, firstLine, nsPathOfFd, ownNetnsFd, runOk, spawnDetached, type Runner } from '../exec/runner.js';
 import { readHostLink } from '../host/facts.js';
+import { forget, keep } from '../host/kept-records.js';
 import { linkInUse, vlanKept } from '../host/link-users.js';
 import { OVS_TIMEOUT } from '../host/ovs-facts.js';
 import { BusyError, CommandError, InterruptedError, PipeworkError, StepFailedError, UnsupportedError } from '../model/errors.js';
@@ -21,7 +22,7 @@ import { HOST_LOCK, acquire, type Held } from './lock.js';
 
 const HOST_LINKS = () => "the host's links";
 import { mapLimit } from './pool.js';
-import type { Action, ExecAction, IpAction, Plan, Step } from './plan.js';
+import type { Action, ExecAction, IpAction, KeepAction, Plan, Step } from './plan.js';
 
 export interface Job {
   plan: Plan;
@@ -180,6 +181,11 @@ class Executor {
     const body = async () => {
       this.checkRequires(seg);
       if (action.kind === 'exec') return this.runExecStep(c, first, action);
+      if (action.kind === 'keep') {
+        runKeep(action);
+        this.mark(c, [first]);
+        return;
+      }
       if (first.raceOk) return this.runShared(c, first, action);
       if (action.onlyIfVlanUnused !== undefined || action.onlyIfLinkUnused !== undefined || action.onlyIfAltName !== undefined) {
         if (!(await this.guardPasses(action))) {
@@ -195,7 +201,7 @@ class Executor {
     };
     // Changes on the host wait for other runs' changes there; a guest's own are its own, and a
     // program that only waits (a DHCP lease, an ARP) holds up nobody.
-    const changesHost = host && !(action.kind === 'exec' && (action.detached === true || action.abortable === true));
+    const changesHost = host && action.kind !== 'keep' && !(action.kind === 'exec' && (action.detached === true || action.abortable === true));
     await (changesHost ? this.withHostLock(body) : body());
   }
 
@@ -429,7 +435,7 @@ function sharedLinkThere(race: NonNullable<Step['raceOk']>): boolean {
 /** Steps that run by themselves: programs, shared creations, and steps decided when they run. */
 function alone(s: Step): boolean {
   const a = s.action;
-  return a.kind === 'exec' || s.raceOk !== undefined || a.onlyIfVlanUnused !== undefined || a.onlyIfLinkUnused !== undefined || a.onlyIfAltName !== undefined;
+  return a.kind !== 'ip' || s.raceOk !== undefined || a.onlyIfVlanUnused !== undefined || a.onlyIfLinkUnused !== undefined || a.onlyIfAltName !== undefined;
 }
 
 /** Does a host link answer to this (alternative) name? sysfs does not list alternative names: ip does. */
@@ -445,7 +451,13 @@ function where(place: 'host' | 'guest', ns: NetnsHandle): string {
 }
 
 function commandOf(a: Action): string[] {
-  return a.kind === 'ip' ? ['ip', ...a.args] : a.argv;
+  return a.kind === 'ip' ? ['ip', ...a.args] : a.kind === 'exec' ? a.argv : [];
+}
+
+/** Write or remove a record pipework keeps on the host (no process). */
+function runKeep(a: KeepAction): void {
+  if (a.text === null) forget(a.key);
+  else keep(a.key, a.text);
 }
 
 /**
@@ -559,6 +571,14 @@ export async function rollback(done: Done[], ctx: Pick<RunContext, 'runner' | 'p
     while (i < actions.length) {
       const { action, uncertain } = actions[i]!;
       i++;
+      if (action.kind === 'keep') {
+        try {
+          runKeep(action);
+        } catch (err) {
+          if (!uncertain) failures.push((err as Error).message);
+        }
+        continue;
+      }
       if (action.kind === 'exec') {
         if (action.onlyIfOvsBridgeEmpty !== undefined && !(await ovsBridgeEmpty(runner, action.onlyIfOvsBridgeEmpty))) continue;
         try {

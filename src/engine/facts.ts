@@ -6,6 +6,7 @@ import type { DhcpFacts } from '../dhcp/plan.js';
 import type { GuestFacts, GuestLink } from '../guest/facts.js';
 import type { HostLink } from '../host/facts.js';
 import type { OvsFacts, OvsPortRow } from '../host/ovs-facts.js';
+import type { AttachRecord } from '../model/record.js';
 import type { GuestKind } from '../guest/guest.js';
 
 export interface Facts {
@@ -18,6 +19,11 @@ export interface Facts {
   /** Is iputils arping installed? */
   arping: boolean;
   guest: GuestFacts;
+  /**
+   * The record of the guest interface the spec names, when pipework made it — as the host
+   * confirms it (src/engine/trust.ts), never as the guest's alias alone says.
+   */
+  existing?: AttachRecord;
   /** What DHCP needs (src/dhcp/facts.ts), when the spec asks for it. */
   dhcp?: DhcpFacts;
   /** The same for the interface a --replace parks, to start its client again if the replace fails. */

@@ -12,11 +12,11 @@ import { guestFactsFromProc, readGuestFacts, type GuestFacts } from '../guest/fa
 import type { Guest } from '../guest/guest.js';
 import type { HostLink } from '../host/facts.js';
 import { readOvsFacts, readOvsPortTable } from '../host/ovs-facts.js';
-import { decodeRecord } from '../model/record.js';
 import type { AttachSpec } from '../spec/attach-spec.js';
 import type { RunContext } from './context.js';
 import type { Facts, GuestInfo } from './facts.js';
 import { vethHostName, type AttachNames } from './names.js';
+import { confirmedRecord } from './trust.js';
 
 export function guestInfo(guest: Guest): GuestInfo {
   return {
@@ -73,7 +73,7 @@ export async function gatherFacts(ctx: RunContext, spec: AttachSpec, guest: Gues
     driver.needsOvs === true ? (ctx.cache.ovs ??= readOvsFacts(ctx.runner, ctx.cache.programs)) : undefined,
   ]);
   const present = guestSide.links.find((l) => l.name === spec.guestIf);
-  const existing = decodeRecord(present?.alias);
+  const existing = present !== undefined ? confirmedRecord(present, guest.ns.inode, ctx.cache.hostLinks) : undefined;
 
   const hostNames = [...driver.hostLinks(spec.host as never), names.hostEnd, names.vlanIf, existing?.localIf].filter((n): n is string => n !== undefined);
   const host: Record<string, HostLink | null> = {};
@@ -85,7 +85,7 @@ export async function gatherFacts(ctx: RunContext, spec: AttachSpec, guest: Gues
   // A link's kind matters only where the plan would make one of that name (it refuses what is not its own).
   const creating = !present || (existing !== undefined && spec.onConflict === 'replace');
   const detailed = creating ? [names.hostEnd, names.vlanIf].map((n) => (n !== undefined ? host[n] : null)).filter((l): l is HostLink => !!l) : [];
-  const facts: Facts = { host, guest: guestSide, arping: hasProgram('arping', ctx.cache.programs) };
+  const facts: Facts = { host, guest: guestSide, arping: hasProgram('arping', ctx.cache.programs), ...(existing !== undefined && { existing }) };
   await addDetails(ctx, detailed);
   if (ovs !== undefined) facts.ovs = ovs;
   // The port rows of the host end: a re-run checks its row; a new port replaces a row of its name

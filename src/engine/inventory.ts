@@ -9,7 +9,9 @@ import { readHostLink } from '../host/facts.js';
 import { readOvsPortTable, type OvsPortRow } from '../host/ovs-facts.js';
 import { returnedNics, staleOvsRows, type StaleOvsPort } from '../host/stale.js';
 import { decodeRecord, recordAddresses, type AttachRecord } from '../model/record.js';
+import { parseLinks, type RawGuestLink } from '../guest/facts.js';
 import type { RunContext } from './context.js';
+import { confirmedRecord } from './trust.js';
 import { mapLimit } from './pool.js';
 
 interface RawLink {
@@ -84,12 +86,21 @@ export function guestDrift(entry: InventoryEntry): string[] {
   return recordAddresses(entry.record).filter((a) => !have.has(a)).map((a) => `address ${a} is missing`);
 }
 
-/** The pipework interfaces in one guest (its namespace held), with their addresses and MACs now. */
+/**
+ * The pipework interfaces in one guest (its namespace held), with their addresses and MACs now,
+ * and their records as the host confirms them (src/engine/trust.ts): what a guest wrote in an
+ * alias is not listed as pipework's.
+ */
 export async function guestEntries(ctx: RunContext, ns: NetnsHandle): Promise<InventoryEntry[]> {
   const [links] = await ipJsonBatch(ctx.runner, [['addr', 'show']], { ns, where: ns.label });
-  return entriesFrom(links as RawLink[], 'guest').map((e) => {
+  const raw = links as RawLink[];
+  return parseLinks(raw as RawGuestLink[]).flatMap((l, i) => {
+    const record = confirmedRecord(l, ns.inode, ctx.cache.hostLinks);
+    if (record === undefined) return [];
+    const e: InventoryEntry = { record, link: l.name, state: raw[i]?.operstate ?? 'UNKNOWN', ...(l.mac !== undefined && { mac: l.mac }) };
+    if (l.addresses !== undefined) e.addresses = l.addresses.filter((a) => !a.startsWith('fe80:'));
     const drift = guestDrift(e);
-    return drift.length > 0 ? { ...e, drift } : e;
+    return [drift.length > 0 ? { ...e, drift } : e];
   });
 }
 

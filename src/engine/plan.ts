@@ -40,7 +40,19 @@ export interface ExecAction {
   abortable?: boolean;
 }
 
-export type Action = IpAction | ExecAction;
+/**
+ * A record pipework keeps on the host (src/host/kept-records.ts), written or removed by the
+ * executor itself: for an interface that takes nothing of its own the host can read back.
+ */
+export interface KeepAction {
+  kind: 'keep';
+  place: 'host';
+  key: string;
+  /** The file's text; null: remove it. */
+  text: string | null;
+}
+
+export type Action = IpAction | ExecAction | KeepAction;
 
 export interface Step {
   /** What the step does, in words, for errors and --dry-run. */

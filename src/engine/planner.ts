@@ -10,11 +10,12 @@ import type { Drift, DriverInput } from '../drivers/driver.js';
 import { ovsIds, ovsPortArgv, planOvsPortRemoval } from '../drivers/ovs.js';
 import type { GuestFacts, GuestLink, GuestRoute } from '../guest/facts.js';
 import { ConflictError, UnsupportedError } from '../model/errors.js';
-import { configDiff, configOf, decodeRecord, encodeRecord, type AttachRecord } from '../model/record.js';
+import { configDiff, configOf, encodeRecord, type AttachRecord } from '../model/record.js';
 import { hostIfOf, vlanOf, type AttachSpec, type HostKind } from '../spec/attach-spec.js';
 import { formatOwner } from '../spec/owner.js';
 import { DHCP_AGENT } from '../dhcp/paths.js';
 import { formatGuestRef } from '../guest/resolve.js';
+import { keptKey, keptText } from '../host/kept-records.js';
 import { planDhcp, planDhcpStop, type DhcpFacts } from '../dhcp/plan.js';
 import type { DhcpMethod } from '../model/dhcp-methods.js';
 import { defaultRoutes, gatewayOnLink, planStaticAddress, replacedRouteArgs, routeSpec } from './address.js';
@@ -81,9 +82,9 @@ export function planAttach(input: PlanInput): Plan {
   const record = wantedRecord(spec, guest);
   const present = guestLink(facts, spec.guestIf);
   if (!present) return planCreate(input, record);
-  const existing = decodeRecord(present.alias);
+  const existing = facts.existing;
   if (existing === undefined) {
-    throw new ConflictError(`${guest.label} already has an interface named ${present.name}, not made by pipework; choose another with -i`);
+    throw new ConflictError(`${guest.label} already has an interface named ${present.name}, not made by pipework (or not as the host sees it); choose another with -i`);
   }
   const owner = existing.owner ?? 'cli';
   const mine = owner === (record.owner ?? 'cli');
@@ -217,7 +218,13 @@ function guestDrift(input: PlanInput, link: GuestLink, existing: AttachRecord): 
         title: `record the configuration on ${dev}`,
         action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'alias', encodeRecord(record)] },
         undo: [],
-      }],
+      },
+      // The host end's record is the one a re-run believes (src/engine/trust.ts): it changes too.
+      ...(record.localIf !== undefined ? [{
+        title: `record the configuration on ${record.localIf}`,
+        action: { kind: 'ip' as const, place: 'host' as const, args: ['link', 'set', 'dev', record.localIf, 'alias', encodeRecord({ ...record, role: 'host' })] },
+        undo: [],
+      }] : [])],
     });
   }
   return drifts;
@@ -395,7 +402,12 @@ function planReaddress(input: PlanInput, link: GuestLink, existing: AttachRecord
       undo: link.mac !== undefined ? [{ kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'address', link.mac] }] : [],
     });
   }
+  const key = keptKey(guest.nsInode, dev);
   steps.push({
+    title: `keep on the host the new configuration of ${dev}`,
+    action: { kind: 'keep', place: 'host', key, text: keptText({ record, mac: spec.mac ?? link.mac }) },
+    undo: [{ kind: 'keep', place: 'host', key, text: keptText({ record: existing, ...(link.mac !== undefined && { mac: link.mac }) }) }],
+  }, {
     title: `record the configuration on ${dev}`,
     action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'alias', encodeRecord(record)] },
     undo: [],

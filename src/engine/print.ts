@@ -4,6 +4,7 @@
  */
 import { HOST_NS_PATH_IN_CHILD, NS_PATH_IN_CHILD } from '../exec/runner.js';
 import type { GuestInfo } from './facts.js';
+import { keptDir } from '../host/kept-records.js';
 import type { Action, Plan } from './plan.js';
 
 /** A word as a POSIX shell reads it back unchanged. */
@@ -31,6 +32,8 @@ export function nsNaming(guest: Pick<GuestInfo, 'kind' | 'name' | 'pid'> & { pat
 
 /** The command a step runs, as one would type it (the namespaces named, not handed down as fds). */
 function argvOf(action: Action, ns: NsNaming): string[] {
+  // A kept record is written by pipework itself: shown as the file it writes (or removes).
+  if (action.kind === 'keep') return action.text === null ? ['rm', '-f', `${keptDir()}/${action.key}`] : ['tee', `${keptDir()}/${action.key}`];
   const swap = (args: readonly string[]) => args.map((a) => (a === NS_PATH_IN_CHILD ? ns.netnsArg : a === HOST_NS_PATH_IN_CHILD ? '1' : a));
   return action.kind === 'ip'
     ? [...(action.place === 'guest' ? ns.ip : ['ip']), ...swap(action.args)]

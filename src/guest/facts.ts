@@ -33,6 +33,13 @@ export interface GuestLink {
   qdisc?: string;
   /** Its addresses as `address/prefix`, link-local ones left out (a full read only). */
   addresses?: string[];
+  /** Its ifindex in the guest (a full read only). */
+  index?: number;
+  /**
+   * The ifindex of its peer (a veth) or parent (a macvlan, a VLAN device, an IPoIB child), and
+   * whether that one is in another namespace (the host, for what pipework made).
+   */
+  peer?: { index: number; elsewhere: boolean };
 }
 
 export interface GuestFacts {
@@ -45,8 +52,12 @@ export interface GuestFacts {
   complete?: boolean;
 }
 
-interface RawLink {
+/** A link as `ip -json -details addr show` prints it (the fields read here). */
+export interface RawGuestLink {
   ifname: string;
+  ifindex?: number;
+  link_index?: number;
+  link_netnsid?: number;
   ifalias?: string;
   address?: string;
   flags?: string[];
@@ -56,9 +67,11 @@ interface RawLink {
   addr_info?: { local: string; prefixlen: number; scope?: string }[];
 }
 
-export function parseLinks(raw: RawLink[]): GuestLink[] {
+export function parseLinks(raw: RawGuestLink[]): GuestLink[] {
   return raw.map((l) => {
     const link: GuestLink = { name: l.ifname, up: l.flags?.includes('UP') ?? false };
+    if (l.ifindex !== undefined) link.index = l.ifindex;
+    if (l.link_index !== undefined) link.peer = { index: l.link_index, elsewhere: l.link_netnsid !== undefined };
     if (l.ifalias !== undefined && l.ifalias !== '') link.alias = l.ifalias;
     if (l.linkinfo?.info_kind !== undefined) link.kind = l.linkinfo.info_kind;
     if (l.address !== undefined) link.mac = l.address;
@@ -106,7 +119,7 @@ export async function readGuestFacts(runner: Runner, ns: NetnsHandle): Promise<G
     where: `the guest (${ns.label})`,
   });
   return {
-    links: parseLinks(links as RawLink[]),
+    links: parseLinks(links as RawGuestLink[]),
     routes: parseRoutes(routes as RawRoute[]),
     complete: true,
   };

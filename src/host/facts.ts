@@ -12,6 +12,9 @@ export const LINK_TYPE_INFINIBAND = 32;
 
 export interface HostLink {
   name: string;
+  /** Its ifindex, and its iflink: a veth's peer's ifindex, a VLAN device's or macvlan's parent's (its own otherwise). */
+  index?: number;
+  iflink?: number;
   isBridge: boolean;
   /** ARPHRD_* link type (1 Ethernet, 32 InfiniBand, 772 loopback). */
   type: number;
@@ -56,6 +59,8 @@ export function readHostLink(name: string): HostLink | undefined {
   }
   const link: HostLink = {
     name,
+    index: Number(read(`${dir}/ifindex`) ?? -1),
+    iflink: Number(read(`${dir}/iflink`) ?? -1),
     isBridge,
     type: Number(read(`${dir}/type`) ?? 1),
     mtu: Number(read(`${dir}/mtu`) ?? 1500),
@@ -75,6 +80,11 @@ export function readHostLink(name: string): HostLink | undefined {
     link.vlanFiltering = v === undefined ? 'unsupported' : v === '1' ? 'on' : 'off';
   }
   return link;
+}
+
+/** Is this host link a VLAN device (sysfs: no process)? */
+export function isVlanDevice(name: string): boolean {
+  return /^DEVTYPE=vlan$/mu.test(read(`${SYS}/${name}/uevent`) ?? '');
 }
 
 /** The host interface with this MAC; a bridge takes its lowest port's MAC, so prefer the bridge. */
@@ -107,8 +117,27 @@ export class HostLinkCache {
     return this.macs.get(mac);
   }
 
+  private indexes: Map<number, string> | undefined;
+
+  /** The host link with this ifindex (the links are listed once a run). */
+  byIndex(index: number): HostLink | undefined {
+    if (this.indexes === undefined) {
+      this.indexes = new Map();
+      let names: string[] = [];
+      try {
+        names = readdirSync(SYS);
+      } catch {
+        // no sysfs: no links
+      }
+      for (const n of names) this.indexes.set(Number(read(`${SYS}/${n}/ifindex`)), n);
+    }
+    const name = this.indexes.get(index);
+    return name === undefined ? undefined : this.link(name);
+  }
+
   forget(): void {
     this.links.clear();
     this.macs.clear();
+    this.indexes = undefined;
   }
 }

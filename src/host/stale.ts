@@ -6,7 +6,9 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import type { Runner } from '../exec/runner.js';
 import { ConflictError } from '../model/errors.js';
+import { ifNameProblem } from '../model/ifname.js';
 import { decodeRecord, type AttachRecord } from '../model/record.js';
+import { allKept, type Kept } from './kept-records.js';
 import type { GuestRef } from '../spec/attach-spec.js';
 import type { Step } from '../engine/plan.js';
 import { OVS_TIMEOUT, readOvsPortTable, type OvsPortRow } from './ovs-facts.js';
@@ -36,20 +38,36 @@ export async function staleOvsPorts(runner: Runner): Promise<StaleOvsPort[]> {
 export interface ReturnedNic {
   /** Its name now (the kernel keeps the guest-side name, or picks devN). */
   link: string;
+  /** What pipework kept of it on the host when it moved it in (never what it carries back). */
   record: AttachRecord;
+  /** That kept record's file. */
+  key: string;
 }
 
 interface RawLink {
   ifname: string;
   ifalias?: string;
+  address?: string;
 }
 
-/** Host links carrying a guest-side record: NICs a dead guest gave back. */
-export function returnedNics(hostLinks: RawLink[]): ReturnedNic[] {
-  return hostLinks.flatMap((l) => {
-    const record = decodeRecord(l.ifalias);
-    return record?.role === 'guest' && record.hostKind === 'phys' ? [{ link: l.ifname, record }] : [];
-  });
+/**
+ * NICs a dead guest gave back: what pipework kept on the host of a NIC it moved into a guest
+ * (src/host/kept-records.ts), found on the host again by its MAC — the one of that MAC named as
+ * it was in the guest, or carrying its guest-side record, where several share it (a VLAN device
+ * and its NIC). What the device carries back was the guest's to write: it only helps to find it.
+ */
+export function returnedNics(hostLinks: RawLink[], kept: Map<string, Kept> = allKept()): ReturnedNic[] {
+  const out: ReturnedNic[] = [];
+  for (const [key, k] of kept) {
+    const same = hostLinks.filter((l) => k.mac !== undefined && l.address?.toLowerCase() === k.mac);
+    const carried = (l: RawLink) => {
+      const r = decodeRecord(l.ifalias);
+      return r?.role === 'guest' && r.nsInode === k.record.nsInode && r.guestIf === k.record.guestIf;
+    };
+    const found = same.length === 1 ? same[0] : (same.find((l) => l.ifname === k.record.guestIf) ?? same.find(carried));
+    if (found !== undefined) out.push({ link: found.ifname, record: k.record, key });
+  }
+  return out;
 }
 
 /** A resolv.conf pipework wrote for a named netns (`/etc/netns/NAME/resolv.conf`). */
@@ -146,21 +164,14 @@ export function selectStale<T extends { record?: AttachRecord; ids?: Record<stri
   return prefixed;
 }
 
-export function planStaleCleanup(ports: StaleOvsPort[], nics: ReturnedNic[], resolvConfs: StaleResolvConf[], agent: readonly string[]): Step[] {
+export function planStaleCleanup(ports: StaleOvsPort[], resolvConfs: StaleResolvConf[], agent: readonly string[]): Step[] {
   return [
-    ...ports.map((p): Step => ({
+    // (Rows pipework wrote, of names it made: checked all the same before they reach a command.)
+    ...ports.filter((p) => ifNameProblem(p.port) === undefined && ifNameProblem(p.bridge) === undefined).map((p): Step => ({
       title: `remove stale Open vSwitch port ${p.port} from ${p.bridge}`,
       action: { kind: 'exec', place: 'host', argv: ['ovs-vsctl', OVS_TIMEOUT, '--if-exists', 'del-port', p.bridge, p.port] },
       undo: [],
     })),
-    ...nics.flatMap((n): Step[] => {
-      const orig = n.record.origName ?? n.link;
-      return [{
-        title: `rename ${n.link} back to ${orig} and clear pipework's record`,
-        action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', n.link, ...(orig !== n.link ? ['name', orig] : []), 'alias', ''] },
-        undo: [],
-      }];
-    }),
     ...resolvConfs.map((r): Step => ({
       title: `remove ${r.path}, written by a DHCP lease for a netns ${r.netns} that is gone`,
       action: { kind: 'exec', place: 'host', argv: [...agent, 'stop', '--stale-dns', r.path] },

@@ -45,7 +45,7 @@ function step(place: 'host' | 'guest', args: string[], undo: Action[] = [], extr
 function ip(place: 'host' | 'guest', ...args: string[]): IpAction {
   return { kind: 'ip', place, args };
 }
-const line = (a: Action): string => (a.kind === 'ip' ? a.args.join(' ') : a.argv.join(' '));
+const line = (a: Action): string => (a.kind === 'ip' ? a.args.join(' ') : a.kind === 'keep' ? `keep ${a.key}` : a.argv.join(' '));
 
 /** The calls rollback must make for these done steps: undo actions newest first, grouped by place. */
 function expectedUndoCalls(done: Step[]): Call[] {

@@ -47,6 +47,7 @@ function ctx(argv: string[], dhcp: DhcpFacts | null = facts(), links = guestFact
 }
 
 function show(a: Action): string {
+  if (a.kind === 'keep') return `${a.place}: ${a.text === null ? 'forget' : 'keep'} ${a.key}`;
   return a.kind === 'ip' ? `${a.place}: ip ${a.args.join(' ')}` : `${a.place}: ${a.argv.join(' ')}${a.detached ? ' &' : ''}`;
 }
 const guestSteps = (p: Plan): string[] => p.steps.slice(4).map((s) => show(s.action));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { driverFor } from '../../src/drivers/registry.js';
 import { VLAN_MARK } from '../../src/drivers/vlan.js';
 import { dedupe } from '../../src/engine/attach.js';
-import { chooseTargets, pipeworkTargets, type DetachRequest } from '../../src/engine/detach.js';
+import { chooseTargets, type DetachRequest } from '../../src/engine/detach.js';
 import { attachNames, type AttachNames } from '../../src/engine/names.js';
 import { planDetach } from '../../src/engine/planner.js';
 import { resolveClassic } from '../../src/front/cli/classic.js';
@@ -14,7 +14,7 @@ import { ConflictError } from '../../src/model/errors.js';
 import { decodeRecord, encodeRecord, type AttachRecord } from '../../src/model/record.js';
 import type { AttachSpec } from '../../src/spec/attach-spec.js';
 import { ownerFilter } from '../../src/spec/owner.js';
-import { assertThrows, attachRequest, bridge, fakeNs, guestFacts, hostLookup, nic } from './fakes.js';
+import { aliasTargets, assertThrows, attachRequest, bridge, fakeNs, guestFacts, hostLookup, nic } from './fakes.js';
 
 void describe('dedupe: the specs of one run that are the same attach', () => {
   const NS_A = fakeNs('docker container a (pid 101)', 71, 4026531001);
@@ -75,7 +75,8 @@ function plumbed(guestIf: string, extra: Partial<AttachRecord> = {}): GuestLink 
 void describe('chooseTargets: which interfaces a del removes', () => {
   const LABEL = 'docker container c1 (pid 4242)';
   const req = (which: DetachRequest['which'], owner = 'cli'): DetachRequest => ({ guest: { kind: 'any', name: 'c1' }, which, owner: ownerFilter(owner), ownerName: owner });
-  const names = (facts: GuestFacts, which: DetachRequest['which'], owner?: string) => chooseTargets(facts, req(which, owner), LABEL).targets.map((t) => t.guestIf);
+  const choose = (facts: GuestFacts, r: DetachRequest) => chooseTargets(facts, aliasTargets(facts), r, LABEL);
+  const names = (facts: GuestFacts, which: DetachRequest['which'], owner?: string) => choose(facts, req(which, owner)).targets.map((t) => t.guestIf);
   const ipoib = (guestIf: string) => plumbed(guestIf, { hostKind: 'ipoib', hostIf: 'ib0', localIf: undefined });
 
   void test('without -i: eth1', () => {
@@ -94,38 +95,34 @@ void describe('chooseTargets: which interfaces a del removes', () => {
 
   void test('-i names one; one that pipework did not make is refused', () => {
     assert.deepEqual(names(guestFacts(['lo', plumbed('eth1'), plumbed('eth2')]), { guestIf: 'eth2' }), ['eth2']);
-    assertThrows(() => chooseTargets(guestFacts(['lo', 'eth0', plumbed('eth1')]), req({ guestIf: 'eth0' }), LABEL), ConflictError, 'eth0', LABEL, 'not plumbed by pipework');
+    assertThrows(() => choose(guestFacts(['lo', 'eth0', plumbed('eth1')]), req({ guestIf: 'eth0' })), ConflictError, 'eth0', LABEL, 'not plumbed by pipework');
     // A host end's record inside a guest is not a guest interface of pipework's.
     const hostEnd: GuestLink = { name: 'eth3', alias: encodeRecord({ ...decodeRecord(plumbed('eth3').alias)!, role: 'host' }), up: true };
-    assertThrows(() => chooseTargets(guestFacts(['lo', hostEnd]), req({ guestIf: 'eth3' }), LABEL), ConflictError, 'eth3', 'not plumbed by pipework');
+    assertThrows(() => choose(guestFacts(['lo', hostEnd]), req({ guestIf: 'eth3' })), ConflictError, 'eth3', 'not plumbed by pipework');
   });
 
   void test('an interface another owner made is refused, naming the owner and how it is removed', () => {
     const facts = guestFacts(['lo', plumbed('eth1', { owner: 'topology:lab' })]);
-    assertThrows(() => chooseTargets(facts, req({}), LABEL), ConflictError,
+    assertThrows(() => choose(facts, req({})), ConflictError,
       `eth1 in ${LABEL} was plumbed by topology:lab, not cli`, 'pipework del --owner topology:lab');
-    assertThrows(() => chooseTargets(facts, req({ guestIf: 'eth1' }), LABEL), ConflictError, 'topology:lab');
+    assertThrows(() => choose(facts, req({ guestIf: 'eth1' })), ConflictError, 'topology:lab');
     // That owner (or all topologies) may.
     assert.deepEqual(names(facts, {}, 'topology:lab'), ['eth1']);
     assert.deepEqual(names(facts, { guestIf: 'eth1' }, 'topology'), ['eth1']);
     // A CLI interface is not another owner's to remove.
-    assertThrows(() => chooseTargets(guestFacts(['lo', plumbed('eth1')]), req({}, 'cni:net1'), LABEL), ConflictError, 'was plumbed by cli, not cni:net1', 'remove it through cli');
+    assertThrows(() => choose(guestFacts(['lo', plumbed('eth1')]), req({}, 'cni:net1')), ConflictError, 'was plumbed by cli, not cni:net1', 'remove it through cli');
   });
 
   void test('--all: every interface of this owner, in link order; other owners\' are kept, and reported', () => {
     const facts = guestFacts(['lo', plumbed('eth2'), plumbed('eth1', { owner: 'topology:lab' }), 'eth0', plumbed('eth3'), plumbed('eth4', { owner: 'cni:n/c/eth4' })]);
-    const { targets, others } = chooseTargets(facts, req({ all: true }), LABEL);
+    const { targets, others } = choose(facts, req({ all: true }));
     assert.deepEqual(targets.map((t) => t.guestIf), ['eth2', 'eth3']);
     assert.deepEqual(others.map((t) => [t.guestIf, t.record.owner]), [['eth1', 'topology:lab'], ['eth4', 'cni:n/c/eth4']]);
-    const theirs = chooseTargets(facts, req({ all: true }, 'topology:lab'), LABEL);
+    const theirs = choose(facts, req({ all: true }, 'topology:lab'));
     assert.deepEqual(theirs.targets.map((t) => t.guestIf), ['eth1']);
     assert.deepEqual(theirs.others.map((t) => t.guestIf), ['eth2', 'eth3', 'eth4']);
   });
 
-  void test('pipeworkTargets: the guest-side records only', () => {
-    const hostEnd: GuestLink = { name: 'eth9', alias: encodeRecord({ ...decodeRecord(plumbed('eth9').alias)!, role: 'host' }), up: true };
-    assert.deepEqual(pipeworkTargets(guestFacts(['lo', plumbed('eth1'), hostEnd, { name: 'eth2', alias: 'uplink', up: true }])).map((t) => t.guestIf), ['eth1']);
-  });
 });
 
 void describe('records read back: what del then does', () => {
@@ -152,6 +149,8 @@ void describe('records read back: what del then does', () => {
       // And the NIC, if pipework brought it up for the sub-interface and nothing uses it then.
       { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', 'eth0', 'down'], onlyIfLinkUnused: 'eth0', onlyIfAltName: 'pwup.eth0' },
       { kind: 'ip', place: 'host', args: ['link', 'property', 'del', 'dev', 'eth0', 'altname', 'pwup.eth0'], onlyIfLinkUnused: 'eth0', onlyIfAltName: 'pwup.eth0' },
+      // What was kept of it on the host goes last.
+      { kind: 'keep', place: 'host', key: '4026532999-eth1.json', text: null },
     ]);
     // One it did not make gets no mark: the removal step then keeps it.
     const reused = driverFor('phys').planDel(decodeRecord(encodeRecord(PHYS_VLAN))!, 'eth1');

@@ -232,17 +232,21 @@ void describe('staleOvsEntry', () => {
 });
 
 void describe('parseLinks', () => {
-  void test('name, alias, kind, MAC, up, MTU, root qdisc and addresses (not link-local) from ip -json -details addr show', () => {
+  void test('name, alias, kind, MAC, up, MTU, root qdisc, addresses (not link-local), ifindex and peer from ip -json -details addr show', () => {
     assert.deepEqual(parseLinks(GUEST_ADDRS), [
-      { name: 'lo', up: true, mac: '00:00:00:00:00:00', mtu: 65536, qdisc: 'noqueue', addresses: ['127.0.0.1/8', '::1/128'] },
-      { name: 'eth0', up: true, kind: 'veth', mac: '02:42:ac:11:00:02', mtu: 1500, qdisc: 'noqueue', addresses: ['172.17.0.2/16'] },
+      { name: 'lo', up: true, index: 1, mac: '00:00:00:00:00:00', mtu: 65536, qdisc: 'noqueue', addresses: ['127.0.0.1/8', '::1/128'] },
+      { name: 'eth0', up: true, index: 7, peer: { index: 8, elsewhere: true }, kind: 'veth', mac: '02:42:ac:11:00:02', mtu: 1500, qdisc: 'noqueue', addresses: ['172.17.0.2/16'] },
       {
-        name: 'eth1', up: true, alias: encodeRecord(GUEST_ETH1), kind: 'veth', mac: '02:42:ac:11:00:09', mtu: 1500, qdisc: 'noqueue',
-        addresses: ['10.0.0.2/24', '2001:db8::2/64'],
+        name: 'eth1', up: true, index: 9, peer: { index: 10, elsewhere: true }, alias: encodeRecord(GUEST_ETH1), kind: 'veth', mac: '02:42:ac:11:00:09', mtu: 1500,
+        qdisc: 'noqueue', addresses: ['10.0.0.2/24', '2001:db8::2/64'],
       },
-      { name: 'eth2', up: true, alias: 'uplink to rack 4', kind: 'macvlan', mac: '02:42:ac:11:00:0a', mtu: 1500, qdisc: 'noqueue', addresses: ['192.168.7.2/24'] },
-      { name: 'eth3', up: false, alias: encodeRecord(GUEST_ETH3), kind: 'veth', mac: '02:42:ac:11:00:0b', mtu: 1500, qdisc: 'noop', addresses: [] },
-      { name: 'eth4', up: true, alias: encodeRecord({ ...GUEST_ETH1, role: 'host', guestIf: 'eth9' }), mac: '02:42:ac:11:00:0c', addresses: [] },
+      // (Its parent in this namespace: no link_netnsid.)
+      {
+        name: 'eth2', up: true, index: 11, peer: { index: 2, elsewhere: false }, alias: 'uplink to rack 4', kind: 'macvlan', mac: '02:42:ac:11:00:0a', mtu: 1500,
+        qdisc: 'noqueue', addresses: ['192.168.7.2/24'],
+      },
+      { name: 'eth3', up: false, index: 13, peer: { index: 14, elsewhere: false }, alias: encodeRecord(GUEST_ETH3), kind: 'veth', mac: '02:42:ac:11:00:0b', mtu: 1500, qdisc: 'noop', addresses: [] },
+      { name: 'eth4', up: true, index: 15, alias: encodeRecord({ ...GUEST_ETH1, role: 'host', guestIf: 'eth9' }), mac: '02:42:ac:11:00:0c', addresses: [] },
     ]);
   });
 

@@ -202,7 +202,7 @@ void describe('parseRoutes', () => {
     const links = [{ ifindex: 1, ifname: 'lo' }, { ifindex: 9, ifname: 'eth0', link_index: 10 }];
     const runner = new FakeRunner(() => ({ code: 0, stdout: `${JSON.stringify(links)}\n${JSON.stringify(DOCKER_ROUTES_JSON)}\n` }));
     const facts = await readGuestFacts(runner, fakeNs());
-    assert.deepEqual(facts.links, [{ name: 'lo', up: false }, { name: 'eth0', up: false }]);
+    assert.deepEqual(facts.links, [{ name: 'lo', up: false, index: 1 }, { name: 'eth0', up: false, index: 9, peer: { index: 10, elsewhere: false } }]);
     // Read with ip: names, aliases and addresses are all known.
     assert.equal(facts.complete, true);
     assert.deepEqual(facts.routes, parseRoutes(DOCKER_ROUTES_JSON));

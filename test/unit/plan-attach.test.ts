@@ -22,6 +22,7 @@ const plan = (argv: string[], o: ContextOptions = {}): Plan => planAttach(attach
 
 /** A compact view of a step: where, and its argv. */
 function show(a: Action): string {
+  if (a.kind === 'keep') return `${a.place}: ${a.text === null ? 'forget' : 'keep'} ${a.key}`;
   return a.kind === 'ip' ? `${a.place}: ip ${a.args.join(' ')}` : `${a.place}: ${a.argv.join(' ')}${a.detached ? ' &' : ''}`;
 }
 const actions = (p: Plan): string[] => p.steps.map((s) => show(s.action));

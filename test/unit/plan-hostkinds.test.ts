@@ -42,6 +42,7 @@ const detachPlan = (...args: Parameters<typeof planDetach>): Plan => {
 };
 
 function show(a: Action): string {
+  if (a.kind === 'keep') return `${a.place}: ${a.text === null ? 'forget' : 'keep'} ${a.key}`;
   return a.kind === 'ip' ? `${a.place}: ip ${a.args.join(' ')}` : `${a.place}: ${a.argv.join(' ')}`;
 }
 const actions = (p: Plan): string[] => p.steps.map((s) => show(s.action));
@@ -202,13 +203,22 @@ void describe('a VLAN sub-interface on a NIC (@vlan)', () => {
   });
 });
 
+/** The record a --direct-phys attach keeps on the host (of web's eth1), and its removal. */
+const KEEP = 'host: keep 4026532999-eth1.json';
+const FORGET = 'host: forget 4026532999-eth1.json';
+
 void describe('--direct-phys', () => {
   void test('the NIC itself moves in, renamed in the same step; its undo gives it back under its own name', () => {
     const p = plan(['--direct-phys', 'eth0', 'web', '10.0.0.2/24']);
-    assert.deepEqual(actions(p), [`host: ip link set dev eth0 netns ${NS} name eth1`, ...guestPart(p)]);
-    assert.deepEqual(undos(p)[0], [`guest: ip link set dev eth1 netns ${HOST_NS} name eth0`]);
+    // What it goes back as is kept on the host first: the guest can rewrite what the NIC carries.
+    assert.deepEqual(actions(p), [KEEP, `host: ip link set dev eth0 netns ${NS} name eth1`, ...guestPart(p)]);
+    assert.deepEqual(undos(p)[0], [FORGET]);
+    const kept = p.steps[0]!.action;
+    assert.ok(kept.kind === 'keep' && kept.text !== null);
+    assert.deepEqual(decodeRecord((JSON.parse(kept.text) as { record: string }).record), { ...p.record, role: 'host' });
+    assert.deepEqual(undos(p)[1], [`guest: ip link set dev eth1 netns ${HOST_NS} name eth0`]);
     // The record on it is cleared again before it goes back (no stale record on the host).
-    assert.deepEqual(undos(p)[1], ['guest: ip link set dev eth1 alias ']);
+    assert.deepEqual(undos(p)[2], ['guest: ip link set dev eth1 alias ']);
     assert.deepEqual(p.record, {
       role: 'guest', guest: 'docker:web', nsInode: 4026532999, guestIf: 'eth1', hostIf: 'eth0', hostKind: 'phys', address: '10.0.0.2/24', origName: 'eth0',
     });
@@ -216,8 +226,8 @@ void describe('--direct-phys', () => {
 
   void test('with a MAC: set inside the guest, the NIC\'s own MAC recorded and restored on undo', () => {
     const p = plan(['--direct-phys', 'eth0', 'web', '10.0.0.2/24', MAC]);
-    assert.deepEqual(actions(p).slice(0, 2), [`host: ip link set dev eth0 netns ${NS} name eth1`, `guest: ip link set dev eth1 address ${MAC}`]);
-    assert.deepEqual(undos(p)[1], [`guest: ip link set dev eth1 address ${NIC_MAC}`]);
+    assert.deepEqual(actions(p).slice(0, 3), [KEEP, `host: ip link set dev eth0 netns ${NS} name eth1`, `guest: ip link set dev eth1 address ${MAC}`]);
+    assert.deepEqual(undos(p)[2], [`guest: ip link set dev eth1 address ${NIC_MAC}`]);
     assert.equal(p.record?.origName, 'eth0');
     assert.equal(p.record?.origMac, NIC_MAC);
     assert.equal(p.record?.mac, MAC);
@@ -226,14 +236,15 @@ void describe('--direct-phys', () => {
 
   void test('with @vlan: the VLAN sub-interface is made and moved in instead of the NIC', () => {
     const p = plan(['--direct-phys', 'eth0', 'web', '10.0.0.2/24', `${MAC}@10`]);
-    assert.deepEqual(actions(p).slice(0, 4), [
+    assert.deepEqual(actions(p).slice(0, 5), [
+      KEEP,
       'host: ip link add link eth0 name eth0.10 mtu 1500 type vlan id 10',
       `host: ip link set dev eth0.10 alias ${VLAN_MARK}`,
       `host: ip link set dev eth0.10 netns ${NS} name eth1`,
       `guest: ip link set dev eth1 address ${MAC}`,
     ]);
-    assert.deepEqual(undos(p).slice(0, 3), [['host: ip link del dev eth0.10'], [], [`guest: ip link set dev eth1 netns ${HOST_NS} name eth0.10`]]);
-    assert.equal(p.steps[0]!.needs, VLAN);
+    assert.deepEqual(undos(p).slice(0, 4), [[FORGET], ['host: ip link del dev eth0.10'], [], [`guest: ip link set dev eth1 netns ${HOST_NS} name eth0.10`]]);
+    assert.equal(p.steps[1]!.needs, VLAN);
     assert.equal(p.record?.hostIf, 'eth0');
     assert.equal(p.record?.origName, 'eth0.10');
     assert.equal(p.record?.vlanIf, 'eth0.10');
@@ -247,7 +258,7 @@ void describe('--direct-phys', () => {
       links: [nic('eth0'), nic('eth0.10', { mac: '52:54:00:00:00:10' })],
       details: { 'eth0.10': { kind: 'vlan', vlanId: 10, parent: 'eth0' } },
     });
-    assert.deepEqual(actions(p)[0], `host: ip link set dev eth0.10 netns ${NS} name eth1`);
+    assert.deepEqual(actions(p).slice(0, 2), [KEEP, `host: ip link set dev eth0.10 netns ${NS} name eth1`]);
     assert.ok(!actions(p).some((a) => a.includes(VLAN_MARK)));
     assert.equal(p.record?.origName, 'eth0.10');
     assert.equal(p.record?.vlanIf, 'eth0.10');
@@ -261,6 +272,7 @@ void describe('--direct-phys', () => {
       `guest: ip link set dev eth1 address ${NIC_MAC}`,
       `guest: ip link set dev eth1 netns ${HOST_NS} name eth0`,
       'host: ip link set dev eth0 alias ',
+      FORGET,
     ]);
     const clear = steps[2]!.action;
     assert.ok(clear.kind === 'ip');
@@ -272,6 +284,7 @@ void describe('--direct-phys', () => {
     assert.deepEqual(planDetachLink('eth1', plain.record!).map((s) => show(s.action)), [
       `guest: ip link set dev eth1 netns ${HOST_NS} name eth0`,
       'host: ip link set dev eth0 alias ',
+      FORGET,
     ]);
   });
 
@@ -614,6 +627,7 @@ void describe('taking the new kinds down', () => {
       'guest: ip link del dev eth2',
       `guest: ip link set dev eth1 netns ${HOST_NS} name eth0`,
       'host: ip link set dev eth0 alias ',
+      FORGET,
     ]);
     assert.equal(p.outcome, 'removed');
   });
@@ -686,6 +700,7 @@ void describe('taking the new kinds down', () => {
       [`restore the MAC of eth1 to ${NIC_MAC}`, false],
       ['give eth1 back to the host as eth0', true],
       ["clear pipework's record on eth0", false],
+      ['forget what was kept of eth0 on the host', false],
     ]);
     const vlan = planDetachLink('eth1', plan(['eth0', 'web', '10.0.0.2/24', '@10']).record!);
     assert.deepEqual(vlan.map((s) => s.irreversible === true), [true, false]);

@@ -12,7 +12,7 @@ import type { HostLink } from '../../src/host/facts.js';
 import { ConflictError } from '../../src/model/errors.js';
 import { configOf, decodeRecord, encodeRecord, type AttachRecord } from '../../src/model/record.js';
 import { ownerFilter } from '../../src/spec/owner.js';
-import { assertThrows, attachContext, bridge, guestFacts, nic, type LinkSpec } from './fakes.js';
+import { aliasTargets, assertThrows, attachContext, bridge, guestFacts, nic, type LinkSpec } from './fakes.js';
 
 const LABEL = 'docker container c1 (pid 4242)';
 const VETH = 'veth1pl4242';
@@ -43,6 +43,7 @@ const PARKED_HOST = parkedHostName({ pid: 4242, nsInode: 4026532999 }, 'eth1');
 const plan = (argv: string[], o: Opts = {}): Plan => planAttach(ctx(argv, o));
 
 function show(a: Action): string {
+  if (a.kind === 'keep') return `${a.place}: ${a.text === null ? 'forget' : 'keep'} ${a.key}`;
   return a.kind === 'ip' ? `${a.place}: ip ${a.args.join(' ')}` : `${a.place}: ${a.argv.join(' ')}`;
 }
 const actions = (p: Plan): string[] => p.steps.map((s) => show(s.action));
@@ -356,7 +357,7 @@ void describe('planDel of a bridge record', () => {
 
 void describe('chooseTargets and planDetach', () => {
   const request = (which: DetachRequest['which']): DetachRequest => ({ guest: { kind: 'any', name: 'c1' }, which, owner: ownerFilter('cli'), ownerName: 'cli' });
-  const detachTargets = (facts: GuestFacts, which: DetachRequest['which'], label: string) => chooseTargets(facts, request(which), label).targets;
+  const detachTargets = (facts: GuestFacts, which: DetachRequest['which'], label: string) => chooseTargets(facts, aliasTargets(facts), request(which), label).targets;
   const eth1 = (): GuestLink => plumbed(['br0', 'c1', '10.0.0.2/24']);
   const eth2 = (): GuestLink => plumbed(['br0', '-i', 'eth2', 'c1', '10.0.1.2/24'], {}, 'eth2');
   const foreign: GuestLink = { name: 'eth3', alias: 'uplink to rack 4', up: true };

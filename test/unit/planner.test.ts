@@ -20,6 +20,7 @@ const VETH = 'veth1pl4242';
 const LABEL = 'docker container c1 (pid 4242)';
 
 function show(a: Action): string {
+  if (a.kind === 'keep') return `${a.place}: ${a.text === null ? 'forget' : 'keep'} ${a.key}`;
   return a.kind === 'ip' ? `${a.place}: ip ${a.args.join(' ')}` : `${a.place}: ${a.argv.join(' ')}`;
 }
 const actions = (p: Plan): string[] => p.steps.map((s) => show(s.action));

@@ -10,6 +10,9 @@ import { OVS_RUN_DIR, parseOvsPortTables } from '../../src/host/ovs-facts.js';
 import {
   planStaleCleanup, returnedNics, selectStale, staleOvsPorts, staleOvsRows, staleResolvConfs, type StaleOvsPort,
 } from '../../src/host/stale.js';
+import { planReturnedNic } from '../../src/drivers/phys.js';
+import { VLAN_MARK } from '../../src/drivers/vlan.js';
+import type { Kept } from '../../src/host/kept-records.js';
 import { ConflictError } from '../../src/model/errors.js';
 import { encodeRecord, type AttachRecord } from '../../src/model/record.js';
 import { FakeRunner, assertThrows } from './fakes.js';
@@ -147,32 +150,56 @@ const PHYS: AttachRecord = {
   role: 'guest', guest: 'docker:web', nsInode: 4026532999, guestIf: 'eth1', hostIf: 'eno2', hostKind: 'phys', address: '10.0.0.2/24', origName: 'eno2',
 };
 
-void describe('returnedNics', () => {
+void describe('returnedNics: what pipework kept of a NIC it moved in, found on the host again', () => {
+  const ENO3: AttachRecord = { ...PHYS, guestIf: 'eth2', hostIf: 'eno3', origName: 'eno3', origMac: '52:54:00:00:00:03', mac: '02:42:ac:11:00:03' };
+  const VLAN: AttachRecord = { ...PHYS, guestIf: 'eth3', hostIf: 'eno4', origName: 'eno4.7', vlanIf: 'eno4.7', vlan: 7, vlanMade: true };
+  const KEPT = new Map<string, Kept>([
+    ['4026532999-eth1.json', { record: PHYS, mac: '52:54:00:00:00:02' }],
+    ['4026532999-eth2.json', { record: ENO3, mac: '02:42:ac:11:00:03' }],
+    ['4026532999-eth3.json', { record: VLAN, mac: '52:54:00:00:00:04' }],
+    // Its guest still lives: the NIC is not on the host.
+    ['4026533000-eth1.json', { record: { ...PHYS, nsInode: 4026533000, hostIf: 'eno5', origName: 'eno5' }, mac: '52:54:00:00:00:05' }],
+  ]);
   /** `ip -json -details link show` on the host, cut to what matters. */
   const HOST_LINKS = [
-    { ifname: 'lo' },
-    { ifname: 'eno1', ifalias: 'uplink to rack 4' },
-    // Given back by a dead guest: the kernel kept the guest-side name.
-    { ifname: 'eth1', ifalias: encodeRecord(PHYS) },
-    // Given back under devN (eth2 was taken on the host).
-    { ifname: 'dev7', ifalias: encodeRecord({ ...PHYS, guestIf: 'eth2', hostIf: 'eno3', origName: 'eno3', origMac: '52:54:00:00:00:03', mac: '02:42:ac:11:00:03' }) },
-    // A live veth host end, and a guest-side bridge record (a guest sharing the host's namespace): not NICs.
-    { ifname: 'veth1pl4242', ifalias: encodeRecord({ ...PHYS, role: 'host', hostKind: 'bridge', hostIf: 'br0', localIf: 'veth1pl4242' }) },
-    { ifname: 'eth7', ifalias: encodeRecord({ ...PHYS, hostKind: 'macvlan', guestIf: 'eth7' }) },
-    { ifname: 'x0', ifalias: 'pipework/1;garbage' },
+    { ifname: 'lo', address: '00:00:00:00:00:00' },
+    { ifname: 'eno1', ifalias: 'uplink to rack 4', address: '52:54:00:00:00:01' },
+    // Given back by a dead guest: the kernel kept the guest-side name; its alias was the guest's to rewrite.
+    { ifname: 'eth1', ifalias: encodeRecord({ ...PHYS, origName: 'eth0', origMac: '02:00:00:00:00:66' }), address: '52:54:00:00:00:02' },
+    // Given back under devN (eth2 was taken on the host), with no alias left.
+    { ifname: 'dev7', address: '02:42:ac:11:00:03' },
+    // A VLAN sub-interface pipework made and moved in, back beside its NIC (same MAC): the one named as in the guest.
+    { ifname: 'eno4', address: '52:54:00:00:00:04' },
+    { ifname: 'eth3', address: '52:54:00:00:00:04' },
+    // A guest-side record on a host link that pipework kept nothing for: not a NIC it gave.
+    { ifname: 'eth7', ifalias: encodeRecord({ ...PHYS, guestIf: 'eth7', origName: 'eth0' }), address: '52:54:00:00:00:07' },
   ];
 
-  void test('host links carrying a guest-side phys record, with their name now', () => {
-    const nics = returnedNics(HOST_LINKS);
-    assert.deepEqual(nics.map((n) => n.link), ['eth1', 'dev7']);
+  void test('found by MAC, with what was kept (never what the device carries)', () => {
+    const nics = returnedNics(HOST_LINKS, KEPT);
+    assert.deepEqual(nics.map((n) => [n.link, n.key]), [['eth1', '4026532999-eth1.json'], ['dev7', '4026532999-eth2.json'], ['eth3', '4026532999-eth3.json']]);
     assert.deepEqual(nics[0]!.record, PHYS);
-    assert.equal(nics[1]!.record.origName, 'eno3');
     assert.equal(nics[1]!.record.origMac, '52:54:00:00:00:03');
   });
 
-  void test('nothing given back: nothing', () => {
-    assert.deepEqual(returnedNics([]), []);
-    assert.deepEqual(returnedNics([{ ifname: 'eno1' }, { ifname: 'eno2', ifalias: '' }]), []);
+  void test('nothing kept, or nothing given back: nothing', () => {
+    assert.deepEqual(returnedNics(HOST_LINKS, new Map()), []);
+    assert.deepEqual(returnedNics([{ ifname: 'eno1', address: '52:54:00:00:00:01' }], KEPT), []);
+  });
+
+  void test('given back: its own name and MAC, its VLAN mark, then what was kept is forgotten', () => {
+    assert.deepEqual(planReturnedNic('dev7', ENO3, 'k2').map((s) => s.action), [
+      { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', 'dev7', 'name', 'eno3', 'alias', ''] },
+      { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', 'eno3', 'address', '52:54:00:00:00:03'] },
+      { kind: 'keep', place: 'host', key: 'k2', text: null },
+    ]);
+    assert.deepEqual(planReturnedNic('eth3', VLAN, 'k3').map((s) => s.action), [
+      { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', 'eth3', 'name', 'eno4.7', 'alias', VLAN_MARK] },
+      { kind: 'ip', place: 'host', args: ['link', 'del', 'dev', 'eno4.7'], onlyIfVlanUnused: 'eno4.7' },
+      { kind: 'keep', place: 'host', key: 'k3', text: null },
+    ]);
+    // Already under its own name: only the record goes.
+    assert.deepEqual(planReturnedNic('eno2', PHYS, 'k1')[0]!.action, { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', 'eno2', 'alias', ''] });
   });
 });
 
@@ -281,33 +308,23 @@ void describe('selectStale', () => {
 void describe('planStaleCleanup', () => {
   const AGENT = ['/usr/bin/node', '/opt/pipework/build/src/dhcp/agent.js'];
 
-  void test('a del-port per stale row, then each returned NIC renamed back and its record cleared, then the stale resolv.conf files', () => {
+  void test('a del-port per stale row, then the stale resolv.conf files', () => {
     const ports = stale(BUSY, exists);
-    const nics = [
-      { link: 'eth1', record: PHYS },
-      { link: 'eno3', record: { ...PHYS, hostIf: 'eno3', origName: 'eno3' } },
-      { link: 'dev9', record: { ...PHYS, origName: undefined } as AttachRecord },
-    ];
-    const steps = planStaleCleanup(ports, nics, [{ path: '/etc/netns/blue/resolv.conf', netns: 'blue' }], AGENT);
+    const steps = planStaleCleanup([...ports, { port: 'x;y z', bridge: 'ovs7', ids: {} }], [{ path: '/etc/netns/blue/resolv.conf', netns: 'blue' }], AGENT);
     assert.deepEqual(steps.map((s) => s.action), [
       { kind: 'exec', place: 'host', argv: ['ovs-vsctl', '--timeout=10', '--if-exists', 'del-port', 'ovsbr0', 'veth1pl4242'] },
       { kind: 'exec', place: 'host', argv: ['ovs-vsctl', '--timeout=10', '--if-exists', 'del-port', 'ovs7', 'pwv0123456789ab'] },
-      { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', 'eth1', 'name', 'eno2', 'alias', ''] },
-      // Already under its own name: only the record goes.
-      { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', 'eno3', 'alias', ''] },
-      // No recorded name: it keeps the one it has.
-      { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', 'dev9', 'alias', ''] },
+      // (A row whose name is no interface name is left alone.)
       // Removed by the DHCP agent, which checks it is pipework's first.
       { kind: 'exec', place: 'host', argv: [...AGENT, 'stop', '--stale-dns', '/etc/netns/blue/resolv.conf'] },
     ]);
-    assert.ok(steps[5]!.title.includes('/etc/netns/blue/resolv.conf') && steps[5]!.title.includes('blue'), steps[5]!.title);
+    assert.ok(steps[2]!.title.includes('/etc/netns/blue/resolv.conf') && steps[2]!.title.includes('blue'), steps[2]!.title);
     assert.ok(steps.every((s) => s.undo.length === 0 && s.title.length > 0));
     assert.ok(steps[0]!.title.includes('veth1pl4242') && steps[0]!.title.includes('ovsbr0'));
-    assert.ok(steps[2]!.title.includes('eth1') && steps[2]!.title.includes('eno2'));
   });
 
   void test('nothing stale: no steps', () => {
-    assert.deepEqual(planStaleCleanup([], [], [], AGENT), []);
+    assert.deepEqual(planStaleCleanup([], [], AGENT), []);
   });
 });
 

@@ -112,7 +112,7 @@ void describe('topology: VXLAN overlays', () => {
     const d: VxlanDevice = { network: 'ov', name: vxlanDeviceName(42), vni: 42, port: 4789, local: '192.0.2.1', bridge: 'br-ov', mtu: 1450, peers: [{ host: 'h2', address: '192.0.2.2' }, { host: 'h3', address: '192.0.2.3' }] };
     const mark = 'pipework-topology:ov@h1';
     const made = planVxlan(d, undefined, mark);
-    const argv = made.steps.map((s) => (s.action.kind === 'ip' ? ['ip', ...s.action.args] : s.action.argv).join(' '));
+    const argv = made.steps.map((s) => (s.action.kind === 'ip' ? ['ip', ...s.action.args] : s.action.kind === 'exec' ? s.action.argv : [s.action.key]).join(' '));
     assert.deepEqual(argv, [
       'ip link add name pwx42 mtu 1450 type vxlan id 42 dstport 4789 local 192.0.2.1 nolearning',
       `ip link set dev pwx42 alias ${mark}`,

@@ -7,7 +7,6 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { ipJsonBatch } from '../../exec/ip.js';
-import { DHCP_AGENT } from '../../dhcp/paths.js';
 import { planVlanRemoval } from '../../drivers/vlan.js';
 import { detachFromGuest } from '../../engine/detach.js';
 import { execute } from '../../engine/executor.js';
@@ -18,7 +17,8 @@ import { planDetach } from '../../engine/planner.js';
 import { resolveGuest } from '../../guest/resolve.js';
 import { readHostLink } from '../../host/facts.js';
 import { OVS_RUN_DIR, OVS_TIMEOUT, readOvsPortTable } from '../../host/ovs-facts.js';
-import { planStaleCleanup, returnedNics } from '../../host/stale.js';
+import { returnedNics } from '../../host/stale.js';
+import { planReturnedNic } from '../../drivers/phys.js';
 import { ConflictError, NotFoundError } from '../../model/errors.js';
 import { decodeRecord, type AttachRecord } from '../../model/record.js';
 import { formatOwner } from '../../spec/owner.js';
@@ -150,8 +150,8 @@ export async function cleanAttachment(req: Request, t: CleanupTarget): Promise<s
   if (t.hostKind === 'phys') {
     await attempt('giving the NIC back its name', async () => {
       const [links] = await ipJsonBatch(req.delegates, [['link', 'show']], { where: 'the host' });
-      const nics = returnedNics(links as { ifname: string; ifalias?: string }[]).filter((n) => n.record.owner === owner);
-      await onHost(req, planStaleCleanup([], nics, [], DHCP_AGENT));
+      const nics = returnedNics(links as { ifname: string; ifalias?: string; address?: string }[]).filter((n) => n.record.owner === owner);
+      await onHost(req, nics.flatMap((n) => planReturnedNic(n.link, n.record, n.key)));
     });
   }
   if ((t.hostKind === 'macvlan' || t.hostKind === 'phys') && t.vlan !== undefined) {

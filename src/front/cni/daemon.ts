@@ -205,7 +205,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<{ server: Server
     privateDir(dirname(opts.socket));
     // One daemon per socket: whoever holds its lock may remove a socket file left there.
     lock = await tryLock(`cni-daemon/${opts.socket}`, { what: `pipework cni daemon on ${opts.socket}` });
-    if (lock === undefined) throw new ConflictError(`another pipework cni daemon serves ${opts.socket}; stop it first`);
+    if (lock === undefined) throw new ConflictError(`another pipework cni daemon answers on ${opts.socket}; stop it first`);
     if (existsSync(opts.socket)) {
       if (await answering(opts.socket)) throw new ConflictError(`another pipework cni daemon answers on ${opts.socket}; stop it first`);
       unlinkSync(opts.socket);

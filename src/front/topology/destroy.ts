@@ -83,7 +83,7 @@ export async function destroyTopology(name: string, topology: Topology | undefin
     try {
       // VXLAN devices first: they are ports of the bridges.
       report.vxlans = [...live.vxlans].filter((v) => readHostLink(v) !== undefined);
-      const first = [...planUnmake({ netns: report.netns, bridges: [], ovsBridges: [], vxlans: report.vxlans }), ...planStaleCleanup(stale, [], [], DHCP_AGENT)];
+      const first = [...planUnmake({ netns: report.netns, bridges: [], ovsBridges: [], vxlans: report.vxlans }), ...planStaleCleanup(stale, [], DHCP_AGENT)];
       if (first.length > 0) await execute([{ plan: { guestLabel: 'the host', steps: first, warnings: [], outcome: 'removed' }, ns: host }], withoutFail(ctx));
       // Bridges last, once the netns (and the veths in them) are gone — and only if empty.
       await settle(() => [...live.bridges].every((b) => (readHostLink(b)?.ports.length ?? 0) === 0));
