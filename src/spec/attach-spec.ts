@@ -24,8 +24,13 @@ export type MacvlanMode = 'bridge' | 'private' | 'vepa' | 'passthru';
  * member here and a driver in the registry.
  */
 export type HostSide =
-  /** A veth pair whose host end is a port of a Linux bridge; `create`: make the bridge when missing. */
-  | { kind: 'bridge'; bridge: string; create: boolean; vlan?: number; hairpin?: boolean; promisc?: boolean }
+  /**
+   * A veth pair whose host end is a port of a Linux bridge; `create`: make the bridge when missing.
+   * `keepSettings`: an existing bridge's own settings are never changed (a door acting on what
+   * someone other than the operator asked): a VLAN on a bridge whose VLAN filtering is off is
+   * refused, instead of turning filtering on.
+   */
+  | { kind: 'bridge'; bridge: string; create: boolean; vlan?: number; hairpin?: boolean; promisc?: boolean; keepSettings?: boolean }
   /** A veth pair whose host end is an Open vSwitch port (`tag=vlan`); `create`: make the bridge when missing. */
   | { kind: 'ovs'; bridge: string; create: boolean; vlan?: number }
   /** A macvlan child of a NIC (or of its 802.1Q sub-interface with `vlan`). */

@@ -1,10 +1,14 @@
-// What a container's label, or an image's, could make root do through the topology door (issue
-// 18, item 6): a container named like a topology's guest and labelled pipework-topology=NAME (by
-// whoever started it, or by its image) is neither adopted by apply nor removed by destroy; what
-// apply started is recorded by id, adopted by a re-apply and removed by destroy. Against the
-// machine's dockerd. Root.
-// Names: containers tsw… (tswtopo-…, tswimg-…, tswown-…), bridges br-tsw…, addresses
-// 10.162.0.0/16 inside what the test made.
+// What a container's labels, or an image's, could make root do through the watcher and the
+// topology door (issue 18, items 4, 6 and 7), tried as an attacker would, against the machine's
+// dockerd:
+//   - labels choose VLANs only within --allow HOSTIF@VLAN,…: tag 10 granted, tag 20 and untagged
+//     refused; a VLAN on a Linux bridge served untagged refused, the bridge untouched;
+//   - --dhcp-image from a label or a pipework_cmd variable: refused (the watcher's own option
+//     is the operator's);
+//   - a container named like a topology's guest and labelled pipework-topology=NAME (by whoever
+//     started it, or by its image) is neither adopted by apply nor removed by destroy.
+// Root. Names: containers tsw… (topology ones tswtopo-…, tswimg-…, tswown-…), bridges br-tsw…,
+// OVS bridge ovstsw1, addresses 10.162.0.0/16 inside what the test made.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,11 +16,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanupPrefix } from './helpers/guard.js';
 import * as docker from './helpers/docker.js';
-import { runPipework, sh } from './helpers/run.js';
-import { linksOf } from './watch-lib.js';
+import { addBridge, ip } from './helpers/netns.js';
+import { runPipework, sh, shOk } from './helpers/run.js';
+import { linksOf, ovsInterfaceRows, startWatcher, type WatchLine, type WatcherProc } from './watch-lib.js';
 
+const DOCKER = '/var/run/docker.sock';
+const BR = 'br-tsw1';
 const TOPO_BR = 'br-tsw3';
+const OVS = 'ovstsw1';
 const IMAGE = docker.DOCKER_TEST_IMAGE;
+/** An image a label would like to run with NET_ADMIN (here only a tag of the test image). */
+const TO_EVIL_IMAGE = 'tsw-evil:latest';
 /** An image that carries a topology's label, as any image may. */
 const TOPO_LABEL_IMAGE = 'tsw-topolabel:latest';
 const STATE_DIR = '/run/pipework/topology';
@@ -25,9 +35,21 @@ const TOPOLOGIES = ['tswtopo', 'tswimg', 'tswown'];
 
 let scratch = '';
 
+/** `pipework watch --once` with these options; its lines about the containers named, once it exited. */
+async function once(args: string[]): Promise<WatcherProc> {
+  const w = await startWatcher([...args, '--once']);
+  await w.done(120_000);
+  return w;
+}
+
+function about(w: WatcherProc, name: string): WatchLine[] {
+  return w.lines.filter((l) => l.container === name);
+}
+
 async function cleanup(): Promise<void> {
   for (const t of TOPOLOGIES) await runPipework(['destroy', '--name', t], { timeoutMs: 120_000 });
   await docker.removeContainersByPrefix('tsw');
+  await sh(['ovs-vsctl', '--timeout=10', '--if-exists', 'del-br', OVS], { timeoutMs: 15_000 });
   await cleanupPrefix('br-tsw');
   for (const t of TOPOLOGIES) {
     rmSync(`${STATE_DIR}/${t}.json`, { force: true });
@@ -41,15 +63,79 @@ describe('trust: what a label or an image may make the watcher and the topology 
     await docker.ensureImage(IMAGE);
     await cleanup();
     scratch = mkdtempSync(join(process.env['PIPEWORK_TEST_TMP'] ?? tmpdir(), 'tsw-'));
+    await addBridge(BR);
+    await shOk(['ovs-vsctl', '--timeout=10', 'add-br', OVS, '--', 'set', 'bridge', OVS, 'datapath_type=netdev'], { timeoutMs: 15_000 });
+    await ip(['link', 'set', OVS, 'up']);
   });
 
   after(async () => {
     try {
       await cleanup();
-      await sh(['docker', 'rmi', '-f', TOPO_LABEL_IMAGE], { timeoutMs: 30_000 });
+      await sh(['docker', 'rmi', '-f', TO_EVIL_IMAGE, TOPO_LABEL_IMAGE], { timeoutMs: 30_000 });
     } finally {
       if (scratch !== '') rmSync(scratch, { recursive: true, force: true });
     }
+  });
+
+  describe('labels choose VLANs only within --allow', () => {
+    test('--allow ovstsw1@10: tag 10 is plumbed; tag 20 and untagged are refused, each in one line, and get no port', async () => {
+      const ok = await docker.runContainer('tsw-v10', IMAGE, ['sleep', '3600'], { labels: { 'pipework.eth1': `${OVS} 10.162.10.1/24 @10` } });
+      const v20 = await docker.runContainer('tsw-v20', IMAGE, ['sleep', '3600'], { labels: { 'pipework.eth1': `${OVS} 10.162.10.2/24 @20` } });
+      const vun = await docker.runContainer('tsw-vun', IMAGE, ['sleep', '3600'], { labels: { 'pipework.eth1': `${OVS} 10.162.10.3/24` } });
+      const w = await once(['--allow', `${OVS}@10`, '--docker', DOCKER]);
+      assert.equal(about(w, 'tsw-v10').find((l) => l.action === 'attach')?.result, 'created', w.dump());
+      const rows = [...(await ovsInterfaceRows())].filter(([, ids]) => [ok.id, v20.id, vun.id].includes(ids['pipework.containerid'] ?? ''));
+      assert.deepEqual(rows.map(([, ids]) => ids['pipework.containerid']), [ok.id], 'one port, tsw-v10\'s');
+      const tag = await shOk(['ovs-vsctl', '--timeout=10', 'get', 'Port', rows[0]![0], 'tag']);
+      assert.equal(tag.trim(), '10');
+      for (const [c, why] of [
+        [v20, /VLAN 20 on ovstsw1 is not served: ovstsw1 serves VLAN 10 only/u],
+        [vun, /ovstsw1 is served on VLAN 10 only, and the label names no VLAN/u],
+      ] as const) {
+        const lines = about(w, c.name);
+        assert.equal(lines.length, 1, w.dump());
+        assert.equal(lines[0]!.action, 'refuse');
+        assert.equal(lines[0]!.result, 'refused');
+        assert.match(lines[0]!.message ?? '', why);
+        assert.deepEqual(linksOf(c.pid).sort(), ['lo']);
+      }
+    });
+
+    test('--allow br-tsw1 (untagged only): a label asking a VLAN is refused, and the bridge\'s settings are left as they were', async () => {
+      const filtering = () => (existsSync(`/sys/class/net/${BR}/bridge/vlan_filtering`) ? readFileSync(`/sys/class/net/${BR}/bridge/vlan_filtering`, 'utf8').trim() : 'none on this kernel');
+      const was = filtering();
+      const c = await docker.runContainer('tsw-bv', IMAGE, ['sleep', '3600'], { labels: { 'pipework.eth1': `${BR} 10.162.11.1/24 @10` } });
+      const w = await once(['--allow', BR, '--docker', DOCKER]);
+      const lines = about(w, 'tsw-bv');
+      assert.equal(lines.length, 1, w.dump());
+      assert.equal(lines[0]!.action, 'refuse', w.dump());
+      assert.match(lines[0]!.message ?? '', /VLAN 10 on br-tsw1 is not served: br-tsw1 serves untagged traffic only/u);
+      assert.equal(filtering(), was);
+      assert.deepEqual(linksOf(c.pid).sort(), ['lo']);
+    });
+  });
+
+  describe('--dhcp-image is the operator\'s, never a label\'s', () => {
+    test('a label or a pipework_cmd variable naming a helper image is refused in one line; no helper container is made', async () => {
+      await shOk(['docker', 'tag', IMAGE, TO_EVIL_IMAGE]);
+      const since = Math.floor(Date.now() / 1000) - 1;
+      const a = await docker.runContainer('tsw-di1', IMAGE, ['sleep', '3600'], { labels: { 'pipework.eth1': `--dhcp-image ${TO_EVIL_IMAGE} --dhcp-timeout 2 ${BR} dhcp` } });
+      const b = await docker.runContainer('tsw-di2', IMAGE, ['sleep', '3600'], { env: [`pipework_cmd=${BR} --dhcp-image=${TO_EVIL_IMAGE} --dhcp-timeout 2 @CONTAINER_NAME@ dhcp`] });
+      const w = await once(['--allow', BR, '--docker', DOCKER]);
+      for (const c of [a, b]) {
+        const lines = about(w, c.name);
+        assert.equal(lines.length, 1, w.dump());
+        assert.equal(lines[0]!.action, 'refuse', w.dump());
+        assert.match(lines[0]!.message ?? '', /--dhcp-image is not accepted from a container: the helper image is the operator's choice/u);
+        assert.deepEqual(linksOf(c.pid).sort(), ['lo']);
+      }
+      // No container was created from that image (a helper removes itself: Docker's events tell).
+      const until = Math.ceil(Date.now() / 1000) + 1;
+      const events = (await docker.dockerApi('GET', `/events?since=${since}&until=${until}&filters=${encodeURIComponent(JSON.stringify({ type: ['container'], event: ['create'] }))}`)).body;
+      const created = events.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { Actor: { Attributes: Record<string, string> } })
+        .filter((e) => e.Actor.Attributes['image'] === TO_EVIL_IMAGE || [a, b].some((c) => (e.Actor.Attributes['name'] ?? '').startsWith(`pipework-dhcp-${c.id.slice(0, 12)}`)));
+      assert.deepEqual(created, []);
+    });
   });
 
   describe('a topology adopts and removes only the containers it started', () => {

@@ -20,7 +20,8 @@ import { ImageCache, RuntimeDownError, inspectContainer, listRunning } from './a
 import { LABEL_PREFIX, asksForPipework, readAsks, type Ask, type Problem } from './asks.js';
 import type { LogEntry, Logger } from './log.js';
 import type { Runtime, WatchOptions } from './options.js';
-import { refuseRequest, refuseSpec, type Policy } from './policy.js';
+import { narrowSpec } from './narrow.js';
+import { policyOf, refuseRequest, refuseSpec, type Policy } from './policy.js';
 import { IdleCollector } from './idle.js';
 import { KeyedQueue, Slots, type Task } from './queue.js';
 import { Source, type SourceInfo } from './source.js';
@@ -99,7 +100,7 @@ export class Watcher {
   failures = 0;
 
   constructor(private readonly options: WatchOptions, sources: SourceInfo[], private readonly logger: Logger, private readonly runner?: Runner) {
-    this.policy = { allow: new Set(options.allow), allowDirect: options.allowDirect };
+    this.policy = policyOf(options);
     this.collector = new IdleCollector(() => this.queue.size === 0);
     this.queue = new KeyedQueue<Job>((key, task, signal) => this.work(key, task, signal).finally(() => this.collector.touch()), (key, err) => {
       this.logger.log({ action: 'watch', result: 'error', message: `internal error on ${key}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}` });
@@ -235,7 +236,7 @@ export class Watcher {
     const specs: AttachSpec[] = [];
     for (const a of asks) {
       try {
-        const spec = await classicSpec(a.request, ctx, WATCH_OWNER);
+        const spec = narrowSpec(await classicSpec(a.request, ctx, WATCH_OWNER), this.options.dhcpImage !== undefined ? { dhcpImage: this.options.dhcpImage } : {});
         const why = refuseSpec(spec, this.policy);
         if (why !== undefined) refused.push({ source: a.source, text: a.text, why, invalid: false });
         specs.push(spec);

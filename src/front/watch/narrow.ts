@@ -1,0 +1,22 @@
+/**
+ * The watcher's translator, its last word: a label's attach spec narrowed to what a container
+ * may ask of root (SPEC part H). An operator's Linux bridge keeps its settings (the bridge driver refuses a VLAN there rather than turn VLAN
+ * filtering on); the `dhcp` method's helper image is the watcher's own option, never the
+ * label's. Pure: the rest of the engine acts on what the spec says, whichever door it came from.
+ */
+import type { AttachSpec } from '../../spec/attach-spec.js';
+
+export interface NarrowOptions {
+  /** The watcher's --dhcp-image (undefined: the default image). */
+  dhcpImage?: string;
+}
+
+export function narrowSpec(spec: AttachSpec, opts: NarrowOptions): AttachSpec {
+  const host = spec.host.kind === 'bridge' ? { ...spec.host, keepSettings: true } : spec.host;
+  let addressing = spec.addressing;
+  if (addressing.kind === 'dhcp') {
+    const { image: _ignored, ...rest } = addressing;
+    addressing = addressing.method === 'dhcp' && opts.dhcpImage !== undefined ? { ...rest, image: opts.dhcpImage } : rest;
+  }
+  return { ...spec, host, addressing };
+}
