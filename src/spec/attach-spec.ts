@@ -10,7 +10,14 @@ import type { Owner } from './owner.js';
 
 /** Which guest: a runtime and a name, a PID, a named netns or a namespace file. */
 export type GuestRef =
-  | { kind: 'docker' | 'podman' | 'lxc' | 'netns'; name: string }
+  /**
+   * `exclusive`: the container's network namespace must be its own alone — not joined from
+   * another container or the host (`--network container:…`, `ns:…`, `host`, a pod's), nor held
+   * by another container's processes. Set by a door whose guest is named by untrusted input
+   * (the watcher: a container's own labels); the resolver refuses otherwise.
+   */
+  | { kind: 'docker' | 'podman'; name: string; exclusive?: boolean }
+  | { kind: 'lxc' | 'netns'; name: string }
   | { kind: 'pid'; pid: number }
   /** A namespace file (CNI_NETNS, a SandboxKey); `name` labels it in messages and records. */
   | { kind: 'netns-path'; path: string; name?: string }

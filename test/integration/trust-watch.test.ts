@@ -1,27 +1,36 @@
 // What a container's labels, or an image's, could make root do through the watcher and the
-// topology door (issue 18, items 4, 6 and 7), tried as an attacker would, against the machine's
-// dockerd:
+// topology door (issue 18, items 2, 4, 6 and 7), tried as an attacker would, against the real
+// engines (the machine's dockerd; a Podman service of the test's own, stopped by PID):
+//   - a container that joined another's network namespace (Docker and Podman `container:`,
+//     Podman `ns:<path>`, `host`) asks for an interface there: refused, one line naming both, the
+//     victim's links and routes unchanged; a labelled container whose namespace another joined is
+//     refused too; pipework's own DHCP clients and helper container in a namespace are not
+//     "another" (a re-list of a container plumbed with them stays unchanged);
 //   - labels choose VLANs only within --allow HOSTIF@VLAN,…: tag 10 granted, tag 20 and untagged
 //     refused; a VLAN on a Linux bridge served untagged refused, the bridge untouched;
 //   - --dhcp-image from a label or a pipework_cmd variable: refused (the watcher's own option
 //     is the operator's);
 //   - a container named like a topology's guest and labelled pipework-topology=NAME (by whoever
 //     started it, or by its image) is neither adopted by apply nor removed by destroy.
-// Root. Names: containers tsw… (topology ones tswtopo-…, tswimg-…, tswown-…), bridges br-tsw…,
-// OVS bridge ovstsw1, addresses 10.162.0.0/16 inside what the test made.
+// Root. Names: containers tsw-… (topology ones tswtopo-…, tswimg-…, tswown-…), bridges br-tsw…,
+// OVS bridge ovstsw1, netns tswsrv, addresses 10.162.0.0/16 inside what the test made.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanupPrefix } from './helpers/guard.js';
+import { clientsIn, dhcpAgentPath, dhcpStateKeys, startDhcpServer, type DhcpServer } from './helpers/dhcp-server.js';
 import * as docker from './helpers/docker.js';
 import { addBridge, ip } from './helpers/netns.js';
-import { runPipework, sh, shOk } from './helpers/run.js';
-import { linksOf, ovsInterfaceRows, startWatcher, type WatchLine, type WatcherProc } from './watch-lib.js';
+import * as podman from './helpers/podman.js';
+import { repoRoot, runPipework, sh, shOk } from './helpers/run.js';
+import { addressesOf, linksOf, ovsInterfaceRows, startWatcher, type WatchLine, type WatcherProc } from './watch-lib.js';
 
 const DOCKER = '/var/run/docker.sock';
+const PODMAN = '/tmp/tsw-podman.sock';
 const BR = 'br-tsw1';
+const DHCP_BR = 'br-tsw2';
 const TOPO_BR = 'br-tsw3';
 const OVS = 'ovstsw1';
 const IMAGE = docker.DOCKER_TEST_IMAGE;
@@ -33,6 +42,8 @@ const STATE_DIR = '/run/pipework/topology';
 const OWNED_DIR = '/var/lib/pipework/topology';
 const TOPOLOGIES = ['tswtopo', 'tswimg', 'tswown'];
 
+let service: podman.PodmanService | undefined;
+let dhcp: DhcpServer | undefined;
 let scratch = '';
 
 /** `pipework watch --once` with these options; its lines about the containers named, once it exited. */
@@ -46,11 +57,48 @@ function about(w: WatcherProc, name: string): WatchLine[] {
   return w.lines.filter((l) => l.container === name);
 }
 
+/** Links, addresses and routes of a process's namespace, as comparable text. */
+async function netState(pid: number): Promise<string> {
+  const nsenter = ['nsenter', '-t', String(pid), '-n'];
+  const links = JSON.parse(await shOk([...nsenter, 'ip', '-j', 'addr', 'show'])) as Record<string, unknown>[];
+  const routes4 = await shOk([...nsenter, 'ip', '-j', '-4', 'route', 'show', 'table', 'all']);
+  const routes6 = await shOk([...nsenter, 'ip', '-j', '-6', 'route', 'show', 'table', 'all']);
+  const keep = links.map((l) => ({ ifindex: l['ifindex'], ifname: l['ifname'], ifalias: l['ifalias'], address: l['address'], operstate: l['operstate'], addr: l['addr_info'] }));
+  return JSON.stringify({ links: keep, routes4: JSON.parse(routes4) as unknown, routes6: (JSON.parse(routes6) as { expires?: number }[]).map((r) => ({ ...r, expires: undefined })) });
+}
+
+/**
+ * What a label's run could have changed on the host: the bridge's ports, and the host's default
+ * routes (other suites may add and remove links of their own meanwhile: those are not compared).
+ */
+async function hostView(): Promise<string> {
+  const ports = existsSync(`/sys/class/net/${BR}/brif`) ? readdirSync(`/sys/class/net/${BR}/brif`).sort() : [];
+  return JSON.stringify({ ports, default4: await shOk(['ip', '-4', 'route', 'show', 'default']), default6: await shOk(['ip', '-6', 'route', 'show', 'default']) });
+}
+
+async function podmanRemovePrefix(prefix: string): Promise<void> {
+  // --depend: a victim goes with the containers that joined its namespace.
+  for (const n of await podman.listContainers()) if (n.startsWith(prefix)) await podman.podman(['rm', '-f', '-i', '-t', '0', '--depend', n]);
+}
+
 async function cleanup(): Promise<void> {
   for (const t of TOPOLOGIES) await runPipework(['destroy', '--name', t], { timeoutMs: 120_000 });
   await docker.removeContainersByPrefix('tsw');
+  await podmanRemovePrefix('tsw');
+  // Staying DHCP clients of this file's guests (named by container id in their records): the
+  // supervisor stops them once their container is gone; stop any left by a failed run now.
+  for (const key of dhcpStateKeys()) {
+    try {
+      const rec = JSON.parse(readFileSync(`/run/pipework/dhcp/${key}/client.json`, 'utf8')) as { guestIf: string; dns?: { path?: string } };
+      if (rec.guestIf.startsWith('tsw')) await sh([process.execPath, dhcpAgentPath(repoRoot), 'stop', '--key', key], { timeoutMs: 20_000 });
+    } catch {
+      // not a record of ours
+    }
+  }
   await sh(['ovs-vsctl', '--timeout=10', '--if-exists', 'del-br', OVS], { timeoutMs: 15_000 });
   await cleanupPrefix('br-tsw');
+  // Named netns tsw… (a DHCP server's, its processes killed) and host links tsw….
+  await cleanupPrefix('tsw');
   for (const t of TOPOLOGIES) {
     rmSync(`${STATE_DIR}/${t}.json`, { force: true });
     rmSync(`${OWNED_DIR}/${t}.containers.json`, { force: true });
@@ -60,21 +108,114 @@ async function cleanup(): Promise<void> {
 describe('trust: what a label or an image may make the watcher and the topology door do', { timeout: 600_000 }, () => {
   before(async () => {
     assert.ok(await docker.dockerAvailable(), 'these tests need the machine dockerd on /var/run/docker.sock');
+    assert.ok(await podman.podmanAvailable(), 'these tests need podman');
     await docker.ensureImage(IMAGE);
+    await podman.ensureImage();
+    service = await podman.startService(PODMAN);
     await cleanup();
     scratch = mkdtempSync(join(process.env['PIPEWORK_TEST_TMP'] ?? tmpdir(), 'tsw-'));
     await addBridge(BR);
+    await addBridge(DHCP_BR);
     await shOk(['ovs-vsctl', '--timeout=10', 'add-br', OVS, '--', 'set', 'bridge', OVS, 'datapath_type=netdev'], { timeoutMs: 15_000 });
     await ip(['link', 'set', OVS, 'up']);
   });
 
   after(async () => {
     try {
+      await dhcp?.stop();
       await cleanup();
       await sh(['docker', 'rmi', '-f', TO_EVIL_IMAGE, TOPO_LABEL_IMAGE], { timeoutMs: 30_000 });
     } finally {
+      await service?.stop();
       if (scratch !== '') rmSync(scratch, { recursive: true, force: true });
     }
+  });
+
+  describe('a label plumbs only a namespace that is its container\'s alone', () => {
+    test('Docker: a container started with --network container:<victim> is refused, one line naming both; the victim is untouched', async () => {
+      const victim = await docker.runContainer('tsw-vic', IMAGE);
+      // The victim has an interface of its own, and a default route through it.
+      const own = await runPipework([BR, '-i', 'eth1', 'docker:tsw-vic', '10.162.1.1/24@10.162.1.254'], { timeoutMs: 60_000 });
+      assert.equal(own.code, 0, own.stderr);
+      const before = await netState(victim.pid);
+      await docker.runContainer('tsw-att', IMAGE, ['sleep', '3600'], {
+        networkMode: `container:${victim.id}`, labels: { 'pipework.eth2': `${BR} 10.162.1.66/24@10.162.1.99` },
+      });
+      const w = await once(['--allow', BR, '--docker', DOCKER]);
+      const lines = about(w, 'tsw-att');
+      assert.equal(lines.length, 1, w.dump());
+      assert.equal(lines[0]!.action, 'refuse', w.dump());
+      assert.equal(lines[0]!.result, 'refused');
+      assert.match(lines[0]!.message ?? '', /docker container tsw-att joined the network namespace of docker container tsw-vic \(--network container:[0-9a-f]{12}/u);
+      assert.equal(await netState(victim.pid), before, 'the victim\'s links and routes changed');
+      assert.equal(about(w, 'tsw-vic').length, 0, 'the victim (no labels) is none of the watcher\'s business');
+    });
+
+    test('Docker: a labelled container whose namespace another container joined is refused too, naming the other', async () => {
+      const shared = await docker.runContainer('tsw-shv', IMAGE, ['sleep', '3600'], { labels: { 'pipework.eth1': `${BR} 10.162.2.1/24` } });
+      await docker.runContainer('tsw-sha', IMAGE, ['sleep', '3600'], { networkMode: `container:${shared.id}` });
+      const before = await netState(shared.pid);
+      const w = await once(['--allow', BR, '--docker', DOCKER]);
+      const lines = about(w, 'tsw-shv');
+      assert.equal(lines.length, 1, w.dump());
+      assert.equal(lines[0]!.action, 'refuse', w.dump());
+      assert.match(lines[0]!.message ?? '', /network namespace of docker container tsw-shv is also held by docker container tsw-sha/u);
+      assert.equal(await netState(shared.pid), before);
+    });
+
+    test('Docker: a container with --network host is refused, naming the host; the host gets nothing', async () => {
+      const hostBefore = await hostView();
+      await docker.runContainer('tsw-hst', IMAGE, ['sleep', '3600'], { networkMode: 'host', labels: { 'pipework.tsw9': `${BR} 10.162.3.9/24` } });
+      const w = await once(['--allow', BR, '--docker', DOCKER]);
+      const lines = about(w, 'tsw-hst');
+      assert.equal(lines.length, 1, w.dump());
+      assert.equal(lines[0]!.action, 'refuse', w.dump());
+      assert.match(lines[0]!.message ?? '', /docker container tsw-hst joined the host's network namespace \(--network host\)/u);
+      assert.equal(await hostView(), hostBefore);
+      assert.ok(!existsSync('/sys/class/net/tsw9'));
+    });
+
+    test('Podman: --network ns:/proc/<victim>/ns/net, container:<victim> and host are refused, each in one line naming the owner', async () => {
+      const victim = await podman.runContainer('tsw-pvic', podman.PODMAN_TEST_IMAGE);
+      const before = await netState(victim.pid);
+      const label = { 'pipework.eth3': `${BR} 10.162.4.66/24@10.162.4.99` };
+      await podman.runContainer('tsw-pns', podman.PODMAN_TEST_IMAGE, ['sleep', '3600'], { network: `ns:/proc/${victim.pid}/ns/net`, labels: label });
+      await podman.runContainer('tsw-pct', podman.PODMAN_TEST_IMAGE, ['sleep', '3600'], { network: 'container:tsw-pvic', labels: label });
+      await podman.runContainer('tsw-phs', podman.PODMAN_TEST_IMAGE, ['sleep', '3600'], { network: 'host', labels: label });
+      const w = await once(['--allow', BR, '--podman', PODMAN]);
+      for (const [name, why] of [
+        ['tsw-pns', /podman container tsw-pns joined the network namespace of podman container tsw-pvic \(--network ns:\/proc\/\d+\/ns\/net\)/u],
+        ['tsw-pct', /podman container tsw-pct joined the network namespace of podman container tsw-pvic \(--network container:[0-9a-f]{12}/u],
+        ['tsw-phs', /podman container tsw-phs joined the host's network namespace \(--network host\)/u],
+      ] as const) {
+        const lines = about(w, name);
+        assert.equal(lines.length, 1, `${name}:\n${w.dump()}`);
+        assert.equal(lines[0]!.action, 'refuse', w.dump());
+        assert.match(lines[0]!.message ?? '', why);
+      }
+      assert.equal(await netState(victim.pid), before, 'the victim\'s links and routes changed');
+    });
+
+    test("pipework's own DHCP client and helper container in a namespace are not another's: a re-list leaves the container plumbed, unchanged", async () => {
+      dhcp = await startDhcpServer({ ns: 'tswsrv', hostEnd: 'tsw-sv0', bridge: DHCP_BR, net: '10.162.9', dir: scratch });
+      const stays = await docker.runContainer('tsw-dhf', IMAGE, ['sleep', '3600'], { labels: { 'pipework.tswf1': `${DHCP_BR} udhcpc-f` } });
+      const helped = await docker.runContainer('tsw-dhh', IMAGE, ['sleep', '3600'], { labels: { 'pipework.tswh1': `--dhcp-timeout 20 ${DHCP_BR} dhcp` } });
+      const args = ['--allow', DHCP_BR, '--docker', DOCKER, '--dhcp-image', IMAGE];
+      const first = await once(args);
+      for (const [c, ifname] of [[stays, 'tswf1'], [helped, 'tswh1']] as const) {
+        const line = about(first, c.name).find((l) => l.action === 'attach');
+        assert.equal(line?.result, 'created', first.dump());
+        assert.match((await addressesOf(c.pid, ifname))[0] ?? '', /^10\.162\.9\.1\d\d\/24$/u);
+      }
+      assert.equal(clientsIn(statSync(`/proc/${stays.pid}/ns/net`).ino).length, 1, 'a udhcpc stays in tsw-dhf');
+      const helpers = JSON.parse((await docker.dockerApi('GET', `/containers/json?filters=${encodeURIComponent(JSON.stringify({ label: [`pipework.dhcp-helper-for=${helped.id}`] }))}`)).body) as unknown[];
+      assert.equal(helpers.length, 1, 'a helper container shares tsw-dhh\'s namespace');
+      const again = await once(args);
+      for (const c of [stays, helped]) {
+        const lines = about(again, c.name);
+        assert.deepEqual(lines.map((l) => `${l.action} ${l.result}`), ['attach unchanged'], again.dump());
+      }
+    });
   });
 
   describe('labels choose VLANs only within --allow', () => {

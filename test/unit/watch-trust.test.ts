@@ -1,7 +1,7 @@
 // What the watcher lets a container's labels decide (SPEC part H), its pure parts: --allow with
 // VLANs per host interface, a label's VLAN judged against it, --dhcp-image (the operator's, never a
-// label's), the watcher's translator (an operator's bridge never changed), and the bridge driver
-// honouring that.
+// label's), the watcher's translator (the container's own namespace only, an operator's bridge
+// never changed), the bridge driver honouring that, and how a namespace's sharers are told apart.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConflictError, InvalidArgumentError, UsageError } from '../../src/model/errors.js';
@@ -11,9 +11,13 @@ import { parseAllow, parseWatchArgs, WATCH_HELP, type WatchOptions } from '../..
 import { policyOf, refuseRequest, refuseSpec } from '../../src/front/watch/policy.js';
 import { resolveClassic } from '../../src/front/cli/classic.js';
 import { planAttach } from '../../src/engine/planner.js';
-import { attachContext, bridge, hostLookup, nic, ovsFacts } from './fakes.js';
+import { NotOwnNetnsError, checkOwnNetns, foreignHolders, joinedNamespace, type HostView, type NsProcess } from '../../src/guest/exclusive.js';
+import type { GuestLocation } from '../../src/guest/guest.js';
+import type { ContainerInspect } from '../../src/guest/engine-api.js';
+import { attachContext, bridge, fakeNs, hostLookup, nic, ovsFacts } from './fakes.js';
 
 const ID = 'ab'.repeat(32);
+const OTHER = 'cd'.repeat(32);
 
 function container(over: Partial<ContainerView> = {}): ContainerView {
   return { runtime: 'docker', id: ID, name: 'web_3', labels: {}, env: [], image: { labels: {}, env: [] }, ...over };
@@ -144,11 +148,13 @@ void describe('the watcher\'s translator: what a label\'s spec may do', () => {
   const host = hostLookup([bridge('br1'), nic('ovs-a')], ovsFacts({ bridges: ['ovs-a'] }));
   const specOf = (value: string) => resolveClassic(labelRequest(container(), 'pipework.eth1', value), host, { kind: 'watch' });
 
-  void test('an operator\'s bridge keeps its settings', () => {
+  void test('the guest must own its namespace alone; an operator\'s bridge keeps its settings', () => {
     const s = narrowSpec(specOf('br1 10.0.0.5/24'), {});
+    assert.deepEqual(s.guest, { kind: 'docker', name: ID, exclusive: true });
     assert.equal(s.host.kind === 'bridge' && s.host.keepSettings, true);
     const o = narrowSpec(specOf('ovs-a 10.0.0.5/24 @10'), {});
     assert.equal(o.host.kind, 'ovs');
+    assert.deepEqual(o.guest, { kind: 'docker', name: ID, exclusive: true });
   });
 
   void test('the dhcp method\'s helper image is the watcher\'s (or the default), whatever the spec said', () => {
@@ -189,5 +195,110 @@ void describe('a bridge whose settings are kept (the watcher\'s)', () => {
   void test('without keepSettings (the command line) the classic behaviour stays: filtering is turned on', () => {
     const ctx = attachContext(['br0', 'web', '10.0.0.2/24', '@10'], { name: 'web', links: [bridge('br0')], bridgeVlanFiltering: { br0: 'off' } });
     assert.ok(planAttach(ctx).steps.some((s) => s.action.kind === 'ip' && s.action.args.join(' ') === 'link set dev br0 type bridge vlan_filtering 1'));
+  });
+});
+
+void describe('whose network namespace: the runtime\'s network mode', () => {
+  void test('modes that join another\'s namespace', () => {
+    assert.deepEqual(joinedNamespace('host'), { kind: 'host' });
+    assert.deepEqual(joinedNamespace(`container:${OTHER}`), { kind: 'container', ref: OTHER });
+    assert.deepEqual(joinedNamespace('container:web'), { kind: 'container', ref: 'web' });
+    assert.deepEqual(joinedNamespace('ns:/proc/42/ns/net'), { kind: 'path', path: '/proc/42/ns/net' });
+    assert.deepEqual(joinedNamespace('ns:/run/netns/x'), { kind: 'path', path: '/run/netns/x' });
+  });
+
+  void test('modes that give a namespace of its own', () => {
+    for (const m of [undefined, '', 'none', 'bridge', 'default', 'private', 'slirp4netns', 'pasta', 'my-network']) assert.equal(joinedNamespace(m), undefined, String(m));
+  });
+});
+
+void describe('whose network namespace: the processes in it', () => {
+  const proc = (pid: number, cgroup: string, over: Partial<NsProcess> = {}): NsProcess => ({ pid, comm: 'sleep', start: `${pid}00`, session: pid, cgroup, ...over });
+  const own = proc(100, `12:pids:/docker/${ID}\n0::/\n`);
+
+  void test('the container\'s own processes (its cgroup names its id) hold nothing', () => {
+    assert.deepEqual(foreignHolders([own, proc(101, `0::/system.slice/docker-${ID}.scope\n`)], ID, []), []);
+  });
+
+  void test('another container\'s processes, by its id; an LXC container by name; any other process by PID', () => {
+    const h = foreignHolders([
+      own,
+      proc(200, `12:pids:/docker/${OTHER}\n`),
+      proc(201, `0::/machine.slice/libpod-${OTHER}.scope/container\n`),
+      proc(300, '0::/lxc.payload.box1\n'),
+      proc(400, '0::/user.slice/user-0.slice/session-3.scope\n', { comm: 'nsenter' }),
+    ], ID, []);
+    assert.deepEqual(h, [
+      { kind: 'container', id: OTHER, pids: [200, 201] },
+      { kind: 'lxc', name: 'box1', pids: [300] },
+      { kind: 'process', pid: 400, comm: 'nsenter' },
+    ]);
+  });
+
+  void test("pipework's own staying DHCP clients (recorded: PID and start time, or their session) are tolerated", () => {
+    const client = proc(500, '0::/\n', { comm: 'udhcpc', session: 500 });
+    const helper = proc(501, '0::/\n', { comm: 'dhcpcd', session: 500 });
+    const stranger = proc(502, '0::/\n', { comm: 'udhcpc', session: 502 });
+    const recycled = proc(503, '0::/\n', { comm: 'udhcpc', start: 'other', session: 503 });
+    const clients = [{ pid: 500, start: '50000', session: 500 }, { pid: 503, start: '50300', session: 9999 }];
+    assert.deepEqual(foreignHolders([own, client, helper, stranger, recycled], ID, clients), [
+      { kind: 'process', pid: 502, comm: 'udhcpc' },
+      { kind: 'process', pid: 503, comm: 'udhcpc' },
+    ]);
+  });
+});
+
+void describe('the resolver\'s check: refused with one line naming the container and the owner', () => {
+  const NS = 4026532999;
+  const HOST = 4026531992;
+  const THIRD = 'ef'.repeat(32);
+  const HELPER = '12'.repeat(32);
+  const FAKE = '34'.repeat(32);
+  const proc = (pid: number, id: string): NsProcess => ({ pid, comm: 'sleep', start: `${pid}`, session: pid, cgroup: `0::/system.slice/docker-${id}.scope\n` });
+  const containers: Record<string, { kind: 'docker' | 'podman'; info: ContainerInspect }> = {
+    [OTHER]: { kind: 'docker', info: { Id: OTHER, Name: '/victim', HostConfig: { NetworkMode: 'none' } } },
+    [THIRD]: { kind: 'docker', info: { Id: THIRD, Name: '/joiner', HostConfig: { NetworkMode: `container:${OTHER}` } } },
+    [HELPER]: { kind: 'docker', info: { Id: HELPER, Name: '/pipework-dhcp-x', HostConfig: { NetworkMode: `container:${ID}` }, Config: { Labels: { 'pipework.dhcp-helper-for': ID } } } },
+    // The label alone is not enough: its namespace must be exactly this guest's, as pipework makes it.
+    [FAKE]: { kind: 'docker', info: { Id: FAKE, Name: '/fake-helper', HostConfig: { NetworkMode: `container:${OTHER}` }, Config: { Labels: { 'pipework.dhcp-helper-for': ID } } } },
+  };
+  const view = (procs: NsProcess[]): HostView => ({
+    inspect: (ref) => Promise.resolve(containers[ref]),
+    processesIn: () => procs,
+    dhcpClientsIn: () => [],
+    hostInode: () => HOST,
+  });
+  const loc = (networkMode: string): GuestLocation => ({ kind: 'docker', name: 'web', id: ID, pid: 42, nsPath: '/proc/42/ns/net', networkMode });
+  const refused = async (p: Promise<void>, why: RegExp) => {
+    await assert.rejects(p, (e: unknown) => e instanceof NotOwnNetnsError && e.reason === 'shared-netns' && why.test(e.message));
+  };
+
+  void test('--network container:<id>: the owner by its name', async () => {
+    await refused(checkOwnNetns(loc(`container:${OTHER}`), fakeNs('web', 3, NS), view([])),
+      /^docker container web joined the network namespace of docker container victim \(--network container:cdcdcdcdcdcd\); a label may plumb only a network namespace that is its container's alone$/u);
+  });
+
+  void test('--network host, or the host\'s namespace whatever the mode says', async () => {
+    await refused(checkOwnNetns(loc('host'), fakeNs('web', 3, HOST), view([])), /docker container web joined the host's network namespace \(--network host\)/u);
+    await refused(checkOwnNetns(loc('none'), fakeNs('web', 3, HOST), view([])), /docker container web is in the host's network namespace/u);
+  });
+
+  void test('ns:<path>: the owner is whoever holds it without having joined it', async () => {
+    await refused(checkOwnNetns(loc('ns:/proc/7/ns/net'), fakeNs('web', 3, NS), view([proc(7, OTHER), proc(8, THIRD), proc(42, ID)])),
+      /joined the network namespace of docker container victim \(--network ns:\/proc\/7\/ns\/net\)/u);
+    await refused(checkOwnNetns(loc('ns:/run/netns/x'), fakeNs('web', 3, NS), view([proc(42, ID)])), /of the namespace at \/run\/netns\/x/u);
+  });
+
+  void test('its own namespace, held by another container too: refused naming it; by pipework\'s helper for it: fine', async () => {
+    await refused(checkOwnNetns(loc('none'), fakeNs('web', 3, NS), view([proc(42, ID), proc(8, THIRD)])),
+      /^the network namespace of docker container web is also held by docker container joiner; /u);
+    await checkOwnNetns(loc('none'), fakeNs('web', 3, NS), view([proc(42, ID), proc(9, HELPER)]));
+    await refused(checkOwnNetns(loc('none'), fakeNs('web', 3, NS), view([proc(42, ID), proc(10, FAKE)])), /also held by docker container fake-helper/u);
+  });
+
+  void test('pipework\'s recorded DHCP clients there are not another', async () => {
+    const client: NsProcess = { pid: 11, comm: 'udhcpc', start: '500', session: 11, cgroup: '0::/\n' };
+    await checkOwnNetns(loc('none'), fakeNs('web', 3, NS), { ...view([proc(42, ID), client]), dhcpClientsIn: () => [{ pid: 11, start: '500', session: 11 }] });
+    await refused(checkOwnNetns(loc('none'), fakeNs('web', 3, NS), view([proc(42, ID), client])), /also held by process 11 \(udhcpc\)/u);
   });
 });

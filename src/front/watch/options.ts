@@ -46,8 +46,10 @@ export const WATCH_HELP = `pipework watch --allow <hostif>[@<vlan>[,<vlan>…]][
   interface (a classic line without the guest and -i); pipework_cmd* environment variables
   hold whole classic lines (@CONTAINER_NAME@, @CONTAINER_ID@, @INSTANCE@, @HOSTNAME@ and
   @COMPOSE_PROJECT_NAME@ are replaced). All of a container's interfaces are made, or none.
-  An operator's Linux bridge is never changed for a label (a VLAN there needs VLAN filtering
-  turned on by the operator).
+  A container is plumbed only in a network namespace of its own alone: one that joined
+  another's (--network container:…, ns:…, host, a pod's), or whose namespace another
+  container joined, is refused. An operator's Linux bridge is never changed for a label (a
+  VLAN there needs VLAN filtering turned on by the operator).
   --allow <hostif>[@<vlan>[,<vlan>…]][,<hostif>…]
                          the only host interfaces labels may use, and on which VLANs: without
                          @ a host interface is served untagged only; ovs-lan@10,20 serves VLANs

@@ -12,6 +12,7 @@ import { cleanStale } from '../../engine/detach.js';
 import type { Runner } from '../../exec/runner.js';
 import { pokeSupervisor } from '../../dhcp/supervisor.js';
 import { staleOvsPorts } from '../../host/stale.js';
+import { NotOwnNetnsError } from '../../guest/exclusive.js';
 import { PipeworkError } from '../../model/errors.js';
 import { decodeRecord, recordAddresses } from '../../model/record.js';
 import type { AttachSpec } from '../../spec/attach-spec.js';
@@ -268,6 +269,13 @@ export class Watcher {
         outcomes = await attachSpecs(specs, ctx, { labels: asks.map((a) => a.source) });
       } catch (err) {
         if (!(err instanceof PipeworkError)) throw err;
+        if (err instanceof NotOwnNetnsError) {
+          // Not the container's namespace alone: refused before anything was changed.
+          this.failures++;
+          const why = err.cause instanceof NotOwnNetnsError ? err.cause : err;
+          this.logger.log({ ...base, action: 'refuse', result: 'refused', source: asks.map((a) => a.source).join(', '), message: why.message });
+          return;
+        }
         // Stopped by the container's death or the watcher's: the engine undid it, as it does a failure.
         const interrupted = signal.aborted;
         if (!interrupted) this.failures++;
