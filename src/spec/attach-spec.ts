@@ -38,8 +38,13 @@ export type HostSide =
    * refused, instead of turning filtering on.
    */
   | { kind: 'bridge'; bridge: string; create: boolean; vlan?: number; hairpin?: boolean; promisc?: boolean; keepSettings?: boolean }
-  /** A veth pair whose host end is an Open vSwitch port (`tag=vlan`); `create`: make the bridge when missing. */
-  | { kind: 'ovs'; bridge: string; create: boolean; vlan?: number }
+  /**
+   * A veth pair whose host end is an Open vSwitch port (`tag=vlan`); `create`: make the bridge when
+   * missing. `accessOnly`: the port is an access port (vlan_mode=access) — without a VLAN it
+   * carries untagged traffic only, where a classic port without a tag is a trunk of every VLAN
+   * (the guest could tag its frames into any of them). Set by a door whose asker is not the operator.
+   */
+  | { kind: 'ovs'; bridge: string; create: boolean; vlan?: number; accessOnly?: boolean }
   /** A macvlan child of a NIC (or of its 802.1Q sub-interface with `vlan`). */
   | { kind: 'macvlan'; parent: string; mode: MacvlanMode; vlan?: number }
   /** The NIC itself (or its 802.1Q sub-interface) moved into the guest (--direct-phys, CNI `device`). */

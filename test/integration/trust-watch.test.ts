@@ -242,6 +242,24 @@ describe('trust: what a label or an image may make the watcher and the topology 
       }
     });
 
+    test('--allow ovstsw1 (untagged only): the label\'s port carries untagged traffic only — a VLAN-tagged frame from the container is dropped, not trunked into that VLAN', async () => {
+      const c = await docker.runContainer('tsw-vac', IMAGE, ['sleep', '3600'], { labels: { 'pipework.eth1': `${OVS} 10.162.12.1/24` } });
+      // Another port of the bridge, on VLAN 10 (the operator's).
+      await ip(['link', 'add', 'tsw-v10a', 'type', 'veth', 'peer', 'name', 'tsw-v10b']);
+      await ip(['link', 'set', 'tsw-v10a', 'up']);
+      await shOk(['ovs-vsctl', '--timeout=10', 'add-port', OVS, 'tsw-v10a', 'tag=10']);
+      const w = await once(['--allow', OVS, '--docker', DOCKER]);
+      assert.equal(about(w, 'tsw-vac').find((l) => l.action === 'attach')?.result, 'created', w.dump());
+      const [port] = [...(await ovsInterfaceRows())].filter(([, ids]) => ids['pipework.containerid'] === c.id).map(([n]) => n);
+      assert.ok(port !== undefined);
+      // What Open vSwitch does with a frame tagged VLAN 10 that the container sends, and with an untagged one.
+      const tagged = await shOk(['ovs-appctl', 'ofproto/trace', OVS, `in_port=${port},dl_vlan=10`]);
+      assert.match(tagged, /Datapath actions: drop/u, tagged);
+      const untagged = await shOk(['ovs-appctl', 'ofproto/trace', OVS, `in_port=${port}`]);
+      assert.doesNotMatch(untagged, /Datapath actions: drop/u, untagged);
+      assert.equal((await shOk(['ovs-vsctl', '--timeout=10', 'get', 'Port', port, 'vlan_mode'])).trim(), 'access');
+    });
+
     test('--allow br-tsw1 (untagged only): a label asking a VLAN is refused, and the bridge\'s settings are left as they were', async () => {
       const filtering = () => (existsSync(`/sys/class/net/${BR}/bridge/vlan_filtering`) ? readFileSync(`/sys/class/net/${BR}/bridge/vlan_filtering`, 'utf8').trim() : 'none on this kernel');
       const was = filtering();

@@ -157,6 +157,18 @@ void describe('the watcher\'s translator: what a label\'s spec may do', () => {
     assert.deepEqual(o.guest, { kind: 'docker', name: ID, exclusive: true });
   });
 
+  void test('an Open vSwitch port is an access port: untagged only when no VLAN is granted, never a trunk of every VLAN', () => {
+    const untagged = narrowSpec(specOf('ovs-a 10.0.0.5/24'), {});
+    assert.equal(untagged.host.kind === 'ovs' && untagged.host.accessOnly, true);
+    const ctx = attachContext(['ovs-a', 'docker:web', '10.0.0.2/24'], { name: 'web', links: [nic('ovs-a')], ovs: ovsFacts({ bridges: ['ovs-a'] }), owner: { kind: 'watch' } });
+    const port = (spec: typeof ctx.spec) => planAttach({ ...ctx, spec }).steps.map((st) => (st.action.kind === 'exec' ? st.action.argv.join(' ') : '')).find((a) => a.includes('add-port'))!;
+    assert.match(port(narrowSpec(ctx.spec, {})), / add-port ovs-a \S+ vlan_mode=access /u);
+    // The command line keeps the classic port (no tag: a trunk).
+    assert.doesNotMatch(port(ctx.spec), /vlan_mode/u);
+    const tagged = attachContext(['ovs-a', 'docker:web', '10.0.0.2/24', '@10'], { name: 'web', links: [nic('ovs-a')], ovs: ovsFacts({ bridges: ['ovs-a'] }), owner: { kind: 'watch' } });
+    assert.match(port(narrowSpec(tagged.spec, {})), / add-port ovs-a \S+ tag=10 vlan_mode=access /u);
+  });
+
   void test('the dhcp method\'s helper image is the watcher\'s (or the default), whatever the spec said', () => {
     const plain = specOf('br1 dhcp');
     const forged = { ...plain, addressing: { ...plain.addressing, image: 'evil' } } as typeof plain;
