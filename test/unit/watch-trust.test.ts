@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConflictError, InvalidArgumentError, UsageError } from '../../src/model/errors.js';
 import { envRequest, labelRequest, readAsks, type ContainerView } from '../../src/front/watch/asks.js';
+import { humanLine } from '../../src/front/watch/log.js';
 import { narrowSpec } from '../../src/front/watch/narrow.js';
 import { parseAllow, parseWatchArgs, WATCH_HELP, type WatchOptions } from '../../src/front/watch/options.js';
 import { policyOf, refuseRequest, refuseSpec } from '../../src/front/watch/policy.js';
@@ -312,5 +313,12 @@ void describe('the resolver\'s check: refused with one line naming the container
     const client: NsProcess = { pid: 11, comm: 'udhcpc', start: '500', session: 11, cgroup: '0::/\n' };
     await checkOwnNetns(loc('none'), fakeNs('web', 3, NS), { ...view([proc(42, ID), client]), dhcpClientsIn: () => [{ pid: 11, start: '500', session: 11 }] });
     await refused(checkOwnNetns(loc('none'), fakeNs('web', 3, NS), view([proc(42, ID), client])), /also held by process 11 \(udhcpc\)/u);
+  });
+});
+
+void describe('the refusal of a container as a whole, in the log for people', () => {
+  void test('it names the labels, not an empty value', () => {
+    assert.equal(humanLine({ action: 'refuse', result: 'refused', runtime: 'docker', container: 'att', source: 'label pipework.eth1, label pipework.eth2', message: 'docker container att joined the network namespace of docker container vic (--network container:cdcdcdcdcdcd); …' }),
+      'docker att: label pipework.eth1, label pipework.eth2 is refused: docker container att joined the network namespace of docker container vic (--network container:cdcdcdcdcdcd); …; the container is left alone');
   });
 });
