@@ -178,6 +178,14 @@ if [[ ! -f $main_js || -n $(find "$ROOT/src" -name '*.ts' -newer "$main_js" -pri
   log "build/ is older than src/: npm run build"
   (cd "$ROOT" && npm run --silent build) || die "npm run build failed"
 fi
+# Programs of the suite that drive the engine directly (test/vm/*.ts) are bundled, as the CLI is:
+# the VM has the repository but not node_modules.
+for prog in "$VMDIR"/*.ts; do
+  [[ -e $prog ]] || continue
+  out="$ROOT/build/vm/$(basename "${prog%.ts}").js"
+  (cd "$ROOT" && node_modules/.bin/esbuild "$prog" --bundle --platform=node --format=esm --target=node20 \
+    --log-level=warning --outfile="$out") || die "bundling $prog failed"
+done
 
 # --- 4. initramfs (cached while its inputs are unchanged) -------------------------------------
 INITRD="$CACHE/initramfs.cpio"

@@ -2,7 +2,7 @@
  * Linux bridge: the bridge (created when missing and the spec allows it), a veth pair whose host
  * end is a port, and — beyond the classic tool — a VLAN with bridge VLAN filtering.
  */
-import { NotFoundError, UnsupportedError } from '../model/errors.js';
+import { ConflictError, NotFoundError, UnsupportedError } from '../model/errors.js';
 import type { AttachRecord } from '../model/record.js';
 import { hostLink, type Facts } from '../engine/facts.js';
 import type { Step } from '../engine/plan.js';
@@ -35,12 +35,20 @@ function joinStep(bridge: string, localIf: string, created: boolean): Step {
   };
 }
 
-/** Steps after the veth exists: join the bridge (with its VLAN), come up. */
-export function planBridgePort(bridge: string, localIf: string, vlan: number | undefined, created: boolean, facts: Facts): Step[] {
+/**
+ * Steps after the veth exists: join the bridge (with its VLAN), come up. `keepSettings`: the
+ * bridge's own settings are not pipework's to change (the spec came from a container's label),
+ * so a bridge without VLAN filtering cannot serve a VLAN.
+ */
+export function planBridgePort(bridge: string, localIf: string, vlan: number | undefined, created: boolean, facts: Facts, keepSettings = false): Step[] {
   const steps: Step[] = [];
   if (vlan !== undefined && !created) {
     const filtering = hostLink(facts, bridge)?.vlanFiltering ?? 'unsupported';
     if (filtering === 'unsupported') throw new UnsupportedError(`${BRIDGE_VLAN_UNSUPPORTED} (this kernel has no bridge VLAN filtering)`);
+    if (filtering === 'off' && keepSettings) {
+      throw new ConflictError(`bridge ${bridge} has VLAN filtering off, and a container's label does not change an operator's bridge: `
+        + `turn it on (ip link set dev ${bridge} type bridge vlan_filtering 1) to serve VLAN ${vlan}`);
+    }
     if (filtering === 'off') {
       // Other ports keep working: with filtering on they are untagged members of VLAN 1.
       steps.push({
@@ -113,7 +121,7 @@ export const bridgeDriver: Driver<'bridge'> = {
         ...(spec.mac !== undefined && { mac: spec.mac }),
         ...(input.parkedHostEnd !== undefined && { parkedHostEnd: input.parkedHostEnd }),
       }),
-      ...planBridgePort(host.bridge, localIf, host.vlan, create, facts),
+      ...planBridgePort(host.bridge, localIf, host.vlan, create, facts, host.keepSettings === true),
       ...bridgeOptions(host.bridge, localIf, host.hairpin, host.promisc),
     ];
     return { steps, warnings: [], record: { localIf } };

@@ -67,8 +67,12 @@ export function ovsIds(guest: GuestInfo, record: AttachRecord): OvsPortIds {
   };
 }
 
-/** The argv that makes port `localIf` on `bridge` with exactly pipework's columns. */
-export function ovsPortArgv(bridge: string, localIf: string, vlan: number | undefined, ids: OvsPortIds): string[] {
+/**
+ * The argv that makes port `localIf` on `bridge` with exactly pipework's columns. `accessOnly`:
+ * an access port (tagged frames the guest sends are dropped; without a tag, VLAN 0 — untagged
+ * traffic only), not the trunk a port without a tag is by default.
+ */
+export function ovsPortArgv(bridge: string, localIf: string, vlan: number | undefined, ids: OvsPortIds, accessOnly = false): string[] {
   const externalIds = [
     `external-ids:pipework.interface=${localIf}`,
     `external-ids:pipework.bridge=${bridge}`,
@@ -84,15 +88,16 @@ export function ovsPortArgv(bridge: string, localIf: string, vlan: number | unde
   // exactly these columns — never an old tag that would put the guest in another VLAN.
   return [
     'ovs-vsctl', OVS_TIMEOUT, '--', '--if-exists', 'del-port', localIf,
-    '--', 'add-port', bridge, localIf, ...(vlan !== undefined ? [`tag=${vlan}`] : []),
+    '--', 'add-port', bridge, localIf, ...(vlan !== undefined ? [`tag=${vlan}`] : []), ...(accessOnly ? ['vlan_mode=access'] : []),
     '--', 'set', 'Interface', localIf, ...externalIds,
   ];
 }
 
-export function planOvsPort(bridge: string, localIf: string, vlan: number | undefined, ids: OvsPortIds): Step[] {
+export function planOvsPort(bridge: string, localIf: string, vlan: number | undefined, ids: OvsPortIds, accessOnly = false): Step[] {
+  const how = vlan !== undefined ? ` with tag ${vlan}` : accessOnly ? ' as an access port of untagged traffic' : '';
   return [{
-    title: `add ${localIf} to Open vSwitch bridge ${bridge}${vlan !== undefined ? ` with tag ${vlan}` : ''}`,
-    action: { kind: 'exec', place: 'host', argv: ovsPortArgv(bridge, localIf, vlan, ids), failOnStderr: OVS_SETUP_ERROR },
+    title: `add ${localIf} to Open vSwitch bridge ${bridge}${how}`,
+    action: { kind: 'exec', place: 'host', argv: ovsPortArgv(bridge, localIf, vlan, ids, accessOnly), failOnStderr: OVS_SETUP_ERROR },
     undo: [{ kind: 'exec', place: 'host', argv: ['ovs-vsctl', OVS_TIMEOUT, '--if-exists', 'del-port', bridge, localIf] }],
   }];
 }
@@ -128,7 +133,7 @@ export const ovsDriver: Driver<'ovs'> = {
       ...(input.parkedHostEnd !== undefined && { parkedHostEnd: input.parkedHostEnd }),
     });
     return {
-      steps: [...created.steps, ...rowGoes, ...steps, upStep(localIf), ...planOvsPort(host.bridge, localIf, host.vlan, ovsIds(input.guest, input.record))],
+      steps: [...created.steps, ...rowGoes, ...steps, upStep(localIf), ...planOvsPort(host.bridge, localIf, host.vlan, ovsIds(input.guest, input.record), host.accessOnly === true)],
       warnings: created.warnings,
       record: { localIf },
     };
@@ -155,7 +160,7 @@ export const ovsDriver: Driver<'ovs'> = {
         : row.bridge !== host.bridge ? `${localIf} is a port of ${row.bridge ?? 'no bridge'}, not ${host.bridge}`
           : row.tag !== host.vlan ? `port ${localIf} has tag ${row.tag ?? 'none'}, not ${host.vlan ?? 'none'}`
             : undefined;
-      if (problem !== undefined) drifts.push({ what: problem, repair: planOvsPort(host.bridge, localIf, host.vlan, ovsIds(input.guest, input.record)) });
+      if (problem !== undefined) drifts.push({ what: problem, repair: planOvsPort(host.bridge, localIf, host.vlan, ovsIds(input.guest, input.record), host.accessOnly === true) });
     }
     drifts.push(...hostEndDrift(facts, localIf));
     return drifts;

@@ -22,7 +22,8 @@ function locate(kind: 'docker' | 'podman', info: ContainerInspect): Lookup {
   // The SandboxKey is the namespace itself (a bind mount); the PID path is a fallback for
   // containers that share another's network (SandboxKey empty).
   const nsPath = sandbox !== '' && existsSync(sandbox) ? sandbox : `/proc/${pid}/ns/net`;
-  return { found: true, location: { kind, name, id: info.Id, pid, nsPath } };
+  const networkMode = info.HostConfig?.NetworkMode;
+  return { found: true, location: { kind, name, id: info.Id, pid, nsPath, ...(networkMode !== undefined && { networkMode }) } };
 }
 
 /** Docker and Podman names are [a-zA-Z0-9][a-zA-Z0-9_.-]* (a leading / is Docker's own); ids are hex. */
@@ -62,6 +63,29 @@ function podmanSockets(env: NodeJS.ProcessEnv = process.env): string[] {
   if (host?.startsWith('unix://')) out.push(host.slice('unix://'.length));
   out.push('/run/podman/podman.sock');
   return out;
+}
+
+/**
+ * A container by id (or name), asked of Docker's API and then Podman's: what it is called, its
+ * labels and network mode. Undefined when no runtime's API knows it (or none answers).
+ */
+export async function inspectAnyRuntime(ref: string): Promise<{ kind: 'docker' | 'podman'; info: ContainerInspect } | undefined> {
+  if (!possibleContainerRef(ref)) return undefined;
+  const docker = dockerSocketPath();
+  const sockets: ['docker' | 'podman', string][] = [
+    ...(docker !== undefined ? [['docker', docker] as ['docker', string]] : []),
+    ...podmanSockets().map((s): ['podman', string] => ['podman', s]),
+  ];
+  for (const [kind, socket] of sockets) {
+    if (!existsSync(socket)) continue;
+    try {
+      const res = await apiGet(socket, `/containers/${encodeURIComponent(ref)}/json`);
+      if (res.status === 200) return { kind, info: JSON.parse(res.body) as ContainerInspect };
+    } catch (err) {
+      if (!(err instanceof ApiUnavailableError)) throw err;
+    }
+  }
+  return undefined;
 }
 
 /** Podman: its Docker-compatible socket when its service runs, else the podman program itself. */

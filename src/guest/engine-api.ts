@@ -46,6 +46,9 @@ export interface ContainerInspect {
   Name: string;
   State?: { Pid?: number; Running?: boolean };
   NetworkSettings?: { SandboxKey?: string };
+  /** `none`, `bridge`, a network's name; or another's namespace: `container:<id>`, `host`, Podman's `ns:<path>`. */
+  HostConfig?: { NetworkMode?: string };
+  Config?: { Labels?: Record<string, string> | null };
 }
 
 export function apiMessage(body: string): string {

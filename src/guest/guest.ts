@@ -22,6 +22,8 @@ export interface GuestLocation {
   pid?: number;
   /** Path of the namespace file to hold (SandboxKey, /run/netns/X, /proc/PID/ns/net). */
   nsPath: string;
+  /** A Docker or Podman container's network mode, as its runtime reports it (HostConfig.NetworkMode). */
+  networkMode?: string;
   /** Re-checked after the namespace is opened: false means the PID was recycled meanwhile. */
   stillValid?: () => boolean;
 }

@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { hostNetnsInode, openNetns } from '../exec/netns.js';
 import type { Runner } from '../exec/runner.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, PipeworkError } from '../model/errors.js';
-import { lookupDocker, lookupPodman, type Lookup } from './containers.js';
+import { inspectAnyRuntime, lookupDocker, lookupPodman, type Lookup } from './containers.js';
+import { HOST_VIEW, checkOwnNetns } from './exclusive.js';
 import type { Guest, GuestKind, GuestLocation } from './guest.js';
 import { lookupLxcCgroup, lookupLxcInfo } from './lxc.js';
 import type { DockerIndex } from './docker-index.js';
@@ -103,6 +104,7 @@ async function locate(guestRef: GuestRef, opts: ResolveOptions): Promise<GuestLo
     return { kind: 'netns', name: guestRef.name ?? guestRef.path, nsPath: guestRef.path };
   }
   const kind = guestRef.kind === 'any' ? undefined : guestRef.kind;
+  const exclusive = (guestRef.kind === 'docker' || guestRef.kind === 'podman') && guestRef.exclusive === true;
   const name = guestRef.kind === 'pid' ? String(guestRef.pid) : guestRef.name;
   if (name === '') throw new InvalidArgumentError('the guest name is empty');
   const sleep = opts.sleep ?? sleepMs;
@@ -119,7 +121,8 @@ async function locate(guestRef: GuestRef, opts: ResolveOptions): Promise<GuestLo
     case 'netns': return lookupNetns(name) ?? fail(`network namespace ${name} not found in ${NETNS_DIR}`);
     case 'pid': return lookupPid(name) ?? fail(`no process with PID ${name}`);
     case 'lxc': return lookupLxcCgroup(name) ?? (await lookupLxcInfo(opts.runner, name)) ?? fail(`LXC container ${name} not found (or not running)`);
-    case 'docker': return opts.dockerIndex?.locate(name) ?? take(await lookupContainer(() => lookupDocker(name), sleep), 'Docker') ?? fail(notRunning[0] ?? `container ${name} not found, and unknown to Docker${unreachable.length > 0 ? ` (${unreachable.join('; ')})` : ''}`);
+    // A guest that must own its namespace is asked of the API (its network mode), never of the index.
+    case 'docker': return (exclusive ? undefined : opts.dockerIndex?.locate(name)) ?? take(await lookupContainer(() => lookupDocker(name), sleep), 'Docker') ?? fail(notRunning[0] ?? `container ${name} not found, and unknown to Docker${unreachable.length > 0 ? ` (${unreachable.join('; ')})` : ''}`);
     case 'podman': return take(await lookupContainer(() => lookupPodman(opts.runner, name), sleep)) ?? fail(notRunning[0] ?? `container ${name} not found, and unknown to Podman`);
     case undefined: break;
   }
@@ -170,6 +173,14 @@ export async function resolveGuest(ref: GuestRef, opts: ResolveOptions): Promise
   if (loc.stillValid && !loc.stillValid()) {
     ns.close();
     throw new PipeworkError(`${describe(loc)} exited while it was being looked up; try again`);
+  }
+  if ((ref.kind === 'docker' || ref.kind === 'podman') && ref.exclusive === true) {
+    try {
+      await checkOwnNetns(loc, ns, { ...HOST_VIEW, inspect: inspectAnyRuntime });
+    } catch (err) {
+      ns.close();
+      throw err;
+    }
   }
   if (ns.inode === hostNetnsInode()) {
     ns.close();

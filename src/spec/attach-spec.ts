@@ -10,7 +10,14 @@ import type { Owner } from './owner.js';
 
 /** Which guest: a runtime and a name, a PID, a named netns or a namespace file. */
 export type GuestRef =
-  | { kind: 'docker' | 'podman' | 'lxc' | 'netns'; name: string }
+  /**
+   * `exclusive`: the container's network namespace must be its own alone — not joined from
+   * another container or the host (`--network container:…`, `ns:…`, `host`, a pod's), nor held
+   * by another container's processes. Set by a door whose guest is named by untrusted input
+   * (the watcher: a container's own labels); the resolver refuses otherwise.
+   */
+  | { kind: 'docker' | 'podman'; name: string; exclusive?: boolean }
+  | { kind: 'lxc' | 'netns'; name: string }
   | { kind: 'pid'; pid: number }
   /** A namespace file (CNI_NETNS, a SandboxKey); `name` labels it in messages and records. */
   | { kind: 'netns-path'; path: string; name?: string }
@@ -24,10 +31,20 @@ export type MacvlanMode = 'bridge' | 'private' | 'vepa' | 'passthru';
  * member here and a driver in the registry.
  */
 export type HostSide =
-  /** A veth pair whose host end is a port of a Linux bridge; `create`: make the bridge when missing. */
-  | { kind: 'bridge'; bridge: string; create: boolean; vlan?: number; hairpin?: boolean; promisc?: boolean }
-  /** A veth pair whose host end is an Open vSwitch port (`tag=vlan`); `create`: make the bridge when missing. */
-  | { kind: 'ovs'; bridge: string; create: boolean; vlan?: number }
+  /**
+   * A veth pair whose host end is a port of a Linux bridge; `create`: make the bridge when missing.
+   * `keepSettings`: an existing bridge's own settings are never changed (a door acting on what
+   * someone other than the operator asked): a VLAN on a bridge whose VLAN filtering is off is
+   * refused, instead of turning filtering on.
+   */
+  | { kind: 'bridge'; bridge: string; create: boolean; vlan?: number; hairpin?: boolean; promisc?: boolean; keepSettings?: boolean }
+  /**
+   * A veth pair whose host end is an Open vSwitch port (`tag=vlan`); `create`: make the bridge when
+   * missing. `accessOnly`: the port is an access port (vlan_mode=access) — without a VLAN it
+   * carries untagged traffic only, where a classic port without a tag is a trunk of every VLAN
+   * (the guest could tag its frames into any of them). Set by a door whose asker is not the operator.
+   */
+  | { kind: 'ovs'; bridge: string; create: boolean; vlan?: number; accessOnly?: boolean }
   /** A macvlan child of a NIC (or of its 802.1Q sub-interface with `vlan`). */
   | { kind: 'macvlan'; parent: string; mode: MacvlanMode; vlan?: number }
   /** The NIC itself (or its 802.1Q sub-interface) moved into the guest (--direct-phys, CNI `device`). */

@@ -31,7 +31,8 @@ const DHCP_BR = 'br-wa3';
 /** A "NIC" for macvlan children: one end of a veth pair whose other end is in netns wa-peer. */
 const NIC = 'wa-nic0';
 const IMAGE_WITH_LABEL = 'wa-labelled:latest';
-const ALLOW = ['--allow', `${BR},${OVS},${DHCP_BR},${NIC}`];
+// OVS labels ask VLAN 10 or none: both are granted (without @ a host interface is served untagged only).
+const ALLOW = ['--allow', `${BR},${OVS},${OVS}@10,${DHCP_BR},${NIC}`];
 const SOCKETS = ['--docker', DOCKER, '--podman', PODMAN];
 
 let service: podman.PodmanService | undefined;
@@ -352,7 +353,7 @@ describe('pipework watch on Docker and Podman', { timeout: 300_000 }, () => {
 
   test('after a crash: what its containers left while no watcher ran is cleaned at the next start; without --allow it serves nothing, and SIGINT ends it', async () => {
     // A watcher plumbs an OVS port, then dies without cleaning up (SIGKILL), and so does the container.
-    const crashed = await startWatcher(['--allow', OVS, '--docker', DOCKER]);
+    const crashed = await startWatcher(['--allow', `${OVS}@10`, '--docker', DOCKER]);
     const c = await dockerRun(DOCKER, 'wa-d12', { labels: { 'pipework.eth1': `${OVS} 10.247.2.12/24 @10` } });
     await crashed.waitFor('wa-d12 plumbed', attached('wa-d12'));
     const [row] = await ovsRowsOf(c.id);

@@ -6,8 +6,8 @@ import { InvalidArgumentError, UsageError } from '../../src/model/errors.js';
 import { macFromText } from '../../src/model/mac.js';
 import { asksForPipework, envRequest, expandMacros, instanceOf, labelRequest, readAsks, type ContainerView } from '../../src/front/watch/asks.js';
 import { humanLine, makeLogger } from '../../src/front/watch/log.js';
-import { parseWatchArgs, sourcesOf, type WatchOptions } from '../../src/front/watch/options.js';
-import { refuseRequest, refuseSpec } from '../../src/front/watch/policy.js';
+import { parseAllow, parseWatchArgs, sourcesOf, type WatchOptions } from '../../src/front/watch/options.js';
+import { policyOf, refuseRequest, refuseSpec } from '../../src/front/watch/policy.js';
 import { resolveClassic } from '../../src/front/cli/classic.js';
 import type { HostLink } from '../../src/host/facts.js';
 
@@ -26,7 +26,8 @@ function watchOpts(argv: string[]): WatchOptions {
 describe('watch options', () => {
   test('the allowlist: commas, repeated, --allow=, no duplicates', () => {
     const o = watchOpts(['--allow', 'br1,ovs-a', '--allow=eth1', '--allow', 'br1']);
-    assert.deepEqual(o.allow, ['br1', 'ovs-a', 'eth1']);
+    assert.deepEqual(o.allow.map((g) => g.hostIf), ['br1', 'ovs-a', 'eth1']);
+    assert.ok(o.allow.every((g) => g.untagged && g.vlans.length === 0), 'without @: untagged only');
     assert.equal(o.allowDirect, false);
     assert.equal(o.trustImageLabels, false);
     assert.equal(o.once, false);
@@ -196,7 +197,7 @@ describe('readAsks: the container own, the image inherited', () => {
 });
 
 describe('policy: only what --allow names', () => {
-  const policy = { allow: new Set(['br1', 'eth1', 'ovs-a']), allowDirect: false };
+  const policy = policyOf({ allow: parseAllow('br1,eth1,eth1@20,ovs-a@10'), allowDirect: false });
   const link = (name: string, over: Partial<HostLink> = {}): HostLink => ({ name, isBridge: false, up: true, mtu: 1500, type: 1, mac: '52:54:00:00:00:01', ports: [], ...over });
   const host = {
     link: (n: string) => ({ br1: link('br1', { isBridge: true }), eth1: link('eth1'), eth9: link('eth9', { mac: '52:54:00:00:00:09' }), 'ovs-a': link('ovs-a') } as Record<string, HostLink>)[n],
@@ -211,7 +212,7 @@ describe('policy: only what --allow names', () => {
       assert.equal(refuseSpec(resolveClassic(r, host, { kind: 'watch' }), policy), undefined, v);
     }
     const other = labelRequest(container(), 'pipework.eth1', 'eth0 10.0.0.5/24');
-    assert.match(refuseRequest(other, policy)!, /host interface eth0 is not served: it serves only br1, eth1, ovs-a/u);
+    assert.match(refuseRequest(other, policy)!, /host interface eth0 is not served: it serves only br1, eth1 and eth1@20, ovs-a@10 \(--allow\)/u);
     const br = labelRequest(container(), 'pipework.eth1', 'br-new 10.0.0.5/24');
     assert.match(refuseRequest(br, policy)!, /br-new is not served/u);
   });
@@ -240,7 +241,7 @@ describe('policy: only what --allow names', () => {
 
   test('without --allow nothing is served', () => {
     const r = labelRequest(container(), 'pipework.eth1', 'br1 10.0.0.5/24');
-    assert.match(refuseRequest(r, { allow: new Set(), allowDirect: false })!, /serves no host interface/u);
+    assert.match(refuseRequest(r, policyOf({ allow: [], allowDirect: false }))!, /serves no host interface/u);
   });
 
   test('the spec carries the watch owner and the container by id', () => {

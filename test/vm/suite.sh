@@ -6,7 +6,7 @@
 #   1. 802.1Q sub-interfaces of a NIC (a veth stands in; its peer in netns "pwsw" plays the
 #      switch): tag isolation, reuse of <nic>.<vlan>, refusal of a non-VLAN <nic>.<vlan>
 #   2. dummy interfaces
-#   3. a Linux bridge with VLAN filtering
+#   3. a Linux bridge with VLAN filtering (and one a container's label must not change)
 #   4. Open vSwitch on the kernel datapath
 #   5. topology impairments (netem delay, tbf rate) set and changed live by pipework apply
 # Every check prints "PASS: ..." or "FAIL: ..."; the last line is "N passed, M failed". The
@@ -287,6 +287,17 @@ existing_bridge() {
   pvid_only "$(host_end bw1)" 30
 }
 check "an existing bridge without filtering gets it turned on, and the port VLAN 30" existing_bridge
+# What the watcher makes of a container's label (its bridge keeps its settings): never turned on.
+s ip link add brk type bridge
+s ip link set brk up
+guest bk1
+kept_bridge() {
+  timeout 120 /usr/bin/node /repo/build/vm/keep-settings.js brk bk1 30 || return 1
+  grep -qx 0 /sys/class/net/brk/bridge/vlan_filtering || { echo "brk: vlan_filtering was turned on"; return 1; }
+  if ip -n bk1 link show dev eth1 >/dev/null 2>&1; then echo "bk1 got an eth1"; return 1; fi
+  [ -z "$(ls /sys/class/net/brk/brif)" ] || { echo "brk has ports: $(ls /sys/class/net/brk/brif)"; return 1; }
+}
+check "a label's VLAN on a bridge with filtering off is refused; the bridge keeps vlan_filtering=0 and gets no port" kept_bridge
 
 # --- 4. Open vSwitch, kernel datapath --------------------------------------------------------
 section "Open vSwitch on the kernel datapath"

@@ -56,8 +56,8 @@ function parseTimeout(text: string, option = '--timeout'): number {
   return Number(text);
 }
 
-/** A container image reference: [registry[:port]/]name[:tag][@digest]. */
-function parseImage(text: string): string {
+/** A container image reference: [registry[:port]/]name[:tag][@digest] (the watcher's --dhcp-image too). */
+export function parseImage(text: string): string {
   if (text.length > 255 || !/^[a-z0-9][a-z0-9._\-/:]*(@sha256:[0-9a-f]{64})?$/u.test(text) || text.includes('//')) {
     throw new InvalidArgumentError(`invalid --dhcp-image '${text}': expected an image name like busybox or registry.example/busybox:1.36`);
   }

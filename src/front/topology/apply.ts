@@ -34,7 +34,8 @@ import { readVxlans, type LiveVxlan } from '../../drivers/vxlan.js';
 import { PipeworkError } from '../../model/errors.js';
 import { recordAddresses, type AttachRecord } from '../../model/record.js';
 import { hasHostEnd, type AttachSpec } from '../../spec/attach-spec.js';
-import { containerAction, createContainer, removeContainer, startContainer, stopContainer, type MadeContainer } from './containers.js';
+import { containerAction, createContainer, pruneOwned, removeContainer, startContainer, stopContainer, type MadeContainer } from './containers.js';
+import { forgetOwned, readOwned, recordOwned } from './owned.js';
 import { TopologyFileError, type Problem } from './problems.js';
 import { anythingMade, netnsInode, readLive, writeState, type Live, type StateFile } from './live.js';
 import { hostProblems, planMake, planUnmake, type MakePlan } from './make.js';
@@ -164,7 +165,7 @@ export async function buildSpecs(topology: Topology, live: Live, held: Map<strin
 }
 
 /** Undo what a failed apply did itself (the engine has undone its own part). */
-async function undoOwn(done: { makeSteps: Step[]; created: MadeContainer[]; started: MadeContainer[] }, ctx: RunContext): Promise<string[]> {
+async function undoOwn(done: { makeSteps: Step[]; created: MadeContainer[]; started: MadeContainer[] }, ctx: RunContext, topology: string): Promise<string[]> {
   const failures: string[] = [];
   if (done.makeSteps.length > 0) {
     const ns = hostNs();
@@ -174,7 +175,11 @@ async function undoOwn(done: { makeSteps: Step[]; created: MadeContainer[]; star
       ns.close();
     }
   }
-  for (const c of done.created) await removeContainer(c.runtime, c.id).catch((err: Error) => failures.push(err.message));
+  const removed: string[] = [];
+  for (const c of done.created) {
+    await removeContainer(c.runtime, c.id).then(() => removed.push(c.id), (err: Error) => failures.push(err.message));
+  }
+  if (removed.length > 0) forgetOwned(topology, removed);
   for (const c of done.started) await stopContainer(c.runtime, c.id).catch((err: Error) => failures.push(err.message));
   return failures;
 }
@@ -250,6 +255,8 @@ async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boo
         const action = actions.get(g.key)!;
         if (action.kind === 'create') {
           const id = await createContainer(topology.name, g);
+          // Recorded at once: the record is what makes it this topology's (a label is no proof).
+          recordOwned(topology.name, [{ runtime: g.runtime, id, name: g.container, guest: g.key }]);
           done.created.push({ id, name: g.container, runtime: g.runtime, running: true });
           report.made.containers.push(g.container);
         } else if (action.kind === 'start') {
@@ -291,7 +298,7 @@ async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boo
         labels: engineLinks.map((l) => `links[${l.index}] ${linkName(l)}`),
       });
     } catch (err) {
-      const failures = await undoOwn(done, ctx);
+      const failures = await undoOwn(done, ctx, topology.name);
       const what = [done.makeSteps.length > 0 ? 'the netns and networks it made' : '', done.created.length > 0 ? 'the containers it created' : '', done.started.length > 0 ? 'the containers it started' : ''].filter((w) => w !== '').join(' and ');
       throw addUndoNote(err, failures, what);
     }
@@ -314,12 +321,10 @@ async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boo
 
 function saveState(topology: Topology, live: Live, held: Map<string, HeldGuest>, make: MakePlan, report: ApplyReport): void {
   const devices = new Set([...topology.networks.values()].map((n) => n.device));
-  const containers = new Set([...topology.guests.values()].flatMap((g) => (g.kind === 'image' ? [g.container] : [])));
   const state: StateFile = {
     version: 1, netns: {}, inside: [],
     // What the file names (made now or before) and what is still there of what it made earlier.
     ovsBridges: [...new Set([...make.ovsBridges, ...[...live.ovsBridges].filter((b) => devices.has(b) || !report.removed.ovsBridges.includes(b))])],
-    containers: [...new Set([...report.made.containers, ...live.containers.map((c) => c.name).filter((c) => containers.has(c))])],
   };
   for (const g of topology.guests.values()) {
     if (g.kind !== 'netns') continue;
@@ -435,8 +440,11 @@ async function removeLeftovers(topology: Topology, live: Live, held: Map<string,
   for (const c of live.containers) {
     if (containersInFile.has(c.name)) continue;
     await removeContainer(c.runtime, c.id);
+    forgetOwned(topology.name, [c.id]);
     report.removed.containers.push(c.name);
   }
+  // Recorded containers that are gone (removed by hand) are forgotten.
+  if (readOwned(topology.name).length > live.containers.length - report.removed.containers.length + report.made.containers.length) await pruneOwned(topology.name);
   const netns = [...live.netns.keys()].filter((n) => !netnsInFile.has(n));
   const vxlanNames = new Set((topology.part?.vxlans ?? []).map((d) => d.name));
   const vxlans = [...live.vxlans].filter((v) => !vxlanNames.has(v));

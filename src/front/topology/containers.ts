@@ -1,12 +1,15 @@
 /**
  * `image:` guests: containers a topology starts (Docker, or Podman's Docker-compatible API) with
- * no network of their own (`--network none`), labelled with the topology's name so destroy and
- * later applies find exactly those — however the host was restarted meanwhile.
+ * no network of their own (`--network none`). Each is recorded by id when it is made (owned.ts):
+ * destroy and later applies act on exactly those, however the host was restarted meanwhile. They
+ * are labelled with the topology's name too, for people and filters — but a label is no proof (an
+ * image can carry it, anyone can set it): a container is the topology's only if its id is recorded.
  */
 import { existsSync } from 'node:fs';
 import { ApiUnavailableError, apiMessage, apiRequest, dockerSocketPath } from '../../guest/engine-api.js';
 import { ConflictError, NotFoundError, PipeworkError, UnsupportedError } from '../../model/errors.js';
 import type { Guest } from './model.js';
+import { forgetOwned, readOwned } from './owned.js';
 
 export type Runtime = 'docker' | 'podman';
 
@@ -59,15 +62,19 @@ interface ListedContainer {
   Labels?: Record<string, string> | null;
 }
 
-/** Containers of this topology (labelled), running or not; none when the runtime is not there. */
+/**
+ * Containers this topology made (recorded by id, and labelled), running or not; none when the
+ * runtime is not there. One that merely carries the label is not among them.
+ */
 export async function madeContainers(topology: string, runtime: Runtime): Promise<MadeContainer[]> {
-  if (runtimeSocket(runtime) === undefined) return [];
+  const owned = new Set(readOwned(topology).filter((c) => c.runtime === runtime).map((c) => c.id));
+  if (owned.size === 0 || runtimeSocket(runtime) === undefined) return [];
   const filters = encodeURIComponent(JSON.stringify({ label: [`${TOPOLOGY_LABEL}=${topology}`] }));
   const res = await call(runtime, 'GET', `/containers/json?all=true&filters=${filters}`);
   if (res.status !== 200) throw new PipeworkError(`${runtime} would not list containers: ${apiMessage(res.body)}`);
   return (JSON.parse(res.body) as ListedContainer[])
     // Podman's compat API has honoured label filters loosely in some versions: check again.
-    .filter((c) => c.Labels?.[TOPOLOGY_LABEL] === topology)
+    .filter((c) => c.Labels?.[TOPOLOGY_LABEL] === topology && owned.has(c.Id))
     .map((c) => ({
       id: c.Id, name: (c.Names?.[0] ?? c.Id).replace(/^\//u, ''), runtime, running: c.State === 'running',
       ...(c.Labels?.[GUEST_LABEL] !== undefined && { guest: c.Labels[GUEST_LABEL] }),
@@ -90,14 +97,28 @@ async function inspect(runtime: Runtime, ref: string): Promise<Inspected | undef
 /** What apply does for an image guest: nothing (running), start it (ours, stopped), or create it. */
 export type ContainerAction = { kind: 'running' } | { kind: 'start'; id: string } | { kind: 'create' };
 
+/**
+ * A container found under an image guest's name: adopted if this topology made it (its id is
+ * recorded), refused otherwise — whatever labels it carries. Pure.
+ */
+export function existingAction(
+  topology: string, guest: { runtime: Runtime; container: string }, found: { id: string; labels: Record<string, string>; running: boolean }, ownedIds: readonly string[],
+): ContainerAction | { kind: 'refuse'; message: string } {
+  if (ownedIds.includes(found.id)) return found.running ? { kind: 'running' } : { kind: 'start', id: found.id };
+  const what = `a ${guest.runtime} container named ${guest.container} exists and was not made by topology ${topology}`;
+  const labelled = found.labels[TOPOLOGY_LABEL] === topology
+    ? `: it carries the label ${TOPOLOGY_LABEL}=${topology}, but its id is not one apply recorded (an image, or whoever started it, can set that label)`
+    : '';
+  return { kind: 'refuse', message: `${what}${labelled}; remove or rename it, or name the guest otherwise` };
+}
+
 export async function containerAction(topology: string, guest: Extract<Guest, { kind: 'image' }>): Promise<ContainerAction> {
   const found = await inspect(guest.runtime, guest.container);
   if (!found) return { kind: 'create' };
-  const labels = found.Config?.Labels ?? {};
-  if (labels[TOPOLOGY_LABEL] !== topology) {
-    throw new ConflictError(`a ${guest.runtime} container named ${guest.container} exists and was not made by topology ${topology}; remove or rename it, or name the guest otherwise`);
-  }
-  return found.State?.Running === true ? { kind: 'running' } : { kind: 'start', id: found.Id };
+  const owned = readOwned(topology).filter((c) => c.runtime === guest.runtime).map((c) => c.id);
+  const action = existingAction(topology, guest, { id: found.Id, labels: found.Config?.Labels ?? {}, running: found.State?.Running === true }, owned);
+  if (action.kind === 'refuse') throw new ConflictError(action.message);
+  return action;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -146,6 +167,16 @@ export function startContainer(runtime: Runtime, id: string, name: string): Prom
 
 export async function stopContainer(runtime: Runtime, id: string): Promise<void> {
   await call(runtime, 'POST', `/containers/${encodeURIComponent(id)}/stop?t=0`, undefined, 60_000);
+}
+
+/** Forget recorded containers their runtime no longer knows (removed by hand); a runtime not there is not asked. */
+export async function pruneOwned(topology: string): Promise<void> {
+  const gone: string[] = [];
+  for (const c of readOwned(topology)) {
+    if (runtimeSocket(c.runtime) === undefined) continue;
+    if ((await inspect(c.runtime, c.id)) === undefined) gone.push(c.id);
+  }
+  if (gone.length > 0) forgetOwned(topology, gone);
 }
 
 /** Remove a container (and its anonymous volumes); gone already is fine. */

@@ -14,7 +14,8 @@ import { planStaleCleanup, staleOvsPorts } from '../../host/stale.js';
 import { DHCP_AGENT } from '../../dhcp/paths.js';
 import { PipeworkError } from '../../model/errors.js';
 import { forgetModels } from './cache.js';
-import { removeContainer } from './containers.js';
+import { pruneOwned, removeContainer } from './containers.js';
+import { forgetOwned } from './owned.js';
 import { detachLeftovers, hostNs, leftoverLinks, lockTopology, needs } from './apply.js';
 import { netnsInode, netnsMarked, readLive, removeState } from './live.js';
 import { planUnmake } from './make.js';
@@ -74,8 +75,11 @@ export async function destroyTopology(name: string, topology: Topology | undefin
     held.clear();
     for (const c of live.containers) {
       await removeContainer(c.runtime, c.id);
+      forgetOwned(name, [c.id]);
       report.containers.push(c.name);
     }
+    // What it recorded and its runtime no longer knows; a runtime not reachable now keeps its record.
+    await pruneOwned(name);
     report.netns = [...netns].filter((n) => netnsInode(n) !== undefined);
     // Rows of this topology's ports whose guest died before destroy (their devices went with it).
     const stale = live.ovs?.dbRunning === true ? (await staleOvsPorts(ctx.runner)).filter((p) => p.ids['pipework.owner']?.replace(/^"|"$/gu, '') === owner) : [];

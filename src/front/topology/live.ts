@@ -7,7 +7,8 @@
  *   - a named netns: an entry in the state file with its inode (a netns of the same name made
  *     later by someone else has another), and the alias `pipework-topology:<name>` on its `lo`
  *     (read only when the state file is lost);
- *   - a container: the label `pipework-topology=<name>` (containers/labels survive reboots).
+ *   - a container: its id, recorded when apply made it (owned.ts, kept across reboots as the
+ *     containers are); the label `pipework-topology=<name>` it also carries is no proof alone.
  * The state file (/run/pipework/topology/<name>.json, tmpfs: it goes at a reboot, with the netns
  * it names) also lists the guests whose links have no host end, so a later apply finds leftovers
  * there without entering every namespace of the host.
@@ -21,6 +22,7 @@ import { NETNS_DIR } from '../../guest/resolve.js';
 import { decodeRecord, type AttachRecord } from '../../model/record.js';
 import type { GuestRef } from '../../spec/attach-spec.js';
 import { madeContainers, runtimeSocket, type MadeContainer } from './containers.js';
+import { readOwned } from './owned.js';
 import { ownerText } from './model.js';
 
 export const STATE_DIR = '/run/pipework/topology';
@@ -39,11 +41,10 @@ export interface StateFile {
   /** Guests with links that have no host end (macvlan): entered to find leftovers. */
   inside: { ref: GuestRef; nsInode: number }[];
   /**
-   * An index of the OVS bridges and containers it made (their marks are the proof): when the
-   * file names none and this is empty, Open vSwitch and the runtimes need not be asked.
+   * An index of the OVS bridges it made (their marks are the proof): when the file names none and
+   * this is empty, Open vSwitch need not be asked. (Containers: owned.ts.)
    */
   ovsBridges?: string[];
-  containers?: string[];
 }
 
 export function statePath(topology: string, dir = STATE_DIR): string {
@@ -57,7 +58,6 @@ export function readState(topology: string, dir = STATE_DIR): StateFile | undefi
     return {
       version: 1, netns: parsed.netns ?? {}, inside: parsed.inside,
       ...(Array.isArray(parsed.ovsBridges) && { ovsBridges: parsed.ovsBridges }),
-      ...(Array.isArray(parsed.containers) && { containers: parsed.containers }),
     };
   } catch {
     return undefined;
@@ -194,7 +194,8 @@ export async function readLive(topology: string, runner: Runner, opts: { ovs?: b
     for (const [name, inode] of Object.entries(state.netns)) if (netnsInode(name) === inode) live.netns.set(name, inode);
   }
   const askOvs = opts.ovs === true || state?.ovsBridges === undefined || state.ovsBridges.length > 0;
-  const askRuntimes = opts.containers === true || state?.containers === undefined || state.containers.length > 0;
+  // The runtimes hold only what the record names (madeContainers asks none when it names none).
+  const askRuntimes = opts.containers === true || readOwned(topology).length > 0;
   // Open vSwitch and the runtimes are asked at the same time.
   const runtimes = askRuntimes ? (['docker', 'podman'] as const).filter((r) => runtimeSocket(r) !== undefined) : [];
   const [ovs, marked, containers] = await Promise.all([

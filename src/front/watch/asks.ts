@@ -64,18 +64,20 @@ function envName(entry: string): string {
 }
 
 /** Options a label may carry (the interface comes from the key, the guest is the container). */
-const LABEL_OPTIONS = /^(--direct-phys|-a|-a[46]|-a=[46]|--dhcp-timeout|--dhcp-timeout=.*|--dhcp-image|--dhcp-image=.*)$/su;
+const LABEL_OPTIONS = /^(--direct-phys|-a|-a[46]|-a=[46]|--dhcp-timeout|--dhcp-timeout=.*)$/su;
 /** A pipework_cmd line may also name the interface (-i; eth1 by default). */
-const ENV_OPTIONS = /^(--direct-phys|-a|-a[46]|-a=[46]|-i|-i.+|--dhcp-timeout|--dhcp-timeout=.*|--dhcp-image|--dhcp-image=.*)$/su;
+const ENV_OPTIONS = /^(--direct-phys|-a|-a[46]|-a=[46]|-i|-i.+|--dhcp-timeout|--dhcp-timeout=.*)$/su;
 /** These take the next word as their value when written alone. */
-const TAKES_VALUE = new Set(['-a', '-i', '--dhcp-timeout', '--dhcp-image']);
+const TAKES_VALUE = new Set(['-a', '-i', '--dhcp-timeout']);
 
 /** Why an option is not taken from a container. */
 function refusedOption(word: string, inLabel: boolean): string {
   if (/^-i/u.test(word)) return `-i is not used in a label: the interface is the label's key (${LABEL_PREFIX}<ifname>)`;
   if (/^-l/u.test(word)) return '-l is not accepted from a container: it names a link on the host';
   if (word === '--replace') return '--replace is not accepted from a container';
-  return `option ${word} is not accepted ${inLabel ? 'in a label' : 'in a pipework_cmd variable'} (only --direct-phys, -a, --dhcp-timeout and --dhcp-image${inLabel ? '' : ', -i'})`;
+  // The helper runs that image's code with NET_ADMIN in the container's namespaces.
+  if (/^--dhcp-image(=|$)/u.test(word)) return "--dhcp-image is not accepted from a container: the helper image is the operator's choice (pipework watch --dhcp-image)";
+  return `option ${word} is not accepted ${inLabel ? 'in a label' : 'in a pipework_cmd variable'} (only --direct-phys, -a and --dhcp-timeout${inLabel ? '' : ', -i'})`;
 }
 
 /** Refuse the options a container may not use. */

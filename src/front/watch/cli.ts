@@ -6,7 +6,7 @@
 import { requireRoot } from '../cli/root.js';
 import { takeEarly } from '../signals.js';
 import { makeLogger } from './log.js';
-import { WATCH_HELP, parseWatchArgs, sourcesOf } from './options.js';
+import { WATCH_HELP, formatGrant, parseWatchArgs, sourcesOf } from './options.js';
 import { Watcher } from './watcher.js';
 
 /** A second signal while stopping gives up at once (what runs may be left half-undone). */
@@ -27,7 +27,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     action: 'watch', result: 'started',
     message: request.allow.length === 0
       ? 'no --allow: this watcher serves no host interface, so every label is refused (start it with --allow <hostif>,…)'
-      : `serving ${request.allow.join(', ')}${request.allowDirect ? ' (--direct-phys allowed)' : ''}; image labels ${request.trustImageLabels ? 'trusted' : 'ignored'}${request.once ? '; once' : ''}`,
+      : `serving ${request.allow.map(formatGrant).join(', ')}${request.allowDirect ? ' (--direct-phys allowed)' : ''}; image labels ${request.trustImageLabels ? 'trusted' : 'ignored'}`
+        + `${request.dhcpImage !== undefined ? `; dhcp helper image ${request.dhcpImage}` : ''}${request.once ? '; once' : ''}`,
   });
   const watcher = new Watcher(request, sources, logger);
   let stopping: Promise<void> | undefined;

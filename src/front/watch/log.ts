@@ -56,7 +56,7 @@ export function humanLine(e: LogEntry): string {
       return `${who}${what}: ${e.result}${took}${why}`;
     }
     case 'refuse':
-      return `${who}${e.source ?? 'label'} ${JSON.stringify(e.text ?? '')} ${e.result === 'invalid' ? 'is malformed' : 'is refused'}${why}; the container is left alone`;
+      return `${who}${e.source ?? 'label'}${e.text !== undefined ? ` ${JSON.stringify(e.text)}` : ''} ${e.result === 'invalid' ? 'is malformed' : 'is refused'}${why}; the container is left alone`;
     case 'ignore':
       return `${who}${e.source ?? 'label'} ${JSON.stringify(e.text ?? '')} is ignored${why}`;
     case 'clean':

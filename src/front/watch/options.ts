@@ -4,13 +4,23 @@
  */
 import { InvalidArgumentError, UsageError } from '../../model/errors.js';
 import { checkIfName } from '../../model/ifname.js';
+import { parseVlan } from '../../model/vlan.js';
+import { parseImage } from '../cli/grammar.js';
 
 export type Runtime = 'docker' | 'podman';
 
+/** What --allow grants on one host interface: untagged traffic (no `@`), and these VLANs. */
+export interface AllowGrant {
+  hostIf: string;
+  untagged: boolean;
+  /** Sorted, each once. */
+  vlans: number[];
+}
+
 export interface WatchOptions {
   kind: 'watch';
-  /** The host interfaces this watcher serves (bridges, OVS bridges, NICs); empty: none. */
-  allow: string[];
+  /** The host interfaces this watcher serves (bridges, OVS bridges, NICs), once each; empty: none. */
+  allow: AllowGrant[];
   /** `--direct-phys` labels may move an allowed NIC into a container. */
   allowDirect: boolean;
   /** Act on labels (and pipework_cmd variables) the container only inherited from its image. */
@@ -22,22 +32,35 @@ export interface WatchOptions {
   once: boolean;
   /** One JSON object per line on stdout instead of lines for people on stderr. */
   json: boolean;
+  /** The `dhcp` method's helper image (the operator's choice; a label never names one). */
+  dhcpImage?: string;
 }
 
 export type WatchRequest = WatchOptions | { kind: 'help' };
 
-export const WATCH_HELP = `pipework watch --allow <hostif>[,<hostif>…] [--allow-direct] [--trust-image-labels]
-               [--docker <socket>] [--podman <socket>] [--once] [--json]
+export const WATCH_HELP = `pipework watch --allow <hostif>[@<vlan>[,<vlan>…]][,<hostif>…] [--allow-direct]
+               [--trust-image-labels] [--dhcp-image <image>] [--docker <socket>]
+               [--podman <socket>] [--once] [--json]
   Plumb containers as they start, from their labels, and clean up after them when they die.
   A label pipework.<ifname>=<hostif> <address|dhcp-method> [<mac>][@<vlan>] asks for one
   interface (a classic line without the guest and -i); pipework_cmd* environment variables
   hold whole classic lines (@CONTAINER_NAME@, @CONTAINER_ID@, @INSTANCE@, @HOSTNAME@ and
   @COMPOSE_PROJECT_NAME@ are replaced). All of a container's interfaces are made, or none.
-  --allow <hostif>,…     the only host interfaces labels may use (without it: none, and every
-                         label is refused)
+  A container is plumbed only in a network namespace of its own alone: one that joined
+  another's (--network container:…, ns:…, host, a pod's), or whose namespace another
+  container joined, is refused. An operator's Linux bridge is never changed for a label (a
+  VLAN there needs VLAN filtering turned on by the operator).
+  --allow <hostif>[@<vlan>[,<vlan>…]][,<hostif>…]
+                         the only host interfaces labels may use, and on which VLANs: without
+                         @ a host interface is served untagged only; ovs-lan@10,20 serves VLANs
+                         10 and 20 only (numbers after @ are VLANs until a name starts the next
+                         host interface; add ovs-lan alone for untagged too). Repeatable.
+                         Without it nothing is served, and every label is refused.
   --allow-direct         labels may also use --direct-phys (move an allowed NIC in)
   --trust-image-labels   act on labels and variables the container only inherited from its
                          image (ignored by default: an image's author is not the operator)
+  --dhcp-image <image>   the 'dhcp' method's helper image (default busybox; never pulled; a
+                         label cannot name one)
   --docker <socket>      watch this Docker socket (default: DOCKER_HOST or /var/run/docker.sock)
   --podman <socket>      watch this Podman socket (default: CONTAINER_HOST or /run/podman/podman.sock)
                          Given either, only the sockets given are watched.
@@ -58,14 +81,62 @@ function socketPath(option: string, text: string): string {
   return path;
 }
 
-function allowList(text: string): string[] {
-  const names = text.split(',').map((s) => s.trim());
-  if (names.some((n) => n === '')) throw new InvalidArgumentError(`invalid --allow '${text}': expected host interface names separated by commas`);
-  return names.map((n) => checkIfName(n, 'host interface in --allow'));
+/**
+ * `--allow HOSTIF[@VLAN[,VLAN…]][,HOSTIF…]`: numbers after `@` are VLANs of that host interface
+ * until a word that is not a number starts the next one; a host interface without `@` is served
+ * untagged only. A number where a host interface is expected is refused (it reads as a VLAN
+ * someone forgot the `@` of), so `br0,10` never means an interface named 10.
+ */
+export function parseAllow(text: string): AllowGrant[] {
+  const parts = text.split(',').map((s) => s.trim());
+  if (parts.some((p) => p === '')) throw new InvalidArgumentError(`invalid --allow '${text}': expected host interface names (each with @VLAN,… or not) separated by commas`);
+  const out: AllowGrant[] = [];
+  let current: AllowGrant | undefined;
+  for (const part of parts) {
+    if (current !== undefined && /^\d+$/u.test(part)) {
+      current.vlans.push(parseVlan(part));
+      continue;
+    }
+    const at = part.indexOf('@');
+    const name = at === -1 ? part : part.slice(0, at);
+    if (/^\d+$/u.test(name)) {
+      throw new InvalidArgumentError(`invalid --allow '${text}': '${name}' is a number, not a host interface; VLANs follow a host interface and @ (e.g. br0@${name})`);
+    }
+    const hostIf = checkIfName(name, 'host interface in --allow');
+    if (at === -1) {
+      out.push({ hostIf, untagged: true, vlans: [] });
+      current = undefined;
+    } else {
+      current = { hostIf, untagged: false, vlans: [parseVlan(part.slice(at + 1))] };
+      out.push(current);
+    }
+  }
+  return mergeGrants(out);
+}
+
+/** One grant per host interface, in the order first named: untagged if any says so, every VLAN once. */
+function mergeGrants(grants: readonly AllowGrant[]): AllowGrant[] {
+  const byIf = new Map<string, AllowGrant>();
+  for (const g of grants) {
+    const had = byIf.get(g.hostIf);
+    if (had === undefined) byIf.set(g.hostIf, { hostIf: g.hostIf, untagged: g.untagged, vlans: [...g.vlans] });
+    else {
+      had.untagged ||= g.untagged;
+      had.vlans.push(...g.vlans);
+    }
+  }
+  return [...byIf.values()].map((g) => ({ ...g, vlans: [...new Set(g.vlans)].sort((a, b) => a - b) }));
+}
+
+/** A grant as --allow writes it (what the start line says it serves). */
+export function formatGrant(g: AllowGrant): string {
+  const tagged = g.vlans.length > 0 ? `${g.hostIf}@${g.vlans.join(',')}` : undefined;
+  return [g.untagged ? g.hostIf : undefined, tagged].filter((x) => x !== undefined).join(' and ');
 }
 
 const FLAGS = new Set(['--allow-direct', '--trust-image-labels', '--once', '--json', '-h', '--help']);
-const VALUED = new Set(['--allow', '--docker', '--podman']);
+const VALUED = new Set(['--allow', '--docker', '--podman', '--dhcp-image']);
+const NEEDS: Record<string, string> = { '--allow': 'host interface names', '--dhcp-image': 'an image name' };
 
 /** `argv` as main.ts hands it over: the verb `watch` first. */
 export function parseWatchArgs(argv: readonly string[]): WatchRequest {
@@ -92,10 +163,14 @@ export function parseWatchArgs(argv: readonly string[]): WatchRequest {
     let value: string | undefined;
     if (eq > 0 && name !== arg) value = arg.slice(eq + 1);
     else value = args[++i];
-    if (value === undefined) throw new UsageError(`option ${name} needs ${name === '--allow' ? 'host interface names' : 'a socket path'}`);
+    if (value === undefined) throw new UsageError(`option ${name} needs ${NEEDS[name] ?? 'a socket path'}`);
     switch (name) {
       case '--allow':
-        for (const n of allowList(value)) if (!out.allow.includes(n)) out.allow.push(n);
+        out.allow = mergeGrants([...out.allow, ...parseAllow(value)]);
+        break;
+      case '--dhcp-image':
+        if (out.dhcpImage !== undefined) throw new UsageError('--dhcp-image given twice: one helper image per watcher');
+        out.dhcpImage = parseImage(value);
         break;
       case '--docker':
         if (out.docker !== undefined) throw new UsageError('--docker given twice: one Docker daemon per watcher');

@@ -12,6 +12,7 @@ import { cleanStale } from '../../engine/detach.js';
 import type { Runner } from '../../exec/runner.js';
 import { pokeSupervisor } from '../../dhcp/supervisor.js';
 import { staleOvsPorts } from '../../host/stale.js';
+import { NotOwnNetnsError } from '../../guest/exclusive.js';
 import { PipeworkError } from '../../model/errors.js';
 import { decodeRecord, recordAddresses } from '../../model/record.js';
 import type { AttachSpec } from '../../spec/attach-spec.js';
@@ -20,7 +21,8 @@ import { ImageCache, RuntimeDownError, inspectContainer, listRunning } from './a
 import { LABEL_PREFIX, asksForPipework, readAsks, type Ask, type Problem } from './asks.js';
 import type { LogEntry, Logger } from './log.js';
 import type { Runtime, WatchOptions } from './options.js';
-import { refuseRequest, refuseSpec, type Policy } from './policy.js';
+import { narrowSpec } from './narrow.js';
+import { policyOf, refuseRequest, refuseSpec, type Policy } from './policy.js';
 import { IdleCollector } from './idle.js';
 import { KeyedQueue, Slots, type Task } from './queue.js';
 import { Source, type SourceInfo } from './source.js';
@@ -99,7 +101,7 @@ export class Watcher {
   failures = 0;
 
   constructor(private readonly options: WatchOptions, sources: SourceInfo[], private readonly logger: Logger, private readonly runner?: Runner) {
-    this.policy = { allow: new Set(options.allow), allowDirect: options.allowDirect };
+    this.policy = policyOf(options);
     this.collector = new IdleCollector(() => this.queue.size === 0);
     this.queue = new KeyedQueue<Job>((key, task, signal) => this.work(key, task, signal).finally(() => this.collector.touch()), (key, err) => {
       this.logger.log({ action: 'watch', result: 'error', message: `internal error on ${key}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}` });
@@ -235,7 +237,7 @@ export class Watcher {
     const specs: AttachSpec[] = [];
     for (const a of asks) {
       try {
-        const spec = await classicSpec(a.request, ctx, WATCH_OWNER);
+        const spec = narrowSpec(await classicSpec(a.request, ctx, WATCH_OWNER), this.options.dhcpImage !== undefined ? { dhcpImage: this.options.dhcpImage } : {});
         const why = refuseSpec(spec, this.policy);
         if (why !== undefined) refused.push({ source: a.source, text: a.text, why, invalid: false });
         specs.push(spec);
@@ -255,7 +257,10 @@ export class Watcher {
     if (read === undefined) return;
     const { base, asks, refused } = read;
     await this.slots.use(async () => {
-      const ctx = newRun({ signal, ...(this.runner && { runner: this.runner }), ...(this.failAt && { failAt: this.failAt }) });
+      const ctx = newRun({
+        signal, purpose: `watch: start of ${read.name}`, onWait: (line) => this.logger.log({ ...base, action: 'wait', message: line }),
+        ...(this.runner && { runner: this.runner }), ...(this.failAt && { failAt: this.failAt }),
+      });
       const specs = refused.length === 0 ? await this.specsOf(asks, ctx, refused) : [];
       if (refused.length > 0) {
         this.failures++;
@@ -267,6 +272,13 @@ export class Watcher {
         outcomes = await attachSpecs(specs, ctx, { labels: asks.map((a) => a.source) });
       } catch (err) {
         if (!(err instanceof PipeworkError)) throw err;
+        if (err instanceof NotOwnNetnsError) {
+          // Not the container's namespace alone: refused before anything was changed.
+          this.failures++;
+          const why = err.cause instanceof NotOwnNetnsError ? err.cause : err;
+          this.logger.log({ ...base, action: 'refuse', result: 'refused', source: asks.map((a) => a.source).join(', '), message: why.message });
+          return;
+        }
         // Stopped by the container's death or the watcher's: the engine undid it, as it does a
         // failure, and its message says what was undone (only what the kernel shows gone).
         const interrupted = signal.aborted;
