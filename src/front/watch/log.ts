@@ -16,7 +16,9 @@ export type LogAction =
   /** A label or variable inherited from the image, not trusted. */
   | 'ignore'
   /** What a dead container left on the host, cleaned. */
-  | 'clean';
+  | 'clean'
+  /** A run waits for another pipework run (named) to let go of what it needs. */
+  | 'wait';
 
 export interface LogEntry {
   action: LogAction;
@@ -63,6 +65,7 @@ export function humanLine(e: LogEntry): string {
       return `${who}${e.result === 'nothing' ? 'died; nothing of it was left on the host' : `died; ${e.message ?? e.result}`}${took}`;
     case 'connect':
     case 'watch':
+    case 'wait':
       return `${who}${e.message ?? e.result}`;
   }
 }

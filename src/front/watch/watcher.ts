@@ -258,7 +258,7 @@ export class Watcher {
     const { base, asks, refused } = read;
     await this.slots.use(async () => {
       const ctx = newRun({
-        signal, purpose: `watch: start of ${read.name}`, onWait: (line) => this.logger.log({ ...base, action: 'wait', message: line }),
+        signal, purpose: `watch: start of ${read.name}`, onWait: (line) => this.logger.log({ ...base, action: 'wait', result: 'waiting', message: line }),
         ...(this.runner && { runner: this.runner }), ...(this.failAt && { failAt: this.failAt }),
       });
       const specs = refused.length === 0 ? await this.specsOf(asks, ctx, refused) : [];
