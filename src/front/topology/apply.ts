@@ -31,14 +31,14 @@ import { parseGuestRef, resolveGuest } from '../../guest/resolve.js';
 import { HostLinkCache, readHostLink, type HostLink } from '../../host/facts.js';
 import { readOvsPortTable } from '../../host/ovs-facts.js';
 import { readVxlans, type LiveVxlan } from '../../drivers/vxlan.js';
-import { PipeworkError } from '../../model/errors.js';
+import { InterruptedError, PipeworkError } from '../../model/errors.js';
 import { recordAddresses, type AttachRecord } from '../../model/record.js';
 import { hasHostEnd, type AttachSpec } from '../../spec/attach-spec.js';
 import { containerAction, createContainer, pruneOwned, removeContainer, startContainer, stopContainer, type MadeContainer } from './containers.js';
 import { forgetOwned, readOwned, recordOwned } from './owned.js';
 import { TopologyFileError, type Problem } from './problems.js';
-import { anythingMade, netnsInode, readLive, writeState, type Live, type StateFile } from './live.js';
-import { hostProblems, planMake, planUnmake, type MakePlan } from './make.js';
+import { anythingMade, markedLinks, netnsInode, readLive, removeState, writeState, type Live, type StateFile } from './live.js';
+import { bridgeRelease, hostProblems, planMake, planUnmake, type MakePlan } from './make.js';
 import { linkName, ownerText, type Guest, type Link, type Topology } from './model.js';
 import { quickUnchanged } from './quick.js';
 import { assignAuto, guestRefOf, specOf } from './specs.js';
@@ -199,13 +199,26 @@ export function needs(topology: Topology, ctx: RunContext): { ovs: boolean; cont
   return { ovs, containers };
 }
 
-/** Hold the topology: two runs on one topology never interleave. */
-export function lockTopology(name: string, ctx: RunContext): Promise<{ release(): void }> {
-  return acquire([`topology/${name}`], { signal: ctx.signal, purpose: ctx.purpose, ...(ctx.onWait && { onWait: ctx.onWait }), what: () => `topology ${name}` });
+/**
+ * Hold the topology, and the Linux bridges it may make or share: two runs on one topology never
+ * interleave, and two topologies sharing a bridge take turns on it (making it, marking it as
+ * theirs, leaving it) — all taken at once, in one order, so no two runs wait on each other.
+ */
+export function lockTopology(name: string, bridges: Iterable<string>, ctx: RunContext): Promise<{ release(): void }> {
+  return acquire([`topology/${name}`, ...[...bridges].map((b) => `bridge/${b}`)], {
+    signal: ctx.signal, purpose: ctx.purpose, ...(ctx.onWait && { onWait: ctx.onWait }),
+    what: (key) => (key.startsWith('bridge/') ? `bridge ${key.slice('bridge/'.length)}` : `topology ${name}`),
+  });
+}
+
+/** The Linux bridges a file may make or share (not its external ones). */
+export function ownBridges(topology: Topology): string[] {
+  return [...topology.networks.values()].filter((n) => n.kind === 'bridge' && !n.external).map((n) => n.device);
 }
 
 export async function applyTopology(topology: Topology, ctx: RunContext, opts: { deep?: boolean } = {}): Promise<ApplyReport> {
-  const lock = ctx.dryRun ? undefined : await lockTopology(topology.name, ctx);
+  // (The bridges it made that the file no longer names are taken too: it may leave them.)
+  const lock = ctx.dryRun ? undefined : await lockTopology(topology.name, [...ownBridges(topology), ...markedLinks(topology.name)], ctx);
   try {
     return await applyHeld(topology, ctx, opts);
   } finally {
@@ -264,9 +277,15 @@ async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boo
           done.started.push({ id: action.id, name: g.container, runtime: g.runtime, running: true });
           report.made.started.push(g.container);
         }
-        if (ctx.signal.aborted) throw new PipeworkError('interrupted while starting containers');
+        if (ctx.signal.aborted) throw new InterruptedError(`interrupted by ${typeof ctx.signal.reason === 'string' ? ctx.signal.reason : 'a signal'} while starting containers`);
       }
       if (make.steps.length > 0) {
+        // What it is about to make is written down first: whatever a run given up half-way leaves
+        // is then found by the next apply or destroy.
+        if (make.netns.length > 0) {
+          const before = live.state ?? { version: 1 as const, netns: {}, inside: [] };
+          writeState(topology.name, { ...before, netns: { ...before.netns, ...Object.fromEntries(make.netns.map((n) => [n, 0])) } });
+        }
         const ns = hostNs();
         try {
           done.makeSteps = make.steps;
@@ -299,6 +318,11 @@ async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boo
       });
     } catch (err) {
       const failures = await undoOwn(done, ctx, topology.name);
+      // What it was about to make is undone: the state is as it was.
+      if (make.netns.length > 0) {
+        if (live.state !== undefined) writeState(topology.name, live.state);
+        else removeState(topology.name);
+      }
       const what = [done.makeSteps.length > 0 ? 'the netns and networks it made' : '', done.created.length > 0 ? 'the containers it created' : '', done.started.length > 0 ? 'the containers it started' : ''].filter((w) => w !== '').join(' and ');
       throw addUndoNote(err, failures, what);
     }
@@ -448,14 +472,24 @@ async function removeLeftovers(topology: Topology, live: Live, held: Map<string,
   const netns = [...live.netns.keys()].filter((n) => !netnsInFile.has(n));
   const vxlanNames = new Set((topology.part?.vxlans ?? []).map((d) => d.name));
   const vxlans = [...live.vxlans].filter((v) => !vxlanNames.has(v));
-  const bridges = [...live.bridges].filter((b) => !devices.has(b) && (readHostLink(b)?.ports.filter((p) => !vxlans.includes(p)).length ?? 0) === 0);
+  // A bridge it made that the file no longer names goes once nothing is plugged in, unless another
+  // topology shares it: then only this one's name leaves its mark.
+  const bridges: string[] = [];
+  const leave: Step[] = [];
+  for (const b of live.bridges) {
+    if (devices.has(b)) continue;
+    const link = readHostLink(b);
+    const release = bridgeRelease(b, link?.alias, topology.name, link?.ports.filter((p) => !vxlans.includes(p)) ?? []);
+    if (release.remove) bridges.push(b);
+    else if (release.step) leave.push(release.step);
+  }
   const ovsBridges: string[] = [];
   for (const b of live.ovsBridges) {
     if (devices.has(b)) continue;
     const res = await ctx.runner.run(['ovs-vsctl', '--timeout=10', 'list-ports', b], { timeoutMs: 15_000 });
     if (res.code === 0 && res.stdout.trim() === '') ovsBridges.push(b);
   }
-  const steps = planUnmake({ netns, bridges, ovsBridges, vxlans });
+  const steps = [...leave, ...planUnmake({ netns, bridges, ovsBridges, vxlans })];
   if (steps.length > 0) {
     const ns = hostNs();
     try {

@@ -16,9 +16,10 @@ import { PipeworkError } from '../../model/errors.js';
 import { forgetModels } from './cache.js';
 import { pruneOwned, removeContainer } from './containers.js';
 import { forgetOwned } from './owned.js';
-import { detachLeftovers, hostNs, leftoverLinks, lockTopology, needs } from './apply.js';
-import { netnsInode, netnsMarked, readLive, removeState } from './live.js';
-import { planUnmake } from './make.js';
+import { detachLeftovers, hostNs, leftoverLinks, lockTopology, needs, ownBridges } from './apply.js';
+import { markedLinks, netnsInode, netnsMarked, readLive, removeState } from './live.js';
+import { bridgeRelease, planUnmake } from './make.js';
+import type { Step } from '../../engine/plan.js';
 import { ownerText, type Topology } from './model.js';
 import { guestRefOf } from './specs.js';
 
@@ -36,7 +37,8 @@ export interface DestroyReport {
 }
 
 export async function destroyTopology(name: string, topology: Topology | undefined, ctx: RunContext): Promise<DestroyReport> {
-  const lock = ctx.dryRun ? undefined : await lockTopology(name, ctx);
+  // The bridges it made (or shares) are locked with it: another topology may be leaving or taking them.
+  const lock = ctx.dryRun ? undefined : await lockTopology(name, [...(topology ? ownBridges(topology) : []), ...markedLinks(name)], ctx);
   const held = new Map<string, HeldGuest>();
   try {
     const owner = ownerText(name);
@@ -91,11 +93,16 @@ export async function destroyTopology(name: string, topology: Topology | undefin
       if (first.length > 0) await execute([{ plan: { guestLabel: 'the host', steps: first, warnings: [], outcome: 'removed' }, ns: host }], withoutFail(ctx));
       // Bridges last, once the netns (and the veths in them) are gone — and only if empty.
       await settle(() => [...live.bridges].every((b) => (readHostLink(b)?.ports.length ?? 0) === 0));
+      const leave: Step[] = [];
       for (const b of live.bridges) {
         const link = readHostLink(b);
         if (!link) continue;
-        if (link.ports.length === 0) report.bridges.push(b);
-        else report.kept.push(`${b} (ports ${link.ports.join(', ')} are not this topology's)`);
+        const release = bridgeRelease(b, link.alias, name, link.ports);
+        if (release.remove) report.bridges.push(b);
+        else if (release.step) {
+          leave.push(release.step);
+          report.kept.push(`${b} (topology ${release.others.join(', ')} uses it too)`);
+        } else report.kept.push(`${b} (ports ${link.ports.join(', ')} are not this topology's)`);
       }
       for (const b of live.ovsBridges) {
         const res = await ctx.runner.run(['ovs-vsctl', '--timeout=10', 'list-ports', b], { timeoutMs: 15_000 });
@@ -103,7 +110,7 @@ export async function destroyTopology(name: string, topology: Topology | undefin
         if (res.code === 0 && ports.length === 0) report.ovsBridges.push(b);
         else report.kept.push(`${b} (ports ${ports.join(', ')} are not this topology's)`);
       }
-      const last = planUnmake({ netns: [], bridges: report.bridges, ovsBridges: report.ovsBridges });
+      const last = [...leave, ...planUnmake({ netns: [], bridges: report.bridges, ovsBridges: report.ovsBridges })];
       if (last.length > 0) await execute([{ plan: { guestLabel: 'the host', steps: last, warnings: [], outcome: 'removed' }, ns: host }], withoutFail(ctx));
     } finally {
       host.close();

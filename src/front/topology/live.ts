@@ -2,8 +2,9 @@
  * What a topology has made, read back from the host, and the marks that say so. Every mark is on
  * the thing itself or proves it, so destroy never removes what it did not make:
  *   - links: the engine's record on each interface, with owner `topology:<name>`;
- *   - a Linux bridge: its alias `pipework-topology:<name>`; an OVS bridge: its external-id
- *     `pipework.topology=<name>` (kept in OVS's database across reboots);
+ *   - a Linux bridge: its alias `pipework-topology:<name>[,<name>…]` — every topology that uses a
+ *     bridge one of them made is its co-owner, and it goes when the last of them does; an OVS
+ *     bridge: its external-id `pipework.topology=<name>` (kept in OVS's database across reboots);
  *   - a named netns: an entry in the state file with its inode (a netns of the same name made
  *     later by someone else has another), and the alias `pipework-topology:<name>` on its `lo`
  *     (read only when the state file is lost);
@@ -28,15 +29,32 @@ import { ownerText } from './model.js';
 export const STATE_DIR = '/run/pipework/topology';
 const SYS = '/sys/class/net';
 
+const MARK_PREFIX = 'pipework-topology:';
+
 /** The alias marking a Linux bridge or a netns's `lo` as made by a topology. */
 export function markText(topology: string): string {
-  return `pipework-topology:${topology}`;
+  return `${MARK_PREFIX}${topology}`;
+}
+
+/** The topologies a mark names (a bridge's may name several co-owners); [] for anything else. */
+export function markedBy(alias: string | undefined): string[] {
+  if (alias?.startsWith(MARK_PREFIX) !== true) return [];
+  return alias.slice(MARK_PREFIX.length).split(',').filter((t) => /^[a-z0-9][a-z0-9-]{0,15}(?:@[A-Za-z0-9][A-Za-z0-9_.-]{0,62})?$/u.test(t));
+}
+
+/** A mark naming these topologies (undefined: none left, the alias goes). */
+export function markOf(topologies: readonly string[]): string | undefined {
+  const list = [...new Set(topologies)].sort();
+  return list.length > 0 ? `${MARK_PREFIX}${list.join(',')}` : undefined;
 }
 export const OVS_MARK_KEY = 'pipework.topology';
 
 export interface StateFile {
   version: 1;
-  /** Named netns this topology made: name → inode. */
+  /**
+   * Named netns this topology made: name → inode; 0 while the apply that makes it runs (written
+   * before it is made: a run given up half-way leaves it findable, by its mark).
+   */
   netns: Record<string, number>;
   /** Guests with links that have no host end (macvlan): entered to find leftovers. */
   inside: { ref: GuestRef; nsInode: number }[];
@@ -156,6 +174,17 @@ export async function netnsMarked(runner: Runner, name: string, topology: string
   }
 }
 
+/** The Linux bridges (and VXLAN devices) whose mark names this topology (sysfs alone). */
+export function markedLinks(topology: string): string[] {
+  let names: string[] = [];
+  try {
+    names = readdirSync(SYS);
+  } catch {
+    // no sysfs: nothing found
+  }
+  return names.filter((n) => markedBy(readText(`${SYS}/${n}/ifalias`)).includes(topology));
+}
+
 /**
  * What this topology has made, from the host alone (sysfs, one OVS query, the runtimes' APIs).
  * Open vSwitch and the runtimes are asked only when the file or the state file may involve
@@ -176,7 +205,7 @@ export async function readLive(topology: string, runner: Runner, opts: { ovs?: b
   for (const name of names) {
     const alias = readText(`${SYS}/${name}/ifalias`);
     if (alias === undefined || alias === '') continue;
-    if (alias === mark) {
+    if (alias === mark || markedBy(alias).includes(topology)) {
       if (readText(`${SYS}/${name}/bridge/bridge_id`) !== undefined) live.bridges.add(name);
       else live.vxlans.add(name);
       continue;
@@ -191,7 +220,12 @@ export async function readLive(topology: string, runner: Runner, opts: { ovs?: b
   const state = readState(topology);
   if (state) {
     live.state = state;
-    for (const [name, inode] of Object.entries(state.netns)) if (netnsInode(name) === inode) live.netns.set(name, inode);
+    for (const [name, inode] of Object.entries(state.netns)) {
+      const now = netnsInode(name);
+      if (now === undefined) continue;
+      // One an apply was about to make: its if it carries its mark (it was made, then the run gave up).
+      if (now === inode || (inode === 0 && await netnsMarked(runner, name, topology))) live.netns.set(name, now);
+    }
   }
   const askOvs = opts.ovs === true || state?.ovsBridges === undefined || state.ovsBridges.length > 0;
   // The runtimes hold only what the record names (madeContainers asks none when it names none).

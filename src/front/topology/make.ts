@@ -10,9 +10,9 @@ import type { Step } from '../../engine/plan.js';
 import type { HostLink } from '../../host/facts.js';
 import type { OvsFacts } from '../../host/ovs-facts.js';
 import { OVS_TIMEOUT } from '../../host/ovs-facts.js';
-import { PipeworkError } from '../../model/errors.js';
+import { ConflictError, PipeworkError } from '../../model/errors.js';
 import type { Problem } from './problems.js';
-import { markText, OVS_MARK_KEY, type Live } from './live.js';
+import { markedBy, markOf, markText, OVS_MARK_KEY, type Live } from './live.js';
 import type { Network, Topology } from './model.js';
 
 export interface MakePlan {
@@ -95,7 +95,17 @@ export function planMake(
   }
   const made = new Set<string>();
   for (const n of topology.networks.values()) {
-    if (n.external || made.has(n.device) || networkPresent(n, link, live.ovs)) continue;
+    if (n.external || made.has(n.device)) continue;
+    if (networkPresent(n, link, live.ovs)) {
+      // A bridge another topology made is this one's too from now on: it goes with the last of them.
+      const alias = link(n.device)?.alias;
+      const owners = markedBy(alias);
+      if (n.kind === 'bridge' && owners.length > 0 && !owners.includes(topology.name)) {
+        made.add(n.device);
+        plan.steps.push(coOwnStep(n.device, alias!, markOf([...owners, topology.name])!, topology.name));
+      }
+      continue;
+    }
     made.add(n.device);
     if (n.kind === 'bridge') {
       plan.bridges.push(n.device);
@@ -104,6 +114,8 @@ export function planMake(
           title: `create bridge ${n.device}`,
           action: { kind: 'ip', place: 'host', args: ['link', 'add', 'name', n.device, ...(n.mtu !== undefined ? ['mtu', String(n.mtu)] : []), 'type', 'bridge'] },
           undo: [{ kind: 'ip', place: 'host', args: ['link', 'del', 'dev', n.device], onlyIfBridgeEmpty: n.device }],
+          // A run of the command line may make it at the same moment (topologies take turns on it).
+          raceOk: { bridgeExists: n.device },
         },
         {
           title: `mark bridge ${n.device} as made by topology ${topology.name}`,
@@ -135,6 +147,32 @@ export function planMake(
     plan.changes.push(...vx.changes);
   }
   return plan;
+}
+
+/** Add `topology` to the co-owners a bridge's mark names; undone by putting the mark back as it was. */
+function coOwnStep(bridge: string, before: string, after: string, topology: string): Step {
+  if (Buffer.byteLength(after) > 255) {
+    throw new ConflictError(`bridge ${bridge} is shared by too many topologies to name them all on it (${before.slice('pipework-topology:'.length)}); give topology ${topology} a bridge of its own`);
+  }
+  return {
+    title: `mark bridge ${bridge} as used by topology ${topology} too`,
+    action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'alias', after] },
+    undo: [{ kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'alias', before] }],
+  };
+}
+
+/**
+ * What a topology's leaving does to a bridge it (co-)owns: the bridge goes when this topology was
+ * the last to own it and nothing is plugged in any more; otherwise only its name leaves the mark.
+ */
+export function bridgeRelease(bridge: string, alias: string | undefined, topology: string, ports: readonly string[]): { remove: true } | { remove: false; step?: Step; others: string[] } {
+  const others = markedBy(alias).filter((t) => t !== topology);
+  if (others.length === 0 && ports.length === 0) return { remove: true };
+  if (others.length === 0) return { remove: false, others };
+  return {
+    remove: false, others,
+    step: { title: `leave bridge ${bridge} to topology ${others.join(', ')}`, action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'alias', markOf(others)!] }, undo: [] },
+  };
 }
 
 /** Steps that remove netns, bridges and OVS bridges a topology made (each only if it is still there). */
