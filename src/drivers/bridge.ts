@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError, UnsupportedError } from '../model/errors.
 import type { AttachRecord } from '../model/record.js';
 import { hostLink, type Facts } from '../engine/facts.js';
 import type { Step } from '../engine/plan.js';
-import type { Drift, Driver, DriverInput, HostSidePlan } from './driver.js';
+import { changes, lockKey, type Drift, type Driver, type DriverInput, type HostSidePlan } from './driver.js';
 import { hostEndDrift, planVeth, removeGuestLinkStep, upStep } from './veth.js';
 
 /** The classic tool's refusal, kept where the kernel has no bridge VLAN filtering. */
@@ -154,4 +154,13 @@ export const bridgeDriver: Driver<'bridge'> = {
     drifts.push(...hostEndDrift(facts, localIf));
     return drifts;
   },
+
+  // A port joins beside other runs' ports, and making a missing bridge may race another run's
+  // making it (the loser uses the winner's): both shared. Turning its VLAN filtering on is done
+  // alone, as is undoing a bridge made (the executor takes undo's keys alone).
+  locks({ host }) {
+    const key = lockKey.bridge(host.bridge);
+    return host.vlan === undefined ? { uses: [key], changes: [] } : changes(key);
+  },
+  locksOf: (record) => ({ uses: [lockKey.bridge(record.hostIf)], changes: [] }),
 };

@@ -5,7 +5,8 @@
  */
 import type { Facts, GuestInfo } from '../engine/facts.js';
 import type { AttachNames } from '../engine/names.js';
-import type { Step } from '../engine/plan.js';
+import type { HostLocks, Step } from '../engine/plan.js';
+export { lockKey } from '../engine/plan.js';
 import type { AttachRecord } from '../model/record.js';
 import type { AttachSpec, HostKind, HostSide } from '../spec/attach-spec.js';
 
@@ -49,4 +50,16 @@ export interface Driver<K extends HostKind> {
   planDel(record: AttachRecord, guestIf: string): Step[];
   /** The host side, live, against the spec (an interface pipework made with this configuration). */
   check(input: DriverInput<K>): Drift[];
+  /**
+   * What an attach of this kind uses on the host (other runs may use it too) and changes there
+   * (alone), as lock keys: for the spec, as the facts say the host is now.
+   */
+  locks(input: DriverInput<K>): HostLocks;
+  /** The same for removing what an attach of this kind made (from its record). */
+  locksOf(record: AttachRecord): HostLocks;
+}
+
+/** Uses nothing, changes these. */
+export function changes(...keys: (string | undefined)[]): HostLocks {
+  return { uses: [], changes: keys.filter((k): k is string => k !== undefined) };
 }

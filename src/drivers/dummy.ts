@@ -1,7 +1,7 @@
 /** `dummy*`: a dummy interface made directly inside the guest (no host side remains). */
 import { NS_PATH_IN_CHILD } from '../exec/runner.js';
 import { featureText } from '../host/kernel.js';
-import type { Driver } from './driver.js';
+import { changes, type Driver } from './driver.js';
 import { removeGuestLinkStep } from './veth.js';
 
 export const dummyDriver: Driver<'dummy'> = {
@@ -29,4 +29,7 @@ export const dummyDriver: Driver<'dummy'> = {
 
   planDel: (record, guestIf) => [removeGuestLinkStep(guestIf, record)],
   check: () => [],
+  // Nothing of it is on the host.
+  locks: () => changes(),
+  locksOf: () => changes(),
 };

@@ -7,7 +7,7 @@ import { NS_PATH_IN_CHILD } from '../exec/runner.js';
 import { InvalidArgumentError, NotFoundError } from '../model/errors.js';
 import { hostLink } from '../engine/facts.js';
 import { featureText } from '../host/kernel.js';
-import type { Driver } from './driver.js';
+import { changes, lockKey, type Driver } from './driver.js';
 import { removeGuestLinkStep } from './veth.js';
 
 export function pkeyHex(pkey: number): string {
@@ -45,4 +45,6 @@ export const ipoibDriver: Driver<'ipoib'> = {
 
   planDel: (record, guestIf) => [removeGuestLinkStep(guestIf, record)],
   check: () => [],
+  locks: ({ host }) => changes(lockKey.nic(host.parent)),
+  locksOf: (record) => changes(lockKey.nic(record.hostIf)),
 };

@@ -8,7 +8,7 @@ import type { AttachRecord } from '../model/record.js';
 import { hostLink } from '../engine/facts.js';
 import type { Step } from '../engine/plan.js';
 import { featureText } from '../host/kernel.js';
-import type { Driver, DriverInput, HostSidePlan } from './driver.js';
+import { changes, lockKey, type Driver, type DriverInput, type HostSidePlan } from './driver.js';
 import { removeGuestLinkStep } from './veth.js';
 import { planNicDown, planVlanIf, planVlanRemoval, upIfDown } from './vlan.js';
 
@@ -73,4 +73,8 @@ export const macvlanDriver: Driver<'macvlan'> = {
     if (!link) return [{ what: `${parent}, the macvlan's parent, is gone`, repair: [] }];
     return link.up ? [] : [{ what: `${parent}, the macvlan's parent, is down`, repair: upIfDown(parent, facts).steps }];
   },
+
+  // The NIC (and its VLAN sub-interface) may be brought up, made, or taken down with its last user: alone.
+  locks: ({ host, names }) => changes(lockKey.nic(host.parent), host.vlan !== undefined ? lockKey.nic(names.vlanIf!) : undefined),
+  locksOf: (record) => changes(lockKey.nic(record.hostIf), record.vlanIf !== undefined ? lockKey.nic(record.vlanIf) : undefined),
 };

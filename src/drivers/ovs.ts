@@ -8,7 +8,7 @@ import { formatOwner } from '../spec/owner.js';
 import { hostLink, type GuestInfo } from '../engine/facts.js';
 import type { Step } from '../engine/plan.js';
 import { OVS_TIMEOUT, type OvsFacts } from '../host/ovs-facts.js';
-import type { Drift, Driver, DriverInput } from './driver.js';
+import { lockKey, type Drift, type Driver, type DriverInput } from './driver.js';
 import { hostEndDrift, planVeth, removeGuestLinkStep, upStep } from './veth.js';
 
 /** ovs-vsctl can exit 0 and still have failed to make the device. */
@@ -165,4 +165,8 @@ export const ovsDriver: Driver<'ovs'> = {
     drifts.push(...hostEndDrift(facts, localIf));
     return drifts;
   },
+
+  // Ports are added beside others', and a missing bridge is made with --may-exist: shared.
+  locks: ({ host }) => ({ uses: [lockKey.ovs(host.bridge)], changes: [] }),
+  locksOf: (record) => ({ uses: [lockKey.ovs(record.hostIf)], changes: [] }),
 };

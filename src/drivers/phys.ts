@@ -10,7 +10,7 @@ import { NotFoundError } from '../model/errors.js';
 import type { AttachRecord } from '../model/record.js';
 import { hostLink } from '../engine/facts.js';
 import type { Step } from '../engine/plan.js';
-import type { Driver, DriverInput, HostSidePlan } from './driver.js';
+import { changes, lockKey, type Driver, type DriverInput, type HostSidePlan } from './driver.js';
 import { VLAN_MARK, planNicDown, planVlanIf, planVlanRemoval, upIfDown } from './vlan.js';
 
 export const physDriver: Driver<'phys'> = {
@@ -104,6 +104,8 @@ export const physDriver: Driver<'phys'> = {
   },
 
   check: () => [],
+  locks: ({ host, names }) => changes(lockKey.nic(host.device), host.vlan !== undefined ? lockKey.nic(names.vlanIf!) : undefined),
+  locksOf: (record) => changes(lockKey.nic(record.hostIf), record.vlanIf !== undefined ? lockKey.nic(record.vlanIf) : undefined),
 };
 
 /**

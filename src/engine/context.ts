@@ -7,6 +7,7 @@ import { processRunner, type Runner } from '../exec/runner.js';
 import { HostLinkCache } from '../host/facts.js';
 import type { OvsFacts, OvsPortRow } from '../host/ovs-facts.js';
 import type { DockerIndex } from '../guest/docker-index.js';
+import type { HeldKeys } from './lock.js';
 
 /** Test hook: make a step fail, to prove rollback everywhere (PIPEWORK_FAIL_STEP). */
 export interface FailPoint {
@@ -36,6 +37,8 @@ export interface RunContext {
    * no longer aborts it (src/front/signals.ts).
    */
   commit: () => void;
+  /** The locks this run holds, so none of them stops it again (src/engine/lock.ts). */
+  held: HeldKeys;
 }
 
 export interface RunCache {
@@ -60,6 +63,15 @@ export interface RunOptions {
   commit?: () => void;
 }
 
+function sayOnce(say: (line: string) => void): (line: string) => void {
+  const said = new Set<string>();
+  return (line) => {
+    if (said.has(line)) return;
+    said.add(line);
+    say(line);
+  };
+}
+
 export function newRun(options: RunOptions = {}): RunContext {
   return {
     runner: options.runner ?? processRunner,
@@ -69,8 +81,10 @@ export function newRun(options: RunOptions = {}): RunContext {
     ...(options.onProgress && { onProgress: options.onProgress }),
     concurrency: options.concurrency ?? 8,
     purpose: options.purpose ?? 'a pipework run',
-    ...(options.onWait && { onWait: options.onWait }),
+    // Said once a run for each holder and thing (a run takes its host locks again at each wave).
+    ...(options.onWait && { onWait: sayOnce(options.onWait) }),
     commit: options.commit ?? (() => undefined),
+    held: new Map(),
     cache: { hostLinks: new HostLinkCache(), programs: new Map() },
   };
 }

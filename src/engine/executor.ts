@@ -18,11 +18,29 @@ import { linkInUse, vlanKept } from '../host/link-users.js';
 import { OVS_TIMEOUT } from '../host/ovs-facts.js';
 import { BusyError, CommandError, InterruptedError, PipeworkError, StepFailedError, UnsupportedError } from '../model/errors.js';
 import type { RunContext } from './context.js';
-import { HOST_LOCK, acquire, type Held } from './lock.js';
+import { HOST_LOCK, acquire, type Held, type LockKey } from './lock.js';
 
-const HOST_LINKS = () => "the host's links";
+/** What a lock key protects, in words, for waits and errors. */
+function lockWhat(key: string): string {
+  if (key === HOST_LOCK) return "the host's links";
+  const [kind, ...rest] = key.split('/');
+  const name = rest.join('/');
+  return kind === 'bridge' ? `bridge ${name}` : kind === 'ovs' ? `Open vSwitch bridge ${name}` : kind === 'nic' ? `host interface ${name}`
+    : kind === 'netns' ? `network namespace ${name}` : kind === 'vxlan' ? `VXLAN device ${name}` : key;
+}
+
+/**
+ * The locks host steps of these plans take (src/engine/lock.ts): the host's links shared, with
+ * what the plans use (shared) and change (alone) — or, for a plan that does not say, the whole
+ * host alone. Undoing (`alone`) takes everything alone.
+ */
+export function hostLockKeys(plans: readonly Plan[], alone = false): LockKey[] {
+  if (plans.some((p) => p.locks === undefined)) return [HOST_LOCK];
+  const all = mergeLocks(...plans.map((p) => p.locks));
+  return [{ key: HOST_LOCK, shared: true }, ...all.uses.map((key): LockKey => (alone ? key : { key, shared: true })), ...all.changes];
+}
 import { mapLimit } from './pool.js';
-import type { Action, ExecAction, IpAction, KeepAction, Plan, Step } from './plan.js';
+import { mergeLocks, type Action, type ExecAction, type IpAction, type HostLocks, type KeepAction, type Plan, type Step } from './plan.js';
 
 export interface Job {
   plan: Plan;
@@ -128,7 +146,7 @@ class Executor {
       else if (a.kind === 'exec' && a.detached === true) detached.push({ c, seg });
       else rest.push({ c, seg });
     }
-    if (hostIp.length > 0) await this.withHostLock(() => this.hostBatch(hostIp));
+    if (hostIp.length > 0) await this.withHostLock(hostIp.map(({ c }) => c.job.plan), () => this.hostBatch(hostIp));
     // Guest batches of many guests, and the gratuitous ARPs, each go to one xargs: one fork
     // of ours instead of one per guest (a fork of this process costs more than ip's work).
     const fanOut = guestIp.length > 1 && !this.inProcess;
@@ -138,10 +156,10 @@ class Executor {
     await mapLimit(single, this.ctx.concurrency, (s) => this.runAlone(s));
   }
 
-  private async withHostLock<T>(fn: () => Promise<T>): Promise<T> {
+  private async withHostLock<T>(plans: readonly Plan[], fn: () => Promise<T>): Promise<T> {
     // Waiting starts nothing: an interrupt ends the wait (undoing, in rollback, waits regardless).
-    const held: Held = await acquire([HOST_LOCK], {
-      what: HOST_LINKS, purpose: this.ctx.purpose, signal: this.ctx.signal, ...(this.ctx.onWait && { onWait: this.ctx.onWait }),
+    const held: Held = await acquire(hostLockKeys(plans), {
+      what: lockWhat, purpose: this.ctx.purpose, signal: this.ctx.signal, held: this.ctx.held, ...(this.ctx.onWait && { onWait: this.ctx.onWait }),
     });
     try {
       return await fn();
@@ -202,7 +220,7 @@ class Executor {
     // Changes on the host wait for other runs' changes there; a guest's own are its own, and a
     // program that only waits (a DHCP lease, an ARP) holds up nobody.
     const changesHost = host && action.kind !== 'keep' && !(action.kind === 'exec' && (action.detached === true || action.abortable === true));
-    await (changesHost ? this.withHostLock(body) : body());
+    await (changesHost ? this.withHostLock([c.job.plan], body) : body());
   }
 
   /** What guards of this run found (a NIC's users are asked once, however many steps it guards). */
@@ -363,9 +381,9 @@ class Executor {
     const failures: string[] = [];
     // Newest plan first; each plan's steps in reverse. What several plans shared (a bridge made by
     // one of them, a VLAN sub-interface) goes last, once every plan's own part is undone.
-    const shared: { done: Done; ns: NetnsHandle }[] = [];
-    for (const c of this.cursors.slice().reverse()) failures.push(...(await rollback(c.done, this.ctx, c.job.ns, shared)));
-    for (const { done, ns } of shared) failures.push(...(await rollback([done], this.ctx, ns)));
+    const shared: { done: Done; ns: NetnsHandle; locks?: HostLocks }[] = [];
+    for (const c of this.cursors.slice().reverse()) failures.push(...(await rollback(c.done, this.ctx, c.job.ns, shared, c.job.plan.locks)));
+    for (const { done, ns, locks } of shared) failures.push(...(await rollback([done], this.ctx, ns, undefined, locks)));
     // "Undone" is said only when the kernel shows it: what the undo removed must be gone.
     const left = failures.length > 0 ? [] : await leftBehind(this.cursors, this.runner);
     if (left.length > 0) failures.push(`still there after undoing: ${left.join(', ')}`);
@@ -551,11 +569,14 @@ async function ovsBridgeEmpty(runner: Runner, bridge: string): Promise<boolean> 
  * steps that may serve other plans too (raceOk: a bridge, a VLAN sub-interface) are not undone
  * but handed there, for the caller to undo after the other plans.
  */
-export async function rollback(done: Done[], ctx: Pick<RunContext, 'runner' | 'purpose' | 'onWait'>, ns: NetnsHandle, shared?: { done: Done; ns: NetnsHandle }[]): Promise<string[]> {
+export async function rollback(
+  done: Done[], ctx: Pick<RunContext, 'runner' | 'purpose' | 'onWait' | 'held'>, ns: NetnsHandle, shared?: { done: Done; ns: NetnsHandle; locks?: HostLocks }[],
+  locks?: HostLocks,
+): Promise<string[]> {
   const runner = ctx.runner;
   const own = shared === undefined ? done : done.filter((d) => {
     if (d.step.raceOk === undefined || d.step.undo.length === 0) return true;
-    shared.push({ done: d, ns });
+    shared.push({ done: d, ns, ...(locks !== undefined && { locks }) });
     return false;
   });
   const actions = own.slice().reverse().flatMap((d) => d.step.undo.slice().reverse().map((action) => ({ action, uncertain: d.uncertain === true })));
@@ -564,7 +585,9 @@ export async function rollback(done: Done[], ctx: Pick<RunContext, 'runner' | 'p
   // Undoing waits for the host's links however long another run holds them, whatever signal
   // comes: what this run made must not stay half-made because another run was slow.
   const hostHeld = actions.some((a) => a.action.place === 'host')
-    ? await acquire([HOST_LOCK], { what: HOST_LINKS, purpose: `undoing: ${ctx.purpose}`, patient: true, ...(ctx.onWait && { onWait: ctx.onWait }) })
+    ? await acquire(hostLockKeys([{ guestLabel: '', steps: [], warnings: [], outcome: 'removed', ...(locks !== undefined && { locks }) }], true), {
+      what: lockWhat, purpose: `undoing: ${ctx.purpose}`, patient: true, held: ctx.held, ...(ctx.onWait && { onWait: ctx.onWait }),
+    })
     : undefined;
   try {
     let i = 0;

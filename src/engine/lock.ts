@@ -3,10 +3,17 @@
  * flock files that name their holder, is src/exec/lock.ts). Keys:
  *   if/<netns inode>/<guest interface>  an interface of a guest, from facts to the end of a run
  *   link/<name>                          a host link a run names itself (a veth's host end)
- *   host                                 the host's links, while a run changes them
+ *   host                                 the host's links: shared by every run that names what
+ *                                        it changes below, alone for a run that does not
+ *   bridge/<name>, ovs/<name>            a bridge: shared by runs plugging ports in, alone for
+ *                                        one making, changing or removing it
+ *   nic/<name>                           a NIC or VLAN sub-interface a run uses or changes
+ *   netns/<name>, vxlan/<name>           what a topology makes
  *   cni/<network>/<container>/<ifname>   one CNI attachment, for a whole request
  *   topology/<name>                      one topology, for a whole apply or destroy
- * Several keys are taken in sorted order, so two runs never wait on each other in a circle.
+ * Several keys are taken in sorted order, so two runs never wait on each other in a circle. A run
+ * that holds a key already (a topology holds its bridges for its whole apply) is not stopped by
+ * it again (`held`).
  */
 import { holderText, readHolder, tryLock, type LockedFile } from '../exec/lock.js';
 import { BusyError, InterruptedError } from '../model/errors.js';
@@ -34,6 +41,12 @@ export interface Held {
   release(): void;
 }
 
+/** A key, taken alone (the default) or shared with other shared takers. */
+export type LockKey = string | { key: string; shared: true };
+
+/** What a run holds already, and how: its own locks do not stop it again. */
+export type HeldKeys = Map<string, 'shared' | 'exclusive'>;
+
 export interface AcquireOptions {
   /** What a key protects, in words: "the host's links", "interface eth1 of netns:a". */
   what: (key: string) => string;
@@ -49,11 +62,13 @@ export interface AcquireOptions {
    * left half-made because another run was slow); still reported.
    */
   patient?: boolean;
+  /** The run's own held keys: those are not taken again (and what is taken is added there). */
+  held?: HeldKeys;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function takeOne(key: string, opts: AcquireOptions): Promise<LockedFile> {
+async function takeOne(key: string, shared: boolean, opts: AcquireOptions): Promise<LockedFile> {
   const started = Date.now();
   const limit = opts.timeoutMs ?? LOCK_WAIT_MS;
   const signal = opts.patient === true ? undefined : opts.signal;
@@ -64,7 +79,7 @@ async function takeOne(key: string, opts: AcquireOptions): Promise<LockedFile> {
     // The first try does not wait; then waits of up to the report, then a second at a time, so
     // the holder can be read again and the limit kept.
     const waitMs = waited === 0 ? undefined : Math.max(10, Math.min(opts.patient === true ? 1_000 : left, told ? 1_000 : QUIET_WAIT_MS - waited));
-    const got = await tryLock(key, { what: opts.purpose, ...(waitMs !== undefined && { waitMs }), ...(signal !== undefined && { signal }) });
+    const got = await tryLock(key, { what: opts.purpose, ...(shared && { shared }), ...(waitMs !== undefined && { waitMs }), ...(signal !== undefined && { signal }) });
     if (got !== undefined) return got;
     if (signal?.aborted === true) throw new InterruptedError(`interrupted while waiting for ${holderText(readHolder(key))} on ${opts.what(key)}`);
     const now = Date.now() - started;
@@ -79,14 +94,35 @@ async function takeOne(key: string, opts: AcquireOptions): Promise<LockedFile> {
   }
 }
 
+/** Each key once, alone if any asks for it alone; sorted. */
+export function normalize(keys: readonly LockKey[]): { key: string; shared: boolean }[] {
+  const modes = new Map<string, boolean>();
+  for (const k of keys) {
+    const [key, shared] = typeof k === 'string' ? [k, false] : [k.key, true];
+    modes.set(key, (modes.get(key) ?? true) && shared);
+  }
+  return [...modes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, shared]) => ({ key, shared }));
+}
+
 /** Take every lock in `keys` (sorted), waiting at most LOCK_WAIT_MS for each. */
-export async function acquire(keys: readonly string[], opts: AcquireOptions): Promise<Held> {
+export async function acquire(keys: readonly LockKey[], opts: AcquireOptions): Promise<Held> {
   const held: LockedFile[] = [];
+  const mine: string[] = [];
   const release = () => {
     for (const l of held.splice(0).reverse()) l.release();
+    for (const k of mine.splice(0)) opts.held?.delete(k);
   };
   try {
-    for (const key of [...new Set(keys)].sort()) held.push(await takeOne(key, opts));
+    for (const { key, shared } of normalize(keys)) {
+      const already = opts.held?.get(key);
+      if (already === 'exclusive' || (already === 'shared' && shared)) continue;
+      if (already === 'shared') throw new Error(`internal: a run holding ${key} shared asks for it alone`);
+      held.push(await takeOne(key, shared, opts));
+      if (opts.held !== undefined && already === undefined) {
+        opts.held.set(key, shared ? 'shared' : 'exclusive');
+        mine.push(key);
+      }
+    }
   } catch (err) {
     release();
     throw err;

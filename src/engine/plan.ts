@@ -95,4 +95,28 @@ export interface Plan {
   record?: AttachRecord;
   /** `repaired`: what had drifted from the configuration and is put right. */
   repairs?: string[];
+  /**
+   * The host objects its host steps use (shared with other runs) and change (alone), as lock
+   * keys (src/engine/lock.ts); undefined: the whole host, alone.
+   */
+  locks?: HostLocks;
+}
+
+export interface HostLocks {
+  uses: string[];
+  changes: string[];
+}
+
+/** Lock keys of host objects (src/engine/lock.ts). */
+export const lockKey = {
+  bridge: (name: string) => `bridge/${name}`,
+  ovs: (name: string) => `ovs/${name}`,
+  nic: (name: string) => `nic/${name}`,
+  netns: (name: string) => `netns/${name}`,
+  vxlan: (name: string) => `vxlan/${name}`,
+};
+
+/** The lock keys of several plans' host steps together. */
+export function mergeLocks(...all: (HostLocks | undefined)[]): HostLocks {
+  return { uses: [...new Set(all.flatMap((l) => l?.uses ?? []))], changes: [...new Set(all.flatMap((l) => l?.changes ?? []))] };
 }

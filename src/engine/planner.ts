@@ -22,7 +22,7 @@ import { defaultRoutes, gatewayOnLink, planStaticAddress, replacedRouteArgs, rou
 import { guestLink, guestRefText, type Facts, type GuestInfo } from './facts.js';
 import { impairText, parseImpairText, planImpair } from './impair.js';
 import { parkedGuestName, parkedHostName, type AttachNames } from './names.js';
-import type { Action, Plan, Step } from './plan.js';
+import { mergeLocks, type Action, type Plan, type Step } from './plan.js';
 
 export interface PlanInput {
   spec: AttachSpec;
@@ -78,6 +78,14 @@ function driverInput(input: PlanInput, record: AttachRecord, parkedHostEnd?: str
 }
 
 export function planAttach(input: PlanInput): Plan {
+  const plan = planAttachSteps(input);
+  // What its host steps use and change: the spec's host side, and the one a --replace removes.
+  const existing = input.facts.existing;
+  const replaced = plan.outcome === 'replaced' && existing !== undefined ? driverFor(existing.hostKind).locksOf(existing) : undefined;
+  return { ...plan, locks: mergeLocks(driverFor(input.spec.host.kind).locks(driverInput(input, plan.record ?? wantedRecord(input.spec, input.guest))), replaced) };
+}
+
+function planAttachSteps(input: PlanInput): Plan {
   const { spec, guest, facts } = input;
   const record = wantedRecord(spec, guest);
   const present = guestLink(facts, spec.guestIf);
@@ -461,5 +469,6 @@ export function planDetach(targets: DetachTarget[], guestFacts: GuestFacts, gues
     steps: targets.flatMap((t) => planDetachOne(t, after, guestId)),
     warnings: [],
     outcome: targets.length === 0 ? 'unchanged' : 'removed',
+    locks: mergeLocks(...targets.map((t) => driverFor(t.record.hostKind).locksOf(t.record))),
   };
 }

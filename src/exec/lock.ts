@@ -4,7 +4,8 @@
  * lock, block one, or pose as its holder. The kernel releases a flock when its holder dies,
  * however it dies. A holder writes who it is into its file (pid, start time, what it does), so a
  * run that waits can say for whom; it removes the file as it lets go (a waiter that then finds
- * its file gone from the directory opens the new one).
+ * its file gone from the directory opens the new one). A lock can also be taken shared, by runs
+ * that only use what it protects (ports joining a bridge): those neither write nor remove it.
  *
  * flock(2) comes from the native addon when it is built; otherwise flock(1) takes the same lock on
  * the same open file (a lock belongs to the open file, which the child shares).
@@ -66,19 +67,19 @@ let myStart: string | undefined;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** One attempt (or, with `waitMs`, a wait of at most that long) to flock an open file. */
-async function flockFd(fd: number, waitMs: number | undefined, signal?: AbortSignal): Promise<boolean> {
+async function flockFd(fd: number, shared: boolean, waitMs: number | undefined, signal?: AbortSignal): Promise<boolean> {
   const addon = sysAddon();
   if (addon !== undefined) {
     // A try is one system call: poll, backing off (a blocking flock would hold a libuv thread).
     const until = Date.now() + (waitMs ?? 0);
     for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
-      if (addon.flock(fd, true, false)) return true;
+      if (addon.flock(fd, !shared, false)) return true;
       if (waitMs === undefined || Date.now() >= until || signal?.aborted === true) return false;
       await sleep(Math.min(pause, Math.max(1, until - Date.now())));
     }
   }
   const args = waitMs === undefined ? ['-n'] : ['-w', (Math.max(waitMs, 10) / 1000).toFixed(2)];
-  const res = await processRunner.run(['flock', '-x', ...args, '3'], {
+  const res = await processRunner.run(['flock', shared ? '-s' : '-x', ...args, '3'], {
     fds: [fd], timeoutMs: (waitMs ?? 0) + 10_000, ...(signal !== undefined && { signal }),
   });
   return res.code === 0;
@@ -94,6 +95,8 @@ function sameFile(fd: number, path: string): boolean {
 
 export interface TryOptions {
   what: string;
+  /** Shared with other shared takers (a run that only uses what the key protects). */
+  shared?: boolean;
   /** How long to wait in one go (flock(1) without the addon); undefined: do not wait. */
   waitMs?: number;
   signal?: AbortSignal;
@@ -109,7 +112,7 @@ export async function tryLock(key: string, opts: TryOptions): Promise<LockedFile
     const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
     let ok: boolean;
     try {
-      ok = await flockFd(fd, opts.waitMs, opts.signal);
+      ok = await flockFd(fd, opts.shared === true, opts.waitMs, opts.signal);
     } catch (err) {
       closeSync(fd);
       throw err;
@@ -125,21 +128,27 @@ export async function tryLock(key: string, opts: TryOptions): Promise<LockedFile
       opts = { ...opts, waitMs: undefined };
       continue;
     }
-    myStart ??= readStat(process.pid)?.start ?? '0';
-    const text = Buffer.from(JSON.stringify({ pid: process.pid, start: myStart, what: opts.what } satisfies Holder));
-    ftruncateSync(fd, 0);
-    writeSync(fd, text, 0, text.length, 0);
+    const exclusive = opts.shared !== true;
+    if (exclusive) {
+      myStart ??= readStat(process.pid)?.start ?? '0';
+      const text = Buffer.from(JSON.stringify({ pid: process.pid, start: myStart, what: opts.what } satisfies Holder));
+      ftruncateSync(fd, 0);
+      writeSync(fd, text, 0, text.length, 0);
+    }
     let released = false;
     return {
       key,
       release: () => {
         if (released) return;
         released = true;
-        // Removed while still held: nobody can have taken this file meanwhile.
-        try {
-          unlinkSync(path);
-        } catch {
-          // already gone
+        // Removed while still held alone: nobody can have taken this file meanwhile. (Shared
+        // holders leave it: others may hold it with them.)
+        if (exclusive) {
+          try {
+            unlinkSync(path);
+          } catch {
+            // already gone
+          }
         }
         closeSync(fd);
       },

@@ -63,6 +63,13 @@ export type Holder =
   | { kind: 'lxc'; name: string; pids: number[] }
   | { kind: 'process'; pid: number; comm: string };
 
+/**
+ * Programs pipework itself runs inside a guest's namespace from the host, for a moment: the
+ * gratuitous ARP after an attach (it lingers about a second), a run's `ip` batch. A host process
+ * (in no container's cgroup) with one of these names is pipework's own, not another holder.
+ */
+const OWN_PROGRAMS = new Set(['arping', 'ip', 'tc', 'sysctl']);
+
 /** Docker's, Podman's, containerd's and CRI-O's containers all have 64-hex ids in their cgroup paths. */
 const CONTAINER_ID = /[0-9a-f]{64}/u;
 /** LXC 4/5 (`lxc.payload.NAME`) and the older or configured `lxc/NAME`. */
@@ -79,6 +86,7 @@ export function foreignHolders(procs: readonly NsProcess[], ownId: string, clien
     if (clients.some((c) => (c.pid === p.pid && c.start === p.start) || c.session === p.session)) continue;
     const id = CONTAINER_ID.exec(p.cgroup)?.[0];
     const lxc = id === undefined ? LXC_CGROUP.exec(p.cgroup)?.[1] : undefined;
+    if (id === undefined && lxc === undefined && OWN_PROGRAMS.has(p.comm)) continue;
     if (id !== undefined) {
       const had = out.find((h): h is Extract<Holder, { kind: 'container' }> => h.kind === 'container' && h.id === id);
       if (had) had.pids.push(p.pid);

@@ -248,6 +248,13 @@ void describe('whose network namespace: the processes in it', () => {
     ]);
   });
 
+  void test('pipework\'s own moment in a guest (the gratuitous ARP after an attach, an ip batch) is tolerated; the same name in a container is not', () => {
+    const arp = proc(600, '0::/system.slice/pipework-watch.service\n', { comm: 'arping' });
+    const ipBatch = proc(601, '0::/user.slice/user-0.slice/session-3.scope\n', { comm: 'ip' });
+    const posing = proc(602, `0::/machine.slice/libpod-${OTHER}.scope/container\n`, { comm: 'arping' });
+    assert.deepEqual(foreignHolders([own, arp, ipBatch, posing], ID, []), [{ kind: 'container', id: OTHER, pids: [602] }]);
+  });
+
   void test("pipework's own staying DHCP clients (recorded: PID and start time, or their session) are tolerated", () => {
     const client = proc(500, '0::/\n', { comm: 'udhcpc', session: 500 });
     const helper = proc(501, '0::/\n', { comm: 'dhcpcd', session: 500 });

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { attachSpecs } from '../../engine/attach.js';
 import { execute, type Job } from '../../engine/executor.js';
-import type { Plan, Step } from '../../engine/plan.js';
+import { lockKey, type Plan, type Step } from '../../engine/plan.js';
 import { readHostLink } from '../../host/facts.js';
 import { cleanAttachment, inodeOf } from './cleanup.js';
 import {
@@ -194,7 +194,10 @@ export async function add(req: Request): Promise<string> {
       const host = steps.length > 0 ? hostNamespace() : undefined;
       let outcome;
       try {
-        const jobs: Job[] = host ? [{ plan: { guestLabel: 'the host', steps, warnings: [], outcome: 'created' } satisfies Plan, ns: host, label: 'the host side' }] : [];
+        // The gateway address goes on the bridge beside other ADDs' (the same, replaced); the nat
+        // rules are this container's own chain: nothing of the host is changed alone here.
+        const locks = { uses: req.conf.host.kind === 'bridge' ? [lockKey.bridge(req.conf.host.bridge)] : [], changes: [] };
+        const jobs: Job[] = host ? [{ plan: { guestLabel: 'the host', steps, warnings: [], outcome: 'created', locks } satisfies Plan, ns: host, label: 'the host side' }] : [];
         [outcome] = await attachSpecs([attach.spec], attachRun(req), jobs.length > 0 ? { prelude: jobs } : {});
       } finally {
         host?.close();

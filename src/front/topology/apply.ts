@@ -23,7 +23,7 @@ import { guestInfo } from '../../engine/gather.js';
 import { guestEntries } from '../../engine/inventory.js';
 import { acquire } from '../../engine/lock.js';
 import { mapLimit } from '../../engine/pool.js';
-import type { Plan, Step } from '../../engine/plan.js';
+import { lockKey, type Plan, type Step } from '../../engine/plan.js';
 import { openNetns, type NetnsHandle } from '../../exec/netns.js';
 import { ipJsonBatch } from '../../exec/ip.js';
 import type { Guest as HeldGuest } from '../../guest/guest.js';
@@ -38,7 +38,7 @@ import { containerAction, createContainer, pruneOwned, removeContainer, startCon
 import { forgetOwned, readOwned, recordOwned } from './owned.js';
 import { TopologyFileError, type Problem } from './problems.js';
 import { anythingMade, markedLinks, netnsInode, readLive, removeState, writeState, type Live, type StateFile } from './live.js';
-import { bridgeRelease, hostProblems, planMake, planUnmake, type MakePlan } from './make.js';
+import { bridgeRelease, hostProblems, planMake, planUnmake, topologyLocks, type MakePlan } from './make.js';
 import { linkName, ownerText, type Guest, type Link, type Topology } from './model.js';
 import { quickUnchanged } from './quick.js';
 import { assignAuto, guestRefOf, specOf } from './specs.js';
@@ -205,8 +205,8 @@ export function needs(topology: Topology, ctx: RunContext): { ovs: boolean; cont
  * theirs, leaving it) — all taken at once, in one order, so no two runs wait on each other.
  */
 export function lockTopology(name: string, bridges: Iterable<string>, ctx: RunContext): Promise<{ release(): void }> {
-  return acquire([`topology/${name}`, ...[...bridges].map((b) => `bridge/${b}`)], {
-    signal: ctx.signal, purpose: ctx.purpose, ...(ctx.onWait && { onWait: ctx.onWait }),
+  return acquire([`topology/${name}`, ...[...bridges].map(lockKey.bridge)], {
+    signal: ctx.signal, purpose: ctx.purpose, held: ctx.held, ...(ctx.onWait && { onWait: ctx.onWait }),
     what: (key) => (key.startsWith('bridge/') ? `bridge ${key.slice('bridge/'.length)}` : `topology ${name}`),
   });
 }
@@ -251,7 +251,10 @@ async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boo
       throw new TopologyFileError(topology.file, problems);
     }
     const make = planMake(topology, live, (n) => ctx.cache.hostLinks.link(n), (n) => netnsInode(n) !== undefined, vxlans);
-    const makePlan: Plan = { guestLabel: 'the host', steps: make.steps, warnings: make.warnings, outcome: make.steps.length > 0 ? 'created' : 'unchanged' };
+    const makePlan: Plan = {
+      guestLabel: 'the host', steps: make.steps, warnings: make.warnings, outcome: make.steps.length > 0 ? 'created' : 'unchanged',
+      locks: topologyLocks({ ...make, bridges: ownBridges(topology) }),
+    };
     const report: ApplyReport = {
       topology: topology.name, links: [], makePlan, warnings: [...make.warnings], changed: false, changes: make.changes,
       made: { netns: make.netns, bridges: make.bridges, ovsBridges: make.ovsBridges, vxlans: make.vxlans, containers: [], started: [] },
@@ -493,7 +496,8 @@ async function removeLeftovers(topology: Topology, live: Live, held: Map<string,
   if (steps.length > 0) {
     const ns = hostNs();
     try {
-      await execute([{ plan: { guestLabel: 'the host', steps, warnings: [], outcome: 'removed' }, ns }], withFail(ctx, undefined));
+      const locks = topologyLocks({ netns, bridges: [...live.bridges].filter((b) => !devices.has(b)), ovsBridges, vxlans });
+      await execute([{ plan: { guestLabel: 'the host', steps, warnings: [], outcome: 'removed', locks }, ns }], withFail(ctx, undefined));
     } finally {
       ns.close();
     }

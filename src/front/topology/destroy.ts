@@ -18,7 +18,7 @@ import { pruneOwned, removeContainer } from './containers.js';
 import { forgetOwned } from './owned.js';
 import { detachLeftovers, hostNs, leftoverLinks, lockTopology, needs, ownBridges } from './apply.js';
 import { markedLinks, netnsInode, netnsMarked, readLive, removeState } from './live.js';
-import { bridgeRelease, planUnmake } from './make.js';
+import { bridgeRelease, planUnmake, topologyLocks } from './make.js';
 import type { Step } from '../../engine/plan.js';
 import { ownerText, type Topology } from './model.js';
 import { guestRefOf } from './specs.js';
@@ -90,7 +90,8 @@ export async function destroyTopology(name: string, topology: Topology | undefin
       // VXLAN devices first: they are ports of the bridges.
       report.vxlans = [...live.vxlans].filter((v) => readHostLink(v) !== undefined);
       const first = [...planUnmake({ netns: report.netns, bridges: [], ovsBridges: [], vxlans: report.vxlans }), ...planStaleCleanup(stale, [], DHCP_AGENT)];
-      if (first.length > 0) await execute([{ plan: { guestLabel: 'the host', steps: first, warnings: [], outcome: 'removed' }, ns: host }], withoutFail(ctx));
+      const firstLocks = topologyLocks({ netns: report.netns, vxlans: report.vxlans, ovsBridges: [...live.ovsBridges, ...stale.map((p) => p.bridge)] });
+      if (first.length > 0) await execute([{ plan: { guestLabel: 'the host', steps: first, warnings: [], outcome: 'removed', locks: firstLocks }, ns: host }], withoutFail(ctx));
       // Bridges last, once the netns (and the veths in them) are gone — and only if empty.
       await settle(() => [...live.bridges].every((b) => (readHostLink(b)?.ports.length ?? 0) === 0));
       const leave: Step[] = [];
@@ -111,7 +112,8 @@ export async function destroyTopology(name: string, topology: Topology | undefin
         else report.kept.push(`${b} (ports ${ports.join(', ')} are not this topology's)`);
       }
       const last = [...leave, ...planUnmake({ netns: [], bridges: report.bridges, ovsBridges: report.ovsBridges })];
-      if (last.length > 0) await execute([{ plan: { guestLabel: 'the host', steps: last, warnings: [], outcome: 'removed' }, ns: host }], withoutFail(ctx));
+      const lastLocks = topologyLocks({ bridges: [...live.bridges], ovsBridges: report.ovsBridges });
+      if (last.length > 0) await execute([{ plan: { guestLabel: 'the host', steps: last, warnings: [], outcome: 'removed', locks: lastLocks }, ns: host }], withoutFail(ctx));
     } finally {
       host.close();
     }

@@ -6,7 +6,7 @@
  */
 import { checkOvsUsable, planOvsBridgeCreate } from '../../drivers/ovs.js';
 import { planVxlan, planVxlanDel, type LiveVxlan } from '../../drivers/vxlan.js';
-import type { Step } from '../../engine/plan.js';
+import { lockKey, type HostLocks, type Step } from '../../engine/plan.js';
 import type { HostLink } from '../../host/facts.js';
 import type { OvsFacts } from '../../host/ovs-facts.js';
 import { OVS_TIMEOUT } from '../../host/ovs-facts.js';
@@ -172,6 +172,17 @@ export function bridgeRelease(bridge: string, alias: string | undefined, topolog
   return {
     remove: false, others,
     step: { title: `leave bridge ${bridge} to topology ${others.join(', ')}`, action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'alias', markOf(others)!] }, undo: [] },
+  };
+}
+
+/** What a plan of these makes or removes, as lock keys it takes alone (src/engine/lock.ts). */
+export function topologyLocks(what: { netns?: readonly string[]; bridges?: readonly string[]; ovsBridges?: readonly string[]; vxlans?: readonly string[] }): HostLocks {
+  return {
+    uses: [],
+    changes: [
+      ...(what.netns ?? []).map(lockKey.netns), ...(what.bridges ?? []).map(lockKey.bridge),
+      ...(what.ovsBridges ?? []).map(lockKey.ovs), ...(what.vxlans ?? []).map(lockKey.vxlan),
+    ],
   };
 }
 
