@@ -198,6 +198,7 @@ fi
 if (($# == 0)); then
   log "again with PIPEWORK_SYS_ADDON=none (locks through flock(1))"
   PIPEWORK_SYS_ADDON=none node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec \
+    --test-name-pattern='local user|waiting on|locks between|private directories' \
     build/test/unit/lock.test.js build/test/integration/trust-locks.test.js || rc=1
 fi
 # The full-kernel tier (802.1Q, dummy, bridge VLAN filtering, the OVS kernel datapath, which

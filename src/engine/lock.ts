@@ -85,7 +85,11 @@ async function takeOne(key: string, shared: boolean, opts: AcquireOptions): Prom
     const now = Date.now() - started;
     if (!told && now >= QUIET_WAIT_MS) {
       told = true;
-      opts.onWait?.(`waiting for ${holderText(readHolder(key))} on ${opts.what(key)}${opts.patient === true ? ' (to undo what this run did)' : ''}`);
+      const holder = readHolder(key);
+      // (Parts of one run take turns too, silently: a run does not wait "for" itself.)
+      if (holder === undefined || holder.pid !== process.pid || holder.what !== opts.purpose) {
+        opts.onWait?.(`waiting for ${holderText(holder)} on ${opts.what(key)}${opts.patient === true ? ' (to undo what this run did)' : ''}`);
+      }
     }
     if (opts.patient !== true && now >= limit) {
       throw new BusyError(`${holderText(readHolder(key))} is still working on ${opts.what(key)} after ${Math.round(limit / 1000)} s; try again once it is done`);

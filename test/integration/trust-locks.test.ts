@@ -216,7 +216,7 @@ createServer((c) => {
       const client = nodeScript('client.mjs', `
 import { connect } from 'node:net';
 const c = connect(process.argv[2]);
-c.on('connect', () => c.write(Buffer.from('PWC1')));
+c.on('connect', () => c.end(Buffer.from('PWC1')));
 c.on('data', (b) => process.stdout.write('answered ' + b.length + '\\n'));
 c.on('close', () => { process.stdout.write('closed\\n'); process.exit(0); });
 c.on('error', (e) => { process.stdout.write('error ' + e.code + '\\n'); process.exit(0); });
