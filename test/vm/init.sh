@@ -10,8 +10,9 @@ export HOME=/root LC_ALL=C
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sys /sys
 /bin/busybox mount -t devtmpfs dev /dev 2>/dev/null
-/bin/busybox mount -t tmpfs tmp /tmp
-/bin/busybox mount -t tmpfs run /run
+/bin/busybox mount -t tmpfs -o mode=1777 tmp /tmp
+# As systemd mounts it: root's alone (pipework refuses to keep its locks under a /run anyone can write).
+/bin/busybox mount -t tmpfs -o mode=0755 run /run
 up() { cut -d' ' -f1 /proc/uptime; }
 echo "PWVM: init started at ${BOOT_UP:=$(up)}s (kernel $(uname -r))"
 
