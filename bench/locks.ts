@@ -8,7 +8,8 @@
  * (netns lkb-*, bridges br-lkb*, the daemon it started, by PID).
  *
  * Environment: LOCK_BENCH_ROUNDS (default 5), LOCK_BENCH_ADDS (default 20), LOCK_BENCH_GUESTS
- * (default 100).
+ * (default 100); BENCH_BEFORE=<another checkout>/bin/pipework measures that build instead (the
+ * same rounds, for a table before and after a change).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const PIPEWORK = join(ROOT, 'bin/pipework');
+const PIPEWORK = process.env['BENCH_BEFORE'] ?? join(ROOT, 'bin/pipework');
 const ROUNDS = Number(process.env['LOCK_BENCH_ROUNDS'] ?? 5);
 const ADDS = Number(process.env['LOCK_BENCH_ADDS'] ?? 20);
 const GUESTS = Number(process.env['LOCK_BENCH_GUESTS'] ?? 100);
@@ -107,7 +108,7 @@ wait
     process.stdout.write([
       `## ${ADDS} CNI ADDs at once through the daemon, alone and beside a ${GUESTS}-guest topology apply`,
       '',
-      `Node ${process.version}; NODE_EXTRA_CA_CERTS ${process.env['NODE_EXTRA_CA_CERTS'] !== undefined ? 'set' : 'not set'} (the daemon's Node was started once); load average ${loadavg()[0]!.toFixed(2)}; ${ROUNDS} rounds, interleaved.`,
+      `pipework: ${PIPEWORK}; Node ${process.version}; NODE_EXTRA_CA_CERTS ${process.env['NODE_EXTRA_CA_CERTS'] !== undefined ? 'set' : 'not set'} (the daemon's Node was started once); load average ${loadavg()[0]!.toFixed(2)}; ${ROUNDS} rounds, interleaved.`,
       '',
       '| ADDs | n | median ms | p95 ms | p95 / median |',
       '| --- | --- | --- | --- | --- |',
