@@ -18,23 +18,12 @@
 #include <sys/time.h>
 #include <unistd.h>
 #include <node_api.h>
+#include "napi_errno.h"
 
 #define RECV_SIZE 65536
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
 #endif
-
-static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value code, text, error;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
-  napi_create_int32(env, err, &code);
-  napi_create_error(env, NULL, text, &error);
-  napi_set_named_property(env, error, "errno", code);
-  napi_throw(env, error);
-  return NULL;
-}
 
 static int int_arg(napi_env env, napi_callback_info info, size_t want, int32_t *out) {
   size_t argc = want;

@@ -14,18 +14,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <node_api.h>
-
-static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value code, text, error;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
-  napi_create_int32(env, err, &code);
-  napi_create_error(env, NULL, text, &error);
-  napi_set_named_property(env, error, "errno", code);
-  napi_throw(env, error);
-  return NULL;
-}
+#include "napi_errno.h"
 
 static napi_value lock(napi_env env, napi_callback_info info) {
   size_t argc = 3;

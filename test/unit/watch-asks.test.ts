@@ -2,26 +2,17 @@
 // for (through the classic grammar), who may ask (the allowlist), and its log lines.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ID, container, watchOpts } from './watch-fixtures.js';
 import { InvalidArgumentError, UsageError } from '../../src/model/errors.js';
 import { macFromText } from '../../src/model/mac.js';
-import { asksForPipework, envRequest, expandMacros, instanceOf, labelRequest, readAsks, type ContainerView } from '../../src/front/watch/asks.js';
+import { asksForPipework, envRequest, expandMacros, instanceOf, labelRequest, readAsks } from '../../src/front/watch/asks.js';
 import { humanLine, makeLogger } from '../../src/front/watch/log.js';
-import { parseAllow, parseWatchArgs, sourcesOf, type WatchOptions } from '../../src/front/watch/options.js';
+import { parseAllow, parseWatchArgs, sourcesOf } from '../../src/front/watch/options.js';
 import { policyOf, refuseRequest, refuseSpec } from '../../src/front/watch/policy.js';
 import { resolveClassic } from '../../src/front/cli/classic.js';
 import type { HostLink } from '../../src/host/facts.js';
 
-const ID = 'ab'.repeat(32);
 
-function container(over: Partial<ContainerView> = {}): ContainerView {
-  return { runtime: 'docker', id: ID, name: 'web_3', labels: {}, env: [], image: { labels: {}, env: [] }, ...over };
-}
-
-function watchOpts(argv: string[]): WatchOptions {
-  const r = parseWatchArgs(['watch', ...argv]);
-  if (r.kind !== 'watch') throw new Error(`not a watch request: ${r.kind}`);
-  return r;
-}
 
 describe('watch options', () => {
   test('the allowlist: commas, repeated, --allow=, no duplicates', () => {

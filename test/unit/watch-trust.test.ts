@@ -4,11 +4,12 @@
 // never changed), the bridge driver honouring that, and how a namespace's sharers are told apart.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ID, container, watchOpts } from './watch-fixtures.js';
 import { ConflictError, InvalidArgumentError, UsageError } from '../../src/model/errors.js';
-import { envRequest, labelRequest, readAsks, type ContainerView } from '../../src/front/watch/asks.js';
+import { envRequest, labelRequest, readAsks } from '../../src/front/watch/asks.js';
 import { humanLine } from '../../src/front/watch/log.js';
 import { narrowSpec } from '../../src/front/watch/narrow.js';
-import { parseAllow, parseWatchArgs, WATCH_HELP, type WatchOptions } from '../../src/front/watch/options.js';
+import { parseAllow, parseWatchArgs, WATCH_HELP } from '../../src/front/watch/options.js';
 import { policyOf, refuseRequest, refuseSpec } from '../../src/front/watch/policy.js';
 import { resolveClassic } from '../../src/front/cli/classic.js';
 import { planAttach } from '../../src/engine/planner.js';
@@ -17,18 +18,8 @@ import type { GuestLocation } from '../../src/guest/guest.js';
 import type { ContainerInspect } from '../../src/guest/engine-api.js';
 import { attachContext, bridge, fakeNs, hostLookup, nic, ovsFacts } from './fakes.js';
 
-const ID = 'ab'.repeat(32);
 const OTHER = 'cd'.repeat(32);
 
-function container(over: Partial<ContainerView> = {}): ContainerView {
-  return { runtime: 'docker', id: ID, name: 'web_3', labels: {}, env: [], image: { labels: {}, env: [] }, ...over };
-}
-
-function watchOpts(argv: string[]): WatchOptions {
-  const r = parseWatchArgs(['watch', ...argv]);
-  if (r.kind !== 'watch') throw new Error(`not a watch request: ${r.kind}`);
-  return r;
-}
 
 void describe('--allow HOSTIF[@VLAN[,VLAN…]][,HOSTIF…]', () => {
   void test('numbers after @ are VLANs until a name starts the next host interface; without @ untagged only', () => {
