@@ -18,16 +18,9 @@ import { linkInUse, vlanKept } from '../host/link-users.js';
 import { OVS_TIMEOUT } from '../host/ovs-facts.js';
 import { BusyError, CommandError, InterruptedError, PipeworkError, StepFailedError, UnsupportedError } from '../model/errors.js';
 import type { RunContext } from './context.js';
-import { HOST_LOCK, acquire, type Held, type LockKey } from './lock.js';
-
-/** What a lock key protects, in words, for waits and errors. */
-function lockWhat(key: string): string {
-  if (key === HOST_LOCK) return "the host's links";
-  const [kind, ...rest] = key.split('/');
-  const name = rest.join('/');
-  return kind === 'bridge' ? `bridge ${name}` : kind === 'ovs' ? `Open vSwitch bridge ${name}` : kind === 'nic' ? `host interface ${name}`
-    : kind === 'netns' ? `network namespace ${name}` : kind === 'vxlan' ? `VXLAN device ${name}` : key;
-}
+import { HOST_LOCK, acquire, describeKey, type Held, type LockKey } from './lock.js';
+import { mapLimit } from './pool.js';
+import { mergeLocks, type Action, type ExecAction, type IpAction, type HostLocks, type KeepAction, type Plan, type Step } from './plan.js';
 
 /**
  * The locks host steps of these plans take (src/engine/lock.ts): the host's links shared, with
@@ -39,8 +32,6 @@ export function hostLockKeys(plans: readonly Plan[], alone = false): LockKey[] {
   const all = mergeLocks(...plans.map((p) => p.locks));
   return [{ key: HOST_LOCK, shared: true }, ...all.uses.map((key): LockKey => (alone ? key : { key, shared: true })), ...all.changes];
 }
-import { mapLimit } from './pool.js';
-import { mergeLocks, type Action, type ExecAction, type IpAction, type HostLocks, type KeepAction, type Plan, type Step } from './plan.js';
 
 export interface Job {
   plan: Plan;
@@ -159,7 +150,7 @@ class Executor {
   private async withHostLock<T>(plans: readonly Plan[], fn: () => Promise<T>): Promise<T> {
     // Waiting starts nothing: an interrupt ends the wait (undoing, in rollback, waits regardless).
     const held: Held = await acquire(hostLockKeys(plans), {
-      what: lockWhat, purpose: this.ctx.purpose, signal: this.ctx.signal, held: this.ctx.held, ...(this.ctx.onWait && { onWait: this.ctx.onWait }),
+      what: describeKey, purpose: this.ctx.purpose, signal: this.ctx.signal, held: this.ctx.held, ...(this.ctx.onWait && { onWait: this.ctx.onWait }),
     });
     try {
       return await fn();
@@ -586,7 +577,7 @@ export async function rollback(
   // comes: what this run made must not stay half-made because another run was slow.
   const hostHeld = actions.some((a) => a.action.place === 'host')
     ? await acquire(hostLockKeys([{ guestLabel: '', steps: [], warnings: [], outcome: 'removed', ...(locks !== undefined && { locks }) }], true), {
-      what: lockWhat, purpose: `undoing: ${ctx.purpose}`, patient: true, held: ctx.held, ...(ctx.onWait && { onWait: ctx.onWait }),
+      what: describeKey, purpose: `undoing: ${ctx.purpose}`, patient: true, held: ctx.held, ...(ctx.onWait && { onWait: ctx.onWait }),
     })
     : undefined;
   try {

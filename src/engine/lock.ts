@@ -29,6 +29,22 @@ const QUIET_WAIT_MS = 500;
 /** The lock on the host's links, taken around every change made on the host. */
 export const HOST_LOCK = 'host';
 
+/** What a key protects, in words, for waits and errors. */
+export function describeKey(key: string): string {
+  if (key === HOST_LOCK) return "the host's links";
+  const [kind, ...rest] = key.split('/');
+  const name = rest.join('/');
+  switch (kind) {
+    case 'bridge': return `bridge ${name}`;
+    case 'ovs': return `Open vSwitch bridge ${name}`;
+    case 'nic': return `host interface ${name}`;
+    case 'netns': return `network namespace ${name}`;
+    case 'vxlan': return `VXLAN device ${name}`;
+    case 'topology': return `topology ${name}`;
+    default: return key;
+  }
+}
+
 export function guestIfLock(nsInode: number, guestIf: string): string {
   return `if/${nsInode}/${guestIf}`;
 }

@@ -21,7 +21,7 @@ import { detachFromGuest } from '../../engine/detach.js';
 import { execute, rollback } from '../../engine/executor.js';
 import { guestInfo } from '../../engine/gather.js';
 import { guestEntries } from '../../engine/inventory.js';
-import { acquire } from '../../engine/lock.js';
+import { acquire, describeKey } from '../../engine/lock.js';
 import { mapLimit } from '../../engine/pool.js';
 import { lockKey, type Plan, type Step } from '../../engine/plan.js';
 import { openNetns, type NetnsHandle } from '../../exec/netns.js';
@@ -207,7 +207,7 @@ export function needs(topology: Topology, ctx: RunContext): { ovs: boolean; cont
 export function lockTopology(name: string, bridges: Iterable<string>, ctx: RunContext): Promise<{ release(): void }> {
   return acquire([`topology/${name}`, ...[...bridges].map(lockKey.bridge)], {
     signal: ctx.signal, purpose: ctx.purpose, held: ctx.held, ...(ctx.onWait && { onWait: ctx.onWait }),
-    what: (key) => (key.startsWith('bridge/') ? `bridge ${key.slice('bridge/'.length)}` : `topology ${name}`),
+    what: describeKey,
   });
 }
 
