@@ -8,6 +8,8 @@ import { hostLink, type Facts } from '../engine/facts.js';
 import type { Step } from '../engine/plan.js';
 import { changes, lockKey, type Drift, type Driver, type DriverInput, type HostSidePlan } from './driver.js';
 import { hostEndDrift, planVeth, removeGuestLinkStep, upStep } from './veth.js';
+import { confirmVeth } from './confirm.js';
+import { vethHostName } from './names.js';
 
 /** The classic tool's refusal, kept where the kernel has no bridge VLAN filtering. */
 export const BRIDGE_VLAN_UNSUPPORTED = 'VLAN configuration currently unsupported for Linux bridge';
@@ -105,7 +107,29 @@ function missingBridge(bridge: string): never {
 
 export const bridgeDriver: Driver<'bridge'> = {
   kind: 'bridge',
+  veth: true,
   hostLinks: (host) => [host.bridge],
+  names: (_host, guestIf, guest, hostEnd) => ({ hostEnd: hostEnd ?? vethHostName(guest, guestIf) }),
+  confirm: (link, _own, nsInode, host) => confirmVeth('bridge', link, nsInode, host),
+
+  drift(record, live) {
+    const out: string[] = [];
+    const bridge = live.link(record.hostIf);
+    if (bridge?.isBridge !== true) out.push(`bridge ${record.hostIf} is gone`);
+    else if (!bridge.up) out.push(`bridge ${record.hostIf} is down`);
+    const end = record.localIf !== undefined ? live.link(record.localIf) : undefined;
+    if (end === undefined) return out;
+    if (end.master !== record.hostIf) out.push(`${end.name} is not a port of ${record.hostIf}`);
+    if (!end.up) out.push(`host end ${end.name} is down`);
+    return out;
+  },
+
+  preflight: (host, probe) => {
+    const link = probe.link(host.bridge);
+    if (link !== undefined && !link.isBridge) return { missing: `${host.bridge} exists but is not a Linux bridge` };
+    if (link === undefined && !host.create) return { missing: `bridge ${host.bridge} does not exist` };
+    return undefined;
+  },
 
   planAdd(input: DriverInput<'bridge'>): HostSidePlan {
     const { host, facts, spec } = input;

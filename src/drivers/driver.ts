@@ -4,8 +4,11 @@
  * and check live state against the spec. Drivers are pure: they read only the facts given.
  */
 import type { Facts, GuestInfo } from '../engine/facts.js';
-import type { AttachNames } from '../engine/names.js';
-import type { HostLocks, Step } from '../engine/plan.js';
+import type { GuestLink } from '../guest/facts.js';
+import type { HostLink } from '../host/facts.js';
+import type { OvsFacts, OvsPortRow } from '../host/ovs-facts.js';
+import type { AttachNames, GuestIdentity } from './names.js';
+import type { Action, HostLocks, Step } from '../engine/plan.js';
 export { lockKey } from '../engine/plan.js';
 import type { AttachRecord } from '../model/record.js';
 import type { AttachSpec, HostKind, HostSide } from '../spec/attach-spec.js';
@@ -39,15 +42,69 @@ export interface Drift {
   repair: Step[];
 }
 
+/** The host's links, by name and by ifindex (the engine's HostLinkCache). */
+export interface HostView {
+  link(name: string): HostLink | undefined;
+  byIndex(index: number): HostLink | undefined;
+}
+
+/** What a live check of a record reads on the host. */
+export interface LiveHost {
+  link(name: string): HostLink | undefined;
+  /** Open vSwitch's port rows; undefined when they were not read (then they are not judged). */
+  ovsPorts?: ReadonlyMap<string, OvsPortRow>;
+}
+
+/** A preflight's finding: what the spec names is `missing`, or the host `lacks` what the kind needs. */
+export type Preflight = { missing: string } | { lacks: string };
+
+/** What a preflight reads on the host. */
+export interface HostProbe {
+  link(name: string): HostLink | undefined;
+  /** Read only for a driver that needs it (needsOvs). */
+  ovs?: OvsFacts;
+}
+
 export interface Driver<K extends HostKind> {
   readonly kind: K;
+  /** Its guest interface is one end of a veth pair whose host end pipework names, locks and records. */
+  readonly veth: boolean;
+  /** The names it derives on the host: a veth's host end (`hostEnd` when one is asked), a VLAN sub-interface. */
+  names(host: SideOf<K>, guestIf: string, guest: GuestIdentity, hostEnd: string | undefined): AttachNames;
+  /**
+   * The record of this guest link when an attach of this kind made it, as the host confirms it
+   * (src/engine/trust.ts): never a host object's name taken from the guest's own alias (`own`).
+   */
+  confirm(link: GuestLink, own: AttachRecord | undefined, nsInode: number, host: HostView): AttachRecord | undefined;
+  /** What differs on the host from a record of this kind, live (ls; a topology's quick check). */
+  drift(record: AttachRecord, live: LiveHost): string[];
+  /**
+   * What the host lacks for an attach of this kind now (CNI ADD and STATUS): something it names
+   * that is not there (or is something else), or a service or feature it lacks; undefined: none.
+   */
+  preflight(host: SideOf<K>, probe: HostProbe): Preflight | undefined;
   /** Host links planning looks at (the host end and VLAN sub-interface are added by the engine). */
   hostLinks(host: SideOf<K>): string[];
   /** Does planning need the Open vSwitch facts? */
   needsOvs?: boolean;
   planAdd(input: DriverInput<K>): HostSidePlan;
-  /** Remove what an attach of this kind made, from its record (the guest interface is `guestIf`). */
-  planDel(record: AttachRecord, guestIf: string): Step[];
+  /**
+   * Remove what an attach of this kind made, from its record (the guest interface is `guestIf`).
+   * `parked`: its host end was parked by a --replace, which took off what parkHostEnd says.
+   */
+  planDel(record: AttachRecord, guestIf: string, opts?: { parked?: boolean }): Step[];
+  /** Its device moves from the host into the guest: nothing of it is on the host to tell it is there. */
+  readonly movesIn?: boolean;
+  /** The guest interface's MAC cannot be set (it is the parent's, or the fabric's). */
+  readonly fixedMac?: boolean;
+  /** A --replace that keeps the very device, changing only its configuration (the same NIC moved in). */
+  replacesInPlace?(existing: AttachRecord, host: SideOf<K>): boolean;
+  /**
+   * --replace parks the old host end under another name while the new one, of the same name, is
+   * built: what this kind takes off it then besides the rename (an OVS row), what the park's undo
+   * puts back, and the facts the new one then sees.
+   */
+  parkHostEnd?(existing: AttachRecord, guest: GuestInfo, facts: Facts): { takeOff: Step[]; putBack: Action[]; facts: Facts };
   /** The host side, live, against the spec (an interface pipework made with this configuration). */
   check(input: DriverInput<K>): Drift[];
   /**

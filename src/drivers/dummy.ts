@@ -3,10 +3,20 @@ import { NS_PATH_IN_CHILD } from '../exec/runner.js';
 import { featureText } from '../host/kernel.js';
 import { changes, type Driver } from './driver.js';
 import { removeGuestLinkStep } from './veth.js';
+import { ownRecord, withoutHostNames } from './confirm.js';
 
 export const dummyDriver: Driver<'dummy'> = {
   kind: 'dummy',
+  veth: false,
   hostLinks: () => [],
+  names: () => ({}),
+  // Nothing of it is on the host: the guest's own record, with no host name in it.
+  confirm(link, own, nsInode) {
+    const r = link.kind === 'dummy' ? ownRecord('dummy', link, own, nsInode) : undefined;
+    return r !== undefined ? withoutHostNames(r) : undefined;
+  },
+  drift: () => [],
+  preflight: () => undefined,
 
   planAdd({ spec }) {
     return {

@@ -9,6 +9,7 @@ import { hostLink } from '../engine/facts.js';
 import { featureText } from '../host/kernel.js';
 import { changes, lockKey, type Driver } from './driver.js';
 import { removeGuestLinkStep } from './veth.js';
+import { kernelParent, ownRecord, withoutHostNames } from './confirm.js';
 
 export function pkeyHex(pkey: number): string {
   return `0x${pkey.toString(16)}`;
@@ -16,7 +17,17 @@ export function pkeyHex(pkey: number): string {
 
 export const ipoibDriver: Driver<'ipoib'> = {
   kind: 'ipoib',
+  veth: false,
+  fixedMac: true,
   hostLinks: (host) => [host.parent],
+  names: () => ({}),
+  confirm(link, own, nsInode, host) {
+    const r = link.kind === 'ipoib' ? ownRecord('ipoib', link, own, nsInode) : undefined;
+    const parent = r !== undefined ? kernelParent(link, host) : undefined;
+    return r !== undefined && parent !== undefined && parent.vlanIf === undefined ? { ...withoutHostNames(r), hostIf: parent.hostIf } : undefined;
+  },
+  drift: (record, live) => (live.link(record.hostIf) === undefined ? [`${record.hostIf}, the IPoIB parent, is gone`] : []),
+  preflight: (host, probe) => (probe.link(host.parent) === undefined ? { missing: `host interface ${host.parent} does not exist` } : undefined),
 
   planAdd({ spec, host, facts }) {
     if (spec.mac !== undefined) throw new InvalidArgumentError('MACADDR configuration unsupported for IPoIB interfaces');

@@ -11,10 +11,30 @@ import { featureText } from '../host/kernel.js';
 import { changes, lockKey, type Driver, type DriverInput, type HostSidePlan } from './driver.js';
 import { removeGuestLinkStep } from './veth.js';
 import { planNicDown, planVlanIf, planVlanRemoval, upIfDown } from './vlan.js';
+import { kernelParent, ownRecord, withoutHostNames } from './confirm.js';
+import { vlanIfName } from './names.js';
 
 export const macvlanDriver: Driver<'macvlan'> = {
   kind: 'macvlan',
+  veth: false,
   hostLinks: (host) => [host.parent],
+  names: (host) => (host.vlan !== undefined ? { vlanIf: vlanIfName(host.parent, host.vlan) } : {}),
+
+  // The guest's record for what is its own, with the parent read from the kernel: a macvlan the
+  // guest made on a link of its own has its parent in the guest.
+  confirm(link, own, nsInode, host) {
+    const r = link.kind === 'macvlan' ? ownRecord('macvlan', link, own, nsInode) : undefined;
+    const parent = r !== undefined ? kernelParent(link, host) : undefined;
+    return r !== undefined && parent !== undefined ? { ...withoutHostNames(r), ...parent } : undefined;
+  },
+
+  drift(record, live) {
+    const parent = record.vlanIf ?? record.hostIf;
+    const link = live.link(parent);
+    return !link ? [`${parent}, the macvlan's parent, is gone`] : link.up ? [] : [`${parent}, the macvlan's parent, is down`];
+  },
+
+  preflight: (host, probe) => (probe.link(host.parent) === undefined ? { missing: `master ${host.parent} does not exist on this host` } : undefined),
 
   planAdd(input: DriverInput<'macvlan'>): HostSidePlan {
     const { host, facts, spec } = input;

@@ -10,6 +10,8 @@ import type { Step } from '../engine/plan.js';
 import { OVS_TIMEOUT, type OvsFacts } from '../host/ovs-facts.js';
 import { lockKey, type Drift, type Driver, type DriverInput } from './driver.js';
 import { hostEndDrift, planVeth, removeGuestLinkStep, upStep } from './veth.js';
+import { confirmVeth } from './confirm.js';
+import { vethHostName } from './names.js';
 
 /** ovs-vsctl can exit 0 and still have failed to make the device. */
 export const OVS_SETUP_ERROR = 'Error detected while setting up';
@@ -112,8 +114,37 @@ export function planOvsPortRemoval(bridge: string, localIf: string): Step {
 
 export const ovsDriver: Driver<'ovs'> = {
   kind: 'ovs',
+  veth: true,
   needsOvs: true,
   hostLinks: (host) => [host.bridge],
+  names: (_host, guestIf, guest, hostEnd) => ({ hostEnd: hostEnd ?? vethHostName(guest, guestIf) }),
+  confirm: (link, _own, nsInode, host) => confirmVeth('ovs', link, nsInode, host),
+
+  drift(record, live) {
+    const out: string[] = [];
+    const name = record.localIf;
+    const end = name !== undefined ? live.link(name) : undefined;
+    if (name === undefined || end === undefined) return out;
+    // (Rows not read, Open vSwitch not running: they are not judged.)
+    if (live.ovsPorts !== undefined) {
+      const row = live.ovsPorts.get(name);
+      if (!row) out.push(`${name} is not a port of ${record.hostIf}`);
+      else if (row.bridge !== undefined && row.bridge !== record.hostIf) out.push(`${name} is a port of ${row.bridge}, not ${record.hostIf}`);
+      else if (row.tag !== record.vlan) out.push(`port ${name} has tag ${row.tag ?? 'none'}, not ${record.vlan ?? 'none'}`);
+    }
+    if (!end.up) out.push(`host end ${name} is down`);
+    return out;
+  },
+
+  preflight: (host, probe) => {
+    const ovs = probe.ovs;
+    if (ovs?.installed !== true) return { lacks: 'Open vSwitch is not installed (install openvswitch-switch)' };
+    if (!ovs.dbRunning) return { lacks: 'Open vSwitch is not running (no ovsdb-server socket)' };
+    if (!ovs.switchRunning) return { lacks: 'ovs-vswitchd is not running' };
+    if (probe.link(host.bridge)?.isBridge === true) return { missing: `${host.bridge} is a Linux bridge, not an Open vSwitch bridge` };
+    if (!ovs.bridges.includes(host.bridge) && !host.create) return { missing: `Open vSwitch bridge ${host.bridge} does not exist` };
+    return undefined;
+  },
 
   planAdd(input: DriverInput<'ovs'>) {
     const { host, facts, spec } = input;
@@ -139,11 +170,24 @@ export const ovsDriver: Driver<'ovs'> = {
     };
   },
 
-  planDel(record: AttachRecord, guestIf: string) {
+  planDel(record: AttachRecord, guestIf: string, opts) {
     return [
       removeGuestLinkStep(guestIf, record),
-      ...(record.localIf !== undefined ? [planOvsPortRemoval(record.hostIf, record.localIf)] : []),
+      // (A parked host end's row went when it was parked.)
+      ...(record.localIf !== undefined && opts?.parked !== true ? [planOvsPortRemoval(record.hostIf, record.localIf)] : []),
     ];
+  },
+
+  // A parked host end's row goes at once, in a transaction of its own: replaced by the new port's
+  // row in one transaction under the same name, ovs-vswitchd (userspace datapath) keeps the parked
+  // device open as that port and the new interface gets no traffic. The park's undo puts it back.
+  parkHostEnd(existing, guest, facts) {
+    const old = existing.localIf!;
+    return {
+      takeOff: [{ ...planOvsPortRemoval(existing.hostIf, old), title: `take parked ${old}'s row off Open vSwitch bridge ${existing.hostIf}` }],
+      putBack: [{ kind: 'exec', place: 'host', argv: ovsPortArgv(existing.hostIf, old, existing.vlan, ovsIds(guest, existing)) }],
+      facts: facts.ovsPorts !== undefined ? { ...facts, ovsPorts: { ...facts.ovsPorts, [old]: null } } : facts,
+    };
   },
 
   check(input: DriverInput<'ovs'>): Drift[] {

@@ -5,7 +5,9 @@
  * kept-records.ts) before it moves, since the guest can rewrite whatever the device carries.
  */
 import { HOST_NS_PATH_IN_CHILD, NS_PATH_IN_CHILD } from '../exec/runner.js';
-import { keptKey, keptText } from '../host/kept-records.js';
+import { keptKey, keptRecord, keptText } from '../host/kept-records.js';
+import { ownRecord, withoutHostNames } from './confirm.js';
+import { vlanIfName } from './names.js';
 import { NotFoundError } from '../model/errors.js';
 import type { AttachRecord } from '../model/record.js';
 import { hostLink } from '../engine/facts.js';
@@ -15,7 +17,29 @@ import { VLAN_MARK, planNicDown, planVlanIf, planVlanRemoval, upIfDown } from '.
 
 export const physDriver: Driver<'phys'> = {
   kind: 'phys',
+  veth: false,
+  movesIn: true,
+  // The same NIC (and VLAN) moved in again with another configuration: it stays where it is.
+  replacesInPlace: (existing, host) => existing.hostIf === host.device && existing.vlan === host.vlan,
   hostLinks: (host) => [host.device],
+  names: (host) => (host.vlan !== undefined ? { vlanIf: vlanIfName(host.device, host.vlan) } : {}),
+
+  /**
+   * What was kept on the host when the NIC moved in (src/host/kept-records.ts), for a device the
+   * guest did not make itself (one whose peer or lower device is on the host, or with no kind: a
+   * real NIC). Nothing kept (an older pipework moved it): a real NIC only, back under its own name.
+   */
+  confirm(link, own, nsInode) {
+    const kept = keptRecord(nsInode, link.name);
+    if (kept !== undefined) return link.kind !== undefined && link.peer?.elsewhere !== true ? undefined : kept.record;
+    const r = ownRecord('phys', link, own, nsInode);
+    if (r === undefined || link.name === 'lo' || link.kind !== undefined || (r.origName !== undefined && r.origName !== r.hostIf)) return undefined;
+    const out = { ...withoutHostNames(r), origName: r.hostIf };
+    return out;
+  },
+
+  drift: () => [],
+  preflight: (host, probe) => (probe.link(host.device) === undefined ? { missing: `device ${host.device} does not exist on this host (or is in a container already)` } : undefined),
 
   planAdd(input: DriverInput<'phys'>): HostSidePlan {
     const { host, facts, spec } = input;

@@ -2,7 +2,8 @@
  * Every host kind's driver. The mapped type makes the compiler refuse a kind of
  * src/spec/attach-spec.ts without a driver here.
  */
-import type { HostKind } from '../spec/attach-spec.js';
+import type { AttachSpec, HostKind } from '../spec/attach-spec.js';
+import type { AttachNames, GuestIdentity } from './names.js';
 import { bridgeDriver } from './bridge.js';
 import type { Driver } from './driver.js';
 import { dummyDriver } from './dummy.js';
@@ -22,4 +23,16 @@ const DRIVERS: { readonly [K in HostKind]: Driver<K> } = {
 
 export function driverFor<K extends HostKind>(kind: K): Driver<K> {
   return DRIVERS[kind];
+}
+
+/** Every driver, the veth kinds first (their host side alone proves a guest link theirs). */
+export function allDrivers(): Driver<HostKind>[] {
+  // (Each driver takes only its own kind's host side: as a list of every kind, their types widen.)
+  const all = Object.values(DRIVERS) as unknown as Driver<HostKind>[];
+  return [...all.filter((d) => d.veth), ...all.filter((d) => !d.veth)];
+}
+
+/** The names an attach uses on the host, derived by its driver from its spec and its guest. */
+export function attachNames(spec: AttachSpec, guest: GuestIdentity): AttachNames {
+  return driverFor(spec.host.kind).names(spec.host, spec.guestIf, guest, spec.hostEnd);
 }

@@ -15,7 +15,7 @@ import { readOvsFacts, readOvsPortTable } from '../host/ovs-facts.js';
 import type { AttachSpec } from '../spec/attach-spec.js';
 import type { RunContext } from './context.js';
 import type { Facts, GuestInfo } from './facts.js';
-import { vethHostName, type AttachNames } from './names.js';
+import { vethHostName, type AttachNames } from '../drivers/names.js';
 import { confirmedRecord } from './trust.js';
 
 export function guestInfo(guest: Guest): GuestInfo {
@@ -55,8 +55,8 @@ async function addDetails(ctx: RunContext, links: HostLink[]): Promise<void> {
  * after all ("File exists"), the engine plans again with the full read.
  */
 async function guestFacts(ctx: RunContext, spec: AttachSpec, guest: Guest, names: AttachNames, full: boolean): Promise<GuestFacts> {
-  // A NIC moved in (--direct-phys) may already be in the guest (a re-run); only its record tells.
-  if (full || ctx.dryRun || spec.host.kind === 'phys') return readGuestFacts(ctx.runner, guest.ns);
+  // A NIC moved in (--direct-phys) may already be in the guest (a re-run): nothing on the host tells.
+  if (full || ctx.dryRun || driverFor(spec.host.kind).movesIn === true) return readGuestFacts(ctx.runner, guest.ns);
   const a = spec.addressing;
   const routes = a.kind === 'static' && a.gateway6 !== undefined ? 6 : a.kind === 'static' && a.gateway4 !== undefined ? 4 : 'none';
   const fast = guestFactsFromProc(guest.pid, guest.ns.inode, routes);
@@ -92,7 +92,7 @@ export async function gatherFacts(ctx: RunContext, spec: AttachSpec, guest: Gues
   // a guest that died may have left (once a run: a batch reads the table once).
   if (ovs?.dbRunning === true) {
     const table = await (ctx.cache.ovsPorts ??= readOvsPortTable(ctx.runner));
-    const ports = [names.hostEnd, existing?.hostKind === 'ovs' ? existing.localIf : undefined].filter((n): n is string => n !== undefined);
+    const ports = [names.hostEnd, existing !== undefined && driverFor(existing.hostKind).needsOvs === true ? existing.localIf : undefined].filter((n): n is string => n !== undefined);
     facts.ovsPorts = Object.fromEntries(ports.map((n) => [n, table.get(n) ?? null]));
   }
   const a = spec.addressing;

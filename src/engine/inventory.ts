@@ -9,6 +9,7 @@ import { readHostLink } from '../host/facts.js';
 import { readOvsPortTable, type OvsPortRow } from '../host/ovs-facts.js';
 import { returnedNics, staleOvsRows, type StaleOvsPort } from '../host/stale.js';
 import { decodeRecord, recordAddresses, type AttachRecord } from '../model/record.js';
+import { driverFor } from '../drivers/registry.js';
 import { parseLinks, type RawGuestLink } from '../guest/facts.js';
 import type { RunContext } from './context.js';
 import { confirmedRecord } from './trust.js';
@@ -58,25 +59,11 @@ export function staleOvsEntry(p: StaleOvsPort): InventoryEntry {
   return { record, link: p.port, state: 'STALE (guest gone; pipework del --stale cleans it)' };
 }
 
-/** A host end against its record, live: on its bridge, up; an OVS port with its tag. */
+/** A record's host side against the host, live (its driver says what differs); nothing for a host end that is gone. */
 export function hostEndDrift(record: AttachRecord, ovsPorts: Map<string, OvsPortRow>): string[] {
-  const drift: string[] = [];
-  const name = record.localIf;
-  if (name === undefined) return drift;
-  const link = readHostLink(name);
-  if (!link) return drift;
-  if (record.hostKind === 'bridge') {
-    const bridge = readHostLink(record.hostIf);
-    if (!bridge?.isBridge) drift.push(`bridge ${record.hostIf} is gone`);
-    else if (!bridge.up) drift.push(`bridge ${record.hostIf} is down`);
-    if (link.master !== record.hostIf) drift.push(`${name} is not a port of ${record.hostIf}`);
-  } else if (record.hostKind === 'ovs' && ovsPorts.size > 0) {
-    const row = ovsPorts.get(name);
-    if (!row) drift.push(`${name} is not a port of ${record.hostIf}`);
-    else if (row.tag !== record.vlan) drift.push(`port ${name} has tag ${row.tag ?? 'none'}, not ${record.vlan ?? 'none'}`);
-  }
-  if (!link.up) drift.push(`host end ${name} is down`);
-  return drift;
+  const driver = driverFor(record.hostKind);
+  if (driver.veth && (record.localIf === undefined || readHostLink(record.localIf) === undefined)) return [];
+  return driver.drift(record, { link: readHostLink, ...(ovsPorts.size > 0 && { ovsPorts }) });
 }
 
 /** A guest interface against its record, live: its addresses there. */

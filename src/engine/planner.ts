@@ -7,7 +7,6 @@
  */
 import { driverFor } from '../drivers/registry.js';
 import type { Drift, DriverInput } from '../drivers/driver.js';
-import { ovsIds, ovsPortArgv, planOvsPortRemoval } from '../drivers/ovs.js';
 import type { GuestFacts, GuestLink, GuestRoute } from '../guest/facts.js';
 import { ConflictError, UnsupportedError } from '../model/errors.js';
 import { configDiff, configOf, encodeRecord, type AttachRecord } from '../model/record.js';
@@ -21,7 +20,7 @@ import type { DhcpMethod } from '../model/dhcp-methods.js';
 import { defaultRoutes, gatewayOnLink, planStaticAddress, replacedRouteArgs, routeSpec } from './address.js';
 import { guestLink, guestRefText, type Facts, type GuestInfo } from './facts.js';
 import { impairText, parseImpairText, planImpair } from './impair.js';
-import { parkedGuestName, parkedHostName, type AttachNames } from './names.js';
+import { parkedGuestName, parkedHostName, type AttachNames } from '../drivers/names.js';
 import { mergeLocks, type Action, type Plan, type Step } from './plan.js';
 
 export interface PlanInput {
@@ -139,7 +138,7 @@ function planCreate(input: PlanInput, record: AttachRecord, parked?: Parked): Pl
     title: `record the configuration on ${spec.guestIf}`,
     action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', spec.guestIf, 'alias', encodeRecord(record)] },
     // A NIC moved in (--direct-phys) goes back on failure: without our record.
-    undo: spec.host.kind === 'phys' ? [{ kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', spec.guestIf, 'alias', ''] }] : [],
+    undo: driver.movesIn === true ? [{ kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', spec.guestIf, 'alias', ''] }] : [],
   });
   const steps = [...hostSide.steps, ...addressSteps, ...planImpair(spec.guestIf, spec.impair, undefined)];
   const warnings = [...hostSide.warnings];
@@ -208,7 +207,7 @@ function guestDrift(input: PlanInput, link: GuestLink, existing: AttachRecord): 
       repair: [{ title: `set the MTU of ${dev} to ${spec.mtu}`, action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'mtu', String(spec.mtu)] }, undo: [] }],
     });
   }
-  if (spec.mac !== undefined && link.mac !== undefined && link.mac !== spec.mac && existing.hostKind !== 'ipoib') {
+  if (spec.mac !== undefined && link.mac !== undefined && link.mac !== spec.mac && driverFor(existing.hostKind).fixedMac !== true) {
     drifts.push({
       what: `${dev} has MAC ${link.mac}, not ${spec.mac}`,
       repair: [{ title: `set the MAC of ${dev} to ${spec.mac}`, action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'address', spec.mac] }, undo: [] }],
@@ -295,8 +294,9 @@ function restoreAfterDown(link: GuestLink, routes: GuestRoute[], dev: string): A
 function planReplace(input: PlanInput, link: GuestLink, existing: AttachRecord, record: AttachRecord): Plan {
   const { spec, guest, facts } = input;
   const dev = spec.guestIf;
-  // The same NIC moved in, with other addresses: it stays, and only its configuration changes.
-  if (existing.hostKind === 'phys' && spec.host.kind === 'phys' && existing.hostIf === spec.host.device && existing.vlan === spec.host.vlan) {
+  // The same device (a NIC moved in), with other addresses: it stays, and only its configuration changes.
+  const oldDriver = driverFor(existing.hostKind);
+  if (existing.hostKind === spec.host.kind && oldDriver.replacesInPlace?.(existing, spec.host) === true) {
     return planReaddress(input, link, existing, record);
   }
   const parkedIf = parkedGuestName(guest, dev);
@@ -327,43 +327,35 @@ function planReplace(input: PlanInput, link: GuestLink, existing: AttachRecord, 
     action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'name', parkedIf] },
     undo: [{ kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', parkedIf, 'name', dev] }],
   });
+  let after = facts;
   if (parked.hostEnd !== undefined) {
     const old = existing.localIf!;
-    const rowBack: Action[] = existing.hostKind === 'ovs'
-      ? [{ kind: 'exec', place: 'host', argv: ovsPortArgv(existing.hostIf, old, existing.vlan, ovsIds(guest, existing)) }]
-      : [];
+    // What its kind keeps of the host end besides the device (an OVS row) is taken off too, and
+    // put back by the park's undo; the new interface then sees the host without it.
+    const park = oldDriver.parkHostEnd?.(existing, guest, facts) ?? { takeOff: [], putBack: [], facts };
+    after = park.facts;
     steps.push({
       title: `take host end ${old} down to park it`,
       action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', old, 'down'] },
-      // Undone last to first: up, then its OVS row again.
-      undo: [...rowBack, { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', old, 'up'] }],
+      // Undone last to first: up, then what was taken off it.
+      undo: [...park.putBack, { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', old, 'up'] }],
     }, {
       title: `park host end ${old} as ${parked.hostEnd}`,
       action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', old, 'name', parked.hostEnd] },
       undo: [{ kind: 'ip', place: 'host', args: ['link', 'set', 'dev', parked.hostEnd, 'name', old] }],
-    });
-    if (existing.hostKind === 'ovs') {
-      // Its row goes now, in a transaction of its own: replaced by the new port's row in one
-      // transaction under the same name, ovs-vswitchd (userspace datapath) keeps the parked device
-      // open as that port and the new interface gets no traffic; and a new host end of another
-      // kind must not meet an OVS row of its name. (The park's undo puts the row back.)
-      steps.push({ ...planOvsPortRemoval(existing.hostIf, old), title: `take parked ${old}'s row off Open vSwitch bridge ${existing.hostIf}` });
-    }
+    }, ...park.takeOff);
   }
 
   // 3. The new interface, as if nothing were there.
-  // (The parked host end's OVS row, if any, is taken off above: not the new port's business.)
-  const ovsPorts = parked.hostEnd !== undefined && facts.ovsPorts !== undefined ? { ...facts.ovsPorts, [existing.localIf!]: null } : facts.ovsPorts;
   const created = planCreate({
-    ...input, facts: { ...facts, guest: { ...facts.guest, links: facts.guest.links.filter((l) => l.name !== dev) }, ...(ovsPorts !== undefined && { ovsPorts }) },
+    ...input, facts: { ...after, guest: { ...after.guest, links: after.guest.links.filter((l) => l.name !== dev) } },
   }, record, parked);
   steps.push(...created.steps);
 
   // 4. It worked: the parked one goes, with what it made on the host (its VLAN sub-interface if
-  // nothing else uses it; its OVS row unless the new port took that name).
+  // nothing else uses it; what was taken off a parked host end is gone already).
   const oldRecord: AttachRecord = { ...existing, ...(parked.hostEnd !== undefined && { localIf: parked.hostEnd }) };
-  const removal = driverFor(existing.hostKind).planDel(oldRecord, parkedIf)
-    .filter((s) => !(parked.hostEnd !== undefined && s.action.kind === 'exec' && s.action.argv.includes('del-port')))
+  const removal = oldDriver.planDel(oldRecord, parkedIf, { parked: parked.hostEnd !== undefined })
     .map((s) => ({ ...s, title: `${s.title} (replaced)` }));
   // What the old interface hung off (a VLAN sub-interface, a NIC pipework brought up) is looked at
   // last, in order, once the new one (which may hang off the same) is in place.

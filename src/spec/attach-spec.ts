@@ -133,11 +133,6 @@ export interface AttachSpec {
   onConflict: 'refuse' | 'replace';
 }
 
-/** The kinds whose guest interface is one end of a veth pair, with a named host end. */
-export function hasHostEnd(host: HostSide): host is Extract<HostSide, { kind: 'bridge' | 'ovs' }> {
-  return host.kind === 'bridge' || host.kind === 'ovs';
-}
-
 /** The VLAN of a host side, if it has one (an IPoIB partition key is not a VLAN). */
 export function vlanOf(host: HostSide): number | undefined {
   return 'vlan' in host ? host.vlan : undefined;

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { VLAN_MARK } from '../../src/drivers/vlan.js';
 import { failPointFromEnv, newRun } from '../../src/engine/context.js';
 import { execute, rollback } from '../../src/engine/executor.js';
-import { parkedGuestName, parkedHostName } from '../../src/engine/names.js';
+import { parkedGuestName, parkedHostName } from '../../src/drivers/names.js';
 import type { Action, IpAction, Plan, Step } from '../../src/engine/plan.js';
 import { planAttach, planDetach } from '../../src/engine/planner.js';
 import type { NetnsHandle } from '../../src/exec/netns.js';

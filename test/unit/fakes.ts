@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DhcpFacts } from '../../src/dhcp/plan.js';
 import type { Facts, GuestInfo } from '../../src/engine/facts.js';
-import { attachNames } from '../../src/engine/names.js';
+import { attachNames } from '../../src/drivers/registry.js';
 import type { Plan } from '../../src/engine/plan.js';
 import type { PlanInput } from '../../src/engine/planner.js';
 import type { NetnsHandle } from '../../src/exec/netns.js';

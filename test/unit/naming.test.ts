@@ -1,7 +1,7 @@
 // Host-side interface names: classic where they fit, hashed (valid, stable, distinct) otherwise.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parkedGuestName, parkedHostName, vethHostName } from '../../src/engine/names.js';
+import { parkedGuestName, parkedHostName, vethHostName } from '../../src/drivers/names.js';
 import { ifNameProblem } from '../../src/model/ifname.js';
 
 const INODE = 4026532999;

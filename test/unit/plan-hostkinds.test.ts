@@ -7,7 +7,7 @@ import { pkeyHex } from '../../src/drivers/ipoib.js';
 import { OVS_SETUP_ERROR } from '../../src/drivers/ovs.js';
 import { driverFor } from '../../src/drivers/registry.js';
 import { VLAN_MARK } from '../../src/drivers/vlan.js';
-import { vlanIfName } from '../../src/engine/names.js';
+import { vlanIfName } from '../../src/drivers/names.js';
 import type { Action, Plan, Step } from '../../src/engine/plan.js';
 import { planAttach, planDetach, type PlanInput } from '../../src/engine/planner.js';
 import { batchLine } from '../../src/exec/ip.js';

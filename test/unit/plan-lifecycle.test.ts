@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { driverFor } from '../../src/drivers/registry.js';
 import { chooseTargets, type DetachRequest } from '../../src/engine/detach.js';
 import type { GuestInfo } from '../../src/engine/facts.js';
-import { parkedGuestName, parkedHostName } from '../../src/engine/names.js';
+import { parkedGuestName, parkedHostName } from '../../src/drivers/names.js';
 import type { Action, Plan } from '../../src/engine/plan.js';
 import { planAttach, planDetach, type PlanInput } from '../../src/engine/planner.js';
 import type { GuestFacts, GuestLink } from '../../src/guest/facts.js';

@@ -16,24 +16,31 @@ import { DelegateUncertainError, execDelegate, type Delegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
 import { attachRun, delegateOf, execOptions, findProgram, hostIfOf, hostNamespace, lockAttachment, runFor, type Request } from './request.js';
 import { canonicalPrefix, formatResult, parseIpamOutput, type ResultData, type ResultInterface } from './result.js';
-import { buildAttach, hostEndName, type CniAttach } from './spec.js';
+import { buildAttach, hostEndName, hostSide, type CniAttach } from './spec.js';
+import { driverFor } from '../../drivers/registry.js';
+import { readOvsFacts } from '../../host/ovs-facts.js';
 import { readState, removeState, writeState, type AttachmentState, type MasqRule } from './state.js';
 
-/** Checks that need no change and no IPAM: a missing netns, master or device is refused first. */
-function preflight(req: Request): string | undefined {
+/**
+ * Checks that need no change and no IPAM: a missing netns is refused first, then whatever the
+ * host side's driver finds missing (104) or lacking (102). Returns a macvlan's master when the
+ * configuration gives none (the default route's interface, as the reference plugin takes it).
+ */
+async function preflight(req: Request): Promise<string | undefined> {
   const { conf, params } = req;
   if (!existsSync(params.netns)) throw new CniError(Code.UnknownContainer, `network namespace ${params.netns} does not exist`, 'CNI_NETNS must name the container\'s network namespace');
   const h = conf.host;
-  if (h.kind === 'macvlan') {
-    const master = h.master ?? defaultRouteInterface();
-    if (master === undefined) throw new CniError(Code.InvalidConfig, 'no master given, and the host has no default route to take one from', 'name the macvlan parent with "master"');
-    const link = readHostLink(master);
-    if (!link) throw new CniError(Code.HostNotFound, `master ${master} does not exist on this host`);
-    if (conf.mtu !== undefined && conf.mtu > link.mtu) throw new CniError(Code.InvalidConfig, `invalid MTU ${conf.mtu}, must be [0, master MTU(${link.mtu})]`);
-    return master;
+  const master = h.kind === 'macvlan' ? (h.master ?? defaultRouteInterface()) : undefined;
+  if (h.kind === 'macvlan' && master === undefined) {
+    throw new CniError(Code.InvalidConfig, 'no master given, and the host has no default route to take one from', 'name the macvlan parent with "master"');
   }
-  if (h.kind === 'phys' && !readHostLink(h.device)) throw new CniError(Code.HostNotFound, `device ${h.device} does not exist on this host`, 'it may be in another container already');
-  return undefined;
+  const side = hostSide(conf, master);
+  const driver = driverFor(side.kind);
+  const found = driver.preflight(side, { link: readHostLink, ...(driver.needsOvs === true && { ovs: await readOvsFacts(req.delegates) }) });
+  if (found !== undefined) throw 'missing' in found ? new CniError(Code.HostNotFound, found.missing) : new CniError(Code.HostUnsupported, found.lacks);
+  const parent = master !== undefined ? readHostLink(master) : undefined;
+  if (parent !== undefined && conf.mtu !== undefined && conf.mtu > parent.mtu) throw new CniError(Code.InvalidConfig, `invalid MTU ${conf.mtu}, must be [0, master MTU(${parent.mtu})]`);
+  return master;
 }
 
 async function prelude(req: Request, attach: CniAttach, masq: AttachmentState['masq']): Promise<Step[]> {
@@ -149,7 +156,7 @@ async function settlePrevious(req: Request): Promise<void> {
 
 export async function add(req: Request): Promise<string> {
   const { conf, params } = req;
-  const master = preflight(req);
+  const master = await preflight(req);
   const held = await lockAttachment(req, conf.name, params.containerId, params.ifname);
   try {
     await settlePrevious(req);

@@ -11,7 +11,7 @@ import { planVlanRemoval } from '../../drivers/vlan.js';
 import { detachFromGuest } from '../../engine/detach.js';
 import { execute } from '../../engine/executor.js';
 import { acquire, guestIfLock, hostEndLock } from '../../engine/lock.js';
-import { vlanIfName } from '../../engine/names.js';
+import { vlanIfName } from '../../drivers/names.js';
 import type { Plan, Step } from '../../engine/plan.js';
 import { planDetach } from '../../engine/planner.js';
 import { resolveGuest } from '../../guest/resolve.js';

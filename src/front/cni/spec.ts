@@ -81,7 +81,8 @@ export interface BuildInput {
   master?: string;
 }
 
-function hostSide(conf: NetConf, master: string | undefined): HostSide {
+/** The network's host side as the engine takes it (macvlan without `master`: the one found for it). */
+export function hostSide(conf: NetConf, master: string | undefined): HostSide {
   const h = conf.host;
   const vlan = h.vlan !== undefined ? { vlan: h.vlan } : {};
   switch (h.kind) {

@@ -11,6 +11,8 @@ import { defaultRouteInterface } from './host-side.js';
 import { delegateSupports, execDelegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
 import { delegateOf, execOptions, type Request } from './request.js';
+import { hostSide } from './spec.js';
+import { driverFor } from '../../drivers/registry.js';
 import { checkRecordsDir } from './state.js';
 
 function notAvailable(msg: string, details = ''): CniError {
@@ -32,29 +34,13 @@ function checkRecords(dataDir: string): void {
 export async function status(req: Request, deps: StatusDeps = { readOvs: readOvsFacts, checkRecords }): Promise<void> {
   const { conf } = req;
   const h = conf.host;
-  switch (h.kind) {
-    case 'bridge': {
-      const link = readHostLink(h.bridge);
-      if (link && !link.isBridge) throw notAvailable(`${h.bridge} exists but is not a Linux bridge`);
-      break;
-    }
-    case 'ovs': {
-      const ovs = await deps.readOvs(req.delegates);
-      if (!ovs.installed) throw notAvailable('Open vSwitch is not installed', 'install openvswitch-switch');
-      if (!ovs.dbRunning) throw notAvailable('Open vSwitch is not running (no ovsdb-server socket)');
-      if (!ovs.switchRunning) throw notAvailable('ovs-vswitchd is not running');
-      break;
-    }
-    case 'macvlan': {
-      const master = h.master ?? defaultRouteInterface();
-      if (master === undefined) throw notAvailable('no master given, and the host has no default route to take one from');
-      if (!readHostLink(master)) throw notAvailable(`master ${master} does not exist`);
-      break;
-    }
-    case 'phys':
-      if (!readHostLink(h.device)) throw notAvailable(`device ${h.device} is not on the host (missing, or in a container)`);
-      break;
-  }
+  const master = h.kind === 'macvlan' ? (h.master ?? defaultRouteInterface()) : undefined;
+  if (h.kind === 'macvlan' && master === undefined) throw notAvailable('no master given, and the host has no default route to take one from');
+  // What the host side's driver finds missing or lacking now.
+  const side = hostSide(conf, master);
+  const driver = driverFor(side.kind);
+  const found = driver.preflight(side, { link: readHostLink, ...(driver.needsOvs === true && { ovs: await deps.readOvs(req.delegates) }) });
+  if (found !== undefined) throw notAvailable('missing' in found ? found.missing : found.lacks);
   try {
     deps.checkRecords(conf.dataDir);
   } catch (err) {

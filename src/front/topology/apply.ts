@@ -33,7 +33,7 @@ import { readOvsPortTable } from '../../host/ovs-facts.js';
 import { readVxlans, type LiveVxlan } from '../../drivers/vxlan.js';
 import { InterruptedError, PipeworkError } from '../../model/errors.js';
 import { recordAddresses, type AttachRecord } from '../../model/record.js';
-import { hasHostEnd, type AttachSpec } from '../../spec/attach-spec.js';
+import type { AttachSpec } from '../../spec/attach-spec.js';
 import { containerAction, createContainer, pruneOwned, removeContainer, startContainer, stopContainer, type MadeContainer } from './containers.js';
 import { forgetOwned, readOwned, recordOwned } from './owned.js';
 import { TopologyFileError, type Problem } from './problems.js';
@@ -312,7 +312,7 @@ async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boo
       engineLinks = [];
       for (const l of topology.links) {
         const spec = specs.get(l.index)!;
-        const quick = opts.deep || !hasHostEnd(spec.host) ? undefined : quickUnchanged(spec, held.get(l.guest)!, ovsPorts, live.hostEnds.get(`${held.get(l.guest)!.ns.inode}/${l.ifname}`), (n) => ctx.cache.hostLinks.link(n));
+        const quick = opts.deep ? undefined : quickUnchanged(spec, held.get(l.guest)!, ovsPorts, live.hostEnds.get(`${held.get(l.guest)!.ns.inode}/${l.ifname}`), (n) => ctx.cache.hostLinks.link(n));
         if (quick) report.links.push({ link: l, outcome: 'unchanged', record: quick, guest: guestInfo(held.get(l.guest)!) });
         else engineLinks.push(l);
       }

@@ -7,8 +7,6 @@
  * one (and every macvlan, and every DHCP link) goes through the engine, which checks the guest
  * side too. `apply --deep` sends every link through the engine.
  */
-import { readFileSync, readlinkSync } from 'node:fs';
-import { basename } from 'node:path';
 import { guestInfo } from '../../engine/gather.js';
 import { wantedRecord } from '../../engine/planner.js';
 import type { Guest } from '../../guest/guest.js';
@@ -17,25 +15,8 @@ import type { OvsPortRow } from '../../host/ovs-facts.js';
 import { configOf, type AttachRecord } from '../../model/record.js';
 import type { AttachSpec } from '../../spec/attach-spec.js';
 import { formatOwner } from '../../spec/owner.js';
+import { driverFor } from '../../drivers/registry.js';
 import { hasCarrier, type LiveHostEnd } from './live.js';
-
-/** The link's record when it is as the spec says (from the host), or undefined when the engine must look. */
-/** The host end's flags (up) and master: two sysfs files and a link. */
-function endState(name: string): { up: boolean; master?: string } | undefined {
-  const dir = `/sys/class/net/${name}`;
-  try {
-    const flags = parseInt(readFileSync(`${dir}/flags`, 'utf8'), 16);
-    let master: string | undefined;
-    try {
-      master = basename(readlinkSync(`${dir}/master`));
-    } catch {
-      // not a port of anything
-    }
-    return { up: (flags & 1) === 1, ...(master !== undefined && { master }) };
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * `found`: the host end of this guest interface, as live.ts read it (its record decoded); the
@@ -44,21 +25,19 @@ function endState(name: string): { up: boolean; master?: string } | undefined {
  */
 export function quickUnchanged(spec: AttachSpec, guest: Guest, ovsPorts: ReadonlyMap<string, OvsPortRow> | undefined, found: LiveHostEnd | undefined,
   links: (name: string) => HostLink | undefined = readHostLink): AttachRecord | undefined {
-  const host = spec.host;
-  if ((host.kind !== 'bridge' && host.kind !== 'ovs') || spec.addressing.kind !== 'static' || !found) return undefined;
+  const driver = driverFor(spec.host.kind);
+  if (!driver.veth || spec.addressing.kind !== 'static' || !found) return undefined;
   const info = guestInfo(guest);
   const record = found.record;
   if (record.nsInode !== info.nsInode || record.guestIf !== spec.guestIf || record.owner !== formatOwner(spec.owner)) return undefined;
   if (spec.hostEnd !== undefined && spec.hostEnd !== found.link) return undefined;
   const wanted = wantedRecord(spec, info);
   if (configOf(record) !== configOf(wanted) || (record.impair ?? '') !== (wanted.impair ?? '')) return undefined;
-  const link = endState(found.link);
-  if (!link?.up || !hasCarrier(found.link)) return undefined;
-  if (host.kind === 'bridge') {
-    if (link.master !== host.bridge || links(host.bridge)?.up !== true) return undefined;
-  } else {
-    const row = ovsPorts?.get(found.link);
-    if (row?.bridge !== host.bridge || row.tag !== host.vlan) return undefined;
-  }
-  return { ...record, role: 'guest' };
+  // Its driver's live check of the host side (a port of its bridge, up; an OVS row with its tag),
+  // and the guest end up (the host end's carrier).
+  const mine: AttachRecord = { ...record, role: 'guest', localIf: found.link };
+  if (links(found.link)?.up !== true || !hasCarrier(found.link)) return undefined;
+  // (Rows that were not read count as none: the engine looks.)
+  if (driver.drift(mine, { link: links, ovsPorts: ovsPorts ?? new Map() }).length > 0) return undefined;
+  return mine;
 }

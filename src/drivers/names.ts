@@ -5,7 +5,6 @@
  */
 import { digest } from '../model/hash.js';
 import { IFNAME_MAX } from '../model/ifname.js';
-import { hasHostEnd, vlanOf, type AttachSpec } from '../spec/attach-spec.js';
 
 export interface GuestIdentity {
   /** A PID in the guest, when there is one: the classic names use it. */
@@ -53,14 +52,4 @@ export interface AttachNames {
   hostEnd?: string;
   /** The 802.1Q sub-interface a macvlan or a moved NIC hangs off. */
   vlanIf?: string;
-}
-
-export function attachNames(spec: AttachSpec, guest: GuestIdentity): AttachNames {
-  const names: AttachNames = {};
-  if (hasHostEnd(spec.host)) names.hostEnd = spec.hostEnd ?? vethHostName(guest, spec.guestIf);
-  const vlan = vlanOf(spec.host);
-  if (vlan !== undefined && (spec.host.kind === 'macvlan' || spec.host.kind === 'phys')) {
-    names.vlanIf = vlanIfName(spec.host.kind === 'macvlan' ? spec.host.parent : spec.host.device, vlan);
-  }
-  return names;
 }
