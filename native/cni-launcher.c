@@ -52,6 +52,8 @@ static const char STASH_PREFIX[] = PW_STASH_PREFIX;
 static const int TIMEOUT_MS = 600000;
 /* The longest field a frame may carry: wire.ts's MAX_FIELD. */
 #define MAX_FIELD (16u << 20)
+/* The most arguments a program the daemon asks for may have. */
+#define MAX_ARGC 1024u
 extern char **environ;
 
 struct buf { char *p; size_t n, cap; };
@@ -68,6 +70,7 @@ static int grow(struct buf *b, size_t more) {
 }
 
 static int put(struct buf *b, const void *p, size_t n) {
+  if (n == 0) return 0;
   if (grow(b, n) != 0) return -1;
   memcpy(b->p + b->n, p, n); b->n += n;
   return 0;
@@ -92,10 +95,22 @@ static int read_all(int fd, struct buf *b) {
   }
 }
 
+/* To the daemon: a daemon gone is an error (EPIPE), not a SIGPIPE. */
+static int send_all(int sock, const void *p, size_t len) {
+  const char *b = p;
+  while (len > 0) {
+    ssize_t w = send(sock, b, len, MSG_NOSIGNAL);
+    if (w < 0) { if (errno == EINTR) continue; return -1; }
+    b += w; len -= (size_t)w;
+  }
+  return 0;
+}
+
+/* To our stdout or stderr (the runtime's pipes). */
 static int write_all(int fd, const void *p, size_t len) {
   const char *b = p;
   while (len > 0) {
-    ssize_t w = fd > 2 ? send(fd, b, len, MSG_NOSIGNAL) : write(fd, b, len);
+    ssize_t w = write(fd, b, len);
     if (w < 0) { if (errno == EINTR) continue; return -1; }
     b += w; len -= (size_t)w;
   }
@@ -125,11 +140,16 @@ static int read32(int fd, uint32_t *v) {
   return 0;
 }
 
-/* A length-prefixed field, NUL-terminated in memory. */
+/*
+ * A length-prefixed field, NUL-terminated in memory. NULL with errno: EPROTO for a length over
+ * MAX_FIELD (refused before anything is read or allocated), else read_full's.
+ */
 static char *read_field(int fd, uint32_t *len) {
-  if (read32(fd, len) != 0 || *len > MAX_FIELD) return NULL;
+  if (read32(fd, len) != 0) return NULL;
+  if (*len > MAX_FIELD) { errno = EPROTO; return NULL; }
   char *p = malloc(*len + 1);
-  if (!p || read_full(fd, p, *len) != 0) { free(p); return NULL; }
+  if (!p) return NULL;
+  if (read_full(fd, p, *len) != 0) { int e = errno; free(p); errno = e; return NULL; }
   p[*len] = 0;
   return p;
 }
@@ -182,77 +202,133 @@ static int cold(const char *ver) {
   return fail(ver, 999, "cannot start Node for the pipework CNI plugin", "run pipework cni install again");
 }
 
+/* A frame from the daemon could not be read: why, from errno (read_full's, or EPROTO). */
+static int daemon_failed(const char *ver) {
+  if (errno == EPROTO) {
+    return fail(ver, 11, "the pipework CNI daemon sent a malformed frame",
+                "the launcher and the daemon may be from different pipework versions: run pipework cni install again and restart the daemon");
+  }
+  if (errno == ETIMEDOUT) return fail(ver, 11, "the pipework CNI daemon did not answer in time", "try again; its log says why");
+  if (errno == ENOMEM) return fail(ver, 11, "the pipework CNI launcher ran out of memory", "try again");
+  return fail(ver, 11, "the pipework CNI daemon went away before answering", "try again; its log says why");
+}
+
 static long long now_ms(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+/* A program the daemon asks us to start ('X' or 'D'): argv, environment; for 'X', stdin and time limit. */
+struct job {
+  char **argv;
+  char *env;   /* the environment block, KEY=VALUE\0 each... */
+  char **envp; /* ...and its entries */
+  char *in;
+  uint32_t inlen, timeout_ms;
+};
+
 /*
- * The daemon asks us to run a delegate (an IPAM plugin): we are the plugin the runtime started,
- * so it runs as our child, with the environment and stdin the daemon sends, and dies with us.
- * Answer: 'Y' code signal timedOut stdout stderr, or 'E' errno message when it cannot start.
+ * Read a job's fields (after its type byte). -1 with errno EPROTO when it is malformed (argc 0 or
+ * over MAX_ARGC, a field over MAX_FIELD), else read_full's (cut short, too slow).
+ */
+static int read_job(int sock, int with_stdin, struct job *j) {
+  uint32_t argc, n, envlen;
+  memset(j, 0, sizeof *j);
+  if (read32(sock, &argc) != 0) return -1;
+  if (argc == 0 || argc > MAX_ARGC) { errno = EPROTO; return -1; }
+  if (!(j->argv = calloc(argc + 1, sizeof *j->argv))) return -1;
+  for (uint32_t i = 0; i < argc; i++) if (!(j->argv[i] = read_field(sock, &n))) return -1;
+  if (!(j->env = read_field(sock, &envlen))) return -1;
+  size_t envc = 0;
+  for (uint32_t i = 0; i < envlen; i++) if (j->env[i] == 0) envc++;
+  if (!(j->envp = calloc(envc + 1, sizeof *j->envp))) return -1;
+  for (size_t i = 0, at = 0; i < envc; i++) { j->envp[i] = j->env + at; at += strlen(j->env + at) + 1; }
+  if (with_stdin && (!(j->in = read_field(sock, &j->inlen)) || read32(sock, &j->timeout_ms) != 0)) return -1;
+  return 0;
+}
+
+static void free_job(struct job *j) {
+  if (j->argv) for (char **a = j->argv; *a; a++) free(*a);
+  free(j->argv); free(j->env); free(j->envp); free(j->in);
+}
+
+/* 'E': the program could not start (errno e). */
+static int send_failed(int sock, int e) {
+  struct buf m = { 0 };
+  const char *why = strerror(e);
+  int bad = put(&m, "E", 1) || put32(&m, (uint32_t)e) || put32(&m, (uint32_t)strlen(why)) || put(&m, why, strlen(why));
+  int r = bad ? -1 : send_all(sock, m.p, m.n);
+  free(m.p);
+  return r;
+}
+
+static void close_fds(int *fds, int n) {
+  for (int i = 0; i < n; i++) if (fds[i] >= 0) { close(fds[i]); fds[i] = -1; }
+}
+
+/*
+ * 'X': the daemon asks us to run a delegate (an IPAM plugin): we are the plugin the runtime
+ * started, so it runs as our child, with the environment and stdin the daemon sends, and dies
+ * with us. Answer: 'Y' code signal timedOut stdout stderr, or 'E' errno message when it cannot
+ * start. -1 (errno says why) when the frame cannot be read or the answer sent.
  */
 static int run_delegate(int sock) {
-  uint32_t argc, envlen, inlen, timeout, n;
-  if (read32(sock, &argc) != 0 || argc == 0 || argc > 1024) return -1;
-  char **argv = calloc(argc + 1, sizeof *argv);
-  if (!argv) return -1;
-  for (uint32_t i = 0; i < argc; i++) if (!(argv[i] = read_field(sock, &n))) return -1;
-  char *env = read_field(sock, &envlen);
-  if (!env) return -1;
-  size_t envc = 0;
-  for (uint32_t i = 0; i < envlen; i++) if (env[i] == 0) envc++;
-  char **envp = calloc(envc + 1, sizeof *envp);
-  if (!envp) return -1;
-  for (size_t i = 0, at = 0; i < envc; i++) { envp[i] = env + at; at += strlen(env + at) + 1; }
-  char *in = read_field(sock, &inlen);
-  if (!in || read32(sock, &timeout) != 0) return -1;
-
-  int pin[2], pout[2], perr[2], pexec[2];
+  struct job j;
+  if (read_job(sock, 1, &j) != 0) return -1;
+  /* pin, pout, perr, pexec: [read end, write end] each. */
+  int fds[8] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+  int *pin = fds, *pout = fds + 2, *perr = fds + 4, *pexec = fds + 6;
   /* A delegate that exits without reading all of stdin must not take us with it. */
   signal(SIGPIPE, SIG_IGN);
-  if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC) || pipe2(pexec, O_CLOEXEC)) return -1;
+  if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC) || pipe2(pexec, O_CLOEXEC)) {
+    int e = errno;
+    close_fds(fds, 8); free_job(&j);
+    return send_failed(sock, e);
+  }
   pid_t parent = getpid();
   pid_t pid = fork();
-  if (pid < 0) return -1;
+  if (pid < 0) {
+    int e = errno;
+    close_fds(fds, 8); free_job(&j);
+    return send_failed(sock, e);
+  }
   if (pid == 0) {
     /* It dies with us: a runtime that kills the plugin stops its delegate too. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
     signal(SIGPIPE, SIG_DFL);
     dup2(pin[0], 0); dup2(pout[1], 1); dup2(perr[1], 2);
-    execve(argv[0], argv, envp);
+    execve(j.argv[0], j.argv, j.envp);
     int e = errno;
     if (write(pexec[1], &e, sizeof e) < 0) _exit(127);
     _exit(127);
   }
   close(pin[0]); close(pout[1]); close(perr[1]); close(pexec[1]);
+  pin[0] = pout[1] = perr[1] = pexec[1] = -1;
   int e = 0;
   if (read(pexec[0], &e, sizeof e) == (ssize_t)sizeof e) {
     waitpid(pid, NULL, 0);
-    struct buf m = { 0 };
-    const char *why = strerror(e);
-    put(&m, "E", 1); put32(&m, (uint32_t)e); put32(&m, (uint32_t)strlen(why)); put(&m, why, strlen(why));
-    return write_all(sock, m.p, m.n);
+    close_fds(fds, 8); free_job(&j);
+    return send_failed(sock, e);
   }
-  close(pexec[0]);
+  close(pexec[0]); pexec[0] = -1;
   fcntl(pin[1], F_SETFL, O_NONBLOCK);
   struct buf out = { 0 }, err = { 0 };
   size_t sent = 0;
   int timed_out = 0, open_out = 1, open_err = 1;
-  long long deadline = now_ms() + (timeout ? timeout : TIMEOUT_MS);
-  if (inlen == 0) { close(pin[1]); pin[1] = -1; }
+  long long deadline = now_ms() + (j.timeout_ms ? j.timeout_ms : TIMEOUT_MS);
+  if (j.inlen == 0) { close(pin[1]); pin[1] = -1; }
   while (open_out || open_err) {
     struct pollfd f[3] = { { open_out ? pout[0] : -1, POLLIN, 0 }, { open_err ? perr[0] : -1, POLLIN, 0 }, { pin[1], POLLOUT, 0 } };
     long long left = deadline - now_ms();
     if (left <= 0) { timed_out = 1; kill(pid, SIGKILL); break; }
     if (poll(f, 3, (int)left) < 0) { if (errno == EINTR) continue; break; }
     if (f[2].revents) {
-      ssize_t w = write(pin[1], in + sent, inlen - sent);
+      ssize_t w = write(pin[1], j.in + sent, j.inlen - sent);
       if (w > 0) sent += (size_t)w;
-      if (w < 0 && errno != EAGAIN && errno != EINTR) sent = inlen;
-      if (sent >= inlen) { close(pin[1]); pin[1] = -1; }
+      if (w < 0 && errno != EAGAIN && errno != EINTR) sent = j.inlen;
+      if (sent >= j.inlen) { close(pin[1]); pin[1] = -1; }
     }
     for (int k = 0; k < 2; k++) {
       if (!f[k].revents) continue;
@@ -263,45 +339,36 @@ static int run_delegate(int sock) {
       else if (r == 0 || (errno != EINTR && errno != EAGAIN)) { if (k == 0) open_out = 0; else open_err = 0; }
     }
   }
-  if (pin[1] >= 0) close(pin[1]);
-  close(pout[0]); close(perr[0]);
+  close_fds(fds, 8);
   int st = 0;
   waitpid(pid, &st, 0);
   struct buf m = { 0 };
-  put(&m, "Y", 1);
-  put32(&m, WIFEXITED(st) ? (uint32_t)WEXITSTATUS(st) : 0xffffffffu);
-  put32(&m, WIFSIGNALED(st) ? (uint32_t)WTERMSIG(st) : 0);
-  put32(&m, (uint32_t)timed_out);
-  put32(&m, (uint32_t)out.n); put(&m, out.p, out.n);
-  put32(&m, (uint32_t)err.n); put(&m, err.p, err.n);
-  free(argv); free(envp); free(env); free(in); free(out.p); free(err.p);
-  return write_all(sock, m.p, m.n);
+  int bad = put(&m, "Y", 1)
+    || put32(&m, WIFEXITED(st) ? (uint32_t)WEXITSTATUS(st) : 0xffffffffu)
+    || put32(&m, WIFSIGNALED(st) ? (uint32_t)WTERMSIG(st) : 0)
+    || put32(&m, (uint32_t)timed_out)
+    || put32(&m, (uint32_t)out.n) || put(&m, out.p, out.n)
+    || put32(&m, (uint32_t)err.n) || put(&m, err.p, err.n);
+  free_job(&j); free(out.p); free(err.p);
+  int r = bad ? -1 : send_all(sock, m.p, m.n);
+  free(m.p);
+  return r;
 }
 
 /* 'D': start it and do not wait (an ARP announcement that lingers a second): it outlives us. */
 static int run_detached(int sock) {
-  uint32_t argc, envlen, n;
-  if (read32(sock, &argc) != 0 || argc == 0 || argc > 1024) return -1;
-  char **argv = calloc(argc + 1, sizeof *argv);
-  if (!argv) return -1;
-  for (uint32_t i = 0; i < argc; i++) if (!(argv[i] = read_field(sock, &n))) return -1;
-  char *env = read_field(sock, &envlen);
-  if (!env) return -1;
-  size_t envc = 0;
-  for (uint32_t i = 0; i < envlen; i++) if (env[i] == 0) envc++;
-  char **envp = calloc(envc + 1, sizeof *envp);
-  if (!envp) return -1;
-  for (size_t i = 0, at = 0; i < envc; i++) { envp[i] = env + at; at += strlen(env + at) + 1; }
+  struct job j;
+  if (read_job(sock, 0, &j) != 0) return -1;
   pid_t pid = fork();
   if (pid == 0) {
     setsid();
     int null = open("/dev/null", O_RDWR);
     if (null >= 0) { dup2(null, 0); dup2(null, 1); dup2(null, 2); }
     signal(SIGPIPE, SIG_DFL);
-    execve(argv[0], argv, envp);
+    execve(j.argv[0], j.argv, j.envp);
     _exit(127);
   }
-  free(argv); free(envp); free(env);
+  free_job(&j);
   return 0;
 }
 
@@ -346,25 +413,22 @@ int main(void) {
   if (put(&m, "PWC1", 4) || put32(&m, 1) || put32(&m, (uint32_t)envlen)) return fail(ver, 999, "out of memory", "");
   for (char **e = environ; *e; e++) if (put(&m, *e, strlen(*e) + 1)) return fail(ver, 999, "out of memory", "");
   if (put32(&m, (uint32_t)in.n) || put(&m, in.p, in.n)) return fail(ver, 999, "out of memory", "");
-  if (write_all(fd, m.p, m.n) != 0) return fail(ver, 11, "the pipework CNI daemon went away", "try again");
+  if (send_all(fd, m.p, m.n) != 0) return fail(ver, 11, "the pipework CNI daemon went away", "try again");
   for (;;) {
     char type;
-    if (read_full(fd, &type, 1) != 0) {
-      return fail(ver, 11, errno == ETIMEDOUT ? "the pipework CNI daemon did not answer in time" : "the pipework CNI daemon went away before answering", "try again; its log says why");
-    }
+    if (read_full(fd, &type, 1) != 0) return daemon_failed(ver);
     if (type == 'X') {
-      if (run_delegate(fd) != 0) return fail(ver, 11, "running a delegate for the pipework CNI daemon failed", "try again");
+      if (run_delegate(fd) != 0) return daemon_failed(ver);
       continue;
     }
     if (type == 'D') {
-      if (run_detached(fd) != 0) return fail(ver, 11, "the pipework CNI daemon sent a malformed request", "try again");
+      if (run_detached(fd) != 0) return daemon_failed(ver);
       continue;
     }
+    if (type != 'R') { errno = EPROTO; return daemon_failed(ver); }
     uint32_t code, outlen, errlen;
     char *out, *err;
-    if (type != 'R' || read32(fd, &code) != 0 || !(out = read_field(fd, &outlen)) || !(err = read_field(fd, &errlen))) {
-      return fail(ver, 11, "the pipework CNI daemon went away before answering", "try again");
-    }
+    if (read32(fd, &code) != 0 || !(out = read_field(fd, &outlen)) || !(err = read_field(fd, &errlen))) return daemon_failed(ver);
     write_all(2, err, errlen);
     write_all(1, out, outlen);
     return (int)code;
