@@ -1,5 +1,6 @@
-// The CNI door's host-side plans (isGateway, ipMasq), the daemon's wire format, the launcher's
-// text, and the request dispatcher's refusals — everything that needs no root and changes nothing.
+// The CNI door's host-side plans (isGateway, ipMasq), the daemon's wire format, the launchers'
+// shell text and C definitions, and the request dispatcher's refusals — everything that needs no
+// root and changes nothing.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { LauncherRunner } from '../../src/front/cni/daemon.js';
 import { handle, toCniError } from '../../src/front/cni/handle.js';
 import { defaultRouteInterface, masqChain, masqComment, masqRemoval, planGatewayPrelude, planMasq, type BridgeFacts } from '../../src/front/cni/host-side.js';
-import { launcherC, launcherSh } from '../../src/front/cni/launcher.js';
+import { cLiteral, launcherDefines, launcherSh } from '../../src/front/cni/launcher.js';
 import { runtimeEnv, withSystemPath } from '../../src/front/cni/plugin.js';
 import { CniError, Code, parseParams } from '../../src/front/cni/protocol.js';
 import { parseNetConf } from '../../src/front/cni/config.js';
@@ -162,11 +163,17 @@ void describe('the launcher', () => {
     assert.ok(sh.includes('"supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]'));
     assert.ok(sh.includes('unset NODE_EXTRA_CA_CERTS'));
   });
-  void test('the C form embeds them as C strings', () => {
-    const c = launcherC(paths);
-    assert.ok(c.includes(`static const char *SCRIPT = "/opt/pipe work/it's/cni-plugin.cjs";`));
-    assert.ok(c.includes('"PIPEWORK_CNI_SAVED_NODE_EXTRA_CA_CERTS"'));
-    assert.ok(launcherC({ ...paths, script: '/a"b\\c' }).includes('"/a\\"b\\\\c"'));
+  void test('the C form gets them as definitions, each one argument holding a C string literal', () => {
+    const defs = launcherDefines(paths);
+    assert.ok(defs.includes(`-DPW_SCRIPT="/opt/pipe work/it's/cni-plugin.cjs"`), defs.join(' '));
+    assert.ok(defs.includes('-DPW_STASHED="NODE_EXTRA_CA_CERTS","NODE_OPTIONS"'));
+    assert.ok(defs.includes('-DPW_STASH_PREFIX="PIPEWORK_CNI_SAVED_"'));
+    assert.ok(defs.includes('-DPW_VERSIONS="[\\"0.3.0\\",\\"0.3.1\\",\\"0.4.0\\",\\"1.0.0\\",\\"1.1.0\\"]"'));
+    assert.equal(cLiteral('/a"b\\c'), '"/a\\"b\\\\c"');
+    // No trigraph, no line break, no byte a compiler could read another way; octal escapes are
+    // always three digits, so a digit after one stays a digit.
+    assert.equal(cLiteral('??/\n\t\u00e9\u00001'), '"\\?\\?/\\012\\011\\303\\251\\0001"');
+    assert.match(cLiteral('any \u0001\u007f\u2028 text'), /^"[\x20-\x7e]*"$/u);
   });
   void test('what the launcher set aside is put back for the delegates; our programs are found', () => {
     assert.deepEqual(runtimeEnv({ A: '1', PIPEWORK_CNI_SAVED_NODE_EXTRA_CA_CERTS: '/etc/ca.crt', PIPEWORK_CNI_SAVED_NODE_OPTIONS: '' }), { A: '1', NODE_EXTRA_CA_CERTS: '/etc/ca.crt', NODE_OPTIONS: '' });

@@ -2,9 +2,10 @@
  * `pipework cni install [--dir DIR]… [--socket PATH] [--no-compile]`: the plugin executable
  * `pipework` in each directory (default /opt/cni/bin, where Kubernetes and Multus look, and
  * Debian's /usr/lib/cni, where Podman and containerd look). It is the C launcher when a compiler
- * is at hand (compiled once, here, from the source in launcher.ts; no binary ships), else the
- * shell launcher. Either names Node and bin/pipework by absolute path. Each file is
- * replaced atomically (written beside it, renamed over it), so a runtime never runs half of one.
+ * is at hand (compiled once, here, from native/cni-launcher.c with this installation's paths as
+ * definitions, see launcher.ts; no binary ships), else the shell launcher. Either names Node and
+ * bin/pipework by absolute path. Each file is replaced atomically (written beside it, renamed
+ * over it), so a runtime never runs half of one.
  * `pipework cni uninstall` removes what install wrote (only a file carrying the launcher mark).
  */
 import { chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -17,22 +18,36 @@ import { InvalidArgumentError, NotFoundError } from '../../model/errors.js';
 import { DEFAULT_SOCKET } from './daemon.js';
 import { rootOnlyProblem, type FsView } from '../../exec/root-only.js';
 import { makeDirs } from './state.js';
-import { LAUNCHER_MARK, launcherC, launcherSh, type LauncherPaths } from './launcher.js';
+import { LAUNCHER_MARK, LAUNCHER_SOURCE, launcherCompileArgv, launcherSh, type LauncherPaths } from './launcher.js';
 
 export const DEFAULT_DIRS = ['/opt/cni/bin', '/usr/lib/cni'];
 export const PLUGIN_NAME = 'pipework';
 /**
- * The program the launcher starts Node on: this installation's `bin/pipework` (with CNI_COMMAND
- * set it is the plugin), found above this module (the bundle and tsc's output sit at different depths).
+ * This installation's root (bin/pipework beside package.json), found above this module (the
+ * bundle and tsc's output sit at different depths).
  */
-export function findEntry(from = dirname(fileURLToPath(import.meta.url))): string {
+export function packageRoot(from = dirname(fileURLToPath(import.meta.url))): string {
   let dir = from;
   for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'bin', 'pipework');
-    if (existsSync(candidate) && existsSync(join(dir, 'package.json'))) return candidate;
+    if (existsSync(join(dir, 'bin', 'pipework')) && existsSync(join(dir, 'package.json'))) return dir;
     dir = dirname(dir);
   }
   throw new NotFoundError(`cannot find bin/pipework above ${from}: is pipework installed whole?`);
+}
+
+/** The program the launcher starts Node on: this installation's `bin/pipework` (with CNI_COMMAND set it is the plugin). */
+export function findEntry(from?: string): string {
+  return join(packageRoot(from), 'bin', 'pipework');
+}
+
+/** The C launcher's source in this installation. */
+export function launcherSource(from?: string): string {
+  return join(packageRoot(from), LAUNCHER_SOURCE);
+}
+
+/** The C compiler install uses: the first of cc, gcc and clang found on PATH. */
+export function findCompiler(): string | undefined {
+  return ['cc', 'gcc', 'clang'].find((c) => hasProgram(c));
 }
 
 export interface InstallOptions {
@@ -42,6 +57,8 @@ export interface InstallOptions {
   runner?: Runner;
   node?: string;
   script?: string;
+  /** The C launcher's source (default: this installation's native/cni-launcher.c). */
+  source?: string;
 }
 
 export interface Installed {
@@ -49,16 +66,18 @@ export interface Installed {
   kind: 'compiled' | 'shell';
 }
 
-/** Compile the C launcher once; undefined (and why) when there is no compiler or it fails. */
-async function compile(paths: LauncherPaths, runner: Runner): Promise<{ binary?: string; why?: string; dir: string }> {
+/** Compile the C launcher once; no binary (and why) when there is no compiler or it fails. */
+async function compile(paths: LauncherPaths, source: string, runner: Runner): Promise<{ binary?: string; why?: string; dir?: string }> {
+  const cc = findCompiler();
+  if (cc === undefined) return { why: 'no C compiler (cc) found' };
+  if (!existsSync(source)) return { why: `the launcher's source ${source} is missing (is pipework installed whole?)` };
   const dir = mkdtempSync(join(tmpdir(), 'pipework-cni-'));
-  const cc = ['cc', 'gcc', 'clang'].find((c) => hasProgram(c));
-  if (cc === undefined) return { why: 'no C compiler (cc) found', dir };
-  const src = join(dir, 'launcher.c');
-  const out = join(dir, 'pipework');
-  writeFileSync(src, launcherC(paths));
-  const res = await runner.run([cc, '-O2', '-Wall', '-o', out, src], { timeoutMs: 60_000 });
-  if (res.code !== 0) return { why: `${cc} failed: ${res.stderr.trim().split('\n')[0] ?? ''}`, dir };
+  const out = join(dir, PLUGIN_NAME);
+  const res = await runner.run(launcherCompileArgv(cc, source, out, paths), { timeoutMs: 60_000 });
+  if (res.code !== 0) {
+    const lines = res.stderr.trim().split('\n');
+    return { why: `${cc} failed on ${source}: ${lines.find((l) => l.includes('error')) ?? lines[0] ?? ''}`, dir };
+  }
   return { binary: out, dir };
 }
 
@@ -99,7 +118,7 @@ export async function install(o: InstallOptions, log: (line: string) => void): P
   const socketProblem = socketPathProblem(o.socket);
   if (socketProblem !== undefined) throw new InvalidArgumentError(socketProblem);
   const paths: LauncherPaths = { node: o.node ?? process.execPath, script: o.script ?? findEntry(), socket: o.socket };
-  const compiled: { binary?: string; why?: string; dir?: string } = o.compile ? await compile(paths, o.runner ?? processRunner) : { why: '--no-compile' };
+  const compiled: Awaited<ReturnType<typeof compile>> = o.compile ? await compile(paths, o.source ?? launcherSource(), o.runner ?? processRunner) : { why: '--no-compile' };
   try {
     const content = compiled.binary !== undefined ? readFileSync(compiled.binary) : Buffer.from(launcherSh(paths));
     const kind = compiled.binary !== undefined ? 'compiled' : 'shell';

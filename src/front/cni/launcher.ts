@@ -2,8 +2,9 @@
  * The plugin executable `pipework cni install` writes, in two forms, both answering VERSION
  * without starting Node (Podman runs VERSION on every plugin of every conflist on each command):
  *
- * - a small C program, compiled at install time when a C compiler is there: VERSION in a
- *   millisecond; any other command handed to the resident daemon over its unix socket when one
+ * - a small C program, `native/cni-launcher.c`, compiled at install time when a C compiler is
+ *   there, with this installation's paths as definitions on the compiler's command line: VERSION
+ *   in a millisecond; any other command handed to the resident daemon over its unix socket when one
  *   answers (no Node start-up at all) — and the delegates the daemon needs (IPAM) run as this
  *   program's children, with the runtime's environment, cheaply (a fork of the big daemon costs
  *   milliseconds per MB it maps) — else Node started on bin/pipework;
@@ -28,358 +29,53 @@ export interface LauncherPaths {
 /** A marker both forms carry, so install and uninstall know the file is ours. */
 export const LAUNCHER_MARK = 'pipework-cni-launcher';
 
-function cString(s: string): string {
-  return `"${s.replace(/[\\"]/gu, (c) => `\\${c}`).replace(/\n/gu, '\\n')}"`;
-}
-
 function shQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
 const VERSIONS_JSON = JSON.stringify(SUPPORTED_VERSIONS);
 
-export function launcherC(p: LauncherPaths): string {
-  const stash = STASHED.map((k) => `  stash(${cString(k)}, ${cString(`${STASH_PREFIX}${k}`)});`).join('\n');
-  // String.raw: the C below is written as C (its escapes are its own).
-  return String.raw`/* ${LAUNCHER_MARK}: the pipework CNI plugin, written by pipework cni install. */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+/** The C launcher's source, from the package's root (package.json "files" ships it). */
+export const LAUNCHER_SOURCE = 'native/cni-launcher.c';
 
-/* The mark install and uninstall look for (kept in the binary). */
-__attribute__((used)) static const char MARK[] = ${cString(LAUNCHER_MARK)};
-static const char *NODE = ${cString(p.node)};
-static const char *SCRIPT = ${cString(p.script)};
-static const char *SOCKET_PATH = ${cString(p.socket)};
-static const char *VERSIONS = ${cString(VERSIONS_JSON)};
-/* How long a request may take in the daemon (a DHCP lease can take a while). */
-static const int TIMEOUT_MS = 600000;
-#define MAX_FIELD (16u << 20)
-extern char **environ;
-
-struct buf { char *p; size_t n, cap; };
-
-static int grow(struct buf *b, size_t more) {
-  if (b->n + more <= b->cap) return 0;
-  size_t cap = b->cap ? b->cap : 8192;
-  while (cap < b->n + more) cap *= 2;
-  if (cap > MAX_FIELD + 64) { errno = EFBIG; return -1; }
-  char *q = realloc(b->p, cap);
-  if (!q) return -1;
-  b->p = q; b->cap = cap;
-  return 0;
-}
-
-static int put(struct buf *b, const void *p, size_t n) {
-  if (grow(b, n) != 0) return -1;
-  memcpy(b->p + b->n, p, n); b->n += n;
-  return 0;
-}
-
-static int put32(struct buf *b, uint32_t v) {
-  unsigned char x[4] = { v >> 24, v >> 16, v >> 8, v };
-  return put(b, x, 4);
-}
-
-static uint32_t be32(const unsigned char *b) {
-  return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
-}
-
-static int read_all(int fd, struct buf *b) {
-  for (;;) {
-    if (grow(b, 4096) != 0) return -1;
-    ssize_t r = read(fd, b->p + b->n, b->cap - b->n);
-    if (r < 0) { if (errno == EINTR) continue; return -1; }
-    if (r == 0) return 0;
-    b->n += (size_t)r;
-  }
-}
-
-static int write_all(int fd, const void *p, size_t len) {
-  const char *b = p;
-  while (len > 0) {
-    ssize_t w = fd > 2 ? send(fd, b, len, MSG_NOSIGNAL) : write(fd, b, len);
-    if (w < 0) { if (errno == EINTR) continue; return -1; }
-    b += w; len -= (size_t)w;
-  }
-  return 0;
-}
-
-/* Read exactly len bytes from the daemon, waiting at most TIMEOUT_MS for each piece. */
-static int read_full(int fd, void *p, size_t len) {
-  char *b = p;
-  while (len > 0) {
-    struct pollfd pfd = { fd, POLLIN, 0 };
-    int k = poll(&pfd, 1, TIMEOUT_MS);
-    if (k < 0) { if (errno == EINTR) continue; return -1; }
-    if (k == 0) { errno = ETIMEDOUT; return -1; }
-    ssize_t r = read(fd, b, len);
-    if (r < 0) { if (errno == EINTR) continue; return -1; }
-    if (r == 0) { errno = EPIPE; return -1; }
-    b += r; len -= (size_t)r;
-  }
-  return 0;
-}
-
-static int read32(int fd, uint32_t *v) {
-  unsigned char x[4];
-  if (read_full(fd, x, 4) != 0) return -1;
-  *v = be32(x);
-  return 0;
-}
-
-/* A length-prefixed field, NUL-terminated in memory. */
-static char *read_field(int fd, uint32_t *len) {
-  if (read32(fd, len) != 0 || *len > MAX_FIELD) return NULL;
-  char *p = malloc(*len + 1);
-  if (!p || read_full(fd, p, *len) != 0) { free(p); return NULL; }
-  p[*len] = 0;
-  return p;
-}
-
-/* The cniVersion the request names (digits and dots only), or the default. */
-static void asked_version(const char *in, size_t len, char *out, size_t outlen, const char *dflt) {
-  snprintf(out, outlen, "%s", dflt);
-  const char *key = "\"cniVersion\"";
-  const char *p = in ? memmem(in, len, key, strlen(key)) : NULL;
-  if (!p) return;
-  const char *end = in + len;
-  p += strlen(key);
-  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ':')) p++;
-  if (p >= end || *p != '"') return;
-  p++;
-  size_t n = 0;
-  while (p + n < end && p[n] != '"' && n < outlen - 1) {
-    if ((p[n] < '0' || p[n] > '9') && p[n] != '.') return;
-    n++;
-  }
-  if (n == 0 || p + n >= end) return;
-  memcpy(out, p, n);
-  out[n] = 0;
-}
-
-static int fail(const char *ver, int code, const char *msg, const char *details) {
-  printf("{\"cniVersion\":\"%s\",\"code\":%d,\"msg\":\"%s\",\"details\":\"%s\"}\n", ver, code, msg, details);
-  fflush(stdout);
-  return 1;
-}
-
-static void stash(const char *name, const char *saved) {
-  const char *v = getenv(name);
-  if (!v) return;
-  setenv(saved, v, 1);
-  unsetenv(name);
-}
-
-/* No daemon: Node runs the plugin, with stdin as we got it (still unread). */
-static int cold(const char *ver) {
-${stash}
-  char *argv[] = { (char *)NODE, (char *)SCRIPT, NULL };
-  execv(NODE, argv);
-  return fail(ver, 999, "cannot start Node for the pipework CNI plugin", "run pipework cni install again");
-}
-
-static long long now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/*
- * The daemon asks us to run a delegate (an IPAM plugin): we are the plugin the runtime started,
- * so it runs as our child, with the environment and stdin the daemon sends, and dies with us.
- * Answer: 'Y' code signal timedOut stdout stderr, or 'E' errno message when it cannot start.
+/**
+ * The compiler flags `pipework cni install` uses; the test that compiles the launcher in CI adds
+ * `-Werror`, so a warning fails there without failing a user's install on a newer compiler.
  */
-static int run_delegate(int sock) {
-  uint32_t argc, envlen, inlen, timeout, n;
-  if (read32(sock, &argc) != 0 || argc == 0 || argc > 1024) return -1;
-  char **argv = calloc(argc + 1, sizeof *argv);
-  if (!argv) return -1;
-  for (uint32_t i = 0; i < argc; i++) if (!(argv[i] = read_field(sock, &n))) return -1;
-  char *env = read_field(sock, &envlen);
-  if (!env) return -1;
-  size_t envc = 0;
-  for (uint32_t i = 0; i < envlen; i++) if (env[i] == 0) envc++;
-  char **envp = calloc(envc + 1, sizeof *envp);
-  if (!envp) return -1;
-  for (size_t i = 0, at = 0; i < envc; i++) { envp[i] = env + at; at += strlen(env + at) + 1; }
-  char *in = read_field(sock, &inlen);
-  if (!in || read32(sock, &timeout) != 0) return -1;
+export const LAUNCHER_CFLAGS = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Wshadow', '-Wformat=2', '-Wconversion'];
 
-  int pin[2], pout[2], perr[2], pexec[2];
-  /* A delegate that exits without reading all of stdin must not take us with it. */
-  signal(SIGPIPE, SIG_IGN);
-  if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC) || pipe2(pexec, O_CLOEXEC)) return -1;
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    /* It dies with us: a runtime that kills the plugin stops its delegate too. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    signal(SIGPIPE, SIG_DFL);
-    dup2(pin[0], 0); dup2(pout[1], 1); dup2(perr[1], 2);
-    execve(argv[0], argv, envp);
-    int e = errno;
-    if (write(pexec[1], &e, sizeof e) < 0) _exit(127);
-    _exit(127);
+/**
+ * `s` as a C string literal: its UTF-8 bytes, printable ASCII as they are, `"` `\` and `?` escaped
+ * (no trigraph can form), every other byte (newlines, controls, non-ASCII) as a three-digit octal
+ * escape (which no following digit can extend).
+ */
+export function cLiteral(s: string): string {
+  let out = '"';
+  for (const b of Buffer.from(s, 'utf8')) {
+    const c = String.fromCharCode(b);
+    if (c === '"' || c === '\\' || c === '?') out += `\\${c}`;
+    else if (b >= 0x20 && b < 0x7f) out += c;
+    else out += `\\${b.toString(8).padStart(3, '0')}`;
   }
-  close(pin[0]); close(pout[1]); close(perr[1]); close(pexec[1]);
-  int e = 0;
-  if (read(pexec[0], &e, sizeof e) == (ssize_t)sizeof e) {
-    waitpid(pid, NULL, 0);
-    struct buf m = { 0 };
-    const char *why = strerror(e);
-    put(&m, "E", 1); put32(&m, (uint32_t)e); put32(&m, (uint32_t)strlen(why)); put(&m, why, strlen(why));
-    return write_all(sock, m.p, m.n);
-  }
-  close(pexec[0]);
-  fcntl(pin[1], F_SETFL, O_NONBLOCK);
-  struct buf out = { 0 }, err = { 0 };
-  size_t sent = 0;
-  int timed_out = 0, open_out = 1, open_err = 1;
-  long long deadline = now_ms() + (timeout ? timeout : TIMEOUT_MS);
-  if (inlen == 0) { close(pin[1]); pin[1] = -1; }
-  while (open_out || open_err) {
-    struct pollfd f[3] = { { open_out ? pout[0] : -1, POLLIN, 0 }, { open_err ? perr[0] : -1, POLLIN, 0 }, { pin[1], POLLOUT, 0 } };
-    long long left = deadline - now_ms();
-    if (left <= 0) { timed_out = 1; kill(pid, SIGKILL); break; }
-    if (poll(f, 3, (int)left) < 0) { if (errno == EINTR) continue; break; }
-    if (f[2].revents) {
-      ssize_t w = write(pin[1], in + sent, inlen - sent);
-      if (w > 0) sent += (size_t)w;
-      if (w < 0 && errno != EAGAIN && errno != EINTR) sent = inlen;
-      if (sent >= inlen) { close(pin[1]); pin[1] = -1; }
-    }
-    for (int k = 0; k < 2; k++) {
-      if (!f[k].revents) continue;
-      struct buf *b = k == 0 ? &out : &err;
-      if (grow(b, 65536) != 0) { kill(pid, SIGKILL); open_out = open_err = 0; break; }
-      ssize_t r = read(k == 0 ? pout[0] : perr[0], b->p + b->n, b->cap - b->n);
-      if (r > 0) b->n += (size_t)r;
-      else if (r == 0 || (errno != EINTR && errno != EAGAIN)) { if (k == 0) open_out = 0; else open_err = 0; }
-    }
-  }
-  if (pin[1] >= 0) close(pin[1]);
-  close(pout[0]); close(perr[0]);
-  int st = 0;
-  waitpid(pid, &st, 0);
-  struct buf m = { 0 };
-  put(&m, "Y", 1);
-  put32(&m, WIFEXITED(st) ? (uint32_t)WEXITSTATUS(st) : 0xffffffffu);
-  put32(&m, WIFSIGNALED(st) ? (uint32_t)WTERMSIG(st) : 0);
-  put32(&m, (uint32_t)timed_out);
-  put32(&m, (uint32_t)out.n); put(&m, out.p, out.n);
-  put32(&m, (uint32_t)err.n); put(&m, err.p, err.n);
-  free(argv); free(envp); free(env); free(in); free(out.p); free(err.p);
-  return write_all(sock, m.p, m.n);
+  return `${out}"`;
 }
 
-/* 'D': start it and do not wait (an ARP announcement that lingers a second): it outlives us. */
-static int run_detached(int sock) {
-  uint32_t argc, envlen, n;
-  if (read32(sock, &argc) != 0 || argc == 0 || argc > 1024) return -1;
-  char **argv = calloc(argc + 1, sizeof *argv);
-  if (!argv) return -1;
-  for (uint32_t i = 0; i < argc; i++) if (!(argv[i] = read_field(sock, &n))) return -1;
-  char *env = read_field(sock, &envlen);
-  if (!env) return -1;
-  size_t envc = 0;
-  for (uint32_t i = 0; i < envlen; i++) if (env[i] == 0) envc++;
-  char **envp = calloc(envc + 1, sizeof *envp);
-  if (!envp) return -1;
-  for (size_t i = 0, at = 0; i < envc; i++) { envp[i] = env + at; at += strlen(env + at) + 1; }
-  pid_t pid = fork();
-  if (pid == 0) {
-    setsid();
-    int null = open("/dev/null", O_RDWR);
-    if (null >= 0) { dup2(null, 0); dup2(null, 1); dup2(null, 2); }
-    signal(SIGPIPE, SIG_DFL);
-    execve(argv[0], argv, envp);
-    _exit(127);
-  }
-  free(argv); free(envp); free(env);
-  return 0;
+/** The definitions that make native/cni-launcher.c this installation's launcher (its header lists them). */
+export function launcherDefines(p: LauncherPaths): string[] {
+  return [
+    `-DPW_NODE=${cLiteral(p.node)}`,
+    `-DPW_SCRIPT=${cLiteral(p.script)}`,
+    `-DPW_SOCKET=${cLiteral(p.socket)}`,
+    `-DPW_VERSIONS=${cLiteral(VERSIONS_JSON)}`,
+    `-DPW_STASHED=${STASHED.map(cLiteral).join(',')}`,
+    `-DPW_STASH_PREFIX=${cLiteral(STASH_PREFIX)}`,
+    `-DPW_MARK=${cLiteral(LAUNCHER_MARK)}`,
+  ];
 }
 
-int main(void) {
-  const char *cmd = getenv("CNI_COMMAND");
-  char ver[32];
-  if (cmd && strcmp(cmd, "VERSION") == 0) {
-    struct buf in = { 0 };
-    if (!isatty(0)) read_all(0, &in);
-    asked_version(in.p, in.n, ver, sizeof ver, "1.1.0");
-    printf("{\"cniVersion\":\"%s\",\"supportedVersions\":%s}\n", ver, VERSIONS);
-    return fflush(stdout) == 0 ? 0 : 1;
-  }
-  const char *path = getenv("PIPEWORK_CNI_SOCKET");
-  if (!path) path = SOCKET_PATH;
-  if (!*path || strcmp(path, "none") == 0 || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) return cold("1.1.0");
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_un sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sun_family = AF_UNIX;
-  strcpy(sa.sun_path, path);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-    if (fd >= 0) close(fd);
-    return cold("1.1.0");
-  }
-  /* Only a daemon running as root gets the request (it asks us to run programs): anyone else
-     listening there is ignored, and Node serves the request itself. */
-  struct ucred peer;
-  socklen_t plen = sizeof peer;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) != 0 || peer.uid != 0) {
-    fprintf(stderr, "pipework: the socket %s is not served by root; ignoring it\n", path);
-    close(fd);
-    return cold("1.1.0");
-  }
-  struct buf in = { 0 };
-  if (read_all(0, &in) != 0) return fail("1.1.0", 5, "error reading from stdin", "");
-  asked_version(in.p, in.n, ver, sizeof ver, "1.1.0");
-  size_t envlen = 0;
-  for (char **e = environ; *e; e++) envlen += strlen(*e) + 1;
-  struct buf m = { 0 };
-  /* flags bit 0: we run the delegates the daemon asks for. */
-  if (put(&m, "PWC1", 4) || put32(&m, 1) || put32(&m, (uint32_t)envlen)) return fail(ver, 999, "out of memory", "");
-  for (char **e = environ; *e; e++) if (put(&m, *e, strlen(*e) + 1)) return fail(ver, 999, "out of memory", "");
-  if (put32(&m, (uint32_t)in.n) || put(&m, in.p, in.n)) return fail(ver, 999, "out of memory", "");
-  if (write_all(fd, m.p, m.n) != 0) return fail(ver, 11, "the pipework CNI daemon went away", "try again");
-  for (;;) {
-    char type;
-    if (read_full(fd, &type, 1) != 0) {
-      return fail(ver, 11, errno == ETIMEDOUT ? "the pipework CNI daemon did not answer in time" : "the pipework CNI daemon went away before answering", "try again; its log says why");
-    }
-    if (type == 'X') {
-      if (run_delegate(fd) != 0) return fail(ver, 11, "running a delegate for the pipework CNI daemon failed", "try again");
-      continue;
-    }
-    if (type == 'D') {
-      if (run_detached(fd) != 0) return fail(ver, 11, "the pipework CNI daemon sent a malformed request", "try again");
-      continue;
-    }
-    uint32_t code, outlen, errlen;
-    char *out, *err;
-    if (type != 'R' || read32(fd, &code) != 0 || !(out = read_field(fd, &outlen)) || !(err = read_field(fd, &errlen))) {
-      return fail(ver, 11, "the pipework CNI daemon went away before answering", "try again");
-    }
-    write_all(2, err, errlen);
-    write_all(1, out, outlen);
-    return (int)code;
-  }
-}
-`;
+/** The compiler's argv (no shell: each definition is one argument) for `source` → `output`. */
+export function launcherCompileArgv(cc: string, source: string, output: string, p: LauncherPaths, o: { werror?: boolean } = {}): string[] {
+  return [cc, ...LAUNCHER_CFLAGS, ...(o.werror === true ? ['-Werror'] : []), ...launcherDefines(p), '-o', output, source];
 }
 
 export function launcherSh(p: LauncherPaths): string {

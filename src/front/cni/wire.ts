@@ -10,7 +10,8 @@
  *   launcher → daemon   'Y' exitCode signal timedOut stdoutLen stdout stderrLen stderr
  *                       'E' errno messageLen message                             it could not start
  *
- * exitCode 0xffffffff: killed by `signal`. The C launcher (launcher.ts) speaks the same. Pure.
+ * exitCode 0xffffffff: killed by `signal`. The C launcher (native/cni-launcher.c) speaks the same;
+ * test/unit/cni-launcher.test.ts runs it against these encoders and decoders. Pure.
  */
 export const MAGIC = Buffer.from('PWC1', 'latin1');
 /** A request larger than this is refused (configurations are kilobytes). */
