@@ -9,6 +9,8 @@ import type { Step } from '../engine/plan.js';
 import { changes, lockKey, type Drift, type Driver, type DriverInput, type HostSidePlan } from './driver.js';
 import { hostEndDrift, planVeth, removeGuestLinkStep, upStep } from './veth.js';
 import { confirmVeth } from './confirm.js';
+import { hostEnds, removeHostEndStep } from './leftovers.js';
+import { ownerText } from '../model/record.js';
 import { vethHostName } from './names.js';
 
 /** The classic tool's refusal, kept where the kernel has no bridge VLAN filtering. */
@@ -187,4 +189,10 @@ export const bridgeDriver: Driver<'bridge'> = {
     return host.vlan === undefined ? { uses: [key], changes: [] } : changes(key);
   },
   locksOf: (record) => ({ uses: [lockKey.bridge(record.hostIf)], changes: [] }),
+  // A host end outlives its guest end only while the guest's namespace does (held elsewhere).
+  leftovers: (view, of) => hostEnds(view, 'bridge', of).map(({ link, record }) => ({
+    what: `host end ${link.name} of ${record.guestIf} in ${record.guest}`, name: link.name, owner: ownerText(record), record, live: true,
+    steps: [removeHostEndStep(link.name, record)],
+    locks: { uses: [lockKey.bridge(record.hostIf)], changes: [lockKey.hostEnd(link.name)] },
+  })),
 };

@@ -6,6 +6,7 @@
 import type { Facts, GuestInfo } from '../engine/facts.js';
 import type { GuestLink } from '../guest/facts.js';
 import type { HostLink } from '../host/facts.js';
+import type { Kept } from '../host/kept-records.js';
 import type { OvsFacts, OvsPortRow } from '../host/ovs-facts.js';
 import type { AttachNames, GuestIdentity } from './names.js';
 import type { Action, HostLocks, Step } from '../engine/plan.js';
@@ -65,6 +66,37 @@ export interface HostProbe {
   ovs?: OvsFacts;
 }
 
+/** What a removal sees on the host, read once before anything is removed. */
+export interface LeftoverView {
+  /** Every host link. */
+  links: readonly HostLink[];
+  link(name: string): HostLink | undefined;
+  /** Open vSwitch's port rows; undefined when it does not run (its rows are then not judged). */
+  ovsPorts?: ReadonlyMap<string, OvsPortRow>;
+  /** What pipework kept on the host of the devices it moved into guests (src/host/kept-records.ts). */
+  kept: ReadonlyMap<string, Kept>;
+}
+
+/** Something of an attachment's on the host that its guest end does not take with it. */
+export interface Leftover {
+  /** In words, for messages. */
+  what: string;
+  /** The host object's name (a link, an Open vSwitch port). */
+  name: string;
+  /** Who made it (src/spec/owner.ts): the one whose removal takes it. */
+  owner: string;
+  /** The record it carries or was kept with; an Open vSwitch row has its ids instead. */
+  record?: AttachRecord;
+  ids?: Record<string, string>;
+  /**
+   * Its guest may be alive (a veth's host end: the pair exists while its namespace does). Only a
+   * removal of that very attachment takes it, never a sweep of what dead guests left.
+   */
+  live: boolean;
+  steps: Step[];
+  locks: HostLocks;
+}
+
 export interface Driver<K extends HostKind> {
   readonly kind: K;
   /** Its guest interface is one end of a veth pair whose host end pipework names, locks and records. */
@@ -114,6 +146,11 @@ export interface Driver<K extends HostKind> {
   locks(input: DriverInput<K>): HostLocks;
   /** The same for removing what an attach of this kind made (from its record). */
   locksOf(record: AttachRecord): HostLocks;
+  /**
+   * What attaches of this kind left on the host, found in `view` alone, with the steps that
+   * remove each: all of them, or (`of`) those of the attachment this record describes.
+   */
+  leftovers(view: LeftoverView, of?: AttachRecord): Leftover[];
 }
 
 /** Uses nothing, changes these. */

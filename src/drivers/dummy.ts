@@ -42,4 +42,5 @@ export const dummyDriver: Driver<'dummy'> = {
   // Nothing of it is on the host.
   locks: () => changes(),
   locksOf: () => changes(),
+  leftovers: () => [],
 };

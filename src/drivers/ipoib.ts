@@ -58,4 +58,6 @@ export const ipoibDriver: Driver<'ipoib'> = {
   check: () => [],
   locks: ({ host }) => changes(lockKey.nic(host.parent)),
   locksOf: (record) => changes(lockKey.nic(record.hostIf)),
+  // The child goes with its guest's namespace, and nothing of it was ever on the host.
+  leftovers: () => [],
 };

@@ -4,7 +4,7 @@
  */
 import { NS_PATH_IN_CHILD } from '../exec/runner.js';
 import { NotFoundError } from '../model/errors.js';
-import type { AttachRecord } from '../model/record.js';
+import { ownerText, type AttachRecord } from '../model/record.js';
 import { hostLink } from '../engine/facts.js';
 import type { Step } from '../engine/plan.js';
 import { featureText } from '../host/kernel.js';
@@ -97,4 +97,11 @@ export const macvlanDriver: Driver<'macvlan'> = {
   // The NIC (and its VLAN sub-interface) may be brought up, made, or taken down with its last user: alone.
   locks: ({ host, names }) => changes(lockKey.nic(host.parent), host.vlan !== undefined ? lockKey.nic(names.vlanIf!) : undefined),
   locksOf: (record) => changes(lockKey.nic(record.hostIf), record.vlanIf !== undefined ? lockKey.nic(record.vlanIf) : undefined),
+  // The macvlan goes with its guest's namespace; what it used on the host stays: the host half of
+  // its removal (each step decided when it runs: the VLAN sub-interface, the NIC brought up).
+  leftovers(view, of) {
+    if (of === undefined) return [];
+    const steps = macvlanDriver.planDel(of, of.guestIf).filter((s) => s.action.place === 'host');
+    return [{ what: `what ${of.guestIf} in ${of.guest} used on the host`, name: of.vlanIf ?? of.hostIf, owner: ownerText(of), record: of, live: false, steps, locks: macvlanDriver.locksOf(of) }];
+  },
 };

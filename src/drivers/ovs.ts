@@ -11,6 +11,8 @@ import { OVS_TIMEOUT, type OvsFacts } from '../host/ovs-facts.js';
 import { lockKey, type Drift, type Driver, type DriverInput } from './driver.js';
 import { hostEndDrift, planVeth, removeGuestLinkStep, upStep } from './veth.js';
 import { confirmVeth } from './confirm.js';
+import { deadRows, hostEnds, removeHostEndStep } from './leftovers.js';
+import { ownerText } from '../model/record.js';
 import { vethHostName } from './names.js';
 
 /** ovs-vsctl can exit 0 and still have failed to make the device. */
@@ -213,4 +215,14 @@ export const ovsDriver: Driver<'ovs'> = {
   // Ports are added beside others', and a missing bridge is made with --may-exist: shared.
   locks: ({ host }) => ({ uses: [lockKey.ovs(host.bridge)], changes: [] }),
   locksOf: (record) => ({ uses: [lockKey.ovs(record.hostIf)], changes: [] }),
+  // A host end held alive with its guest's namespace goes with its row; a row whose device went
+  // with its guest goes alone.
+  leftovers: (view, of) => [
+    ...hostEnds(view, 'ovs', of).map(({ link, record }) => ({
+      what: `host end ${link.name} of ${record.guestIf} in ${record.guest}`, name: link.name, owner: ownerText(record), record, live: true,
+      steps: [planOvsPortRemoval(record.hostIf, link.name), removeHostEndStep(link.name, record)],
+      locks: { uses: [lockKey.ovs(record.hostIf)], changes: [lockKey.hostEnd(link.name)] },
+    })),
+    ...deadRows(view, of),
+  ],
 };

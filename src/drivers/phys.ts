@@ -9,10 +9,11 @@ import { keptKey, keptRecord, keptText } from '../host/kept-records.js';
 import { ownRecord, withoutHostNames } from './confirm.js';
 import { vlanIfName } from './names.js';
 import { NotFoundError } from '../model/errors.js';
-import type { AttachRecord } from '../model/record.js';
+import { ownerText, sameAttachment, type AttachRecord } from '../model/record.js';
+import { returnedNics } from '../host/stale.js';
 import { hostLink } from '../engine/facts.js';
 import type { Step } from '../engine/plan.js';
-import { changes, lockKey, type Driver, type DriverInput, type HostSidePlan } from './driver.js';
+import { changes, lockKey, type Driver, type DriverInput, type HostSidePlan, type Leftover } from './driver.js';
 import { VLAN_MARK, planNicDown, planVlanIf, planVlanRemoval, upIfDown } from './vlan.js';
 
 export const physDriver: Driver<'phys'> = {
@@ -130,6 +131,21 @@ export const physDriver: Driver<'phys'> = {
   check: () => [],
   locks: ({ host, names }) => changes(lockKey.nic(host.device), host.vlan !== undefined ? lockKey.nic(names.vlanIf!) : undefined),
   locksOf: (record) => changes(lockKey.nic(record.hostIf), record.vlanIf !== undefined ? lockKey.nic(record.vlanIf) : undefined),
+  // A NIC comes back to the host when its guest's namespace goes, under the name it had there:
+  // found by what was kept of it (never by what it carries back), and given its own name back.
+  leftovers(view, of) {
+    const links = view.links.map((l) => ({ ifname: l.name, ...(l.alias !== undefined && { ifalias: l.alias }), address: l.mac }));
+    const nics: Leftover[] = returnedNics(links, view.kept).filter((n) => of === undefined || sameAttachment(n.record, of)).map((n) => ({
+      what: `${n.link} given back as ${n.record.origName ?? n.link}`, name: n.link,
+      owner: ownerText(n.record), record: n.record, live: false, steps: planReturnedNic(n.link, n.record, n.key),
+      locks: changes(lockKey.nic(n.link), lockKey.nic(n.record.origName ?? n.record.hostIf)),
+    }));
+    // A VLAN sub-interface pipework made for it goes with its last user.
+    const vlan: Leftover[] = of?.vlanIf !== undefined && view.link(of.vlanIf) !== undefined
+      ? [{ what: `VLAN sub-interface ${of.vlanIf}`, name: of.vlanIf, owner: ownerText(of), record: of, live: false, steps: planVlanRemoval(of), locks: changes(lockKey.nic(of.vlanIf)) }]
+      : [];
+    return [...nics, ...vlan];
+  },
 };
 
 /**

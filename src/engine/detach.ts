@@ -1,14 +1,12 @@
 /**
  * Removing what pipework plumbed in a guest, read back from the records on its interfaces — only
- * what the asking owner made — and what dead guests left on the host.
+ * what the asking owner made. (What dead guests left on the host: remove.ts.)
  */
-import { ipJsonBatch } from '../exec/ip.js';
-import { openNetns } from '../exec/netns.js';
 import { DHCP_AGENT } from '../dhcp/paths.js';
 import { readGuestFacts, type GuestFacts } from '../guest/facts.js';
 import type { Guest } from '../guest/guest.js';
 import { resolveGuest } from '../guest/resolve.js';
-import { planStaleCleanup, returnedNics, selectStale, staleOvsPorts, staleResolvConfs, type ReturnedNic, type StaleOvsPort, type StaleResolvConf } from '../host/stale.js';
+import { planStaleCleanup, staleResolvConfs } from '../host/stale.js';
 import { ConflictError } from '../model/errors.js';
 import type { GuestRef } from '../spec/attach-spec.js';
 import type { RunContext } from './context.js';
@@ -18,7 +16,6 @@ import { guestInfo } from './gather.js';
 import { acquire, guestIfLock } from './lock.js';
 import type { Plan } from './plan.js';
 import { planDetach, type DetachTarget } from './planner.js';
-import { planReturnedNic } from '../drivers/phys.js';
 import { confirmedLinks, type HostView } from './trust.js';
 
 export interface DetachRequest {
@@ -102,30 +99,4 @@ export async function detach(req: DetachRequest, ctx: RunContext): Promise<Detac
   } finally {
     guest.ns.close();
   }
-}
-
-export interface StaleOutcome {
-  plan: Plan;
-  ports: StaleOvsPort[];
-  nics: ReturnedNic[];
-  resolvConfs: StaleResolvConf[];
-}
-
-/** Clean what dead guests (all, or the one named) left on the host. */
-export async function cleanStale(guest: GuestRef | undefined, ctx: RunContext): Promise<StaleOutcome> {
-  const [hostLinks] = await ipJsonBatch(ctx.runner, [['link', 'show']], { where: 'the host' });
-  const ports = selectStale(guest, (await staleOvsPorts(ctx.runner)).map((p) => ({ ...p, ids: p.ids })));
-  const nics = selectStale(guest, returnedNics(hostLinks as { ifname: string; ifalias?: string; address?: string }[]));
-  const resolvConfs = selectStale(guest, staleResolvConfs());
-  const steps = [...planStaleCleanup(ports, resolvConfs, DHCP_AGENT), ...nics.flatMap((n) => planReturnedNic(n.link, n.record, n.key))];
-  const plan: Plan = { guestLabel: 'the host', steps, warnings: [], outcome: steps.length > 0 ? 'removed' : 'unchanged' };
-  if (!ctx.dryRun && steps.length > 0) {
-    const host = openNetns('/proc/self/ns/net', 'the host');
-    try {
-      await execute([{ plan, ns: host }], ctx);
-    } finally {
-      host.close();
-    }
-  }
-  return { plan, ports, nics, resolvConfs };
 }

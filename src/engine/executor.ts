@@ -20,7 +20,7 @@ import { BusyError, CommandError, InterruptedError, PipeworkError, StepFailedErr
 import type { RunContext } from './context.js';
 import { HOST_LOCK, acquire, describeKey, type Held, type LockKey } from './lock.js';
 import { mapLimit } from './pool.js';
-import { mergeLocks, type Action, type ExecAction, type IpAction, type HostLocks, type KeepAction, type Plan, type Step } from './plan.js';
+import { decidedWhenRun, mergeLocks, type Action, type ExecAction, type IpAction, type HostLocks, type KeepAction, type Plan, type Step } from './plan.js';
 
 /**
  * The locks host steps of these plans take (src/engine/lock.ts): the host's links shared, with
@@ -196,7 +196,7 @@ class Executor {
         return;
       }
       if (first.raceOk) return this.runShared(c, first, action);
-      if (action.onlyIfVlanUnused !== undefined || action.onlyIfLinkUnused !== undefined || action.onlyIfAltName !== undefined) {
+      if (decidedWhenRun(action)) {
         if (!(await this.guardPasses(action))) {
           c.next++;
           return;
@@ -227,6 +227,7 @@ class Executor {
       }
       return v;
     };
+    if (action.onlyIfExists !== undefined && readHostLink(action.onlyIfExists) === undefined) return false;
     if (action.onlyIfVlanUnused !== undefined && await vlanKept(this.runner, action.onlyIfVlanUnused)) return false;
     if (action.onlyIfAltName !== undefined && !(await once(`alt/${action.onlyIfAltName}`, () => hasAltName(this.runner, action.onlyIfAltName!)))) return false;
     const unused = action.onlyIfLinkUnused;
@@ -240,6 +241,10 @@ class Executor {
     try {
       await runExec(action, this.runner, c.job.ns, this.ctx.signal);
     } catch (err) {
+      if (action.mayFail === true && !this.ctx.signal.aborted && err instanceof CommandError && !err.timedOut) {
+        this.mark(c, [step]);
+        return;
+      }
       if (err instanceof HalfDoneError) c.done.push({ step });
       // A child the interrupting signal reached (between its fork and its own process group) may
       // have done any part of its work: undone too, its failure ignored.
@@ -444,7 +449,7 @@ function sharedLinkThere(race: NonNullable<Step['raceOk']>): boolean {
 /** Steps that run by themselves: programs, shared creations, and steps decided when they run. */
 function alone(s: Step): boolean {
   const a = s.action;
-  return a.kind !== 'ip' || s.raceOk !== undefined || a.onlyIfVlanUnused !== undefined || a.onlyIfLinkUnused !== undefined || a.onlyIfAltName !== undefined;
+  return a.kind !== 'ip' || s.raceOk !== undefined || decidedWhenRun(a);
 }
 
 /** Does a host link answer to this (alternative) name? sysfs does not list alternative names: ip does. */
@@ -532,7 +537,7 @@ async function leftBehind(cursors: readonly Cursor[], runner: Runner): Promise<s
   const left: string[] = [];
   for (const c of cursors) {
     const deleted = c.done.flatMap((d) => d.step.undo).filter((a): a is IpAction => a.kind === 'ip' && a.args[0] === 'link' && a.args[1] === 'del'
-      && a.onlyIfBridgeEmpty === undefined && a.onlyIfVlanUnused === undefined && a.onlyIfLinkUnused === undefined && a.onlyIfAltName === undefined);
+      && a.onlyIfBridgeEmpty === undefined && !decidedWhenRun(a));
     for (const a of deleted.filter((x) => x.place === 'host')) {
       const name = a.args[a.args.length - 1]!;
       if (readHostLink(name) !== undefined) left.push(`${name} on the host`);

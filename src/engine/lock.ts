@@ -17,6 +17,7 @@
  */
 import { holderText, readHolder, tryLock, type LockedFile } from '../exec/lock.js';
 import { BusyError, InterruptedError } from '../model/errors.js';
+import { lockKey } from './plan.js';
 
 /**
  * The longest a run waits for another one to let go of something it needs (README: "Locks").
@@ -40,6 +41,7 @@ export function describeKey(key: string): string {
     case 'nic': return `host interface ${name}`;
     case 'netns': return `network namespace ${name}`;
     case 'vxlan': return `VXLAN device ${name}`;
+    case 'link': return `host end ${name}`;
     case 'topology': return `topology ${name}`;
     default: return key;
   }
@@ -50,7 +52,7 @@ export function guestIfLock(nsInode: number, guestIf: string): string {
 }
 
 export function hostEndLock(name: string): string {
-  return `link/${name}`;
+  return lockKey.hostEnd(name);
 }
 
 export interface Held {

@@ -19,6 +19,14 @@ export interface IpAction {
   onlyIfLinkUnused?: string;
   /** Skip unless a host link has this alternative name (pipework's mark on a NIC it brought up). */
   onlyIfAltName?: string;
+  /** Skip unless this host link exists when the step runs (a leftover an earlier step may have taken with it). */
+  onlyIfExists?: string;
+}
+
+/** Is this an ip step whose going ahead is decided when it runs (a guard), not when it is planned? */
+export function decidedWhenRun(action: Action): boolean {
+  return action.kind === 'ip'
+    && (action.onlyIfVlanUnused ?? action.onlyIfLinkUnused ?? action.onlyIfAltName ?? action.onlyIfExists) !== undefined;
 }
 
 /** A whole program run, e.g. arping or a DHCP client. */
@@ -38,6 +46,11 @@ export interface ExecAction {
   errorLabel?: string;
   /** An interrupted run stops it (a DHCP lease wait) instead of waiting for it to end. */
   abortable?: boolean;
+  /**
+   * Removing what may be gone already (a nat rule a DEL before this one removed): its failure is
+   * no failure of the run, and nothing is retried or undone for it.
+   */
+  mayFail?: boolean;
 }
 
 /**
@@ -114,6 +127,8 @@ export const lockKey = {
   nic: (name: string) => `nic/${name}`,
   netns: (name: string) => `netns/${name}`,
   vxlan: (name: string) => `vxlan/${name}`,
+  /** A veth's host end: made and removed with its guest end, by one run at a time. */
+  hostEnd: (name: string) => `link/${name}`,
 };
 
 /** The lock keys of several plans' host steps together. */

@@ -6,11 +6,11 @@
  * the old one removed only once the new one works).
  */
 import { driverFor } from '../drivers/registry.js';
-import type { Drift, DriverInput } from '../drivers/driver.js';
+import type { Drift, DriverInput, Leftover } from '../drivers/driver.js';
 import type { GuestFacts, GuestLink, GuestRoute } from '../guest/facts.js';
 import { ConflictError, UnsupportedError } from '../model/errors.js';
 import { configDiff, configOf, encodeRecord, type AttachRecord } from '../model/record.js';
-import { hostIfOf, vlanOf, type AttachSpec, type HostKind } from '../spec/attach-spec.js';
+import { hostIfOf, recordedTagOf, type AttachSpec, type HostKind } from '../spec/attach-spec.js';
 import { formatOwner } from '../spec/owner.js';
 import { DHCP_AGENT } from '../dhcp/paths.js';
 import { formatGuestRef } from '../guest/resolve.js';
@@ -21,7 +21,7 @@ import { defaultRoutes, gatewayOnLink, planStaticAddress, replacedRouteArgs, rou
 import { guestLink, guestRefText, type Facts, type GuestInfo } from './facts.js';
 import { impairText, parseImpairText, planImpair } from './impair.js';
 import { parkedGuestName, parkedHostName, type AttachNames } from '../drivers/names.js';
-import { mergeLocks, type Action, type Plan, type Step } from './plan.js';
+import { decidedWhenRun, mergeLocks, type Action, type Plan, type Step } from './plan.js';
 
 export interface PlanInput {
   spec: AttachSpec;
@@ -35,7 +35,7 @@ export function wantedRecord(spec: AttachSpec, guest: GuestInfo): AttachRecord {
   const a = spec.addressing;
   const addresses = a.kind === 'static' ? a.addresses : [];
   const owner = formatOwner(spec.owner);
-  const vlan = spec.host.kind === 'ipoib' ? spec.host.pkey : vlanOf(spec.host);
+  const vlan = recordedTagOf(spec.host);
   return {
     role: 'guest',
     guest: guestRefText(guest),
@@ -359,7 +359,7 @@ function planReplace(input: PlanInput, link: GuestLink, existing: AttachRecord, 
     .map((s) => ({ ...s, title: `${s.title} (replaced)` }));
   // What the old interface hung off (a VLAN sub-interface, a NIC pipework brought up) is looked at
   // last, in order, once the new one (which may hang off the same) is in place.
-  const decidedLater = (s: Step) => s.action.kind === 'ip' && (s.action.onlyIfVlanUnused ?? s.action.onlyIfLinkUnused ?? s.action.onlyIfAltName) !== undefined;
+  const decidedLater = (s: Step) => decidedWhenRun(s.action);
   steps.push(...removal.filter((s) => !decidedLater(s)), ...removal.filter(decidedLater));
   return { guestLabel: guest.label, steps, warnings: created.warnings, record: created.record!, outcome: 'replaced' };
 }
@@ -444,6 +444,29 @@ export function planDetachOne(target: DetachTarget, guestFacts: GuestFacts, gues
     });
   }
   return steps;
+}
+
+/**
+ * Removing one attachment, whatever is left of it: its guest interface when its guest is there
+ * (`targets`), then what it left on the host (its driver's `leftovers`: those its guest's removal
+ * takes with it are dropped when there is one), then what the front door made for it besides
+ * (`extra`: a nat chain). A step two of them share is planned once.
+ */
+export function planRemoval(input: { targets: DetachTarget[]; guestFacts: GuestFacts; guestLabel: string; leftovers: Leftover[]; extra: Step[] }): Plan {
+  const detach = planDetach(input.targets, input.guestFacts, input.guestLabel);
+  const left = input.targets.length > 0 ? input.leftovers.filter((l) => !l.live) : input.leftovers;
+  const seen = new Set(detach.steps.map((s) => JSON.stringify(s.action)));
+  const rest = [...left.flatMap((l) => l.steps), ...input.extra].filter((s) => {
+    const key = JSON.stringify(s.action);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  const steps = [...detach.steps, ...rest];
+  return {
+    guestLabel: input.guestLabel, steps, warnings: [], outcome: steps.length > 0 ? 'removed' : 'unchanged',
+    locks: mergeLocks(detach.locks, ...left.map((l) => l.locks)),
+  };
 }
 
 /** A whole plan of removals (the order of the targets). */

@@ -5,7 +5,7 @@
 import { HOST_NS_PATH_IN_CHILD, NS_PATH_IN_CHILD } from '../exec/runner.js';
 import type { GuestInfo } from './facts.js';
 import { keptDir } from '../host/kept-records.js';
-import type { Action, Plan } from './plan.js';
+import { decidedWhenRun, type Action, type Plan } from './plan.js';
 
 /** A word as a POSIX shell reads it back unchanged. */
 export function shellQuote(word: string): string {
@@ -47,7 +47,7 @@ function render(action: Action, ns: NsNaming): string {
 export function formatPlan(plan: Plan, ns: NsNaming): string {
   const lines = [`# ${plan.guestLabel}`];
   plan.steps.forEach((step, i) => {
-    const guard = step.action.kind === 'ip' && (step.action.onlyIfVlanUnused ?? step.action.onlyIfLinkUnused ?? step.action.onlyIfAltName) !== undefined ? ' (decided when it runs)' : '';
+    const guard = decidedWhenRun(step.action) ? ' (decided when it runs)' : '';
     lines.push(`${render(step.action, ns)}    # ${i + 1}. ${step.title}${guard}`);
   });
   return `${lines.join('\n')}\n`;

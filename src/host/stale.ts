@@ -56,7 +56,7 @@ interface RawLink {
  * it was in the guest, or carrying its guest-side record, where several share it (a VLAN device
  * and its NIC). What the device carries back was the guest's to write: it only helps to find it.
  */
-export function returnedNics(hostLinks: RawLink[], kept: Map<string, Kept> = allKept()): ReturnedNic[] {
+export function returnedNics(hostLinks: RawLink[], kept: ReadonlyMap<string, Kept> = allKept()): ReturnedNic[] {
   const out: ReturnedNic[] = [];
   for (const [key, k] of kept) {
     const same = hostLinks.filter((l) => k.mac !== undefined && l.address?.toLowerCase() === k.mac);

@@ -221,6 +221,19 @@ export function decodeRecord(alias: string | undefined): AttachRecord | undefine
   return recordProblem(record) === undefined ? record : undefined;
 }
 
+/** Who made what a record describes ('cli' for records older than owners). */
+export function ownerText(r: Pick<AttachRecord, 'owner'>): string {
+  return r.owner ?? 'cli';
+}
+
+/**
+ * Do two records describe the same attachment: one owner, one guest interface, one namespace
+ * (when both know it: a record written before the namespace was known has inode 0)?
+ */
+export function sameAttachment(a: AttachRecord, b: AttachRecord): boolean {
+  return ownerText(a) === ownerText(b) && a.guestIf === b.guestIf && (a.nsInode === 0 || b.nsInode === 0 || a.nsInode === b.nsInode);
+}
+
 /** Every address a record names. */
 export function recordAddresses(r: AttachRecord): string[] {
   return [...(r.address !== undefined ? [r.address] : []), ...(r.moreAddresses?.split(',').filter((a) => a !== '') ?? [])];

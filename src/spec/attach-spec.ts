@@ -138,6 +138,11 @@ export function vlanOf(host: HostSide): number | undefined {
   return 'vlan' in host ? host.vlan : undefined;
 }
 
+/** What a record keeps as its `vlan`: the VLAN, or an IPoIB partition key. */
+export function recordedTagOf(host: HostSide): number | undefined {
+  return 'vlan' in host ? host.vlan : 'pkey' in host ? host.pkey : undefined;
+}
+
 /** The host interface a host side hangs off (bridge, NIC, IPoIB parent), for records and messages. */
 export function hostIfOf(host: HostSide): string {
   switch (host.kind) {

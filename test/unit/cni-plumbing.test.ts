@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { LauncherRunner } from '../../src/front/cni/daemon.js';
 import { handle, toCniError } from '../../src/front/cni/handle.js';
-import { defaultRouteInterface, masqChain, masqComment, masqRemoval, planGatewayPrelude, planMasq, type BridgeFacts } from '../../src/front/cni/host-side.js';
+import { defaultRouteInterface, planGatewayPrelude, type BridgeFacts } from '../../src/front/cni/host-side.js';
+import { masqChain, masqComment, masqDrift, planMasqCreate, planMasqRemove } from '../../src/drivers/network/masq.js';
 import { cLiteral, launcherDefines, launcherSh } from '../../src/front/cni/launcher.js';
 import { runtimeEnv, withSystemPath } from '../../src/front/cni/plugin.js';
 import { CniError, Code, parseParams } from '../../src/front/cni/protocol.js';
@@ -73,7 +74,7 @@ void describe('ipMasq', () => {
     assert.equal(comment, 'name: "net1" id: "c1"');
   });
   void test('the rules, and their undo', () => {
-    const steps = planMasq(chain, comment, [{ family: 4, ip: '10.5.0.9', subnet: '10.5.0.0/16' }]);
+    const steps = planMasqCreate({ chain, comment, rules: [{ family: 4, ip: '10.5.0.9', subnet: '10.5.0.0/16' }] });
     const c = `-m comment --comment ${comment}`;
     assert.deepEqual(steps.map(argvOf), [
       `iptables -w -t nat -N ${chain}`,
@@ -84,14 +85,25 @@ void describe('ipMasq', () => {
     // Undo runs last to first: flush, then delete the chain.
     assert.deepEqual(steps[0]!.undo.map((a) => (a.kind === 'exec' ? a.argv.slice(4).join(' ') : '')), [`-X ${chain}`, `-F ${chain}`]);
     assert.equal(steps[3]!.undo.length, 1);
-    const v6 = planMasq(chain, comment, [{ family: 6, ip: 'fd00:5::9', subnet: 'fd00:5::/64' }]);
+    const v6 = planMasqCreate({ chain, comment, rules: [{ family: 6, ip: 'fd00:5::9', subnet: 'fd00:5::/64' }] });
     assert.ok(v6.every((s) => argvOf(s).startsWith('ip6tables ')));
     assert.ok(v6.some((s) => argvOf(s).includes('! -d ff00::/8')));
   });
-  void test('removal, best effort', () => {
-    assert.deepEqual(masqRemoval(chain, comment, [{ family: 4, ip: '10.5.0.9', subnet: '10.5.0.0/16' }]).map((a) => a.slice(4).join(' ')), [
+  void test('removal, best effort: every step may find its rule gone already', () => {
+    const steps = planMasqRemove({ chain, comment, rules: [{ family: 4, ip: '10.5.0.9', subnet: '10.5.0.0/16' }] });
+    assert.deepEqual(steps.map((s) => (s.action.kind === 'exec' ? s.action.argv.slice(4).join(' ') : '')), [
       `-D POSTROUTING -s 10.5.0.9 -j ${chain} -m comment --comment ${comment}`, `-F ${chain}`, `-X ${chain}`,
     ]);
+    assert.ok(steps.every((s) => s.action.kind === 'exec' && s.action.mayFail === true && s.undo.length === 0));
+  });
+  void test('what is live, judged against what is wanted', () => {
+    const m = { chain, comment, rules: [{ family: 4 as const, ip: '10.5.0.9', subnet: '10.5.0.0/16' }] };
+    const live = `-P POSTROUTING ACCEPT\n-N ${chain}\n-A POSTROUTING -s 10.5.0.9/32 -m comment --comment "${comment}" -j ${chain}\n`;
+    assert.deepEqual(masqDrift(m, { 4: live }), []);
+    assert.deepEqual(masqDrift(m, { 4: '-P POSTROUTING ACCEPT\n' }), [`iptables nat chain ${chain} is missing`]);
+    assert.deepEqual(masqDrift(m, { 4: `-N ${chain}\n` }), [`traffic from 10.5.0.9 is not sent through ${chain}`]);
+    // A family not read is not judged.
+    assert.deepEqual(masqDrift(m, {}), []);
   });
 });
 

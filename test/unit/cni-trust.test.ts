@@ -7,7 +7,11 @@ import { socketPathProblem } from '../../src/front/cni/install.js';
 import { DEFAULT_DATA_DIR, parseNetConf, type ParseOptions } from '../../src/front/cni/config.js';
 import { CniError, Code } from '../../src/front/cni/protocol.js';
 import { loadOperatorFile, parseOperatorFile } from '../../src/front/cni/operator.js';
-import { recordKeyProblem, recordProblem, statePath } from '../../src/front/cni/state.js';
+import { parseRecordFile, recordKeyProblem, recordProblem, statePath } from '../../src/front/cni/state.js';
+import { masqChain, masqComment } from '../../src/drivers/network/masq.js';
+import { encodeRecord } from '../../src/model/record.js';
+import { formatOwner } from '../../src/spec/owner.js';
+import { ownerOf } from '../../src/front/cni/spec.js';
 
 interface Node {
   uid?: number;
@@ -231,7 +235,7 @@ void describe('records: every name checked before it becomes a path, every recor
       [{ ...good, ifname: '../../../../tmp/victim' }, /ifname/u],
       [{ ...good, containerId: 'c2' }, /containerId/u],
       [{ ...good, network: 'other' }, /network/u],
-      [{ ...good, version: 2 }, /version/u],
+      [{ ...good, version: 3 }, /version/u],
       [{ ...good, hostKind: 'shell' }, /hostKind/u],
       [{ ...good, hostIf: 'eth0 up' }, /hostIf/u],
       [{ ...good, hostEnd: '../x' }, /hostEnd/u],
@@ -240,6 +244,36 @@ void describe('records: every name checked before it becomes a path, every recor
       [{ ...good, vlan: 5000 }, /vlan/u],
       [{ ...good, phase: 'done' }, /phase/u],
       [[], /object/u],
+    ] as const) {
+      assert.match(recordProblem(bad, key) ?? '', why, JSON.stringify(bad));
+    }
+  });
+
+  void test('version 2: the attachment\'s record in the one record format, checked by its one decoder', () => {
+    const owner = formatOwner(ownerOf('net1', 'c1', 'eth0'));
+    const rec = { role: 'guest' as const, guest: 'netns:c1', nsInode: 4026532001, guestIf: 'eth0', hostIf: 'cni0', hostKind: 'ovs' as const, localIf: 'pwc0123456789ab', owner };
+    const v2 = { version: 2, ...key, netns: '/run/netns/x', record: encodeRecord(rec), phase: 'attached', created: 'x' };
+    assert.equal(recordProblem(v2, key), undefined);
+    const chain = masqChain('net1', 'c1');
+    const masq = { chain, comment: masqComment('net1', 'c1'), rules: [{ family: 4, ip: '10.5.0.9', subnet: '10.5.0.0/16' }] };
+    assert.equal(recordProblem({ ...v2, masq }, key), undefined);
+    // Version 1 is read as the record it would be now: every kind's driver reads one shape.
+    const parsed = parseRecordFile(good, key);
+    assert.ok(typeof parsed !== 'string');
+    assert.deepEqual(parsed.record, { role: 'guest', guest: '?', nsInode: 0, guestIf: 'eth0', hostIf: 'cni0', hostKind: 'bridge', localIf: 'pwc0123456789ab', owner });
+    for (const [bad, why] of [
+      [{ ...v2, record: 'pipework/1;r=guest;i=eth0;h=cni0;k=shell' }, /record is not one/u],
+      // A value of a shape pipework never writes (here a host end that is a path) makes the record no record.
+      [{ ...v2, record: encodeRecord(rec).replace('l=pwc0123456789ab', 'l=..%2Fx') }, /record is not one/u],
+      [{ ...v2, record: encodeRecord({ ...rec, owner: formatOwner(ownerOf('net1', 'c2', 'eth0')) }) }, /another attachment/u],
+      [{ ...v2, record: encodeRecord({ ...rec, guestIf: 'eth1' }) }, /another attachment/u],
+      [{ ...v2, record: encodeRecord({ ...rec, role: 'host' }) }, /another attachment/u],
+      [{ ...v2, record: { ...rec } }, /record is not one/u],
+      [{ ...v2, masq: { ...masq, chain: 'INPUT' } }, /masq/u],
+      [{ ...v2, masq: { ...masq, comment: 'x' } }, /masq/u],
+      [{ ...v2, masq: { ...masq, rules: [{ family: 4, ip: '-j ACCEPT', subnet: '10.5.0.0/16' }] } }, /masq rules/u],
+      [{ ...v2, masq: { ...masq, rules: [{ family: 5, ip: '10.5.0.9', subnet: '10.5.0.0/16' }] } }, /masq rules/u],
+      [{ ...v2, masq: { ...masq, rules: 'all' } }, /masq rules/u],
     ] as const) {
       assert.match(recordProblem(bad, key) ?? '', why, JSON.stringify(bad));
     }

@@ -8,18 +8,17 @@ import { attachSpecs } from '../../engine/attach.js';
 import { execute, type Job } from '../../engine/executor.js';
 import { lockKey, type Plan, type Step } from '../../engine/plan.js';
 import { readHostLink } from '../../host/facts.js';
-import { cleanAttachment, inodeOf } from './cleanup.js';
-import {
-  defaultRouteInterface, forwardingOn, linkAddresses, macPinned, masqChain, masqComment, pinBridgeMacStep, planGatewayPrelude, planMasq,
-} from './host-side.js';
+import { cleanAttachment, inodeOf, recordFromConf } from './cleanup.js';
+import { defaultRouteInterface, forwardingOn, linkAddresses, macPinned, pinBridgeMacStep, planGatewayPrelude } from './host-side.js';
+import { masqChain, masqComment, planMasqCreate, type MasqRule } from '../../drivers/network/masq.js';
 import { DelegateUncertainError, execDelegate, type Delegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
 import { attachRun, delegateOf, execOptions, findProgram, hostIfOf, hostNamespace, lockAttachment, runFor, type Request } from './request.js';
 import { canonicalPrefix, formatResult, parseIpamOutput, type ResultData, type ResultInterface } from './result.js';
-import { buildAttach, hostEndName, hostSide, type CniAttach } from './spec.js';
+import { buildAttach, hostSide, type CniAttach } from './spec.js';
 import { driverFor } from '../../drivers/registry.js';
 import { readOvsFacts } from '../../host/ovs-facts.js';
-import { readState, removeState, writeState, type AttachmentState, type MasqRule } from './state.js';
+import { readState, removeState, writeState, type AttachmentState } from './state.js';
 
 /**
  * Checks that need no change and no IPAM: a missing netns is refused first, then whatever the
@@ -57,7 +56,7 @@ async function prelude(req: Request, attach: CniAttach, masq: AttachmentState['m
     };
     steps.push(...planGatewayPrelude(h.bridge, h.vlan, attach.gateways, facts, h.forceAddress));
   }
-  if (masq !== undefined) steps.push(...planMasq(masq.chain, masq.comment, masq.rules));
+  if (masq !== undefined) steps.push(...planMasqCreate(masq));
   return steps;
 }
 
@@ -135,16 +134,15 @@ async function settlePrevious(req: Request): Promise<void> {
   const { conf, params } = req;
   const old = readState(conf.dataDir, conf.name, params.containerId, params.ifname);
   if (old === undefined) return;
-  const same = old.netns === params.netns && old.nsInode !== undefined && old.nsInode === inodeOf(params.netns);
+  const same = old.netns === params.netns && old.record.nsInode !== 0 && old.record.nsInode === inodeOf(params.netns);
   if (same && old.phase === 'attached') {
     throw new CniError(Code.Conflict, `${params.ifname} is already attached to container ${params.containerId} on network ${conf.name}`, 'a second ADD needs a DEL first');
   }
   // The container's earlier netns (a restart, a DEL that never came): what it left goes first.
   req.log(`pipework: cleaning a stale attachment of ${params.ifname} (netns ${old.netns || 'unknown'})`);
   const errors = await cleanAttachment(req, {
-    network: conf.name, containerId: params.containerId, ifname: params.ifname, netns: old.netns,
-    ...(old.nsInode !== undefined && { nsInode: old.nsInode }), state: old, hostKind: old.hostKind, hostIf: old.hostIf,
-    ...(old.vlan !== undefined && { vlan: old.vlan }),
+    containerId: params.containerId, ifname: params.ifname, netns: old.netns, nsInode: old.record.nsInode,
+    record: old.record, ...(old.masq !== undefined && { masq: old.masq }),
   });
   if (errors.length > 0) throw new CniError(Code.StepFailed, `a stale attachment of ${params.ifname} could not be cleaned: ${errors[0]!}`);
   if (old.ipam !== undefined && old.ipamConfig !== undefined) {
@@ -168,10 +166,8 @@ export async function add(req: Request): Promise<string> {
     let recorded = false;
     try {
       const base: AttachmentState = {
-        version: 1, network: conf.name, containerId: params.containerId, ifname: params.ifname, netns: params.netns,
-        hostKind: conf.host.kind, hostIf,
-        ...((conf.host.kind === 'bridge' || conf.host.kind === 'ovs') && { hostEnd: hostEndName(params.containerId, params.ifname) }),
-        ...(conf.host.vlan !== undefined && { vlan: conf.host.vlan }),
+        version: 2, network: conf.name, containerId: params.containerId, ifname: params.ifname, netns: params.netns,
+        record: recordFromConf(req, master),
         ...(delegate !== undefined && { ipam: delegate.type, ipamConfig: req.raw.stdin, cniArgs: params.args }),
         phase: 'ipam', created: new Date().toISOString(),
       };
@@ -221,7 +217,7 @@ export async function add(req: Request): Promise<string> {
       // A NIC moved in keeps its MAC; a passthru macvlan takes its master's.
       const ownMac = hostLinkBefore?.mac;
       const result = resultOf(req, attach, hostIf, mtu, ownMac);
-      writeState(conf.dataDir, { ...state, phase: 'attached', nsInode: outcome.guest.nsInode, spec: attach.spec, result });
+      writeState(conf.dataDir, { ...state, phase: 'attached', record: outcome.record, spec: attach.spec, result });
       req.trace.mark('result');
       return formatResult(result, conf.cniVersion);
     } catch (err) {

@@ -1,7 +1,7 @@
 /**
  * CHECK: the attachment is as ADD made it — asked of the engine as a dry run of the same spec
  * (the interface there, pipework's, up, with its addresses, MTU and MAC; the host end up on its
- * bridge or OVS port with its tag), plus the routes ADD reported, then the IPAM plugin's own
+ * bridge or OVS port with its tag), plus the routes ADD reported and its masquerading, then the IPAM plugin's own
  * CHECK. A chained plugin's later change to the MAC (tuning) is taken from prevResult.
  */
 import { attachSpecs } from '../../engine/attach.js';
@@ -14,6 +14,7 @@ import { Code, CniError } from './protocol.js';
 import { delegateOf, execOptions, lockAttachment, runFor, type Request } from './request.js';
 import { parseResult, type RouteConf } from './result.js';
 import { readState } from './state.js';
+import { masqDrift, masqListArgv } from '../../drivers/network/masq.js';
 
 function failed(msg: string, details = ''): CniError {
   return new CniError(Code.CheckFailed, msg, details);
@@ -66,6 +67,18 @@ export async function check(req: Request): Promise<void> {
       } finally {
         guest.ns.close();
       }
+    }
+    // The masquerading ADD set up is there still.
+    const masq = state.masq;
+    if (masq !== undefined) {
+      const listed: Partial<Record<4 | 6, string>> = {};
+      for (const family of [...new Set(masq.rules.map((r) => r.family))]) {
+        const res = await req.delegates.run(masqListArgv(family), { timeoutMs: 30_000 });
+        if (res.code !== 0) throw failed(`cannot list the nat rules (${masqListArgv(family)[0]!}): ${res.stderr.trim().split('\n')[0] ?? ''}`);
+        listed[family] = res.stdout;
+      }
+      const missing = masqDrift(masq, listed);
+      if (missing.length > 0) throw failed(`the masquerading of ${params.ifname} is not as ADD made it: ${missing.join('; ')}`);
     }
     // And the addresses prevResult lists for this interface are there (the engine checked those of the spec).
     const index = mine !== undefined ? prev.interfaces.indexOf(mine) : undefined;

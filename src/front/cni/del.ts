@@ -4,10 +4,11 @@
  * say this attachment made, then releases IPAM with the request's configuration, as the
  * reference plugins do. What could not be done is reported, and the record kept for a retry.
  */
-import { cleanAttachment } from './cleanup.js';
+import { cleanAttachment, recordFromConf } from './cleanup.js';
+import { defaultRouteInterface } from './host-side.js';
 import { execDelegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
-import { delegateOf, execOptions, hostIfOf, lockAttachment, type Request } from './request.js';
+import { delegateOf, execOptions, lockAttachment, type Request } from './request.js';
 import { readState, removeState } from './state.js';
 
 export async function del(req: Request): Promise<void> {
@@ -15,13 +16,12 @@ export async function del(req: Request): Promise<void> {
   const held = await lockAttachment(req, conf.name, params.containerId, params.ifname);
   try {
     const state = readState(conf.dataDir, conf.name, params.containerId, params.ifname);
+    // Without a record, what this configuration's ADD would have made (a macvlan's master as ADD picks it).
+    const master = conf.host.kind === 'macvlan' && conf.host.master === undefined ? defaultRouteInterface() : undefined;
     const errors = await cleanAttachment(req, {
-      network: conf.name, containerId: params.containerId, ifname: params.ifname,
-      netns: params.netns,
-      ...(state !== undefined && { state }),
-      hostKind: state?.hostKind ?? conf.host.kind,
-      hostIf: state?.hostIf ?? hostIfOf(conf),
-      ...((state?.vlan ?? conf.host.vlan) !== undefined && { vlan: state?.vlan ?? conf.host.vlan }),
+      containerId: params.containerId, ifname: params.ifname, netns: params.netns,
+      record: state?.record ?? recordFromConf(req, master),
+      ...(state?.masq !== undefined && { masq: state.masq }),
     });
     req.trace.mark('interface');
     // The addresses go once the interface carrying them is gone.

@@ -2,22 +2,18 @@
  * GC: every attachment of this network that is not in `cni.dev/valid-attachments` (or the older
  * `cni.dev/attachments`) goes — its interface if its netns is still there, what it left on the
  * host, and its addresses (released with the configuration its ADD had). Then what pipework
- * made for this network with no record left (an Open vSwitch row, a host end) goes too, and GC
+ * made for this network with no record left (an Open vSwitch row, a host end, a NIC given back)
+ * goes too, and GC
  * is forwarded to the IPAM plugin when it speaks this version. It keeps going after an error and
  * reports them all at the end.
  */
-import { existsSync, readdirSync } from 'node:fs';
-import { execute } from '../../engine/executor.js';
-import type { Step } from '../../engine/plan.js';
-import { readHostLink } from '../../host/facts.js';
-import { OVS_RUN_DIR, OVS_TIMEOUT, readOvsPortTable } from '../../host/ovs-facts.js';
-import { decodeRecord } from '../../model/record.js';
+import { findLeftovers, removeLeftovers } from '../../engine/remove.js';
 import { parseOwner } from '../../spec/owner.js';
 import type { Attachment } from './config.js';
 import { cleanAttachment } from './cleanup.js';
 import { delegateSupports, execDelegate, findPlugin } from './ipam.js';
 import { Code, CniError } from './protocol.js';
-import { delegateOf, execOptions, hostNamespace, lockAttachment, runFor, type Request } from './request.js';
+import { delegateOf, execOptions, lockAttachment, runFor, type Request } from './request.js';
 import { ownerContainerId } from './spec.js';
 import { listStates, readState, removeState, type AttachmentState } from './state.js';
 
@@ -38,11 +34,10 @@ async function collect(req: Request, state: AttachmentState, errors: string[]): 
     const s = readState(conf.dataDir, conf.name, state.containerId, state.ifname);
     if (s === undefined) return;
     const failures = await cleanAttachment(req, {
-      network: conf.name, containerId: s.containerId, ifname: s.ifname,
+      containerId: s.containerId, ifname: s.ifname,
       // Without the inode ADD saw, the path cannot be trusted to be that namespace still.
-      netns: s.nsInode !== undefined ? s.netns : '',
-      ...(s.nsInode !== undefined && { nsInode: s.nsInode }),
-      state: s, hostKind: s.hostKind, hostIf: s.hostIf, ...(s.vlan !== undefined && { vlan: s.vlan }),
+      netns: s.record.nsInode !== 0 ? s.netns : '', nsInode: s.record.nsInode,
+      record: s.record, ...(s.masq !== undefined && { masq: s.masq }),
     });
     if (s.ipam !== undefined) {
       const file = findPlugin(s.ipam, req.params.path);
@@ -69,45 +64,27 @@ async function collect(req: Request, state: AttachmentState, errors: string[]): 
 }
 
 /** The (container, ifname) of a CNI owner of this network, from its text. */
-function ownerKey(text: string | undefined, network: string): string | undefined {
-  const o = parseOwner(text?.replace(/^"|"$/gu, ''));
+function ownerKey(text: string, network: string): string | undefined {
+  const o = parseOwner(text);
   return o?.kind === 'cni' && o.network === network ? `${o.containerId}/${o.ifname}` : undefined;
 }
 
-/** Host ends and Open vSwitch rows pipework made for this network, of attachments not valid. */
+/**
+ * What pipework made for this network that no valid attachment owns and no record named (a host
+ * end, an Open vSwitch row, a NIC given back): its drivers find it, one run removes it.
+ */
 async function sweep(req: Request, valid: Set<string>, errors: string[]): Promise<void> {
-  const { conf } = req;
-  const steps: Step[] = [];
-  let names: string[] = [];
+  const run = runFor(req);
   try {
-    names = readdirSync('/sys/class/net');
-  } catch {
-    // no sysfs: nothing to sweep
-  }
-  for (const name of names) {
-    const r = decodeRecord(readHostLink(name)?.alias);
-    const key = r?.role === 'host' ? ownerKey(r.owner, conf.name) : undefined;
-    if (key === undefined || valid.has(key)) continue;
-    steps.push({ title: `remove host end ${name} of ${key}`, action: { kind: 'ip', place: 'host', args: ['link', 'del', 'dev', name] }, undo: [] });
-  }
-  if (existsSync(`${OVS_RUN_DIR}/db.sock`)) {
-    for (const row of (await readOvsPortTable(req.delegates)).values()) {
-      const key = ownerKey(row.externalIds['pipework.owner'], conf.name);
-      if (key === undefined || valid.has(key) || existsSync(`/sys/class/net/${row.name}`)) continue;
-      steps.push({
-        title: `remove Open vSwitch port ${row.name} of ${key}`,
-        action: { kind: 'exec', place: 'host', argv: ['ovs-vsctl', OVS_TIMEOUT, '--if-exists', 'del-port', row.name] }, undo: [],
-      });
-    }
-  }
-  if (steps.length === 0) return;
-  const host = hostNamespace();
-  try {
-    await execute([{ plan: { guestLabel: 'the host', steps, warnings: [], outcome: 'removed' }, ns: host }], runFor(req));
+    const stale = (await findLeftovers(run)).filter((l) => {
+      const key = ownerKey(l.owner, req.conf.name);
+      return key !== undefined && !valid.has(key);
+    });
+    if (stale.length === 0) return;
+    for (const l of stale) req.log(`pipework: GC removes ${l.what}`);
+    await removeLeftovers(stale, [], run);
   } catch (err) {
     errors.push((err as Error).message);
-  } finally {
-    host.close();
   }
 }
 

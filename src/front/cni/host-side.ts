@@ -1,20 +1,18 @@
 /**
  * The host-side steps the reference bridge plugin takes beyond the port itself, as a prelude
  * plan the engine runs first in the same run (and undoes with it): `isGateway` (the gateway
- * address on the bridge, its MAC pinned, forwarding on) and `ipMasq` (an iptables chain per
- * container). Builders are pure; the readers below them look at the host.
+ * address on the bridge, its MAC pinned, forwarding on); `ipMasq` is a driver of its own
+ * (src/drivers/network/masq.ts). Builders are pure; the readers below them look at the host.
  */
 import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import { ipJsonBatch } from '../../exec/ip.js';
 import type { Runner } from '../../exec/runner.js';
 import { parseAddressSpec } from '../../model/address.js';
-import { digest } from '../../model/hash.js';
 import { planBridgeCreate } from '../../drivers/bridge.js';
-import type { Action, Step } from '../../engine/plan.js';
+import type { Step } from '../../engine/plan.js';
 import type { HostLink } from '../../host/facts.js';
 import { Code, CniError } from './protocol.js';
-import type { MasqRule } from './state.js';
 
 export interface BridgeFacts {
   /** undefined: there is no such link yet (the run makes the bridge). */
@@ -100,61 +98,6 @@ export function planGatewayPrelude(
     });
   }
   return steps;
-}
-
-/** The reference plugin's chain per network and container, under our own prefix. */
-export function masqChain(network: string, containerId: string): string {
-  return `PW-${digest('sha256', `${network}/${containerId}`).toString('hex').slice(0, 24).toUpperCase()}`;
-}
-
-export function masqComment(network: string, containerId: string): string {
-  return `name: "${network}" id: "${containerId}"`;
-}
-
-function tool(family: 4 | 6): string {
-  return family === 4 ? 'iptables' : 'ip6tables';
-}
-
-const NOT_MULTICAST = { 4: '224.0.0.0/4', 6: 'ff00::/8' } as const;
-
-function ipt(family: 4 | 6, args: string[]): Action {
-  return { kind: 'exec', place: 'host', argv: [tool(family), '-w', '-t', 'nat', ...args], timeoutMs: 30_000 };
-}
-
-/** ipMasq: traffic from the container's address leaving its subnet is masqueraded. */
-export function planMasq(chain: string, comment: string, rules: MasqRule[]): Step[] {
-  const steps: Step[] = [];
-  for (const family of [4, 6] as const) {
-    const mine = rules.filter((r) => r.family === family);
-    if (mine.length === 0) continue;
-    const c = ['-m', 'comment', '--comment', comment];
-    steps.push({
-      title: `create ${tool(family)} nat chain ${chain}`,
-      action: ipt(family, ['-N', chain]),
-      undo: [ipt(family, ['-X', chain]), ipt(family, ['-F', chain])],
-    });
-    for (const subnet of [...new Set(mine.map((r) => r.subnet))]) {
-      steps.push({ title: `do not masquerade traffic to ${subnet}`, action: ipt(family, ['-A', chain, '-d', subnet, '-j', 'ACCEPT', ...c]), undo: [] });
-    }
-    steps.push({ title: `masquerade the rest in ${chain}`, action: ipt(family, ['-A', chain, '!', '-d', NOT_MULTICAST[family], '-j', 'MASQUERADE', ...c]), undo: [] });
-    for (const r of mine) {
-      const rule = ['POSTROUTING', '-s', r.ip, '-j', chain, ...c];
-      steps.push({ title: `send traffic from ${r.ip} through ${chain}`, action: ipt(family, ['-A', ...rule]), undo: [ipt(family, ['-D', ...rule])] });
-    }
-  }
-  return steps;
-}
-
-/** The commands that remove ipMasq's rules (run best effort: each may be gone already). */
-export function masqRemoval(chain: string, comment: string, rules: MasqRule[]): string[][] {
-  const out: string[][] = [];
-  for (const family of [4, 6] as const) {
-    const mine = rules.filter((r) => r.family === family);
-    if (mine.length === 0) continue;
-    for (const r of mine) out.push([tool(family), '-w', '-t', 'nat', '-D', 'POSTROUTING', '-s', r.ip, '-j', chain, '-m', 'comment', '--comment', comment]);
-    out.push([tool(family), '-w', '-t', 'nat', '-F', chain], [tool(family), '-w', '-t', 'nat', '-X', chain]);
-  }
-  return out;
 }
 
 // ---- readers -----------------------------------------------------------------------------

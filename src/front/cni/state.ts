@@ -16,34 +16,32 @@ import {
   closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { isCidrText, isIpText } from '../../model/address.js';
 import { ifNameProblem } from '../../model/ifname.js';
+import { decodeRecord, encodeRecord, type AttachRecord } from '../../model/record.js';
+import { vlanIfName } from '../../drivers/names.js';
+import { masqChain, masqComment, type Masq } from '../../drivers/network/masq.js';
+import { formatOwner } from '../../spec/owner.js';
+import { ownerOf } from './spec.js';
 import type { AttachSpec } from '../../spec/attach-spec.js';
 import { networkNameProblem } from './config.js';
 import { Code, CniError, containerIdProblem } from './protocol.js';
 import type { ResultData } from './result.js';
 import { rootOnlyProblem } from '../../exec/root-only.js';
 
-export interface MasqRule {
-  family: 4 | 6;
-  /** The container's address (POSTROUTING -s). */
-  ip: string;
-  /** Its subnet (not masqueraded). */
-  subnet: string;
-}
-
 export interface AttachmentState {
-  version: 1;
+  version: 2;
   network: string;
   containerId: string;
   ifname: string;
-  /** CNI_NETNS at ADD, and its inode (a path can be reused by another namespace). */
+  /** CNI_NETNS at ADD (the record's nsInode is the namespace it was: a path can be reused). */
   netns: string;
-  nsInode?: number;
-  hostKind: 'bridge' | 'ovs' | 'macvlan' | 'phys';
-  /** The bridge, OVS bridge, macvlan master or NIC. */
-  hostIf: string;
-  hostEnd?: string;
-  vlan?: number;
+  /**
+   * What the attachment is — before the engine made it, what it is to be — as the record every
+   * front door keeps (src/model/record.ts): the host kind, its host objects, the owner. Written
+   * to the file in the record's own encoding and read back through its one checked decoder.
+   */
+  record: AttachRecord;
   /** The IPAM plugin that gave the addresses (to release them with). */
   ipam?: string;
   /**
@@ -52,7 +50,7 @@ export interface AttachmentState {
    */
   ipamConfig?: string;
   cniArgs?: string;
-  masq?: { chain: string; comment: string; rules: MasqRule[] };
+  masq?: Masq;
   /** `ipam`: IPAM gave addresses, the interface is being made; `attached`: ADD finished. */
   phase: 'ipam' | 'attached';
   /** What ADD asked the engine for (CHECK compares live state with it). */
@@ -107,30 +105,93 @@ function checkKey(k: Partial<RecordKey>): void {
   if (problem !== undefined) throw new CniError(k.network !== undefined && networkNameProblem(k.network) !== undefined ? Code.InvalidConfig : Code.InvalidEnvironment, problem);
 }
 
-const HOST_KINDS = new Set(['bridge', 'ovs', 'macvlan', 'phys']);
+/** The four kinds records of version 1 knew (they named them in fields of their own). */
+const V1_KINDS = new Set(['bridge', 'ovs', 'macvlan', 'phys']);
 
-/**
- * Why `x` is not pipework's record of `key` (as ADD writes it), or undefined. What a record
- * names goes to commands and paths later (interfaces, the netns, the IPAM plugin): all checked.
- */
-export function recordProblem(x: unknown, key: RecordKey): string | undefined {
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) return 'not a JSON object';
-  const r = x as Partial<Record<keyof AttachmentState, unknown>>;
-  if (r.version !== 1) return `version ${JSON.stringify(r.version)} (pipework writes 1)`;
-  for (const k of ['network', 'containerId', 'ifname'] as const) {
-    if (r[k] !== key[k]) return `its ${k} ${JSON.stringify(r[k])} is not ${JSON.stringify(key[k])}, where it was found`;
+function masqProblem(m: unknown, key: RecordKey): string | undefined {
+  if (m === undefined) return undefined;
+  if (typeof m !== 'object' || m === null) return 'its masq is not this attachment\'s chain';
+  const x = m as { chain?: unknown; comment?: unknown; rules?: unknown };
+  if (x.chain !== masqChain(key.network, key.containerId) || x.comment !== masqComment(key.network, key.containerId)) {
+    return 'its masq is not this attachment\'s chain';
   }
-  if (typeof r.hostKind !== 'string' || !HOST_KINDS.has(r.hostKind)) return `unknown hostKind ${JSON.stringify(r.hostKind)}`;
-  for (const k of ['hostIf', 'hostEnd'] as const) {
+  if (!Array.isArray(x.rules) || !(x.rules as unknown[]).every((r) => {
+    const q = r as { family?: unknown; ip?: unknown; subnet?: unknown } | null;
+    return typeof q === 'object' && q !== null && (q.family === 4 || q.family === 6) && typeof q.ip === 'string' && isIpText(q.ip)
+      && typeof q.subnet === 'string' && isCidrText(q.subnet);
+  })) {
+    return 'its masq rules are not addresses and subnets';
+  }
+  return undefined;
+}
+
+/** A record of version 1, as the record it would be now (the owner its key implies). */
+function fromV1(r: Partial<Record<string, unknown>>, key: RecordKey): AttachRecord | string {
+  if (typeof r['hostKind'] !== 'string' || !V1_KINDS.has(r['hostKind'])) return `unknown hostKind ${JSON.stringify(r['hostKind'])}`;
+  const kind = r['hostKind'] as 'bridge' | 'ovs' | 'macvlan' | 'phys';
+  for (const k of ['hostIf', 'hostEnd']) {
     const v = r[k];
     if (v === undefined && k === 'hostEnd') continue;
     if (typeof v !== 'string' || ifNameProblem(v) !== undefined) return `its ${k} ${JSON.stringify(v)} is not an interface name`;
   }
-  if (typeof r.netns !== 'string' || (r.netns !== '' && !r.netns.startsWith('/'))) return `its netns ${JSON.stringify(r.netns)} is not a path`;
-  if (r.ipam !== undefined && (typeof r.ipam !== 'string' || r.ipam === '' || r.ipam.includes('/') || r.ipam === '.' || r.ipam === '..')) return `its ipam ${JSON.stringify(r.ipam)} is not a plugin name`;
-  if (r.vlan !== undefined && (typeof r.vlan !== 'number' || !Number.isInteger(r.vlan) || r.vlan < 1 || r.vlan > 4094)) return `its vlan ${JSON.stringify(r.vlan)} is not a VLAN id`;
-  if (r.phase !== 'ipam' && r.phase !== 'attached') return `unknown phase ${JSON.stringify(r.phase)}`;
-  return undefined;
+  const vlan = r['vlan'];
+  if (vlan !== undefined && (typeof vlan !== 'number' || !Number.isInteger(vlan) || vlan < 1 || vlan > 4094)) return `its vlan ${JSON.stringify(vlan)} is not a VLAN id`;
+  const ino = r['nsInode'];
+  if (ino !== undefined && (typeof ino !== 'number' || !Number.isSafeInteger(ino) || ino < 0)) return `its nsInode ${JSON.stringify(ino)} is not an inode`;
+  const hostIf = r['hostIf'] as string;
+  return {
+    role: 'guest', guest: '?', nsInode: (ino) ?? 0, guestIf: key.ifname, hostIf, hostKind: kind,
+    ...(typeof r['hostEnd'] === 'string' && { localIf: r['hostEnd'] }),
+    ...(typeof vlan === 'number' && { vlan }),
+    ...(typeof vlan === 'number' && (kind === 'macvlan' || kind === 'phys') && { vlanIf: vlanIfName(hostIf, vlan) }),
+    owner: formatOwner(ownerOf(key.network, key.containerId, key.ifname)),
+  };
+}
+
+/**
+ * `x` as pipework's record of `key` (as ADD writes it, version 2, or as it wrote it before,
+ * version 1), or why it is not one. What a record names goes to commands and paths later
+ * (interfaces, the netns, the IPAM plugin, nat rules): all checked.
+ */
+export function parseRecordFile(x: unknown, key: RecordKey): AttachmentState | string {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return 'not a JSON object';
+  const r = x as Partial<Record<string, unknown>>;
+  if (r['version'] !== 1 && r['version'] !== 2) return `version ${JSON.stringify(r['version'])} (pipework writes 2)`;
+  for (const k of ['network', 'containerId', 'ifname'] as const) {
+    if (r[k] !== key[k]) return `its ${k} ${JSON.stringify(r[k])} is not ${JSON.stringify(key[k])}, where it was found`;
+  }
+  let record: AttachRecord;
+  if (r['version'] === 1) {
+    const v1 = fromV1(r, key);
+    if (typeof v1 === 'string') return v1;
+    record = v1;
+  } else {
+    const decoded = typeof r['record'] === 'string' ? decodeRecord(r['record']) : undefined;
+    if (decoded === undefined) return 'its record is not one pipework writes';
+    if (decoded.role !== 'guest' || decoded.guestIf !== key.ifname || decoded.owner !== formatOwner(ownerOf(key.network, key.containerId, key.ifname))) {
+      return 'its record is another attachment\'s';
+    }
+    record = decoded;
+  }
+  if (typeof r['netns'] !== 'string' || (r['netns'] !== '' && !r['netns'].startsWith('/'))) return `its netns ${JSON.stringify(r['netns'])} is not a path`;
+  const ipam = r['ipam'];
+  if (ipam !== undefined && (typeof ipam !== 'string' || ipam === '' || ipam.includes('/') || ipam === '.' || ipam === '..')) return `its ipam ${JSON.stringify(ipam)} is not a plugin name`;
+  const masq = masqProblem(r['masq'], key);
+  if (masq !== undefined) return masq;
+  if (r['phase'] !== 'ipam' && r['phase'] !== 'attached') return `unknown phase ${JSON.stringify(r['phase'])}`;
+  const rest = { ...r };
+  delete rest['hostKind'];
+  delete rest['hostIf'];
+  delete rest['hostEnd'];
+  delete rest['vlan'];
+  delete rest['nsInode'];
+  return { ...(rest as unknown as AttachmentState), version: 2, record };
+}
+
+/** Why `x` is not pipework's record of `key`, or undefined. */
+export function recordProblem(x: unknown, key: RecordKey): string | undefined {
+  const parsed = parseRecordFile(x, key);
+  return typeof parsed === 'string' ? parsed : undefined;
 }
 
 export function statePath(dataDir: string, network: string, containerId: string, ifname: string): string {
@@ -229,7 +290,8 @@ export function readState(dataDir: string, network: string, containerId: string,
     // A torn or foreign file: treated as absent (DEL and GC still clean by the deterministic names).
     return undefined;
   }
-  return recordProblem(parsed, key) === undefined ? parsed as AttachmentState : undefined;
+  const state = parseRecordFile(parsed, key);
+  return typeof state === 'string' ? undefined : state;
 }
 
 /** Written whole or not at all (a temporary file, made new, renamed over it). */
@@ -249,7 +311,7 @@ export function writeState(dataDir: string, state: AttachmentState): void {
     }
     const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
-      writeFileSync(fd, `${JSON.stringify(state)}\n`);
+      writeFileSync(fd, `${JSON.stringify({ ...state, record: encodeRecord(state.record) })}\n`);
     } finally {
       closeSync(fd);
     }
@@ -334,9 +396,9 @@ export function listStates(dataDir: string, network: string, problems: string[] 
         } catch {
           parsed = undefined;
         }
-        const problem = recordProblem(parsed, { network, containerId: id, ifname });
-        if (problem !== undefined) problems.push(`left ${join(where, f)}: not pipework's record of ${id}/${ifname} (${problem})`);
-        else out.push(parsed as AttachmentState);
+        const state = parseRecordFile(parsed, { network, containerId: id, ifname });
+        if (typeof state === 'string') problems.push(`left ${join(where, f)}: not pipework's record of ${id}/${ifname} (${state})`);
+        else out.push(state);
       } catch (err) {
         problems.push((err as Error).message);
       }

@@ -8,10 +8,9 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { attachSpecs, type AttachOutcome } from '../../engine/attach.js';
 import { failPointFromEnv, newRun, type FailPoint, type RunContext } from '../../engine/context.js';
-import { cleanStale } from '../../engine/detach.js';
+import { cleanStale, findLeftovers } from '../../engine/remove.js';
 import type { Runner } from '../../exec/runner.js';
 import { pokeSupervisor } from '../../dhcp/supervisor.js';
-import { staleOvsPorts } from '../../host/stale.js';
 import { NotOwnNetnsError } from '../../guest/exclusive.js';
 import { PipeworkError } from '../../model/errors.js';
 import { decodeRecord, recordAddresses } from '../../model/record.js';
@@ -346,8 +345,7 @@ export class Watcher {
         return;
       }
       const removed = [
-        ...outcome.ports.map((x) => `stale Open vSwitch port ${x.port} of ${x.bridge}`),
-        ...outcome.nics.map((x) => `${x.link} given back as ${x.record.origName ?? x.link}`),
+        ...outcome.leftovers.map((x) => x.what),
         ...outcome.resolvConfs.map((x) => x.path),
       ];
       const kept = left.length > 0 ? `; still there after ${GONE_TIMEOUT_MS / 1000} s, left alone: ${left.join(', ')}` : '';
@@ -362,15 +360,15 @@ export class Watcher {
   /** Rows this watcher's containers left behind (the device is gone), from before it ran. */
   private async sweep(): Promise<void> {
     const runner = this.runner ?? newRun().runner;
-    const ports = await staleOvsPorts(runner);
-    const names = new Set(ports.filter((x) => x.ids['pipework.owner']?.replace(/^"|"$/gu, '') === 'watch').map((x) => (x.ids['pipework.containername'] ?? '').replace(/^\//u, '')).filter((n) => n !== ''));
+    const mine = (await findLeftovers({ runner })).filter((l) => !l.live && l.owner === 'watch');
+    const names = new Set(mine.map((l) => (l.ids?.['pipework.containername'] ?? '').replace(/^\//u, '')).filter((n) => n !== ''));
     for (const name of names) {
       await this.slots.use(async () => {
         const started = performance.now();
         try {
           const outcome = await cleanStale({ kind: 'docker', name }, newRun(this.runner ? { runner: this.runner } : {}));
-          if (outcome.ports.length > 0) {
-            this.logger.log({ action: 'clean', result: 'removed', container: name, trigger: 'sweep', durationMs: performance.now() - started, message: `removed ${outcome.ports.map((x) => `stale Open vSwitch port ${x.port} of ${x.bridge}`).join(', ')}` });
+          if (outcome.leftovers.length > 0) {
+            this.logger.log({ action: 'clean', result: 'removed', container: name, trigger: 'sweep', durationMs: performance.now() - started, message: `removed ${outcome.leftovers.map((x) => x.what).join(', ')}` });
           }
         } catch (err) {
           if (!(err instanceof PipeworkError)) throw err;

@@ -4,7 +4,8 @@
  * that is gone: clean what dead guests left on the host (OVS rows, NICs given back, resolv.conf).
  */
 import type { RunContext } from '../../../engine/context.js';
-import { cleanStale, detach } from '../../../engine/detach.js';
+import { detach } from '../../../engine/detach.js';
+import { cleanStale } from '../../../engine/remove.js';
 import { formatPlan, nsNaming, planJson } from '../../../engine/print.js';
 import { parseGuestRef } from '../../../guest/resolve.js';
 import { NotFoundError } from '../../../model/errors.js';
@@ -14,7 +15,7 @@ import type { DelRequest } from '../request.js';
 import { outcomeText, printJson, recordJson, reportPlan } from './output.js';
 
 async function stale(request: DelRequest, guest: GuestRef | undefined, ctx: RunContext, why?: string): Promise<number> {
-  const { plan, ports, nics, resolvConfs } = await cleanStale(guest, ctx);
+  const { plan, leftovers, resolvConfs } = await cleanStale(guest, ctx);
   ctx.commit();
   if (request.json) {
     printJson({
@@ -22,8 +23,7 @@ async function stale(request: DelRequest, guest: GuestRef | undefined, ctx: RunC
       outcome: outcomeText(plan.outcome, request.dryRun),
       guest: { name: request.guest ?? null, found: false },
       removed: [
-        ...ports.map((p) => ({ staleOvsPort: p.port, bridge: p.bridge, externalIds: p.ids })),
-        ...nics.map((n) => ({ returnedNic: n.link, ...recordJson(n.record) })),
+        ...leftovers.map((l) => ({ leftover: l.name, what: l.what, owner: l.owner, ...(l.ids !== undefined && { externalIds: l.ids }), ...(l.record !== undefined && { record: recordJson(l.record) }) })),
         ...resolvConfs.map((r) => ({ staleResolvConf: r.path })),
       ],
       ...(request.dryRun && { plan: planJson(plan, nsNaming({ kind: 'netns', name: 'host', pid: 1 })) }),

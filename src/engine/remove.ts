@@ -1,0 +1,188 @@
+/**
+ * Removing attachments the engine knows only from a record a front door kept (a CNI DEL or GC,
+ * an ADD that finds a stale attachment), and sweeping what dead guests left on the host: facts
+ * read once, a pure plan (planner.ts: planRemoval), one executor run. Whatever the host kind, its
+ * driver says what is left of it and how it goes.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { openNetns } from '../exec/netns.js';
+import { readGuestFacts, type GuestFacts } from '../guest/facts.js';
+import type { Guest } from '../guest/guest.js';
+import { resolveGuest } from '../guest/resolve.js';
+import { readHostLink, type HostLink } from '../host/facts.js';
+import { allKept } from '../host/kept-records.js';
+import { planStaleCleanup, selectStale, staleResolvConfs, type StaleResolvConf } from '../host/stale.js';
+import { DHCP_AGENT } from '../dhcp/paths.js';
+import { OVS_RUN_DIR, readOvsPortTable } from '../host/ovs-facts.js';
+import { NotFoundError } from '../model/errors.js';
+import { ownerText, recordProblem, sameAttachment, type AttachRecord, type HostKindName } from '../model/record.js';
+import type { Leftover, LeftoverView } from '../drivers/driver.js';
+import { allDrivers, driverFor } from '../drivers/registry.js';
+import { hostIfOf, recordedTagOf, type GuestRef, type HostSide } from '../spec/attach-spec.js';
+import { formatOwner, type Owner } from '../spec/owner.js';
+import type { RunContext } from './context.js';
+import { pipeworkTargets } from './detach.js';
+import { execute } from './executor.js';
+import { acquire, guestIfLock, hostEndLock } from './lock.js';
+import type { Plan, Step } from './plan.js';
+import { planRemoval, type DetachTarget } from './planner.js';
+
+/** The host as removal sees it: its links, Open vSwitch's rows (when a kind needs them), what was kept. */
+export async function readLeftoverView(ctx: Pick<RunContext, 'runner'>, kinds: readonly HostKindName[]): Promise<LeftoverView> {
+  let names: string[] = [];
+  try {
+    names = readdirSync('/sys/class/net');
+  } catch {
+    // no sysfs: no links
+  }
+  const links = names.map((n) => readHostLink(n)).filter((l): l is HostLink => l !== undefined);
+  const byName = new Map(links.map((l) => [l.name, l]));
+  const ovs = kinds.some((k) => driverFor(k).needsOvs === true) && existsSync(`${OVS_RUN_DIR}/db.sock`);
+  return {
+    links,
+    link: (name) => byName.get(name),
+    ...(ovs && { ovsPorts: await readOvsPortTable(ctx.runner) }),
+    kept: allKept(),
+  };
+}
+
+/**
+ * The record an attach of this host side writes, as far as it is known before the engine makes
+ * it (a front door keeps it first, so that a crash half-way leaves what removal needs): the
+ * names its driver derives, the owner.
+ */
+export function intendedRecord(a: { host: HostSide; guestIf: string; owner: Owner; guest: string; nsInode: number; hostEnd?: string }): AttachRecord {
+  const driver = driverFor(a.host.kind);
+  const names = driver.names(a.host, a.guestIf, { nsInode: a.nsInode }, a.hostEnd);
+  const vlan = recordedTagOf(a.host);
+  const owner = formatOwner(a.owner);
+  return {
+    role: 'guest', guest: a.guest, nsInode: a.nsInode, guestIf: a.guestIf, hostIf: hostIfOf(a.host), hostKind: a.host.kind,
+    ...(names.hostEnd !== undefined && { localIf: names.hostEnd }),
+    ...(names.vlanIf !== undefined && { vlanIf: names.vlanIf }),
+    ...(vlan !== undefined && { vlan }),
+    ...(owner !== 'cli' && { owner }),
+  };
+}
+
+export interface RemoveRequest {
+  /** What the front door kept of the attachment (its guest end's record). */
+  record: AttachRecord;
+  /** Where its guest end may still be, and the namespace that path must still be (a path can be reused). */
+  netns?: { path: string; inode?: number };
+  /** What the front door made for it besides, removed in the same run (a nat chain). */
+  extra?: Step[];
+  /** The guest, for messages. */
+  label: string;
+}
+
+export interface RemoveOutcome {
+  plan: Plan;
+  /** Its guest interface stayed: it is another's (in words). */
+  left?: string;
+}
+
+async function liveGuest(netns: RemoveRequest['netns'], label: string, ctx: RunContext): Promise<Guest | undefined> {
+  if (netns === undefined || netns.path === '' || !existsSync(netns.path)) return undefined;
+  let guest: Guest;
+  try {
+    guest = await resolveGuest({ kind: 'netns-path', path: netns.path, name: label }, { runner: ctx.runner });
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined; // not a namespace (any more)
+    throw err;
+  }
+  if (netns.inode !== undefined && netns.inode !== 0 && guest.ns.inode !== netns.inode) {
+    guest.ns.close();
+    return undefined;
+  }
+  return guest;
+}
+
+/** Which of the guest's interfaces is the recorded one, as the host confirms it (or why it stays). */
+function chooseTarget(facts: GuestFacts, guest: Guest, record: AttachRecord, ctx: RunContext): { targets: DetachTarget[]; left?: string } {
+  const found = pipeworkTargets(facts, guest.ns.inode, ctx.cache.hostLinks).find((t) => t.guestIf === record.guestIf);
+  if (found !== undefined && sameAttachment({ ...found.record, nsInode: 0 }, { ...record, nsInode: 0 })) return { targets: [found] };
+  if (found !== undefined) return { targets: [], left: `${record.guestIf} in ${guest.ns.label} was plumbed by ${ownerText(found.record)}, not ${ownerText(record)}` };
+  if (facts.links.some((l) => l.name === record.guestIf)) {
+    return { targets: [], left: `${record.guestIf} in ${guest.ns.label} was not plumbed by pipework (or the host does not confirm its record)` };
+  }
+  return { targets: [] };
+}
+
+/**
+ * Remove one recorded attachment: its guest interface if its namespace is still there (and the
+ * interface is this attachment's), what it left on the host, and `extra`. Absent is fine everywhere.
+ */
+export async function removeAttachment(req: RemoveRequest, ctx: RunContext): Promise<RemoveOutcome> {
+  const { record } = req;
+  const guest = await liveGuest(req.netns, req.label, ctx);
+  try {
+    const keys = [...(guest !== undefined ? [guestIfLock(guest.ns.inode, record.guestIf)] : []), ...(record.localIf !== undefined ? [hostEndLock(record.localIf)] : [])];
+    // (Held for the run: its executor takes what the plan changes, and these are among them.)
+    const held = ctx.dryRun ? undefined : await acquire(keys, {
+      signal: ctx.signal, purpose: ctx.purpose, held: ctx.held, ...(ctx.onWait && { onWait: ctx.onWait }),
+      what: (key) => (key.startsWith('if/') ? `interface ${record.guestIf} of ${req.label}` : `host link ${key.slice('link/'.length)}`),
+    });
+    try {
+      let guestFacts: GuestFacts = { links: [], routes: [] };
+      let chosen: { targets: DetachTarget[]; left?: string } = { targets: [] };
+      if (guest !== undefined) {
+        guestFacts = await readGuestFacts(ctx.runner, guest.ns);
+        ctx.cache.hostLinks.forget();
+        chosen = chooseTarget(guestFacts, guest, record, ctx);
+      }
+      const view = await readLeftoverView(ctx, [record.hostKind]);
+      const plan = planRemoval({
+        targets: chosen.targets, guestFacts, guestLabel: guest?.ns.label ?? req.label,
+        // (A record whose host names are not of the shape pipework writes names nothing on the host.)
+        leftovers: recordProblem(record) === undefined ? driverFor(record.hostKind).leftovers(view, record) : [], extra: req.extra ?? [],
+      });
+      if (!ctx.dryRun) await onGuestOrHost(plan, guest, ctx);
+      return { plan, ...(chosen.left !== undefined && { left: chosen.left }) };
+    } finally {
+      held?.release();
+    }
+  } finally {
+    guest?.ns.close();
+  }
+}
+
+async function onGuestOrHost(plan: Plan, guest: Guest | undefined, ctx: RunContext): Promise<void> {
+  if (plan.steps.length === 0) return;
+  if (guest !== undefined) return execute([{ plan, ns: guest.ns }], ctx);
+  const host = openNetns('/proc/self/ns/net', 'the host');
+  try {
+    await execute([{ plan, ns: host }], ctx);
+  } finally {
+    host.close();
+  }
+}
+
+/** Every leftover the drivers find on the host, as one view (read once) shows it. */
+export async function findLeftovers(ctx: Pick<RunContext, 'runner'>): Promise<Leftover[]> {
+  const drivers = allDrivers();
+  const view = await readLeftoverView(ctx, drivers.map((d) => d.kind));
+  return drivers.flatMap((d) => d.leftovers(view));
+}
+
+/** Remove these leftovers (and `extra`) in one run on the host. */
+export async function removeLeftovers(leftovers: readonly Leftover[], extra: Step[], ctx: RunContext): Promise<Plan> {
+  const plan = planRemoval({ targets: [], guestFacts: { links: [], routes: [] }, guestLabel: 'the host', leftovers: [...leftovers], extra });
+  if (!ctx.dryRun) await onGuestOrHost(plan, undefined, ctx);
+  return plan;
+}
+
+export interface StaleOutcome {
+  plan: Plan;
+  /** What dead guests left (the drivers' leftovers whose guest is gone). */
+  leftovers: Leftover[];
+  resolvConfs: StaleResolvConf[];
+}
+
+/** Clean what dead guests (all, or the one named) left on the host: one run. */
+export async function cleanStale(guest: GuestRef | undefined, ctx: RunContext): Promise<StaleOutcome> {
+  const leftovers = selectStale(guest, (await findLeftovers(ctx)).filter((l) => !l.live));
+  const resolvConfs = selectStale(guest, staleResolvConfs());
+  const plan = await removeLeftovers(leftovers, planStaleCleanup([], resolvConfs, DHCP_AGENT), ctx);
+  return { plan, leftovers, resolvConfs };
+}
