@@ -5,7 +5,7 @@
 import { ifNameProblem } from '../model/ifname.js';
 import { decodeRecord, ownerText, sameAttachment, type AttachRecord, type HostKindName } from '../model/record.js';
 import type { HostLink } from '../host/facts.js';
-import { OVS_TIMEOUT, type OvsPortRow } from '../host/ovs-facts.js';
+import { OVS_TIMEOUT } from '../host/ovs-facts.js';
 import { staleOvsRows } from '../host/stale.js';
 import { lockKey, type Step } from '../engine/plan.js';
 import type { Leftover, LeftoverView } from './driver.js';
@@ -59,9 +59,4 @@ export function deadRows(view: LeftoverView, of?: AttachRecord): Leftover[] {
       locks: { uses: [lockKey.ovs(p.bridge)], changes: [] },
     }];
   });
-}
-
-/** A port row as the view has it, by name. */
-export function rowOf(view: LeftoverView, name: string): OvsPortRow | undefined {
-  return view.ovsPorts?.get(name);
 }
