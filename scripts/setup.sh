@@ -22,7 +22,8 @@ die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
 # iputils-arping (not Habets' `arping`, they conflict) and busybox-static (not `busybox`, they
 # conflict) are the flavours the tool and the test images need.
 # containernetworking-plugins (Podman pulls it in too) are the reference CNI plugins and IPAM
-# plugins the CNI plugin mode delegates to and is compared with.
+# plugins the CNI plugin mode delegates to and is compared with. man-db (and groff-base with it)
+# renders the man page pipework(8) in its unit test, which is skipped without them.
 PKGS=(
   iproute2 iputils-ping iputils-arping busybox-static
   docker.io podman lxc openvswitch-switch containernetworking-plugins
@@ -31,6 +32,7 @@ PKGS=(
   qemu-system-x86 xz-utils strace time
   build-essential python3
   chromium
+  man-db
 )
 
 missing=()

@@ -20,7 +20,7 @@ import { BusyError, InterruptedError } from '../model/errors.js';
 import { lockKey } from './plan.js';
 
 /**
- * The longest a run waits for another one to let go of something it needs (README: "Locks").
+ * The longest a run waits for another one to let go of something it needs (docs/security.md: "Locks").
  * PIPEWORK_LOCK_WAIT_MS shortens it for tests.
  */
 export const LOCK_WAIT_MS = /^[1-9]\d{0,6}$/u.test(process.env['PIPEWORK_LOCK_WAIT_MS'] ?? '') ? Number(process.env['PIPEWORK_LOCK_WAIT_MS']) : 90_000;

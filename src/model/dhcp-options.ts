@@ -224,13 +224,13 @@ const DHCPCD: ClientRules = {
 
 const RULES: Readonly<Record<DhcpClient, ClientRules>> = { udhcpc: UDHCPC, dhclient: DHCLIENT, dhcpcd: DHCPCD };
 
-/** How an option is named in messages and the README: its short form, else its long one. */
+/** How an option is named in messages and the docs: its short form, else its long one. */
 function nameOf(rules: ClientRules, o: Accepted): string {
   if (o.short !== undefined) return rules.style === 'words' ? o.short : `-${o.short}`;
   return `--${o.long!}`;
 }
 
-/** Each client's accepted options, as `-V VALUE` words, for the README and --help. */
+/** Each client's accepted options, as `-V VALUE` words, for the docs and --help. */
 export function acceptedDhcpOptions(client: DhcpClient): string[] {
   const rules = RULES[client];
   return rules.accepted.map((o) => nameOf(rules, o));

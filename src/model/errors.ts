@@ -3,7 +3,7 @@
  * stderr and an exit code; nothing else in the program prints errors.
  */
 
-/** Exit codes, documented in the README. The classic tool exits 1 on every error. */
+/** Exit codes, documented in docs/classic.md. The classic tool exits 1 on every error. */
 export const ExitCode = {
   Ok: 0,
   /** Any failure, as the classic tool does (bad input, guest not found, a step failed). */

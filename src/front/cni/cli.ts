@@ -6,12 +6,22 @@
  *   pipework cni daemon [--socket PATH]
  */
 import { UsageError } from '../../model/errors.js';
+import { renderHelp, type HelpPage } from '../help-text.js';
 
-const USAGE = `usage: pipework cni install [--dir DIR]... [--socket PATH] [--no-compile]
-       pipework cni uninstall [--dir DIR]...
-       pipework cni daemon [--socket PATH]
-With CNI_COMMAND set, pipework is a CNI plugin (ADD, DEL, CHECK, VERSION, STATUS, GC).
-`;
+/** The door's help (src/front/help-text.ts): `pipework cni help`, and the man page pipework(8). */
+export const CNI_PAGE: HelpPage = [
+  {
+    kind: 'synopsis',
+    lines: [
+      'usage: pipework cni install [--dir DIR]... [--socket PATH] [--no-compile]',
+      '       pipework cni uninstall [--dir DIR]...',
+      '       pipework cni daemon [--socket PATH]',
+    ],
+  },
+  { kind: 'text', indent: 0, lines: ['With CNI_COMMAND set, pipework is a CNI plugin (ADD, DEL, CHECK, VERSION, STATUS, GC).'] },
+];
+
+const USAGE = renderHelp(CNI_PAGE);
 
 interface Parsed {
   dirs: string[];

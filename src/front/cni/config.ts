@@ -276,7 +276,7 @@ export function parseNetConf(stdin: string, params: Pick<CniParams, 'args' | 'co
         if (known.harmless?.(value) === true) continue;
         unsupported(key, value, known.why);
       }
-      unsupported(key, value, 'pipework does not know this key; see its README (CNI plugin) for the keys it implements');
+      unsupported(key, value, 'pipework does not know this key; docs/cni.md lists the keys it implements');
     }
   }
 

@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { failPointFromEnv, newRun, type RunContext } from '../../engine/context.js';
 import { formatPlan, nsNaming, planJson } from '../../engine/print.js';
 import { PipeworkError, UsageError } from '../../model/errors.js';
+import { renderHelp, type HelpPage } from '../help-text.js';
 import { defaultSignals, interruptible } from '../signals.js';
 import { hasCapabilities, requireRoot } from '../cli/root.js';
 import { guestJson, outcomeText, printJson, recordJson } from '../cli/commands/output.js';
@@ -17,12 +18,19 @@ import { loadTopology, parser } from './load.js';
 import { TopologyFileError } from './problems.js';
 import { KEY_PATTERN, linkName, NAME_PATTERN, type Topology } from './model.js';
 
-const USAGE = `pipework apply FILE [--host NAME] [--dry-run] [--json] [--deep]
-pipework destroy FILE | --name NAME [--host NAME] [--dry-run] [--json]
-pipework inspect FILE [--host NAME] [--json]
-pipework graph FILE [--host NAME] [--format mermaid|dot|html] [-o OUT] [--offline]
-pipework schema
-`;
+/** The door's help (src/front/help-text.ts): `pipework <verb> --help`, and the man page pipework(8). */
+export const TOPOLOGY_PAGE: HelpPage = [{
+  kind: 'synopsis',
+  lines: [
+    'pipework apply FILE [--host NAME] [--dry-run] [--json] [--deep]',
+    'pipework destroy FILE | --name NAME [--host NAME] [--dry-run] [--json]',
+    'pipework inspect FILE [--host NAME] [--json]',
+    'pipework graph FILE [--host NAME] [--format mermaid|dot|html] [-o OUT] [--offline]',
+    'pipework schema',
+  ],
+}];
+
+const USAGE = renderHelp(TOPOLOGY_PAGE);
 
 interface Args {
   verb: string;

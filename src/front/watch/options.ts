@@ -6,6 +6,7 @@ import { InvalidArgumentError, UsageError } from '../../model/errors.js';
 import { checkIfName } from '../../model/ifname.js';
 import { parseVlan } from '../../model/vlan.js';
 import { parseImage } from '../cli/grammar.js';
+import { renderHelp, type HelpPage } from '../help-text.js';
 
 export type Runtime = 'docker' | 'podman';
 
@@ -38,39 +39,87 @@ export interface WatchOptions {
 
 export type WatchRequest = WatchOptions | { kind: 'help' };
 
-export const WATCH_HELP = `pipework watch --allow <hostif>[@<vlan>[,<vlan>…]][,<hostif>…] [--allow-direct]
-               [--trust-image-labels] [--dhcp-image <image>] [--docker <socket>]
-               [--podman <socket>] [--once] [--json]
-  Plumb containers as they start, from their labels, and clean up after them when they die.
-  A label pipework.<ifname>=<hostif> <address|dhcp-method> [<mac>][@<vlan>] asks for one
-  interface (a classic line without the guest and -i); pipework_cmd* environment variables
-  hold whole classic lines (@CONTAINER_NAME@, @CONTAINER_ID@, @INSTANCE@, @HOSTNAME@ and
-  @COMPOSE_PROJECT_NAME@ are replaced). All of a container's interfaces are made, or none.
-  A container is plumbed only in a network namespace of its own alone: one that joined
-  another's (--network container:…, ns:…, host, a pod's), or whose namespace another
-  container joined, is refused. An operator's Linux bridge is never changed for a label (a
-  VLAN there needs VLAN filtering turned on by the operator).
-  --allow <hostif>[@<vlan>[,<vlan>…]][,<hostif>…]
-                         the only host interfaces labels may use, and on which VLANs: without
-                         @ a host interface is served untagged only; ovs-lan@10,20 serves VLANs
-                         10 and 20 only (numbers after @ are VLANs until a name starts the next
-                         host interface; add ovs-lan alone for untagged too). Repeatable.
-                         Without it nothing is served, and every label is refused.
-  --allow-direct         labels may also use --direct-phys (move an allowed NIC in)
-  --trust-image-labels   act on labels and variables the container only inherited from its
-                         image (ignored by default: an image's author is not the operator)
-  --dhcp-image <image>   the 'dhcp' method's helper image (default busybox; never pulled; a
-                         label cannot name one)
-  --docker <socket>      watch this Docker socket (default: DOCKER_HOST or /var/run/docker.sock)
-  --podman <socket>      watch this Podman socket (default: CONTAINER_HOST or /run/podman/podman.sock)
-                         Given either, only the sockets given are watched.
-  --once                 plumb the labelled containers running now, clean what dead ones left, exit
-  --json                 one JSON object per action on stdout (container, interface, action,
-                         result, durationMs) instead of lines for people on stderr
-  SIGTERM or SIGINT: the work in flight is finished or undone, then exit 0. SIGHUP: list the
-  running containers again. Exit codes: 0; 1 bad options, or (--once) a container that could
-  not be plumbed; 70 an internal error.
-`;
+/** `pipework watch --help`, as data (src/front/help-text.ts): it is in the man page pipework(8) too. */
+export const WATCH_PAGE: HelpPage = [
+  {
+    kind: 'synopsis',
+    lines: [
+      'pipework watch --allow <hostif>[@<vlan>[,<vlan>…]][,<hostif>…] [--allow-direct]',
+      '               [--trust-image-labels] [--dhcp-image <image>] [--docker <socket>]',
+      '               [--podman <socket>] [--once] [--json]',
+    ],
+  },
+  {
+    kind: 'text', indent: 2,
+    lines: [
+      'Plumb containers as they start, from their labels, and clean up after them when they die.',
+      'A label pipework.<ifname>=<hostif> <address|dhcp-method> [<mac>][@<vlan>] asks for one',
+      'interface (a classic line without the guest and -i); pipework_cmd* environment variables',
+      'hold whole classic lines (@CONTAINER_NAME@, @CONTAINER_ID@, @INSTANCE@, @HOSTNAME@ and',
+      "@COMPOSE_PROJECT_NAME@ are replaced). All of a container's interfaces are made, or none.",
+      'A container is plumbed only in a network namespace of its own alone: one that joined',
+      "another's (--network container:…, ns:…, host, a pod's), or whose namespace another",
+      "container joined, is refused. An operator's Linux bridge is never changed for a label (a",
+      'VLAN there needs VLAN filtering turned on by the operator).',
+    ],
+  },
+  {
+    kind: 'items', indent: 2, column: 25,
+    items: [
+      {
+        term: '--allow <hostif>[@<vlan>[,<vlan>…]][,<hostif>…]', termAlone: true,
+        text: [
+          'the only host interfaces labels may use, and on which VLANs: without',
+          '@ a host interface is served untagged only; ovs-lan@10,20 serves VLANs',
+          '10 and 20 only (numbers after @ are VLANs until a name starts the next',
+          'host interface; add ovs-lan alone for untagged too). Repeatable.',
+          'Without it nothing is served, and every label is refused.',
+        ],
+      },
+      { term: '--allow-direct', text: ['labels may also use --direct-phys (move an allowed NIC in)'] },
+      {
+        term: '--trust-image-labels',
+        text: [
+          'act on labels and variables the container only inherited from its',
+          "image (ignored by default: an image's author is not the operator)",
+        ],
+      },
+      {
+        term: '--dhcp-image <image>',
+        text: [
+          "the 'dhcp' method's helper image (default busybox; never pulled; a",
+          'label cannot name one)',
+        ],
+      },
+      { term: '--docker <socket>', text: ['watch this Docker socket (default: DOCKER_HOST or /var/run/docker.sock)'] },
+      {
+        term: '--podman <socket>',
+        text: [
+          'watch this Podman socket (default: CONTAINER_HOST or /run/podman/podman.sock)',
+          'Given either, only the sockets given are watched.',
+        ],
+      },
+      { term: '--once', text: ['plumb the labelled containers running now, clean what dead ones left, exit'] },
+      {
+        term: '--json',
+        text: [
+          'one JSON object per action on stdout (container, interface, action,',
+          'result, durationMs) instead of lines for people on stderr',
+        ],
+      },
+    ],
+  },
+  {
+    kind: 'text', indent: 2,
+    lines: [
+      'SIGTERM or SIGINT: the work in flight is finished or undone, then exit 0. SIGHUP: list the',
+      'running containers again. Exit codes: 0; 1 bad options, or (--once) a container that could',
+      'not be plumbed; 70 an internal error.',
+    ],
+  },
+];
+
+export const WATCH_HELP = renderHelp(WATCH_PAGE);
 
 /** A socket as given: a path, or unix://path. */
 function socketPath(option: string, text: string): string {
