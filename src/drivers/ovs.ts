@@ -3,16 +3,17 @@
  * host end is a port with the classic external-ids and, for a VLAN, its tag.
  */
 import { NotFoundError, UnsupportedError } from '../model/errors.js';
-import type { AttachRecord } from '../model/record.js';
+import { ownerText, type AttachRecord } from '../model/record.js';
 import { formatOwner } from '../spec/owner.js';
 import { hostLink, type GuestInfo } from '../engine/facts.js';
 import type { Step } from '../engine/plan.js';
 import { OVS_TIMEOUT, type OvsFacts } from '../host/ovs-facts.js';
-import { lockKey, type Drift, type Driver, type DriverInput } from './driver.js';
+import { lockKey, type Drift, type Driver, type DriverInput, type Leftover, type LeftoverView } from './driver.js';
 import { hostEndDrift, planVeth, removeGuestLinkStep, upStep } from './veth.js';
 import { confirmVeth } from './confirm.js';
-import { deadRows, hostEnds, removeHostEndStep } from './leftovers.js';
-import { ownerText } from '../model/record.js';
+import { hostEnds, removeHostEndStep } from './leftovers.js';
+import { staleOvsRows, type StaleOvsPort } from '../host/stale.js';
+import { ifNameProblem } from '../model/ifname.js';
 import { vethHostName } from './names.js';
 
 /** ovs-vsctl can exit 0 and still have failed to make the device. */
@@ -226,3 +227,51 @@ export const ovsDriver: Driver<'ovs'> = {
     ...deadRows(view, of),
   ],
 };
+
+/** The owner an Open vSwitch row names (written quoted), if any. */
+function rowOwner(ids: Record<string, string>): string | undefined {
+  return ids['pipework.owner']?.replace(/^"|"$/gu, '');
+}
+
+/**
+ * Rows pipework wrote whose device is gone (it went with its guest): all, or (`of`) the one of
+ * that attachment's host end — a row of that name with no owner (the command line's) counts too.
+ */
+function deadRows(view: LeftoverView, of?: AttachRecord): Leftover[] {
+  if (view.ovsPorts === undefined) return [];
+  return staleOvsRows(view.ovsPorts.values(), (name) => view.link(name) !== undefined).flatMap((p): Leftover[] => {
+    const owner = rowOwner(p.ids);
+    if (of !== undefined && (p.port !== of.localIf || (owner !== undefined && owner !== ownerText(of)))) return [];
+    // (Rows of names pipework made: checked all the same before they reach a command.)
+    if (ifNameProblem(p.port) !== undefined || ifNameProblem(p.bridge) !== undefined) return [];
+    return [{
+      what: `stale Open vSwitch port ${p.port} of ${p.bridge}`, name: p.port,
+      owner: owner ?? 'cli',
+      ids: p.ids,
+      record: rowRecord(p),
+      live: false,
+      steps: [{
+        title: `remove stale Open vSwitch port ${p.port} from ${p.bridge}`,
+        action: { kind: 'exec', place: 'host', argv: ['ovs-vsctl', OVS_TIMEOUT, '--if-exists', 'del-port', p.bridge, p.port] },
+        undo: [],
+      }],
+      locks: { uses: [lockKey.ovs(p.bridge)], changes: [] },
+    }];
+  });
+}
+
+/**
+ * A dead row as a record (it has the classic external-ids, not ours): the guest as those ids name
+ * it, the tag as its VLAN.
+ */
+export function rowRecord(p: StaleOvsPort): AttachRecord {
+  const ids = p.ids;
+  const guest = ids['pipework.guest']?.replace(/^"|"$/gu, '') ?? ids['pipework.containername']?.replace(/^\//u, '') ?? ids['pipework.containerid']
+    ?? (ids['pipework.nspid'] !== undefined ? `pid:${ids['pipework.nspid']}` : '?');
+  const owner = rowOwner(ids);
+  return {
+    role: 'host', guest, nsInode: 0, guestIf: '?', hostIf: p.bridge, hostKind: 'ovs', localIf: p.port,
+    ...(ids['pipework.vlan'] !== undefined && { vlan: Number(ids['pipework.vlan']) }),
+    ...(owner !== undefined && { owner }),
+  };
+}

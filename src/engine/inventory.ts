@@ -7,9 +7,10 @@ import { ipJsonBatch } from '../exec/ip.js';
 import { openNetns, otherNamespaces, type NetnsHandle } from '../exec/netns.js';
 import { readHostLink } from '../host/facts.js';
 import { readOvsPortTable, type OvsPortRow } from '../host/ovs-facts.js';
-import { returnedNics, staleOvsRows, type StaleOvsPort } from '../host/stale.js';
 import { decodeRecord, recordAddresses, type AttachRecord } from '../model/record.js';
 import { driverFor } from '../drivers/registry.js';
+import type { Leftover } from '../drivers/driver.js';
+import { leftoverView, leftoversIn } from './remove.js';
 import { parseLinks, type RawGuestLink } from '../guest/facts.js';
 import type { RunContext } from './context.js';
 import { confirmedRecord } from './trust.js';
@@ -48,15 +49,9 @@ export function entriesFrom(links: RawLink[], role: 'host' | 'guest'): Inventory
   });
 }
 
-/** A stale OVS row as an entry (it has the classic external-ids, not our record). */
-export function staleOvsEntry(p: StaleOvsPort): InventoryEntry {
-  const ids = p.ids;
-  const guest = ids['pipework.guest']?.replace(/^"|"$/gu, '') ?? ids['pipework.containername']?.replace(/^\//u, '') ?? ids['pipework.containerid']
-    ?? (ids['pipework.nspid'] !== undefined ? `pid:${ids['pipework.nspid']}` : '?');
-  const record: AttachRecord = { role: 'host', guest, nsInode: 0, guestIf: '?', hostIf: p.bridge, hostKind: 'ovs', localIf: p.port };
-  if (ids['pipework.vlan'] !== undefined) record.vlan = Number(ids['pipework.vlan']);
-  if (ids['pipework.owner'] !== undefined) record.owner = ids['pipework.owner'].replace(/^"|"$/gu, '');
-  return { record, link: p.port, state: 'STALE (guest gone; pipework del --stale cleans it)' };
+/** What a dead guest left (its driver found it), as an entry. */
+export function staleEntry(l: Leftover & { record: AttachRecord }): InventoryEntry {
+  return { record: l.record, link: l.name, state: `STALE (${l.what}; pipework del --stale cleans it)` };
 }
 
 /** A record's host side against the host, live (its driver says what differs); nothing for a host end that is gone. */
@@ -126,10 +121,7 @@ export async function inventory(ctx: RunContext): Promise<InventoryEntry[]> {
     const drift = hostEndDrift(h.record, ovsPorts);
     entries.push({ ...h, ...(drift.length > 0 && { drift }) });
   }
-  const names = new Set(raw.map((l) => l.ifname));
-  return [
-    ...entries,
-    ...returnedNics(raw).map((n): InventoryEntry => ({ record: n.record, link: n.link, state: `STALE (given back as ${n.link}; pipework del --stale renames it ${n.record.origName ?? n.link})` })),
-    ...staleOvsRows(ovsPorts.values(), (name) => names.has(name)).map(staleOvsEntry),
-  ];
+  const stale = leftoversIn(leftoverView(raw.map((l) => l.ifname), ovsPorts.size > 0 ? ovsPorts : undefined))
+    .filter((l): l is Leftover & { record: AttachRecord } => !l.live && l.record !== undefined && l.steps.length > 0);
+  return [...entries, ...stale.map(staleEntry)];
 }

@@ -13,7 +13,7 @@ import { readHostLink, type HostLink } from '../host/facts.js';
 import { allKept } from '../host/kept-records.js';
 import { planStaleCleanup, selectStale, staleResolvConfs, type StaleResolvConf } from '../host/stale.js';
 import { DHCP_AGENT } from '../dhcp/paths.js';
-import { OVS_RUN_DIR, readOvsPortTable } from '../host/ovs-facts.js';
+import { OVS_RUN_DIR, readOvsPortTable, type OvsPortRow } from '../host/ovs-facts.js';
 import { NotFoundError } from '../model/errors.js';
 import { ownerText, recordProblem, sameAttachment, type AttachRecord, type HostKindName } from '../model/record.js';
 import type { Leftover, LeftoverView } from '../drivers/driver.js';
@@ -27,6 +27,13 @@ import { acquire, guestIfLock, hostEndLock } from './lock.js';
 import type { Plan, Step } from './plan.js';
 import { planRemoval, type DetachTarget } from './planner.js';
 
+/** A view of these host links (by name), Open vSwitch's rows (when read) and what was kept. */
+export function leftoverView(names: readonly string[], ovsPorts: ReadonlyMap<string, OvsPortRow> | undefined): LeftoverView {
+  const links = names.map((n) => readHostLink(n)).filter((l): l is HostLink => l !== undefined);
+  const byName = new Map(links.map((l) => [l.name, l]));
+  return { links, link: (name) => byName.get(name), ...(ovsPorts !== undefined && { ovsPorts }), kept: allKept() };
+}
+
 /** The host as removal sees it: its links, Open vSwitch's rows (when a kind needs them), what was kept. */
 export async function readLeftoverView(ctx: Pick<RunContext, 'runner'>, kinds: readonly HostKindName[]): Promise<LeftoverView> {
   let names: string[] = [];
@@ -35,15 +42,13 @@ export async function readLeftoverView(ctx: Pick<RunContext, 'runner'>, kinds: r
   } catch {
     // no sysfs: no links
   }
-  const links = names.map((n) => readHostLink(n)).filter((l): l is HostLink => l !== undefined);
-  const byName = new Map(links.map((l) => [l.name, l]));
   const ovs = kinds.some((k) => driverFor(k).needsOvs === true) && existsSync(`${OVS_RUN_DIR}/db.sock`);
-  return {
-    links,
-    link: (name) => byName.get(name),
-    ...(ovs && { ovsPorts: await readOvsPortTable(ctx.runner) }),
-    kept: allKept(),
-  };
+  return leftoverView(names, ovs ? await readOvsPortTable(ctx.runner) : undefined);
+}
+
+/** What every driver finds in a view. */
+export function leftoversIn(view: LeftoverView): Leftover[] {
+  return allDrivers().flatMap((d) => d.leftovers(view));
 }
 
 /**
@@ -160,9 +165,7 @@ async function onGuestOrHost(plan: Plan, guest: Guest | undefined, ctx: RunConte
 
 /** Every leftover the drivers find on the host, as one view (read once) shows it. */
 export async function findLeftovers(ctx: Pick<RunContext, 'runner'>): Promise<Leftover[]> {
-  const drivers = allDrivers();
-  const view = await readLeftoverView(ctx, drivers.map((d) => d.kind));
-  return drivers.flatMap((d) => d.leftovers(view));
+  return leftoversIn(await readLeftoverView(ctx, allDrivers().map((d) => d.kind)));
 }
 
 /** Remove these leftovers (and `extra`) in one run on the host. */

@@ -119,7 +119,8 @@ export interface StaleOwner {
 }
 
 export function staleOwner(entry: { record?: AttachRecord; ids?: Record<string, string>; netns?: string }): StaleOwner {
-  if (entry.record) return { guest: entry.record.guest };
+  // An Open vSwitch row's own ids say more than the record made of them (which runtime, which id).
+  if (entry.record && entry.ids === undefined) return { guest: entry.record.guest };
   if (entry.netns !== undefined) return { guest: `netns:${entry.netns}` };
   const ids = entry.ids ?? {};
   const guest = ids['pipework.guest'];

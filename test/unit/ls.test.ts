@@ -1,7 +1,16 @@
 // `pipework ls` from `ip -json -details` output, and the --json shapes of records and plans.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { entriesFrom, guestDrift, staleOvsEntry } from '../../src/engine/inventory.js';
+import { entriesFrom, guestDrift, staleEntry } from '../../src/engine/inventory.js';
+import { driverFor } from '../../src/drivers/registry.js';
+
+/** A dead Open vSwitch row as ls lists it: found by the OVS driver, as an entry. */
+function staleOvsEntry(p: { port: string; bridge: string; ids: Record<string, string> }): ReturnType<typeof staleEntry> {
+  const ovsPorts = new Map([[p.port, { name: p.port, bridge: p.bridge, externalIds: p.ids }]]);
+  const [l] = driverFor('ovs').leftovers({ links: [], link: () => undefined, ovsPorts, kept: new Map() });
+  assert.ok(l?.record !== undefined);
+  return staleEntry({ ...l, record: l.record });
+}
 import { planAttach } from '../../src/engine/planner.js';
 import { nsNaming, planJson } from '../../src/engine/print.js';
 import { formatTable, stateText } from '../../src/front/cli/commands/ls.js';
@@ -197,7 +206,7 @@ void describe('formatTable', () => {
   });
 });
 
-void describe('staleOvsEntry', () => {
+void describe('a dead Open vSwitch row in ls', () => {
   void test('a stale OVS row as an ls entry: the guest from the classic external-ids, the tag as VLAN', () => {
     const e = staleOvsEntry({
       port: 'veth1pl4242', bridge: 'ovsbr0',
