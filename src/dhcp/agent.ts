@@ -26,7 +26,7 @@ import { METHOD_INFO, clientArgv, dhclientConf, helperCommand } from './methods.
 import { detachNamespaceMounts } from './mounts.js';
 import { DHCP_AGENT, HOOK_MODULE_URL } from './paths.js';
 import type { Engine } from './plan.js';
-import { isNsFd, netnsInodeOf, readStat, signal, sleep, stopProcess } from './proc.js';
+import { isNsFd, netnsInodeOf, readStat, signal, sleep, stopProcess } from '../exec/proc.js';
 import { ensureRoot, parseWatch, readClient, removeState, stateDir, writeClient, STATE_ROOT, type DnsTarget } from './state.js';
 import { pokeSupervisor, removeOwnDns, stopClient, supervise } from './supervisor.js';
 

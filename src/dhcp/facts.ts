@@ -13,7 +13,7 @@ import type { ClientProgram } from './lease.js';
 import { DEFAULT_DHCP_IMAGE, DEFAULT_DHCP_TIMEOUT_SEC, METHOD_INFO } from './methods.js';
 import { DHCP_AGENT, HELPER_HOOK } from './paths.js';
 import type { DhcpFacts, Engine } from './plan.js';
-import { netnsInodeOf, readStat } from './proc.js';
+import { netnsInodeOf, readStat } from '../exec/proc.js';
 import type { DnsTarget, GuestWatch } from './state.js';
 
 /** `dev:ino` of the host's /etc/resolv.conf (following a symlink), if there is one. */

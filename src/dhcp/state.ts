@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync 
 import { join } from 'node:path';
 import { privateDir } from '../exec/private-dir.js';
 import { ifNameProblem } from '../model/ifname.js';
-import { processAlive } from './proc.js';
+import { processAlive } from '../exec/proc.js';
 
 export const STATE_ROOT = '/run/pipework/dhcp';
 

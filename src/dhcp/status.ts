@@ -1,7 +1,7 @@
 /** What `pipework ls` tells about an interface's DHCP client. */
 import type { AttachRecord } from '../model/record.js';
 import { METHOD_INFO } from './methods.js';
-import { processAlive } from './proc.js';
+import { processAlive } from '../exec/proc.js';
 import { readClient, stateDir, stateKey } from './state.js';
 
 export interface DhcpStatus {

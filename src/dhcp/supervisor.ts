@@ -14,7 +14,7 @@ import { peerTrusted } from '../exec/peer.js';
 import { privateDir } from '../exec/private-dir.js';
 import { dirname, join } from 'node:path';
 import { dnsMarker } from './hook.js';
-import { processAlive, sleep, stopProcess } from './proc.js';
+import { processAlive, sleep, stopProcess } from '../exec/proc.js';
 import { STATE_ROOT, guestAlive, listStates, readClient, removeState, type ClientRecord } from './state.js';
 
 /** The supervisor's address, in its root-only state directory. */

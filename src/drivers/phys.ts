@@ -14,7 +14,8 @@ import { returnedNics } from '../host/stale.js';
 import { hostLink } from '../engine/facts.js';
 import type { Step } from '../engine/plan.js';
 import { changes, lockKey, type Driver, type DriverInput, type HostSidePlan, type Leftover } from './driver.js';
-import { VLAN_MARK, planNicDown, planVlanIf, planVlanRemoval, upIfDown } from './vlan.js';
+import { planNicDown, planVlanIf, planVlanRemoval, upIfDown } from './vlan.js';
+import { VLAN_MARK } from '../model/vlan.js';
 
 export const physDriver: Driver<'phys'> = {
   kind: 'phys',

@@ -3,13 +3,12 @@
  * device with that id on that NIC, refused when it is something else, made otherwise.
  */
 import { ConflictError } from '../model/errors.js';
+import { VLAN_MARK } from '../model/vlan.js';
 import type { AttachRecord } from '../model/record.js';
 import { hostLink, type Facts } from '../engine/facts.js';
 import type { Step } from '../engine/plan.js';
 import { featureText } from '../host/kernel.js';
 
-/** The alias of a VLAN sub-interface pipework made: removed when its last user goes. */
-export const VLAN_MARK = 'pipework/vlan';
 
 export interface VlanPlan {
   steps: Step[];

@@ -12,7 +12,7 @@
  */
 import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { processAlive, readStat } from '../dhcp/proc.js';
+import { processAlive, readStat } from './proc.js';
 import { digest } from '../model/hash.js';
 import { sysAddon } from './addon.js';
 import { privateDir, runDir } from './private-dir.js';

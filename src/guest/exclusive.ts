@@ -13,7 +13,7 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { listStates, readClient } from '../dhcp/state.js';
-import { readStat } from '../dhcp/proc.js';
+import { readStat } from '../exec/proc.js';
 import type { NetnsHandle } from '../exec/netns.js';
 import { ConflictError } from '../model/errors.js';
 import type { ContainerInspect } from './engine-api.js';

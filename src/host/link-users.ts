@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import type { Runner } from '../exec/runner.js';
 import { inNetns, openNetns, otherNamespaces } from '../exec/netns.js';
-import { VLAN_MARK } from '../drivers/vlan.js';
+import { VLAN_MARK } from '../model/vlan.js';
 
 function hostUsers(name: string): boolean {
   const dir = `/sys/class/net/${name}`;

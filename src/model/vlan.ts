@@ -1,5 +1,8 @@
 import { InvalidArgumentError } from './errors.js';
 
+/** The alias of a VLAN sub-interface pipework made: removed when its last user goes. */
+export const VLAN_MARK = 'pipework/vlan';
+
 /** An 802.1Q VLAN id: 1 to 4094. */
 export function parseVlan(text: string): number {
   if (!/^\d{1,4}$/u.test(text) || Number(text) < 1 || Number(text) > 4094) {

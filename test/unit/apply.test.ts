@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { VLAN_MARK } from '../../src/drivers/vlan.js';
+import { VLAN_MARK } from '../../src/model/vlan.js';
 import { failPointFromEnv, newRun } from '../../src/engine/context.js';
 import { execute, rollback } from '../../src/engine/executor.js';
 import { parkedGuestName, parkedHostName } from '../../src/drivers/names.js';

@@ -6,7 +6,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dnsMarker, handle, hookSource, writeDns, type HookConfig } from '../../src/dhcp/hook.js';
-import { parseStat, processAlive, readStat } from '../../src/dhcp/proc.js';
+import { parseStat, processAlive, readStat } from '../../src/exec/proc.js';
 import { guestAlive } from '../../src/dhcp/state.js';
 import { removeOwnDns } from '../../src/dhcp/supervisor.js';
 import { FakeRunner } from './fakes.js';

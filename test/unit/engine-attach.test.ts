@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { driverFor } from '../../src/drivers/registry.js';
-import { VLAN_MARK } from '../../src/drivers/vlan.js';
+import { VLAN_MARK } from '../../src/model/vlan.js';
 import { dedupe } from '../../src/engine/attach.js';
 import { chooseTargets, type DetachRequest } from '../../src/engine/detach.js';
 import { attachNames } from '../../src/drivers/registry.js';

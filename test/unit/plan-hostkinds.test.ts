@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { pkeyHex } from '../../src/drivers/ipoib.js';
 import { OVS_SETUP_ERROR } from '../../src/drivers/ovs.js';
 import { driverFor } from '../../src/drivers/registry.js';
-import { VLAN_MARK } from '../../src/drivers/vlan.js';
+import { VLAN_MARK } from '../../src/model/vlan.js';
 import { vlanIfName } from '../../src/drivers/names.js';
 import type { Action, Plan, Step } from '../../src/engine/plan.js';
 import { planAttach, planDetach, type PlanInput } from '../../src/engine/planner.js';

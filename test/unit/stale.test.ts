@@ -11,7 +11,7 @@ import {
   planStaleCleanup, returnedNics, selectStale, staleOvsPorts, staleOvsRows, staleResolvConfs, type StaleOvsPort,
 } from '../../src/host/stale.js';
 import { planReturnedNic } from '../../src/drivers/phys.js';
-import { VLAN_MARK } from '../../src/drivers/vlan.js';
+import { VLAN_MARK } from '../../src/model/vlan.js';
 import type { Kept } from '../../src/host/kept-records.js';
 import { ConflictError } from '../../src/model/errors.js';
 import { encodeRecord, type AttachRecord } from '../../src/model/record.js';
