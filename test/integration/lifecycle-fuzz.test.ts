@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { cleanupPrefix } from './helpers/guard.js';
 import { addNetns, getLink, ip, ipJson, type IpLink } from './helpers/netns.js';
 import { waitFor, type RunResult } from './helpers/run.js';
-import { parseCommandLine } from '../../src/front/cli/grammar.js';
+import { parseCommandLine } from '../../src/front/classic/grammar.js';
 import {
   assertResolvConfUnchanged,
   pw,

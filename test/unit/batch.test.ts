@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseBatchText } from '../../src/front/cli/commands/batch.js';
-import { splitWords } from '../../src/front/cli/words.js';
+import { splitWords } from '../../src/front/classic/words.js';
 import { InvalidArgumentError, PipeworkError, UsageError } from '../../src/model/errors.js';
 import { assertThrows } from './fakes.js';
 

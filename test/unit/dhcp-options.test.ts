@@ -8,7 +8,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseBatchText } from '../../src/front/cli/commands/batch.js';
-import { parseCommandLine } from '../../src/front/cli/grammar.js';
+import { parseCommandLine } from '../../src/front/classic/grammar.js';
 import { envRequest, labelRequest, type ContainerView } from '../../src/front/watch/asks.js';
 import { parseTopology } from '../../src/front/topology/parse.js';
 import { clientArgv, helperCommand } from '../../src/dhcp/methods.js';

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Action, Plan } from '../../src/engine/plan.js';
 import { planAttach, type PlanInput } from '../../src/engine/planner.js';
-import { parseCommandLine } from '../../src/front/cli/grammar.js';
+import { parseCommandLine } from '../../src/front/classic/grammar.js';
 import { DHCP_METHODS, type DhcpMethod } from '../../src/model/dhcp-methods.js';
 import {
   METHOD_INFO, classicLeasefile, classicPidfile, clientArgv, dhclientConf, dhcpHostname, fileSafe, helperCommand, helperName,

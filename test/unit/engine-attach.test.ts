@@ -9,7 +9,7 @@ import { chooseTargets, type DetachRequest } from '../../src/engine/detach.js';
 import { attachNames } from '../../src/drivers/registry.js';
 import { type AttachNames } from '../../src/drivers/names.js';
 import { planDetach } from '../../src/engine/planner.js';
-import { resolveClassic } from '../../src/front/cli/classic.js';
+import { resolveClassic } from '../../src/front/classic/spec.js';
 import type { GuestFacts, GuestLink } from '../../src/guest/facts.js';
 import { ConflictError } from '../../src/model/errors.js';
 import { decodeRecord, encodeRecord, type AttachRecord } from '../../src/model/record.js';

@@ -7,9 +7,9 @@ import { impairQdisc, impairText, parseImpairText, planImpair } from '../../src/
 import { planAttach } from '../../src/engine/planner.js';
 import { resultOf } from '../../src/engine/result.js';
 import { BASH_COMPLETION } from '../../src/front/cli/completion.js';
-import { VERBS } from '../../src/front/cli/grammar.js';
+import { VERBS } from '../../src/front/classic/grammar.js';
 import { HELP, SYNTAX, VERB_HELP, helpFor } from '../../src/front/cli/help.js';
-import { hasCapabilities } from '../../src/front/cli/root.js';
+import { hasCapabilities } from '../../src/front/root.js';
 import type { OvsPortRow } from '../../src/host/ovs-facts.js';
 import type { AttachRecord } from '../../src/model/record.js';
 import { attachContext, guestFacts } from './fakes.js';

@@ -4,8 +4,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import ipaddr from 'ipaddr.js';
-import { parseCommandLine } from '../../src/front/cli/grammar.js';
-import type { Request } from '../../src/front/cli/request.js';
+import { parseCommandLine } from '../../src/front/classic/grammar.js';
+import type { Request } from '../../src/front/classic/request.js';
 import { DHCP_METHODS } from '../../src/model/dhcp-methods.js';
 import { PipeworkError } from '../../src/model/errors.js';
 import { ifNameProblem } from '../../src/model/ifname.js';

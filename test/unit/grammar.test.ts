@@ -1,9 +1,9 @@
 // The classic command line → a typed request, and every refusal (pure, no I/O).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCommandLine } from '../../src/front/cli/grammar.js';
+import { parseCommandLine } from '../../src/front/classic/grammar.js';
 import { parseVlan } from '../../src/model/vlan.js';
-import type { Request } from '../../src/front/cli/request.js';
+import type { Request } from '../../src/front/classic/request.js';
 import { DHCP_METHODS } from '../../src/model/dhcp-methods.js';
 import { InvalidArgumentError, PipeworkError, UsageError } from '../../src/model/errors.js';
 import { macFromText } from '../../src/model/mac.js';

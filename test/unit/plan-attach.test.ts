@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { gatewayOnLink, routeSpec } from '../../src/engine/address.js';
 import type { Action, Plan, Step } from '../../src/engine/plan.js';
 import { planAttach } from '../../src/engine/planner.js';
-import { resolveClassic, type HostLookup } from '../../src/front/cli/classic.js';
+import { resolveClassic, type HostLookup } from '../../src/front/classic/spec.js';
 import type { HostLink } from '../../src/host/facts.js';
 import type { OvsFacts } from '../../src/host/ovs-facts.js';
 import { parseAddressSpec } from '../../src/model/address.js';

@@ -9,7 +9,7 @@ import { asksForPipework, envRequest, expandMacros, instanceOf, labelRequest, re
 import { humanLine, makeLogger } from '../../src/front/watch/log.js';
 import { parseAllow, parseWatchArgs, sourcesOf } from '../../src/front/watch/options.js';
 import { policyOf, refuseRequest, refuseSpec } from '../../src/front/watch/policy.js';
-import { resolveClassic } from '../../src/front/cli/classic.js';
+import { resolveClassic } from '../../src/front/classic/spec.js';
 import type { HostLink } from '../../src/host/facts.js';
 
 

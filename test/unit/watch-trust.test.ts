@@ -11,7 +11,7 @@ import { humanLine } from '../../src/front/watch/log.js';
 import { narrowSpec } from '../../src/front/watch/narrow.js';
 import { parseAllow, parseWatchArgs, WATCH_HELP } from '../../src/front/watch/options.js';
 import { policyOf, refuseRequest, refuseSpec } from '../../src/front/watch/policy.js';
-import { resolveClassic } from '../../src/front/cli/classic.js';
+import { resolveClassic } from '../../src/front/classic/spec.js';
 import { planAttach } from '../../src/engine/planner.js';
 import { NotOwnNetnsError, checkOwnNetns, foreignHolders, joinedNamespace, type HostView, type NsProcess } from '../../src/guest/exclusive.js';
 import type { GuestLocation } from '../../src/guest/guest.js';

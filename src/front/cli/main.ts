@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { failPointFromEnv, newRun, type RunContext } from '../../engine/context.js';
 import { PipeworkError, UsageError } from '../../model/errors.js';
 import { defaultSignals, interruptible } from '../signals.js';
-import { parseCommandLine } from './grammar.js';
+import { parseCommandLine } from '../classic/grammar.js';
 import { SYNTAX, helpFor } from './help.js';
-import { requireRoot } from './root.js';
+import { requireRoot } from '../root.js';
 
 /** The package's version, from package.json beside the bundle (or above the compiled modules). */
 function version(): string {

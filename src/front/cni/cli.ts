@@ -67,7 +67,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     }
     case 'daemon': {
       const o = parseCniArgv(rest, ['--socket']);
-      (await import('../cli/root.js')).requireRoot();
+      (await import('../root.js')).requireRoot();
       const { runDaemon, DEFAULT_SOCKET } = await import('./daemon.js');
       return runDaemon(o.socket ?? DEFAULT_SOCKET);
     }

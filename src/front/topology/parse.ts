@@ -21,7 +21,7 @@ import { ifNameProblem } from '../../model/ifname.js';
 import { parseMac } from '../../model/mac.js';
 import { parseVlan } from '../../model/vlan.js';
 import { parseGuestRef } from '../../guest/resolve.js';
-import { parseConfig, parseMacVlan } from '../cli/grammar.js';
+import { parseConfig, parseMacVlan } from '../classic/grammar.js';
 import { TopologyFileError, type Problem } from './problems.js';
 import { containerName, linkName, VXLAN_PORT, type Guest, type Host, type Link, type LinkAddressing, type Network, type Pos, type Topology } from './model.js';
 import { KEY_PATTERN, TopologySchema, type RawExtendedLink, type RawGuest, type RawHost, type RawNetwork, type RawTopology } from './schema.js';

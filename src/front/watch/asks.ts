@@ -1,14 +1,14 @@
 /**
  * What a container asks for: its `pipework.<ifname>` labels and the fork's `pipework_cmd*`
  * environment variables, each turned into a classic attach request through the classic grammar
- * (src/front/cli/grammar.ts). Pure: the container as the runtime describes it in, requests and
+ * (src/front/classic/grammar.ts). Pure: the container as the runtime describes it in, requests and
  * the reasons for refusing the others out.
  */
 import { PipeworkError, UsageError } from '../../model/errors.js';
 import { ifNameProblem } from '../../model/ifname.js';
-import { parseCommandLine } from '../cli/grammar.js';
-import type { AttachRequest } from '../cli/request.js';
-import { splitWords } from '../cli/words.js';
+import { parseCommandLine } from '../classic/grammar.js';
+import type { AttachRequest } from '../classic/request.js';
+import { splitWords } from '../classic/words.js';
 import type { Runtime } from './options.js';
 
 export const LABEL_PREFIX = 'pipework.';

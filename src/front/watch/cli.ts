@@ -3,7 +3,7 @@
  * serves, runs the watcher until SIGTERM/SIGINT (or, with --once, until what runs now is
  * reconciled), and exits 0 once the work in flight is finished or undone.
  */
-import { requireRoot } from '../cli/root.js';
+import { requireRoot } from '../root.js';
 import { takeEarly } from '../signals.js';
 import { makeLogger } from './log.js';
 import { WATCH_HELP, formatGrant, parseWatchArgs, sourcesOf } from './options.js';

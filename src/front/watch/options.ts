@@ -5,7 +5,7 @@
 import { InvalidArgumentError, UsageError } from '../../model/errors.js';
 import { checkIfName } from '../../model/ifname.js';
 import { parseVlan } from '../../model/vlan.js';
-import { parseImage } from '../cli/grammar.js';
+import { parseImage } from '../classic/grammar.js';
 import { renderHelp, type HelpPage } from '../help-text.js';
 
 export type Runtime = 'docker' | 'podman';

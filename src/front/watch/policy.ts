@@ -4,7 +4,7 @@
  * with --allow, on the VLANs granted there (without `@`: untagged only), and moves a NIC into a
  * container (--direct-phys) only with --allow-direct. Pure.
  */
-import type { AttachRequest } from '../cli/request.js';
+import type { AttachRequest } from '../classic/request.js';
 import { hostIfOf, vlanOf, type AttachSpec } from '../../spec/attach-spec.js';
 import { formatGrant, type AllowGrant, type WatchOptions } from './options.js';
 

@@ -8,11 +8,11 @@ import { attachSpecs } from '../../../engine/attach.js';
 import type { RunContext } from '../../../engine/context.js';
 import { formatPlan, nsNaming, planJson } from '../../../engine/print.js';
 import { InvalidArgumentError, NotFoundError, PipeworkError, UsageError, withPrefix } from '../../../model/errors.js';
-import { classicSpec } from '../classic.js';
-import { parseCommandLine } from '../grammar.js';
-import type { AttachRequest, BatchRequest } from '../request.js';
-import { splitWords } from '../words.js';
-import { guestJson, outcomeText, printJson, recordJson } from './output.js';
+import { classicSpec } from '../../classic/spec.js';
+import { parseCommandLine } from '../../classic/grammar.js';
+import type { AttachRequest, BatchRequest } from '../../classic/request.js';
+import { splitWords } from '../../classic/words.js';
+import { guestJson, outcomeText, printJson, recordJson } from '../../output.js';
 
 export interface BatchLine {
   no: number;

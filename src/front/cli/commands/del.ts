@@ -11,8 +11,8 @@ import { parseGuestRef } from '../../../guest/resolve.js';
 import { NotFoundError } from '../../../model/errors.js';
 import type { GuestRef } from '../../../spec/attach-spec.js';
 import { ownerFilter } from '../../../spec/owner.js';
-import type { DelRequest } from '../request.js';
-import { outcomeText, printJson, recordJson, reportPlan } from './output.js';
+import type { DelRequest } from '../../classic/request.js';
+import { outcomeText, printJson, recordJson, reportPlan } from '../../output.js';
 
 async function stale(request: DelRequest, guest: GuestRef | undefined, ctx: RunContext, why?: string): Promise<number> {
   const { plan, leftovers, resolvConfs } = await cleanStale(guest, ctx);

@@ -12,8 +12,8 @@ import { dhcpLabel, dhcpStatus } from '../../../dhcp/status.js';
 import { recordAddresses } from '../../../model/record.js';
 import { ownerFilter } from '../../../spec/owner.js';
 import { NotFoundError } from '../../../model/errors.js';
-import type { LsRequest } from '../request.js';
-import { guestJson, printJson, recordJson } from './output.js';
+import type { LsRequest } from '../../classic/request.js';
+import { guestJson, printJson, recordJson } from '../../output.js';
 
 const COLUMNS = ['GUEST', 'GUESTIF', 'HOSTIF', 'KIND', 'LOCALIF', 'VLAN', 'ADDRESS', 'GATEWAY', 'MAC', 'OWNER', 'STATE'];
 

@@ -4,7 +4,7 @@ import { guestInfo } from '../../../engine/gather.js';
 import { nsNaming, shellQuote } from '../../../engine/print.js';
 import { inNetns } from '../../../exec/netns.js';
 import { parseGuestRef, resolveGuest } from '../../../guest/resolve.js';
-import type { PassthroughRequest } from '../request.js';
+import type { PassthroughRequest } from '../../classic/request.js';
 
 export function passthroughArgv(request: PassthroughRequest): string[] {
   return request.tool === 'tc' ? ['tc', ...request.args] : ['ip', request.tool, ...request.args];

@@ -1,6 +1,6 @@
 /** `pipework --wait [-i IF]`: inside a guest, return once IF exists and has carrier. */
 import { readFileSync } from 'node:fs';
-import type { WaitRequest } from '../request.js';
+import type { WaitRequest } from '../../classic/request.js';
 import { PipeworkError } from '../../../model/errors.js';
 
 export function hasCarrier(ifname: string, sysClassNet = '/sys/class/net'): boolean {

@@ -1,4 +1,4 @@
-/** What each command line asks for, typed; src/front/cli/classic.ts turns an attach into a spec. */
+/** What each command line asks for, typed; spec.ts turns an attach into a spec. */
 import type { AddressSpec, Family } from '../../model/address.js';
 import type { DhcpMethod } from '../../model/dhcp-methods.js';
 

@@ -1,6 +1,6 @@
 /** Changing network namespaces and links takes root (CAP_NET_ADMIN and CAP_SYS_ADMIN): say so first. */
 import { readFileSync } from 'node:fs';
-import { PermissionError } from '../../model/errors.js';
+import { PermissionError } from '../model/errors.js';
 
 const CAP_NET_ADMIN = 12n;
 const CAP_SYS_ADMIN = 21n;
