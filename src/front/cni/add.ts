@@ -10,14 +10,13 @@ import { lockKey, type Plan, type Step } from '../../engine/plan.js';
 import { readHostLink } from '../../host/facts.js';
 import { cleanAttachment, inodeOf, recordFromConf } from './cleanup.js';
 import { defaultRouteInterface, forwardingOn, linkAddresses, macPinned, pinBridgeMacStep, planGatewayPrelude } from './host-side.js';
-import { masqChain, masqComment, planMasqCreate, type MasqRule } from '../../drivers/network/masq.js';
+import { masqChain, masqComment, planMasqCreate, type MasqRule } from '../../engine/network.js';
 import { DelegateUncertainError, execDelegate, type Delegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
 import { attachRun, delegateOf, execOptions, findProgram, hostIfOf, hostNamespace, lockAttachment, runFor, type Request } from './request.js';
 import { canonicalPrefix, formatResult, parseIpamOutput, type ResultData, type ResultInterface } from './result.js';
 import { buildAttach, hostSide, type CniAttach } from './spec.js';
-import { driverFor } from '../../drivers/registry.js';
-import { readOvsFacts } from '../../host/ovs-facts.js';
+import { hostPreflight } from '../../engine/host-kinds.js';
 import { readState, removeState, writeState, type AttachmentState } from './state.js';
 
 /**
@@ -33,9 +32,7 @@ async function preflight(req: Request): Promise<string | undefined> {
   if (h.kind === 'macvlan' && master === undefined) {
     throw new CniError(Code.InvalidConfig, 'no master given, and the host has no default route to take one from', 'name the macvlan parent with "master"');
   }
-  const side = hostSide(conf, master);
-  const driver = driverFor(side.kind);
-  const found = driver.preflight(side, { link: readHostLink, ...(driver.needsOvs === true && { ovs: await readOvsFacts(req.delegates) }) });
+  const found = await hostPreflight(hostSide(conf, master), req.delegates);
   if (found !== undefined) throw 'missing' in found ? new CniError(Code.HostNotFound, found.missing) : new CniError(Code.HostUnsupported, found.lacks);
   const parent = master !== undefined ? readHostLink(master) : undefined;
   if (parent !== undefined && conf.mtu !== undefined && conf.mtu > parent.mtu) throw new CniError(Code.InvalidConfig, `invalid MTU ${conf.mtu}, must be [0, master MTU(${parent.mtu})]`);

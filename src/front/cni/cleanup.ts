@@ -6,12 +6,11 @@
  * owner made is touched. DEL, GC and an ADD that finds a stale record all come here.
  */
 import { statSync } from 'node:fs';
-import { planMasqRemove, type Masq } from '../../drivers/network/masq.js';
+import { planMasqRemove, type Masq } from '../../engine/network.js';
 import { intendedRecord, removeAttachment } from '../../engine/remove.js';
 import type { AttachRecord } from '../../model/record.js';
 import { runFor, type Request } from './request.js';
 import { guestName, hostEndName, hostSide, ownerOf } from './spec.js';
-import { driverFor } from '../../drivers/registry.js';
 
 export interface CleanupTarget {
   containerId: string;
@@ -31,7 +30,8 @@ export function recordFromConf(req: Request, master?: string): AttachRecord {
   const host = hostSide(conf, master);
   return intendedRecord({
     host, guestIf: params.ifname, owner: ownerOf(conf.name, params.containerId, params.ifname), guest: `netns:${guestName(params, conf)}`,
-    nsInode: inodeOf(params.netns) ?? 0, ...(driverFor(host.kind).veth && { hostEnd: hostEndName(params.containerId, params.ifname) }),
+    // (A kind without a veth takes no host end name.)
+    nsInode: inodeOf(params.netns) ?? 0, hostEnd: hostEndName(params.containerId, params.ifname),
   });
 }
 

@@ -4,7 +4,6 @@
  * directory not writable. Informational only: nothing changes.
  */
 import { accessSync, constants } from 'node:fs';
-import { readHostLink } from '../../host/facts.js';
 import { readOvsFacts, type OvsFacts } from '../../host/ovs-facts.js';
 import type { Runner } from '../../exec/runner.js';
 import { defaultRouteInterface } from './host-side.js';
@@ -12,7 +11,7 @@ import { delegateSupports, execDelegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
 import { delegateOf, execOptions, type Request } from './request.js';
 import { hostSide } from './spec.js';
-import { driverFor } from '../../drivers/registry.js';
+import { hostPreflight } from '../../engine/host-kinds.js';
 import { checkRecordsDir } from './state.js';
 
 function notAvailable(msg: string, details = ''): CniError {
@@ -37,9 +36,7 @@ export async function status(req: Request, deps: StatusDeps = { readOvs: readOvs
   const master = h.kind === 'macvlan' ? (h.master ?? defaultRouteInterface()) : undefined;
   if (h.kind === 'macvlan' && master === undefined) throw notAvailable('no master given, and the host has no default route to take one from');
   // What the host side's driver finds missing or lacking now.
-  const side = hostSide(conf, master);
-  const driver = driverFor(side.kind);
-  const found = driver.preflight(side, { link: readHostLink, ...(driver.needsOvs === true && { ovs: await deps.readOvs(req.delegates) }) });
+  const found = await hostPreflight(hostSide(conf, master), req.delegates, deps.readOvs);
   if (found !== undefined) throw notAvailable('missing' in found ? found.missing : found.lacks);
   try {
     deps.checkRecords(conf.dataDir);

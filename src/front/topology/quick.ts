@@ -15,7 +15,7 @@ import type { OvsPortRow } from '../../host/ovs-facts.js';
 import { configOf, type AttachRecord } from '../../model/record.js';
 import type { AttachSpec } from '../../spec/attach-spec.js';
 import { formatOwner } from '../../spec/owner.js';
-import { driverFor } from '../../drivers/registry.js';
+import { hostSideDrift, usesVeth } from '../../engine/host-kinds.js';
 import { hasCarrier, type LiveHostEnd } from './live.js';
 
 /**
@@ -25,8 +25,7 @@ import { hasCarrier, type LiveHostEnd } from './live.js';
  */
 export function quickUnchanged(spec: AttachSpec, guest: Guest, ovsPorts: ReadonlyMap<string, OvsPortRow> | undefined, found: LiveHostEnd | undefined,
   links: (name: string) => HostLink | undefined = readHostLink): AttachRecord | undefined {
-  const driver = driverFor(spec.host.kind);
-  if (!driver.veth || spec.addressing.kind !== 'static' || !found) return undefined;
+  if (!usesVeth(spec.host.kind) || spec.addressing.kind !== 'static' || !found) return undefined;
   const info = guestInfo(guest);
   const record = found.record;
   if (record.nsInode !== info.nsInode || record.guestIf !== spec.guestIf || record.owner !== formatOwner(spec.owner)) return undefined;
@@ -38,6 +37,6 @@ export function quickUnchanged(spec: AttachSpec, guest: Guest, ovsPorts: Readonl
   const mine: AttachRecord = { ...record, role: 'guest', localIf: found.link };
   if (links(found.link)?.up !== true || !hasCarrier(found.link)) return undefined;
   // (Rows that were not read count as none: the engine looks.)
-  if (driver.drift(mine, { link: links, ovsPorts: ovsPorts ?? new Map() }).length > 0) return undefined;
+  if (hostSideDrift(mine, { link: links, ovsPorts: ovsPorts ?? new Map() }).length > 0) return undefined;
   return mine;
 }
