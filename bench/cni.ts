@@ -16,7 +16,9 @@
  * from our own phase timings (PIPEWORK_CNI_TRACE=1). It prints a markdown table and cleans up
  * (netns cnb-*, bridge br-cnbench, the daemons it started, by PID).
  *
- * Environment: CNI_BENCH_N (calls per scenario, default 30).
+ * Environment: CNI_BENCH_N (calls per scenario, default 30); BENCH_BEFORE=<another checkout>/bin/pipework
+ * adds that build's launcher, with and without its own resident daemon, as two more scenarios
+ * interleaved with ours ("before" rows: a refactor measured against what it replaced).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const PIPEWORK = join(ROOT, 'bin/pipework');
+const BEFORE = process.env['BENCH_BEFORE'];
 const REFERENCE = '/usr/lib/cni/bridge';
 const N = Number(process.env['CNI_BENCH_N'] ?? 30);
 const NETWORK = 'cnbench';
@@ -108,8 +111,8 @@ function timeSteps(dir: string, name: string, steps: Step[]): Map<string, number
   return times;
 }
 
-function startDaemon(socket: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [PIPEWORK, 'cni', 'daemon', '--socket', socket], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+function startDaemon(socket: string, env: Record<string, string>, bin = PIPEWORK): ChildProcess {
+  const child = spawn(process.execPath, [bin, 'cni', 'daemon', '--socket', socket], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   child.stderr.resume();
   return child;
 }
@@ -142,6 +145,17 @@ async function main(): Promise<void> {
       { key: 'cnl', label: 'pipework, no daemon (Node per request)', plugin: launcher, env: { PIPEWORK_CNI_SOCKET: 'none' }, conf: ourConf },
       { key: 'cip', label: 'pipework, no daemon, iproute2', plugin: launcher, env: { PIPEWORK_CNI_SOCKET: 'none', PIPEWORK_NETLINK: '0' }, conf: ourConf },
     ];
+    if (BEFORE !== undefined) {
+      if (!existsSync(BEFORE)) throw new Error(`BENCH_BEFORE=${BEFORE} does not exist`);
+      must([process.execPath, BEFORE, 'cni', 'install', '--dir', join(dir, 'before'), '--socket', join(dir, 'before.sock')]);
+      daemons.push(startDaemon(join(dir, 'before.sock'), {}, BEFORE));
+      await waitSocket(join(dir, 'before.sock'));
+      const old = join(dir, 'before', 'pipework');
+      scenarios.push(
+        { key: 'bdn', label: 'before: resident daemon', plugin: old, env: { PIPEWORK_CNI_SOCKET: join(dir, 'before.sock') }, conf: ourConf },
+        { key: 'bcn', label: 'before: no daemon (Node per request)', plugin: old, env: { PIPEWORK_CNI_SOCKET: 'none' }, conf: ourConf },
+      );
+    }
     log(`creating ${N * scenarios.length} netns`);
     for (const s of scenarios) for (let r = 0; r < N + 1; r++) must(['ip', 'netns', 'add', netns(s.key, r)]);
 
@@ -232,6 +246,18 @@ async function main(): Promise<void> {
     for (const p of phases) {
       const label = p === 'start' ? 'start (daemon: 0; cold: Node start-up and loading the bundle)' : p;
       out.push(`| ${label} | ${scenarios.filter((s) => s.key !== 'ref').map((s) => fmt(stats(traces.get(s.key)?.get(p) ?? []).median)).join(' | ')} |`);
+    }
+    if (BEFORE !== undefined) {
+      // No row slower than before beyond noise (5%): ours against the same path of the other build.
+      const slower: string[] = [];
+      for (const [ours, old] of [['dnl', 'bdn'], ['cnl', 'bcn']] as const) {
+        for (const c of ['ADD', 'DEL']) {
+          const a = stats(times.get(`${c}:${ours}`) ?? []).median;
+          const b = stats(times.get(`${c}:${old}`) ?? []).median;
+          if (a > b * 1.05) slower.push(`${c} ${scenarios.find((s) => s.key === ours)!.label} ${fmt(a)} vs ${fmt(b)} ms`);
+        }
+      }
+      out.push('', `- No row slower than before (BENCH_BEFORE=${BEFORE}, beyond 5% noise): ${slower.length === 0 ? 'none slower → MET' : `${slower.join('; ')} → NOT MET`}`);
     }
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {

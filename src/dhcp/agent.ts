@@ -16,16 +16,16 @@ import { parseArgs } from 'node:util';
 import type { DhcpMethod } from '../model/dhcp-methods.js';
 import { DHCP_METHODS } from '../model/dhcp-methods.js';
 import { checkDhcpOptions } from '../model/dhcp-options.js';
-import { startClient, startDaemon } from '../exec/client.js';
+import { launchDetached, startClient } from '../exec/client.js';
 import { ipJsonBatch } from '../exec/ip.js';
 import type { NetnsHandle } from '../exec/netns.js';
 import { processRunner, runOk } from '../exec/runner.js';
-import { engineSocket, helperLogs, helperRunning, removeHelper, startHelper } from './container.js';
+import { runtimeSocket, helperLogs, helperRunning, removeHelper, startHelper } from './container.js';
 import { hookSource, type HookConfig } from './hook.js';
 import { METHOD_INFO, clientArgv, dhclientConf, helperCommand } from './methods.js';
 import { detachNamespaceMounts } from './mounts.js';
 import { DHCP_AGENT, HOOK_MODULE_URL } from './paths.js';
-import type { Engine } from './plan.js';
+import type { Runtime } from './plan.js';
 import { isNsFd, netnsInodeOf, readStat, signal, sleep, stopProcess } from '../exec/proc.js';
 import { ensureRoot, parseWatch, readClient, removeState, stateDir, writeClient, STATE_ROOT, type DnsTarget } from './state.js';
 import { pokeSupervisor, removeOwnDns, stopClient, supervise } from './supervisor.js';
@@ -278,16 +278,16 @@ async function acquireContainer(args: string[]): Promise<void> {
     args,
     allowPositionals: true,
     options: {
-      engine: { type: 'string' }, 'guest-id': { type: 'string' }, name: { type: 'string' }, image: { type: 'string' },
+      runtime: { type: 'string' }, 'guest-id': { type: 'string' }, name: { type: 'string' }, image: { type: 'string' },
       if: { type: 'string' }, timeout: { type: 'string' }, hook: { type: 'string' }, hostname: { type: 'string' },
     },
   });
-  const engine = values.engine as Engine | undefined;
+  const runtime = values.runtime as Runtime | undefined;
   const timeoutSec = Number(values.timeout);
   const { name, image, hook } = values;
   const guestId = values['guest-id'];
   const guestIf = values.if;
-  if ((engine !== 'docker' && engine !== 'podman') || guestId === undefined || name === undefined || image === undefined
+  if ((runtime !== 'docker' && runtime !== 'podman') || guestId === undefined || name === undefined || image === undefined
     || guestIf === undefined || hook === undefined || !(timeoutSec > 0)) {
     throw new AgentError('acquire-container: missing or invalid arguments');
   }
@@ -296,8 +296,8 @@ async function acquireContainer(args: string[]): Promise<void> {
   const fd = openSync('/proc/self/fd/3', 'r');
   const ns: NetnsHandle = { fd, inode: statSync('/proc/self/fd/3').ino, label: 'the guest', close: () => closeSync(fd) };
   closeInheritedNsFds();
-  const socket = engineSocket(engine);
-  if (socket === undefined) throw new AgentError(`the ${engine} API socket was not found`);
+  const socket = runtimeSocket(runtime);
+  if (socket === undefined) throw new AgentError(`the ${runtime} API socket was not found`);
   // A helper left from an earlier attach of this interface goes first.
   await removeHelper(socket, name);
   const hookInHelper = '/run/pipework-dhcp-hook';
@@ -350,10 +350,10 @@ async function stop(args: string[]): Promise<void> {
   }
   if (values.helper !== undefined) {
     const colon = values.helper.indexOf(':');
-    const engine = values.helper.slice(0, colon) as Engine;
+    const runtime = values.helper.slice(0, colon) as Runtime;
     const name = values.helper.slice(colon + 1);
-    const socket = engine === 'docker' || engine === 'podman' ? engineSocket(engine) : undefined;
-    if (socket === undefined) throw new AgentError(`cannot remove helper container ${name}: no ${engine} API socket`);
+    const socket = runtime === 'docker' || runtime === 'podman' ? runtimeSocket(runtime) : undefined;
+    if (socket === undefined) throw new AgentError(`cannot remove helper container ${name}: no ${runtime} API socket`);
     await removeHelper(socket, name);
   }
   if (values['dns-file'] !== undefined && values.if !== undefined) removeOwnDns(values['dns-file'], values.if);
@@ -370,7 +370,7 @@ async function ensureSupervisor(): Promise<void> {
   const logFd = openSync(join(STATE_ROOT, 'supervisor.log'), 'a');
   try {
     // A poller that wakes once a second: V8 tuned for memory, not speed (about 9 MB private, 45 MB RSS).
-    startDaemon([DHCP_AGENT[0]!, ...SUPERVISOR_NODE_FLAGS, ...DHCP_AGENT.slice(1), 'supervise'], { logFd });
+    launchDetached([DHCP_AGENT[0]!, ...SUPERVISOR_NODE_FLAGS, ...DHCP_AGENT.slice(1), 'supervise'], { logFd });
   } finally {
     closeSync(logFd);
   }

@@ -1,13 +1,13 @@
 /**
- * The `dhcp` method's helper container, through the Docker (or Podman) Engine API on its unix
+ * The `dhcp` method's helper container, through the Docker (or Podman) Runtime API on its unix
  * socket: busybox's udhcpc in a container that shares the guest's network namespace — and its
  * PID namespace, so that when the guest's init dies the kernel kills the helper's udhcpc too
  * (and AutoRemove deletes the helper): no client outlives its guest, with no supervisor.
  */
 import { request } from 'node:http';
 import { existsSync } from 'node:fs';
-import { apiMessage, dockerSocketPath } from '../guest/engine-api.js';
-import type { Engine } from './plan.js';
+import { apiMessage, dockerSocketPath } from '../guest/runtime-api.js';
+import type { Runtime } from './plan.js';
 
 export interface ApiAnswer {
   status: number;
@@ -35,8 +35,8 @@ export function apiCall(socketPath: string, method: string, path: string, body?:
   });
 }
 
-/** The API socket of an engine: DOCKER_HOST or /var/run/docker.sock; CONTAINER_HOST or /run/podman/podman.sock. */
-export function engineSocket(engine: Engine, env: NodeJS.ProcessEnv = process.env): string | undefined {
+/** The API socket of a container runtime: DOCKER_HOST or /var/run/docker.sock; CONTAINER_HOST or /run/podman/podman.sock. */
+export function runtimeSocket(engine: Runtime, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (engine === 'docker') return dockerSocketPath(env);
   const host = env['CONTAINER_HOST'];
   const candidates = [...(host?.startsWith('unix://') ? [host.slice('unix://'.length)] : []), '/run/podman/podman.sock'];
@@ -77,7 +77,7 @@ export interface HelperSpec {
  */
 export const HELPER_CAPS = ['NET_ADMIN', 'NET_RAW', 'NET_BIND_SERVICE'] as const;
 
-/** The body of the helper's create request (Docker's Engine API; Podman's compatible one takes it as is). */
+/** The body of the helper's create request (Docker's Runtime API; Podman's compatible one takes it as is). */
 export function helperBody(spec: HelperSpec): Record<string, unknown> {
   return {
     Image: spec.image,

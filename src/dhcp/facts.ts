@@ -1,18 +1,18 @@
 /**
  * What a DHCP attach needs to know before planning (I/O): is the client installed, how to tell
  * the guest is alive later, where the guest's own resolv.conf is, and for the `dhcp` method the
- * engine and its image.
+ * runtime and its image.
  */
 import { lstatSync, readlinkSync, statSync } from 'node:fs';
 import type { DhcpMethod } from '../model/dhcp-methods.js';
 import { hasProgram } from '../exec/programs.js';
 import type { Guest } from '../guest/guest.js';
 import { NotFoundError } from '../model/errors.js';
-import { engineSocket, imagePresent, resolvConfPath } from './container.js';
+import { runtimeSocket, imagePresent, resolvConfPath } from './container.js';
 import type { ClientProgram } from './lease.js';
 import { DEFAULT_DHCP_IMAGE, DEFAULT_DHCP_TIMEOUT_SEC, METHOD_INFO } from './methods.js';
 import { DHCP_AGENT, HELPER_HOOK } from './paths.js';
-import type { DhcpFacts, Engine } from './plan.js';
+import type { DhcpFacts, Runtime } from './plan.js';
 import { netnsInodeOf, readStat } from '../exec/proc.js';
 import type { DnsTarget, GuestWatch } from './state.js';
 
@@ -81,14 +81,14 @@ async function dnsTarget(guest: Guest, socket: string | undefined): Promise<DnsT
 /** What DHCP by `method` needs (the spec's addressing, or the one a --replace parks). */
 export async function gatherDhcpFacts(dhcp: { method: DhcpMethod; timeoutSec?: number; image?: string }, guest: Guest, programs?: Map<string, boolean>): Promise<DhcpFacts> {
   const info = METHOD_INFO[dhcp.method];
-  const engine: Engine | undefined = guest.kind === 'docker' || guest.kind === 'podman' ? guest.kind : undefined;
-  const socket = engine !== undefined ? engineSocket(engine) : undefined;
+  const runtime: Runtime | undefined = guest.kind === 'docker' || guest.kind === 'podman' ? guest.kind : undefined;
+  const socket = runtime !== undefined ? runtimeSocket(runtime) : undefined;
   const installed: Partial<Record<ClientProgram, boolean>> = {};
   if (info.onHost) installed[info.program] = hasProgram(info.program, programs);
   let helper: DhcpFacts['helper'];
-  if (!info.onHost && engine !== undefined && socket !== undefined) {
+  if (!info.onHost && runtime !== undefined && socket !== undefined) {
     const image = dhcp.image ?? DEFAULT_DHCP_IMAGE;
-    helper = { engine, image, imagePresent: await imagePresent(socket, image), hook: HELPER_HOOK };
+    helper = { runtime, image, imagePresent: await imagePresent(socket, image), hook: HELPER_HOOK };
   }
   const dns = info.onHost ? await dnsTarget(guest, socket) : undefined;
   return {

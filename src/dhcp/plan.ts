@@ -13,7 +13,7 @@ import type { ClientProgram } from './lease.js';
 import { METHOD_INFO, classicLeasefile, classicPidfile, dhcpHostname, helperName } from './methods.js';
 import { formatWatch, stateKey, type DnsTarget, type GuestWatch } from './state.js';
 
-export type Engine = 'docker' | 'podman';
+export type Runtime = 'docker' | 'podman';
 
 /** What planning DHCP needs to know, gathered before (src/dhcp/facts.ts). */
 export interface DhcpFacts {
@@ -30,8 +30,8 @@ export interface DhcpFacts {
   /** The guest's own resolv.conf, when it has one pipework may write. */
   dns?: DnsTarget;
   timeoutSec: number;
-  /** The `dhcp` method: the helper container's engine and image. */
-  helper?: { engine: Engine; image: string; imagePresent: boolean; hook: string };
+  /** The `dhcp` method: the helper container's runtime and image. */
+  helper?: { runtime: Runtime; image: string; imagePresent: boolean; hook: string };
 }
 
 export interface DhcpRequest {
@@ -60,7 +60,7 @@ export function checkDhcp(req: DhcpRequest, facts: DhcpFacts, guestLabel: string
     }
     if (!facts.helper.imagePresent) {
       throw new NotFoundError(
-        `the 'dhcp' method needs the image ${facts.helper.image} for its helper container, and ${facts.helper.engine} does not have it ` +
+        `the 'dhcp' method needs the image ${facts.helper.image} for its helper container, and ${facts.helper.runtime} does not have it ` +
         `(pipework does not pull images): pull it first, or name another image with busybox's udhcpc in it with --dhcp-image`,
       );
     }
@@ -102,12 +102,12 @@ export function planDhcp(req: DhcpRequest, guestIf: string, nsInode: number, gue
       action: {
         kind: 'exec', place: 'host', timeoutMs, errorLabel: `DHCP (${req.method})`, abortable: true,
         argv: [
-          ...facts.agent, 'acquire-container', '--engine', helper.engine, '--guest-id', facts.guestId!, '--name', name,
+          ...facts.agent, 'acquire-container', '--runtime', helper.runtime, '--guest-id', facts.guestId!, '--name', name,
           '--image', helper.image, '--if', guestIf, '--timeout', timeout, '--hook', helper.hook,
           ...(hostname !== undefined ? ['--hostname', hostname] : []), '--', ...req.options,
         ],
       },
-      undo: [{ kind: 'exec', place: 'host', argv: [...facts.agent, 'stop', '--helper', `${helper.engine}:${name}`] }],
+      undo: [{ kind: 'exec', place: 'host', argv: [...facts.agent, 'stop', '--helper', `${helper.runtime}:${name}`] }],
     });
     return steps;
   }

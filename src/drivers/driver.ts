@@ -68,8 +68,8 @@ export interface HostProbe {
 
 /** What a removal sees on the host, read once before anything is removed. */
 export interface LeftoverView {
-  /** Every host link. */
-  links: readonly HostLink[];
+  /** Every host link (listed when first asked: a removal of one attachment looks up its names only). */
+  links(): readonly HostLink[];
   link(name: string): HostLink | undefined;
   /** Open vSwitch's port rows; undefined when it does not run (its rows are then not judged). */
   ovsPorts?: ReadonlyMap<string, OvsPortRow>;

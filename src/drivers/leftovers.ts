@@ -9,7 +9,8 @@ import type { LeftoverView } from './driver.js';
 
 /** Host ends of this kind, by their own records: all, or (`of`) that attachment's. */
 export function hostEnds(view: LeftoverView, kind: HostKindName, of?: AttachRecord): { link: HostLink; record: AttachRecord }[] {
-  return view.links.flatMap((link) => {
+  const candidates = of === undefined ? view.links() : of.localIf !== undefined ? [view.link(of.localIf)].filter((l) => l !== undefined) : [];
+  return candidates.flatMap((link) => {
     const r = decodeRecord(link.alias);
     if (r?.role !== 'host' || r.hostKind !== kind) return [];
     if (of !== undefined && (link.name !== of.localIf || !sameAttachment(r, of))) return [];

@@ -135,7 +135,8 @@ export const physDriver: Driver<'phys'> = {
   // A NIC comes back to the host when its guest's namespace goes, under the name it had there:
   // found by what was kept of it (never by what it carries back), and given its own name back.
   leftovers(view, of) {
-    const links = view.links.map((l) => ({ ifname: l.name, ...(l.alias !== undefined && { ifalias: l.alias }), address: l.mac }));
+    // (Only what was kept can come back: the host's links are listed only then.)
+    const links = view.kept.size === 0 ? [] : view.links().map((l) => ({ ifname: l.name, ...(l.alias !== undefined && { ifalias: l.alias }), address: l.mac }));
     const nics: Leftover[] = returnedNics(links, view.kept).filter((n) => of === undefined || sameAttachment(n.record, of)).map((n) => ({
       what: `${n.link} given back as ${n.record.origName ?? n.link}`, name: n.link,
       owner: ownerText(n.record), record: n.record, live: false, steps: planReturnedNic(n.link, n.record, n.key),

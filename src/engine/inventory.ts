@@ -121,7 +121,7 @@ export async function inventory(ctx: RunContext): Promise<InventoryEntry[]> {
     const drift = hostEndDrift(h.record, ovsPorts);
     entries.push({ ...h, ...(drift.length > 0 && { drift }) });
   }
-  const stale = leftoversIn(leftoverView(raw.map((l) => l.ifname), ovsPorts.size > 0 ? ovsPorts : undefined))
+  const stale = leftoversIn(leftoverView(() => raw.map((l) => l.ifname), ovsPorts.size > 0 ? ovsPorts : undefined))
     .filter((l): l is Leftover & { record: AttachRecord } => !l.live && l.record !== undefined && l.steps.length > 0);
   return [...entries, ...stale.map(staleEntry)];
 }

@@ -27,23 +27,35 @@ import { acquire, guestIfLock, hostEndLock } from './lock.js';
 import type { Plan, Step } from './plan.js';
 import { planRemoval, type DetachTarget } from './planner.js';
 
-/** A view of these host links (by name), Open vSwitch's rows (when read) and what was kept. */
-export function leftoverView(names: readonly string[], ovsPorts: ReadonlyMap<string, OvsPortRow> | undefined): LeftoverView {
-  const links = names.map((n) => readHostLink(n)).filter((l): l is HostLink => l !== undefined);
-  const byName = new Map(links.map((l) => [l.name, l]));
-  return { links, link: (name) => byName.get(name), ...(ovsPorts !== undefined && { ovsPorts }), kept: allKept() };
+/** A view of the host's links (read when asked, each once), Open vSwitch's rows (when read), what was kept. */
+export function leftoverView(names: () => readonly string[], ovsPorts: ReadonlyMap<string, OvsPortRow> | undefined): LeftoverView {
+  const read = new Map<string, HostLink | undefined>();
+  const link = (name: string): HostLink | undefined => {
+    if (!read.has(name)) read.set(name, readHostLink(name));
+    return read.get(name);
+  };
+  let all: HostLink[] | undefined;
+  return {
+    links: () => (all ??= names().map(link).filter((l): l is HostLink => l !== undefined)),
+    link, ...(ovsPorts !== undefined && { ovsPorts }), kept: allKept(),
+  };
 }
 
-/** The host as removal sees it: its links, Open vSwitch's rows (when a kind needs them), what was kept. */
-export async function readLeftoverView(ctx: Pick<RunContext, 'runner'>, kinds: readonly HostKindName[]): Promise<LeftoverView> {
-  let names: string[] = [];
+function sysfsLinks(): string[] {
   try {
-    names = readdirSync('/sys/class/net');
+    return readdirSync('/sys/class/net');
   } catch {
-    // no sysfs: no links
+    return []; // no sysfs: no links
   }
-  const ovs = kinds.some((k) => driverFor(k).needsOvs === true) && existsSync(`${OVS_RUN_DIR}/db.sock`);
-  return leftoverView(names, ovs ? await readOvsPortTable(ctx.runner) : undefined);
+}
+
+/**
+ * The host as removal sees it: its links, Open vSwitch's rows (when a kind needs them, and
+ * `withOvs`), what was kept.
+ */
+export async function readLeftoverView(ctx: Pick<RunContext, 'runner'>, kinds: readonly HostKindName[], withOvs = true): Promise<LeftoverView> {
+  const ovs = withOvs && kinds.some((k) => driverFor(k).needsOvs === true) && existsSync(`${OVS_RUN_DIR}/db.sock`);
+  return leftoverView(sysfsLinks, ovs ? await readOvsPortTable(ctx.runner) : undefined);
 }
 
 /** What every driver finds in a view. */
@@ -117,17 +129,39 @@ function chooseTarget(facts: GuestFacts, guest: Guest, record: AttachRecord, ctx
 /**
  * Remove one recorded attachment: its guest interface if its namespace is still there (and the
  * interface is this attachment's), what it left on the host, and `extra`. Absent is fine everywhere.
+ *
+ * Where the host holds a live part of it (a veth's host end, whose own record only root writes),
+ * removing that part removes the whole attachment, whatever its guest did to its end meanwhile
+ * (renamed it, put another interface under its name): the guest is not entered at all.
  */
 export async function removeAttachment(req: RemoveRequest, ctx: RunContext): Promise<RemoveOutcome> {
   const { record } = req;
+  const driver = driverFor(record.hostKind);
+  const usable = recordProblem(record) === undefined;
+  // (Held for the run: its executor takes what the plan changes, and these are among them.)
+  const lock = async (keys: string[]) => (ctx.dryRun ? undefined : acquire(keys, {
+    signal: ctx.signal, purpose: ctx.purpose, held: ctx.held, ...(ctx.onWait && { onWait: ctx.onWait }),
+    what: (key) => (key.startsWith('if/') ? `interface ${record.guestIf} of ${req.label}` : `host link ${key.slice('link/'.length)}`),
+  }));
+  const hostEnd = record.localIf !== undefined ? [hostEndLock(record.localIf)] : [];
+  // What only the guest can undo (a DHCP client there, a default route to put back) needs the guest.
+  const guestOnly = record.dhcp !== undefined || record.replaced4 !== undefined || record.replaced6 !== undefined;
+  if (usable && !guestOnly) {
+    const held = await lock(hostEnd);
+    try {
+      const live = driver.leftovers(await readLeftoverView(ctx, [record.hostKind], false), record).filter((l) => l.live);
+      if (live.length > 0) {
+        const plan = planRemoval({ targets: [], guestFacts: { links: [], routes: [] }, guestLabel: req.label, leftovers: live, extra: req.extra ?? [] });
+        if (!ctx.dryRun) await onGuestOrHost(plan, undefined, ctx);
+        return { plan };
+      }
+    } finally {
+      held?.release();
+    }
+  }
   const guest = await liveGuest(req.netns, req.label, ctx);
   try {
-    const keys = [...(guest !== undefined ? [guestIfLock(guest.ns.inode, record.guestIf)] : []), ...(record.localIf !== undefined ? [hostEndLock(record.localIf)] : [])];
-    // (Held for the run: its executor takes what the plan changes, and these are among them.)
-    const held = ctx.dryRun ? undefined : await acquire(keys, {
-      signal: ctx.signal, purpose: ctx.purpose, held: ctx.held, ...(ctx.onWait && { onWait: ctx.onWait }),
-      what: (key) => (key.startsWith('if/') ? `interface ${record.guestIf} of ${req.label}` : `host link ${key.slice('link/'.length)}`),
-    });
+    const held = await lock([...(guest !== undefined ? [guestIfLock(guest.ns.inode, record.guestIf)] : []), ...hostEnd]);
     try {
       let guestFacts: GuestFacts = { links: [], routes: [] };
       let chosen: { targets: DetachTarget[]; left?: string } = { targets: [] };
@@ -136,11 +170,12 @@ export async function removeAttachment(req: RemoveRequest, ctx: RunContext): Pro
         ctx.cache.hostLinks.forget();
         chosen = chooseTarget(guestFacts, guest, record, ctx);
       }
-      const view = await readLeftoverView(ctx, [record.hostKind]);
+      // With its guest end found, what is left of it on the host is what the driver's del leaves.
+      const view = await readLeftoverView(ctx, [record.hostKind], chosen.targets.length === 0);
       const plan = planRemoval({
         targets: chosen.targets, guestFacts, guestLabel: guest?.ns.label ?? req.label,
         // (A record whose host names are not of the shape pipework writes names nothing on the host.)
-        leftovers: recordProblem(record) === undefined ? driverFor(record.hostKind).leftovers(view, record) : [], extra: req.extra ?? [],
+        leftovers: usable ? driver.leftovers(view, record) : [], extra: req.extra ?? [],
       });
       if (!ctx.dryRun) await onGuestOrHost(plan, guest, ctx);
       return { plan, ...(chosen.left !== undefined && { left: chosen.left }) };

@@ -44,7 +44,7 @@ export function startClient(argv: readonly string[], options: ClientOptions = {}
 }
 
 /** Start `argv` fully detached and forget it (pipework's DHCP supervisor outlives the CLI). */
-export function startDaemon(argv: readonly string[], options: ClientOptions = {}): number | undefined {
+export function launchDetached(argv: readonly string[], options: ClientOptions = {}): number | undefined {
   const [file, ...rest] = argv;
   if (file === undefined) throw new Error('empty argv');
   const out = options.logFd ?? 'ignore';

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { hasProgram } from '../exec/programs.js';
 import type { Runner } from '../exec/runner.js';
 import { ConflictError, PipeworkError } from '../model/errors.js';
-import { ApiUnavailableError, apiGet, apiMessage, dockerSocketPath, type ContainerInspect } from './engine-api.js';
+import { ApiUnavailableError, apiGet, apiMessage, dockerSocketPath, type ContainerInspect } from './runtime-api.js';
 import type { GuestLocation } from './guest.js';
 
 export type Lookup =

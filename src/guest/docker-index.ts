@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { ConflictError } from '../model/errors.js';
-import { ApiUnavailableError, apiGet, dockerSocketPath } from './engine-api.js';
+import { ApiUnavailableError, apiGet, dockerSocketPath } from './runtime-api.js';
 import type { GuestLocation } from './guest.js';
 import { firstPid, hostCgroupRoots, inCgroup } from './lxc.js';
 

@@ -16,7 +16,7 @@ import { listStates, readClient } from '../dhcp/state.js';
 import { readStat } from '../exec/proc.js';
 import type { NetnsHandle } from '../exec/netns.js';
 import { ConflictError } from '../model/errors.js';
-import type { ContainerInspect } from './engine-api.js';
+import type { ContainerInspect } from './runtime-api.js';
 import type { GuestLocation } from './guest.js';
 
 /** The label pipework puts on its `dhcp` method's helper container (src/dhcp/container.ts). */

@@ -181,10 +181,10 @@ void describe('planAttach with a DHCP method', () => {
 
   void test("the 'dhcp' method: a helper container on the host side of the plan, removed on undo", () => {
     const p = planAttach(ctx(['br0', 'web_1', 'dhcp:-O mtu', '--dhcp-image', 'busybox:1.36'], facts({
-      helper: { engine: 'docker', image: 'busybox:1.36', imagePresent: true, hook: '/opt/pipework/bin/pipework-dhcp-helper-hook' },
+      helper: { runtime: 'docker', image: 'busybox:1.36', imagePresent: true, hook: '/opt/pipework/bin/pipework-dhcp-helper-hook' },
     })));
     const last = p.steps.at(-1)!;
-    assert.equal(show(last.action), `host: ${AGENT.join(' ')} acquire-container --engine docker --guest-id 0123456789abcdef0123 ` +
+    assert.equal(show(last.action), `host: ${AGENT.join(' ')} acquire-container --runtime docker --guest-id 0123456789abcdef0123 ` +
       '--name pipework-dhcp-0123456789ab-eth1 --image busybox:1.36 --if eth1 --timeout 30 --hook /opt/pipework/bin/pipework-dhcp-helper-hook ' +
       '--hostname web-1 -- -O mtu');
     assert.deepEqual(last.undo.map(show), [`host: ${AGENT.join(' ')} stop --helper docker:pipework-dhcp-0123456789ab-eth1`]);
@@ -198,7 +198,7 @@ void describe('planAttach with a DHCP method', () => {
     assertThrows(() => planAttach(ctx(['br0', '-a', '6', 'web_1', 'udhcpc-f'])), InvalidArgumentError, 'udhcpc-f is IPv4 only', 'dhclient');
     assertThrows(() => planAttach(ctx(['br0', 'blue', 'dhcp'], facts({ guestKind: 'netns', guestName: 'blue' }))),
       InvalidArgumentError, 'Docker-specific DHCP method', 'not a Docker or Podman container', 'use udhcpc, dhclient or dhcpcd');
-    assertThrows(() => planAttach(ctx(['br0', 'web_1', 'dhcp'], facts({ helper: { engine: 'docker', image: 'busybox', imagePresent: false, hook: '/h' } }))),
+    assertThrows(() => planAttach(ctx(['br0', 'web_1', 'dhcp'], facts({ helper: { runtime: 'docker', image: 'busybox', imagePresent: false, hook: '/h' } }))),
       NotFoundError, 'needs the image busybox', 'does not pull', '--dhcp-image');
     assertThrows(() => planAttach(ctx(['br0', 'web_1', 'dhcp'])), UnsupportedError, 'API');
     assertThrows(() => planAttach(ctx(['br0', 'web_1', 'dhcp'], null)), UnsupportedError, 'DHCP');

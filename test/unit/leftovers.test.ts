@@ -16,7 +16,7 @@ const OWNER = 'cni:net1/c1/eth0';
 const link = (name: string, extra: Partial<HostLink> = {}): HostLink => ({ name, isBridge: false, type: 1, mtu: 1500, up: true, mac: '02:00:00:00:00:01', ports: [], ...extra });
 function view(links: HostLink[], ovsPorts?: OvsPortRow[], kept = new Map<string, Kept>()): LeftoverView {
   const byName = new Map(links.map((l) => [l.name, l]));
-  return { links, link: (n) => byName.get(n), ...(ovsPorts !== undefined && { ovsPorts: new Map(ovsPorts.map((r) => [r.name, r])) }), kept };
+  return { links: () => links, link: (n) => byName.get(n), ...(ovsPorts !== undefined && { ovsPorts: new Map(ovsPorts.map((r) => [r.name, r])) }), kept };
 }
 const argv = (l: { steps: { action: { kind: string } }[] }) => l.steps.map((s) => {
   const a = s.action as { kind: string; args?: string[]; argv?: string[]; key?: string };

@@ -7,7 +7,7 @@ import { driverFor } from '../../src/drivers/registry.js';
 /** A dead Open vSwitch row as ls lists it: found by the OVS driver, as an entry. */
 function staleOvsEntry(p: { port: string; bridge: string; ids: Record<string, string> }): ReturnType<typeof staleEntry> {
   const ovsPorts = new Map([[p.port, { name: p.port, bridge: p.bridge, externalIds: p.ids }]]);
-  const [l] = driverFor('ovs').leftovers({ links: [], link: () => undefined, ovsPorts, kept: new Map() });
+  const [l] = driverFor('ovs').leftovers({ links: () => [], link: () => undefined, ovsPorts, kept: new Map() });
   assert.ok(l?.record !== undefined);
   return staleEntry({ ...l, record: l.record });
 }

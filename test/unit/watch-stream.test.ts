@@ -79,7 +79,7 @@ describe('event lines', () => {
 });
 
 /** A fake Engine API serving /events; `onEvents` writes what a test wants. */
-class FakeEngine {
+class FakeRuntime {
   server: Server | undefined;
   queries: URLSearchParams[] = [];
   streams: ServerResponse[] = [];
@@ -124,7 +124,7 @@ describe('streams against a fake engine', () => {
 
   test('lines split across writes, several in one write; the filter and no since on a first stream', async () => {
     const socket = join(dir, 'a.sock');
-    const fake = new FakeEngine(socket, (res) => {
+    const fake = new FakeRuntime(socket, (res) => {
       const two = `${event('start', 10n)}\n${event('die', 11n)}\n`;
       res.write(two.slice(0, 25));
       setTimeout(() => res.write(two.slice(25)), 20);
@@ -161,7 +161,7 @@ describe('streams against a fake engine', () => {
         res.write(`${event('start', base + 5n)}\n`);
       }
     };
-    let fake = new FakeEngine(socket, onEvents);
+    let fake = new FakeRuntime(socket, onEvents);
     await fake.start();
     const events: string[] = [];
     const connects: boolean[] = [];
@@ -182,7 +182,7 @@ describe('streams against a fake engine', () => {
       // Down for a while: attempts fail (and are reported once), then it is back.
       await new Promise((r) => setTimeout(r, 700));
       assert.equal(logs.filter((l) => l.result === 'unreachable').length, 1);
-      fake = new FakeEngine(socket, onEvents);
+      fake = new FakeRuntime(socket, onEvents);
       await fake.start();
       await until('the resumed stream', () => events.length === 3, 10_000);
       assert.deepEqual(events, ['start@0', 'die@1', 'start@5']);
@@ -199,7 +199,7 @@ describe('streams against a fake engine', () => {
 
   test('a Source whose re-list fails drops the stream and tries again', async () => {
     const socket = join(dir, 'c.sock');
-    const fake = new FakeEngine(socket, () => undefined);
+    const fake = new FakeRuntime(socket, () => undefined);
     await fake.start();
     let calls = 0;
     const logs: LogEntry[] = [];
@@ -220,7 +220,7 @@ describe('streams against a fake engine', () => {
   });
   test('a daemon that drops every stream at once is tried less and less often (no re-list storm)', async () => {
     const socket = join(dir, 'd.sock');
-    const fake = new FakeEngine(socket, (res) => setTimeout(() => res.destroy(), 5));
+    const fake = new FakeRuntime(socket, (res) => setTimeout(() => res.destroy(), 5));
     await fake.start();
     const times: number[] = [];
     const src = new Source({ runtime: 'docker', socket, explicit: true }, {

@@ -15,7 +15,7 @@ import { resolveClassic } from '../../src/front/classic/spec.js';
 import { planAttach } from '../../src/engine/planner.js';
 import { NotOwnNetnsError, checkOwnNetns, foreignHolders, joinedNamespace, type HostView, type NsProcess } from '../../src/guest/exclusive.js';
 import type { GuestLocation } from '../../src/guest/guest.js';
-import type { ContainerInspect } from '../../src/guest/engine-api.js';
+import type { ContainerInspect } from '../../src/guest/runtime-api.js';
 import { attachContext, bridge, fakeNs, hostLookup, nic, ovsFacts } from './fakes.js';
 
 const OTHER = 'cd'.repeat(32);

@@ -184,7 +184,7 @@ function serveRequest(conn: Socket, req: WireRequest, delegates: Runner, signal:
 }
 
 /** Listen (or take the socket systemd hands us); resolves once it serves. */
-export async function startDaemon(opts: DaemonOptions): Promise<{ server: Server; stop(): Promise<void> }> {
+export async function startCniDaemon(opts: DaemonOptions): Promise<{ server: Server; stop(): Promise<void> }> {
   preparePluginProcess();
   const inFlight = new Set<Promise<void>>();
   const server = createServer((conn) => serveConnection(conn, inFlight, opts.log));
@@ -236,7 +236,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<{ server: Server
 /** The foreground daemon of `pipework cni daemon`. */
 export async function runDaemon(socket: string): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const d = await startDaemon({ socket, log });
+  const d = await startCniDaemon({ socket, log });
   await new Promise<void>((resolve) => {
     for (const sig of STOP_SIGNALS) process.once(sig, () => resolve());
     if (takeEarly().length > 0) resolve();

@@ -6,7 +6,7 @@
  * image can carry it, anyone can set it): a container is the topology's only if its id is recorded.
  */
 import { existsSync } from 'node:fs';
-import { ApiUnavailableError, apiMessage, apiRequest, dockerSocketPath } from '../../guest/engine-api.js';
+import { ApiUnavailableError, apiMessage, apiRequest, dockerSocketPath } from '../../guest/runtime-api.js';
 import { ConflictError, NotFoundError, PipeworkError, UnsupportedError } from '../../model/errors.js';
 import type { Guest } from './model.js';
 import { forgetOwned, readOwned } from './owned.js';

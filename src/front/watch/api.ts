@@ -1,8 +1,8 @@
 /**
  * What the watcher asks a runtime (Docker, or Podman's Docker-compatible service) over its
- * socket: the running containers, one container, one image. Through src/guest/engine-api.ts.
+ * socket: the running containers, one container, one image. Through src/guest/runtime-api.ts.
  */
-import { ApiUnavailableError, apiGet, apiMessage } from '../../guest/engine-api.js';
+import { ApiUnavailableError, apiGet, apiMessage } from '../../guest/runtime-api.js';
 import { PipeworkError } from '../../model/errors.js';
 import type { ContainerView } from './asks.js';
 import type { Runtime } from './options.js';

@@ -6,7 +6,7 @@
  */
 import { request, type ClientRequest } from 'node:http';
 import { connect } from 'node:net';
-import { apiMessage } from '../../guest/engine-api.js';
+import { apiMessage } from '../../guest/runtime-api.js';
 
 export type Action = 'start' | 'die';
 
