@@ -125,6 +125,8 @@ export interface Driver<K extends HostKind> {
    * `parked`: its host end was parked by a --replace, which took off what parkHostEnd says.
    */
   planDel(record: AttachRecord, guestIf: string, opts?: { parked?: boolean }): Step[];
+  /** The guest interface's name when none is given, where the classic tool gave this kind its own (IPoIB: ib0; else eth1). */
+  readonly defaultGuestIf?: string;
   /** Its device moves from the host into the guest: nothing of it is on the host to tell it is there. */
   readonly movesIn?: boolean;
   /** The guest interface's MAC cannot be set (it is the parent's, or the fabric's). */

@@ -1,9 +1,12 @@
 /** `dummy*`: a dummy interface made directly inside the guest (no host side remains). */
 import { NS_PATH_IN_CHILD } from '../exec/runner.js';
-import { featureText } from '../host/kernel.js';
+import { featureText, type KernelFeature } from '../host/kernel.js';
 import { changes, type Driver } from './driver.js';
 import { removeGuestLinkStep } from './veth.js';
 import { ownRecord, withoutHostNames } from './confirm.js';
+
+/** What the kernel must have for this kind. */
+export const DUMMY_DEVICES: KernelFeature = { module: 'dummy', what: 'dummy devices' };
 
 export const dummyDriver: Driver<'dummy'> = {
   kind: 'dummy',
@@ -30,7 +33,7 @@ export const dummyDriver: Driver<'dummy'> = {
           ],
         },
         undo: [{ kind: 'ip', place: 'guest', args: ['link', 'del', 'dev', spec.guestIf] }],
-        needs: featureText('dummy'),
+        needs: featureText(DUMMY_DEVICES),
       }],
       warnings: [],
       record: {},

@@ -6,10 +6,13 @@
 import { NS_PATH_IN_CHILD } from '../exec/runner.js';
 import { InvalidArgumentError, NotFoundError } from '../model/errors.js';
 import { hostLink } from '../engine/facts.js';
-import { featureText } from '../host/kernel.js';
+import { featureText, type KernelFeature } from '../host/kernel.js';
 import { changes, lockKey, type Driver } from './driver.js';
 import { removeGuestLinkStep } from './veth.js';
 import { kernelParent, ownRecord, withoutHostNames } from './confirm.js';
+
+/** What the kernel must have for this kind. */
+export const IPOIB_DEVICES: KernelFeature = { module: 'ib_ipoib', what: 'IPoIB (IP over InfiniBand) devices' };
 
 export function pkeyHex(pkey: number): string {
   return `0x${pkey.toString(16)}`;
@@ -20,6 +23,7 @@ export const ipoibDriver: Driver<'ipoib'> = {
   veth: false,
   fixedMac: true,
   hostLinks: (host) => [host.parent],
+  defaultGuestIf: 'ib0',
   names: () => ({}),
   confirm(link, own, nsInode, host) {
     const r = link.kind === 'ipoib' ? ownRecord('ipoib', link, own, nsInode) : undefined;
@@ -45,7 +49,7 @@ export const ipoibDriver: Driver<'ipoib'> = {
             ],
           },
           undo: [{ kind: 'ip', place: 'guest', args: ['link', 'del', 'dev', spec.guestIf] }],
-          needs: featureText('ipoib'),
+          needs: featureText(IPOIB_DEVICES),
         },
         { title: `bring ${host.parent} up`, action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', host.parent, 'up'] }, undo: [] },
       ],

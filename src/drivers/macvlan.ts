@@ -7,12 +7,15 @@ import { NotFoundError } from '../model/errors.js';
 import { ownerText, type AttachRecord } from '../model/record.js';
 import { hostLink } from '../engine/facts.js';
 import type { Step } from '../engine/plan.js';
-import { featureText } from '../host/kernel.js';
+import { featureText, type KernelFeature } from '../host/kernel.js';
 import { changes, lockKey, type Driver, type DriverInput, type HostSidePlan } from './driver.js';
 import { removeGuestLinkStep } from './veth.js';
 import { planNicDown, planVlanIf, planVlanRemoval, upIfDown } from './vlan.js';
 import { kernelParent, ownRecord, withoutHostNames } from './confirm.js';
 import { vlanIfName } from './names.js';
+
+/** What the kernel must have for this kind. */
+export const MACVLAN_DEVICES: KernelFeature = { module: 'macvlan', what: 'macvlan devices' };
 
 export const macvlanDriver: Driver<'macvlan'> = {
   kind: 'macvlan',
@@ -63,7 +66,7 @@ export const macvlanDriver: Driver<'macvlan'> = {
         ],
       },
       undo: [{ kind: 'ip', place: 'guest', args: ['link', 'del', 'dev', spec.guestIf] }],
-      needs: featureText('macvlan'),
+      needs: featureText(MACVLAN_DEVICES),
       ...(!vlanMade && { requires: [parent] }),
     });
     const parentUp = host.vlan !== undefined ? upIfDown(parent, facts) : nicUp;

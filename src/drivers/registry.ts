@@ -33,6 +33,19 @@ export function allDrivers(): Driver<HostKind>[] {
 }
 
 /** The names an attach uses on the host, derived by its driver from its spec and its guest. */
+/** The guest interface's name when none is given: eth1, or the kind's own (ib0 for IPoIB). */
+export function defaultGuestIf(kind: HostKind): string {
+  return driverFor(kind).defaultGuestIf ?? DEFAULT_GUEST_IF;
+}
+
+/** The classic tool's default guest interface. */
+export const DEFAULT_GUEST_IF = 'eth1';
+
+/** Every default guest interface name a kind has (a del without -i looks at each). */
+export function defaultGuestIfs(): string[] {
+  return [...new Set([DEFAULT_GUEST_IF, ...allDrivers().flatMap((d) => (d.defaultGuestIf !== undefined ? [d.defaultGuestIf] : []))])];
+}
+
 export function attachNames(spec: AttachSpec, guest: GuestIdentity): AttachNames {
   return driverFor(spec.host.kind).names(spec.host, spec.guestIf, guest, spec.hostEnd);
 }

@@ -8,6 +8,7 @@ import type { Guest } from '../guest/guest.js';
 import { resolveGuest } from '../guest/resolve.js';
 import { planStaleCleanup, staleResolvConfs } from '../host/stale.js';
 import { ConflictError } from '../model/errors.js';
+import { DEFAULT_GUEST_IF, defaultGuestIf, defaultGuestIfs } from '../drivers/registry.js';
 import type { GuestRef } from '../spec/attach-spec.js';
 import type { RunContext } from './context.js';
 import { execute } from './executor.js';
@@ -20,7 +21,7 @@ import { confirmedLinks, type HostView } from './trust.js';
 
 export interface DetachRequest {
   guest: GuestRef;
-  /** One interface (undefined: eth1, or ib0 where an IPoIB attach made it), or all of them. */
+  /** One interface (undefined: eth1, or a kind's own default where an attach of that kind made it), or all of them. */
   which: { all: true } | { guestIf?: string };
   /** Only what this owner made (its text, src/spec/owner.ts); others are left, and named. */
   owner: (owner: string) => boolean;
@@ -48,9 +49,10 @@ export function pipeworkTargets(facts: GuestFacts, nsInode: number, host: HostVi
 export function chooseTargets(facts: GuestFacts, mine: DetachTarget[], req: DetachRequest, label: string): { targets: DetachTarget[]; others: DetachTarget[] } {
   const owned = (t: DetachTarget) => req.owner(t.record.owner ?? 'cli');
   if ('all' in req.which) return { targets: mine.filter(owned), others: mine.filter((t) => !owned(t)) };
-  // Without -i: eth1, or ib0 where an IPoIB attach made it (its default name there).
+  // Without -i: eth1, or a kind's own default name where an attach of that kind made it (ib0 for IPoIB).
   const name = req.which.guestIf
-    ?? (mine.some((t) => t.guestIf === 'eth1') || !mine.some((t) => t.guestIf === 'ib0' && t.record.hostKind === 'ipoib') ? 'eth1' : 'ib0');
+    ?? (mine.some((t) => t.guestIf === DEFAULT_GUEST_IF) ? DEFAULT_GUEST_IF
+      : mine.find((t) => t.guestIf !== DEFAULT_GUEST_IF && t.guestIf === defaultGuestIf(t.record.hostKind))?.guestIf ?? DEFAULT_GUEST_IF);
   const found = mine.find((t) => t.guestIf === name);
   if (found) {
     if (!owned(found)) {
@@ -72,7 +74,7 @@ export async function detachFromGuest(guest: Guest, req: DetachRequest, ctx: Run
   // making one); once locked, what is there then decides.
   const names = 'all' in req.which
     ? pipeworkTargets(await readGuestFacts(ctx.runner, guest.ns), guest.ns.inode, ctx.cache.hostLinks).map((t) => t.guestIf)
-    : req.which.guestIf !== undefined ? [req.which.guestIf] : ['eth1', 'ib0'];
+    : req.which.guestIf !== undefined ? [req.which.guestIf] : defaultGuestIfs();
   const held = ctx.dryRun ? undefined : await acquire(
     names.map((n) => guestIfLock(guest.ns.inode, n)),
     { signal: ctx.signal, purpose: ctx.purpose, ...(ctx.onWait && { onWait: ctx.onWait }), what: (key) => `interface ${key.split('/')[2]} of ${label}` },

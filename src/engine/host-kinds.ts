@@ -32,3 +32,5 @@ export function usesVeth(kind: HostKind): boolean {
 export function hostSideDrift(record: AttachRecord, live: LiveHost): string[] {
   return driverFor(record.hostKind).drift(record, live);
 }
+
+export { defaultGuestIf } from '../drivers/registry.js';

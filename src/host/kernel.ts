@@ -8,18 +8,24 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { release } from 'node:os';
 
+/** A kernel feature: the module that provides it, and what it is in words. A host kind's driver names its own. */
+export interface KernelFeature {
+  module: string;
+  what: string;
+}
+
+/** The features more than one part of pipework needs. */
 export const FEATURES = {
   vlan: { module: '8021q', what: '802.1Q VLAN devices' },
-  dummy: { module: 'dummy', what: 'dummy devices' },
-  macvlan: { module: 'macvlan', what: 'macvlan devices' },
-  ipoib: { module: 'ib_ipoib', what: 'IPoIB (IP over InfiniBand) devices' },
   openvswitch: { module: 'openvswitch', what: 'the Open vSwitch kernel datapath' },
-} as const;
+} as const satisfies Record<string, KernelFeature>;
 
 export type Feature = keyof typeof FEATURES;
 
-export function featureText(feature: Feature): string {
-  const f = FEATURES[feature];
+const featureOf = (f: Feature | KernelFeature): KernelFeature => (typeof f === 'string' ? FEATURES[f] : f);
+
+export function featureText(feature: Feature | KernelFeature): string {
+  const f = featureOf(feature);
   return `${f.what} (kernel module ${f.module})`;
 }
 
@@ -40,8 +46,8 @@ function findModuleFile(dir: string, module: string, depth = 0): boolean {
 }
 
 /** Does the running kernel have this feature (loaded, built in, or loadable)? */
-export function featureAvailability(feature: Feature, root = '', kernelRelease = release()): Availability {
-  const module = FEATURES[feature].module;
+export function featureAvailability(feature: Feature | KernelFeature, root = '', kernelRelease = release()): Availability {
+  const module = featureOf(feature).module;
   if (existsSync(`${root}/sys/module/${module}`)) return 'yes';
   const modules = `${root}/lib/modules/${kernelRelease}`;
   if (!existsSync(modules)) return 'unknown';

@@ -11,6 +11,8 @@ import type { NetnsHandle } from '../../src/exec/netns.js';
 import type { HostLink } from '../../src/host/facts.js';
 import { featureText } from '../../src/host/kernel.js';
 import { StepFailedError, UnsupportedError } from '../../src/model/errors.js';
+import { DUMMY_DEVICES } from '../../src/drivers/dummy.js';
+import { MACVLAN_DEVICES } from '../../src/drivers/macvlan.js';
 import {
   FakeRunner, GUEST_BATCH, attachContext, GUEST_FORCE_BATCH, HOST_BATCH, HOST_FORCE_BATCH, NS_FD, assertRejects, batchFailure, fakeNs,
   nic, ovsFacts, settled, type Call, type ExtraHostFacts, type FakeAnswer,
@@ -54,7 +56,7 @@ void describe('applyPlan: a kernel that lacks a feature', () => {
       const p = plan(['dummy0', 'web', '10.0.0.2/24'], []);
       const runner = new FakeRunner(() => batchFailure(1, why));
       const err = await assertRejects(applyPlan(p, { runner, ns: fakeNs() }), UnsupportedError,
-        'this kernel lacks', featureText('dummy'), 'kernel module dummy', p.steps[0]!.title, 'nothing was changed');
+        'this kernel lacks', featureText(DUMMY_DEVICES), 'kernel module dummy', p.steps[0]!.title, 'nothing was changed');
       assert.equal((err as UnsupportedError).reason, 'unsupported');
       assert.ok(!err.message.includes('Unknown device type'), err.message);
       assert.equal(runner.calls.length, 1, 'nothing to undo');
@@ -67,7 +69,7 @@ void describe('applyPlan: a kernel that lacks a feature', () => {
     // its pipework mark, macvlan, VLAN up. The macvlan (line 2 of that batch) is refused.
     const runner = new FakeRunner((_c, i) => (i === 1 ? batchFailure(2, 'Error: Unknown device type.') : { code: 0 }));
     const err = await assertRejects(applyPlan(p, { runner, ns: fakeNs() }), UnsupportedError,
-      featureText('macvlan'), 'everything done before it was undone');
+      featureText(MACVLAN_DEVICES), 'everything done before it was undone');
     assert.ok(!err.message.includes('except what cannot be'), err.message);
     assert.deepEqual(runner.lines()[0], ['link add link eth0 name eth0.10 mtu 1500 type vlan id 10']);
     assert.deepEqual(runner.calls.slice(2), [{ argv: HOST_FORCE_BATCH, input: 'link del dev eth0.10\n', nsFd: NS_FD }]);

@@ -14,6 +14,7 @@ import { readHostLink, type HostLink } from '../../src/host/facts.js';
 import { featureText } from '../../src/host/kernel.js';
 import { StepFailedError, UnsupportedError } from '../../src/model/errors.js';
 import { encodeRecord, type AttachRecord } from '../../src/model/record.js';
+import { DUMMY_DEVICES } from '../../src/drivers/dummy.js';
 import {
   DOCKER_ROUTES_JSON, FakeRunner, GUEST_BATCH, GUEST_FORCE_BATCH, HOST_BATCH, HOST_FORCE_BATCH, NS_FD,
   assertRejects, attachContext, batchFailure, bridge, fakeNs, guestFacts, nic, settled, type Call,
@@ -349,12 +350,12 @@ void describe('applyPlan: irreversible steps', () => {
       warnings: [],
       steps: [
         { ...step('guest', ['link', 'del', 'dev', 'eth1']), title: 'remove eth1', irreversible: true },
-        { ...step('host', ['link', 'add', 'name', 'x0', 'type', 'dummy']), needs: featureText('dummy') },
+        { ...step('host', ['link', 'add', 'name', 'x0', 'type', 'dummy']), needs: featureText(DUMMY_DEVICES) },
       ],
     };
     const runner = new FakeRunner((_c, i) => (i === 1 ? batchFailure(1, 'Error: Unknown device type.') : { code: 0 }));
     await assertRejects(applyPlan(plan, { runner, ns: fakeNs() }), UnsupportedError,
-      'this kernel lacks', featureText('dummy'), 'except what cannot be: remove eth1');
+      'this kernel lacks', featureText(DUMMY_DEVICES), 'except what cannot be: remove eth1');
   });
 
   void test('every irreversible step done before the failure is named, in order; the rest is undone', async () => {

@@ -16,6 +16,9 @@ import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } 
 import { IFNAME_MAX } from '../../src/model/ifname.js';
 import { configOf, decodeRecord, encodeRecord, type AttachRecord } from '../../src/model/record.js';
 import { parsePkey } from '../../src/model/vlan.js';
+import { DUMMY_DEVICES } from '../../src/drivers/dummy.js';
+import { IPOIB_DEVICES } from '../../src/drivers/ipoib.js';
+import { MACVLAN_DEVICES } from '../../src/drivers/macvlan.js';
 import {
   assertThrows, attachContext, bridge, guestFacts, ib, nic, ovsFacts, type ContextOptions,
 } from './fakes.js';
@@ -58,7 +61,7 @@ function guestPart(p: Plan, guestIf = 'eth1'): string[] {
   ];
 }
 
-const MACVLAN = featureText('macvlan');
+const MACVLAN = featureText(MACVLAN_DEVICES);
 const VLAN = featureText('vlan');
 
 void describe('macvlan on a NIC', () => {
@@ -533,7 +536,7 @@ void describe('dummy*', () => {
     const p = plan(['dummy0', 'web', '10.0.0.2/24'], { links: [] });
     assert.deepEqual(actions(p), [`host: ip link add name eth1 netns ${NS} type dummy`, ...guestPart(p)]);
     assert.deepEqual(undos(p)[0], ['guest: ip link del dev eth1']);
-    assert.equal(p.steps[0]!.needs, featureText('dummy'));
+    assert.equal(p.steps[0]!.needs, featureText(DUMMY_DEVICES));
     assert.equal(p.record?.hostKind, 'dummy');
     assert.equal(p.record?.hostIf, 'dummy0');
     assert.equal(p.record?.localIf, undefined);
@@ -564,7 +567,7 @@ void describe('IPoIB (link type 32)', () => {
       ...guestPart(p, 'ib0'),
     ]);
     assert.deepEqual(undos(p)[0], ['guest: ip link del dev ib0']);
-    assert.equal(p.steps[0]!.needs, featureText('ipoib'));
+    assert.equal(p.steps[0]!.needs, featureText(IPOIB_DEVICES));
     assert.equal(p.record?.guestIf, 'ib0');
     assert.equal(p.record?.hostKind, 'ipoib');
   });

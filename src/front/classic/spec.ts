@@ -11,6 +11,7 @@ import { InvalidArgumentError, NotFoundError } from '../../model/errors.js';
 import { parsePkey, parseVlan } from '../../model/vlan.js';
 import { DEFAULT_DHCP_TIMEOUT_SEC } from '../../dhcp/methods.js';
 import type { RunContext } from '../../engine/context.js';
+import { defaultGuestIf } from '../../engine/host-kinds.js';
 import type { Addressing, AttachSpec, HostSide } from '../../spec/attach-spec.js';
 import { CLI_OWNER, type Owner } from '../../spec/owner.js';
 import type { AttachRequest } from './request.js';
@@ -86,7 +87,7 @@ export function resolveClassic(request: AttachRequest, links: HostLookup, owner:
   }
   return {
     guest: parseGuestRef(request.guest),
-    guestIf: request.guestIf ?? (host.kind === 'ipoib' ? 'ib0' : 'eth1'),
+    guestIf: request.guestIf ?? defaultGuestIf(host.kind),
     host,
     ...(request.localIf !== undefined && { hostEnd: request.localIf }),
     ...(request.mac !== undefined && { mac: request.mac }),
