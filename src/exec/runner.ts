@@ -64,6 +64,26 @@ export interface Runner {
 /** Counts spawns, for the benchmark's processes-per-attach column. */
 export let spawnCount = 0;
 
+/** The programs running now that a run waits for: each one's group, and how to end it. */
+const running = new Map<number, { end: () => void; closed: Promise<void> }>();
+
+/**
+ * A run given up at once (a second signal) ends every program it still waits for, whole groups,
+ * and waits for them (at most `waitMs`): they run in groups of their own (see run), so nothing
+ * else would stop an `ip -batch` that goes on changing the host after pipework has left, racing
+ * the next run that cleans up.
+ */
+export async function endChildren(waitMs = 2000): Promise<void> {
+  const all = [...running.values()];
+  for (const c of all) c.end();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all(all.map((c) => c.closed)),
+    new Promise<void>((resolve) => { timer = setTimeout(resolve, waitMs); }),
+  ]);
+  clearTimeout(timer);
+}
+
 /** How a child names the k-th of several namespaces handed down with `fds`. */
 export function nsPathOfFd(k: number): string {
   return `/proc/self/fd/${CHILD_NS_FD + k}`;
@@ -106,6 +126,12 @@ export const processRunner: Runner = {
         killGroup('SIGTERM');
         hardKill = setTimeout(() => killGroup('SIGKILL'), 3000);
       };
+      const pid = child.pid;
+      if (pid !== undefined) {
+        running.set(pid, { end: () => killGroup('SIGKILL'), closed: new Promise((r) => child.once('close', () => r())) });
+        child.once('close', () => running.delete(pid));
+        child.once('error', () => running.delete(pid));
+      }
       if (options.signal?.aborted === true) queueMicrotask(onAbort);
       else options.signal?.addEventListener('abort', onAbort, { once: true });
       const done = () => {

@@ -12,6 +12,7 @@
  * - the watcher and the CNI plugin handle their own (`takeEarly` hands over what came early).
  */
 import { ExitCode } from '../model/errors.js';
+import { endChildren } from '../exec/runner.js';
 
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 export type StopSignal = (typeof STOP_SIGNALS)[number];
@@ -37,6 +38,17 @@ export function defaultSignals(): void {
   if (pending[0] !== undefined) process.kill(process.pid, pending[0]);
 }
 
+/**
+ * Give up at once: end the programs the run waits for (they run in groups of their own, out of a
+ * terminal's reach) and leave with `code`. A signal meanwhile leaves without waiting.
+ */
+export function giveUp(code: number): void {
+  if (givingUp) process.exit(code);
+  givingUp = true;
+  void endChildren().finally(() => process.exit(code));
+}
+let givingUp = false;
+
 export interface Interrupts {
   /** Aborted by the first signal before the run commits. */
   signal: AbortSignal;
@@ -57,7 +69,10 @@ export function interruptible(onLate: (line: string) => void = (l) => process.st
     }
     // A second signal gives up at once (what runs may be left half-undone; the next run of the
     // same front door finds it by its marks).
-    if (controller.signal.aborted) process.exit(ExitCode.Interrupted);
+    if (controller.signal.aborted) {
+      giveUp(ExitCode.Interrupted);
+      return;
+    }
     controller.abort(sig);
   };
   for (const sig of STOP_SIGNALS) process.on(sig, on);

@@ -4,7 +4,7 @@
  * and the exit status. Nothing here may throw: every failure is an error object.
  */
 import { readFileSync } from 'node:fs';
-import { STOP_SIGNALS, takeEarly, type StopSignal } from '../signals.js';
+import { giveUp, STOP_SIGNALS, takeEarly, type StopSignal } from '../signals.js';
 import { handle } from './handle.js';
 import { Code, CniError, errorJson, SPEC_VERSION, type RawRequest } from './protocol.js';
 
@@ -62,7 +62,10 @@ export async function pluginMain(): Promise<number> {
   preparePluginProcess();
   const controller = new AbortController();
   const on = (sig: StopSignal) => {
-    if (controller.signal.aborted) process.exit(1);
+    if (controller.signal.aborted) {
+      giveUp(1);
+      return;
+    }
     controller.abort(sig);
   };
   for (const sig of STOP_SIGNALS) process.on(sig, on);

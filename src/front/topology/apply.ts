@@ -243,7 +243,7 @@ async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boo
       problems.push({ line: g.at.line, col: g.at.col, path: `guests.${g.key}.image`, message: err.message });
     }
   }
-  const notYet = (g: Guest) => (g.kind === 'netns' && netnsInode(g.netns) === undefined) || (g.kind === 'image' && actions.get(g.key)?.kind !== 'running');
+  const notYet = (g: Guest) => (g.kind === 'netns' && (netnsInode(g.netns) === undefined || live.unfinished.get(g.netns) === 'unmounted')) || (g.kind === 'image' && actions.get(g.key)?.kind !== 'running');
   const held = await resolveTopologyGuests(topology, ctx, notYet, problems);
   try {
     if (problems.length > 0) {

@@ -14,7 +14,7 @@
  * it names) also lists the guests whose links have no host end, so a later apply finds leftovers
  * there without entering every namespace of the host.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { ipJsonBatch } from '../../exec/ip.js';
 import { openNetns } from '../../exec/netns.js';
 import type { Runner } from '../../exec/runner.js';
@@ -126,6 +126,8 @@ export interface Live {
   ovs?: OvsFacts;
   /** Netns it made (state file entries whose inode still matches). */
   netns: Map<string, number>;
+  /** Of those, the ones a run given up half-way left before it marked them: apply finishes them. */
+  unfinished: Map<string, 'pristine' | 'unmounted'>;
   containers: MadeContainer[];
   state?: StateFile;
 }
@@ -158,17 +160,37 @@ export async function markedOvsBridges(runner: Runner, topology: string): Promis
 
 /** The mark on a netns's `lo` (one `ip` in it): used when the state file is lost. */
 export async function netnsMarked(runner: Runner, name: string, topology: string): Promise<boolean> {
+  return (await netnsLooks(runner, name, topology)) === 'marked';
+}
+
+/**
+ * What a named netns shows of its maker: our mark on `lo`; nothing at all (`lo` alone, down, no
+ * alias: as `ip netns add` leaves it, before the step that marks it); not a netns (the empty file
+ * an `ip netns add` ended half-way leaves, never mounted); or anything else.
+ */
+export async function netnsLooks(runner: Runner, name: string, topology: string): Promise<'marked' | 'pristine' | 'unmounted' | 'other'> {
+  const path = `${NETNS_DIR}/${name}`;
+  try {
+    const st = lstatSync(path);
+    if (st.isFile() && st.size === 0 && st.dev !== statSync('/proc/self/ns/net').dev) return 'unmounted';
+  } catch {
+    return 'other';
+  }
   let ns;
   try {
-    ns = openNetns(`${NETNS_DIR}/${name}`, `network namespace ${name}`);
+    ns = openNetns(path, `network namespace ${name}`);
   } catch {
-    return false;
+    return 'other';
   }
   try {
-    const [links] = await ipJsonBatch(runner, [['link', 'show', 'dev', 'lo']], { ns, where: ns.label });
-    return (links as { ifalias?: string }[])[0]?.ifalias === markText(topology);
+    const [links] = await ipJsonBatch(runner, [['link', 'show']], { ns, where: ns.label });
+    const all = links as { ifname?: string; ifalias?: string; flags?: string[] }[];
+    const lo = all.find((l) => l.ifname === 'lo');
+    if (lo?.ifalias === markText(topology)) return 'marked';
+    if (all.length === 1 && lo !== undefined && (lo.ifalias ?? '') === '' && !(lo.flags ?? []).includes('UP')) return 'pristine';
+    return 'other';
   } catch {
-    return false;
+    return 'other';
   } finally {
     ns.close();
   }
@@ -194,7 +216,7 @@ export async function readLive(topology: string, runner: Runner, opts: { ovs?: b
   const owner = ownerText(topology);
   const mark = markText(topology);
   const live: Live = {
-    topology, hostEnds: new Map(), allHostEnds: [], bridges: new Set(), ovsBridges: new Set(), vxlans: new Set(), netns: new Map(), containers: [],
+    topology, hostEnds: new Map(), allHostEnds: [], bridges: new Set(), ovsBridges: new Set(), vxlans: new Set(), netns: new Map(), unfinished: new Map(), containers: [],
   };
   let names: string[] = [];
   try {
@@ -223,8 +245,15 @@ export async function readLive(topology: string, runner: Runner, opts: { ovs?: b
     for (const [name, inode] of Object.entries(state.netns)) {
       const now = netnsInode(name);
       if (now === undefined) continue;
-      // One an apply was about to make: its if it carries its mark (it was made, then the run gave up).
-      if (now === inode || (inode === 0 && await netnsMarked(runner, name, topology))) live.netns.set(name, now);
+      // One an apply was about to make (it was made, then the run gave up): its if it carries its
+      // mark, or if it is still as `ip netns add` left it — empty, or not even mounted — which
+      // nobody can have used (only root makes a named netns, and this name was ours to make).
+      if (now === inode) live.netns.set(name, now);
+      else if (inode === 0) {
+        const looks = await netnsLooks(runner, name, topology);
+        if (looks !== 'other') live.netns.set(name, now);
+        if (looks === 'pristine' || looks === 'unmounted') live.unfinished.set(name, looks);
+      }
     }
   }
   const askOvs = opts.ovs === true || state?.ovsBridges === undefined || state.ovsBridges.length > 0;

@@ -71,6 +71,14 @@ export function hostProblems(topology: Topology, link: (name: string) => HostLin
   return out;
 }
 
+function markNetns(netns: string, mark: string, topology: string): Step {
+  return {
+    title: `bring lo up in ${netns} and mark it as made by topology ${topology}`,
+    action: { kind: 'ip', place: 'host', args: ['netns', 'exec', netns, 'ip', 'link', 'set', 'dev', 'lo', 'up', 'alias', mark] },
+    undo: [],
+  };
+}
+
 /** The plan that makes what is missing: netns, bridges and OVS bridges, each marked as this topology's. */
 export function planMake(
   topology: Topology, live: Live, link: (name: string) => HostLink | undefined, netnsExists: (name: string) => boolean, vxlans: Map<string, LiveVxlan> = new Map(),
@@ -78,19 +86,26 @@ export function planMake(
   const plan: MakePlan = { steps: [], netns: [], bridges: [], ovsBridges: [], vxlans: [], changes: [], warnings: [] };
   const mark = markText(topology.name);
   for (const g of topology.guests.values()) {
-    if (g.kind !== 'netns' || netnsExists(g.netns)) continue;
+    if (g.kind !== 'netns') continue;
+    // One a run given up half-way left: made but not marked (finish it), or not even mounted
+    // (the empty file goes first, or `ip netns add` would refuse the name).
+    const unfinished = live.unfinished.get(g.netns);
+    if (unfinished === 'pristine') {
+      plan.steps.push(markNetns(g.netns, mark, topology.name));
+      continue;
+    }
+    if (unfinished === undefined && netnsExists(g.netns)) continue;
     plan.netns.push(g.netns);
+    if (unfinished === 'unmounted') {
+      plan.steps.push({ title: `remove the unmounted file ${g.netns} a run given up left`, action: { kind: 'ip', place: 'host', args: ['netns', 'del', g.netns] }, undo: [], irreversible: true });
+    }
     plan.steps.push(
       {
         title: `create network namespace ${g.netns}`,
         action: { kind: 'ip', place: 'host', args: ['netns', 'add', g.netns] },
         undo: [{ kind: 'ip', place: 'host', args: ['netns', 'del', g.netns] }],
       },
-      {
-        title: `bring lo up in ${g.netns} and mark it as made by topology ${topology.name}`,
-        action: { kind: 'ip', place: 'host', args: ['netns', 'exec', g.netns, 'ip', 'link', 'set', 'dev', 'lo', 'up', 'alias', mark] },
-        undo: [],
-      },
+      markNetns(g.netns, mark, topology.name),
     );
   }
   const made = new Set<string>();

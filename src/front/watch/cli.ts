@@ -4,7 +4,7 @@
  * reconciled), and exits 0 once the work in flight is finished or undone.
  */
 import { requireRoot } from '../root.js';
-import { takeEarly } from '../signals.js';
+import { giveUp, takeEarly } from '../signals.js';
 import { makeLogger } from './log.js';
 import { WATCH_HELP, formatGrant, parseWatchArgs, sourcesOf } from './options.js';
 import { Watcher } from './watcher.js';
@@ -33,7 +33,10 @@ export async function run(argv: readonly string[]): Promise<number> {
   const watcher = new Watcher(request, sources, logger);
   let stopping: Promise<void> | undefined;
   const onStop = (sig: NodeJS.Signals) => {
-    if (stopping !== undefined) process.exit(FORCED_EXIT);
+    if (stopping !== undefined) {
+      giveUp(FORCED_EXIT);
+      return;
+    }
     logger.log({ action: 'watch', result: 'stopping', message: `${sig}: finishing or undoing the work in flight` });
     stopping = watcher.stop(sig);
   };
