@@ -196,7 +196,7 @@ class Executor {
         return;
       }
       if (first.raceOk) return this.runShared(c, first, action);
-      if (action.onlyIfVlanUnused !== undefined || action.onlyIfLinkUnused !== undefined || action.onlyIfAltName !== undefined) {
+      if (action.onlyIfVlanUnused !== undefined || action.onlyIfLinkUnused !== undefined || action.onlyIfAltName !== undefined || action.onlyIfBridgeEmpty !== undefined) {
         if (!(await this.guardPasses(action))) {
           c.next++;
           return;
@@ -227,6 +227,7 @@ class Executor {
       }
       return v;
     };
+    if (action.onlyIfBridgeEmpty !== undefined && !bridgeEmpty(action.onlyIfBridgeEmpty)) return false;
     if (action.onlyIfVlanUnused !== undefined && await vlanKept(this.runner, action.onlyIfVlanUnused)) return false;
     if (action.onlyIfAltName !== undefined && !(await once(`alt/${action.onlyIfAltName}`, () => hasAltName(this.runner, action.onlyIfAltName!)))) return false;
     const unused = action.onlyIfLinkUnused;
@@ -237,6 +238,10 @@ class Executor {
   }
 
   private async runExecStep(c: Cursor, step: Step, action: ExecAction): Promise<void> {
+    if (action.onlyIfOvsBridgeEmpty !== undefined && !(await ovsBridgeEmpty(this.runner, action.onlyIfOvsBridgeEmpty))) {
+      c.next++;
+      return;
+    }
     try {
       await runExec(action, this.runner, c.job.ns, this.ctx.signal);
     } catch (err) {
@@ -444,7 +449,14 @@ function sharedLinkThere(race: NonNullable<Step['raceOk']>): boolean {
 /** Steps that run by themselves: programs, shared creations, and steps decided when they run. */
 function alone(s: Step): boolean {
   const a = s.action;
-  return a.kind !== 'ip' || s.raceOk !== undefined || a.onlyIfVlanUnused !== undefined || a.onlyIfLinkUnused !== undefined || a.onlyIfAltName !== undefined;
+  return a.kind !== 'ip' || s.raceOk !== undefined || a.onlyIfVlanUnused !== undefined || a.onlyIfLinkUnused !== undefined || a.onlyIfAltName !== undefined
+    || a.onlyIfBridgeEmpty !== undefined;
+}
+
+/** A Linux bridge with no port (sysfs); one that is gone is not empty: there is nothing to remove. */
+function bridgeEmpty(name: string): boolean {
+  const link = readHostLink(name);
+  return link?.isBridge === true && link.ports.length === 0;
 }
 
 /** Does a host link answer to this (alternative) name? sysfs does not list alternative names: ip does. */

@@ -55,7 +55,7 @@ async function prelude(req: Request, attach: CniAttach, masq: AttachmentState['m
       macPinned: link ? macPinned(h.bridge) : false,
       forwarding: forwardingOn(),
     };
-    steps.push(...planGatewayPrelude(h.bridge, h.vlan, attach.gateways, facts, h.forceAddress));
+    steps.push(...planGatewayPrelude(h.bridge, h.vlan, attach.gateways, facts, h.forceAddress, req.conf.mtu));
   }
   if (masq !== undefined) steps.push(...planMasq(masq.chain, masq.comment, masq.rules));
   return steps;

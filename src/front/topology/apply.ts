@@ -30,7 +30,7 @@ import type { Guest as HeldGuest } from '../../guest/guest.js';
 import { parseGuestRef, resolveGuest } from '../../guest/resolve.js';
 import { HostLinkCache, readHostLink, type HostLink } from '../../host/facts.js';
 import { readOvsPortTable } from '../../host/ovs-facts.js';
-import { readVxlans, type LiveVxlan } from '../../drivers/vxlan.js';
+import { readVxlans, type LiveVxlan } from '../../host/vxlan-facts.js';
 import { InterruptedError, PipeworkError } from '../../model/errors.js';
 import { recordAddresses, type AttachRecord } from '../../model/record.js';
 import type { AttachSpec } from '../../spec/attach-spec.js';

@@ -13,9 +13,10 @@ import { PipeworkError } from '../../model/errors.js';
 import { configDiff, recordAddresses, type AttachRecord } from '../../model/record.js';
 import { buildSpecs, leftoverLinks, needs, resolveTopologyGuests } from './apply.js';
 import type { Problem } from './problems.js';
-import { readLive, type Live } from './live.js';
+import { markText, readLive, type Live } from './live.js';
 import { networkPresent } from './make.js';
-import { readVxlans, vxlanSettingsDiffer } from '../../drivers/vxlan.js';
+import { checkVxlan } from '../../drivers/network/vxlan.js';
+import { readVxlans } from '../../host/vxlan-facts.js';
 import type { Runner } from '../../exec/runner.js';
 import { linkName, ownerText, type Link, type Topology } from './model.js';
 
@@ -66,17 +67,8 @@ async function vxlanStatus(topology: Topology, ctx: RunContext): Promise<VxlanSt
   const out: VxlanStatus[] = [];
   for (const d of devices) {
     const l = live.get(d.name);
-    const details: string[] = [];
-    if (l) {
-      const differs = vxlanSettingsDiffer(d, l);
-      if (differs !== undefined) details.push(differs);
-      if (l.master !== d.bridge) details.push(`not a port of ${d.bridge}`);
-      if (l.mtu !== d.mtu) details.push(`MTU ${l.mtu} instead of ${d.mtu}`);
-      if (!l.up) details.push('down');
-      for (const p of d.peers) if (!l.floods.includes(p.address)) details.push(`no FDB entry for peer ${p.host} (${p.address})`);
-    } else {
-      details.push(`${d.name} does not exist`);
-    }
+    // The device's own check, in its words (missing, other settings, MTU, state, flood entries).
+    const details = checkVxlan(d, l, markText(topology.name)).drifts.map((x) => x.what);
     out.push({
       network: d.network, device: d.name, vni: d.vni, status: !l ? 'missing' : details.length > 0 ? 'drift' : 'ok', details,
       peers: await Promise.all(d.peers.map(async (p) => ({ ...p, fdb: l?.floods.includes(p.address) === true, reachable: await reach.get(p.address)! }))),

@@ -29,25 +29,9 @@ import { ownerText } from './model.js';
 export const STATE_DIR = '/run/pipework/topology';
 const SYS = '/sys/class/net';
 
-const MARK_PREFIX = 'pipework-topology:';
+export { markedBy, markOf, markText, OVS_MARK_KEY } from '../../drivers/network/mark.js';
+import { markedBy, markText, OVS_MARK_KEY } from '../../drivers/network/mark.js';
 
-/** The alias marking a Linux bridge or a netns's `lo` as made by a topology. */
-export function markText(topology: string): string {
-  return `${MARK_PREFIX}${topology}`;
-}
-
-/** The topologies a mark names (a bridge's may name several co-owners); [] for anything else. */
-export function markedBy(alias: string | undefined): string[] {
-  if (alias?.startsWith(MARK_PREFIX) !== true) return [];
-  return alias.slice(MARK_PREFIX.length).split(',').filter((t) => /^[a-z0-9][a-z0-9-]{0,15}(?:@[A-Za-z0-9][A-Za-z0-9_.-]{0,62})?$/u.test(t));
-}
-
-/** A mark naming these topologies (undefined: none left, the alias goes). */
-export function markOf(topologies: readonly string[]): string | undefined {
-  const list = [...new Set(topologies)].sort();
-  return list.length > 0 ? `${MARK_PREFIX}${list.join(',')}` : undefined;
-}
-export const OVS_MARK_KEY = 'pipework.topology';
 
 export interface StateFile {
   version: 1;

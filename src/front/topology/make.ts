@@ -4,15 +4,16 @@
  * and the host checks that refuse a file before anything changes (an external network that is
  * not there, a name taken by another kind of link).
  */
-import { checkOvsUsable, planOvsBridgeCreate } from '../../drivers/ovs.js';
-import { planVxlan, planVxlanDel, type LiveVxlan } from '../../drivers/vxlan.js';
+import { checkBridge } from '../../drivers/network/bridge.js';
+import { checkOvsUsable, createOvsBridge } from '../../drivers/network/ovs-bridge.js';
+import { planVxlan, type LiveVxlan } from '../../drivers/network/vxlan.js';
 import { lockKey, type HostLocks, type Step } from '../../engine/plan.js';
 import type { HostLink } from '../../host/facts.js';
 import type { OvsFacts } from '../../host/ovs-facts.js';
 import { OVS_TIMEOUT } from '../../host/ovs-facts.js';
-import { ConflictError, PipeworkError } from '../../model/errors.js';
+import { PipeworkError } from '../../model/errors.js';
 import type { Problem } from './problems.js';
-import { markedBy, markOf, markText, OVS_MARK_KEY, type Live } from './live.js';
+import { markedBy, markOf, markText, type Live } from './live.js';
 import type { Network, Topology } from './model.js';
 
 export interface MakePlan {
@@ -93,49 +94,23 @@ export function planMake(
       },
     );
   }
-  const made = new Set<string>();
+  const seen = new Set<string>();
   for (const n of topology.networks.values()) {
-    if (n.external || made.has(n.device)) continue;
-    if (networkPresent(n, link, live.ovs)) {
-      // A bridge another topology made is this one's too from now on: it goes with the last of them.
-      const alias = link(n.device)?.alias;
-      const owners = markedBy(alias);
-      if (n.kind === 'bridge' && owners.length > 0 && !owners.includes(topology.name)) {
-        made.add(n.device);
-        plan.steps.push(coOwnStep(n.device, alias!, markOf([...owners, topology.name])!, topology.name));
-      }
-      continue;
-    }
-    made.add(n.device);
+    if (n.external || seen.has(n.device)) continue;
+    seen.add(n.device);
+    const mtu = n.mtu !== undefined ? { mtu: n.mtu } : {};
     if (n.kind === 'bridge') {
-      plan.bridges.push(n.device);
-      plan.steps.push(
-        {
-          title: `create bridge ${n.device}`,
-          action: { kind: 'ip', place: 'host', args: ['link', 'add', 'name', n.device, ...(n.mtu !== undefined ? ['mtu', String(n.mtu)] : []), 'type', 'bridge'] },
-          undo: [{ kind: 'ip', place: 'host', args: ['link', 'del', 'dev', n.device], onlyIfBridgeEmpty: n.device }],
-          // A run of the command line may make it at the same moment (topologies take turns on it).
-          raceOk: { bridgeExists: n.device },
-        },
-        {
-          title: `mark bridge ${n.device} as made by topology ${topology.name}`,
-          action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', n.device, 'alias', mark] },
-          undo: [],
-        },
-        { title: `bring bridge ${n.device} up`, action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', n.device, 'up'] }, undo: [] },
-      );
-    } else if (n.kind === 'ovs') {
+      // Missing: made, marked; another topology's: this one's too from now on (it goes with the
+      // last of them); down: brought up. (A name taken by another kind is one of hostProblems.)
+      const check = checkBridge({ name: n.device, owner: topology.name, ...mtu }, link(n.device));
+      if (check.problem !== undefined) continue;
+      if (!link(n.device)) plan.bridges.push(n.device);
+      plan.steps.push(...check.drifts.flatMap((d) => d.repair));
+    } else if (n.kind === 'ovs' && live.ovs?.bridges.includes(n.device) !== true) {
       plan.ovsBridges.push(n.device);
-      const ovs = checkOvsUsable(live.ovs, n.device);
-      const created = planOvsBridgeCreate(n.device, ovs);
+      const created = createOvsBridge({ name: n.device, owner: topology.name, ...mtu }, checkOvsUsable(live.ovs, n.device));
       plan.warnings.push(...created.warnings);
-      for (const step of created.steps) {
-        if (step.action.kind !== 'exec') continue;
-        // One transaction: the bridge never exists without its mark.
-        step.action.argv.push('--', 'set', 'bridge', n.device, `external-ids:${OVS_MARK_KEY}=${topology.name}`);
-        step.title = `create Open vSwitch bridge ${n.device}, marked as made by topology ${topology.name}`;
-        plan.steps.push(step);
-      }
+      plan.steps.push(...created.steps);
     }
   }
   // VXLAN devices after the bridges they are ports of.
@@ -147,18 +122,6 @@ export function planMake(
     plan.changes.push(...vx.changes);
   }
   return plan;
-}
-
-/** Add `topology` to the co-owners a bridge's mark names; undone by putting the mark back as it was. */
-function coOwnStep(bridge: string, before: string, after: string, topology: string): Step {
-  if (Buffer.byteLength(after) > 255) {
-    throw new ConflictError(`bridge ${bridge} is shared by too many topologies to name them all on it (${before.slice('pipework-topology:'.length)}); give topology ${topology} a bridge of its own`);
-  }
-  return {
-    title: `mark bridge ${bridge} as used by topology ${topology} too`,
-    action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'alias', after] },
-    undo: [{ kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'alias', before] }],
-  };
 }
 
 /**
@@ -189,7 +152,7 @@ export function topologyLocks(what: { netns?: readonly string[]; bridges?: reado
 /** Steps that remove netns, bridges and OVS bridges a topology made (each only if it is still there). */
 export function planUnmake(what: { netns: string[]; bridges: string[]; ovsBridges: string[]; vxlans?: string[] }): Step[] {
   return [
-    ...(what.vxlans ?? []).map(planVxlanDel),
+    ...(what.vxlans ?? []).map((v): Step => ({ title: `remove VXLAN device ${v}`, action: { kind: 'ip', place: 'host', args: ['link', 'del', 'dev', v] }, undo: [], irreversible: true })),
     ...what.netns.map((n): Step => ({ title: `remove network namespace ${n}`, action: { kind: 'ip', place: 'host', args: ['netns', 'del', n] }, undo: [], irreversible: true })),
     ...what.bridges.map((b): Step => ({ title: `remove bridge ${b}`, action: { kind: 'ip', place: 'host', args: ['link', 'del', 'dev', b] }, undo: [], irreversible: true })),
     ...what.ovsBridges.map((b): Step => ({
