@@ -11,9 +11,10 @@ import { guestEntries, type InventoryEntry } from '../../engine/inventory.js';
 import type { Guest as HeldGuest } from '../../guest/guest.js';
 import { PipeworkError } from '../../model/errors.js';
 import { configDiff, recordAddresses, type AttachRecord } from '../../model/record.js';
-import { buildSpecs, leftoverLinks, needs, resolveTopologyGuests } from './apply.js';
+import { leftoverLinks } from './leftovers.js';
+import { buildSpecs, resolveTopologyGuests } from './links.js';
 import type { Problem } from './problems.js';
-import { markText, readLive, type Live } from './live.js';
+import { liveNeeds, markText, readLive, type Live } from './live.js';
 import { networkPresent } from './make.js';
 import { checkVxlan } from '../../drivers/network/vxlan.js';
 import { readVxlans } from '../../host/vxlan-facts.js';
@@ -79,7 +80,7 @@ async function vxlanStatus(topology: Topology, ctx: RunContext): Promise<VxlanSt
 
 export async function inspectTopology(topology: Topology, ctx: RunContext): Promise<InspectReport> {
   const dry: RunContext = { ...ctx, dryRun: true };
-  const live = await readLive(topology.name, ctx.runner, needs(topology, ctx));
+  const live = await readLive(topology.name, ctx.runner, liveNeeds(topology, (n) => ctx.cache.hostLinks.link(n)));
   if (live.ovs) dry.cache.ovs = Promise.resolve(live.ovs);
   // Guests that cannot be found are states here, not problems.
   const problems: Problem[] = [];

@@ -24,7 +24,8 @@ import { decodeRecord, type AttachRecord } from '../../model/record.js';
 import type { GuestRef } from '../../spec/attach-spec.js';
 import { madeContainers, runtimeSocket, type MadeContainer } from './containers.js';
 import { readOwned } from './owned.js';
-import { ownerText } from './model.js';
+import { ownerText, type Topology } from './model.js';
+import type { HostLink } from '../../host/facts.js';
 
 export const STATE_DIR = '/run/pipework/topology';
 const SYS = '/sys/class/net';
@@ -225,6 +226,13 @@ export async function readLive(topology: string, runner: Runner, opts: { ovs?: b
   live.ovsBridges = marked;
   live.containers = containers.flat();
   return live;
+}
+
+/** Does the file involve Open vSwitch (an OVS network, or a device that is no Linux bridge) or containers? */
+export function liveNeeds(topology: Topology, link: (name: string) => HostLink | undefined): { ovs: boolean; containers: boolean } {
+  const ovs = [...topology.networks.values()].some((n) => n.kind === 'ovs' || (n.kind === 'bridge' && link(n.device)?.isBridge === false));
+  const containers = [...topology.guests.values()].some((g) => g.kind === 'image');
+  return { ovs, containers };
 }
 
 /** Has this topology left anything on the host? */

@@ -1,6 +1,7 @@
 /**
- * What a topology makes besides its links — named netns, Linux bridges, Open vSwitch bridges —
- * as one plan of steps with undo (src/engine/plan.ts), each step marking what it makes (live.ts),
+ * What a topology makes besides its links — named netns, Linux bridges, Open vSwitch bridges, VXLAN
+ * devices (their drivers: src/drivers/network/) — as one plan of steps with undo (src/engine/plan.ts),
+ * each step marking what it makes (live.ts),
  * and the host checks that refuse a file before anything changes (an external network that is
  * not there, a name taken by another kind of link).
  */
@@ -10,10 +11,9 @@ import { planVxlan, type LiveVxlan } from '../../drivers/network/vxlan.js';
 import { lockKey, type HostLocks, type Step } from '../../engine/plan.js';
 import type { HostLink } from '../../host/facts.js';
 import type { OvsFacts } from '../../host/ovs-facts.js';
-import { OVS_TIMEOUT } from '../../host/ovs-facts.js';
 import { PipeworkError } from '../../model/errors.js';
 import type { Problem } from './problems.js';
-import { markedBy, markOf, markText, type Live } from './live.js';
+import { markText, type Live } from './live.js';
 import type { Network, Topology } from './model.js';
 
 export interface MakePlan {
@@ -124,20 +124,6 @@ export function planMake(
   return plan;
 }
 
-/**
- * What a topology's leaving does to a bridge it (co-)owns: the bridge goes when this topology was
- * the last to own it and nothing is plugged in any more; otherwise only its name leaves the mark.
- */
-export function bridgeRelease(bridge: string, alias: string | undefined, topology: string, ports: readonly string[]): { remove: true } | { remove: false; step?: Step; others: string[] } {
-  const others = markedBy(alias).filter((t) => t !== topology);
-  if (others.length === 0 && ports.length === 0) return { remove: true };
-  if (others.length === 0) return { remove: false, others };
-  return {
-    remove: false, others,
-    step: { title: `leave bridge ${bridge} to topology ${others.join(', ')}`, action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'alias', markOf(others)!] }, undo: [] },
-  };
-}
-
 /** What a plan of these makes or removes, as lock keys it takes alone (src/engine/lock.ts). */
 export function topologyLocks(what: { netns?: readonly string[]; bridges?: readonly string[]; ovsBridges?: readonly string[]; vxlans?: readonly string[] }): HostLocks {
   return {
@@ -147,19 +133,4 @@ export function topologyLocks(what: { netns?: readonly string[]; bridges?: reado
       ...(what.ovsBridges ?? []).map(lockKey.ovs), ...(what.vxlans ?? []).map(lockKey.vxlan),
     ],
   };
-}
-
-/** Steps that remove netns, bridges and OVS bridges a topology made (each only if it is still there). */
-export function planUnmake(what: { netns: string[]; bridges: string[]; ovsBridges: string[]; vxlans?: string[] }): Step[] {
-  return [
-    ...(what.vxlans ?? []).map((v): Step => ({ title: `remove VXLAN device ${v}`, action: { kind: 'ip', place: 'host', args: ['link', 'del', 'dev', v] }, undo: [], irreversible: true })),
-    ...what.netns.map((n): Step => ({ title: `remove network namespace ${n}`, action: { kind: 'ip', place: 'host', args: ['netns', 'del', n] }, undo: [], irreversible: true })),
-    ...what.bridges.map((b): Step => ({ title: `remove bridge ${b}`, action: { kind: 'ip', place: 'host', args: ['link', 'del', 'dev', b] }, undo: [], irreversible: true })),
-    ...what.ovsBridges.map((b): Step => ({
-      title: `remove Open vSwitch bridge ${b}`,
-      action: { kind: 'exec', place: 'host', argv: ['ovs-vsctl', OVS_TIMEOUT, '--if-exists', 'del-br', b] },
-      undo: [],
-      irreversible: true,
-    })),
-  ];
 }
