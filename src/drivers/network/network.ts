@@ -6,7 +6,8 @@
  *     run making it at the same moment;
  *   - check: the live object against what is wanted (drifts, each with its repair);
  *   - remove: only what is ours, only when nothing else uses it.
- * Pure, like every driver: they read only the facts they are given.
+ * Pure, like every driver: they read only the facts they are given. Front doors reach them through
+ * src/engine/networks.ts.
  */
 import type { Step } from '../../engine/plan.js';
 import type { Drift } from '../driver.js';

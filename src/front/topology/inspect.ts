@@ -16,7 +16,7 @@ import { buildSpecs, resolveTopologyGuests } from './links.js';
 import type { Problem } from './problems.js';
 import { liveNeeds, markText, readLive, type Live } from './live.js';
 import { networkPresent } from './make.js';
-import { checkVxlan } from '../../drivers/network/vxlan.js';
+import { checkVxlan } from '../../engine/networks.js';
 import { readVxlans } from '../../host/vxlan-facts.js';
 import type { Runner } from '../../exec/runner.js';
 import { linkName, ownerText, type Link, type Topology } from './model.js';

@@ -30,8 +30,8 @@ import type { HostLink } from '../../host/facts.js';
 export const STATE_DIR = '/run/pipework/topology';
 const SYS = '/sys/class/net';
 
-export { markedBy, markOf, markText, OVS_MARK_KEY } from '../../drivers/network/mark.js';
-import { markedBy, markText, OVS_MARK_KEY } from '../../drivers/network/mark.js';
+export { markedBy, markOf, markText, OVS_MARK_KEY } from '../../engine/networks.js';
+import { markedBy, markText, OVS_MARK_KEY } from '../../engine/networks.js';
 
 
 export interface StateFile {

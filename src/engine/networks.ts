@@ -1,0 +1,13 @@
+/**
+ * The network-level host objects' drivers (src/drivers/network/: a Linux bridge, an Open vSwitch
+ * bridge, a VXLAN device, and pipework's owner mark on them), as the front doors reach them:
+ * through the engine.
+ */
+export { BRIDGE_VLAN_UNSUPPORTED, checkBridge, createBridge, removeBridge, type BridgeWant } from '../drivers/network/bridge.js';
+export { markedBy, markOf, markText, OVS_MARK_KEY } from '../drivers/network/mark.js';
+export type { NetworkCheck, NetworkRemoval } from '../drivers/network/network.js';
+export { checkOvsBridge, checkOvsUsable, createOvsBridge, removeOvsBridge, type LiveOvsBridge, type OvsBridgeWant } from '../drivers/network/ovs-bridge.js';
+export {
+  checkVxlan, createVxlan, planVxlan, removeVxlan, vxlanDeviceName, vxlanMtu, vxlanOverhead, vxlanSettingsDiffer,
+  type LiveVxlan, type VxlanDevice, type VxlanDrift,
+} from '../drivers/network/vxlan.js';
