@@ -37,7 +37,7 @@ void describe('what a topology made that goes', () => {
     hostEnds: new Map([['11/eth1', hostEnd('pwv1', 11)], ['12/eth1', hostEnd('pwv2', 12)], ['13/eth1', hostEnd('pwv3', 13)]]),
   });
   const ovsPorts = (b: string) => ({ 'ovs-empty': [], 'ovs-used': ['other9'] } as Record<string, string[]>)[b];
-  const choose = (keep: Keep) => chooseRemovals({ topology: 'demo', live: state, keep, links: [], netns: state.netns.keys() }, (n) => links.get(n), ovsPorts);
+  const choose = (keep: Keep) => chooseRemovals({ topology: 'demo', live: state, keep, links: [], netns: [...state.netns.keys()] }, (n) => links.get(n), ovsPorts);
 
   void test('destroy: its own ports and VXLAN devices go first; a foreign port or another owner keeps a bridge', () => {
     const r = choose(KEEP_NOTHING);
@@ -50,17 +50,16 @@ void describe('what a topology made that goes', () => {
       'ovs-unread (its ports could not be read)',
     ]);
     assert.deepEqual(r.ovsBridges, ['ovs-empty']);
-    assert.deepEqual(r.plan.steps.map((s) => show(s.action)), [
-      'ip link del dev pwx42',
-      'ip netns del demo-a',
+    assert.deepEqual(r.first.steps.map((s) => show(s.action)), ['ip link del dev pwx42', 'ip netns del demo-a'], 'first what its ports are in');
+    assert.deepEqual(r.last.steps.map((s) => show(s.action)), [
       'ip link set dev br-shared alias pipework-topology:other',
       'ip link del dev br-own',
       'ip link del dev br-file',
       'ovs-vsctl --timeout=10 --if-exists del-br ovs-empty',
     ]);
-    assert.ok(r.plan.steps.filter((s) => s.title.startsWith('remove bridge')).every((s) => s.action.kind === 'ip' && s.action.onlyIfBridgeEmpty !== undefined),
+    assert.ok(r.last.steps.filter((s) => s.title.startsWith('remove bridge')).every((s) => s.action.kind === 'ip' && s.action.onlyIfBridgeEmpty !== undefined),
       'each bridge is checked again when its removal runs');
-    assert.ok(r.plan.locks!.changes.includes('bridge/br-shared'), 'a bridge it leaves is locked too');
+    assert.ok(r.last.locks!.changes.includes('bridge/br-shared'), 'a bridge it leaves is locked too');
   });
 
   void test('apply: what the file names stays untouched; a port of one of its links leaving for another network does not hold a bridge back', () => {
@@ -74,6 +73,19 @@ void describe('what a topology made that goes', () => {
     // their ports (re-made elsewhere, or going) and goes.
     const moved = chooseRemovals({ topology: 'demo', live: state, keep: { ...keep, devices: new Set(['br-file']), vxlans: new Set() }, links: [], netns: [] }, (n) => links.get(n), ovsPorts);
     assert.deepEqual(moved.bridges, ['br-own']);
+  });
+
+  void test('a veth whose other end is in a netns the run removes (one a run given up half-way made, unrecorded) goes with it', () => {
+    const half = new Map<string, HostLink>([['br-half', bridge('br-half', { alias: markText('demo'), ports: ['pwvhalf', 'pwvkept'] })]]);
+    const input = { topology: 'demo', live: live({ bridges: new Set(['br-half']) }), keep: KEEP_NOTHING, links: [] };
+    const peers: Record<string, string> = { pwvhalf: 'demo-a', pwvkept: 'someone-else' };
+    const kept = chooseRemovals({ ...input, netns: ['demo-a'] }, (n) => half.get(n), () => undefined, (p) => peers[p]);
+    assert.deepEqual(kept.kept, ['br-half (ports pwvkept are not this topology\'s)'], 'a netns the run does not remove holds its bridge');
+    half.set('br-half', bridge('br-half', { alias: markText('demo'), ports: ['pwvhalf'] }));
+    const gone = chooseRemovals({ ...input, netns: ['demo-a'] }, (n) => half.get(n), () => undefined, (p) => peers[p]);
+    assert.deepEqual(gone.bridges, ['br-half']);
+    assert.ok(gone.going.includes('pwvhalf'));
+    assert.deepEqual(chooseRemovals({ ...input, netns: [] }, (n) => half.get(n), () => undefined, (p) => peers[p]).bridges, [], 'its netns stays: so does the port');
   });
 
   void test('the same facts, the same choice: a dry run and a real run cannot differ', () => {

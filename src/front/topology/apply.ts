@@ -108,7 +108,7 @@ export async function applyTopology(topology: Topology, ctx: RunContext, opts: {
 /** The selection of what goes: the same for --dry-run and the real run. */
 async function removals(topology: Topology, live: Live, held: Map<string, HeldGuest>, ctx: RunContext): Promise<Removals> {
   const links = await leftoverLinks(topology, live, held, ctx);
-  return selectRemovals({ topology: topology.name, live, keep: keepOf(topology), links, netns: live.netns.keys() }, ctx);
+  return selectRemovals({ topology: topology.name, live, keep: keepOf(topology), links, netns: [...live.netns.keys()] }, ctx);
 }
 
 async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boolean }): Promise<ApplyReport> {

@@ -3,8 +3,9 @@
  * (everything) — chosen by one function for the real run and its --dry-run alike, and removed
  * through the engine: links by the engine's detach (this owner's only), the containers it made as
  * entries of the run's journal, and its netns, VXLAN devices, Linux and Open vSwitch bridges by
- * their drivers' removal steps in one host plan. A bridge with a port that is not this topology's
- * stays, and says why; one shared with another topology is left to it.
+ * their drivers' removal steps in two host plans (what holds ports first, then the bridges). A
+ * bridge with a port that is not this topology's stays, and says why; one shared with another
+ * topology is left to it.
  */
 import type { RunContext } from '../../engine/context.js';
 import { detachFromGuest } from '../../engine/detach.js';
@@ -13,6 +14,7 @@ import { guestEntries } from '../../engine/inventory.js';
 import { mapLimit } from '../../engine/pool.js';
 import type { Plan, Step } from '../../engine/plan.js';
 import { removeBridge, removeOvsBridge, removeVxlan, type NetworkRemoval } from '../../engine/networks.js';
+import { ipJsonBatch } from '../../exec/ip.js';
 import { openNetns, type NetnsHandle } from '../../exec/netns.js';
 import type { Guest as HeldGuest } from '../../guest/guest.js';
 import { parseGuestRef, resolveGuest } from '../../guest/resolve.js';
@@ -117,7 +119,6 @@ function guestRefOfHeld(g: HeldGuest): AttachSpec['guest'] {
   return g.kind === 'pid' ? { kind: 'pid', pid: g.pid ?? 0 } : { kind: g.kind, name: g.name };
 }
 
-
 /** What a run keeps of what the topology made: apply, what its file names; destroy, nothing. */
 export interface Keep {
   netns: ReadonlySet<string>;
@@ -148,12 +149,12 @@ export interface RemovalInput {
   /** Its links that go (leftoverLinks). */
   links: Leftover[];
   /** The netns it made that may go. */
-  netns: Iterable<string>;
+  netns: readonly string[];
   /** Host steps that go before the networks (destroy: the rows of its dead guests' OVS ports), the ports they remove, and the OVS bridges they change. */
   before?: { steps: Step[]; ports: string[]; ovsBridges: string[] };
 }
 
-/** What goes, and what stays (with why), as one plan on the host. */
+/** What goes, and what stays (with why), as plans on the host. */
 export interface Removals {
   links: Leftover[];
   containers: MadeContainer[];
@@ -163,9 +164,10 @@ export interface Removals {
   ovsBridges: string[];
   /** What it made that stays: "br-x (topology b uses it too)". */
   kept: string[];
-  /** VXLAN devices, netns, the `before` steps, marks left to co-owners, bridges, OVS bridges. */
-  plan: Plan;
-  /** Ports of its bridges that go before the bridges do. */
+  /** On the host: VXLAN devices, netns and the `before` steps first; then marks left to co-owners, bridges, OVS bridges. */
+  first: Plan;
+  last: Plan;
+  /** Ports of its bridges that go before the bridges do (with the first plan, or before it). */
   going: string[];
 }
 
@@ -174,13 +176,16 @@ export interface Removals {
  * given). A bridge goes only if no port but those this run removes is in it; the removal steps
  * check it again when they run.
  */
-export function chooseRemovals(input: RemovalInput, link: (name: string) => HostLink | undefined, ovsPorts: (bridge: string) => string[] | undefined): Removals {
+export function chooseRemovals(
+  input: RemovalInput, link: (name: string) => HostLink | undefined, ovsPorts: (bridge: string) => string[] | undefined,
+  peerNetns: (port: string) => string | undefined = () => undefined,
+): Removals {
   const { topology, live, keep } = input;
   const mark = markText(topology);
   const r: Removals = {
     links: input.links, containers: live.containers.filter((c) => !keep.containers.has(c.name)),
     netns: [...new Set(input.netns)].filter((n) => !keep.netns.has(n)), vxlans: [], bridges: [], ovsBridges: [], kept: [],
-    plan: { guestLabel: 'the host', steps: [], warnings: [], outcome: 'removed' }, going: [],
+    first: { guestLabel: 'the host', steps: [], warnings: [], outcome: 'removed' }, last: { guestLabel: 'the host', steps: [], warnings: [], outcome: 'removed' }, going: [],
   };
   const vxlanSteps: Step[] = [];
   for (const v of [...live.vxlans].filter((x) => !keep.vxlans.has(x))) {
@@ -193,7 +198,11 @@ export function chooseRemovals(input: RemovalInput, link: (name: string) => Host
   // Its links' host ends leave a bridge the file no longer names: as leftovers, or re-made on the
   // network the file names now (before the removals, in a real run).
   const hostEnds = [...live.hostEnds.values()].map((e) => e.link);
-  r.going = [...hostEnds, ...r.vxlans, ...(input.before?.ports ?? [])];
+  const bridges = [...live.bridges].filter((b) => !keep.devices.has(b));
+  // And a veth whose other end is in a netns this run removes goes with it (one a run given up
+  // half-way made, before it could record it).
+  const withNetns = bridges.flatMap((b) => link(b)?.ports ?? []).filter((p) => r.netns.includes(peerNetns(p) ?? ''));
+  r.going = [...new Set([...hostEnds, ...r.vxlans, ...withNetns, ...(input.before?.ports ?? [])])];
   const leave: Step[] = [];
   const remove: Step[] = [];
   const take = (name: string, removal: NetworkRemoval, into: string[]) => {
@@ -207,7 +216,6 @@ export function chooseRemovals(input: RemovalInput, link: (name: string) => Host
       r.kept.push(`${name} (${removal.why})`);
     }
   };
-  const bridges = [...live.bridges].filter((b) => !keep.devices.has(b));
   for (const b of bridges) take(b, removeBridge(b, link(b), topology, r.going), r.bridges);
   const ovsBridges = [...live.ovsBridges].filter((b) => !keep.devices.has(b));
   for (const b of ovsBridges) {
@@ -215,8 +223,10 @@ export function chooseRemovals(input: RemovalInput, link: (name: string) => Host
     take(b, removeOvsBridge({ name: b, mark: topology, ...(ports !== undefined && { ports }) }, topology, r.going), r.ovsBridges);
   }
   const netnsSteps = r.netns.map((n): Step => ({ title: `remove network namespace ${n}`, action: { kind: 'ip', place: 'host', args: ['netns', 'del', n] }, undo: [], irreversible: true }));
-  r.plan.steps = [...vxlanSteps, ...netnsSteps, ...(input.before?.steps ?? []), ...leave, ...remove];
-  r.plan.locks = topologyLocks({ netns: r.netns, vxlans: r.vxlans, bridges, ovsBridges: [...ovsBridges, ...(input.before?.ovsBridges ?? [])] });
+  r.first.steps = [...vxlanSteps, ...netnsSteps, ...(input.before?.steps ?? [])];
+  r.first.locks = topologyLocks({ netns: r.netns, vxlans: r.vxlans, ovsBridges: input.before?.ovsBridges ?? [] });
+  r.last.steps = [...leave, ...remove];
+  r.last.locks = topologyLocks({ bridges, ovsBridges });
   return r;
 }
 
@@ -226,11 +236,32 @@ async function listOvsPorts(ctx: RunContext, bridge: string): Promise<string[] |
   return res.code === 0 ? res.stdout.split('\n').map((p) => p.trim()).filter((p) => p !== '') : undefined;
 }
 
-/** Read what the choice looks at (sysfs, Open vSwitch's ports of its bridges) and choose. */
+/** The named netns the other end of each port of these bridges is in (one `ip`); none known when it fails. */
+async function peersOf(ctx: RunContext, bridges: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (bridges.length === 0) return out;
+  try {
+    const [named, ...ports] = await ipJsonBatch(ctx.runner, [['netns', 'list'], ...bridges.map((b) => ['link', 'show', 'master', b])], { where: 'the host' });
+    const byId = new Map((named as { name?: string; id?: number }[]).flatMap((n) => (n.id !== undefined && n.name !== undefined ? [[n.id, n.name] as const] : [])));
+    for (const list of ports) {
+      for (const p of list as { ifname?: string; link_netnsid?: number }[]) {
+        const ns = p.link_netnsid !== undefined ? byId.get(p.link_netnsid) : undefined;
+        if (p.ifname !== undefined && ns !== undefined) out.set(p.ifname, ns);
+      }
+    }
+  } catch {
+    // Unknown: such a port counts as another's, and its bridge stays.
+  }
+  return out;
+}
+
+/** Read what the choice looks at (sysfs, Open vSwitch's ports of its bridges, ports' peers) and choose. */
 export async function selectRemovals(input: RemovalInput, ctx: RunContext): Promise<Removals> {
   const ovs = new Map<string, string[] | undefined>();
   for (const b of input.live.ovsBridges) if (!input.keep.devices.has(b)) ovs.set(b, await listOvsPorts(ctx, b));
-  return chooseRemovals(input, readHostLink, (b) => ovs.get(b));
+  const bridges = [...input.live.bridges].filter((b) => !input.keep.devices.has(b) && (readHostLink(b)?.ports.length ?? 0) > 0);
+  const peers = input.netns.length > 0 ? await peersOf(ctx, bridges) : new Map<string, string>();
+  return chooseRemovals(input, readHostLink, (b) => ovs.get(b), (p) => peers.get(p));
 }
 
 /** What a removal did: links detached, what it removed and what stayed. */
@@ -243,7 +274,7 @@ export interface Removed {
 
 /**
  * Remove what was chosen, through the engine (and the run's journal, when it has one): links,
- * then containers, then the host plan. A bridge whose removal found a port when it ran stays.
+ * then containers, then the host plans. A bridge whose removal found a port when it ran stays.
  * `linksDone`: called once the links are detached (destroy lets go of its guests then).
  */
 export async function removeChosen(r: Removals, held: Map<string, HeldGuest>, topology: string, ctx: RunContext, linksDone?: () => void): Promise<Removed> {
@@ -255,12 +286,13 @@ export async function removeChosen(r: Removals, held: Map<string, HeldGuest>, to
     ctx.journal?.did({ title: `remove container ${c.name}` });
   }
   const kept = [...r.kept];
-  if (r.plan.steps.length === 0) return { links, bridges: r.bridges, ovsBridges: r.ovsBridges, kept };
-  // Ports that went with their netns or guest leave their bridge a moment later: wait, bounded.
-  await settle(() => r.bridges.every((b) => !(readHostLink(b)?.ports ?? []).some((p) => r.going.includes(p))));
+  if (r.first.steps.length + r.last.steps.length === 0) return { links, bridges: r.bridges, ovsBridges: r.ovsBridges, kept };
   const host = openNetns('/proc/self/ns/net', 'the host');
   try {
-    await execute([{ plan: r.plan, ns: host }], ctx);
+    await execute([{ plan: r.first, ns: host }], ctx);
+    // A netns's veths (and a guest's) leave their bridge a moment after it went: wait, bounded.
+    await settle(() => r.bridges.every((b) => !(readHostLink(b)?.ports ?? []).some((p) => r.going.includes(p))));
+    await execute([{ plan: r.last, ns: host }], ctx);
   } finally {
     host.close();
   }
