@@ -12,22 +12,9 @@ import { confirmVeth } from './confirm.js';
 import { hostEnds, removeHostEndStep } from './leftovers.js';
 import { ownerText } from '../model/record.js';
 import { vethHostName } from './names.js';
+import { BRIDGE_VLAN_UNSUPPORTED, checkBridge, createBridge } from './network/bridge.js';
 
-/** The classic tool's refusal, kept where the kernel has no bridge VLAN filtering. */
-export const BRIDGE_VLAN_UNSUPPORTED = 'VLAN configuration currently unsupported for Linux bridge';
-
-export function planBridgeCreate(bridge: string, vlan: number | undefined): Step[] {
-  return [
-    {
-      title: `create bridge ${bridge}${vlan !== undefined ? ' with VLAN filtering' : ''}`,
-      action: { kind: 'ip', place: 'host', args: ['link', 'add', 'name', bridge, 'type', 'bridge', ...(vlan !== undefined ? ['vlan_filtering', '1'] : [])] },
-      undo: [{ kind: 'ip', place: 'host', args: ['link', 'del', 'dev', bridge], onlyIfBridgeEmpty: bridge }],
-      raceOk: { bridgeExists: bridge },
-      ...(vlan !== undefined && { needs: `bridge VLAN filtering (${BRIDGE_VLAN_UNSUPPORTED})` }),
-    },
-    { title: `bring bridge ${bridge} up`, action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'up'] }, undo: [] },
-  ];
-}
+export { BRIDGE_VLAN_UNSUPPORTED };
 
 function joinStep(bridge: string, localIf: string, created: boolean): Step {
   return {
@@ -141,7 +128,7 @@ export const bridgeDriver: Driver<'bridge'> = {
     const localIf = input.names.hostEnd!;
     const create = !link;
     const steps: Step[] = [
-      ...(create ? planBridgeCreate(host.bridge, host.vlan) : []),
+      ...(create ? createBridge({ name: host.bridge, vlanFiltering: host.vlan !== undefined, ...(spec.mtu !== undefined && { mtu: spec.mtu }) }) : []),
       ...planVeth({
         localIf, guestIf: spec.guestIf, mtu: spec.mtu ?? link?.mtu ?? 1500, facts, record: input.record,
         ...(spec.mac !== undefined && { mac: spec.mac }),
@@ -161,15 +148,9 @@ export const bridgeDriver: Driver<'bridge'> = {
     const { host, facts } = input;
     const localIf = input.names.hostEnd!;
     const bridge = hostLink(facts, host.bridge);
-    const drifts: Drift[] = [];
-    if (!bridge || !bridge.isBridge) {
-      if (!host.create) {
-        return [{ what: `bridge ${host.bridge} is gone`, repair: [] }];
-      }
-      drifts.push({ what: `bridge ${host.bridge} is missing`, repair: planBridgeCreate(host.bridge, host.vlan) });
-    } else if (!bridge.up) {
-      drifts.push({ what: `bridge ${host.bridge} is down`, repair: [upStep(host.bridge)] });
-    }
+    if ((!bridge || !bridge.isBridge) && !host.create) return [{ what: `bridge ${host.bridge} is gone`, repair: [] }];
+    const network = checkBridge({ name: host.bridge, vlanFiltering: host.vlan !== undefined, ...(input.spec.mtu !== undefined && { mtu: input.spec.mtu }) }, bridge);
+    const drifts: Drift[] = network.problem !== undefined ? [{ what: network.problem, repair: [] }] : [...network.drifts];
     const end = hostLink(facts, localIf);
     if (end && end.master !== host.bridge) {
       drifts.push({

@@ -2,12 +2,12 @@
  * Open vSwitch: the bridge (created when missing and the spec allows it), and a veth pair whose
  * host end is a port with the classic external-ids and, for a VLAN, its tag.
  */
-import { NotFoundError, UnsupportedError } from '../model/errors.js';
+import { NotFoundError } from '../model/errors.js';
 import { ownerText, type AttachRecord } from '../model/record.js';
 import { formatOwner } from '../spec/owner.js';
 import { hostLink, type GuestInfo } from '../engine/facts.js';
 import type { Step } from '../engine/plan.js';
-import { OVS_TIMEOUT, type OvsFacts } from '../host/ovs-facts.js';
+import { OVS_TIMEOUT } from '../host/ovs-facts.js';
 import { lockKey, type Drift, type Driver, type DriverInput, type Leftover, type LeftoverView } from './driver.js';
 import { hostEndDrift, planVeth, removeGuestLinkStep, upStep } from './veth.js';
 import { confirmVeth } from './confirm.js';
@@ -15,39 +15,9 @@ import { hostEnds, removeHostEndStep } from './leftovers.js';
 import { staleOvsRows, type StaleOvsPort } from '../host/stale.js';
 import { ifNameProblem } from '../model/ifname.js';
 import { vethHostName } from './names.js';
+import { OVS_SETUP_ERROR, checkOvsBridge, checkOvsUsable, createOvsBridge } from './network/ovs-bridge.js';
 
-/** ovs-vsctl can exit 0 and still have failed to make the device. */
-export const OVS_SETUP_ERROR = 'Error detected while setting up';
-
-export function checkOvsUsable(ovs: OvsFacts | undefined, bridge: string): OvsFacts {
-  if (!ovs?.installed) throw new UnsupportedError(`Open vSwitch is not installed: cannot set up ${bridge} (install openvswitch-switch)`);
-  if (!ovs.dbRunning) throw new UnsupportedError(`Open vSwitch is not running (no ovsdb-server socket): start it to use ${bridge}`);
-  if (!ovs.switchRunning) throw new UnsupportedError(`ovs-vswitchd is not running: start it to use ${bridge}`);
-  return ovs;
-}
-
-export function planOvsBridgeCreate(bridge: string, ovs: OvsFacts): { steps: Step[]; warnings: string[] } {
-  const warnings: string[] = [];
-  const datapath: string[] = [];
-  if (!ovs.kernelDatapath) {
-    // Without the kernel module, add-br "succeeds" but makes no device; the userspace
-    // datapath works everywhere ovs-vswitchd runs.
-    datapath.push('--', 'set', 'bridge', bridge, 'datapath_type=netdev');
-    warnings.push(`Note: this kernel has no Open vSwitch datapath; ${bridge} uses the userspace (netdev) datapath`);
-  }
-  return {
-    warnings,
-    steps: [{
-      title: `create Open vSwitch bridge ${bridge}`,
-      action: {
-        kind: 'exec', place: 'host',
-        argv: ['ovs-vsctl', OVS_TIMEOUT, '--may-exist', 'add-br', bridge, ...datapath],
-        failOnStderr: OVS_SETUP_ERROR,
-      },
-      undo: [{ kind: 'exec', place: 'host', argv: ['ovs-vsctl', OVS_TIMEOUT, '--if-exists', 'del-br', bridge], onlyIfOvsBridgeEmpty: bridge }],
-    }],
-  };
-}
+export { OVS_SETUP_ERROR, checkOvsUsable };
 
 /** The classic external-ids, each only when known. */
 export interface OvsPortIds {
@@ -154,7 +124,7 @@ export const ovsDriver: Driver<'ovs'> = {
     const ovs = checkOvsUsable(facts.ovs, host.bridge);
     const exists = ovs.bridges.includes(host.bridge);
     if (!exists && !host.create) throw new NotFoundError(`Open vSwitch bridge ${host.bridge} does not exist (and is not to be made): create it first`);
-    const created = exists ? { steps: [], warnings: [] } : planOvsBridgeCreate(host.bridge, ovs);
+    const created = exists ? { steps: [], warnings: [] } : createOvsBridge({ name: host.bridge, ...(spec.mtu !== undefined && { mtu: spec.mtu }) }, ovs);
     const localIf = input.names.hostEnd!;
     // A row of that name (left by a guest that died, or a stale port re-made) goes first, in a
     // transaction of its own: replaced by the new row in the same transaction, ovs-vswitchd
@@ -199,7 +169,8 @@ export const ovsDriver: Driver<'ovs'> = {
     const drifts: Drift[] = [];
     if (facts.ovs !== undefined && !facts.ovs.bridges.includes(host.bridge)) {
       if (!host.create) return [{ what: `Open vSwitch bridge ${host.bridge} is gone`, repair: [] }];
-      drifts.push({ what: `Open vSwitch bridge ${host.bridge} is missing`, repair: planOvsBridgeCreate(host.bridge, facts.ovs).steps });
+      const network = checkOvsBridge({ name: host.bridge, ...(input.spec.mtu !== undefined && { mtu: input.spec.mtu }) }, facts.ovs, hostLink(facts, host.bridge));
+      drifts.push(...(network.problem !== undefined ? [{ what: network.problem, repair: [] }] : network.drifts));
     }
     const row = facts.ovsPorts?.[localIf];
     if (row !== undefined) {

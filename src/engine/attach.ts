@@ -172,13 +172,14 @@ async function planAndRun(
     });
     if (ctx.dryRun) return plans;
     const jobs: Job[] = [...prelude, ...unique.map((i) => ({ plan: plans.get(i)!, ns: guests[i]!.ns, label: label(i) }))];
+    const retry = (err: unknown) => attempt < 2 && (err instanceof StaleFactsError
+      || (assumed && !full && err instanceof StepFailedError && /File exists/u.test(err.message)));
     try {
-      await execute(jobs, ctx);
+      // (A run of several stages keeps its earlier stages while this one is tried again.)
+      await execute(jobs, ctx, { retryable: retry });
       return plans;
     } catch (err) {
-      const retry = attempt < 2 && (err instanceof StaleFactsError
-        || (assumed && !full && err instanceof StepFailedError && /File exists/u.test(err.message)));
-      if (!retry) throw err;
+      if (!retry(err)) throw err;
     }
   }
 }

@@ -7,6 +7,7 @@ import { processRunner, type Runner } from '../exec/runner.js';
 import { HostLinkCache } from '../host/facts.js';
 import type { OvsFacts, OvsPortRow } from '../host/ovs-facts.js';
 import type { DockerIndex } from '../guest/docker-index.js';
+import type { Journal } from './journal.js';
 import type { HeldKeys } from './lock.js';
 
 /** Test hook: make a step fail, to prove rollback everywhere (PIPEWORK_FAIL_STEP). */
@@ -39,6 +40,8 @@ export interface RunContext {
   commit: () => void;
   /** The locks this run holds, so none of them stops it again (src/engine/lock.ts). */
   held: HeldKeys;
+  /** A run of several stages: one undo journal for all of them (src/engine/journal.ts). */
+  journal?: Journal;
 }
 
 export interface RunCache {

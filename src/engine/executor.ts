@@ -20,6 +20,7 @@ import { BusyError, CommandError, InterruptedError, PipeworkError, StepFailedErr
 import type { RunContext } from './context.js';
 import { HOST_LOCK, acquire, describeKey, type Held, type LockKey } from './lock.js';
 import { mapLimit } from './pool.js';
+import type { JournalSummary, PlanDone } from './journal.js';
 import { decidedWhenRun, mergeLocks, type Action, type ExecAction, type IpAction, type HostLocks, type KeepAction, type Plan, type Step } from './plan.js';
 
 /**
@@ -47,7 +48,7 @@ export class StaleFactsError extends PipeworkError {
   }
 }
 
-interface Done {
+export interface Done {
   step: Step;
   /** A child died before it could tell whether it did this: undone too, its failure ignored. */
   uncertain?: boolean;
@@ -77,7 +78,10 @@ class Executor {
   private finished = 0;
 
   /** `jobs` with their index among the plans of the run (what PIPEWORK_FAIL_STEP counts). */
-  constructor(jobs: { job: Job; index: number }[], private readonly ctx: RunContext, private readonly inProcess: boolean, private readonly many: boolean) {
+  constructor(
+    jobs: { job: Job; index: number }[], private readonly ctx: RunContext, private readonly inProcess: boolean, private readonly many: boolean,
+    private readonly options: ExecuteOptions = {},
+  ) {
     this.cursors = jobs.map(({ job, index }) => ({ job, index, next: 0, done: [] }));
   }
 
@@ -98,6 +102,12 @@ class Executor {
     } catch (err) {
       throw await this.undoAll(err);
     }
+    // A run of several stages keeps what this one did, to undo it if a later stage fails.
+    this.ctx.journal?.addPlans(this.planDone());
+  }
+
+  private planDone(): PlanDone[] {
+    return this.cursors.map((c) => ({ done: c.done, ns: c.job.ns, ...(c.job.plan.locks !== undefined && { locks: c.job.plan.locks }) }));
   }
 
   private interruptedBefore(c: Cursor): JobFailure | undefined {
@@ -228,6 +238,7 @@ class Executor {
       return v;
     };
     if (action.onlyIfExists !== undefined && readHostLink(action.onlyIfExists) === undefined) return false;
+    if (action.onlyIfBridgeEmpty !== undefined && !bridgeEmpty(action.onlyIfBridgeEmpty)) return false;
     if (action.onlyIfVlanUnused !== undefined && await vlanKept(this.runner, action.onlyIfVlanUnused)) return false;
     if (action.onlyIfAltName !== undefined && !(await once(`alt/${action.onlyIfAltName}`, () => hasAltName(this.runner, action.onlyIfAltName!)))) return false;
     const unused = action.onlyIfLinkUnused;
@@ -238,6 +249,10 @@ class Executor {
   }
 
   private async runExecStep(c: Cursor, step: Step, action: ExecAction): Promise<void> {
+    if (action.onlyIfOvsBridgeEmpty !== undefined && !(await ovsBridgeEmpty(this.runner, action.onlyIfOvsBridgeEmpty))) {
+      c.next++;
+      return;
+    }
     try {
       await runExec(action, this.runner, c.job.ns, this.ctx.signal);
     } catch (err) {
@@ -374,21 +389,27 @@ class Executor {
   // ---- undo ---------------------------------------------------------------------------------
 
   private async undoAll(err: unknown): Promise<unknown> {
-    const failures: string[] = [];
-    // Newest plan first; each plan's steps in reverse. What several plans shared (a bridge made by
-    // one of them, a VLAN sub-interface) goes last, once every plan's own part is undone.
-    const shared: { done: Done; ns: NetnsHandle; locks?: HostLocks }[] = [];
-    for (const c of this.cursors.slice().reverse()) failures.push(...(await rollback(c.done, this.ctx, c.job.ns, shared, c.job.plan.locks)));
-    for (const { done, ns, locks } of shared) failures.push(...(await rollback([done], this.ctx, ns, undefined, locks)));
+    const mine = this.planDone();
+    const failures = await undoPlans(mine, this.ctx);
     // "Undone" is said only when the kernel shows it: what the undo removed must be gone.
-    const left = failures.length > 0 ? [] : await leftBehind(this.cursors, this.runner);
+    const left = failures.length > 0 ? [] : await leftBehind(mine, this.runner);
     if (left.length > 0) failures.push(`still there after undoing: ${left.join(', ')}`);
-    return this.explain(err, failures);
+    // The stages before this one (a run with a journal) are undone too — unless the caller tries
+    // this stage again (facts that were stale): then they stay, and so does the journal.
+    const journal = this.ctx.journal;
+    if (journal === undefined || journal.empty || err instanceof StaleFactsError) return this.explain(err, failures);
+    const alone = this.explain(err, failures);
+    if (this.options.retryable?.(alone) === true) return alone;
+    const earlier = journal.summary();
+    failures.push(...await journal.rollback(this.ctx));
+    return this.explain(err, failures, earlier);
   }
 
-  private explain(err: unknown, undoFailures: string[]): unknown {
-    const anyDone = this.cursors.some((c) => c.done.length > 0);
-    const kept = this.cursors.flatMap((c) => c.done.filter((d) => d.step.irreversible).map((d) => d.step.title));
+  /** `earlier`: what the stages before this one had done (undone with it). */
+  private explain(err: unknown, undoFailures: string[], earlier?: JournalSummary): unknown {
+    const doneHere = this.cursors.some((c) => c.done.length > 0);
+    const anyDone = doneHere || earlier !== undefined;
+    const kept = [...(earlier?.irreversible ?? []), ...this.cursors.flatMap((c) => c.done.filter((d) => d.step.irreversible).map((d) => d.step.title))];
     let undone = undoFailures.length > 0 ? `undoing the earlier steps also failed: ${undoFailures.join('; ')}`
       : !anyDone ? 'nothing was changed'
         : this.many ? 'everything the run did was undone' : 'everything done before it was undone';
@@ -396,6 +417,10 @@ class Executor {
       undone = undoFailures.length === 0
         ? `everything done before it was undone, except what cannot be: ${kept.join('; ')}`
         : `${undone}; and what cannot be undone: ${kept.join('; ')}`;
+    }
+    if (earlier !== undefined) {
+      const stages = [...new Set([...earlier.stages, ...(doneHere ? [this.ctx.journal!.currentStage] : [])])];
+      undone = this.ctx.journal!.note({ stages, irreversible: kept }, undoFailures);
     }
     if (err instanceof StaleFactsError) return err;
     if (!(err instanceof JobFailure)) {
@@ -416,7 +441,10 @@ class Executor {
       return new InterruptedError(`${prefix}interrupted by ${why} at ${at}; ${undone}`, { cause: err.cause ?? err });
     }
     if (err.cause instanceof InterruptedError) {
-      return new InterruptedError(`${prefix}${err.message} at ${at}; ${undone}`, { cause: err.cause });
+      // A program the interrupt stopped (a lease wait) says how it ended: the interrupt comes first.
+      const why = typeof this.ctx.signal.reason === 'string' ? this.ctx.signal.reason : 'a signal';
+      const what = err.message.startsWith('interrupted') || !this.ctx.signal.aborted ? err.message : `interrupted by ${why} (${err.message})`;
+      return new InterruptedError(`${prefix}${what} at ${at}; ${undone}`, { cause: err.cause });
     }
     if (step?.needs !== undefined && MISSING_FEATURE.test(err.message)) {
       return new UnsupportedError(`${prefix}this kernel lacks ${step.needs}, needed to ${step.title}; ${undone}`, { cause: err.cause });
@@ -450,6 +478,12 @@ function sharedLinkThere(race: NonNullable<Step['raceOk']>): boolean {
 function alone(s: Step): boolean {
   const a = s.action;
   return a.kind !== 'ip' || s.raceOk !== undefined || decidedWhenRun(a);
+}
+
+/** A Linux bridge with no port (sysfs); one that is gone is not empty: there is nothing to remove. */
+function bridgeEmpty(name: string): boolean {
+  const link = readHostLink(name);
+  return link?.isBridge === true && link.ports.length === 0;
 }
 
 /** Does a host link answer to this (alternative) name? sysfs does not list alternative names: ip does. */
@@ -533,11 +567,11 @@ async function runExec(action: ExecAction, runner: Runner, ns: NetnsHandle, sign
  * Links an undo deleted (`ip link del`, not one decided when it runs) that the kernel still shows:
  * on the host from sysfs, in a guest with one `ip` there. Only a failed run pays for this.
  */
-async function leftBehind(cursors: readonly Cursor[], runner: Runner): Promise<string[]> {
+export async function leftBehind(plans: readonly { done: readonly Done[]; ns: NetnsHandle }[], runner: Runner): Promise<string[]> {
   const left: string[] = [];
-  for (const c of cursors) {
+  for (const c of plans) {
     const deleted = c.done.flatMap((d) => d.step.undo).filter((a): a is IpAction => a.kind === 'ip' && a.args[0] === 'link' && a.args[1] === 'del'
-      && a.onlyIfBridgeEmpty === undefined && !decidedWhenRun(a));
+      && !decidedWhenRun(a));
     for (const a of deleted.filter((x) => x.place === 'host')) {
       const name = a.args[a.args.length - 1]!;
       if (readHostLink(name) !== undefined) left.push(`${name} on the host`);
@@ -545,9 +579,9 @@ async function leftBehind(cursors: readonly Cursor[], runner: Runner): Promise<s
     const inGuest = deleted.filter((x) => x.place === 'guest').map((x) => x.args[x.args.length - 1]!);
     if (inGuest.length === 0) continue;
     try {
-      const [links] = await ipJsonBatch(runner, [['link', 'show']], { ns: c.job.ns, where: where('guest', c.job.ns) });
+      const [links] = await ipJsonBatch(runner, [['link', 'show']], { ns: c.ns, where: where('guest', c.ns) });
       const names = new Set((links as { ifname?: string }[]).map((l) => l.ifname));
-      for (const name of inGuest) if (names.has(name)) left.push(`${name} in ${c.job.ns.label}`);
+      for (const name of inGuest) if (names.has(name)) left.push(`${name} in ${c.ns.label}`);
     } catch {
       // The guest is gone: so is what was in it.
     }
@@ -558,6 +592,19 @@ async function leftBehind(cursors: readonly Cursor[], runner: Runner): Promise<s
 async function ovsBridgeEmpty(runner: Runner, bridge: string): Promise<boolean> {
   const res = await runner.run(['ovs-vsctl', OVS_TIMEOUT, 'list-ports', bridge], { timeoutMs: 15_000 });
   return res.code === 0 && res.stdout.trim() === '';
+}
+
+/**
+ * Undo what several plans did: the newest plan first, each plan's steps in reverse. What several
+ * plans shared (a bridge made by one of them, a VLAN sub-interface) goes last, once every plan's
+ * own part is undone. Returns the undo actions that failed.
+ */
+export async function undoPlans(plans: readonly PlanDone[], ctx: Pick<RunContext, 'runner' | 'purpose' | 'onWait' | 'held'>): Promise<string[]> {
+  const failures: string[] = [];
+  const shared: { done: Done; ns: NetnsHandle; locks?: HostLocks }[] = [];
+  for (const p of plans.slice().reverse()) failures.push(...(await rollback(p.done, ctx, p.ns, shared, p.locks)));
+  for (const { done, ns, locks } of shared) failures.push(...(await rollback([done], ctx, ns, undefined, locks)));
+  return failures;
 }
 
 /**
@@ -627,11 +674,26 @@ export async function rollback(
   return failures;
 }
 
-/** Apply the plans of one run, all or nothing. Plans with no steps are fine. */
-export async function execute(jobs: Job[], ctx: RunContext): Promise<void> {
-  const work = jobs.map((job, index) => ({ job, index })).filter(({ job }) => job.plan.steps.length > 0);
-  if (work.length === 0) return;
-  // With the in-process prototype, each guest's lines are a few syscalls here: no fan-out.
-  const inProcess = (await inProcessIp(ctx.runner)) !== undefined;
-  await new Executor(work, ctx, inProcess, jobs.length > 1).run();
+export interface ExecuteOptions {
+  /**
+   * The caller will try this stage again after such a failure (facts read anew): the stages
+   * before it (ctx.journal) are not undone then.
+   */
+  retryable?: (err: unknown) => boolean;
+}
+
+/**
+ * Apply the plans of one run, all or nothing. Plans with no steps are fine. With a journal
+ * (ctx.journal) this is one stage of a run: what it did stays in the journal, and a failure undoes
+ * the stages before it too.
+ */
+export async function execute(jobs: Job[], ctx: RunContext, options: ExecuteOptions = {}): Promise<void> {
+  const base = ctx.journal?.planCount ?? 0;
+  const work = jobs.map((job, index) => ({ job, index: base + index })).filter(({ job }) => job.plan.steps.length > 0);
+  if (work.length > 0) {
+    // With the in-process prototype, each guest's lines are a few syscalls here: no fan-out.
+    const inProcess = (await inProcessIp(ctx.runner)) !== undefined;
+    await new Executor(work, ctx, inProcess, jobs.length > 1, options).run();
+  }
+  if (ctx.journal) ctx.journal.planCount += jobs.length;
 }

@@ -11,7 +11,7 @@ export interface IpAction {
   kind: 'ip';
   place: Place;
   args: string[];
-  /** Undo-only: skip unless this bridge has no ports left (it may serve other guests). */
+  /** Skip unless this bridge has no ports left (it may serve other guests): an undo, or a bridge's removal. */
   onlyIfBridgeEmpty?: string;
   /** Skip unless pipework made this VLAN sub-interface and it has no users left, here or in any guest. */
   onlyIfVlanUnused?: string;
@@ -26,7 +26,7 @@ export interface IpAction {
 /** Is this an ip step whose going ahead is decided when it runs (a guard), not when it is planned? */
 export function decidedWhenRun(action: Action): boolean {
   return action.kind === 'ip'
-    && (action.onlyIfVlanUnused ?? action.onlyIfLinkUnused ?? action.onlyIfAltName ?? action.onlyIfExists) !== undefined;
+    && (action.onlyIfBridgeEmpty ?? action.onlyIfVlanUnused ?? action.onlyIfLinkUnused ?? action.onlyIfAltName ?? action.onlyIfExists) !== undefined;
 }
 
 /** A whole program run, e.g. arping or a DHCP client. */
@@ -38,7 +38,7 @@ export interface ExecAction {
   detached?: boolean;
   /** Failed even with exit 0 when stderr matches (ovs-vsctl: "Error detected while setting up"). */
   failOnStderr?: string;
-  /** Undo-only: skip unless this Open vSwitch bridge has no ports left. */
+  /** Skip unless this Open vSwitch bridge has no ports left: an undo, or the bridge's removal. */
   onlyIfOvsBridgeEmpty?: string;
   /** Kill it after this long (default 60 s): a DHCP lease is bounded by --dhcp-timeout instead. */
   timeoutMs?: number;

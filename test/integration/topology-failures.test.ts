@@ -183,7 +183,7 @@ links:
     const before = await hostState();
     const r = await pw(['apply', file], { PIPEWORK_FAIL_STEP: '3:2' });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /the containers it created: undone too/u);
+    assert.match(r.stderr, /everything the run did was undone \(.*the containers it started/u);
     await assertSameState(before, 'the failed apply left containers or links behind');
     assert.equal(await inspectContainer('tgimg2-c1'), undefined);
   });

@@ -3,7 +3,8 @@
 // device (made, repaired, a peer added or removed).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseFloods, parseVxlanLinks, planVxlan, vxlanDeviceName, vxlanMtu, type LiveVxlan, type VxlanDevice } from '../../src/drivers/vxlan.js';
+import { planVxlan, vxlanDeviceName, vxlanMtu, type VxlanDevice } from '../../src/drivers/network/vxlan.js';
+import { parseFloods, parseVxlanLinks, type LiveVxlan } from '../../src/host/vxlan-facts.js';
 import { chooseHost, hostPart, parseIfaces, type Iface } from '../../src/front/topology/hosts.js';
 import { parseTopology } from '../../src/front/topology/parse.js';
 import { fileProblems } from './topology-problems.js';

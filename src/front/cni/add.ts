@@ -10,7 +10,7 @@ import { lockKey, type Plan, type Step } from '../../engine/plan.js';
 import { readHostLink } from '../../host/facts.js';
 import { cleanAttachment, inodeOf, recordFromConf } from './cleanup.js';
 import { defaultRouteInterface, forwardingOn, linkAddresses, macPinned, pinBridgeMacStep, planGatewayPrelude } from './host-side.js';
-import { masqChain, masqComment, planMasqCreate, type MasqRule } from '../../engine/network.js';
+import { masqChain, masqComment, planMasqCreate, type MasqRule } from '../../engine/networks.js';
 import { DelegateUncertainError, execDelegate, type Delegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
 import { attachRun, delegateOf, execOptions, findProgram, hostIfOf, hostNamespace, lockAttachment, runFor, type Request } from './request.js';
@@ -51,7 +51,7 @@ async function prelude(req: Request, attach: CniAttach, masq: AttachmentState['m
       macPinned: link ? macPinned(h.bridge) : false,
       forwarding: forwardingOn(),
     };
-    steps.push(...planGatewayPrelude(h.bridge, h.vlan, attach.gateways, facts, h.forceAddress));
+    steps.push(...planGatewayPrelude(h.bridge, h.vlan, attach.gateways, facts, h.forceAddress, req.conf.mtu));
   }
   if (masq !== undefined) steps.push(...planMasqCreate(masq));
   return steps;

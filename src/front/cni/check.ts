@@ -14,7 +14,7 @@ import { Code, CniError } from './protocol.js';
 import { delegateOf, execOptions, lockAttachment, runFor, type Request } from './request.js';
 import { parseResult, type RouteConf } from './result.js';
 import { readState } from './state.js';
-import { masqDrift, masqListArgv } from '../../engine/network.js';
+import { masqDrift, masqListArgv } from '../../engine/networks.js';
 
 function failed(msg: string, details = ''): CniError {
   return new CniError(Code.CheckFailed, msg, details);

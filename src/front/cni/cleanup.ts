@@ -6,7 +6,7 @@
  * owner made is touched. DEL, GC and an ADD that finds a stale record all come here.
  */
 import { statSync } from 'node:fs';
-import { planMasqRemove, type Masq } from '../../engine/network.js';
+import { planMasqRemove, type Masq } from '../../engine/networks.js';
 import { intendedRecord, removeAttachment } from '../../engine/remove.js';
 import type { AttachRecord } from '../../model/record.js';
 import { runFor, type Request } from './request.js';

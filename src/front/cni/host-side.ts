@@ -9,7 +9,7 @@ import ipaddr from 'ipaddr.js';
 import { ipJsonBatch } from '../../exec/ip.js';
 import type { Runner } from '../../exec/runner.js';
 import { parseAddressSpec } from '../../model/address.js';
-import { planBridgeCreate } from '../../drivers/bridge.js';
+import { createBridge } from '../../engine/networks.js';
 import type { Step } from '../../engine/plan.js';
 import type { HostLink } from '../../host/facts.js';
 import { Code, CniError } from './protocol.js';
@@ -36,15 +36,16 @@ function overlaps(a: string, b: string): boolean {
 }
 
 /**
- * isGateway on bridge `bridge`: make it if missing, bring it up, put each gateway address on it
+ * isGateway on bridge `bridge`: make it if missing (with the network's MTU), bring it up, put each gateway address on it
  * (an address of the same family in the way is an error, or replaced with forceAddress, as the
  * reference plugin's ensureAddr does), pin its MAC, and turn forwarding on.
  */
 export function planGatewayPrelude(
-  bridge: string, vlan: number | undefined, gateways: { cidr: string; family: 4 | 6 }[], facts: BridgeFacts, forceAddress: boolean,
+  bridge: string, vlan: number | undefined, gateways: { cidr: string; family: 4 | 6 }[], facts: BridgeFacts, forceAddress: boolean, mtu?: number,
 ): Step[] {
   const steps: Step[] = [];
-  if (!facts.link) steps.push(...planBridgeCreate(bridge, vlan));
+  // (The same steps as the attach's own: one run makes the bridge once.)
+  if (!facts.link) steps.push(...createBridge({ name: bridge, vlanFiltering: vlan !== undefined, ...(mtu !== undefined && { mtu }) }));
   else if (!facts.link.up) {
     steps.push({
       title: `bring bridge ${bridge} up`,

@@ -20,7 +20,7 @@ import { isCidrText, isIpText } from '../../model/address.js';
 import { ifNameProblem } from '../../model/ifname.js';
 import { decodeRecord, encodeRecord, type AttachRecord } from '../../model/record.js';
 import { vlanIfName } from '../../engine/host-kinds.js';
-import { masqChain, masqComment, type Masq } from '../../engine/network.js';
+import { masqChain, masqComment, type Masq } from '../../engine/networks.js';
 import { formatOwner } from '../../spec/owner.js';
 import { ownerOf } from './spec.js';
 import type { AttachSpec } from '../../spec/attach-spec.js';

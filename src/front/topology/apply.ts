@@ -1,47 +1,45 @@
 /**
- * `pipework apply FILE`: make the host match the file, all or nothing.
+ * `pipework apply FILE`: make the host match the file, all or nothing — one run, one undo journal
+ * (src/engine/journal.ts) across its stages:
  *
  *   1. Read what the topology made (live.ts) and check the host against the file (external
  *      networks there, names not taken by other kinds): problems are reported like the file's.
- *   2. Start the containers of `image:` guests that are not running.
- *   3. One plan (plan 1 of the run, for PIPEWORK_FAIL_STEP) makes the missing netns, bridges and
- *      OVS bridges, each marked.
+ *   2. Make the missing netns, bridges, OVS bridges and VXLAN devices, each marked (plan 1 of the
+ *      run, for PIPEWORK_FAIL_STEP).
+ *   3. Start the containers of `image:` guests that are not running.
  *   4. Every link that is not quickly seen to be as the file says (quick.ts) goes to the engine
  *      in one call (plans 2, 3, … of the run): made, repaired, or replaced when its configuration
  *      changed; the others are not touched.
- *   If 2–4 fail (or are interrupted), everything they did is undone: the engine undoes its
- *   plans, and this undoes plan 1 and the containers.
- *   5. What the topology made that the file no longer names goes: links (through the engine's
- *      detach, with this topology's owner filter), then the netns and containers it made, then
- *      the bridges it made once nothing is plugged into them.
+ *   5. What the topology made that the file no longer names goes (leftovers.ts: the same choice
+ *      as --dry-run shows): links, then the netns and containers it made, then the bridges it
+ *      made once nothing else is plugged into them.
+ *   A failure or an interrupt in any stage undoes everything every stage did, newest first, and
+ *   says so once (or names exactly what could not be undone).
  */
-import { attachSpecs, type AttachOutcome } from '../../engine/attach.js';
-import type { FailPoint, RunContext } from '../../engine/context.js';
-import { detachFromGuest } from '../../engine/detach.js';
-import { execute, rollback } from '../../engine/executor.js';
+import { attachSpecs } from '../../engine/attach.js';
+import type { RunContext } from '../../engine/context.js';
+import { execute } from '../../engine/executor.js';
 import { guestInfo } from '../../engine/gather.js';
-import { guestEntries } from '../../engine/inventory.js';
-import { acquire, describeKey } from '../../engine/lock.js';
-import { mapLimit } from '../../engine/pool.js';
-import { lockKey, type Plan, type Step } from '../../engine/plan.js';
-import { openNetns, type NetnsHandle } from '../../exec/netns.js';
-import { ipJsonBatch } from '../../exec/ip.js';
+import { Journal } from '../../engine/journal.js';
+import type { Plan } from '../../engine/plan.js';
+import { openNetns } from '../../exec/netns.js';
 import type { Guest as HeldGuest } from '../../guest/guest.js';
-import { parseGuestRef, resolveGuest } from '../../guest/resolve.js';
-import { HostLinkCache, readHostLink, type HostLink } from '../../host/facts.js';
+import { HostLinkCache, type HostLink } from '../../host/facts.js';
 import { readOvsPortTable } from '../../host/ovs-facts.js';
-import { readVxlans, type LiveVxlan } from '../../drivers/vxlan.js';
+import { readVxlans, type LiveVxlan } from '../../host/vxlan-facts.js';
 import { InterruptedError, PipeworkError } from '../../model/errors.js';
-import { recordAddresses, type AttachRecord } from '../../model/record.js';
-import type { AttachSpec } from '../../spec/attach-spec.js';
-import { containerAction, createContainer, pruneOwned, removeContainer, startContainer, stopContainer, type MadeContainer } from './containers.js';
+import type { AttachRecord } from '../../model/record.js';
+import { containerAction, createContainer, pruneOwned, removeContainer, startContainer, stopContainer } from './containers.js';
 import { forgetOwned, readOwned, recordOwned } from './owned.js';
-import { TopologyFileError, type Problem } from './problems.js';
-import { anythingMade, markedLinks, netnsInode, readLive, removeState, writeState, type Live, type StateFile } from './live.js';
-import { bridgeRelease, hostProblems, planMake, planUnmake, topologyLocks, type MakePlan } from './make.js';
-import { linkName, ownerText, type Guest, type Link, type Topology } from './model.js';
+import { TopologyFileError } from './problems.js';
+import { keepOf, leftoverLinks, removeChosen, selectRemovals, type Removals } from './leftovers.js';
+import { buildSpecs, resolveTopologyGuests } from './links.js';
+import { liveNeeds, markedLinks, netnsInode, readLive, removeState, writeState, type Live, type StateFile } from './live.js';
+import { lockTopology, ownBridges } from './lock.js';
+import { hostProblems, planMake, topologyLocks, type MakePlan } from './make.js';
+import { linkName, type Guest, type Link, type Topology } from './model.js';
 import { quickUnchanged } from './quick.js';
-import { assignAuto, guestRefOf, specOf } from './specs.js';
+import { guestRefOf } from './specs.js';
 
 export interface LinkReport {
   link: Link;
@@ -60,26 +58,14 @@ export interface ApplyReport {
   links: LinkReport[];
   made: { netns: string[]; bridges: string[]; ovsBridges: string[]; vxlans: string[]; containers: string[]; started: string[] };
   removed: { links: string[]; netns: string[]; bridges: string[]; ovsBridges: string[]; vxlans: string[]; containers: string[] };
+  /** What it made that the file no longer names and stays, with why ("br-x (ports … are not this topology's)"). */
+  kept: string[];
   /** What changed on the VXLAN devices, in words (peers added or removed, a device repaired). */
   changes: string[];
   /** Plan 1 of the run (netns, bridges, OVS bridges to make). */
   makePlan: Plan;
   warnings: string[];
   changed: boolean;
-}
-
-/** The failure point of a part of the run: plan 1 is the topology's own, plans 2… are the links'. */
-function failFor(failAt: FailPoint | undefined, first: number): FailPoint | undefined {
-  if (!failAt) return undefined;
-  if (first === 0) return failAt.job === 0 ? failAt : undefined;
-  return failAt.job >= first ? { job: failAt.job - first, step: failAt.step } : undefined;
-}
-
-function withFail(ctx: RunContext, failAt: FailPoint | undefined): RunContext {
-  const copy: RunContext = { ...ctx };
-  if (failAt) copy.failAt = failAt;
-  else delete copy.failAt;
-  return copy;
 }
 
 /** A host-link view in which the bridges a dry run would make already exist (so links plan as they will). */
@@ -92,128 +78,21 @@ class PlannedHostLinks extends HostLinkCache {
   }
 }
 
-export function hostNs(): NetnsHandle {
-  return openNetns('/proc/self/ns/net', 'the host');
-}
-
-/** Resolve the guests that exist now (by key); problems for those that should and do not. */
-export async function resolveTopologyGuests(topology: Topology, ctx: RunContext, skip: (g: Guest) => boolean, problems: Problem[]): Promise<Map<string, HeldGuest>> {
-  const held = new Map<string, HeldGuest>();
-  for (const g of topology.guests.values()) {
-    if (skip(g) || !topology.links.some((l) => l.guest === g.key)) continue;
-    try {
-      held.set(g.key, await resolveGuest(guestRefOf(g), { runner: ctx.runner }));
-    } catch (err) {
-      if (!(err instanceof PipeworkError)) throw err;
-      problems.push({ line: g.at.line, col: g.at.col, path: `guests.${g.key}.${g.kind}`, message: err.message });
-    }
-  }
-  return held;
-}
+/** What the stages are called in messages ("everything the run did was undone (…)"). */
+const STAGES = {
+  make: 'the netns and networks it made',
+  containers: 'the containers it started',
+  links: 'the links it plumbed',
+  removals: 'what it removed',
+} as const;
 
 function closeAll(held: Map<string, HeldGuest>): void {
   for (const g of held.values()) g.ns.close();
 }
 
-/** Records of this topology's links, by `<nsInode>/<guestIf>`: host ends, and inside guests with no host end. */
-async function liveRecords(topology: Topology, live: Live, held: Map<string, HeldGuest>, ctx: RunContext): Promise<Map<string, AttachRecord>> {
-  const out = new Map<string, AttachRecord>();
-  for (const [key, e] of live.hostEnds) out.set(key, e.record);
-  // Guests whose links (in the file) have no host end are asked directly.
-  const inside = new Set<string>();
-  for (const l of topology.links) if (topology.networks.get(l.network)!.kind === 'macvlan') inside.add(l.guest);
-  const owner = ownerText(topology.name);
-  for (const key of inside) {
-    const g = held.get(key);
-    if (!g) continue;
-    for (const e of await guestEntries(ctx, g.ns)) if (e.record.owner === owner) out.set(`${e.record.nsInode}/${e.record.guestIf}`, e.record);
-  }
-  return out;
-}
-
-/** Addresses on a device that are not the topology's to give: the host's own there, other pipework interfaces'. */
-async function addressesInUse(device: string, live: Live, ctx: RunContext): Promise<string[]> {
-  const out = live.allHostEnds.filter((e) => e.record.hostIf === device).flatMap((e) => recordAddresses(e.record).map((c) => c.split('/')[0]!));
-  if (readHostLink(device) !== undefined) {
-    try {
-      const [links] = await ipJsonBatch(ctx.runner, [['addr', 'show', 'dev', device]], { where: 'the host' });
-      for (const l of links as { addr_info?: { local: string }[] }[]) for (const a of l.addr_info ?? []) out.push(a.local);
-    } catch {
-      // a device that went meanwhile has no addresses
-    }
-  }
-  return out;
-}
-
-/** Specs of every link (auto addresses settled). */
-export async function buildSpecs(topology: Topology, live: Live, held: Map<string, HeldGuest>, ctx: RunContext, create: (l: Link) => boolean): Promise<Map<number, AttachSpec>> {
-  const records = await liveRecords(topology, live, held, ctx);
-  const inUse = new Map<string, string[]>();
-  for (const l of topology.links) {
-    const n = topology.networks.get(l.network)!;
-    if (l.addressing.kind === 'static' && l.addressing.auto && !inUse.has(n.device)) inUse.set(n.device, await addressesInUse(n.device, live, ctx));
-  }
-  const auto = assignAuto({
-    topology,
-    recordOf: (l) => {
-      const g = held.get(l.guest);
-      return g ? records.get(`${g.ns.inode}/${l.ifname}`) : undefined;
-    },
-    inUse: (n) => inUse.get(n.device) ?? [],
-  });
-  return new Map(topology.links.map((l) => [l.index, specOf(topology, l, auto.get(l.index), create(l))]));
-}
-
-/** Undo what a failed apply did itself (the engine has undone its own part). */
-async function undoOwn(done: { makeSteps: Step[]; created: MadeContainer[]; started: MadeContainer[] }, ctx: RunContext, topology: string): Promise<string[]> {
-  const failures: string[] = [];
-  if (done.makeSteps.length > 0) {
-    const ns = hostNs();
-    try {
-      failures.push(...await rollback(done.makeSteps.map((step) => ({ step })), ctx, ns));
-    } finally {
-      ns.close();
-    }
-  }
-  const removed: string[] = [];
-  for (const c of done.created) {
-    await removeContainer(c.runtime, c.id).then(() => removed.push(c.id), (err: Error) => failures.push(err.message));
-  }
-  if (removed.length > 0) forgetOwned(topology, removed);
-  for (const c of done.started) await stopContainer(c.runtime, c.id).catch((err: Error) => failures.push(err.message));
-  return failures;
-}
-
-function addUndoNote(err: unknown, failures: string[], what: string): unknown {
-  if (!(err instanceof PipeworkError)) return err;
-  const note = failures.length > 0 ? `; undoing ${what} also failed: ${failures.join('; ')}` : what !== '' ? `; ${what}: undone too` : '';
-  if (note === '') return err;
-  Object.defineProperty(err, 'message', { value: `${err.message}${note}`, enumerable: false, writable: true, configurable: true });
-  return err;
-}
-
-/** Does the file involve Open vSwitch (an OVS network, or a device that is no Linux bridge) or containers? */
-export function needs(topology: Topology, ctx: RunContext): { ovs: boolean; containers: boolean } {
-  const ovs = [...topology.networks.values()].some((n) => n.kind === 'ovs' || (n.kind === 'bridge' && ctx.cache.hostLinks.link(n.device)?.isBridge === false));
-  const containers = [...topology.guests.values()].some((g) => g.kind === 'image');
-  return { ovs, containers };
-}
-
-/**
- * Hold the topology, and the Linux bridges it may make or share: two runs on one topology never
- * interleave, and two topologies sharing a bridge take turns on it (making it, marking it as
- * theirs, leaving it) — all taken at once, in one order, so no two runs wait on each other.
- */
-export function lockTopology(name: string, bridges: Iterable<string>, ctx: RunContext): Promise<{ release(): void }> {
-  return acquire([`topology/${name}`, ...[...bridges].map(lockKey.bridge)], {
-    signal: ctx.signal, purpose: ctx.purpose, held: ctx.held, ...(ctx.onWait && { onWait: ctx.onWait }),
-    what: describeKey,
-  });
-}
-
-/** The Linux bridges a file may make or share (not its external ones). */
-export function ownBridges(topology: Topology): string[] {
-  return [...topology.networks.values()].filter((n) => n.kind === 'bridge' && !n.external).map((n) => n.device);
+function interrupted(ctx: RunContext, what: string): InterruptedError | undefined {
+  if (!ctx.signal.aborted) return undefined;
+  return new InterruptedError(`interrupted by ${typeof ctx.signal.reason === 'string' ? ctx.signal.reason : 'a signal'} ${what}`);
 }
 
 export async function applyTopology(topology: Topology, ctx: RunContext, opts: { deep?: boolean } = {}): Promise<ApplyReport> {
@@ -226,8 +105,14 @@ export async function applyTopology(topology: Topology, ctx: RunContext, opts: {
   }
 }
 
+/** The selection of what goes: the same for --dry-run and the real run. */
+async function removals(topology: Topology, live: Live, held: Map<string, HeldGuest>, ctx: RunContext): Promise<Removals> {
+  const links = await leftoverLinks(topology, live, held, ctx);
+  return selectRemovals({ topology: topology.name, live, keep: keepOf(topology), links, netns: [...live.netns.keys()] }, ctx);
+}
+
 async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boolean }): Promise<ApplyReport> {
-  const live = await readLive(topology.name, ctx.runner, needs(topology, ctx));
+  const live = await readLive(topology.name, ctx.runner, liveNeeds(topology, (n) => ctx.cache.hostLinks.link(n)));
   if (live.ovs) ctx.cache.ovs = Promise.resolve(live.ovs);
   const vxlans = (topology.part?.vxlans.length ?? 0) > 0 || live.vxlans.size > 0 ? await readVxlans(ctx.runner) : new Map<string, LiveVxlan>();
   const problems = hostProblems(topology, (n) => ctx.cache.hostLinks.link(n), live.ovs, vxlans);
@@ -259,84 +144,19 @@ async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boo
       topology: topology.name, links: [], makePlan, warnings: [...make.warnings], changed: false, changes: make.changes,
       made: { netns: make.netns, bridges: make.bridges, ovsBridges: make.ovsBridges, vxlans: make.vxlans, containers: [], started: [] },
       removed: { links: [], netns: [], bridges: [], ovsBridges: [], vxlans: [], containers: [] },
+      kept: [],
     };
     if (ctx.dryRun) return await dryRun(topology, live, held, make, actions, report, ctx);
 
-    const done = { makeSteps: [] as Step[], created: [] as MadeContainer[], started: [] as MadeContainer[] };
-    let outcomes: AttachOutcome[];
-    let engineLinks: Link[];
+    const journal = new Journal();
+    const run: RunContext = { ...ctx, journal };
     try {
-      for (const g of topology.guests.values()) {
-        if (g.kind !== 'image') continue;
-        const action = actions.get(g.key)!;
-        if (action.kind === 'create') {
-          const id = await createContainer(topology.name, g);
-          // Recorded at once: the record is what makes it this topology's (a label is no proof).
-          recordOwned(topology.name, [{ runtime: g.runtime, id, name: g.container, guest: g.key }]);
-          done.created.push({ id, name: g.container, runtime: g.runtime, running: true });
-          report.made.containers.push(g.container);
-        } else if (action.kind === 'start') {
-          await startContainer(g.runtime, action.id, g.container);
-          done.started.push({ id: action.id, name: g.container, runtime: g.runtime, running: true });
-          report.made.started.push(g.container);
-        }
-        if (ctx.signal.aborted) throw new InterruptedError(`interrupted by ${typeof ctx.signal.reason === 'string' ? ctx.signal.reason : 'a signal'} while starting containers`);
-      }
-      if (make.steps.length > 0) {
-        // What it is about to make is written down first: whatever a run given up half-way leaves
-        // is then found by the next apply or destroy.
-        if (make.netns.length > 0) {
-          const before = live.state ?? { version: 1 as const, netns: {}, inside: [] };
-          writeState(topology.name, { ...before, netns: { ...before.netns, ...Object.fromEntries(make.netns.map((n) => [n, 0])) } });
-        }
-        const ns = hostNs();
-        try {
-          done.makeSteps = make.steps;
-          await execute([{ plan: makePlan, ns, label: 'the topology\'s netns and networks' }], withFail(ctx, failFor(ctx.failAt, 0)));
-        } catch (err) {
-          // The executor undid its own steps.
-          done.makeSteps = [];
-          throw err;
-        } finally {
-          ns.close();
-        }
-        ctx.cache.hostLinks.forget();
-        delete ctx.cache.ovs;
-      }
-      const more = await resolveTopologyGuests(topology, ctx, (g) => held.has(g.key), problems);
-      for (const [k, g] of more) held.set(k, g);
-      if (problems.length > 0) throw new TopologyFileError(topology.file, problems);
-
-      const specs = await buildSpecs(topology, live, held, ctx, () => false);
-      const ovsPorts = !opts.deep && topology.links.some((l) => topology.networks.get(l.network)!.kind === 'ovs') ? await readOvsPortTable(ctx.runner) : undefined;
-      engineLinks = [];
-      for (const l of topology.links) {
-        const spec = specs.get(l.index)!;
-        const quick = opts.deep ? undefined : quickUnchanged(spec, held.get(l.guest)!, ovsPorts, live.hostEnds.get(`${held.get(l.guest)!.ns.inode}/${l.ifname}`), (n) => ctx.cache.hostLinks.link(n));
-        if (quick) report.links.push({ link: l, outcome: 'unchanged', record: quick, guest: guestInfo(held.get(l.guest)!) });
-        else engineLinks.push(l);
-      }
-      outcomes = await attachSpecs(engineLinks.map((l) => specs.get(l.index)!), withFail(ctx, failFor(ctx.failAt, 1)), {
-        labels: engineLinks.map((l) => `links[${l.index}] ${linkName(l)}`),
-      });
+      await stages(topology, live, held, make, makePlan, actions, report, run, opts);
     } catch (err) {
-      const failures = await undoOwn(done, ctx, topology.name);
-      // What it was about to make is undone: the state is as it was.
-      if (make.netns.length > 0) {
-        if (live.state !== undefined) writeState(topology.name, live.state);
-        else removeState(topology.name);
-      }
-      const what = [done.makeSteps.length > 0 ? 'the netns and networks it made' : '', done.created.length > 0 ? 'the containers it created' : '', done.started.length > 0 ? 'the containers it started' : ''].filter((w) => w !== '').join(' and ');
-      throw addUndoNote(err, failures, what);
+      throw await journal.abort(err, run);
+    } finally {
+      journal.close();
     }
-    outcomes.forEach((o, i) => {
-      report.links.push({
-        link: engineLinks[i]!, outcome: o.outcome, record: o.record, guest: o.guest, ...(o.plan.repairs && { repairs: o.plan.repairs }),
-      });
-      report.warnings.push(...o.warnings);
-    });
-    report.links.sort((a, b) => a.link.index - b.link.index);
-    await removeLeftovers(topology, live, held, report, ctx);
     report.changed = report.links.some((l) => l.outcome !== 'unchanged') || make.steps.length > 0 || report.made.containers.length > 0
       || report.made.started.length > 0 || Object.values(report.removed).some((r) => r.length > 0);
     saveState(topology, live, held, make, report);
@@ -344,6 +164,97 @@ async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boo
   } finally {
     closeAll(held);
   }
+}
+
+/** Every stage of a real apply, into the run's journal (`ctx.journal`). */
+async function stages(
+  topology: Topology, live: Live, held: Map<string, HeldGuest>, make: MakePlan, makePlan: Plan,
+  actions: Map<string, Awaited<ReturnType<typeof containerAction>>>, report: ApplyReport, ctx: RunContext, opts: { deep?: boolean },
+): Promise<void> {
+  const journal = ctx.journal!;
+  journal.stage(STAGES.make);
+  if (make.netns.length > 0) {
+    // What it is about to make is written down first: whatever a run given up half-way leaves
+    // is then found by the next apply or destroy. Undone: the state as it was.
+    const before = live.state ?? { version: 1 as const, netns: {}, inside: [] };
+    writeState(topology.name, { ...before, netns: { ...before.netns, ...Object.fromEntries(make.netns.map((n) => [n, 0])) } });
+    journal.did({
+      title: `record the netns it makes in the state of topology ${topology.name}`,
+      undo: () => Promise.resolve(live.state !== undefined ? writeState(topology.name, live.state) : removeState(topology.name)),
+    });
+  }
+  // Plan 1 of the run, even when it has nothing to do.
+  const host = openNetns('/proc/self/ns/net', 'the host');
+  try {
+    await execute([{ plan: makePlan, ns: host, label: 'the topology\'s netns and networks' }], ctx);
+  } finally {
+    host.close();
+  }
+  if (make.steps.length > 0) {
+    ctx.cache.hostLinks.forget();
+    delete ctx.cache.ovs;
+  }
+
+  journal.stage(STAGES.containers);
+  for (const g of topology.guests.values()) {
+    if (g.kind !== 'image') continue;
+    const stop = interrupted(ctx, 'while starting containers');
+    if (stop) throw stop;
+    const action = actions.get(g.key)!;
+    if (action.kind === 'create') {
+      const id = await createContainer(topology.name, g);
+      // Recorded at once: the record is what makes it this topology's (a label is no proof).
+      recordOwned(topology.name, [{ runtime: g.runtime, id, name: g.container, guest: g.key }]);
+      journal.did({
+        title: `create container ${g.container}`,
+        undo: async () => {
+          await removeContainer(g.runtime, id);
+          forgetOwned(topology.name, [id]);
+        },
+      });
+      report.made.containers.push(g.container);
+    } else if (action.kind === 'start') {
+      await startContainer(g.runtime, action.id, g.container);
+      journal.did({ title: `start container ${g.container}`, undo: () => stopContainer(g.runtime, action.id) });
+      report.made.started.push(g.container);
+    }
+  }
+  const stop = interrupted(ctx, [...actions.values()].some((a) => a.kind !== 'running') ? 'while starting containers' : 'before plumbing the links');
+  if (stop) throw stop;
+
+  journal.stage(STAGES.links);
+  const problems: TopologyFileError['problems'] = [];
+  const more = await resolveTopologyGuests(topology, ctx, (g) => held.has(g.key), problems);
+  for (const [k, g] of more) held.set(k, g);
+  if (problems.length > 0) throw new TopologyFileError(topology.file, problems);
+  const specs = await buildSpecs(topology, live, held, ctx, () => false);
+  const ovsPorts = !opts.deep && topology.links.some((l) => topology.networks.get(l.network)!.kind === 'ovs') ? await readOvsPortTable(ctx.runner) : undefined;
+  const engineLinks: Link[] = [];
+  for (const l of topology.links) {
+    const spec = specs.get(l.index)!;
+    const quick = opts.deep ? undefined : quickUnchanged(spec, held.get(l.guest)!, ovsPorts, live.hostEnds.get(`${held.get(l.guest)!.ns.inode}/${l.ifname}`), (n) => ctx.cache.hostLinks.link(n));
+    if (quick) report.links.push({ link: l, outcome: 'unchanged', record: quick, guest: guestInfo(held.get(l.guest)!) });
+    else engineLinks.push(l);
+  }
+  const outcomes = await attachSpecs(engineLinks.map((l) => specs.get(l.index)!), ctx, { labels: engineLinks.map((l) => `links[${l.index}] ${linkName(l)}`) });
+  outcomes.forEach((o, i) => {
+    report.links.push({
+      link: engineLinks[i]!, outcome: o.outcome, record: o.record, guest: o.guest, ...(o.plan.repairs && { repairs: o.plan.repairs }),
+    });
+    report.warnings.push(...o.warnings);
+  });
+  report.links.sort((a, b) => a.link.index - b.link.index);
+
+  journal.stage(STAGES.removals);
+  const chosen = await removals(topology, live, held, ctx);
+  const removed = await removeChosen(chosen, held, topology.name, ctx);
+  // Recorded containers that are gone (removed by hand) are forgotten.
+  if (readOwned(topology.name).length > live.containers.length - chosen.containers.length + report.made.containers.length) await pruneOwned(topology.name);
+  report.removed = {
+    links: removed.links, containers: chosen.containers.map((c) => c.name), netns: chosen.netns, vxlans: chosen.vxlans,
+    bridges: removed.bridges, ovsBridges: removed.ovsBridges,
+  };
+  report.kept = removed.kept;
 }
 
 function saveState(topology: Topology, live: Live, held: Map<string, HeldGuest>, make: MakePlan, report: ApplyReport): void {
@@ -366,148 +277,6 @@ function saveState(topology: Topology, live: Live, held: Map<string, HeldGuest>,
   writeState(topology.name, state);
 }
 
-/** A leftover interface of this topology: in which guest, which interface. */
-interface Leftover {
-  nsInode: number;
-  guestIf: string;
-  guestText: string;
-}
-
-/** Interfaces this topology made that the file does not name (any guest of the host); all of them without keepFileLinks. */
-export async function leftoverLinks(topology: Topology | undefined, live: Live, held: Map<string, HeldGuest>, ctx: RunContext, keepFileLinks = true): Promise<Leftover[]> {
-  const owner = ownerText(live.topology);
-  const wanted = new Set<string>();
-  for (const l of keepFileLinks ? topology?.links ?? [] : []) {
-    const g = held.get(l.guest);
-    if (g) wanted.add(`${g.ns.inode}/${l.ifname}`);
-  }
-  const found = new Map<string, Leftover>();
-  for (const [key, e] of live.hostEnds) found.set(key, { nsInode: e.record.nsInode, guestIf: e.record.guestIf, guestText: e.record.guest });
-  // Guests where links without a host end were (state file), and those of the file: asked directly.
-  const inside = new Map<number, { text: string; open: () => Promise<{ ns: NetnsHandle; close: boolean }> }>();
-  for (const s of live.state?.inside ?? []) {
-    inside.set(s.nsInode, {
-      text: JSON.stringify(s.ref),
-      open: async () => ({ ns: (await resolveGuest(s.ref, { runner: ctx.runner })).ns, close: true }),
-    });
-  }
-  for (const l of topology?.links ?? []) {
-    const g = held.get(l.guest);
-    if (g && topology!.networks.get(l.network)!.kind === 'macvlan') inside.set(g.ns.inode, { text: l.guest, open: () => Promise.resolve({ ns: g.ns, close: false }) });
-  }
-  for (const [inode, { open }] of inside) {
-    let handle;
-    try {
-      handle = await open();
-    } catch {
-      continue; // the guest is gone, and its links with it
-    }
-    try {
-      if (handle.ns.inode !== inode) continue;
-      for (const e of await guestEntries(ctx, handle.ns)) {
-        if (e.record.owner === owner) found.set(`${e.record.nsInode}/${e.record.guestIf}`, { nsInode: e.record.nsInode, guestIf: e.record.guestIf, guestText: e.record.guest });
-      }
-    } finally {
-      if (handle.close) handle.ns.close();
-    }
-  }
-  if (live.state === undefined && anythingMade(live)) {
-    // The state file was lost (removed by hand): look everywhere once.
-    const { inventory } = await import('../../engine/inventory.js');
-    for (const e of await inventory(ctx)) {
-      if (e.record.owner === owner && e.record.role === 'guest') found.set(`${e.record.nsInode}/${e.record.guestIf}`, { nsInode: e.record.nsInode, guestIf: e.record.guestIf, guestText: e.record.guest });
-    }
-  }
-  return [...found.entries()].filter(([k]) => !wanted.has(k)).map(([, v]) => v);
-}
-
-/** Detach leftovers through the engine (only this topology's; absent is fine), several guests at a time. */
-export async function detachLeftovers(leftovers: Leftover[], held: Map<string, HeldGuest>, owner: string, ctx: RunContext): Promise<string[]> {
-  const byInode = new Map<number, Leftover[]>();
-  for (const l of leftovers) byInode.set(l.nsInode, [...(byInode.get(l.nsInode) ?? []), l]);
-  const removed = await mapLimit([...byInode], ctx.concurrency, async ([inode, list]) => {
-    let guest = [...held.values()].find((g) => g.ns.inode === inode);
-    let opened = false;
-    if (!guest) {
-      try {
-        guest = await resolveGuest(parseGuestRef(list[0]!.guestText), { runner: ctx.runner });
-        opened = true;
-      } catch {
-        return []; // its guest is gone: its veths went with it
-      }
-      if (guest.ns.inode !== inode) {
-        guest.ns.close();
-        return [];
-      }
-    }
-    const done: string[] = [];
-    try {
-      for (const l of list) {
-        await detachFromGuest(guest, { guest: guestRefOfHeld(guest), which: { guestIf: l.guestIf }, owner: (o) => o === owner, ownerName: owner }, ctx);
-        done.push(`${guest.kind}:${guest.name}:${l.guestIf}`);
-      }
-    } finally {
-      if (opened) guest.ns.close();
-    }
-    return done;
-  });
-  return removed.flat();
-}
-
-function guestRefOfHeld(g: HeldGuest): AttachSpec['guest'] {
-  return g.kind === 'pid' ? { kind: 'pid', pid: g.pid ?? 0 } : { kind: g.kind, name: g.name };
-}
-
-async function removeLeftovers(topology: Topology, live: Live, held: Map<string, HeldGuest>, report: ApplyReport, ctx: RunContext): Promise<void> {
-  const owner = ownerText(topology.name);
-  report.removed.links = await detachLeftovers(await leftoverLinks(topology, live, held, ctx), held, owner, ctx);
-  const netnsInFile = new Set([...topology.guests.values()].flatMap((g) => (g.kind === 'netns' ? [g.netns] : [])));
-  const containersInFile = new Set([...topology.guests.values()].flatMap((g) => (g.kind === 'image' ? [g.container] : [])));
-  const devices = new Set([...topology.networks.values()].map((n) => n.device));
-  for (const c of live.containers) {
-    if (containersInFile.has(c.name)) continue;
-    await removeContainer(c.runtime, c.id);
-    forgetOwned(topology.name, [c.id]);
-    report.removed.containers.push(c.name);
-  }
-  // Recorded containers that are gone (removed by hand) are forgotten.
-  if (readOwned(topology.name).length > live.containers.length - report.removed.containers.length + report.made.containers.length) await pruneOwned(topology.name);
-  const netns = [...live.netns.keys()].filter((n) => !netnsInFile.has(n));
-  const vxlanNames = new Set((topology.part?.vxlans ?? []).map((d) => d.name));
-  const vxlans = [...live.vxlans].filter((v) => !vxlanNames.has(v));
-  // A bridge it made that the file no longer names goes once nothing is plugged in, unless another
-  // topology shares it: then only this one's name leaves its mark.
-  const bridges: string[] = [];
-  const leave: Step[] = [];
-  for (const b of live.bridges) {
-    if (devices.has(b)) continue;
-    const link = readHostLink(b);
-    const release = bridgeRelease(b, link?.alias, topology.name, link?.ports.filter((p) => !vxlans.includes(p)) ?? []);
-    if (release.remove) bridges.push(b);
-    else if (release.step) leave.push(release.step);
-  }
-  const ovsBridges: string[] = [];
-  for (const b of live.ovsBridges) {
-    if (devices.has(b)) continue;
-    const res = await ctx.runner.run(['ovs-vsctl', '--timeout=10', 'list-ports', b], { timeoutMs: 15_000 });
-    if (res.code === 0 && res.stdout.trim() === '') ovsBridges.push(b);
-  }
-  const steps = [...leave, ...planUnmake({ netns, bridges, ovsBridges, vxlans })];
-  if (steps.length > 0) {
-    const ns = hostNs();
-    try {
-      const locks = topologyLocks({ netns, bridges: [...live.bridges].filter((b) => !devices.has(b)), ovsBridges, vxlans });
-      await execute([{ plan: { guestLabel: 'the host', steps, warnings: [], outcome: 'removed', locks }, ns }], withFail(ctx, undefined));
-    } finally {
-      ns.close();
-    }
-  }
-  report.removed.netns = netns;
-  report.removed.vxlans = vxlans;
-  report.removed.bridges = bridges;
-  report.removed.ovsBridges = ovsBridges;
-}
-
 async function dryRun(
   topology: Topology, live: Live, held: Map<string, HeldGuest>, make: MakePlan,
   actions: Map<string, Awaited<ReturnType<typeof containerAction>>>, report: ApplyReport, ctx: RunContext,
@@ -520,7 +289,10 @@ async function dryRun(
   }
   // Links plan as they will once the networks exist.
   const planned = new Map<string, HostLink>();
-  for (const b of make.bridges) planned.set(b, { name: b, isBridge: true, type: 1, mtu: 1500, up: true, mac: '00:00:00:00:00:00', ports: [], vlanFiltering: 'off' });
+  for (const b of make.bridges) {
+    const mtu = [...topology.networks.values()].find((n) => n.device === b)?.mtu ?? 1500;
+    planned.set(b, { name: b, isBridge: true, type: 1, mtu, up: true, mac: '00:00:00:00:00:00', ports: [], vlanFiltering: 'off' });
+  }
   const dry: RunContext = { ...ctx, cache: { ...ctx.cache, hostLinks: new PlannedHostLinks(planned) } };
   if (live.ovs) dry.cache.ovs = Promise.resolve({ ...live.ovs, bridges: [...live.ovs.bridges, ...make.ovsBridges] });
   const specs = await buildSpecs(topology, live, held, dry, () => false);
@@ -533,17 +305,13 @@ async function dryRun(
     report.links.push({ link: l, outcome: 'created', pending: g.kind === 'netns' ? `network namespace ${g.netns} is made first` : `container ${g.kind === 'image' ? g.container : g.key} is started first` });
   }
   report.links.sort((a, b) => a.link.index - b.link.index);
-  const leftovers = await leftoverLinks(topology, live, held, dry);
-  report.removed.links = leftovers.map((l) => `${l.guestText}:${l.guestIf}`);
-  const netnsInFile = new Set([...topology.guests.values()].flatMap((g) => (g.kind === 'netns' ? [g.netns] : [])));
-  report.removed.netns = [...live.netns.keys()].filter((n) => !netnsInFile.has(n));
-  const devices = new Set([...topology.networks.values()].map((n) => n.device));
-  report.removed.bridges = [...live.bridges].filter((b) => !devices.has(b));
-  const vxlanNames = new Set((topology.part?.vxlans ?? []).map((d) => d.name));
-  report.removed.vxlans = [...live.vxlans].filter((v) => !vxlanNames.has(v));
-  report.removed.ovsBridges = [...live.ovsBridges].filter((b) => !devices.has(b));
-  const containersInFile = new Set([...topology.guests.values()].flatMap((g) => (g.kind === 'image' ? [g.container] : [])));
-  report.removed.containers = live.containers.filter((c) => !containersInFile.has(c.name)).map((c) => c.name);
+  // What goes: the very choice the real run makes.
+  const chosen = await removals(topology, live, held, dry);
+  report.removed = {
+    links: chosen.links.map((l) => `${l.guestText}:${l.guestIf}`), containers: chosen.containers.map((c) => c.name), netns: chosen.netns,
+    vxlans: chosen.vxlans, bridges: chosen.bridges, ovsBridges: chosen.ovsBridges,
+  };
+  report.kept = chosen.kept;
   report.changed = make.steps.length > 0 || report.links.some((l) => l.outcome !== 'unchanged') || Object.values(report.removed).some((r) => r.length > 0)
     || report.made.containers.length > 0 || report.made.started.length > 0;
   return report;

@@ -209,7 +209,7 @@ async function applyVerb(file: Topology, args: Args): Promise<number> {
         ...(l.pending !== undefined && { pending: l.pending }),
         ...(args.dryRun && l.plan && l.guest && { plan: planJson(l.plan, nsNaming(l.guest)) }),
       })),
-      made: report.made, removed: report.removed, ...(report.changes.length > 0 && { changes: report.changes }), warnings: [...new Set(report.warnings)],
+      made: report.made, removed: report.removed, kept: report.kept, ...(report.changes.length > 0 && { changes: report.changes }), warnings: [...new Set(report.warnings)],
       ...(args.dryRun && { plan: planJson(report.makePlan, nsNaming({ kind: 'netns', name: 'host', pid: 1 })) }),
     });
     return 0;
@@ -239,6 +239,7 @@ async function applyVerb(file: Topology, args: Args): Promise<number> {
   for (const x of r.containers) out.push(`${verb} container ${x}`);
   for (const x of r.netns) out.push(`${verb} network namespace ${x}`);
   for (const x of [...r.vxlans, ...r.bridges, ...r.ovsBridges]) out.push(`${verb} ${x}`);
+  for (const k of report.kept) out.push(`kept ${k}`);
   for (const w of new Set(report.warnings)) out.push(w);
   const counts = new Map<string, number>();
   for (const l of report.links) counts.set(l.outcome, (counts.get(l.outcome) ?? 0) + 1);

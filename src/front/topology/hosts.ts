@@ -8,7 +8,7 @@
  *
  * Pure except readInterfaces: the interfaces are facts handed in.
  */
-import { vxlanDeviceName, vxlanMtu, vxlanOverhead, type VxlanDevice } from '../../drivers/vxlan.js';
+import { vxlanDeviceName, vxlanMtu, vxlanOverhead, type VxlanDevice } from '../../engine/networks.js';
 import type { Runner } from '../../exec/runner.js';
 import { UsageError } from '../../model/errors.js';
 import type { Problem } from './problems.js';

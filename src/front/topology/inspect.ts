@@ -11,11 +11,13 @@ import { guestEntries, type InventoryEntry } from '../../engine/inventory.js';
 import type { Guest as HeldGuest } from '../../guest/guest.js';
 import { PipeworkError } from '../../model/errors.js';
 import { configDiff, recordAddresses, type AttachRecord } from '../../model/record.js';
-import { buildSpecs, leftoverLinks, needs, resolveTopologyGuests } from './apply.js';
+import { leftoverLinks } from './leftovers.js';
+import { buildSpecs, resolveTopologyGuests } from './links.js';
 import type { Problem } from './problems.js';
-import { readLive, type Live } from './live.js';
+import { liveNeeds, markText, readLive, type Live } from './live.js';
 import { networkPresent } from './make.js';
-import { readVxlans, vxlanSettingsDiffer } from '../../drivers/vxlan.js';
+import { checkVxlan } from '../../engine/networks.js';
+import { readVxlans } from '../../host/vxlan-facts.js';
 import type { Runner } from '../../exec/runner.js';
 import { linkName, ownerText, type Link, type Topology } from './model.js';
 
@@ -66,17 +68,8 @@ async function vxlanStatus(topology: Topology, ctx: RunContext): Promise<VxlanSt
   const out: VxlanStatus[] = [];
   for (const d of devices) {
     const l = live.get(d.name);
-    const details: string[] = [];
-    if (l) {
-      const differs = vxlanSettingsDiffer(d, l);
-      if (differs !== undefined) details.push(differs);
-      if (l.master !== d.bridge) details.push(`not a port of ${d.bridge}`);
-      if (l.mtu !== d.mtu) details.push(`MTU ${l.mtu} instead of ${d.mtu}`);
-      if (!l.up) details.push('down');
-      for (const p of d.peers) if (!l.floods.includes(p.address)) details.push(`no FDB entry for peer ${p.host} (${p.address})`);
-    } else {
-      details.push(`${d.name} does not exist`);
-    }
+    // The device's own check, in its words (missing, other settings, MTU, state, flood entries).
+    const details = checkVxlan(d, l, markText(topology.name)).drifts.map((x) => x.what);
     out.push({
       network: d.network, device: d.name, vni: d.vni, status: !l ? 'missing' : details.length > 0 ? 'drift' : 'ok', details,
       peers: await Promise.all(d.peers.map(async (p) => ({ ...p, fdb: l?.floods.includes(p.address) === true, reachable: await reach.get(p.address)! }))),
@@ -87,7 +80,7 @@ async function vxlanStatus(topology: Topology, ctx: RunContext): Promise<VxlanSt
 
 export async function inspectTopology(topology: Topology, ctx: RunContext): Promise<InspectReport> {
   const dry: RunContext = { ...ctx, dryRun: true };
-  const live = await readLive(topology.name, ctx.runner, needs(topology, ctx));
+  const live = await readLive(topology.name, ctx.runner, liveNeeds(topology, (n) => ctx.cache.hostLinks.link(n)));
   if (live.ovs) dry.cache.ovs = Promise.resolve(live.ovs);
   // Guests that cannot be found are states here, not problems.
   const problems: Problem[] = [];

@@ -24,30 +24,15 @@ import { decodeRecord, type AttachRecord } from '../../model/record.js';
 import type { GuestRef } from '../../spec/attach-spec.js';
 import { madeContainers, runtimeSocket, type MadeContainer } from './containers.js';
 import { readOwned } from './owned.js';
-import { ownerText } from './model.js';
+import { ownerText, type Topology } from './model.js';
+import type { HostLink } from '../../host/facts.js';
 
 export const STATE_DIR = '/run/pipework/topology';
 const SYS = '/sys/class/net';
 
-const MARK_PREFIX = 'pipework-topology:';
+export { markedBy, markOf, markText, OVS_MARK_KEY } from '../../engine/networks.js';
+import { markedBy, markText, OVS_MARK_KEY } from '../../engine/networks.js';
 
-/** The alias marking a Linux bridge or a netns's `lo` as made by a topology. */
-export function markText(topology: string): string {
-  return `${MARK_PREFIX}${topology}`;
-}
-
-/** The topologies a mark names (a bridge's may name several co-owners); [] for anything else. */
-export function markedBy(alias: string | undefined): string[] {
-  if (alias?.startsWith(MARK_PREFIX) !== true) return [];
-  return alias.slice(MARK_PREFIX.length).split(',').filter((t) => /^[a-z0-9][a-z0-9-]{0,15}(?:@[A-Za-z0-9][A-Za-z0-9_.-]{0,62})?$/u.test(t));
-}
-
-/** A mark naming these topologies (undefined: none left, the alias goes). */
-export function markOf(topologies: readonly string[]): string | undefined {
-  const list = [...new Set(topologies)].sort();
-  return list.length > 0 ? `${MARK_PREFIX}${list.join(',')}` : undefined;
-}
-export const OVS_MARK_KEY = 'pipework.topology';
 
 export interface StateFile {
   version: 1;
@@ -270,6 +255,13 @@ export async function readLive(topology: string, runner: Runner, opts: { ovs?: b
   live.ovsBridges = marked;
   live.containers = containers.flat();
   return live;
+}
+
+/** Does the file involve Open vSwitch (an OVS network, or a device that is no Linux bridge) or containers? */
+export function liveNeeds(topology: Topology, link: (name: string) => HostLink | undefined): { ovs: boolean; containers: boolean } {
+  const ovs = [...topology.networks.values()].some((n) => n.kind === 'ovs' || (n.kind === 'bridge' && link(n.device)?.isBridge === false));
+  const containers = [...topology.guests.values()].some((g) => g.kind === 'image');
+  return { ovs, containers };
 }
 
 /** Has this topology left anything on the host? */

@@ -1,18 +1,17 @@
 /**
- * What a topology makes besides its links — named netns, Linux bridges, Open vSwitch bridges —
+ * What a topology makes besides its links — named netns, Linux bridges, Open vSwitch bridges,
+ * VXLAN devices (their drivers: src/drivers/network/, reached through src/engine/networks.ts) —
  * as one plan of steps with undo (src/engine/plan.ts), each step marking what it makes (live.ts),
  * and the host checks that refuse a file before anything changes (an external network that is
  * not there, a name taken by another kind of link).
  */
-import { checkOvsUsable, planOvsBridgeCreate } from '../../drivers/ovs.js';
-import { planVxlan, planVxlanDel, type LiveVxlan } from '../../drivers/vxlan.js';
+import { checkBridge, checkOvsUsable, createOvsBridge, planVxlan, type LiveVxlan } from '../../engine/networks.js';
 import { lockKey, type HostLocks, type Step } from '../../engine/plan.js';
 import type { HostLink } from '../../host/facts.js';
 import type { OvsFacts } from '../../host/ovs-facts.js';
-import { OVS_TIMEOUT } from '../../host/ovs-facts.js';
-import { ConflictError, PipeworkError } from '../../model/errors.js';
+import { PipeworkError } from '../../model/errors.js';
 import type { Problem } from './problems.js';
-import { markedBy, markOf, markText, OVS_MARK_KEY, type Live } from './live.js';
+import { markText, type Live } from './live.js';
 import type { Network, Topology } from './model.js';
 
 export interface MakePlan {
@@ -108,49 +107,23 @@ export function planMake(
       markNetns(g.netns, mark, topology.name),
     );
   }
-  const made = new Set<string>();
+  const seen = new Set<string>();
   for (const n of topology.networks.values()) {
-    if (n.external || made.has(n.device)) continue;
-    if (networkPresent(n, link, live.ovs)) {
-      // A bridge another topology made is this one's too from now on: it goes with the last of them.
-      const alias = link(n.device)?.alias;
-      const owners = markedBy(alias);
-      if (n.kind === 'bridge' && owners.length > 0 && !owners.includes(topology.name)) {
-        made.add(n.device);
-        plan.steps.push(coOwnStep(n.device, alias!, markOf([...owners, topology.name])!, topology.name));
-      }
-      continue;
-    }
-    made.add(n.device);
+    if (n.external || seen.has(n.device)) continue;
+    seen.add(n.device);
+    const mtu = n.mtu !== undefined ? { mtu: n.mtu } : {};
     if (n.kind === 'bridge') {
-      plan.bridges.push(n.device);
-      plan.steps.push(
-        {
-          title: `create bridge ${n.device}`,
-          action: { kind: 'ip', place: 'host', args: ['link', 'add', 'name', n.device, ...(n.mtu !== undefined ? ['mtu', String(n.mtu)] : []), 'type', 'bridge'] },
-          undo: [{ kind: 'ip', place: 'host', args: ['link', 'del', 'dev', n.device], onlyIfBridgeEmpty: n.device }],
-          // A run of the command line may make it at the same moment (topologies take turns on it).
-          raceOk: { bridgeExists: n.device },
-        },
-        {
-          title: `mark bridge ${n.device} as made by topology ${topology.name}`,
-          action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', n.device, 'alias', mark] },
-          undo: [],
-        },
-        { title: `bring bridge ${n.device} up`, action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', n.device, 'up'] }, undo: [] },
-      );
-    } else if (n.kind === 'ovs') {
+      // Missing: made, marked; another topology's: this one's too from now on (it goes with the
+      // last of them); down: brought up. (A name taken by another kind is one of hostProblems.)
+      const check = checkBridge({ name: n.device, owner: topology.name, ...mtu }, link(n.device));
+      if (check.problem !== undefined) continue;
+      if (!link(n.device)) plan.bridges.push(n.device);
+      plan.steps.push(...check.drifts.flatMap((d) => d.repair));
+    } else if (n.kind === 'ovs' && live.ovs?.bridges.includes(n.device) !== true) {
       plan.ovsBridges.push(n.device);
-      const ovs = checkOvsUsable(live.ovs, n.device);
-      const created = planOvsBridgeCreate(n.device, ovs);
+      const created = createOvsBridge({ name: n.device, owner: topology.name, ...mtu }, checkOvsUsable(live.ovs, n.device));
       plan.warnings.push(...created.warnings);
-      for (const step of created.steps) {
-        if (step.action.kind !== 'exec') continue;
-        // One transaction: the bridge never exists without its mark.
-        step.action.argv.push('--', 'set', 'bridge', n.device, `external-ids:${OVS_MARK_KEY}=${topology.name}`);
-        step.title = `create Open vSwitch bridge ${n.device}, marked as made by topology ${topology.name}`;
-        plan.steps.push(step);
-      }
+      plan.steps.push(...created.steps);
     }
   }
   // VXLAN devices after the bridges they are ports of.
@@ -164,32 +137,6 @@ export function planMake(
   return plan;
 }
 
-/** Add `topology` to the co-owners a bridge's mark names; undone by putting the mark back as it was. */
-function coOwnStep(bridge: string, before: string, after: string, topology: string): Step {
-  if (Buffer.byteLength(after) > 255) {
-    throw new ConflictError(`bridge ${bridge} is shared by too many topologies to name them all on it (${before.slice('pipework-topology:'.length)}); give topology ${topology} a bridge of its own`);
-  }
-  return {
-    title: `mark bridge ${bridge} as used by topology ${topology} too`,
-    action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'alias', after] },
-    undo: [{ kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'alias', before] }],
-  };
-}
-
-/**
- * What a topology's leaving does to a bridge it (co-)owns: the bridge goes when this topology was
- * the last to own it and nothing is plugged in any more; otherwise only its name leaves the mark.
- */
-export function bridgeRelease(bridge: string, alias: string | undefined, topology: string, ports: readonly string[]): { remove: true } | { remove: false; step?: Step; others: string[] } {
-  const others = markedBy(alias).filter((t) => t !== topology);
-  if (others.length === 0 && ports.length === 0) return { remove: true };
-  if (others.length === 0) return { remove: false, others };
-  return {
-    remove: false, others,
-    step: { title: `leave bridge ${bridge} to topology ${others.join(', ')}`, action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', bridge, 'alias', markOf(others)!] }, undo: [] },
-  };
-}
-
 /** What a plan of these makes or removes, as lock keys it takes alone (src/engine/lock.ts). */
 export function topologyLocks(what: { netns?: readonly string[]; bridges?: readonly string[]; ovsBridges?: readonly string[]; vxlans?: readonly string[] }): HostLocks {
   return {
@@ -199,19 +146,4 @@ export function topologyLocks(what: { netns?: readonly string[]; bridges?: reado
       ...(what.ovsBridges ?? []).map(lockKey.ovs), ...(what.vxlans ?? []).map(lockKey.vxlan),
     ],
   };
-}
-
-/** Steps that remove netns, bridges and OVS bridges a topology made (each only if it is still there). */
-export function planUnmake(what: { netns: string[]; bridges: string[]; ovsBridges: string[]; vxlans?: string[] }): Step[] {
-  return [
-    ...(what.vxlans ?? []).map(planVxlanDel),
-    ...what.netns.map((n): Step => ({ title: `remove network namespace ${n}`, action: { kind: 'ip', place: 'host', args: ['netns', 'del', n] }, undo: [], irreversible: true })),
-    ...what.bridges.map((b): Step => ({ title: `remove bridge ${b}`, action: { kind: 'ip', place: 'host', args: ['link', 'del', 'dev', b] }, undo: [], irreversible: true })),
-    ...what.ovsBridges.map((b): Step => ({
-      title: `remove Open vSwitch bridge ${b}`,
-      action: { kind: 'exec', place: 'host', argv: ['ovs-vsctl', OVS_TIMEOUT, '--if-exists', 'del-br', b] },
-      undo: [],
-      irreversible: true,
-    })),
-  ];
 }

@@ -5,7 +5,7 @@
  */
 import type { StaticAddress } from '../../model/address.js';
 import type { DhcpMethod } from '../../model/dhcp-methods.js';
-import type { VxlanDevice } from '../../drivers/vxlan.js';
+import type { VxlanDevice } from '../../engine/networks.js';
 import type { GuestRef, Impairment } from '../../spec/attach-spec.js';
 
 export type { VxlanDevice };
