@@ -1,9 +1,11 @@
-// Type-checked lint rules; spawning programs is confined to src/exec.
+// Type-checked lint rules; spawning programs is confined to src/exec, and src keeps its layers
+// (eslint.layers.js).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { layers } from './eslint.layers.js';
 
 export default tseslint.config(
-  { ignores: ['build/**', 'node_modules/**', 'eslint.config.js', 'scripts/*.mjs'] },
+  { ignores: ['build/**', 'node_modules/**', 'eslint.config.js', 'eslint.layers.js', 'scripts/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -16,8 +18,9 @@ export default tseslint.config(
       }],
     },
   },
+  ...layers,
   {
-    files: ['src/exec/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
   {

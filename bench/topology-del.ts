@@ -8,7 +8,7 @@
 import { newRun } from '../src/engine/context.js';
 import { detach } from '../src/engine/detach.js';
 import { mapLimit } from '../src/engine/pool.js';
-import { ownerFilter } from '../src/spec/owner.js';
+import { ownerFilter } from '../src/model/owner.js';
 
 const names = process.argv.slice(2);
 const ctx = newRun();

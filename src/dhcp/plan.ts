@@ -8,7 +8,7 @@ import type { DhcpMethod } from '../model/dhcp-methods.js';
 import type { GuestKind } from '../guest/guest.js';
 import { InvalidArgumentError, NotFoundError, UnsupportedError } from '../model/errors.js';
 import type { AttachRecord } from '../model/record.js';
-import type { Step } from '../engine/plan.js';
+import type { Step } from '../model/plan.js';
 import type { ClientProgram } from './lease.js';
 import { METHOD_INFO, classicLeasefile, classicPidfile, dhcpHostname, helperName } from './methods.js';
 import { formatWatch, stateKey, type DnsTarget, type GuestWatch } from './state.js';

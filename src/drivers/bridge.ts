@@ -4,8 +4,8 @@
  */
 import { ConflictError, NotFoundError, UnsupportedError } from '../model/errors.js';
 import type { AttachRecord } from '../model/record.js';
-import { hostLink, type Facts } from '../engine/facts.js';
-import type { Step } from '../engine/plan.js';
+import { hostLink, type Facts } from './facts.js';
+import type { Step } from '../model/plan.js';
 import { changes, lockKey, type Drift, type Driver, type DriverInput, type HostSidePlan } from './driver.js';
 import { hostEndDrift, planVeth, removeGuestLinkStep, upStep } from './veth.js';
 import { confirmVeth } from './confirm.js';

@@ -3,16 +3,17 @@
  * cmdCheck: plan the host side of an attach, plan the removal of what it made (from its record),
  * and check live state against the spec. Drivers are pure: they read only the facts given.
  */
-import type { Facts, GuestInfo } from '../engine/facts.js';
+import type { Facts } from './facts.js';
+import type { GuestInfo } from '../model/guest-info.js';
 import type { GuestLink } from '../guest/facts.js';
 import type { HostLink } from '../host/facts.js';
 import type { Kept } from '../host/kept-records.js';
 import type { OvsFacts, OvsPortRow } from '../host/ovs-facts.js';
 import type { AttachNames, GuestIdentity } from './names.js';
-import type { Action, HostLocks, Step } from '../engine/plan.js';
-export { lockKey } from '../engine/plan.js';
+import type { Action, HostLocks, Step } from '../model/plan.js';
+export { lockKey } from '../model/plan.js';
 import type { AttachRecord } from '../model/record.js';
-import type { AttachSpec, HostKind, HostSide } from '../spec/attach-spec.js';
+import type { AttachSpec, HostKind, HostSide } from '../model/attach-spec.js';
 
 export type SideOf<K extends HostKind> = Extract<HostSide, { kind: K }>;
 
@@ -83,7 +84,7 @@ export interface Leftover {
   what: string;
   /** The host object's name (a link, an Open vSwitch port). */
   name: string;
-  /** Who made it (src/spec/owner.ts): the one whose removal takes it. */
+  /** Who made it (src/model/owner.ts): the one whose removal takes it. */
   owner: string;
   /** The record it carries or was kept with; an Open vSwitch row has its ids instead. */
   record?: AttachRecord;

@@ -5,7 +5,7 @@
  */
 import { NS_PATH_IN_CHILD } from '../exec/runner.js';
 import { InvalidArgumentError, NotFoundError } from '../model/errors.js';
-import { hostLink } from '../engine/facts.js';
+import { hostLink } from './facts.js';
 import { featureText, type KernelFeature } from '../host/kernel.js';
 import { changes, lockKey, type Driver } from './driver.js';
 import { removeGuestLinkStep } from './veth.js';

@@ -4,7 +4,7 @@
  */
 import { decodeRecord, sameAttachment, type AttachRecord, type HostKindName } from '../model/record.js';
 import type { HostLink } from '../host/facts.js';
-import type { Step } from '../engine/plan.js';
+import type { Step } from '../model/plan.js';
 import type { LeftoverView } from './driver.js';
 
 /** Host ends of this kind, by their own records: all, or (`of`) that attachment's. */

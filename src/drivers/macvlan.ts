@@ -5,8 +5,8 @@
 import { NS_PATH_IN_CHILD } from '../exec/runner.js';
 import { NotFoundError } from '../model/errors.js';
 import { ownerText, type AttachRecord } from '../model/record.js';
-import { hostLink } from '../engine/facts.js';
-import type { Step } from '../engine/plan.js';
+import { hostLink } from './facts.js';
+import type { Step } from '../model/plan.js';
 import { featureText, type KernelFeature } from '../host/kernel.js';
 import { changes, lockKey, type Driver, type DriverInput, type HostSidePlan } from './driver.js';
 import { removeGuestLinkStep } from './veth.js';

@@ -4,9 +4,10 @@
  */
 import { NotFoundError } from '../model/errors.js';
 import { ownerText, type AttachRecord } from '../model/record.js';
-import { formatOwner } from '../spec/owner.js';
-import { hostLink, type GuestInfo } from '../engine/facts.js';
-import type { Step } from '../engine/plan.js';
+import { formatOwner } from '../model/owner.js';
+import { hostLink } from './facts.js';
+import type { GuestInfo } from '../model/guest-info.js';
+import type { Step } from '../model/plan.js';
 import { OVS_TIMEOUT } from '../host/ovs-facts.js';
 import { lockKey, type Drift, type Driver, type DriverInput, type Leftover, type LeftoverView } from './driver.js';
 import { hostEndDrift, planVeth, removeGuestLinkStep, upStep } from './veth.js';

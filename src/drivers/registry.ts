@@ -1,8 +1,8 @@
 /**
  * Every host kind's driver. The mapped type makes the compiler refuse a kind of
- * src/spec/attach-spec.ts without a driver here.
+ * src/model/attach-spec.ts without a driver here.
  */
-import type { AttachSpec, HostKind } from '../spec/attach-spec.js';
+import type { AttachSpec, HostKind } from '../model/attach-spec.js';
 import type { AttachNames, GuestIdentity } from './names.js';
 import { bridgeDriver } from './bridge.js';
 import type { Driver } from './driver.js';

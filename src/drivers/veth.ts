@@ -5,8 +5,8 @@
 import { NS_PATH_IN_CHILD } from '../exec/runner.js';
 import { ConflictError } from '../model/errors.js';
 import { decodeRecord, encodeRecord, type AttachRecord } from '../model/record.js';
-import { hostLink, type Facts } from '../engine/facts.js';
-import type { Step } from '../engine/plan.js';
+import { hostLink, type Facts } from './facts.js';
+import type { Step } from '../model/plan.js';
 
 export interface VethInput {
   localIf: string;

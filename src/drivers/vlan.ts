@@ -5,8 +5,8 @@
 import { ConflictError } from '../model/errors.js';
 import { VLAN_MARK } from '../model/vlan.js';
 import type { AttachRecord } from '../model/record.js';
-import { hostLink, type Facts } from '../engine/facts.js';
-import type { Step } from '../engine/plan.js';
+import { hostLink, type Facts } from './facts.js';
+import type { Step } from '../model/plan.js';
 import { featureText } from '../host/kernel.js';
 
 

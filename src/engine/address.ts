@@ -5,8 +5,8 @@
  */
 import type { GuestRoute } from '../guest/facts.js';
 import { cidrContains, hostPrefix, isLinkLocal, type Family, type StaticAddress } from '../model/address.js';
-import type { StaticAddressing } from '../spec/attach-spec.js';
-import type { Step } from './plan.js';
+import type { StaticAddressing } from '../model/attach-spec.js';
+import type { Step } from '../model/plan.js';
 
 export function routeSpec(r: GuestRoute): string[] {
   // Without a gateway, ip reads "default" as IPv4: spell the IPv6 default out.

@@ -9,13 +9,13 @@ import { resolveGuest } from '../guest/resolve.js';
 import { planStaleCleanup, staleResolvConfs } from '../host/stale.js';
 import { ConflictError } from '../model/errors.js';
 import { DEFAULT_GUEST_IF, defaultGuestIf, defaultGuestIfs } from '../drivers/registry.js';
-import type { GuestRef } from '../spec/attach-spec.js';
+import type { GuestRef } from '../model/attach-spec.js';
 import type { RunContext } from './context.js';
 import { execute } from './executor.js';
-import type { GuestInfo } from './facts.js';
+import type { GuestInfo } from '../model/guest-info.js';
 import { guestInfo } from './gather.js';
 import { acquire, guestIfLock } from './lock.js';
-import type { Plan } from './plan.js';
+import type { Plan } from '../model/plan.js';
 import { planDetach, type DetachTarget } from './planner.js';
 import { confirmedLinks, type HostView } from './trust.js';
 
@@ -23,7 +23,7 @@ export interface DetachRequest {
   guest: GuestRef;
   /** One interface (undefined: eth1, or a kind's own default where an attach of that kind made it), or all of them. */
   which: { all: true } | { guestIf?: string };
-  /** Only what this owner made (its text, src/spec/owner.ts); others are left, and named. */
+  /** Only what this owner made (its text, src/model/owner.ts); others are left, and named. */
   owner: (owner: string) => boolean;
   /** The owner, as the messages name it. */
   ownerName: string;

@@ -21,7 +21,7 @@ import type { RunContext } from './context.js';
 import { HOST_LOCK, acquire, describeKey, type Held, type LockKey } from './lock.js';
 import { mapLimit } from './pool.js';
 import type { JournalSummary, PlanDone } from './journal.js';
-import { decidedWhenRun, mergeLocks, type Action, type ExecAction, type IpAction, type HostLocks, type KeepAction, type Plan, type Step } from './plan.js';
+import { decidedWhenRun, mergeLocks, type Action, type ExecAction, type IpAction, type HostLocks, type KeepAction, type Plan, type Step } from '../model/plan.js';
 
 /**
  * The locks host steps of these plans take (src/engine/lock.ts): the host's links shared, with

@@ -1,5 +1,5 @@
 /**
- * The one fact gatherer: what a spec needs to know, read once into plain data (src/engine/facts.ts).
+ * The one fact gatherer: what a spec needs to know, read once into plain data (src/drivers/facts.ts).
  * It spawns as little as it can: host links come from sysfs, a guest with a PID is read through
  * /proc, and `ip` is asked only where nothing else can tell (an interface that exists, a link's
  * kind, a netns guest's routes).
@@ -12,9 +12,10 @@ import { guestFactsFromProc, readGuestFacts, type GuestFacts } from '../guest/fa
 import type { Guest } from '../guest/guest.js';
 import type { HostLink } from '../host/facts.js';
 import { readOvsFacts, readOvsPortTable } from '../host/ovs-facts.js';
-import type { AttachSpec } from '../spec/attach-spec.js';
+import type { AttachSpec } from '../model/attach-spec.js';
 import type { RunContext } from './context.js';
-import type { Facts, GuestInfo } from './facts.js';
+import type { Facts } from '../drivers/facts.js';
+import type { GuestInfo } from '../model/guest-info.js';
 import { vethHostName, type AttachNames } from '../drivers/names.js';
 import { confirmedRecord } from './trust.js';
 

@@ -6,7 +6,7 @@ import type { Runner } from '../exec/runner.js';
 import { readHostLink } from '../host/facts.js';
 import { readOvsFacts, type OvsFacts } from '../host/ovs-facts.js';
 import type { AttachRecord } from '../model/record.js';
-import type { HostKind, HostSide } from '../spec/attach-spec.js';
+import type { HostKind, HostSide } from '../model/attach-spec.js';
 import type { LiveHost, Preflight } from '../drivers/driver.js';
 import { driverFor } from '../drivers/registry.js';
 

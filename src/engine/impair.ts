@@ -2,8 +2,8 @@
  * Impairments inside the guest on one interface: delay, jitter and loss with netem, rate with
  * tbf (under netem when both are asked). `tc qdisc replace` makes them, or changes them live.
  */
-import type { Impairment } from '../spec/attach-spec.js';
-import type { Step } from './plan.js';
+import type { Impairment } from '../model/attach-spec.js';
+import type { Step } from '../model/plan.js';
 
 const NETEM = 'the netem queueing discipline (kernel module sch_netem)';
 const TBF = 'the tbf queueing discipline (kernel module sch_tbf)';

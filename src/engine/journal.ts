@@ -11,7 +11,7 @@ import { openNetns } from '../exec/netns.js';
 import { InterruptedError, PipeworkError } from '../model/errors.js';
 import type { RunContext } from './context.js';
 import { leftBehind, undoPlans, type Done } from './executor.js';
-import type { HostLocks } from './plan.js';
+import type { HostLocks } from '../model/plan.js';
 
 /** Work a stage did outside the executor. */
 export interface JournalTask {

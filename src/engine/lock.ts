@@ -17,7 +17,7 @@
  */
 import { holderText, readHolder, tryLock, type LockedFile } from '../exec/lock.js';
 import { BusyError, InterruptedError } from '../model/errors.js';
-import { lockKey } from './plan.js';
+import { lockKey } from '../model/plan.js';
 
 /**
  * The longest a run waits for another one to let go of something it needs (docs/security.md: "Locks").

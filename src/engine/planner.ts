@@ -10,18 +10,19 @@ import type { Drift, DriverInput, Leftover } from '../drivers/driver.js';
 import type { GuestFacts, GuestLink, GuestRoute } from '../guest/facts.js';
 import { ConflictError, UnsupportedError } from '../model/errors.js';
 import { configDiff, configOf, encodeRecord, type AttachRecord } from '../model/record.js';
-import { hostIfOf, recordedTagOf, type AttachSpec, type HostKind } from '../spec/attach-spec.js';
-import { formatOwner } from '../spec/owner.js';
+import { hostIfOf, recordedTagOf, type AttachSpec, type HostKind } from '../model/attach-spec.js';
+import { formatOwner } from '../model/owner.js';
 import { DHCP_AGENT } from '../dhcp/paths.js';
 import { formatGuestRef } from '../guest/resolve.js';
 import { keptKey, keptText } from '../host/kept-records.js';
 import { planDhcp, planDhcpStop, type DhcpFacts } from '../dhcp/plan.js';
 import type { DhcpMethod } from '../model/dhcp-methods.js';
 import { defaultRoutes, gatewayOnLink, planStaticAddress, replacedRouteArgs, routeSpec } from './address.js';
-import { guestLink, guestRefText, type Facts, type GuestInfo } from './facts.js';
+import { guestLink, type Facts } from '../drivers/facts.js';
+import { guestRefText, type GuestInfo } from '../model/guest-info.js';
 import { impairText, parseImpairText, planImpair } from './impair.js';
 import { parkedGuestName, parkedHostName, type AttachNames } from '../drivers/names.js';
-import { decidedWhenRun, mergeLocks, type Action, type Plan, type Step } from './plan.js';
+import { decidedWhenRun, mergeLocks, type Action, type Plan, type Step } from '../model/plan.js';
 
 export interface PlanInput {
   spec: AttachSpec;

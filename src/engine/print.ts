@@ -3,9 +3,9 @@
  * word quoted where it must be, the guest's namespace named the way iproute2 and nsenter take it.
  */
 import { HOST_NS_PATH_IN_CHILD, NS_PATH_IN_CHILD } from '../exec/runner.js';
-import type { GuestInfo } from './facts.js';
+import type { GuestInfo } from '../model/guest-info.js';
 import { keptDir } from '../host/kept-records.js';
-import { decidedWhenRun, type Action, type Plan } from './plan.js';
+import { decidedWhenRun, type Action, type Plan } from '../model/plan.js';
 
 /** A word as a POSIX shell reads it back unchanged. */
 export function shellQuote(word: string): string {

@@ -18,13 +18,13 @@ import { NotFoundError } from '../model/errors.js';
 import { ownerText, recordProblem, sameAttachment, type AttachRecord, type HostKindName } from '../model/record.js';
 import type { Leftover, LeftoverView } from '../drivers/driver.js';
 import { allDrivers, driverFor } from '../drivers/registry.js';
-import { hostIfOf, recordedTagOf, type GuestRef, type HostSide } from '../spec/attach-spec.js';
-import { formatOwner, type Owner } from '../spec/owner.js';
+import { hostIfOf, recordedTagOf, type GuestRef, type HostSide } from '../model/attach-spec.js';
+import { formatOwner, type Owner } from '../model/owner.js';
 import type { RunContext } from './context.js';
 import { pipeworkTargets } from './detach.js';
 import { execute } from './executor.js';
 import { acquire, guestIfLock, hostEndLock } from './lock.js';
-import type { Plan, Step } from './plan.js';
+import type { Plan, Step } from '../model/plan.js';
 import { planRemoval, type DetachTarget } from './planner.js';
 
 /** A view of the host's links (read when asked, each once), Open vSwitch's rows (when read), what was kept. */

@@ -5,8 +5,8 @@
  */
 import type { AttachRecord } from '../model/record.js';
 import { recordAddresses } from '../model/record.js';
-import type { AttachSpec, DnsSpec } from '../spec/attach-spec.js';
-import type { GuestInfo } from './facts.js';
+import type { AttachSpec, DnsSpec } from '../model/attach-spec.js';
+import type { GuestInfo } from '../model/guest-info.js';
 
 export interface ResultInterface {
   name: string;

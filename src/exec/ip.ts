@@ -20,9 +20,9 @@ export function batchLine(args: readonly string[]): string {
  * The in-process prototype (PIPEWORK_NETLINK=1), when it is asked for and its addon loads. It
  * replaces real `ip` runs only: a test's fake runner still sees every line.
  */
-export async function inProcessIp(runner: Runner): Promise<typeof import('../netlink/session.js') | undefined> {
+export async function inProcessIp(runner: Runner): Promise<typeof import('./netlink/session.js') | undefined> {
   if (process.env['PIPEWORK_NETLINK'] !== '1' || runner !== processRunner) return undefined;
-  const session = await import('../netlink/session.js');
+  const session = await import('./netlink/session.js');
   return session.loadAddon() ? session : undefined;
 }
 

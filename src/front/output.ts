@@ -1,7 +1,7 @@
 /** How the command line reports: quiet text by default (as the classic tool), JSON with --json. */
 import type { AttachOutcome } from '../engine/attach.js';
-import type { GuestInfo } from '../engine/facts.js';
-import type { Plan } from '../engine/plan.js';
+import type { GuestInfo } from '../model/guest-info.js';
+import type { Plan } from '../model/plan.js';
 import { formatPlan, nsNaming, planJson } from '../engine/print.js';
 import type { AttachRecord } from '../model/record.js';
 

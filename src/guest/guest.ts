@@ -1,6 +1,7 @@
 import type { NetnsHandle } from '../exec/netns.js';
 
-export type GuestKind = 'docker' | 'podman' | 'lxc' | 'pid' | 'netns';
+import type { GuestKind } from '../model/attach-spec.js';
+export type { GuestKind };
 
 /** A resolved guest: its network namespace is held open for the whole run. */
 export interface Guest {

@@ -13,7 +13,7 @@ import { HOST_VIEW, checkOwnNetns } from './exclusive.js';
 import type { Guest, GuestKind, GuestLocation } from './guest.js';
 import { lookupLxcCgroup, lookupLxcInfo } from './lxc.js';
 import type { DockerIndex } from './docker-index.js';
-import type { GuestRef } from '../spec/attach-spec.js';
+import type { GuestRef } from '../model/attach-spec.js';
 
 export const NETNS_DIR = '/var/run/netns';
 const KINDS: readonly GuestKind[] = ['docker', 'podman', 'lxc', 'pid', 'netns'];

@@ -9,8 +9,8 @@ import { ConflictError } from '../model/errors.js';
 import { ifNameProblem } from '../model/ifname.js';
 import { decodeRecord, type AttachRecord } from '../model/record.js';
 import { allKept, type Kept } from './kept-records.js';
-import type { GuestRef } from '../spec/attach-spec.js';
-import type { Step } from '../engine/plan.js';
+import type { GuestRef } from '../model/attach-spec.js';
+import type { Step } from '../model/plan.js';
 import { OVS_TIMEOUT, readOvsPortTable, type OvsPortRow } from './ovs-facts.js';
 
 export interface StaleOvsPort {

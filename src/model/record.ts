@@ -46,7 +46,7 @@ export interface AttachRecord {
   dhcp?: DhcpMethod;
   /** DHCPv6 (`-a 6`). */
   dhcp6?: boolean;
-  /** Who made it (src/spec/owner.ts); absent: the command line (records older than owners). */
+  /** Who made it (src/model/owner.ts); absent: the command line (records older than owners). */
   owner?: string;
   /** More addresses than `address` (a topology link with IPv4 and IPv6), comma-separated. */
   moreAddresses?: string;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { OVS_SETUP_ERROR } from '../../src/drivers/ovs.js';
 import { newRun } from '../../src/engine/context.js';
 import { execute, rollback } from '../../src/engine/executor.js';
-import type { Plan, Step } from '../../src/engine/plan.js';
+import type { Plan, Step } from '../../src/model/plan.js';
 import { planAttach } from '../../src/engine/planner.js';
 import type { NetnsHandle } from '../../src/exec/netns.js';
 import type { HostLink } from '../../src/host/facts.js';

@@ -7,7 +7,7 @@ import { VLAN_MARK } from '../../src/model/vlan.js';
 import { failPointFromEnv, newRun } from '../../src/engine/context.js';
 import { execute, rollback } from '../../src/engine/executor.js';
 import { parkedGuestName, parkedHostName } from '../../src/drivers/names.js';
-import type { Action, IpAction, Plan, Step } from '../../src/engine/plan.js';
+import type { Action, IpAction, Plan, Step } from '../../src/model/plan.js';
 import { planAttach, planDetach } from '../../src/engine/planner.js';
 import type { NetnsHandle } from '../../src/exec/netns.js';
 import { readHostLink, type HostLink } from '../../src/host/facts.js';

@@ -10,7 +10,7 @@ import { loadOperatorFile, parseOperatorFile } from '../../src/front/cni/operato
 import { parseRecordFile, recordKeyProblem, recordProblem, statePath } from '../../src/front/cni/state.js';
 import { masqChain, masqComment } from '../../src/drivers/network/masq.js';
 import { encodeRecord } from '../../src/model/record.js';
-import { formatOwner } from '../../src/spec/owner.js';
+import { formatOwner } from '../../src/model/owner.js';
 import { ownerOf } from '../../src/front/cni/spec.js';
 
 interface Node {

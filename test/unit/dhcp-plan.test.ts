@@ -2,7 +2,7 @@
 // the stop steps of del/--replace, and the grammar of --dhcp-timeout / --dhcp-image (all pure).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Action, Plan } from '../../src/engine/plan.js';
+import type { Action, Plan } from '../../src/model/plan.js';
 import { planAttach, type PlanInput } from '../../src/engine/planner.js';
 import { parseCommandLine } from '../../src/front/classic/grammar.js';
 import { DHCP_METHODS, type DhcpMethod } from '../../src/model/dhcp-methods.js';

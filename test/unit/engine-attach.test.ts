@@ -13,8 +13,8 @@ import { resolveClassic } from '../../src/front/classic/spec.js';
 import type { GuestFacts, GuestLink } from '../../src/guest/facts.js';
 import { ConflictError } from '../../src/model/errors.js';
 import { decodeRecord, encodeRecord, type AttachRecord } from '../../src/model/record.js';
-import type { AttachSpec } from '../../src/spec/attach-spec.js';
-import { ownerFilter } from '../../src/spec/owner.js';
+import type { AttachSpec } from '../../src/model/attach-spec.js';
+import { ownerFilter } from '../../src/model/owner.js';
 import { aliasTargets, assertThrows, attachRequest, bridge, fakeNs, guestFacts, hostLookup, nic } from './fakes.js';
 
 void describe('dedupe: the specs of one run that are the same attach', () => {

@@ -9,7 +9,7 @@ import { driverFor } from '../../src/drivers/registry.js';
 import { newRun, type RunOptions } from '../../src/engine/context.js';
 import { StaleFactsError, execute, type Job } from '../../src/engine/executor.js';
 import { HOST_LOCK, acquire } from '../../src/engine/lock.js';
-import type { Action, IpAction, Plan, Step } from '../../src/engine/plan.js';
+import type { Action, IpAction, Plan, Step } from '../../src/model/plan.js';
 import { planAttach } from '../../src/engine/planner.js';
 import { ownNetnsFd } from '../../src/exec/runner.js';
 import { featureText } from '../../src/host/kernel.js';

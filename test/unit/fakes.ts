@@ -6,9 +6,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DhcpFacts } from '../../src/dhcp/plan.js';
-import type { Facts, GuestInfo } from '../../src/engine/facts.js';
+import type { Facts } from '../../src/drivers/facts.js';
+import type { GuestInfo } from '../../src/model/guest-info.js';
 import { attachNames } from '../../src/drivers/registry.js';
-import type { Plan } from '../../src/engine/plan.js';
+import type { Plan } from '../../src/model/plan.js';
 import type { PlanInput } from '../../src/engine/planner.js';
 import type { NetnsHandle } from '../../src/exec/netns.js';
 import type { RunOptions, RunResult, Runner } from '../../src/exec/runner.js';
@@ -18,7 +19,7 @@ import type { AttachRequest } from '../../src/front/classic/request.js';
 import { parseRoutes, type GuestFacts, type GuestLink } from '../../src/guest/facts.js';
 import type { HostLink } from '../../src/host/facts.js';
 import type { OvsFacts, OvsPortRow } from '../../src/host/ovs-facts.js';
-import type { Owner } from '../../src/spec/owner.js';
+import type { Owner } from '../../src/model/owner.js';
 import { decodeRecord, type AttachRecord } from '../../src/model/record.js';
 
 // Locks and records of unit tests stay among them: a directory of their own, never a lock a real

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { newRun, type RunContext } from '../../src/engine/context.js';
 import { StaleFactsError, execute, type Job } from '../../src/engine/executor.js';
 import { Journal } from '../../src/engine/journal.js';
-import type { Action, Plan, Step } from '../../src/engine/plan.js';
+import type { Action, Plan, Step } from '../../src/model/plan.js';
 import { openNetns, type NetnsHandle } from '../../src/exec/netns.js';
 import { InterruptedError, PipeworkError, StepFailedError } from '../../src/model/errors.js';
 import { FakeRunner, assertRejects, batchFailure, type FakeAnswer } from './fakes.js';

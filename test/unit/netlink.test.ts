@@ -2,8 +2,8 @@
 // the messages (checked field by field against the kernel's UAPI layouts).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as msg from '../../src/netlink/message.js';
-import { translateBatch, translateIpLine } from '../../src/netlink/translate.js';
+import * as msg from '../../src/exec/netlink/message.js';
+import { translateBatch, translateIpLine } from '../../src/exec/netlink/translate.js';
 import { planAttach } from '../../src/engine/planner.js';
 import { DOCKER_ROUTES_JSON, attachContext, bridge, guestFacts } from './fakes.js';
 

@@ -7,7 +7,7 @@ import { checkBridge, createBridge, removeBridge } from '../../src/drivers/netwo
 import { checkOvsBridge, createOvsBridge, removeOvsBridge } from '../../src/drivers/network/ovs-bridge.js';
 import { checkVxlan, createVxlan, removeVxlan, type VxlanDevice } from '../../src/drivers/network/vxlan.js';
 import { markOf, markText } from '../../src/drivers/network/mark.js';
-import type { Action, Step } from '../../src/engine/plan.js';
+import type { Action, Step } from '../../src/model/plan.js';
 import { planAttach } from '../../src/engine/planner.js';
 import { planGatewayPrelude } from '../../src/front/cni/host-side.js';
 import { ConflictError } from '../../src/model/errors.js';

@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gatewayOnLink, routeSpec } from '../../src/engine/address.js';
-import type { Action, Plan, Step } from '../../src/engine/plan.js';
+import type { Action, Plan, Step } from '../../src/model/plan.js';
 import { planAttach } from '../../src/engine/planner.js';
 import { resolveClassic, type HostLookup } from '../../src/front/classic/spec.js';
 import type { HostLink } from '../../src/host/facts.js';
@@ -10,7 +10,7 @@ import type { OvsFacts } from '../../src/host/ovs-facts.js';
 import { parseAddressSpec } from '../../src/model/address.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from '../../src/model/errors.js';
 import { encodeRecord } from '../../src/model/record.js';
-import type { HostSide } from '../../src/spec/attach-spec.js';
+import type { HostSide } from '../../src/model/attach-spec.js';
 import {
   DOCKER_ROUTES_JSON, assertThrows, attachContext, attachRequest, bridge, guestFacts, hostLookup, ib, nic, ovsFacts, type ContextOptions,
 } from './fakes.js';

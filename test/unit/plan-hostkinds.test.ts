@@ -8,7 +8,7 @@ import { OVS_SETUP_ERROR } from '../../src/drivers/ovs.js';
 import { driverFor } from '../../src/drivers/registry.js';
 import { VLAN_MARK } from '../../src/model/vlan.js';
 import { vlanIfName } from '../../src/drivers/names.js';
-import type { Action, Plan, Step } from '../../src/engine/plan.js';
+import type { Action, Plan, Step } from '../../src/model/plan.js';
 import { planAttach, planDetach, type PlanInput } from '../../src/engine/planner.js';
 import { batchLine } from '../../src/exec/ip.js';
 import { featureText } from '../../src/host/kernel.js';

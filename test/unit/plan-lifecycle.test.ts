@@ -3,15 +3,15 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { driverFor } from '../../src/drivers/registry.js';
 import { chooseTargets, type DetachRequest } from '../../src/engine/detach.js';
-import type { GuestInfo } from '../../src/engine/facts.js';
+import type { GuestInfo } from '../../src/model/guest-info.js';
 import { parkedGuestName, parkedHostName } from '../../src/drivers/names.js';
-import type { Action, Plan } from '../../src/engine/plan.js';
+import type { Action, Plan } from '../../src/model/plan.js';
 import { planAttach, planDetach, type PlanInput } from '../../src/engine/planner.js';
 import type { GuestFacts, GuestLink } from '../../src/guest/facts.js';
 import type { HostLink } from '../../src/host/facts.js';
 import { ConflictError } from '../../src/model/errors.js';
 import { configOf, decodeRecord, encodeRecord, type AttachRecord } from '../../src/model/record.js';
-import { ownerFilter } from '../../src/spec/owner.js';
+import { ownerFilter } from '../../src/model/owner.js';
 import { aliasTargets, assertThrows, attachContext, bridge, guestFacts, nic, type LinkSpec } from './fakes.js';
 
 const LABEL = 'docker container c1 (pid 4242)';

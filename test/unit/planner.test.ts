@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { driverFor } from '../../src/drivers/registry.js';
 import { parkedGuestName } from '../../src/drivers/names.js';
-import type { Action, Plan } from '../../src/engine/plan.js';
+import type { Action, Plan } from '../../src/model/plan.js';
 import { planAttach, planDetach, planDetachOne, type PlanInput } from '../../src/engine/planner.js';
 import type { GuestFacts, GuestLink } from '../../src/guest/facts.js';
 import type { HostLink } from '../../src/host/facts.js';

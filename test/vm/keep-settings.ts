@@ -10,7 +10,7 @@ import { attachSpecs } from '../../src/engine/attach.js';
 import { newRun } from '../../src/engine/context.js';
 import { ConflictError } from '../../src/model/errors.js';
 import { narrowSpec } from '../../src/front/watch/narrow.js';
-import type { AttachSpec } from '../../src/spec/attach-spec.js';
+import type { AttachSpec } from '../../src/model/attach-spec.js';
 
 const [bridge, netns, vlan] = process.argv.slice(2);
 if (bridge === undefined || netns === undefined || vlan === undefined) {

@@ -2,7 +2,7 @@
  * A Linux bridge as a network: the one that a topology network, a CNI network (`bridge`, with
  * isGateway or not) or the classic line's `br*` host interface makes when it is missing.
  */
-import type { Step } from '../../engine/plan.js';
+import type { Step } from '../../model/plan.js';
 import type { HostLink } from '../../host/facts.js';
 import { ConflictError } from '../../model/errors.js';
 import type { Drift } from '../driver.js';

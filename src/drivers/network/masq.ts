@@ -4,7 +4,7 @@
  * subnet is masqueraded. Creation and removal are planned here only (the chain's undo is its
  * removal), and what is live is judged here against what is wanted. Pure.
  */
-import type { Action, Step } from '../../engine/plan.js';
+import type { Action, Step } from '../../model/plan.js';
 import { digest } from '../../model/hash.js';
 
 export interface MasqRule {

@@ -9,7 +9,7 @@
  * Pure, like every driver: they read only the facts they are given. Front doors reach them through
  * src/engine/networks.ts.
  */
-import type { Step } from '../../engine/plan.js';
+import type { Step } from '../../model/plan.js';
 import type { Drift } from '../driver.js';
 
 /** A network object, live, against what is wanted. */

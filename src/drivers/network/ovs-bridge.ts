@@ -2,7 +2,7 @@
  * An Open vSwitch bridge as a network: the one a topology network, a CNI network (`ovs`) or the
  * classic line's `ovs*` host interface makes when it is missing.
  */
-import type { Step } from '../../engine/plan.js';
+import type { Step } from '../../model/plan.js';
 import type { HostLink } from '../../host/facts.js';
 import { OVS_TIMEOUT, type OvsFacts } from '../../host/ovs-facts.js';
 import { UnsupportedError } from '../../model/errors.js';

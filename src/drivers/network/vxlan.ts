@@ -4,7 +4,7 @@
  * by head-end replication (one all-zero FDB entry per peer host) or through a multicast group.
  * Pure: the live state is read in src/host/vxlan-facts.ts and handed in.
  */
-import type { Step } from '../../engine/plan.js';
+import type { Step } from '../../model/plan.js';
 import { ZERO_MAC, type LiveVxlan } from '../../host/vxlan-facts.js';
 import type { Drift } from '../driver.js';
 import type { NetworkRemoval } from './network.js';

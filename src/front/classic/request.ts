@@ -56,7 +56,7 @@ export interface LsRequest extends CommonOptions {
   kind: 'ls';
   /** A guest or a host interface (bridge); undefined lists everything on the host. */
   target?: string;
-  /** Only what this owner made (src/spec/owner.ts ownerFilter). */
+  /** Only what this owner made (src/model/owner.ts ownerFilter). */
   owner?: string;
 }
 

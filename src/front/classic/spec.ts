@@ -12,8 +12,8 @@ import { parsePkey, parseVlan } from '../../model/vlan.js';
 import { DEFAULT_DHCP_TIMEOUT_SEC } from '../../dhcp/methods.js';
 import type { RunContext } from '../../engine/context.js';
 import { defaultGuestIf } from '../../engine/host-kinds.js';
-import type { Addressing, AttachSpec, HostSide } from '../../spec/attach-spec.js';
-import { CLI_OWNER, type Owner } from '../../spec/owner.js';
+import type { Addressing, AttachSpec, HostSide } from '../../model/attach-spec.js';
+import { CLI_OWNER, type Owner } from '../../model/owner.js';
 import type { AttachRequest } from './request.js';
 
 /** What the classic heuristics look at on the host. */

@@ -8,7 +8,7 @@ import { attachSpecs } from '../../engine/attach.js';
 import { readGuestFacts } from '../../guest/facts.js';
 import { resolveGuest } from '../../guest/resolve.js';
 import { PipeworkError } from '../../model/errors.js';
-import type { AttachSpec } from '../../spec/attach-spec.js';
+import type { AttachSpec } from '../../model/attach-spec.js';
 import { execDelegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
 import { delegateOf, execOptions, lockAttachment, runFor, type Request } from './request.js';

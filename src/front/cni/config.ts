@@ -8,7 +8,7 @@
  */
 import { parseMac } from '../../model/mac.js';
 import { ifNameProblem } from '../../model/ifname.js';
-import type { DnsSpec, MacvlanMode } from '../../spec/attach-spec.js';
+import type { DnsSpec, MacvlanMode } from '../../model/attach-spec.js';
 import { parseCniArgs, type CniArgs } from './args.js';
 import { Code, CniError, isSupportedVersion, type CniParams, type CniVersion } from './protocol.js';
 

@@ -8,7 +8,7 @@
  * reports them all at the end.
  */
 import { findLeftovers, removeLeftovers } from '../../engine/remove.js';
-import { parseOwner } from '../../spec/owner.js';
+import { parseOwner } from '../../model/owner.js';
 import type { Attachment } from './config.js';
 import { cleanAttachment } from './cleanup.js';
 import { delegateSupports, execDelegate, findPlugin } from './ipam.js';

@@ -10,7 +10,7 @@ import { ipJsonBatch } from '../../exec/ip.js';
 import type { Runner } from '../../exec/runner.js';
 import { parseAddressSpec } from '../../model/address.js';
 import { createBridge } from '../../engine/networks.js';
-import type { Step } from '../../engine/plan.js';
+import type { Step } from '../../model/plan.js';
 import type { HostLink } from '../../host/facts.js';
 import { Code, CniError } from './protocol.js';
 

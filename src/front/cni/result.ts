@@ -5,7 +5,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import { parseAddressSpec, type StaticAddress } from '../../model/address.js';
-import type { DnsSpec } from '../../spec/attach-spec.js';
+import type { DnsSpec } from '../../model/attach-spec.js';
 import { Code, CniError, versionAtLeast, type CniVersion } from './protocol.js';
 
 export interface IpConfig {

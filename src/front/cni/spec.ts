@@ -9,8 +9,8 @@
 import ipaddr from 'ipaddr.js';
 import { digest } from '../../model/hash.js';
 import { IFNAME_MAX } from '../../model/ifname.js';
-import type { AttachSpec, HostSide, RouteSpec } from '../../spec/attach-spec.js';
-import type { Owner } from '../../spec/owner.js';
+import type { AttachSpec, HostSide, RouteSpec } from '../../model/attach-spec.js';
+import type { Owner } from '../../model/owner.js';
 import type { NetConf } from './config.js';
 import type { CniParams } from './protocol.js';
 import type { IpConfig, ResultData, RouteConf } from './result.js';

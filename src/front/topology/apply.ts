@@ -21,7 +21,7 @@ import type { RunContext } from '../../engine/context.js';
 import { execute } from '../../engine/executor.js';
 import { guestInfo } from '../../engine/gather.js';
 import { Journal } from '../../engine/journal.js';
-import type { Plan } from '../../engine/plan.js';
+import type { Plan } from '../../model/plan.js';
 import { openNetns } from '../../exec/netns.js';
 import type { Guest as HeldGuest } from '../../guest/guest.js';
 import { HostLinkCache, type HostLink } from '../../host/facts.js';

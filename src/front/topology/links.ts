@@ -10,7 +10,7 @@ import { resolveGuest } from '../../guest/resolve.js';
 import { readHostLink } from '../../host/facts.js';
 import { PipeworkError } from '../../model/errors.js';
 import { recordAddresses, type AttachRecord } from '../../model/record.js';
-import type { AttachSpec } from '../../spec/attach-spec.js';
+import type { AttachSpec } from '../../model/attach-spec.js';
 import type { Live } from './live.js';
 import { ownerText, type Guest, type Link, type Topology } from './model.js';
 import type { Problem } from './problems.js';

@@ -21,7 +21,7 @@ import type { Runner } from '../../exec/runner.js';
 import { OVS_RUN_DIR, OVS_TIMEOUT, readOvsFacts, type OvsFacts } from '../../host/ovs-facts.js';
 import { NETNS_DIR } from '../../guest/resolve.js';
 import { decodeRecord, type AttachRecord } from '../../model/record.js';
-import type { GuestRef } from '../../spec/attach-spec.js';
+import type { GuestRef } from '../../model/attach-spec.js';
 import { madeContainers, runtimeSocket, type MadeContainer } from './containers.js';
 import { readOwned } from './owned.js';
 import { ownerText, type Topology } from './model.js';

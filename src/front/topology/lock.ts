@@ -4,7 +4,7 @@
  */
 import type { RunContext } from '../../engine/context.js';
 import { acquire, describeKey } from '../../engine/lock.js';
-import { lockKey } from '../../engine/plan.js';
+import { lockKey } from '../../model/plan.js';
 import type { Topology } from './model.js';
 
 /**

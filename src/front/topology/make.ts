@@ -1,12 +1,12 @@
 /**
  * What a topology makes besides its links — named netns, Linux bridges, Open vSwitch bridges,
  * VXLAN devices (their drivers: src/drivers/network/, reached through src/engine/networks.ts) —
- * as one plan of steps with undo (src/engine/plan.ts), each step marking what it makes (live.ts),
+ * as one plan of steps with undo (src/model/plan.ts), each step marking what it makes (live.ts),
  * and the host checks that refuse a file before anything changes (an external network that is
  * not there, a name taken by another kind of link).
  */
 import { checkBridge, checkOvsUsable, createOvsBridge, planVxlan, type LiveVxlan } from '../../engine/networks.js';
-import { lockKey, type HostLocks, type Step } from '../../engine/plan.js';
+import { lockKey, type HostLocks, type Step } from '../../model/plan.js';
 import type { HostLink } from '../../host/facts.js';
 import type { OvsFacts } from '../../host/ovs-facts.js';
 import { PipeworkError } from '../../model/errors.js';

@@ -6,7 +6,7 @@
 import type { StaticAddress } from '../../model/address.js';
 import type { DhcpMethod } from '../../model/dhcp-methods.js';
 import type { VxlanDevice } from '../../engine/networks.js';
-import type { GuestRef, Impairment } from '../../spec/attach-spec.js';
+import type { GuestRef, Impairment } from '../../model/attach-spec.js';
 
 export type { VxlanDevice };
 
@@ -132,7 +132,7 @@ export function linkName(link: Pick<Link, 'guest' | 'ifname'>): string {
   return `${link.guest}:${link.ifname}`;
 }
 
-/** The owner text of everything this topology makes (src/spec/owner.ts). */
+/** The owner text of everything this topology makes (src/model/owner.ts). */
 export function ownerText(name: string): string {
   return `topology:${name}`;
 }

@@ -13,8 +13,8 @@ import type { Guest } from '../../guest/guest.js';
 import { readHostLink, type HostLink } from '../../host/facts.js';
 import type { OvsPortRow } from '../../host/ovs-facts.js';
 import { configOf, type AttachRecord } from '../../model/record.js';
-import type { AttachSpec } from '../../spec/attach-spec.js';
-import { formatOwner } from '../../spec/owner.js';
+import type { AttachSpec } from '../../model/attach-spec.js';
+import { formatOwner } from '../../model/owner.js';
 import { hostSideDrift, usesVeth } from '../../engine/host-kinds.js';
 import { hasCarrier, type LiveHostEnd } from './live.js';
 

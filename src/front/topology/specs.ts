@@ -1,5 +1,5 @@
 /**
- * Links → attach specs (src/spec/attach-spec.ts): one spec per link, owner `topology:<name>`,
+ * Links → attach specs (src/model/attach-spec.ts): one spec per link, owner `topology:<name>`,
  * onConflict `replace` (a link whose configuration changed in the file is re-made; the others
  * stay as they are). `address: auto` is settled here: a link keeps the address it has (read back
  * from its live record); a new one takes the next free address of the network's subnet.
@@ -8,7 +8,7 @@ import { parseAddressSpec, type StaticAddress } from '../../model/address.js';
 import { DEFAULT_DHCP_TIMEOUT_SEC } from '../../dhcp/methods.js';
 import { InvalidArgumentError } from '../../model/errors.js';
 import { recordAddresses, type AttachRecord } from '../../model/record.js';
-import type { AttachSpec, GuestRef, HostSide } from '../../spec/attach-spec.js';
+import type { AttachSpec, GuestRef, HostSide } from '../../model/attach-spec.js';
 import type { Guest, Link, Network, Topology } from './model.js';
 import { inSubnet, nextFree } from './values.js';
 

@@ -5,7 +5,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import { InvalidArgumentError } from '../../model/errors.js';
-import type { Impairment } from '../../spec/attach-spec.js';
+import type { Impairment } from '../../model/attach-spec.js';
 import type { Subnet } from './model.js';
 import type { RawImpair } from './schema.js';
 

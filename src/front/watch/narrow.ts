@@ -8,7 +8,7 @@
  * option, never the label's. Pure: the rest of the engine acts on what the spec says, whichever
  * door it came from.
  */
-import type { AttachSpec } from '../../spec/attach-spec.js';
+import type { AttachSpec } from '../../model/attach-spec.js';
 
 export interface NarrowOptions {
   /** The watcher's --dhcp-image (undefined: the default image). */

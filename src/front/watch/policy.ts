@@ -5,7 +5,7 @@
  * container (--direct-phys) only with --allow-direct. Pure.
  */
 import type { AttachRequest } from '../classic/request.js';
-import { hostIfOf, vlanOf, type AttachSpec } from '../../spec/attach-spec.js';
+import { hostIfOf, vlanOf, type AttachSpec } from '../../model/attach-spec.js';
 import { formatGrant, type AllowGrant, type WatchOptions } from './options.js';
 
 export interface Grant {

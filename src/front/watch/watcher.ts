@@ -14,7 +14,7 @@ import { pokeSupervisor } from '../../dhcp/supervisor.js';
 import { NotOwnNetnsError } from '../../guest/exclusive.js';
 import { PipeworkError } from '../../model/errors.js';
 import { decodeRecord, recordAddresses } from '../../model/record.js';
-import type { AttachSpec } from '../../spec/attach-spec.js';
+import type { AttachSpec } from '../../model/attach-spec.js';
 import { classicSpec } from '../classic/spec.js';
 import { ImageCache, RuntimeDownError, inspectContainer, listRunning } from './api.js';
 import { LABEL_PREFIX, asksForPipework, readAsks, type Ask, type Problem } from './asks.js';

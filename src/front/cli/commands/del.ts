@@ -9,8 +9,8 @@ import { cleanStale } from '../../../engine/remove.js';
 import { formatPlan, nsNaming, planJson } from '../../../engine/print.js';
 import { parseGuestRef } from '../../../guest/resolve.js';
 import { NotFoundError } from '../../../model/errors.js';
-import type { GuestRef } from '../../../spec/attach-spec.js';
-import { ownerFilter } from '../../../spec/owner.js';
+import type { GuestRef } from '../../../model/attach-spec.js';
+import { ownerFilter } from '../../../model/owner.js';
 import type { DelRequest } from '../../classic/request.js';
 import { outcomeText, printJson, recordJson, reportPlan } from '../../output.js';
 

@@ -10,7 +10,7 @@ import { readOvsPortTable } from '../../../host/ovs-facts.js';
 import { parseGuestRef, resolveGuest } from '../../../guest/resolve.js';
 import { dhcpLabel, dhcpStatus } from '../../../dhcp/status.js';
 import { recordAddresses } from '../../../model/record.js';
-import { ownerFilter } from '../../../spec/owner.js';
+import { ownerFilter } from '../../../model/owner.js';
 import { NotFoundError } from '../../../model/errors.js';
 import type { LsRequest } from '../../classic/request.js';
 import { guestJson, printJson, recordJson } from '../../output.js';

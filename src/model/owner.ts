@@ -2,7 +2,7 @@
  * Who made an interface: every front door marks what it makes, so each removes only its own
  * and `pipework ls` can say who made what. The text form is recorded on the interfaces.
  */
-import { InvalidArgumentError } from '../model/errors.js';
+import { InvalidArgumentError } from './errors.js';
 
 export type Owner =
   | { kind: 'cli' }

@@ -2,13 +2,16 @@
  * The attach spec: "put an interface with this configuration into this guest over this host
  * side", free of any grammar. Every front door (the classic line, a batch line, a topology link,
  * a CNI request, a container label) turns its own input into one of these; the engine
- * (src/engine) does the rest. Values here are already validated and canonical (src/spec/check.ts).
+ * (src/engine) does the rest. Values here are already validated and canonical (each front door's translator narrows them).
  */
-import type { StaticAddress } from '../model/address.js';
-import type { DhcpMethod } from '../model/dhcp-methods.js';
+import type { StaticAddress } from './address.js';
+import type { DhcpMethod } from './dhcp-methods.js';
 import type { Owner } from './owner.js';
 
 /** Which guest: a runtime and a name, a PID, a named netns or a namespace file. */
+
+/** The kinds of guest pipework reaches. */
+export type GuestKind = 'docker' | 'podman' | 'lxc' | 'pid' | 'netns';
 export type GuestRef =
   /**
    * `exclusive`: the container's network namespace must be its own alone — not joined from

@@ -2,7 +2,7 @@
  * A plan is a list of steps; each carries its undo. Planning is pure (src/engine/planner.ts);
  * only the executor (src/engine/executor.ts) runs steps.
  */
-import type { AttachRecord } from '../model/record.js';
+import type { AttachRecord } from './record.js';
 
 export type Place = 'host' | 'guest';
 

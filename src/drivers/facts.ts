@@ -7,7 +7,6 @@ import type { GuestFacts, GuestLink } from '../guest/facts.js';
 import type { HostLink } from '../host/facts.js';
 import type { OvsFacts, OvsPortRow } from '../host/ovs-facts.js';
 import type { AttachRecord } from '../model/record.js';
-import type { GuestKind } from '../guest/guest.js';
 
 export interface Facts {
   /** Host links the plan looks at, by name; null: there is none of that name. */
@@ -30,21 +29,6 @@ export interface Facts {
   replacedDhcp?: DhcpFacts;
 }
 
-/** The guest, as plans and records name it. */
-export interface GuestInfo {
-  kind: GuestKind;
-  name: string;
-  id?: string;
-  pid?: number;
-  nsInode: number;
-  /** For messages: "docker container c1 (pid 123)". */
-  label: string;
-}
-
-/** `kind:name`, as records name a guest. */
-export function guestRefText(guest: Pick<GuestInfo, 'kind' | 'name'>): string {
-  return `${guest.kind}:${guest.name}`;
-}
 
 export function hostLink(facts: Facts, name: string): HostLink | undefined {
   return facts.host[name] ?? undefined;

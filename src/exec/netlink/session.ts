@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHILD_NS_FD, ownNetnsFd } from '../exec/runner.js';
+import { CHILD_NS_FD, ownNetnsFd } from '../runner.js';
 import * as msg from './message.js';
 import { translateBatch, type NetlinkOp, type NsRef } from './translate.js';
 
