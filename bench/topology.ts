@@ -20,7 +20,9 @@
  * Runs as root: `npm run build && node build/bench/topology.js`. Everything it makes is named
  * tgb…: netns tgbn-NNN, bridge br-tgbench, topology tgbench; removed at the end, on Ctrl-C, and
  * (left over from a killed run) at the start. BENCH_N=200 (guests), BENCH_ROUNDS=3,
- * BENCH_DEL_LOOP=0 skips the del loop (it takes a minute).
+ * BENCH_DEL_LOOP=0 skips the del loop (it takes a minute). BENCH_BEFORE=/path/to/an/older/bin/pipework
+ * runs the same apply, re-apply and destroy with that build right after ours in every round, and
+ * adds before/after rows.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +36,7 @@ const PIPEWORK = join(ROOT, 'bin/pipework');
 const N = Number(process.env['BENCH_N'] ?? 200);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const DEL_LOOP = process.env['BENCH_DEL_LOOP'] !== '0';
+const BEFORE = process.env['BENCH_BEFORE'] !== undefined && process.env['BENCH_BEFORE'] !== '' ? resolve(process.env['BENCH_BEFORE']) : undefined;
 const BRIDGE = 'br-tgbench';
 const NAME = 'tgbench';
 const ns = (i: number) => `tgbn-${String(i).padStart(3, '0')}`;
@@ -107,7 +110,7 @@ async function main(): Promise<void> {
       `--outfile=${del}`, '--log-level=warning', "--banner:js=import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);"]);
     const guests = Array.from({ length: N }, (_, i) => ns(i));
 
-    const t: Record<string, number[]> = { apply: [], batch: [], reapply: [], destroy: [], batchdel: [], version: [] };
+    const t: Record<string, number[]> = { apply: [], batch: [], reapply: [], destroy: [], batchdel: [], version: [], 'before-apply': [], 'before-reapply': [], 'before-destroy': [] };
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? ['batch', 'apply'] : ['apply', 'batch'];
       for (const which of order) {
@@ -125,6 +128,12 @@ async function main(): Promise<void> {
           // The floor of any pipework run, measured beside it: Node's start-up and the bundle.
           t['version']!.push((await ok([process.execPath, PIPEWORK, '--version'])).ms);
           t['destroy']!.push((await ok([process.execPath, PIPEWORK, 'destroy', topo])).ms);
+          if (BEFORE !== undefined) {
+            forgetModels(NAME);
+            t['before-apply']!.push((await ok([process.execPath, BEFORE, 'apply', topo])).ms);
+            t['before-reapply']!.push((await ok([process.execPath, BEFORE, 'apply', topo])).ms);
+            t['before-destroy']!.push((await ok([process.execPath, BEFORE, 'destroy', topo])).ms);
+          }
         }
       }
       process.stderr.write(`bench: round ${round + 1} done\n`);
@@ -157,9 +166,15 @@ async function main(): Promise<void> {
       `| \`pipework destroy\` (links and bridge) | ${f(m['destroy']!)} | one process, the engine's detach for the ${N} guests, 8 at a time: ${f(m['batchdel']!)} | ${(m['destroy']! / m['batchdel']!).toFixed(2)}× | ≤ 1.2× → ${m['destroy']! <= 1.2 * m['batchdel']! ? 'met' : 'NOT met'} |`,
       `| (reference) ${N} \`pipework del\` processes | ${f(loop)} | | | |`,
       `| peak RSS of \`pipework apply\` | ${Number.isNaN(rss) ? '–' : `${rss.toFixed(0)} MiB`} | | | < 120 MiB → ${Number.isNaN(rss) ? 'not measured (no GNU time)' : rss < 120 ? 'met' : 'NOT met'} |`,
+      ...(BEFORE === undefined ? [] : [
+        '',
+        `| before/after (${BEFORE}) | this build | before | ratio |`,
+        '| --- | --- | --- | --- |',
+        ...(['apply', 'reapply', 'destroy'] as const).map((k) => `| ${k} | ${f(m[k]!)} | ${f(m[`before-${k}`]!)} | ${(m[k]! / m[`before-${k}`]!).toFixed(2)}× |`),
+      ]),
       '',
       `NODE_EXTRA_CA_CERTS was ${process.env['NODE_EXTRA_CA_CERTS'] !== undefined && process.env['NODE_EXTRA_CA_CERTS'] !== '' ? 'set (every Node start pays ~40 ms for it)' : 'not set'}; load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${(await run(['nproc'])).stdout.trim()} cores.`,
-      `Samples (ms): ${Object.entries(t).map(([k, v]) => `${k} ${v.map((x) => Math.round(x)).join('/')}`).join('; ')}.`,
+      `Samples (ms): ${Object.entries(t).filter(([, v]) => v.length > 0).map(([k, v]) => `${k} ${v.map((x) => Math.round(x)).join('/')}`).join('; ')}.`,
     ];
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {

@@ -259,8 +259,12 @@ async function peersOf(ctx: RunContext, bridges: string[]): Promise<Map<string, 
 export async function selectRemovals(input: RemovalInput, ctx: RunContext): Promise<Removals> {
   const ovs = new Map<string, string[] | undefined>();
   for (const b of input.live.ovsBridges) if (!input.keep.devices.has(b)) ovs.set(b, await listOvsPorts(ctx, b));
-  const bridges = [...input.live.bridges].filter((b) => !input.keep.devices.has(b) && (readHostLink(b)?.ports.length ?? 0) > 0);
-  const peers = input.netns.length > 0 ? await peersOf(ctx, bridges) : new Map<string, string>();
+  // Only ports that are not its links' host ends need their peer looked up, and only when a netns
+  // goes (a run given up before it recorded a link leaves such a port).
+  const ours = new Set([...input.live.hostEnds.values()].map((e) => e.link));
+  const goingNetns = input.netns.some((n) => !input.keep.netns.has(n));
+  const bridges = [...input.live.bridges].filter((b) => !input.keep.devices.has(b) && (readHostLink(b)?.ports ?? []).some((p) => !ours.has(p)));
+  const peers = goingNetns && bridges.length > 0 ? await peersOf(ctx, bridges) : new Map<string, string>();
   return chooseRemovals(input, readHostLink, (b) => ovs.get(b), (p) => peers.get(p));
 }
 
