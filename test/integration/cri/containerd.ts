@@ -37,9 +37,9 @@ export interface ContainerdOptions {
   env?: Record<string, string>;
   /**
    * More launchers in bin_dir: type name → the daemon socket it is compiled with (as `cni install
-   * --socket`); the default one, `pipework`, uses `<dir>/run/cni.sock`.
+   * --socket`); the default one, `pipework`, uses `<dir>/run/cni.sock` (daemonSocket).
    */
-  launchers?: Record<string, string>;
+  launchers?: (c: Containerd) => Record<string, string>;
   /** Programs to put in bin_dir as they are (name → file content, made executable). */
   extraPlugins?: (c: Containerd) => Record<string, string>;
 }
@@ -174,7 +174,7 @@ export class Containerd {
       if (r.code !== 0) throw new Error(`pipework cni install --dir ${dir}: ${r.stderr.trim()}`);
     };
     await install(this.binDir, this.daemonSocket);
-    for (const [type, socket] of Object.entries(this.o.launchers ?? {})) {
+    for (const [type, socket] of Object.entries(this.o.launchers?.(this) ?? {})) {
       const dir = join(this.dir, `launcher-${type}`);
       await install(dir, socket);
       copyFileSync(join(dir, 'pipework'), join(this.binDir, type));
@@ -385,6 +385,41 @@ export function podConfig(name: string, dir: string, portMappings?: PortMapping[
     annotations: { 'kubernetes.io/config.source': 'api' },
     linux: { cgroupParent: `${CGROUP_PARENT}/pod${uid}`, namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
   };
+}
+
+/**
+ * What a killed run left in `base`: scratch directories `<prefix>-*` whose containerd is gone are
+ * unmounted and removed. Processes still running there (a containerd, shims) are not this run's
+ * to end: they are reported, and their directory kept.
+ */
+export async function cleanupStale(prefix: string, base: string = process.env['PIPEWORK_TEST_TMP'] ?? tmpdir()): Promise<string[]> {
+  const kept: string[] = [];
+  if (!existsSync(base)) return kept;
+  for (const d of readdirSync(base).filter((x) => x.startsWith(`${prefix}-`))) {
+    const dir = join(base, d);
+    const live = [...processesWith(`${dir}/`)];
+    if (live.length > 0) {
+      kept.push(`${dir} (processes ${live.join(' ')} still run there)`);
+      continue;
+    }
+    await unmountUnder(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return kept;
+}
+
+/** PIDs whose command line has an argument starting with `prefix`. */
+function processesWith(prefix: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/u.test(p)) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').some((a) => a.startsWith(prefix))) out.push(Number(p));
+    } catch {
+      // gone
+    }
+  }
+  return out;
 }
 
 /** Running containerd-shim processes whose -address is this containerd's socket. */
