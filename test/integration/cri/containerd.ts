@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import {
-  copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmdirSync, rmSync, symlinkSync, writeFileSync,
+  chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmdirSync, rmSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,7 +50,7 @@ export interface ContainerdOptions {
  */
 export async function buildSandboxImage(out: string, name = SANDBOX_IMAGE): Promise<void> {
   const rootfs = await buildBusyboxTar();
-  const dir = mkdtempSync(join(tmpdir(), 'tcr-image-'));
+  const dir = mkdtempSync(join(process.env['PIPEWORK_TEST_TMP'] ?? tmpdir(), 'tcr-image-'));
   try {
     const blobs = join(dir, 'blobs', 'sha256');
     mkdirSync(blobs, { recursive: true });
@@ -179,7 +179,7 @@ export class Containerd {
       await install(dir, socket);
       copyFileSync(join(dir, 'pipework'), join(this.binDir, type));
       rmSync(dir, { recursive: true, force: true });
-      await shOk(['chmod', '0755', join(this.binDir, type)]);
+      chmodSync(join(this.binDir, type), 0o755);
     }
     for (const p of readdirSync(REFERENCE_DIR)) {
       if (!existsSync(join(this.binDir, p))) symlinkSync(join(REFERENCE_DIR, p), join(this.binDir, p));
