@@ -24,9 +24,11 @@ die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
 # containernetworking-plugins (Podman pulls it in too) are the reference CNI plugins and IPAM
 # plugins the CNI plugin mode delegates to and is compared with. man-db (and groff-base with it)
 # renders the man page pipework(8) in its unit test, which is skipped without them.
+# containerd (with runc and its `ctr`; docker.io depends on them) serves CRI to the tests of the
+# kubelet's path, from an instance of their own: named here because those tests drive it.
 PKGS=(
   iproute2 iputils-ping iputils-arping busybox-static
-  docker.io podman lxc openvswitch-switch containernetworking-plugins
+  docker.io containerd runc podman lxc openvswitch-switch containernetworking-plugins
   dnsmasq-base udhcpc isc-dhcp-client dhcpcd-base
   util-linux procps curl ca-certificates
   qemu-system-x86 xz-utils strace time
@@ -67,8 +69,8 @@ fi
 arping -V 2>&1 | grep -qi iputils || die "arping is not the iputils flavour (install iputils-arping)"
 [[ -x /bin/busybox ]] || die "/bin/busybox missing (install busybox-static)"
 [[ -e /usr/share/lxc/templates/lxc-busybox ]] || die "LXC busybox template missing"
-for c in ip ping docker dockerd podman lxc-create ovs-vsctl ovsdb-server ovs-vswitchd dnsmasq \
-         udhcpc dhclient dhcpcd nsenter sysctl curl; do
+for c in ip ping docker dockerd containerd ctr runc containerd-shim-runc-v2 podman lxc-create ovs-vsctl \
+         ovsdb-server ovs-vswitchd dnsmasq udhcpc dhclient dhcpcd nsenter ss sysctl curl; do
   command -v "$c" >/dev/null || die "command $c not found after install"
 done
 
