@@ -15,7 +15,7 @@ import { formatWatch, stateKey, type DnsTarget, type GuestWatch } from './state.
 
 export type Runtime = 'docker' | 'podman';
 
-/** What planning DHCP needs to know, gathered before (src/dhcp/facts.ts). */
+/** What planning DHCP needs to know, gathered before (src/dhcp/environment.ts). */
 export interface DhcpFacts {
   /** The argv that runs pipework's DHCP agent: [node, …/build/src/dhcp/agent.js]. */
   agent: readonly string[];

@@ -3,8 +3,8 @@
  * with NET_ADMIN can rewrite the alias (pipework's guest-side record) of any interface in its
  * namespace (src/engine/trust.ts says which driver is asked, and in which order).
  */
-import type { GuestLink } from '../guest/facts.js';
-import { isVlanDevice } from '../host/facts.js';
+import type { GuestLink } from '../guest/netstate.js';
+import { isVlanDevice } from '../host/links.js';
 import { decodeRecord, type AttachRecord, type HostKindName } from '../model/record.js';
 import type { HostView } from './driver.js';
 

@@ -5,8 +5,8 @@
  */
 import type { Facts } from './facts.js';
 import type { GuestInfo } from '../model/guest-info.js';
-import type { GuestLink } from '../guest/facts.js';
-import type { HostLink } from '../host/facts.js';
+import type { GuestLink } from '../guest/netstate.js';
+import type { HostLink } from '../host/links.js';
 import type { Kept } from '../host/kept-records.js';
 import type { OvsFacts, OvsPortRow } from '../host/ovs-facts.js';
 import type { AttachNames, GuestIdentity } from './names.js';

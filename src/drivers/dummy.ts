@@ -1,5 +1,5 @@
 /** `dummy*`: a dummy interface made directly inside the guest (no host side remains). */
-import { NS_PATH_IN_CHILD } from '../exec/runner.js';
+import { GUEST_NETNS } from '../model/plan.js';
 import { featureText, type KernelFeature } from '../host/kernel.js';
 import { changes, type Driver } from './driver.js';
 import { removeGuestLinkStep } from './veth.js';
@@ -29,7 +29,7 @@ export const dummyDriver: Driver<'dummy'> = {
           kind: 'ip', place: 'host',
           args: [
             'link', 'add', 'name', spec.guestIf, ...(spec.mac !== undefined ? ['address', spec.mac] : []),
-            ...(spec.mtu !== undefined ? ['mtu', String(spec.mtu)] : []), 'netns', NS_PATH_IN_CHILD, 'type', 'dummy',
+            ...(spec.mtu !== undefined ? ['mtu', String(spec.mtu)] : []), 'netns', GUEST_NETNS, 'type', 'dummy',
           ],
         },
         undo: [{ kind: 'ip', place: 'guest', args: ['link', 'del', 'dev', spec.guestIf] }],

@@ -3,8 +3,8 @@
  * planner (src/engine/planner.ts) looks at nothing else.
  */
 import type { DhcpFacts } from '../dhcp/plan.js';
-import type { GuestFacts, GuestLink } from '../guest/facts.js';
-import type { HostLink } from '../host/facts.js';
+import type { GuestFacts, GuestLink } from '../guest/netstate.js';
+import type { HostLink } from '../host/links.js';
 import type { OvsFacts, OvsPortRow } from '../host/ovs-facts.js';
 import type { AttachRecord } from '../model/record.js';
 
@@ -23,7 +23,7 @@ export interface Facts {
    * confirms it (src/engine/trust.ts), never as the guest's alias alone says.
    */
   existing?: AttachRecord;
-  /** What DHCP needs (src/dhcp/facts.ts), when the spec asks for it. */
+  /** What DHCP needs (src/dhcp/environment.ts), when the spec asks for it. */
   dhcp?: DhcpFacts;
   /** The same for the interface a --replace parks, to start its client again if the replace fails. */
   replacedDhcp?: DhcpFacts;

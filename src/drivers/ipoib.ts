@@ -3,7 +3,7 @@
  * in a partition (pkey). Classic names `<if>.<pid>` / `<if>.<pkey>.<pid>` only ever existed on the
  * host for a moment: ours never appear there.
  */
-import { NS_PATH_IN_CHILD } from '../exec/runner.js';
+import { GUEST_NETNS } from '../model/plan.js';
 import { InvalidArgumentError, NotFoundError } from '../model/errors.js';
 import { hostLink } from './facts.js';
 import { featureText, type KernelFeature } from '../host/kernel.js';
@@ -45,7 +45,7 @@ export const ipoibDriver: Driver<'ipoib'> = {
             kind: 'ip', place: 'host',
             args: [
               'link', 'add', 'link', host.parent, 'name', spec.guestIf, ...(spec.mtu !== undefined ? ['mtu', String(spec.mtu)] : []),
-              'netns', NS_PATH_IN_CHILD, 'type', 'ipoib', ...(pkey !== undefined ? ['pkey', pkeyHex(pkey)] : []),
+              'netns', GUEST_NETNS, 'type', 'ipoib', ...(pkey !== undefined ? ['pkey', pkeyHex(pkey)] : []),
             ],
           },
           undo: [{ kind: 'ip', place: 'guest', args: ['link', 'del', 'dev', spec.guestIf] }],

@@ -3,7 +3,7 @@
  * writes a host link's alias).
  */
 import { decodeRecord, sameAttachment, type AttachRecord, type HostKindName } from '../model/record.js';
-import type { HostLink } from '../host/facts.js';
+import type { HostLink } from '../host/links.js';
 import type { Step } from '../model/plan.js';
 import type { LeftoverView } from './driver.js';
 

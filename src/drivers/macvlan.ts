@@ -2,11 +2,10 @@
  * macvlan: a child of a host NIC (or of its 802.1Q sub-interface with a VLAN), created directly
  * inside the guest with its final name — bridge mode by default, as the classic tool made it.
  */
-import { NS_PATH_IN_CHILD } from '../exec/runner.js';
 import { NotFoundError } from '../model/errors.js';
 import { ownerText, type AttachRecord } from '../model/record.js';
 import { hostLink } from './facts.js';
-import type { Step } from '../model/plan.js';
+import { GUEST_NETNS, type Step } from '../model/plan.js';
 import { featureText, type KernelFeature } from '../host/kernel.js';
 import { changes, lockKey, type Driver, type DriverInput, type HostSidePlan } from './driver.js';
 import { removeGuestLinkStep } from './veth.js';
@@ -62,7 +61,7 @@ export const macvlanDriver: Driver<'macvlan'> = {
         args: [
           'link', 'add', 'link', parent, 'name', spec.guestIf, 'mtu', String(mtu),
           ...(spec.mac !== undefined ? ['address', spec.mac] : []),
-          'netns', NS_PATH_IN_CHILD, 'type', 'macvlan', 'mode', host.mode,
+          'netns', GUEST_NETNS, 'type', 'macvlan', 'mode', host.mode,
         ],
       },
       undo: [{ kind: 'ip', place: 'guest', args: ['link', 'del', 'dev', spec.guestIf] }],

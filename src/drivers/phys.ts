@@ -4,7 +4,6 @@
  * MAC, when one is set) is recorded, so it goes back under them — kept on the host (src/host/
  * kept-records.ts) before it moves, since the guest can rewrite whatever the device carries.
  */
-import { HOST_NS_PATH_IN_CHILD, NS_PATH_IN_CHILD } from '../exec/runner.js';
 import { keptKey, keptRecord, keptText } from '../host/kept-records.js';
 import { ownRecord, withoutHostNames } from './confirm.js';
 import { vlanIfName } from './names.js';
@@ -12,7 +11,7 @@ import { NotFoundError } from '../model/errors.js';
 import { ownerText, sameAttachment, type AttachRecord } from '../model/record.js';
 import { returnedNics } from '../host/stale.js';
 import { hostLink } from './facts.js';
-import type { Step } from '../model/plan.js';
+import { GUEST_NETNS, HOST_NETNS, type Step } from '../model/plan.js';
 import { changes, lockKey, type Driver, type DriverInput, type HostSidePlan, type Leftover } from './driver.js';
 import { planNicDown, planVlanIf, planVlanRemoval, upIfDown } from './vlan.js';
 import { VLAN_MARK } from '../model/vlan.js';
@@ -60,9 +59,9 @@ export const physDriver: Driver<'phys'> = {
     const own: Partial<AttachRecord> = {};
     steps.push({
       title: `move ${parent} into the guest as ${spec.guestIf}`,
-      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', parent, 'netns', NS_PATH_IN_CHILD, 'name', spec.guestIf] },
+      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', parent, 'netns', GUEST_NETNS, 'name', spec.guestIf] },
       // Give it back under its own name.
-      undo: [{ kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', spec.guestIf, 'netns', HOST_NS_PATH_IN_CHILD, 'name', parent] }],
+      undo: [{ kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', spec.guestIf, 'netns', HOST_NETNS, 'name', parent] }],
       ...(!vlanMade && { requires: [parent] }),
     });
     let origMac: string | undefined;
@@ -110,7 +109,7 @@ export const physDriver: Driver<'phys'> = {
       }] : []),
       {
         title: `give ${guestIf} back to the host as ${origName}`,
-        action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', guestIf, 'netns', HOST_NS_PATH_IN_CHILD, 'name', origName] },
+        action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', guestIf, 'netns', HOST_NETNS, 'name', origName] },
         undo: [],
         irreversible: true,
       },

@@ -2,11 +2,10 @@
  * A veth pair for a bridge (Linux or OVS): the peer is created directly inside the guest with
  * its final name, MTU and MAC (no rename, no move), and both ends carry pipework's record.
  */
-import { NS_PATH_IN_CHILD } from '../exec/runner.js';
 import { ConflictError } from '../model/errors.js';
 import { decodeRecord, encodeRecord, type AttachRecord } from '../model/record.js';
 import { hostLink, type Facts } from './facts.js';
-import type { Step } from '../model/plan.js';
+import { GUEST_NETNS, type Step } from '../model/plan.js';
 
 export interface VethInput {
   localIf: string;
@@ -48,7 +47,7 @@ export function planVeth(input: VethInput): Step[] {
       place: 'host',
       args: [
         'link', 'add', 'name', localIf, ...mtuArgs, 'type', 'veth',
-        'peer', 'name', guestIf, ...mtuArgs, ...(input.mac !== undefined ? ['address', input.mac] : []), 'netns', NS_PATH_IN_CHILD,
+        'peer', 'name', guestIf, ...mtuArgs, ...(input.mac !== undefined ? ['address', input.mac] : []), 'netns', GUEST_NETNS,
       ],
     },
     // Deleting one end deletes the pair, with every address and route on the guest end.

@@ -3,7 +3,7 @@
  * Mirrors the classic order: add the address, drop the old default route, bring the
  * link up, add an on-link host route to an otherwise unreachable gateway, set the default.
  */
-import type { GuestRoute } from '../guest/facts.js';
+import type { GuestRoute } from '../guest/netstate.js';
 import { cidrContains, hostPrefix, isLinkLocal, type Family, type StaticAddress } from '../model/address.js';
 import type { StaticAddressing } from '../model/attach-spec.js';
 import type { Step } from '../model/plan.js';

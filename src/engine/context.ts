@@ -3,8 +3,9 @@
  * stop by (an AbortSignal), how programs are started (a Runner a test can replace), and the
  * caches of what was read — so a long-lived process (the watcher) runs many, each fresh.
  */
+import type { IpBackend } from '../exec/ip.js';
 import { processRunner, type Runner } from '../exec/runner.js';
-import { HostLinkCache } from '../host/facts.js';
+import { HostLinkCache } from '../host/links.js';
 import type { OvsFacts, OvsPortRow } from '../host/ovs-facts.js';
 import type { DockerIndex } from '../guest/docker-index.js';
 import type { Journal } from './journal.js';
@@ -20,6 +21,8 @@ export interface FailPoint {
 
 export interface RunContext {
   runner: Runner;
+  /** How ip lines reach the kernel (the in-process netlink prototype only with the real runner). */
+  ip: IpBackend;
   /** Aborted: start nothing new, let what runs finish (or stop what may be stopped), undo. */
   signal: AbortSignal;
   dryRun: boolean;
@@ -56,6 +59,7 @@ export interface RunCache {
 
 export interface RunOptions {
   runner?: Runner;
+  ip?: IpBackend;
   signal?: AbortSignal;
   dryRun?: boolean;
   failAt?: FailPoint;
@@ -78,6 +82,7 @@ function sayOnce(say: (line: string) => void): (line: string) => void {
 export function newRun(options: RunOptions = {}): RunContext {
   return {
     runner: options.runner ?? processRunner,
+    ip: options.ip ?? (options.runner === undefined && process.env['PIPEWORK_NETLINK'] === '1' ? 'netlink' : 'iproute2'),
     signal: options.signal ?? new AbortController().signal,
     dryRun: options.dryRun ?? false,
     ...(options.failAt && { failAt: options.failAt }),

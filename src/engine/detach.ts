@@ -3,7 +3,7 @@
  * what the asking owner made. (What dead guests left on the host: remove.ts.)
  */
 import { DHCP_AGENT } from '../dhcp/paths.js';
-import { readGuestFacts, type GuestFacts } from '../guest/facts.js';
+import { readGuestFacts, type GuestFacts } from '../guest/netstate.js';
 import type { Guest } from '../guest/guest.js';
 import { resolveGuest } from '../guest/resolve.js';
 import { planStaleCleanup, staleResolvConfs } from '../host/stale.js';

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { batchLine, inProcessIp, ipBatch, ipJsonBatch, type BatchFailure } from '../exec/ip.js';
 import { inNetns, type NetnsHandle } from '../exec/netns.js';
-import { HOST_NS_PATH_IN_CHILD, NS_PATH_IN_CHILD, firstLine, nsPathOfFd, ownNetnsFd, runOk, spawnDetached, type Runner } from '../exec/runner.js';
-import { readHostLink } from '../host/facts.js';
+import { firstLine, nsPathOfFd, ownNetnsFd, runOk, spawnDetached, type Runner } from '../exec/runner.js';
+import { readHostLink } from '../host/links.js';
 import { forget, keep } from '../host/kept-records.js';
 import { linkInUse, vlanKept } from '../host/link-users.js';
 import { OVS_TIMEOUT } from '../host/ovs-facts.js';
@@ -21,7 +21,7 @@ import type { RunContext } from './context.js';
 import { HOST_LOCK, acquire, describeKey, type Held, type LockKey } from './lock.js';
 import { mapLimit } from './pool.js';
 import type { JournalSummary, PlanDone } from './journal.js';
-import { decidedWhenRun, mergeLocks, type Action, type ExecAction, type IpAction, type HostLocks, type KeepAction, type Plan, type Step } from '../model/plan.js';
+import { GUEST_NETNS, HOST_NETNS, decidedWhenRun, mergeLocks, type Action, type ExecAction, type IpAction, type HostLocks, type KeepAction, type Plan, type Step } from '../model/plan.js';
 
 /**
  * The locks host steps of these plans take (src/engine/lock.ts): the host's links shared, with
@@ -213,7 +213,7 @@ class Executor {
         }
       }
       const failure = await ipBatch(this.runner, seg.map((s) => (s.action as IpAction).args), {
-        ns: c.job.ns, enter: !host, where: where(action.place, c.job.ns),
+        backend: this.ctx.ip, ns: c.job.ns, enter: !host, where: where(action.place, c.job.ns),
       });
       if (failure) this.settle(c, seg, failure);
       this.mark(c, seg);
@@ -281,7 +281,7 @@ class Executor {
       c.next++;
       return;
     }
-    const failure = await ipBatch(this.runner, [action.args], { where: 'the host' });
+    const failure = await ipBatch(this.runner, [action.args], { where: 'the host', backend: this.ctx.ip });
     if (failure && !(/File exists/u.test(failure.message) && sharedLinkThere(step.raceOk!))) {
       this.settle(c, [step], failure);
     }
@@ -304,8 +304,8 @@ class Executor {
       });
     });
     const failure = await ipBatch(this.runner, lines, items.length === 1
-      ? { ns: items[0]!.c.job.ns, where: 'the host' }
-      : { where: 'the host', fds: layout.fds });
+      ? { ns: items[0]!.c.job.ns, where: 'the host', backend: this.ctx.ip }
+      : { where: 'the host', fds: layout.fds, backend: this.ctx.ip });
     if (!failure) {
       for (const { c, seg } of items) this.mark(c, seg);
       return;
@@ -510,14 +510,14 @@ function runKeep(a: KeepAction): void {
 
 /**
  * The namespaces handed to one child for several plans: guest k as fd 3+k, the host's after
- * them. A plan's lines name its guest as fd 3 and the host as fd 4 (a single plan's layout):
- * rewritten here, so a NIC given back in plan k goes to the host, not to another guest.
+ * them. A plan's lines name its guest and the host by token (GUEST_NETNS, HOST_NETNS): each is
+ * its fd here, so a NIC given back in plan k goes to the host, not to another guest.
  */
 function fdLayout(namespaces: NetnsHandle[]): { fds: number[]; rewrite(args: readonly string[], k: number): string[] } {
   const hostK = namespaces.length;
   return {
     fds: [...namespaces.map((ns) => ns.fd), ownNetnsFd()],
-    rewrite: (args, k) => args.map((a) => (a === NS_PATH_IN_CHILD ? nsPathOfFd(k) : a === HOST_NS_PATH_IN_CHILD ? nsPathOfFd(hostK) : a)),
+    rewrite: (args, k) => args.map((a) => (a === GUEST_NETNS ? nsPathOfFd(k) : a === HOST_NETNS ? nsPathOfFd(hostK) : a)),
   };
 }
 
@@ -599,7 +599,7 @@ async function ovsBridgeEmpty(runner: Runner, bridge: string): Promise<boolean> 
  * plans shared (a bridge made by one of them, a VLAN sub-interface) goes last, once every plan's
  * own part is undone. Returns the undo actions that failed.
  */
-export async function undoPlans(plans: readonly PlanDone[], ctx: Pick<RunContext, 'runner' | 'purpose' | 'onWait' | 'held'>): Promise<string[]> {
+export async function undoPlans(plans: readonly PlanDone[], ctx: Pick<RunContext, 'runner' | 'ip' | 'purpose' | 'onWait' | 'held'>): Promise<string[]> {
   const failures: string[] = [];
   const shared: { done: Done; ns: NetnsHandle; locks?: HostLocks }[] = [];
   for (const p of plans.slice().reverse()) failures.push(...(await rollback(p.done, ctx, p.ns, shared, p.locks)));
@@ -613,7 +613,7 @@ export async function undoPlans(plans: readonly PlanDone[], ctx: Pick<RunContext
  * but handed there, for the caller to undo after the other plans.
  */
 export async function rollback(
-  done: Done[], ctx: Pick<RunContext, 'runner' | 'purpose' | 'onWait' | 'held'>, ns: NetnsHandle, shared?: { done: Done; ns: NetnsHandle; locks?: HostLocks }[],
+  done: Done[], ctx: Pick<RunContext, 'runner' | 'ip' | 'purpose' | 'onWait' | 'held'>, ns: NetnsHandle, shared?: { done: Done; ns: NetnsHandle; locks?: HostLocks }[],
   locks?: HostLocks,
 ): Promise<string[]> {
   const runner = ctx.runner;
@@ -665,7 +665,7 @@ export async function rollback(
         group.push(next.action);
         i++;
       }
-      const failure = await ipBatch(runner, group.map((a) => a.args), { ns, enter: action.place === 'guest', force: true, where: where(action.place, ns) });
+      const failure = await ipBatch(runner, group.map((a) => a.args), { ns, enter: action.place === 'guest', force: true, where: where(action.place, ns), backend: ctx.ip });
       if (failure && !uncertain) failures.push(`ip ${group[failure.failedLine]?.args.join(' ') ?? ''}: ${failure.message}`);
     }
   } finally {
@@ -692,7 +692,7 @@ export async function execute(jobs: Job[], ctx: RunContext, options: ExecuteOpti
   const work = jobs.map((job, index) => ({ job, index: base + index })).filter(({ job }) => job.plan.steps.length > 0);
   if (work.length > 0) {
     // With the in-process prototype, each guest's lines are a few syscalls here: no fan-out.
-    const inProcess = (await inProcessIp(ctx.runner)) !== undefined;
+    const inProcess = (await inProcessIp(ctx.ip)) !== undefined;
     await new Executor(work, ctx, inProcess, jobs.length > 1, options).run();
   }
   if (ctx.journal) ctx.journal.planCount += jobs.length;

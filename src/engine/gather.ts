@@ -6,11 +6,11 @@
  */
 import { ipJsonBatch } from '../exec/ip.js';
 import { hasProgram } from '../exec/programs.js';
-import { gatherDhcpFacts } from '../dhcp/facts.js';
+import { gatherDhcpFacts } from '../dhcp/environment.js';
 import { driverFor } from '../drivers/registry.js';
-import { guestFactsFromProc, readGuestFacts, type GuestFacts } from '../guest/facts.js';
+import { guestFactsFromProc, readGuestFacts, type GuestFacts } from '../guest/netstate.js';
 import type { Guest } from '../guest/guest.js';
-import type { HostLink } from '../host/facts.js';
+import type { HostLink } from '../host/links.js';
 import { readOvsFacts, readOvsPortTable } from '../host/ovs-facts.js';
 import type { AttachSpec } from '../model/attach-spec.js';
 import type { RunContext } from './context.js';

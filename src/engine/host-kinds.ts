@@ -3,7 +3,7 @@
  * import drivers): can the host serve it now, does it plug a veth, what differs live.
  */
 import type { Runner } from '../exec/runner.js';
-import { readHostLink } from '../host/facts.js';
+import { readHostLink } from '../host/links.js';
 import { readOvsFacts, type OvsFacts } from '../host/ovs-facts.js';
 import type { AttachRecord } from '../model/record.js';
 import type { HostKind, HostSide } from '../model/attach-spec.js';

@@ -5,13 +5,13 @@
  */
 import { ipJsonBatch } from '../exec/ip.js';
 import { openNetns, otherNamespaces, type NetnsHandle } from '../exec/netns.js';
-import { readHostLink } from '../host/facts.js';
+import { readHostLink } from '../host/links.js';
 import { readOvsPortTable, type OvsPortRow } from '../host/ovs-facts.js';
 import { decodeRecord, recordAddresses, type AttachRecord } from '../model/record.js';
 import { driverFor } from '../drivers/registry.js';
 import type { Leftover } from '../drivers/driver.js';
 import { leftoverView, leftoversIn } from './remove.js';
-import { parseLinks, type RawGuestLink } from '../guest/facts.js';
+import { parseLinks, type RawGuestLink } from '../guest/netstate.js';
 import type { RunContext } from './context.js';
 import { confirmedRecord } from './trust.js';
 import { mapLimit } from './pool.js';

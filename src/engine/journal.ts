@@ -88,7 +88,7 @@ export class Journal {
    * Undo everything, newest first; the journal is empty afterwards. Returns what could not be
    * undone (failed undo actions, links the kernel still shows).
    */
-  async rollback(ctx: Pick<RunContext, 'runner' | 'purpose' | 'onWait' | 'held'>): Promise<string[]> {
+  async rollback(ctx: Pick<RunContext, 'runner' | 'ip' | 'purpose' | 'onWait' | 'held'>): Promise<string[]> {
     const entries = this.entries.reverse();
     this.entries = [];
     const failures: string[] = [];
@@ -107,7 +107,7 @@ export class Journal {
    * A stage failed (or was interrupted) outside the executor: undo everything and say so on the
    * error. An error the executor explained has nothing left here to undo and is returned as is.
    */
-  async abort(err: unknown, ctx: Pick<RunContext, 'runner' | 'purpose' | 'onWait' | 'held'>): Promise<unknown> {
+  async abort(err: unknown, ctx: Pick<RunContext, 'runner' | 'ip' | 'purpose' | 'onWait' | 'held'>): Promise<unknown> {
     if (this.empty) return err;
     const before = this.summary();
     const failures = await this.rollback(ctx);

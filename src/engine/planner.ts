@@ -7,7 +7,7 @@
  */
 import { driverFor } from '../drivers/registry.js';
 import type { Drift, DriverInput, Leftover } from '../drivers/driver.js';
-import type { GuestFacts, GuestLink, GuestRoute } from '../guest/facts.js';
+import type { GuestFacts, GuestLink, GuestRoute } from '../guest/netstate.js';
 import { ConflictError, UnsupportedError } from '../model/errors.js';
 import { configDiff, configOf, encodeRecord, type AttachRecord } from '../model/record.js';
 import { hostIfOf, recordedTagOf, type AttachSpec, type HostKind } from '../model/attach-spec.js';

@@ -2,10 +2,9 @@
  * --dry-run: the plan as the exact commands, in order, as a shell can run them pasted: every
  * word quoted where it must be, the guest's namespace named the way iproute2 and nsenter take it.
  */
-import { HOST_NS_PATH_IN_CHILD, NS_PATH_IN_CHILD } from '../exec/runner.js';
 import type { GuestInfo } from '../model/guest-info.js';
 import { keptDir } from '../host/kept-records.js';
-import { decidedWhenRun, type Action, type Plan } from '../model/plan.js';
+import { GUEST_NETNS, HOST_NETNS, decidedWhenRun, type Action, type Plan } from '../model/plan.js';
 
 /** A word as a POSIX shell reads it back unchanged. */
 export function shellQuote(word: string): string {
@@ -34,7 +33,7 @@ export function nsNaming(guest: Pick<GuestInfo, 'kind' | 'name' | 'pid'> & { pat
 function argvOf(action: Action, ns: NsNaming): string[] {
   // A kept record is written by pipework itself: shown as the file it writes (or removes).
   if (action.kind === 'keep') return action.text === null ? ['rm', '-f', `${keptDir()}/${action.key}`] : ['tee', `${keptDir()}/${action.key}`];
-  const swap = (args: readonly string[]) => args.map((a) => (a === NS_PATH_IN_CHILD ? ns.netnsArg : a === HOST_NS_PATH_IN_CHILD ? '1' : a));
+  const swap = (args: readonly string[]) => args.map((a) => (a === GUEST_NETNS ? ns.netnsArg : a === HOST_NETNS ? '1' : a));
   return action.kind === 'ip'
     ? [...(action.place === 'guest' ? ns.ip : ['ip']), ...swap(action.args)]
     : (action.place === 'guest' ? [...ns.enter, ...swap(action.argv)] : swap(action.argv));

@@ -6,10 +6,10 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { openNetns } from '../exec/netns.js';
-import { readGuestFacts, type GuestFacts } from '../guest/facts.js';
+import { readGuestFacts, type GuestFacts } from '../guest/netstate.js';
 import type { Guest } from '../guest/guest.js';
 import { resolveGuest } from '../guest/resolve.js';
-import { readHostLink, type HostLink } from '../host/facts.js';
+import { readHostLink, type HostLink } from '../host/links.js';
 import { allKept } from '../host/kept-records.js';
 import { planStaleCleanup, selectStale, staleResolvConfs, type StaleResolvConf } from '../host/stale.js';
 import { DHCP_AGENT } from '../dhcp/paths.js';

@@ -8,7 +8,7 @@
  */
 import { allDrivers } from '../drivers/registry.js';
 import type { HostView } from '../drivers/driver.js';
-import type { GuestFacts, GuestLink } from '../guest/facts.js';
+import type { GuestFacts, GuestLink } from '../guest/netstate.js';
 import { decodeRecord, type AttachRecord } from '../model/record.js';
 
 export type { HostView };

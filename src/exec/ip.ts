@@ -3,7 +3,8 @@
  */
 import { CommandError } from '../model/errors.js';
 import { inNetns, type NetnsHandle } from './netns.js';
-import { firstLine, processRunner, runOk, type Runner } from './runner.js';
+import { GUEST_NETNS, HOST_NETNS } from '../model/plan.js';
+import { HOST_NS_PATH_IN_CHILD, NS_PATH_IN_CHILD, firstLine, runOk, type Runner } from './runner.js';
 
 /**
  * Tokens we put into batch lines are validated names and addresses; refuse anything ip would
@@ -16,12 +17,12 @@ export function batchLine(args: readonly string[]): string {
   return args.map((a) => (a === '' ? '""' : a)).join(' ');
 }
 
-/**
- * The in-process prototype (PIPEWORK_NETLINK=1), when it is asked for and its addon loads. It
- * replaces real `ip` runs only: a test's fake runner still sees every line.
- */
-export async function inProcessIp(runner: Runner): Promise<typeof import('./netlink/session.js') | undefined> {
-  if (process.env['PIPEWORK_NETLINK'] !== '1' || runner !== processRunner) return undefined;
+/** How ip lines reach the kernel: `ip -batch` processes, or the in-process netlink prototype. A run's context chooses. */
+export type IpBackend = 'iproute2' | 'netlink';
+
+/** The in-process prototype, when the backend asks for it and its addon loads. */
+export async function inProcessIp(backend: IpBackend | undefined): Promise<typeof import('./netlink/session.js') | undefined> {
+  if (backend !== 'netlink') return undefined;
   const session = await import('./netlink/session.js');
   return session.loadAddon() ? session : undefined;
 }
@@ -38,6 +39,11 @@ export interface BatchFailure {
   error: CommandError;
 }
 
+/** A plan's namespace tokens as a child names what it is handed: the namespace as fd 3, the host's as fd 4. */
+export function inChild(args: readonly string[]): string[] {
+  return args.map((a) => (a === GUEST_NETNS ? NS_PATH_IN_CHILD : a === HOST_NETNS ? HOST_NS_PATH_IN_CHILD : a));
+}
+
 /**
  * Run `ip [-force] -batch -` on the host or inside `ns`. Returns undefined on success, or
  * which line failed (ip stops at the first failure unless `force`).
@@ -45,9 +51,10 @@ export interface BatchFailure {
 export async function ipBatch(
   runner: Runner,
   lines: readonly string[][],
-  opts: { ns?: NetnsHandle; enter?: boolean; force?: boolean; where: string; fds?: number[] },
+  opts: { ns?: NetnsHandle; enter?: boolean; force?: boolean; where: string; fds?: number[]; backend?: IpBackend },
 ): Promise<BatchFailure | undefined> {
-  const netlink = await inProcessIp(runner);
+  lines = lines.map(inChild);
+  const netlink = await inProcessIp(opts.backend);
   if (netlink) {
     const done = netlink.netlinkBatch(lines, {
       ...(opts.ns && opts.enter && { enterFd: opts.ns.fd }), fds: netlink.childFds(opts), ...(opts.force && { force: true }),

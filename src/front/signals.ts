@@ -11,7 +11,7 @@
  *   pipework had never caught it (a signal that came early is delivered again now);
  * - the watcher and the CNI plugin handle their own (`takeEarly` hands over what came early).
  */
-import { ExitCode } from '../model/errors.js';
+import { CommandError, ExitCode, InterruptedError } from '../model/errors.js';
 import { endChildren } from '../exec/runner.js';
 
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -49,6 +49,20 @@ export function giveUp(code: number): void {
 }
 let givingUp = false;
 
+/** The run of this process that signals abort, once one started (interruptible). */
+let current: AbortSignal | undefined;
+
+/**
+ * A program the interrupting signal reached too — sent to the group between the program's fork and
+ * its move to a group of its own — failed by it: that is the interrupt (exit 130), not a failure.
+ * (The executor says so for its steps; this is for what a run reads before and after them.)
+ */
+export function asInterrupt(err: unknown): unknown {
+  if (current?.aborted !== true || !(err instanceof CommandError) || err.signal === null) return err;
+  const why = typeof current.reason === 'string' ? current.reason : 'a signal';
+  return new InterruptedError(`interrupted by ${why} (${err.message})`, { cause: err });
+}
+
 export interface Interrupts {
   /** Aborted by the first signal before the run commits. */
   signal: AbortSignal;
@@ -59,6 +73,7 @@ export interface Interrupts {
 /** A run that changes the host (see the top of this file). */
 export function interruptible(onLate: (line: string) => void = (l) => process.stderr.write(`pipework: ${l}\n`)): Interrupts {
   const controller = new AbortController();
+  current = controller.signal;
   let committed = false;
   let noted = false;
   const on = (sig: StopSignal) => {

@@ -4,6 +4,14 @@
  */
 import type { AttachRecord } from './record.js';
 
+/**
+ * Step arguments naming a network namespace: the guest's, and the host's. A plan says which; the
+ * executor says how the program it starts reaches each (an fd it hands down), and --dry-run prints
+ * the namespace's name.
+ */
+export const GUEST_NETNS = '{guest-netns}';
+export const HOST_NETNS = '{host-netns}';
+
 export type Place = 'host' | 'guest';
 
 /** One `ip` batch line (without the leading `ip`), on the host or inside the guest. */

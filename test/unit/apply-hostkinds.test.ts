@@ -8,7 +8,7 @@ import { execute, rollback } from '../../src/engine/executor.js';
 import type { Plan, Step } from '../../src/model/plan.js';
 import { planAttach } from '../../src/engine/planner.js';
 import type { NetnsHandle } from '../../src/exec/netns.js';
-import type { HostLink } from '../../src/host/facts.js';
+import type { HostLink } from '../../src/host/links.js';
 import { featureText } from '../../src/host/kernel.js';
 import { StepFailedError, UnsupportedError } from '../../src/model/errors.js';
 import { DUMMY_DEVICES } from '../../src/drivers/dummy.js';

@@ -1,5 +1,6 @@
 // Running one plan with a fake Runner (the executor, as attach and del use it): batching,
 // namespace entry, rollback at every step.
+import { GUEST_NETNS, HOST_NETNS } from '../../src/model/plan.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { parkedGuestName, parkedHostName } from '../../src/drivers/names.js';
 import type { Action, IpAction, Plan, Step } from '../../src/model/plan.js';
 import { planAttach, planDetach } from '../../src/engine/planner.js';
 import type { NetnsHandle } from '../../src/exec/netns.js';
-import { readHostLink, type HostLink } from '../../src/host/facts.js';
+import { readHostLink, type HostLink } from '../../src/host/links.js';
 import { featureText } from '../../src/host/kernel.js';
 import { StepFailedError, UnsupportedError } from '../../src/model/errors.js';
 import { encodeRecord, type AttachRecord } from '../../src/model/record.js';
@@ -46,7 +47,8 @@ function step(place: 'host' | 'guest', args: string[], undo: Action[] = [], extr
 function ip(place: 'host' | 'guest', ...args: string[]): IpAction {
   return { kind: 'ip', place, args };
 }
-const line = (a: Action): string => (a.kind === 'ip' ? a.args.join(' ') : a.kind === 'keep' ? `keep ${a.key}` : a.argv.join(' '));
+const inChild = (w: string): string => (w === GUEST_NETNS ? '/proc/self/fd/3' : w === HOST_NETNS ? '/proc/self/fd/4' : w);
+const line = (a: Action): string => (a.kind === 'ip' ? a.args.map(inChild).join(' ') : a.kind === 'keep' ? `keep ${a.key}` : a.argv.join(' '));
 
 /** The calls rollback must make for these done steps: undo actions newest first, grouped by place. */
 function expectedUndoCalls(done: Step[]): Call[] {

@@ -21,7 +21,7 @@ import {
   decodeDaemonFrame, decodeEnv, decodeExecReply, decodeRequest, encodeEnv, encodeExec, encodeExecReply, encodeRequest, encodeResponse, MAX_FIELD, WireError,
 } from '../../src/front/cni/wire.js';
 import type { Runner } from '../../src/exec/runner.js';
-import type { HostLink } from '../../src/host/facts.js';
+import type { HostLink } from '../../src/host/links.js';
 import { BusyError, ConflictError, InterruptedError, NotFoundError, StepFailedError, UnsupportedError } from '../../src/model/errors.js';
 
 const BRIDGE: HostLink = { name: 'br-x', isBridge: true, type: 1, mtu: 1500, up: true, mac: '02:aa:00:00:00:01', ports: [] };

@@ -1,5 +1,6 @@
 // The engine's choices around plans: which specs of a run are the same attach (dedupe), which
 // interfaces a del removes (chooseTargets), and what a record read back makes del do.
+import { HOST_NETNS } from '../../src/model/plan.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { driverFor } from '../../src/drivers/registry.js';
@@ -10,7 +11,7 @@ import { attachNames } from '../../src/drivers/registry.js';
 import { type AttachNames } from '../../src/drivers/names.js';
 import { planDetach } from '../../src/engine/planner.js';
 import { resolveClassic } from '../../src/front/classic/spec.js';
-import type { GuestFacts, GuestLink } from '../../src/guest/facts.js';
+import type { GuestFacts, GuestLink } from '../../src/guest/netstate.js';
 import { ConflictError } from '../../src/model/errors.js';
 import { decodeRecord, encodeRecord, type AttachRecord } from '../../src/model/record.js';
 import type { AttachSpec } from '../../src/model/attach-spec.js';
@@ -143,7 +144,7 @@ void describe('records read back: what del then does', () => {
     const record = decodeRecord(encodeRecord({ ...PHYS_VLAN, vlanMade: true }))!;
     const steps = driverFor('phys').planDel(record, 'eth1');
     assert.deepEqual(steps.map((s) => s.action), [
-      { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', 'eth1', 'netns', '/proc/self/fd/4', 'name', 'eth0.10'] },
+      { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', 'eth1', 'netns', HOST_NETNS, 'name', 'eth0.10'] },
       // The mark is what lets the removal below (decided when it runs) know it is pipework's.
       { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', 'eth0.10', 'alias', VLAN_MARK] },
       { kind: 'ip', place: 'host', args: ['link', 'del', 'dev', 'eth0.10'], onlyIfVlanUnused: 'eth0.10' },

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import type { LeftoverView } from '../../src/drivers/driver.js';
 import { allDrivers, driverFor } from '../../src/drivers/registry.js';
 import { planRemoval } from '../../src/engine/planner.js';
-import type { HostLink } from '../../src/host/facts.js';
+import type { HostLink } from '../../src/host/links.js';
 import type { Kept } from '../../src/host/kept-records.js';
 import type { OvsPortRow } from '../../src/host/ovs-facts.js';
 import { encodeRecord, type AttachRecord } from '../../src/model/record.js';

@@ -15,7 +15,7 @@ import { planAttach } from '../../src/engine/planner.js';
 import { nsNaming, planJson } from '../../src/engine/print.js';
 import { formatTable, stateText } from '../../src/front/cli/commands/ls.js';
 import { recordJson } from '../../src/front/output.js';
-import { parseLinks } from '../../src/guest/facts.js';
+import { parseLinks } from '../../src/guest/netstate.js';
 import { encodeRecord, type AttachRecord } from '../../src/model/record.js';
 import { attachContext, bridge, guestFacts } from './fakes.js';
 

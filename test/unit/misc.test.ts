@@ -13,10 +13,10 @@ import { inNetns } from '../../src/exec/netns.js';
 import { hasProgram } from '../../src/exec/programs.js';
 import { passthroughArgv } from '../../src/front/cli/commands/passthrough.js';
 import { hasCarrier, waitForInterface } from '../../src/front/cli/commands/wait.js';
-import { parseRoutes, readGuestFacts } from '../../src/guest/facts.js';
+import { parseRoutes, readGuestFacts } from '../../src/guest/netstate.js';
 import { cgroupRoots, hostCgroupRoots, lxcCgroupCandidates } from '../../src/guest/lxc.js';
 import { formatGuestRef, parseGuestRef, splitGuestRef } from '../../src/guest/resolve.js';
-import { HostLinkCache } from '../../src/host/facts.js';
+import { HostLinkCache } from '../../src/host/links.js';
 import { CommandError, InvalidArgumentError, PipeworkError } from '../../src/model/errors.js';
 import {
   DOCKER_ROUTES_JSON, FakeRunner, GUEST_BATCH, HOST_BATCH, NS_FD, assertRejects, assertThrows, attachContext, batchFailure, fakeNs, guestFacts, nic,

@@ -1,5 +1,6 @@
 // The in-process prototype's pure parts: ip lines read as netlink operations, and the bytes of
 // the messages (checked field by field against the kernel's UAPI layouts).
+import { inChild } from '../../src/exec/ip.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as msg from '../../src/exec/netlink/message.js';
@@ -214,7 +215,8 @@ void describe('ip lines as netlink operations', () => {
       const plan = planAttach(attachContext(words, { links: [...host], facts: guestFacts(['lo', 'eth0'], DOCKER_ROUTES_JSON), hasArping: true }));
       const ipLines = plan.steps.flatMap((s) => (s.action.kind === 'ip' ? [s.action.args, ...s.undo.filter((u) => u.kind === 'ip').map((u) => u.args)] : []));
       assert.ok(ipLines.length >= 6);
-      for (const l of ipLines) assert.notEqual(translateIpLine(l), undefined, l.join(' '));
+      // As ipBatch hands them on: the plan's namespace tokens named as the child's fds.
+      for (const l of ipLines.map(inChild)) assert.notEqual(translateIpLine(l), undefined, l.join(' '));
     }
   });
 });

@@ -1,11 +1,12 @@
 // An attach line + host and guest facts → a plan (golden step lists), and every refusal.
+import { GUEST_NETNS } from '../../src/model/plan.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gatewayOnLink, routeSpec } from '../../src/engine/address.js';
 import type { Action, Plan, Step } from '../../src/model/plan.js';
 import { planAttach } from '../../src/engine/planner.js';
 import { resolveClassic, type HostLookup } from '../../src/front/classic/spec.js';
-import type { HostLink } from '../../src/host/facts.js';
+import type { HostLink } from '../../src/host/links.js';
 import type { OvsFacts } from '../../src/host/ovs-facts.js';
 import { parseAddressSpec } from '../../src/model/address.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from '../../src/model/errors.js';
@@ -15,7 +16,7 @@ import {
   DOCKER_ROUTES_JSON, assertThrows, attachContext, attachRequest, bridge, guestFacts, hostLookup, ib, nic, ovsFacts, type ContextOptions,
 } from './fakes.js';
 
-const NS = '/proc/self/fd/3';
+const NS = GUEST_NETNS;
 const VETH = 'veth1pl4242';
 
 const plan = (argv: string[], o: ContextOptions = {}): Plan => planAttach(attachContext(argv, o));

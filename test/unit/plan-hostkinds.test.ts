@@ -1,6 +1,7 @@
 // Every host kind besides a plain Linux bridge, planned from fixed facts: macvlan on a NIC, VLAN
 // sub-interfaces, --direct-phys, Open vSwitch, Linux bridge VLANs, dummy and IPoIB; and how
 // their records are taken down again.
+import { GUEST_NETNS, HOST_NETNS } from '../../src/model/plan.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pkeyHex } from '../../src/drivers/ipoib.js';
@@ -23,8 +24,8 @@ import {
   assertThrows, attachContext, bridge, guestFacts, ib, nic, ovsFacts, type ContextOptions,
 } from './fakes.js';
 
-const NS = '/proc/self/fd/3';
-const HOST_NS = '/proc/self/fd/4';
+const NS = GUEST_NETNS;
+const HOST_NS = HOST_NETNS;
 const VETH = 'veth1pl4242';
 const NIC_MAC = '52:54:00:12:34:56';
 const MAC = '02:42:ac:11:00:02';

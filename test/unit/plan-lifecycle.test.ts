@@ -1,4 +1,5 @@
 // Re-runs, --replace and del: planning against what the records on the interfaces say.
+import { GUEST_NETNS } from '../../src/model/plan.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { driverFor } from '../../src/drivers/registry.js';
@@ -7,8 +8,8 @@ import type { GuestInfo } from '../../src/model/guest-info.js';
 import { parkedGuestName, parkedHostName } from '../../src/drivers/names.js';
 import type { Action, Plan } from '../../src/model/plan.js';
 import { planAttach, planDetach, type PlanInput } from '../../src/engine/planner.js';
-import type { GuestFacts, GuestLink } from '../../src/guest/facts.js';
-import type { HostLink } from '../../src/host/facts.js';
+import type { GuestFacts, GuestLink } from '../../src/guest/netstate.js';
+import type { HostLink } from '../../src/host/links.js';
 import { ConflictError } from '../../src/model/errors.js';
 import { configOf, decodeRecord, encodeRecord, type AttachRecord } from '../../src/model/record.js';
 import { ownerFilter } from '../../src/model/owner.js';
@@ -248,7 +249,7 @@ void describe('planAttach --replace', () => {
       `guest: ip link set dev eth1 name ${PARKED}`,
       `host: ip link set dev ${VETH} down`,
       `host: ip link set dev ${VETH} name ${PARKED_HOST}`,
-      `host: ip link add name ${VETH} mtu 1500 type veth peer name eth1 mtu 1500 netns /proc/self/fd/3`,
+      `host: ip link add name ${VETH} mtu 1500 type veth peer name eth1 mtu 1500 netns ${GUEST_NETNS}`,
       `host: ip link set dev ${VETH} alias pipework/1;r=host;g=docker:c1;n=4026532999;i=eth1;h=br0;k=bridge;l=${VETH};a=10.0.0.3/24`,
       `host: ip link set dev ${VETH} master br0`,
       `host: ip link set dev ${VETH} up`,

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { markOf, markText } from '../../src/drivers/network/mark.js';
 import type { Action } from '../../src/model/plan.js';
-import type { HostLink } from '../../src/host/facts.js';
+import type { HostLink } from '../../src/host/links.js';
 import { KEEP_NOTHING, chooseRemovals, type Keep } from '../../src/front/topology/leftovers.js';
 import type { Live } from '../../src/front/topology/live.js';
 import type { AttachRecord } from '../../src/model/record.js';

@@ -4,8 +4,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { confirmedLinks, confirmedRecord, type HostView } from '../../src/engine/trust.js';
-import type { GuestLink } from '../../src/guest/facts.js';
-import type { HostLink } from '../../src/host/facts.js';
+import type { GuestLink } from '../../src/guest/netstate.js';
+import type { HostLink } from '../../src/host/links.js';
 import { forget, keep, keptKey, keptText } from '../../src/host/kept-records.js';
 import { encodeRecord, type AttachRecord } from '../../src/model/record.js';
 import './fakes.js';

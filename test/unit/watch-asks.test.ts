@@ -10,7 +10,7 @@ import { humanLine, makeLogger } from '../../src/front/watch/log.js';
 import { parseAllow, parseWatchArgs, sourcesOf } from '../../src/front/watch/options.js';
 import { policyOf, refuseRequest, refuseSpec } from '../../src/front/watch/policy.js';
 import { resolveClassic } from '../../src/front/classic/spec.js';
-import type { HostLink } from '../../src/host/facts.js';
+import type { HostLink } from '../../src/host/links.js';
 
 
 

@@ -3,7 +3,7 @@
  * isGateway or not) or the classic line's `br*` host interface makes when it is missing.
  */
 import type { Step } from '../../model/plan.js';
-import type { HostLink } from '../../host/facts.js';
+import type { HostLink } from '../../host/links.js';
 import { ConflictError } from '../../model/errors.js';
 import type { Drift } from '../driver.js';
 import { MAX_ALIAS_BYTES, markedBy, markOf, markText } from './mark.js';

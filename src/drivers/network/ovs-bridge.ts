@@ -3,7 +3,7 @@
  * classic line's `ovs*` host interface makes when it is missing.
  */
 import type { Step } from '../../model/plan.js';
-import type { HostLink } from '../../host/facts.js';
+import type { HostLink } from '../../host/links.js';
 import { OVS_TIMEOUT, type OvsFacts } from '../../host/ovs-facts.js';
 import { UnsupportedError } from '../../model/errors.js';
 import { OVS_MARK_KEY } from './mark.js';

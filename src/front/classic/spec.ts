@@ -4,7 +4,7 @@
  * `mac:<hostmac>`, `@<vlan>` as a VLAN id or an IPoIB partition key, eth1 or ib0 — into one
  * attach spec for the engine.
  */
-import { LINK_TYPE_INFINIBAND, type HostLink } from '../../host/facts.js';
+import { LINK_TYPE_INFINIBAND, type HostLink } from '../../host/links.js';
 import { readOvsFacts } from '../../host/ovs-facts.js';
 import { parseGuestRef } from '../../guest/resolve.js';
 import { InvalidArgumentError, NotFoundError } from '../../model/errors.js';

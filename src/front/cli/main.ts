@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { failPointFromEnv, newRun, type RunContext } from '../../engine/context.js';
 import { PipeworkError, UsageError } from '../../model/errors.js';
-import { defaultSignals, interruptible } from '../signals.js';
+import { asInterrupt, defaultSignals, interruptible } from '../signals.js';
 import { parseCommandLine } from '../classic/grammar.js';
 import { SYNTAX, helpFor } from './help.js';
 import { requireRoot } from '../root.js';
@@ -139,5 +139,5 @@ function leave(code: number): void {
 
 main(process.argv.slice(2)).then(
   (code) => leave(code),
-  (err: unknown) => leave(report(err, jsonOutput)),
+  (err: unknown) => leave(report(asInterrupt(err), jsonOutput)),
 );

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { attachSpecs } from '../../engine/attach.js';
 import { execute, type Job } from '../../engine/executor.js';
 import { lockKey, type Plan, type Step } from '../../model/plan.js';
-import { readHostLink } from '../../host/facts.js';
+import { readHostLink } from '../../host/links.js';
 import { cleanAttachment, inodeOf, recordFromConf } from './cleanup.js';
 import { defaultRouteInterface, forwardingOn, linkAddresses, macPinned, pinBridgeMacStep, planGatewayPrelude } from './host-side.js';
 import { masqChain, masqComment, planMasqCreate, type MasqRule } from '../../engine/networks.js';

@@ -5,7 +5,7 @@
  * CHECK. A chained plugin's later change to the MAC (tuning) is taken from prevResult.
  */
 import { attachSpecs } from '../../engine/attach.js';
-import { readGuestFacts } from '../../guest/facts.js';
+import { readGuestFacts } from '../../guest/netstate.js';
 import { resolveGuest } from '../../guest/resolve.js';
 import { PipeworkError } from '../../model/errors.js';
 import type { AttachSpec } from '../../model/attach-spec.js';

@@ -11,7 +11,7 @@ import type { Runner } from '../../exec/runner.js';
 import { parseAddressSpec } from '../../model/address.js';
 import { createBridge } from '../../engine/networks.js';
 import type { Step } from '../../model/plan.js';
-import type { HostLink } from '../../host/facts.js';
+import type { HostLink } from '../../host/links.js';
 import { Code, CniError } from './protocol.js';
 
 export interface BridgeFacts {

@@ -24,7 +24,7 @@ import { Journal } from '../../engine/journal.js';
 import type { Plan } from '../../model/plan.js';
 import { openNetns } from '../../exec/netns.js';
 import type { Guest as HeldGuest } from '../../guest/guest.js';
-import { HostLinkCache, type HostLink } from '../../host/facts.js';
+import { HostLinkCache, type HostLink } from '../../host/links.js';
 import { readOvsPortTable } from '../../host/ovs-facts.js';
 import { readVxlans, type LiveVxlan } from '../../host/vxlan-facts.js';
 import { InterruptedError, PipeworkError } from '../../model/errors.js';
@@ -37,7 +37,7 @@ import { buildSpecs, resolveTopologyGuests } from './links.js';
 import { liveNeeds, markedLinks, netnsInode, readLive, removeState, writeState, type Live, type StateFile } from './live.js';
 import { lockTopology, ownBridges } from './lock.js';
 import { hostProblems, planMake, topologyLocks, type MakePlan } from './make.js';
-import { linkName, type Guest, type Link, type Topology } from './model.js';
+import { linkName, type TopologyGuest, type Link, type Topology } from './model.js';
 import { quickUnchanged } from './quick.js';
 import { guestRefOf } from './specs.js';
 
@@ -128,7 +128,7 @@ async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boo
       problems.push({ line: g.at.line, col: g.at.col, path: `guests.${g.key}.image`, message: err.message });
     }
   }
-  const notYet = (g: Guest) => (g.kind === 'netns' && (netnsInode(g.netns) === undefined || live.unfinished.get(g.netns) === 'unmounted')) || (g.kind === 'image' && actions.get(g.key)?.kind !== 'running');
+  const notYet = (g: TopologyGuest) => (g.kind === 'netns' && (netnsInode(g.netns) === undefined || live.unfinished.get(g.netns) === 'unmounted')) || (g.kind === 'image' && actions.get(g.key)?.kind !== 'running');
   const held = await resolveTopologyGuests(topology, ctx, notYet, problems);
   try {
     if (problems.length > 0) {

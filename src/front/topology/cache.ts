@@ -45,13 +45,13 @@ interface Entry {
   text: string;
   name: string;
   networks: [string, Network][];
-  guests: [string, Guest][];
+  guests: [string, TopologyGuest][];
   links: Topology['links'];
   hosts?: [string, Host][];
 }
 
 type Network = Topology['networks'] extends Map<string, infer N> ? N : never;
-type Guest = Topology['guests'] extends Map<string, infer G> ? G : never;
+type TopologyGuest = Topology['guests'] extends Map<string, infer G> ? G : never;
 type Host = NonNullable<Topology['hosts']> extends Map<string, infer H> ? H : never;
 
 function encode(text: string, t: Topology): string {

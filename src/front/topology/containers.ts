@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { ApiUnavailableError, apiMessage, apiRequest, dockerSocketPath } from '../../guest/runtime-api.js';
 import { ConflictError, NotFoundError, PipeworkError, UnsupportedError } from '../../model/errors.js';
-import type { Guest } from './model.js';
+import type { TopologyGuest } from './model.js';
 import { forgetOwned, readOwned } from './owned.js';
 
 export type Runtime = 'docker' | 'podman';
@@ -112,7 +112,7 @@ export function existingAction(
   return { kind: 'refuse', message: `${what}${labelled}; remove or rename it, or name the guest otherwise` };
 }
 
-export async function containerAction(topology: string, guest: Extract<Guest, { kind: 'image' }>): Promise<ContainerAction> {
+export async function containerAction(topology: string, guest: Extract<TopologyGuest, { kind: 'image' }>): Promise<ContainerAction> {
   const found = await inspect(guest.runtime, guest.container);
   if (!found) return { kind: 'create' };
   const owned = readOwned(topology).filter((c) => c.runtime === guest.runtime).map((c) => c.id);
@@ -140,7 +140,7 @@ async function start(runtime: Runtime, id: string, name: string): Promise<void> 
 }
 
 /** Create and start an image guest's container; returns its id (removed again if it cannot start). */
-export async function createContainer(topology: string, guest: Extract<Guest, { kind: 'image' }>): Promise<string> {
+export async function createContainer(topology: string, guest: Extract<TopologyGuest, { kind: 'image' }>): Promise<string> {
   const body = {
     Image: guest.image,
     ...(guest.command !== undefined && { Cmd: guest.command }),

@@ -18,7 +18,7 @@ import { ipJsonBatch } from '../../exec/ip.js';
 import { openNetns, type NetnsHandle } from '../../exec/netns.js';
 import type { Guest as HeldGuest } from '../../guest/guest.js';
 import { parseGuestRef, resolveGuest } from '../../guest/resolve.js';
-import { readHostLink, type HostLink } from '../../host/facts.js';
+import { readHostLink, type HostLink } from '../../host/links.js';
 import { OVS_TIMEOUT } from '../../host/ovs-facts.js';
 import type { AttachSpec } from '../../model/attach-spec.js';
 import { removeContainer, type MadeContainer } from './containers.js';

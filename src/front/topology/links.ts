@@ -7,17 +7,17 @@ import { guestEntries } from '../../engine/inventory.js';
 import { ipJsonBatch } from '../../exec/ip.js';
 import type { Guest as HeldGuest } from '../../guest/guest.js';
 import { resolveGuest } from '../../guest/resolve.js';
-import { readHostLink } from '../../host/facts.js';
+import { readHostLink } from '../../host/links.js';
 import { PipeworkError } from '../../model/errors.js';
 import { recordAddresses, type AttachRecord } from '../../model/record.js';
 import type { AttachSpec } from '../../model/attach-spec.js';
 import type { Live } from './live.js';
-import { ownerText, type Guest, type Link, type Topology } from './model.js';
+import { ownerText, type TopologyGuest, type Link, type Topology } from './model.js';
 import type { Problem } from './problems.js';
 import { assignAuto, guestRefOf, specOf } from './specs.js';
 
 /** Resolve the guests that exist now (by key); problems for those that should and do not. */
-export async function resolveTopologyGuests(topology: Topology, ctx: RunContext, skip: (g: Guest) => boolean, problems: Problem[]): Promise<Map<string, HeldGuest>> {
+export async function resolveTopologyGuests(topology: Topology, ctx: RunContext, skip: (g: TopologyGuest) => boolean, problems: Problem[]): Promise<Map<string, HeldGuest>> {
   const held = new Map<string, HeldGuest>();
   for (const g of topology.guests.values()) {
     if (skip(g) || !topology.links.some((l) => l.guest === g.key)) continue;

@@ -25,7 +25,7 @@ import type { GuestRef } from '../../model/attach-spec.js';
 import { madeContainers, runtimeSocket, type MadeContainer } from './containers.js';
 import { readOwned } from './owned.js';
 import { ownerText, type Topology } from './model.js';
-import type { HostLink } from '../../host/facts.js';
+import type { HostLink } from '../../host/links.js';
 
 export const STATE_DIR = '/run/pipework/topology';
 const SYS = '/sys/class/net';

@@ -7,7 +7,7 @@
  */
 import { checkBridge, checkOvsUsable, createOvsBridge, planVxlan, type LiveVxlan } from '../../engine/networks.js';
 import { lockKey, type HostLocks, type Step } from '../../model/plan.js';
-import type { HostLink } from '../../host/facts.js';
+import type { HostLink } from '../../host/links.js';
 import type { OvsFacts } from '../../host/ovs-facts.js';
 import { PipeworkError } from '../../model/errors.js';
 import type { Problem } from './problems.js';

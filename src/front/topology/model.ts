@@ -72,7 +72,7 @@ export interface Subnet {
 }
 
 /** `host`: the key of `hosts:` the guest lives on (multi-host files). */
-export type Guest = (
+export type TopologyGuest = (
   | { key: string; kind: 'netns'; netns: string; at: Pos }
   | { key: string; kind: 'container'; ref: GuestRef; text: string; at: Pos }
   | { key: string; kind: 'image'; image: string; command?: string[]; runtime: 'docker' | 'podman'; container: string; at: Pos }
@@ -110,7 +110,7 @@ export interface Topology {
   /** Where it was read from, as the user named it (for messages). */
   file: string;
   networks: Map<string, Network>;
-  guests: Map<string, Guest>;
+  guests: Map<string, TopologyGuest>;
   links: Link[];
   /** `hosts:` of a multi-host file (absent: a one-host file). */
   hosts?: Map<string, Host>;

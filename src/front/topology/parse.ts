@@ -23,7 +23,7 @@ import { parseVlan } from '../../model/vlan.js';
 import { parseGuestRef } from '../../guest/resolve.js';
 import { parseConfig, parseMacVlan } from '../classic/grammar.js';
 import { TopologyFileError, type Problem } from './problems.js';
-import { containerName, linkName, VXLAN_PORT, type Guest, type Host, type Link, type LinkAddressing, type Network, type Pos, type Topology } from './model.js';
+import { containerName, linkName, VXLAN_PORT, type TopologyGuest, type Host, type Link, type LinkAddressing, type Network, type Pos, type Topology } from './model.js';
 import { KEY_PATTERN, TopologySchema, type RawExtendedLink, type RawGuest, type RawHost, type RawNetwork, type RawTopology } from './schema.js';
 import { isIP } from 'node:net';
 import { checkImage, checkNetnsName, inSubnet, parseImpair, parseSubnet, splitBrief, type Word } from './values.js';
@@ -375,7 +375,7 @@ function checkSharedDevices(topology: Topology, problems: Problems): void {
 
 const GUEST_KINDS = ['netns', 'container', 'image'] as const;
 
-function resolveGuest(key: string, raw: RawGuest, topology: string, problems: Problems): Guest | undefined {
+function resolveGuest(key: string, raw: RawGuest, topology: string, problems: Problems): TopologyGuest | undefined {
   const at = ['guests', key];
   const kinds = GUEST_KINDS.filter((k) => raw[k] !== undefined);
   if (kinds.length !== 1) {
@@ -432,8 +432,8 @@ interface LinkParts {
   network?: { text: string; segments: Segment[]; at?: Pos };
 }
 
-function checkRefs(parts: LinkParts, topology: Topology, problems: Problems): { guest?: Guest; network?: Network; ifname?: string } {
-  const out: { guest?: Guest; network?: Network; ifname?: string } = {};
+function checkRefs(parts: LinkParts, topology: Topology, problems: Problems): { guest?: TopologyGuest; network?: Network; ifname?: string } {
+  const out: { guest?: TopologyGuest; network?: Network; ifname?: string } = {};
   if (parts.guest) {
     const g = topology.guests.get(parts.guest.text);
     if (g) out.guest = g;

@@ -10,7 +10,7 @@
 import { guestInfo } from '../../engine/gather.js';
 import { wantedRecord } from '../../engine/planner.js';
 import type { Guest } from '../../guest/guest.js';
-import { readHostLink, type HostLink } from '../../host/facts.js';
+import { readHostLink, type HostLink } from '../../host/links.js';
 import type { OvsPortRow } from '../../host/ovs-facts.js';
 import { configOf, type AttachRecord } from '../../model/record.js';
 import type { AttachSpec } from '../../model/attach-spec.js';

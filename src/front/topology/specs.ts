@@ -9,10 +9,10 @@ import { DEFAULT_DHCP_TIMEOUT_SEC } from '../../dhcp/methods.js';
 import { InvalidArgumentError } from '../../model/errors.js';
 import { recordAddresses, type AttachRecord } from '../../model/record.js';
 import type { AttachSpec, GuestRef, HostSide } from '../../model/attach-spec.js';
-import type { Guest, Link, Network, Topology } from './model.js';
+import type { TopologyGuest, Link, Network, Topology } from './model.js';
 import { inSubnet, nextFree } from './values.js';
 
-export function guestRefOf(g: Guest): GuestRef {
+export function guestRefOf(g: TopologyGuest): GuestRef {
   switch (g.kind) {
     case 'netns':
       return { kind: 'netns', name: g.netns };

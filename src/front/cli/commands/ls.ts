@@ -5,7 +5,7 @@
 import type { RunContext } from '../../../engine/context.js';
 import { guestInfo } from '../../../engine/gather.js';
 import { guestEntries, hostEndDrift, inventory, type InventoryEntry } from '../../../engine/inventory.js';
-import { readHostLink } from '../../../host/facts.js';
+import { readHostLink } from '../../../host/links.js';
 import { readOvsPortTable } from '../../../host/ovs-facts.js';
 import { parseGuestRef, resolveGuest } from '../../../guest/resolve.js';
 import { dhcpLabel, dhcpStatus } from '../../../dhcp/status.js';
