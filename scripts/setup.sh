@@ -69,6 +69,10 @@ fi
 arping -V 2>&1 | grep -qi iputils || die "arping is not the iputils flavour (install iputils-arping)"
 [[ -x /bin/busybox ]] || die "/bin/busybox missing (install busybox-static)"
 [[ -e /usr/share/lxc/templates/lxc-busybox ]] || die "LXC busybox template missing"
+# The reference CNI plugins the CNI tests delegate to (the dhcp IPAM plugin runs as its own daemon there).
+for p in bridge macvlan host-local static dhcp tuning portmap; do
+  [[ -x /usr/lib/cni/$p ]] || die "/usr/lib/cni/$p missing (install containernetworking-plugins)"
+done
 for c in ip ping docker dockerd containerd ctr runc containerd-shim-runc-v2 podman lxc-create ovs-vsctl \
          ovsdb-server ovs-vswitchd dnsmasq udhcpc dhclient dhcpcd nsenter ss sysctl curl; do
   command -v "$c" >/dev/null || die "command $c not found after install"

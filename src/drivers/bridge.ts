@@ -7,7 +7,7 @@ import type { AttachRecord } from '../model/record.js';
 import { hostLink, type Facts } from './facts.js';
 import type { Step } from '../model/plan.js';
 import { changes, lockKey, type Drift, type Driver, type DriverInput, type HostSidePlan } from './driver.js';
-import { hostEndDrift, planVeth, removeGuestLinkStep, upStep } from './veth.js';
+import { hostEndDrift, planVeth, removeGuestLinkStep, rerecordHostEnd, upStep } from './veth.js';
 import { confirmVeth } from './confirm.js';
 import { hostEnds, removeHostEndStep } from './leftovers.js';
 import { ownerText } from '../model/record.js';
@@ -139,6 +139,8 @@ export const bridgeDriver: Driver<'bridge'> = {
     ];
     return { steps, warnings: [], record: { localIf } };
   },
+
+  rerecord: rerecordHostEnd,
 
   planDel(record: AttachRecord, guestIf: string): Step[] {
     return [removeGuestLinkStep(guestIf, record)];

@@ -122,6 +122,13 @@ export interface Driver<K extends HostKind> {
   needsOvs?: boolean;
   planAdd(input: DriverInput<K>): HostSidePlan;
   /**
+   * Where this kind keeps its record besides the guest interface's alias (a veth's host end, what
+   * is kept on the host of a NIC moved in): the steps that write `input.record` there again, for
+   * an attach whose addresses came after its interface was made (src/engine/planner.ts
+   * planAddressing). None: the alias is the only record.
+   */
+  rerecord?(input: DriverInput<K>): Step[];
+  /**
    * Remove what an attach of this kind made, from its record (the guest interface is `guestIf`).
    * `parked`: its host end was parked by a --replace, which took off what parkHostEnd says.
    */

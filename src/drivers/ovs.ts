@@ -10,7 +10,7 @@ import type { GuestInfo } from '../model/guest-info.js';
 import type { Step } from '../model/plan.js';
 import { OVS_TIMEOUT } from '../host/ovs-facts.js';
 import { lockKey, type Drift, type Driver, type DriverInput, type Leftover, type LeftoverView } from './driver.js';
-import { hostEndDrift, planVeth, removeGuestLinkStep, upStep } from './veth.js';
+import { hostEndDrift, planVeth, removeGuestLinkStep, rerecordHostEnd, upStep } from './veth.js';
 import { confirmVeth } from './confirm.js';
 import { hostEnds, removeHostEndStep } from './leftovers.js';
 import { staleOvsRows, type StaleOvsPort } from '../host/stale.js';
@@ -143,6 +143,8 @@ export const ovsDriver: Driver<'ovs'> = {
       record: { localIf },
     };
   },
+
+  rerecord: rerecordHostEnd,
 
   planDel(record: AttachRecord, guestIf: string, opts) {
     return [

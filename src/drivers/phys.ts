@@ -16,6 +16,22 @@ import { changes, lockKey, type Driver, type DriverInput, type HostSidePlan, typ
 import { planNicDown, planVlanIf, planVlanRemoval, upIfDown } from './vlan.js';
 import { VLAN_MARK } from '../model/vlan.js';
 
+/**
+ * Keep on the host `record` and the MAC the NIC goes back with: the one asked for, or its own
+ * (its VLAN sub-interface's, or the NIC's when pipework makes that), as the facts saw it on the host.
+ */
+function keepStep(input: DriverInput<'phys'>, record: AttachRecord): Step {
+  const { host, facts, spec } = input;
+  const parent = host.vlan !== undefined ? input.names.vlanIf! : host.device;
+  const key = keptKey(input.guest.nsInode, spec.guestIf);
+  const mac = spec.mac ?? hostLink(facts, parent)?.mac ?? hostLink(facts, host.device)?.mac;
+  return {
+    title: `keep on the host the configuration of ${spec.guestIf}`,
+    action: { kind: 'keep', place: 'host', key, text: keptText({ record, ...(mac !== undefined && { mac }) }) },
+    undo: [],
+  };
+}
+
 export const physDriver: Driver<'phys'> = {
   kind: 'phys',
   veth: false,
@@ -88,14 +104,16 @@ export const physDriver: Driver<'phys'> = {
     });
     // What it is to be given back as is kept on the host before it moves (and forgotten if the
     // attach is undone): the record it carries into the guest is the guest's to rewrite.
-    const key = keptKey(input.guest.nsInode, spec.guestIf);
     steps.unshift({
+      ...keepStep(input, { ...input.record, ...own }),
       title: `keep on the host what ${parent} is to be given back as`,
-      action: { kind: 'keep', place: 'host', key, text: keptText({ record: { ...input.record, ...own }, mac: spec.mac ?? hostLink(facts, parent)?.mac ?? nic.mac }) },
-      undo: [{ kind: 'keep', place: 'host', key, text: null }],
+      undo: [{ kind: 'keep', place: 'host', key: keptKey(input.guest.nsInode, spec.guestIf), text: null }],
     });
     return { steps, warnings: [], record: own };
   },
+
+  // What is kept on the host is the record the host believes (the guest can rewrite the alias).
+  rerecord: (input) => [keepStep(input, input.record)],
 
   planDel(record: AttachRecord, guestIf: string): Step[] {
     const origName = record.origName ?? record.hostIf;

@@ -53,12 +53,23 @@ export function planVeth(input: VethInput): Step[] {
     // Deleting one end deletes the pair, with every address and route on the guest end.
     undo: [{ kind: 'ip', place: 'host', args: ['link', 'del', 'dev', localIf] }],
   });
-  steps.push({
-    title: `record the configuration on ${localIf}`,
-    action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', localIf, 'alias', encodeRecord({ ...input.record, localIf, role: 'host' })] },
-    undo: [],
-  });
+  steps.push(hostEndRecordStep(localIf, input.record));
   return steps;
+}
+
+/** The record on a veth's host end (the one the host believes: src/engine/trust.ts). */
+export function hostEndRecordStep(localIf: string, record: AttachRecord): Step {
+  return {
+    title: `record the configuration on ${localIf}`,
+    action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', localIf, 'alias', encodeRecord({ ...record, localIf, role: 'host' })] },
+    undo: [],
+  };
+}
+
+/** A veth kind's `rerecord`: its host end carries the record again. */
+export function rerecordHostEnd(input: { record: AttachRecord }): Step[] {
+  const end = input.record.localIf;
+  return end !== undefined ? [hostEndRecordStep(end, input.record)] : [];
 }
 
 export function upStep(name: string): Step {

@@ -5,9 +5,11 @@
 import { dockerIndex } from '../guest/docker-index.js';
 import type { Guest } from '../guest/guest.js';
 import { formatGuestRef, resolveGuest } from '../guest/resolve.js';
-import { ConflictError, PipeworkError, StepFailedError, withPrefix } from '../model/errors.js';
+import { ConflictError, InterruptedError, PipeworkError, StepFailedError, withPrefix } from '../model/errors.js';
 import type { AttachRecord } from '../model/record.js';
-import type { AttachSpec } from '../model/attach-spec.js';
+import type { AttachSpec, StaticAddressing } from '../model/attach-spec.js';
+import type { Facts } from '../drivers/facts.js';
+import { Journal } from './journal.js';
 import type { RunContext } from './context.js';
 import { StaleFactsError, execute, type Job } from './executor.js';
 import type { GuestInfo } from '../model/guest-info.js';
@@ -16,7 +18,7 @@ import { acquire, guestIfLock, hostEndLock } from './lock.js';
 import type { AttachNames } from '../drivers/names.js';
 import { attachNames } from '../drivers/registry.js';
 import type { Outcome, Plan } from '../model/plan.js';
-import { planAttach } from './planner.js';
+import { planAddressing, planAttach } from './planner.js';
 import { mapLimit } from './pool.js';
 import { resultOf, type AttachResult } from './result.js';
 
@@ -40,7 +42,24 @@ export interface AttachOptions {
    * an OVS bridge, a VXLAN device): one execution, all or nothing.
    */
   prelude?: Job[];
+  /**
+   * The addresses are known only once the interfaces exist (a CNI IPAM plugin such as dhcp looks
+   * the interface up in the guest): the run is then made in two halves, through one journal. The
+   * first makes every interface (and the prelude) as if it had no address — up, recorded — and
+   * this is called with what it made and the run's journal; it returns each spec's addresses
+   * (and jobs of its own that go before them), and whatever it does meanwhile outside the engine
+   * goes in that journal with its undo. The second half records and adds the addresses and
+   * routes. A failure anywhere, or an interrupt, undoes all of it, newest first. The specs'
+   * own `addressing` is not used (a dry run plans the first half only).
+   */
+  addressLater?: AddressLater;
 }
+
+/** See AttachOptions.addressLater. */
+export type AddressLater = (made: readonly AttachOutcome[], journal: Journal) => Promise<{ addressing: StaticAddressing[]; jobs?: Job[] }>;
+
+/** The first half of an attach whose addresses come later: no address, no route. */
+const NO_ADDRESS: StaticAddressing = { kind: 'static', addresses: [], routes: [] };
 
 /** Resolve each distinct guest once (its namespace held), many at a time. */
 export async function resolveGuests(specs: readonly AttachSpec[], ctx: RunContext, labels?: string[]): Promise<Guest[]> {
@@ -128,18 +147,87 @@ export async function attachSpecs(specs: readonly AttachSpec[], ctx: RunContext,
       },
     );
     try {
-      const plans = await planAndRun(unique, specs, guests, names, ctx, prefixed, label, options.prelude ?? []);
-      return specs.map((spec, i) => {
-        const plan = plans.get(firstOf[i]!)!;
-        const guest = guestInfo(guests[i]!);
-        const record = plan.record!;
-        return { spec, guest, plan, outcome: plan.outcome, record, result: resultOf(spec, guest, record), warnings: plan.warnings };
-      });
+      if (options.addressLater !== undefined) {
+        const halves = { unique, firstOf, guests, names, prefixed, label, prelude: options.prelude ?? [], later: options.addressLater };
+        return await inTwoHalves(specs, ctx, halves);
+      }
+      const { plans } = await planAndRun(unique, specs, guests, names, ctx, prefixed, label, options.prelude ?? []);
+      return outcomesOf(specs, firstOf, guests, plans);
     } finally {
       held?.release();
     }
   } finally {
     for (const g of new Set(guests)) g.ns.close();
+  }
+}
+
+function outcomesOf(specs: readonly AttachSpec[], firstOf: number[], guests: Guest[], plans: Map<number, Plan>): AttachOutcome[] {
+  return specs.map((spec, i) => {
+    const plan = plans.get(firstOf[i]!)!;
+    const guest = guestInfo(guests[i]!);
+    const record = plan.record!;
+    return { spec, guest, plan, outcome: plan.outcome, record, result: resultOf(spec, guest, record), warnings: plan.warnings };
+  });
+}
+
+interface Halves {
+  unique: number[];
+  firstOf: number[];
+  guests: Guest[];
+  names: AttachNames[];
+  prefixed: (i: number, err: unknown) => unknown;
+  label: (i: number) => string;
+  prelude: Job[];
+  later: AddressLater;
+}
+
+/**
+ * AttachOptions.addressLater: the interfaces with no address, then the caller's part (IPAM), then
+ * the addresses — one journal, so a failure in any of them undoes all three, newest first (what
+ * the caller did, such as an allocation, goes before the interface it was for).
+ */
+async function inTwoHalves(specs: readonly AttachSpec[], ctx: RunContext, h: Halves): Promise<AttachOutcome[]> {
+  const first = specs.map((s) => ({ ...s, addressing: NO_ADDRESS }));
+  if (ctx.dryRun) return outcomesOf(first, h.firstOf, h.guests, (await planAndRun(h.unique, first, h.guests, h.names, ctx, h.prefixed, h.label, h.prelude)).plans);
+  // A run of several stages already has its journal (and undoes it when this fails).
+  const own = ctx.journal === undefined ? new Journal() : undefined;
+  const run: RunContext = own !== undefined ? { ...ctx, journal: own } : ctx;
+  const journal = run.journal!;
+  try {
+    journal.stage('the interfaces');
+    const made = await planAndRun(h.unique, first, h.guests, h.names, run, h.prefixed, h.label, h.prelude);
+    const madeOutcomes = outcomesOf(first, h.firstOf, h.guests, made.plans);
+    journal.stage('what came before the addresses');
+    const given = await h.later(madeOutcomes, journal);
+    if (given.addressing.length !== specs.length) throw new PipeworkError(`internal: ${given.addressing.length} addressings for ${specs.length} interfaces`);
+    if (run.signal.aborted) throw new InterruptedError(`interrupted by ${typeof run.signal.reason === 'string' ? run.signal.reason : 'a signal'}`);
+    const final = specs.map((s, i) => ({ ...s, addressing: given.addressing[i]! }));
+    journal.stage('the addresses');
+    const plans = new Map<number, Plan>();
+    for (const i of h.unique) {
+      try {
+        const input = { spec: final[i]!, guest: guestInfo(h.guests[i]!), names: h.names[i]!, facts: made.facts.get(i)! };
+        plans.set(i, planAddressing(input, made.plans.get(i)!.record!));
+      } catch (err) {
+        throw h.prefixed(i, err);
+      }
+    }
+    const jobs: Job[] = [...(given.jobs ?? []), ...h.unique.map((i) => ({ plan: plans.get(i)!, ns: h.guests[i]!.ns, label: h.label(i) }))];
+    await execute(jobs, run);
+    return final.map((spec, i) => {
+      const half = madeOutcomes[i]!;
+      const plan = plans.get(h.firstOf[i]!)!;
+      const record = plan.record!;
+      return {
+        spec, guest: half.guest, plan: { ...plan, steps: [...half.plan.steps, ...plan.steps] }, outcome: half.outcome, record,
+        result: resultOf(spec, half.guest, record), warnings: [...half.warnings, ...plan.warnings],
+      };
+    });
+  } catch (err) {
+    if (own === undefined) throw err;
+    throw await own.abort(err, run);
+  } finally {
+    own?.close();
   }
 }
 
@@ -155,29 +243,31 @@ function guestIdentity(g: Guest): { pid?: number; nsInode: number } {
 async function planAndRun(
   unique: number[], specs: readonly AttachSpec[], guests: Guest[], names: AttachNames[], ctx: RunContext,
   prefixed: (i: number, err: unknown) => unknown, label: (i: number) => string, prelude: Job[],
-): Promise<Map<number, Plan>> {
+): Promise<{ plans: Map<number, Plan>; facts: Map<number, Facts> }> {
   for (let attempt = 0; ; attempt++) {
     const full = attempt > 0;
     if (full) ctx.cache.hostLinks.forget();
     const plans = new Map<number, Plan>();
+    const factsOf = new Map<number, Facts>();
     let assumed = false;
     await mapLimit(unique, 16, async (i) => {
       try {
         const facts = await gatherFacts(ctx, specs[i]!, guests[i]!, names[i]!, full);
         if (facts.guest.complete !== true) assumed = true;
+        factsOf.set(i, facts);
         plans.set(i, planAttach({ spec: specs[i]!, guest: guestInfo(guests[i]!), names: names[i]!, facts }));
       } catch (err) {
         throw prefixed(i, err);
       }
     });
-    if (ctx.dryRun) return plans;
+    if (ctx.dryRun) return { plans, facts: factsOf };
     const jobs: Job[] = [...prelude, ...unique.map((i) => ({ plan: plans.get(i)!, ns: guests[i]!.ns, label: label(i) }))];
     const retry = (err: unknown) => attempt < 2 && (err instanceof StaleFactsError
       || (assumed && !full && err instanceof StepFailedError && /File exists/u.test(err.message)));
     try {
       // (A run of several stages keeps its earlier stages while this one is tried again.)
       await execute(jobs, ctx, { retryable: retry });
-      return plans;
+      return { plans, facts: factsOf };
     } catch (err) {
       if (!retry(err)) throw err;
     }

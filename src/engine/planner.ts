@@ -158,6 +158,58 @@ function planCreate(input: PlanInput, record: AttachRecord, parked?: Parked): Pl
   return { guestLabel: guest.label, steps, warnings, record, outcome: 'created' };
 }
 
+/** What a record says of the addresses (and the default routes their gateways replace). */
+const ADDRESS_FIELDS = ['address', 'moreAddresses', 'gateway', 'gateway6', 'replaced4', 'replaced6'] as const;
+
+/**
+ * The second half of an attach whose addresses are known only once its interface exists
+ * (attachSpecs' `addressLater`: a CNI IPAM plugin such as dhcp looks the interface up in the
+ * guest). The first half (planCreate with no address) made the interface, up, recorded as having
+ * none; `made` is that record. This one records the addresses wherever the kind keeps its
+ * record (the alias; a veth's host end; what is kept of a NIC moved in), then adds them with the
+ * routes. Its steps need no undo of their own: the first half's undo takes the interface, and
+ * what is on it, with it. Pure.
+ */
+export function planAddressing(input: PlanInput, made: AttachRecord): Plan {
+  const { spec, guest, facts } = input;
+  const a = spec.addressing;
+  if (a.kind !== 'static') throw new UnsupportedError(`internal: the addresses given once ${spec.guestIf} exists must be static ones`);
+  const stat = planStaticAddress(a, spec.guestIf, facts.guest.routes.filter((r) => r.dev !== spec.guestIf));
+  const record: AttachRecord = { ...made };
+  for (const k of ADDRESS_FIELDS) delete record[k];
+  const want = wantedRecord(spec, guest);
+  for (const k of ADDRESS_FIELDS) if (want[k] !== undefined) record[k] = want[k];
+  const viaOther = (text: string | undefined): text is string => text !== undefined && text.split('@')[1] !== spec.guestIf;
+  if (a.gateway4 !== undefined && viaOther(stat.replaced[4])) record.replaced4 = stat.replaced[4];
+  if (a.gateway6 !== undefined && viaOther(stat.replaced[6])) record.replaced6 = stat.replaced[6];
+  const driver = driverFor(spec.host.kind);
+  const steps: Step[] = [
+    {
+      title: `record the configuration on ${spec.guestIf}`,
+      action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', spec.guestIf, 'alias', encodeRecord(record)] },
+      undo: [],
+    },
+    ...(driver.rerecord?.(driverInput(input, record)) ?? []),
+    // (It is up already: the first half brought it up.)
+    ...stat.steps.filter((s) => !(s.action.kind === 'ip' && s.action.args.join(' ') === `link set dev ${spec.guestIf} up`)),
+  ];
+  const first = a.addresses.find((x) => x.family === 4);
+  const warnings: string[] = [];
+  if (spec.announce && first !== undefined) {
+    if (!facts.arping) {
+      warnings.push('Warning: arping not found; interface may not be immediately reachable');
+    } else {
+      steps.push({
+        title: `announce ${first.address} with a gratuitous ARP`,
+        action: { kind: 'exec', place: 'guest', argv: ['arping', '-c', '1', '-A', '-I', spec.guestIf, first.address], detached: true },
+        undo: [],
+      });
+    }
+  }
+  // Its host steps only write records on links this run holds (a host end) or keeps: the host is shared.
+  return { guestLabel: guest.label, steps, warnings, record, outcome: 'created', locks: { uses: [], changes: [] } };
+}
+
 /** The guest side, live, against the spec: link up, addresses, gateways, MTU, MAC, impairments. */
 function guestDrift(input: PlanInput, link: GuestLink, existing: AttachRecord): Drift[] {
   const { spec } = input;

@@ -1,11 +1,14 @@
 /**
- * ADD: IPAM first (its addresses are part of the spec), then one engine run — the prelude
- * (isGateway, ipMasq) and the attach itself, all or nothing. A failure (or an interrupt) undoes
- * the run, releases what IPAM gave (DEL to the IPAM plugin) and leaves no link and no record.
+ * ADD: one engine run in two halves — the interface (up, no address), then IPAM (the dhcp plugin
+ * needs the interface there), then its addresses and routes with the host side they need
+ * (isGateway, ipMasq) — all or nothing. A failure (or an interrupt) undoes the run, releasing
+ * what IPAM gave (DEL to the IPAM plugin) before the interface goes, and leaves no link and no record.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { attachSpecs } from '../../engine/attach.js';
 import { execute, type Job } from '../../engine/executor.js';
+import type { Journal } from '../../engine/journal.js';
+import type { NetnsHandle } from '../../exec/netns.js';
 import { lockKey, type Plan, type Step } from '../../model/plan.js';
 import { readHostLink } from '../../host/links.js';
 import { cleanAttachment, inodeOf, recordFromConf } from './cleanup.js';
@@ -149,6 +152,29 @@ async function settlePrevious(req: Request): Promise<void> {
   removeState(conf.dataDir, conf.name, params.containerId, params.ifname);
 }
 
+/**
+ * IPAM ADD, with its release put in the run's journal: undone (DEL to the plugin) before the
+ * interface it was for, so a DHCP lease is given back while the interface is still there.
+ */
+async function allocate(req: Request, delegate: Delegate, journal: Journal): Promise<ResultData> {
+  const taken = {
+    title: `take addresses from IPAM plugin ${delegate.type}`,
+    undo: async () => {
+      await execDelegate(delegate, 'DEL', { ...execOptions(req), signal: new AbortController().signal });
+    },
+  };
+  let out: string;
+  try {
+    out = await execDelegate(delegate, 'ADD', execOptions(req));
+  } catch (err) {
+    // Stopped half-way, it may have reserved addresses: they are released like any others.
+    if (err instanceof DelegateUncertainError) journal.did(taken);
+    throw err;
+  }
+  journal.did(taken);
+  return parseIpamOutput(out, delegate.type);
+}
+
 export async function add(req: Request): Promise<string> {
   const { conf, params } = req;
   const master = await preflight(req);
@@ -159,8 +185,8 @@ export async function add(req: Request): Promise<string> {
     const delegate: Delegate | undefined = delegateOf(req);
     const hostIf = hostIfOf(conf, master);
     const hostLinkBefore = readHostLink(hostIf);
-    let allocated = false;
     let recorded = false;
+    let host: NetnsHandle | undefined;
     try {
       const base: AttachmentState = {
         version: 2, network: conf.name, containerId: params.containerId, ifname: params.ifname, netns: params.netns,
@@ -168,45 +194,48 @@ export async function add(req: Request): Promise<string> {
         ...(delegate !== undefined && { ipam: delegate.type, ipamConfig: req.raw.stdin, cniArgs: params.args }),
         phase: 'ipam', created: new Date().toISOString(),
       };
-      // Written before anything changes: a crash from here on leaves what DEL and GC need to clean up.
+      // Written before anything changes: a crash from here on leaves what DEL and GC need to clean
+      // up — the interface by its deterministic names, the addresses with this configuration.
       writeState(conf.dataDir, base);
       recorded = true;
-      let ipam: ResultData | undefined;
-      if (delegate !== undefined) {
-        let out: string;
-        try {
-          out = await execDelegate(delegate, 'ADD', execOptions(req));
-        } catch (err) {
-          // Stopped half-way, it may have reserved addresses: they are released like any others.
-          if (err instanceof DelegateUncertainError) allocated = true;
-          throw err;
-        }
-        allocated = true;
-        ipam = parseIpamOutput(out, delegate.type);
-        req.trace.mark(`ipam (${delegate.type})`);
-      }
-      const attach = buildAttach({ conf, params, ...(ipam !== undefined && { ipam }), ...(master !== undefined && { master }) });
-      const masq = masqOf(req, attach);
-      const state: AttachmentState = { ...base, ...(masq !== undefined && { masq }) };
-      if (masq !== undefined) writeState(conf.dataDir, state);
-      const steps = await prelude(req, attach, masq);
-      req.trace.mark('spec+prelude');
-      const host = steps.length > 0 ? hostNamespace() : undefined;
-      let outcome;
-      try {
-        // The gateway address goes on the bridge beside other ADDs' (the same, replaced); the nat
-        // rules are this container's own chain: nothing of the host is changed alone here.
-        const locks = { uses: req.conf.host.kind === 'bridge' ? [lockKey.bridge(req.conf.host.bridge)] : [], changes: [] };
-        const jobs: Job[] = host ? [{ plan: { guestLabel: 'the host', steps, warnings: [], outcome: 'created', locks } satisfies Plan, ns: host, label: 'the host side' }] : [];
-        [outcome] = await attachSpecs([attach.spec], attachRun(req), jobs.length > 0 ? { prelude: jobs } : {});
-      } finally {
-        host?.close();
-      }
+      // One engine run in two halves, as the reference plugins order it: the interface first (up,
+      // with no address), then IPAM — the dhcp plugin looks the interface up in the netns — then
+      // its addresses and routes, with the host side they need (isGateway, ipMasq). A failure or
+      // an interrupt anywhere undoes it all: the addresses are released, then the interface goes.
+      const bare = buildAttach({ conf, params, ...(master !== undefined && { master }) });
+      let attach = bare;
+      let state = base;
+      const [outcome] = await attachSpecs([bare.spec], attachRun(req), {
+        addressLater: async ([made], journal) => {
+          req.trace.mark('interface');
+          if (made?.outcome !== 'created') {
+            throw new CniError(Code.Conflict, `${params.ifname} already exists in ${params.netns}`, 'pipework made it before with this configuration, but has no record of it: DEL it first');
+          }
+          let ipam: ResultData | undefined;
+          if (delegate !== undefined) {
+            ipam = await allocate(req, delegate, journal);
+            req.trace.mark(`ipam (${delegate.type})`);
+          }
+          attach = buildAttach({ conf, params, ...(ipam !== undefined && { ipam }), ...(master !== undefined && { master }) });
+          const masq = masqOf(req, attach);
+          if (masq !== undefined) {
+            // Before the chain is made: DEL and GC remove it from the record.
+            state = { ...base, masq };
+            writeState(conf.dataDir, state);
+          }
+          const steps = await prelude(req, attach, masq);
+          req.trace.mark('spec+prelude');
+          if (steps.length > 0) host = hostNamespace();
+          // The gateway address goes on the bridge beside other ADDs' (the same, replaced); the nat
+          // rules are this container's own chain: nothing of the host is changed alone here.
+          const locks = { uses: req.conf.host.kind === 'bridge' ? [lockKey.bridge(req.conf.host.bridge)] : [], changes: [] };
+          const jobs: Job[] = host ? [{ plan: { guestLabel: 'the host', steps, warnings: [], outcome: 'created', locks } satisfies Plan, ns: host, label: 'the host side' }] : [];
+          if (attach.spec.addressing.kind !== 'static') throw new CniError(Code.Internal, 'internal: IPAM addresses are static ones');
+          return { addressing: [attach.spec.addressing], jobs };
+        },
+      });
       if (outcome === undefined) throw new CniError(Code.Internal, 'the engine returned no outcome');
       req.trace.mark('engine');
-      if (outcome.outcome !== 'created') {
-        throw new CniError(Code.Conflict, `${params.ifname} already exists in ${params.netns}`, 'pipework made it before with this configuration, but has no record of it: DEL it first');
-      }
       for (const w of outcome.warnings) req.log(`pipework: ${w}`);
       announce(req, attach);
       await pinNewGateway(req, hostLinkBefore === undefined);
@@ -218,15 +247,11 @@ export async function add(req: Request): Promise<string> {
       req.trace.mark('result');
       return formatResult(result, conf.cniVersion);
     } catch (err) {
-      if (allocated && delegate !== undefined) {
-        try {
-          await execDelegate(delegate, 'DEL', { ...execOptions(req), signal: new AbortController().signal });
-        } catch (e) {
-          req.log(`pipework: releasing the addresses after the failed ADD failed too: ${(e as Error).message}`);
-        }
-      }
+      // (What IPAM gave was released by the run's undo.)
       if (recorded) removeState(conf.dataDir, conf.name, params.containerId, params.ifname);
       throw err;
+    } finally {
+      host?.close();
     }
   } finally {
     held.release();

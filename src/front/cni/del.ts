@@ -1,8 +1,8 @@
 /**
  * DEL: best effort, and it succeeds when things are already gone — no netns, no link, a missing
- * master, no prevResult, a second DEL. It removes what the record (or the deterministic names)
- * say this attachment made, then releases IPAM with the request's configuration, as the
- * reference plugins do. What could not be done is reported, and the record kept for a retry.
+ * master, no prevResult, a second DEL. It releases IPAM with the request's configuration, then
+ * removes what the record (or the deterministic names) say this attachment made, in the
+ * reference plugins' order. What could not be done is reported, and the record kept for a retry.
  */
 import { cleanAttachment, recordFromConf } from './cleanup.js';
 import { defaultRouteInterface } from './host-side.js';
@@ -18,13 +18,9 @@ export async function del(req: Request): Promise<void> {
     const state = readState(conf.dataDir, conf.name, params.containerId, params.ifname);
     // Without a record, what this configuration's ADD would have made (a macvlan's master as ADD picks it).
     const master = conf.host.kind === 'macvlan' && conf.host.master === undefined ? defaultRouteInterface() : undefined;
-    const errors = await cleanAttachment(req, {
-      containerId: params.containerId, ifname: params.ifname, netns: params.netns,
-      record: state?.record ?? recordFromConf(req, master),
-      ...(state?.masq !== undefined && { masq: state.masq }),
-    });
-    req.trace.mark('interface');
-    // The addresses go once the interface carrying them is gone.
+    const errors: string[] = [];
+    // The addresses first, as the reference plugins do: a DHCP lease is given back (DHCPRELEASE)
+    // through the interface, so it must still be there.
     const delegate = delegateOf(req);
     if (delegate !== undefined) {
       try {
@@ -34,6 +30,12 @@ export async function del(req: Request): Promise<void> {
         errors.push(err instanceof CniError ? err.message : `releasing the addresses: ${(err as Error).message}`);
       }
     }
+    errors.push(...await cleanAttachment(req, {
+      containerId: params.containerId, ifname: params.ifname, netns: params.netns,
+      record: state?.record ?? recordFromConf(req, master),
+      ...(state?.masq !== undefined && { masq: state.masq }),
+    }));
+    req.trace.mark('interface');
     if (errors.length > 0) {
       throw new CniError(Code.StepFailed, `DEL of ${params.ifname} could not finish: ${errors[0]!}`, errors.slice(1).join('; '));
     }

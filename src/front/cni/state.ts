@@ -51,7 +51,10 @@ export interface AttachmentState {
   ipamConfig?: string;
   cniArgs?: string;
   masq?: Masq;
-  /** `ipam`: IPAM gave addresses, the interface is being made; `attached`: ADD finished. */
+  /**
+   * `ipam`: ADD is under way — the interface, IPAM's addresses, either may be there already (the
+   * interface comes first); `attached`: ADD finished.
+   */
   phase: 'ipam' | 'attached';
   /** What ADD asked the engine for (CHECK compares live state with it). */
   spec?: AttachSpec;
