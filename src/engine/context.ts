@@ -82,7 +82,7 @@ function sayOnce(say: (line: string) => void): (line: string) => void {
 export function newRun(options: RunOptions = {}): RunContext {
   return {
     runner: options.runner ?? processRunner,
-    ip: options.ip ?? (options.runner === undefined && process.env['PIPEWORK_NETLINK'] === '1' ? 'netlink' : 'iproute2'),
+    ip: options.ip ?? ((options.runner ?? processRunner) === processRunner && process.env['PIPEWORK_NETLINK'] === '1' ? 'netlink' : 'iproute2'),
     signal: options.signal ?? new AbortController().signal,
     dryRun: options.dryRun ?? false,
     ...(options.failAt && { failAt: options.failAt }),
