@@ -5,7 +5,7 @@
  * what IPAM gave (DEL to the IPAM plugin) before the interface goes, and leaves no link and no record.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { attachSpecs } from '../../engine/attach.js';
+import { attachSpecs, type AttachOutcome } from '../../engine/attach.js';
 import { execute, type Job } from '../../engine/executor.js';
 import type { Journal } from '../../engine/journal.js';
 import type { NetnsHandle } from '../../exec/netns.js';
@@ -153,6 +153,40 @@ async function settlePrevious(req: Request): Promise<void> {
 }
 
 /**
+ * IPAM plugins that decide from their configuration (and their own store) alone, never looking at
+ * the interface: called before the engine run, which then makes the interface with its addresses
+ * in one go. Any other — dhcp, or a plugin we do not know — gets the interface first.
+ */
+const IPAM_FROM_CONFIG: ReadonlySet<string> = new Set(['host-local', 'static']);
+
+/** IPAM ADD before the run: what a plugin stopped half-way may have reserved is released too. */
+async function allocateAlone(req: Request, delegate: Delegate): Promise<ResultData> {
+  let out: string;
+  try {
+    out = await execDelegate(delegate, 'ADD', execOptions(req));
+  } catch (err) {
+    if (err instanceof DelegateUncertainError) await release(req, delegate);
+    throw err;
+  }
+  req.trace.mark(`ipam (${delegate.type})`);
+  try {
+    return parseIpamOutput(out, delegate.type);
+  } catch (err) {
+    await release(req, delegate);
+    throw err;
+  }
+}
+
+/** IPAM DEL after a failed ADD (not stopped by the ADD's own signal); a failure is logged. */
+async function release(req: Request, delegate: Delegate): Promise<void> {
+  try {
+    await execDelegate(delegate, 'DEL', { ...execOptions(req), signal: new AbortController().signal });
+  } catch (e) {
+    req.log(`pipework: releasing the addresses after the failed ADD failed too: ${(e as Error).message}`);
+  }
+}
+
+/**
  * IPAM ADD, with its release put in the run's journal: undone (DEL to the plugin) before the
  * interface it was for, so a DHCP lease is given back while the interface is still there.
  */
@@ -198,42 +232,60 @@ export async function add(req: Request): Promise<string> {
       // up — the interface by its deterministic names, the addresses with this configuration.
       writeState(conf.dataDir, base);
       recorded = true;
-      // One engine run in two halves, as the reference plugins order it: the interface first (up,
-      // with no address), then IPAM — the dhcp plugin looks the interface up in the netns — then
-      // its addresses and routes, with the host side they need (isGateway, ipMasq). A failure or
-      // an interrupt anywhere undoes it all: the addresses are released, then the interface goes.
-      const bare = buildAttach({ conf, params, ...(master !== undefined && { master }) });
-      let attach = bare;
+      // Without addresses until IPAM gives them.
+      let attach: CniAttach = buildAttach({ conf, params, ...(master !== undefined && { master }) });
       let state = base;
-      const [outcome] = await attachSpecs([bare.spec], attachRun(req), {
-        addressLater: async ([made], journal) => {
-          req.trace.mark('interface');
-          if (made?.outcome !== 'created') {
+      // What IPAM gave decides the addresses and the host side they need (isGateway, ipMasq).
+      const withAddresses = async (ipam: ResultData | undefined): Promise<Job[]> => {
+        attach = buildAttach({ conf, params, ...(ipam !== undefined && { ipam }), ...(master !== undefined && { master }) });
+        const masq = masqOf(req, attach);
+        if (masq !== undefined) {
+          // Before the chain is made: DEL and GC remove it from the record.
+          state = { ...base, masq };
+          writeState(conf.dataDir, state);
+        }
+        const steps = await prelude(req, attach, masq);
+        req.trace.mark('spec+prelude');
+        if (steps.length > 0) host = hostNamespace();
+        // The gateway address goes on the bridge beside other ADDs' (the same, replaced); the nat
+        // rules are this container's own chain: nothing of the host is changed alone here.
+        const locks = { uses: req.conf.host.kind === 'bridge' ? [lockKey.bridge(req.conf.host.bridge)] : [], changes: [] };
+        return host ? [{ plan: { guestLabel: 'the host', steps, warnings: [], outcome: 'created', locks } satisfies Plan, ns: host, label: 'the host side' }] : [];
+      };
+      let outcome: AttachOutcome | undefined;
+      if (delegate === undefined || IPAM_FROM_CONFIG.has(delegate.type)) {
+        // IPAM that decides from its configuration alone: first, then one engine run makes the
+        // interface with its addresses; a failure releases what IPAM gave.
+        const ipam = delegate !== undefined ? await allocateAlone(req, delegate) : undefined;
+        try {
+          const jobs = await withAddresses(ipam);
+          [outcome] = await attachSpecs([attach.spec], attachRun(req), jobs.length > 0 ? { prelude: jobs } : {});
+          if (outcome !== undefined && outcome.outcome !== 'created') {
             throw new CniError(Code.Conflict, `${params.ifname} already exists in ${params.netns}`, 'pipework made it before with this configuration, but has no record of it: DEL it first');
           }
-          let ipam: ResultData | undefined;
-          if (delegate !== undefined) {
-            ipam = await allocate(req, delegate, journal);
+        } catch (err) {
+          if (delegate !== undefined) await release(req, delegate);
+          throw err;
+        }
+      } else {
+        // Any other IPAM (dhcp looks the interface up in the netns): one engine run in two halves,
+        // as the reference plugins order it — the interface (up, no address), then IPAM, then its
+        // addresses and routes with their host side. A failure or an interrupt anywhere undoes it
+        // all: the addresses are released, then the interface goes.
+        [outcome] = await attachSpecs([attach.spec], attachRun(req), {
+          addressLater: async ([made], journal) => {
+            req.trace.mark('interface');
+            if (made?.outcome !== 'created') {
+              throw new CniError(Code.Conflict, `${params.ifname} already exists in ${params.netns}`, 'pipework made it before with this configuration, but has no record of it: DEL it first');
+            }
+            const ipam = await allocate(req, delegate, journal);
             req.trace.mark(`ipam (${delegate.type})`);
-          }
-          attach = buildAttach({ conf, params, ...(ipam !== undefined && { ipam }), ...(master !== undefined && { master }) });
-          const masq = masqOf(req, attach);
-          if (masq !== undefined) {
-            // Before the chain is made: DEL and GC remove it from the record.
-            state = { ...base, masq };
-            writeState(conf.dataDir, state);
-          }
-          const steps = await prelude(req, attach, masq);
-          req.trace.mark('spec+prelude');
-          if (steps.length > 0) host = hostNamespace();
-          // The gateway address goes on the bridge beside other ADDs' (the same, replaced); the nat
-          // rules are this container's own chain: nothing of the host is changed alone here.
-          const locks = { uses: req.conf.host.kind === 'bridge' ? [lockKey.bridge(req.conf.host.bridge)] : [], changes: [] };
-          const jobs: Job[] = host ? [{ plan: { guestLabel: 'the host', steps, warnings: [], outcome: 'created', locks } satisfies Plan, ns: host, label: 'the host side' }] : [];
-          if (attach.spec.addressing.kind !== 'static') throw new CniError(Code.Internal, 'internal: IPAM addresses are static ones');
-          return { addressing: [attach.spec.addressing], jobs };
-        },
-      });
+            const jobs = await withAddresses(ipam);
+            if (attach.spec.addressing.kind !== 'static') throw new CniError(Code.Internal, 'internal: IPAM addresses are static ones');
+            return { addressing: [attach.spec.addressing], jobs };
+          },
+        });
+      }
       if (outcome === undefined) throw new CniError(Code.Internal, 'the engine returned no outcome');
       req.trace.mark('engine');
       for (const w of outcome.warnings) req.log(`pipework: ${w}`);
@@ -247,7 +299,7 @@ export async function add(req: Request): Promise<string> {
       req.trace.mark('result');
       return formatResult(result, conf.cniVersion);
     } catch (err) {
-      // (What IPAM gave was released by the run's undo.)
+      // (What IPAM gave was released: by the run's undo, or above.)
       if (recorded) removeState(conf.dataDir, conf.name, params.containerId, params.ifname);
       throw err;
     } finally {
