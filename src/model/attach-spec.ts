@@ -122,6 +122,12 @@ export interface AttachSpec {
   mac?: string;
   /** undefined: the host side's MTU. */
   mtu?: number;
+  /**
+   * Settings of the guest interface set when it is made and then left to others (a CNI plugin
+   * chained after this one, such as tuning, may change its MTU or MAC): a later difference is
+   * not drift. (The configuration recorded still names what the attach set.)
+   */
+  laterOwned?: readonly ('mtu' | 'mac')[];
   addressing: Addressing;
   impair?: Impairment;
   dns?: DnsSpec;

@@ -240,6 +240,10 @@ void describe('requests refused before anything changes: the error object on std
     assert.equal(toCniError(new UnsupportedError('x')).code, Code.HostUnsupported);
     assert.equal(toCniError(new StepFailedError('x', undefined, [])).code, Code.StepFailed);
     assert.equal(toCniError(new BusyError('x')).code, Code.TryAgainLater);
+    // A runtime is not told what to run on the command line.
+    const advised = toCniError(new ConflictError('eth0 in netns:c1 is already plumbed by pipework with another configuration', { advice: "run 'pipework del -i eth0 c1' first, or add --replace" }));
+    assert.equal(advised.code, Code.Conflict);
+    assert.equal(advised.message, 'eth0 in netns:c1 is already plumbed by pipework with another configuration');
     assert.equal(toCniError(new InterruptedError('x')).code, Code.TryAgainLater);
     assert.equal(toCniError(new TypeError('boom')).code, Code.Internal);
   });

@@ -70,8 +70,12 @@ export function canonicalPrefix(text: string): { text: string; family: 4 | 6 } |
 /** Route fields of CNI 1.1.0 that the engine's routes cannot carry (yet): refused, not ignored. */
 const ROUTE_EXTRAS = ['mtu', 'advmss', 'priority', 'table', 'scope'];
 
-/** An IPAM plugin's result, or a prevResult, in any version ≥ 0.3.0. `from` names it in errors. */
-export function parseResult(value: unknown, from: string): ResultData {
+/**
+ * An IPAM plugin's result, or a prevResult, in any version ≥ 0.3.0. `from` names it in errors.
+ * `othersRoutes`: the routes are other plugins' (a prevResult), so 1.1.0's route attributes are
+ * theirs to have set, not refused (and not read: pipework sets none of them).
+ */
+export function parseResult(value: unknown, from: string, othersRoutes = false): ResultData {
   if (!isObject(value)) bad(from, 'a result that is not a JSON object');
   if (value['ip4'] !== undefined || value['ip6'] !== undefined) bad(from, 'a 0.2.0 result (ip4/ip6); pipework speaks 0.3.0 and later');
   const interfaces: ResultInterface[] = [];
@@ -106,7 +110,7 @@ export function parseResult(value: unknown, from: string): ResultData {
   const routes: RouteConf[] = [];
   for (const r of Array.isArray(value['routes']) ? value['routes'] as unknown[] : []) {
     if (!isObject(r) || typeof r['dst'] !== 'string') bad(from, `an invalid route: ${JSON.stringify(r)}`);
-    const extra = ROUTE_EXTRAS.find((k) => r[k] !== undefined);
+    const extra = othersRoutes ? undefined : ROUTE_EXTRAS.find((k) => r[k] !== undefined);
     if (extra !== undefined) {
       throw new CniError(Code.UnsupportedField, `unsupported field routes[].${extra}: ${JSON.stringify(r[extra])}`, `${from} returned a route with ${extra}, which pipework cannot set yet`);
     }
