@@ -14,7 +14,7 @@ import { masqChain, masqComment, planMasqCreate, type MasqRule } from '../../eng
 import { DelegateUncertainError, execDelegate, type Delegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
 import { attachRun, delegateOf, execOptions, findProgram, hostIfOf, hostNamespace, lockAttachment, runFor, type Request } from './request.js';
-import { canonicalPrefix, formatResult, parseIpamOutput, type ResultData, type ResultInterface } from './result.js';
+import { canonicalPrefix, formatResult, parseIpamOutput, readPrevResult, type ResultData, type ResultInterface } from './result.js';
 import { buildAttach, hostSide, type CniAttach } from './spec.js';
 import { hostPreflight } from '../../engine/host-kinds.js';
 import { readState, removeState, writeState, type AttachmentState } from './state.js';
@@ -151,6 +151,8 @@ async function settlePrevious(req: Request): Promise<void> {
 
 export async function add(req: Request): Promise<string> {
   const { conf, params } = req;
+  // Not first in a chain: what came before is passed on with our part (checked before anything changes).
+  const prev = conf.prevResult !== undefined ? readPrevResult(conf.prevResult) : undefined;
   const master = await preflight(req);
   const held = await lockAttachment(req, conf.name, params.containerId, params.ifname);
   try {
@@ -216,7 +218,7 @@ export async function add(req: Request): Promise<string> {
       const result = resultOf(req, attach, hostIf, mtu, ownMac);
       writeState(conf.dataDir, { ...state, phase: 'attached', record: outcome.record, spec: attach.spec, result });
       req.trace.mark('result');
-      return formatResult(result, conf.cniVersion);
+      return formatResult(result, conf.cniVersion, prev);
     } catch (err) {
       if (allocated && delegate !== undefined) {
         try {
