@@ -76,6 +76,12 @@ export interface StaticAddressing {
   gateway4?: string;
   gateway6?: string;
   routes: RouteSpec[];
+  /**
+   * IPv6 duplicate address detection on the interface (its accept_dad, set before the addresses
+   * go on): off, an IPv6 address is usable at once instead of tentative for a second or two;
+   * undefined, as the kernel has it.
+   */
+  dad?: boolean;
 }
 
 export interface DhcpAddressing {

@@ -203,6 +203,16 @@ void describe('the spec a request becomes', () => {
     const b = buildAttach({ conf, params, ipam: parseIpamOutput('{"ips":[{"address":"10.5.0.9/16","gateway":"10.5.0.1"}],"routes":[{"dst":"0.0.0.0/0","gw":"10.5.0.254"}]}', 'static') });
     assert.deepEqual(b.routes, [{ dst: '0.0.0.0/0', family: 4, gw: '10.5.0.254' }]);
   });
+  void test('IPv6 duplicate address detection: off unless enabledad, as the reference bridge plugin', () => {
+    const dad = (extra: Record<string, unknown>) => {
+      const { params, conf } = request(extra);
+      const a = buildAttach({ conf, params, ipam: parseIpamOutput('{"ips":[{"address":"fd00:5::9/64"}]}', 'static') }).spec.addressing;
+      return a.kind === 'static' ? a.dad : 'dhcp';
+    };
+    assert.equal(dad({ bridge: 'br-x' }), false);
+    assert.equal(dad({ bridge: 'br-x', enabledad: true }), true);
+    assert.equal(dad({ master: 'eth9', enabledad: false }), false);
+  });
   void test('firstAddress', () => {
     assert.equal(firstAddress('10.5.0.9/16'), '10.5.0.1');
     assert.equal(firstAddress('10.5.255.255/31'), '10.5.255.255');
