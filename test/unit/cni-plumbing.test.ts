@@ -68,8 +68,16 @@ void describe('isGateway on the bridge (the reference plugin\'s ensureAddr)', ()
 void describe('ipMasq', () => {
   const chain = masqChain('net1', 'c1');
   const comment = masqComment('net1', 'c1');
-  void test('a chain per network and container, within iptables\' 28 characters', () => {
+  void test('a chain per network, container and interface, within iptables\' 28 characters', () => {
+    const own = masqChain('net1', 'c1', 'eth0');
+    assert.match(own, /^PW-[0-9A-F]{24}$/u);
+    // Two interfaces of one container on one network: two chains.
+    assert.notEqual(masqChain('net1', 'c1', 'eth1'), own);
+    assert.notEqual(masqChain('net1', 'c2', 'eth0'), own);
+    assert.equal(masqComment('net1', 'c1', 'eth0'), 'name: "net1" id: "c1" ifname: "eth0"');
+    // The chain as records before version 3 named it (one per container), still found by it.
     assert.match(chain, /^PW-[0-9A-F]{24}$/u);
+    assert.notEqual(chain, own);
     assert.notEqual(masqChain('net1', 'c2'), chain);
     assert.equal(comment, 'name: "net1" id: "c1"');
   });

@@ -235,7 +235,8 @@ void describe('records: every name checked before it becomes a path, every recor
       [{ ...good, ifname: '../../../../tmp/victim' }, /ifname/u],
       [{ ...good, containerId: 'c2' }, /containerId/u],
       [{ ...good, network: 'other' }, /network/u],
-      [{ ...good, version: 3 }, /version/u],
+      [{ ...good, version: 4 }, /version/u],
+      [{ ...good, version: '2' }, /version/u],
       [{ ...good, hostKind: 'shell' }, /hostKind/u],
       [{ ...good, hostIf: 'eth0 up' }, /hostIf/u],
       [{ ...good, hostEnd: '../x' }, /hostEnd/u],
@@ -277,5 +278,27 @@ void describe('records: every name checked before it becomes a path, every recor
     ] as const) {
       assert.match(recordProblem(bad, key) ?? '', why, JSON.stringify(bad));
     }
+  });
+
+  void test('version 3: the masquerading chain is the interface\'s own; older records keep the container\'s, and are found by it', () => {
+    const owner = formatOwner(ownerOf('net1', 'c1', 'eth0'));
+    const rec = { role: 'guest' as const, guest: 'netns:c1', nsInode: 4026532001, guestIf: 'eth0', hostIf: 'cni0', hostKind: 'bridge' as const, localIf: 'pwc0123456789ab', owner };
+    const rules = [{ family: 4, ip: '10.5.0.9', subnet: '10.5.0.0/16' }];
+    const old = { chain: masqChain('net1', 'c1'), comment: masqComment('net1', 'c1'), rules };
+    const own = { chain: masqChain('net1', 'c1', 'eth0'), comment: masqComment('net1', 'c1', 'eth0'), rules };
+    const base = { ...key, netns: '/run/netns/x', record: encodeRecord(rec), phase: 'attached', created: 'x' };
+    const v3 = parseRecordFile({ ...base, version: 3, masq: own }, key);
+    assert.ok(typeof v3 !== 'string', typeof v3 === 'string' ? v3 : '');
+    assert.equal(v3.version, 3);
+    assert.deepEqual(v3.masq, own);
+    // A record written before keeps the chain it names, for DEL and GC to remove.
+    const v2 = parseRecordFile({ ...base, version: 2, masq: old }, key);
+    assert.ok(typeof v2 !== 'string', typeof v2 === 'string' ? v2 : '');
+    assert.equal(v2.version, 2);
+    assert.equal(v2.masq?.chain, masqChain('net1', 'c1'));
+    assert.match(recordProblem({ ...base, version: 3, masq: old }, key) ?? '', /masq/u);
+    assert.match(recordProblem({ ...base, version: 2, masq: own }, key) ?? '', /masq/u);
+    // Another interface's chain is not this one's.
+    assert.match(recordProblem({ ...base, version: 3, masq: { ...own, chain: masqChain('net1', 'c1', 'eth1') } }, key) ?? '', /masq/u);
   });
 });

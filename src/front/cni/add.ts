@@ -64,7 +64,9 @@ function masqOf(req: Request, attach: CniAttach): AttachmentState['masq'] {
     ip: ip.address.address,
     subnet: canonicalPrefix(ip.address.cidr)?.text ?? ip.address.cidr,
   }));
-  return { chain: masqChain(req.conf.name, req.params.containerId), comment: masqComment(req.conf.name, req.params.containerId), rules };
+  const { name } = req.conf;
+  const { containerId, ifname } = req.params;
+  return { chain: masqChain(name, containerId, ifname), comment: masqComment(name, containerId, ifname), rules };
 }
 
 /** A host link's MAC, from sysfs (one read). */
@@ -165,7 +167,7 @@ export async function add(req: Request): Promise<string> {
     let recorded = false;
     try {
       const base: AttachmentState = {
-        version: 2, network: conf.name, containerId: params.containerId, ifname: params.ifname, netns: params.netns,
+        version: 3, network: conf.name, containerId: params.containerId, ifname: params.ifname, netns: params.netns,
         record: recordFromConf(req, master),
         ...(delegate !== undefined && { ipam: delegate.type, ipamConfig: req.raw.stdin, cniArgs: params.args }),
         phase: 'ipam', created: new Date().toISOString(),

@@ -30,7 +30,8 @@ import type { ResultData } from './result.js';
 import { rootOnlyProblem } from '../../exec/root-only.js';
 
 export interface AttachmentState {
-  version: 2;
+  /** 3: its masquerading chain is the interface's own (2: the container's on the network; 1 is read as 2). */
+  version: 2 | 3;
   network: string;
   containerId: string;
   ifname: string;
@@ -108,11 +109,13 @@ function checkKey(k: Partial<RecordKey>): void {
 /** The four kinds records of version 1 knew (they named them in fields of their own). */
 const V1_KINDS = new Set(['bridge', 'ovs', 'macvlan', 'phys']);
 
-function masqProblem(m: unknown, key: RecordKey): string | undefined {
+/** Its masquerading, checked: the chain and comment of this attachment as its version names them. */
+function masqProblem(m: unknown, key: RecordKey, version: 1 | 2 | 3): string | undefined {
   if (m === undefined) return undefined;
   if (typeof m !== 'object' || m === null) return 'its masq is not this attachment\'s chain';
   const x = m as { chain?: unknown; comment?: unknown; rules?: unknown };
-  if (x.chain !== masqChain(key.network, key.containerId) || x.comment !== masqComment(key.network, key.containerId)) {
+  const ifname = version === 3 ? key.ifname : undefined;
+  if (x.chain !== masqChain(key.network, key.containerId, ifname) || x.comment !== masqComment(key.network, key.containerId, ifname)) {
     return 'its masq is not this attachment\'s chain';
   }
   if (!Array.isArray(x.rules) || !(x.rules as unknown[]).every((r) => {
@@ -149,14 +152,15 @@ function fromV1(r: Partial<Record<string, unknown>>, key: RecordKey): AttachReco
 }
 
 /**
- * `x` as pipework's record of `key` (as ADD writes it, version 2, or as it wrote it before,
- * version 1), or why it is not one. What a record names goes to commands and paths later
+ * `x` as pipework's record of `key` (as ADD writes it, version 3, or as it wrote it before,
+ * versions 1 and 2), or why it is not one. What a record names goes to commands and paths later
  * (interfaces, the netns, the IPAM plugin, nat rules): all checked.
  */
 export function parseRecordFile(x: unknown, key: RecordKey): AttachmentState | string {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) return 'not a JSON object';
   const r = x as Partial<Record<string, unknown>>;
-  if (r['version'] !== 1 && r['version'] !== 2) return `version ${JSON.stringify(r['version'])} (pipework writes 2)`;
+  const version = r['version'];
+  if (version !== 1 && version !== 2 && version !== 3) return `version ${JSON.stringify(version)} (pipework writes 3)`;
   for (const k of ['network', 'containerId', 'ifname'] as const) {
     if (r[k] !== key[k]) return `its ${k} ${JSON.stringify(r[k])} is not ${JSON.stringify(key[k])}, where it was found`;
   }
@@ -176,7 +180,7 @@ export function parseRecordFile(x: unknown, key: RecordKey): AttachmentState | s
   if (typeof r['netns'] !== 'string' || (r['netns'] !== '' && !r['netns'].startsWith('/'))) return `its netns ${JSON.stringify(r['netns'])} is not a path`;
   const ipam = r['ipam'];
   if (ipam !== undefined && (typeof ipam !== 'string' || ipam === '' || ipam.includes('/') || ipam === '.' || ipam === '..')) return `its ipam ${JSON.stringify(ipam)} is not a plugin name`;
-  const masq = masqProblem(r['masq'], key);
+  const masq = masqProblem(r['masq'], key, version);
   if (masq !== undefined) return masq;
   if (r['phase'] !== 'ipam' && r['phase'] !== 'attached') return `unknown phase ${JSON.stringify(r['phase'])}`;
   const rest = { ...r };
@@ -185,7 +189,7 @@ export function parseRecordFile(x: unknown, key: RecordKey): AttachmentState | s
   delete rest['hostEnd'];
   delete rest['vlan'];
   delete rest['nsInode'];
-  return { ...(rest as unknown as AttachmentState), version: 2, record };
+  return { ...(rest as unknown as AttachmentState), version: version === 1 ? 2 : version, record };
 }
 
 /** Why `x` is not pipework's record of `key`, or undefined. */
