@@ -12,6 +12,7 @@ import { masqChain, masqComment } from '../../src/drivers/network/masq.js';
 import { encodeRecord } from '../../src/model/record.js';
 import { formatOwner } from '../../src/model/owner.js';
 import { ownerOf } from '../../src/front/cni/spec.js';
+import { recordedIpamProblem } from '../../src/front/cni/cleanup.js';
 
 interface Node {
   uid?: number;
@@ -300,5 +301,33 @@ void describe('records: every name checked before it becomes a path, every recor
     assert.match(recordProblem({ ...base, version: 2, masq: own }, key) ?? '', /masq/u);
     // Another interface's chain is not this one's.
     assert.match(recordProblem({ ...base, version: 3, masq: { ...own, chain: masqChain('net1', 'c1', 'eth1') } }, key) ?? '', /masq/u);
+  });
+});
+
+void describe('the IPAM configuration a record kept, used again (DEL without ipam, GC, a stale record)', () => {
+  const conf = (extra: Record<string, unknown> = {}) => JSON.stringify({ cniVersion: '1.0.0', name: 'net1', type: 'pipework', bridge: 'b', ipam: { type: 'host-local', subnet: '10.5.0.0/16' }, ...extra });
+  const rec = (ipamConfig: string | undefined, ipam = 'host-local') => ({ network: 'net1', ipam, ...(ipamConfig !== undefined && { ipamConfig }), cniArgs: 'IgnoreUnknown=1;K8S_POD_NAME=web' });
+  void test('checked as the configuration parser checks a runtime\'s: ADD\'s own passes', () => {
+    assert.equal(recordedIpamProblem(rec(conf())), undefined);
+    // Keys ADD would refuse are not refused now (nothing is made), as for DEL itself.
+    assert.equal(recordedIpamProblem(rec(conf({ someTypo: 1 }))), undefined);
+  });
+  void test('hostile: anything else is not handed to the IPAM plugin', () => {
+    for (const [r, why] of [
+      [rec(undefined), /no configuration/u],
+      [rec('{'), /decoding/u],
+      [rec('[]'), /not a JSON object/u],
+      [rec(conf({ name: 'net2' })), /network net2/u],
+      [rec(conf({ name: '../net1' })), /network name/u],
+      [rec(conf({ ipam: { type: 'static' } })), /static, not host-local/u],
+      [rec(conf({ ipam: { type: '../../bin/sh' } })), /ipam\.type/u],
+      [rec(conf({ ipam: { type: '/usr/lib/cni/host-local' } })), /ipam\.type/u],
+      [rec(conf({ ipam: {} })), /none, not host-local/u],
+      [rec(conf({ cniVersion: '0.2.0' })), /incompatible/u],
+      [rec(conf({ dataDir: '/tmp/x' })), /dataDir/u],
+      [{ ...rec(conf()), cniArgs: 'A=1' }, /CNI_ARGS/u],
+    ] as const) {
+      assert.match(recordedIpamProblem(r) ?? '', why, JSON.stringify(r));
+    }
   });
 });

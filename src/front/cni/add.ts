@@ -8,12 +8,12 @@ import { attachSpecs } from '../../engine/attach.js';
 import { execute, type Job } from '../../engine/executor.js';
 import { lockKey, type Plan, type Step } from '../../model/plan.js';
 import { readHostLink } from '../../host/facts.js';
-import { cleanAttachment, inodeOf, recordFromConf } from './cleanup.js';
+import { attachedHere, cleanAttachment, inodeOf, recordFromConf, releaseRecorded } from './cleanup.js';
 import { defaultRouteInterface, forwardingOn, linkAddresses, macPinned, pinBridgeMacStep, planGatewayPrelude } from './host-side.js';
 import { masqChain, masqComment, planMasqCreate, type MasqRule } from '../../engine/networks.js';
 import { DelegateUncertainError, execDelegate, type Delegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
-import { attachRun, delegateOf, execOptions, findProgram, hostIfOf, hostNamespace, lockAttachment, runFor, type Request } from './request.js';
+import { attachRun, delegateOf, execOptions, findProgram, hostIfOf, hostNamespace, lockAttachment, runFor, tidyRecords, type Request } from './request.js';
 import { canonicalPrefix, formatResult, parseIpamOutput, readPrevResult, type ResultData, type ResultInterface } from './result.js';
 import { buildAttach, hostSide, type CniAttach } from './spec.js';
 import { hostPreflight } from '../../engine/host-kinds.js';
@@ -128,26 +128,30 @@ async function pinNewGateway(req: Request, bridgeWasMissing: boolean): Promise<v
   }
 }
 
-/** A record of this attachment from before: the same netns means it exists; another, it is stale. */
+/**
+ * A record of this attachment from before: the same netns with its interface there means it
+ * exists; another netns (or the same path and inode, a dead namespace's reused, without the
+ * interface), it is stale.
+ */
 async function settlePrevious(req: Request): Promise<void> {
   const { conf, params } = req;
   const old = readState(conf.dataDir, conf.name, params.containerId, params.ifname);
   if (old === undefined) return;
   const same = old.netns === params.netns && old.record.nsInode !== 0 && old.record.nsInode === inodeOf(params.netns);
-  if (same && old.phase === 'attached') {
+  if (same && old.phase === 'attached' && await attachedHere(req)) {
     throw new CniError(Code.Conflict, `${params.ifname} is already attached to container ${params.containerId} on network ${conf.name}`, 'a second ADD needs a DEL first');
   }
-  // The container's earlier netns (a restart, a DEL that never came): what it left goes first.
+  // The container's earlier netns (a restart, a DEL that never came), or an ADD cut short: what it
+  // left goes first (in the netns, only an interface with this attachment's owner).
   req.log(`pipework: cleaning a stale attachment of ${params.ifname} (netns ${old.netns || 'unknown'})`);
   const errors = await cleanAttachment(req, {
     containerId: params.containerId, ifname: params.ifname, netns: old.netns, nsInode: old.record.nsInode,
     record: old.record, ...(old.masq !== undefined && { masq: old.masq }),
   });
   if (errors.length > 0) throw new CniError(Code.StepFailed, `a stale attachment of ${params.ifname} could not be cleaned: ${errors[0]!}`);
-  if (old.ipam !== undefined && old.ipamConfig !== undefined) {
-    const d = delegateOf({ ...req, conf: { ...conf, ipam: { type: old.ipam } } });
-    if (d !== undefined) await execDelegate(d, 'DEL', execOptions(req, old.ipamConfig, { ...req.raw.env, CNI_NETNS: '', CNI_ARGS: old.cniArgs ?? '' }));
-  }
+  const released = await releaseRecorded(req, old, { ...req.raw.env, CNI_NETNS: '', CNI_ARGS: old.cniArgs ?? '' });
+  if (released.refused !== undefined) req.log(`pipework: ${released.refused}`);
+  if (released.failures.length > 0) throw new CniError(Code.StepFailed, `the addresses of a stale attachment of ${params.ifname} could not be released: ${released.failures[0]!}`);
   removeState(conf.dataDir, conf.name, params.containerId, params.ifname);
 }
 
@@ -232,6 +236,11 @@ export async function add(req: Request): Promise<string> {
       if (recorded) removeState(conf.dataDir, conf.name, params.containerId, params.ifname);
       throw err;
     }
+  } catch (err) {
+    held.release();
+    // No record of this ADD stays: nor the folders made for it, if nothing else is there.
+    await tidyRecords(req);
+    throw err;
   } finally {
     held.release();
   }

@@ -342,11 +342,32 @@ export function removeState(dataDir: string, network: string, containerId: strin
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('cannot remove pipework\'s record of this attachment', err);
   }
-  if (dir === undefined) return;
+  // (Its folder stays: another request on the network may be about to write there. The last one
+  // tidies them: removeEmptyFolders.)
+}
+
+/**
+ * The folders of a network's records left empty: each container's, then the network's own. Only
+ * while the network's lock is held alone (request.ts, tidyRecords): then no request is between
+ * making a folder and writing its record in it. What is not a container's folder is left alone.
+ */
+export function removeEmptyFolders(dataDir: string, network: string): void {
+  checkKey({ network });
+  const root = recordsDir(dataDir, [network], false);
+  if (root === undefined) return;
+  for (const id of readdirSync(root)) {
+    if (containerIdProblem(id) !== undefined) continue;
+    try {
+      // (rmdir removes neither a file nor a symbolic link, nor a folder with anything in it.)
+      rmdirSync(join(root, id));
+    } catch {
+      // records are there
+    }
+  }
   try {
-    rmdirSync(dir);
+    rmdirSync(root);
   } catch {
-    // other interfaces of that container are still recorded, or it is gone already
+    // records are there
   }
 }
 
@@ -378,8 +399,11 @@ export function listStates(dataDir: string, network: string, problems: string[] 
     }
     let files: string[];
     try {
-      files = readdirSync(recordsDir(dataDir, [network, id], false) ?? where);
+      const dir = recordsDir(dataDir, [network, id], false);
+      if (dir === undefined) continue; // gone meanwhile (its last record was removed)
+      files = readdirSync(dir);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
       problems.push((err as Error).message);
       continue;
     }
