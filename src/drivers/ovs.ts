@@ -115,8 +115,13 @@ export const ovsDriver: Driver<'ovs'> = {
     if (ovs?.installed !== true) return { lacks: 'Open vSwitch is not installed (install openvswitch-switch)' };
     if (!ovs.dbRunning) return { lacks: 'Open vSwitch is not running (no ovsdb-server socket)' };
     if (!ovs.switchRunning) return { lacks: 'ovs-vswitchd is not running' };
-    if (probe.link(host.bridge)?.isBridge === true) return { missing: `${host.bridge} is a Linux bridge, not an Open vSwitch bridge` };
-    if (!ovs.bridges.includes(host.bridge) && !host.create) return { missing: `Open vSwitch bridge ${host.bridge} does not exist` };
+    const link = probe.link(host.bridge);
+    if (link?.isBridge === true) return { missing: `${host.bridge} is a Linux bridge, not an Open vSwitch bridge` };
+    if (!ovs.bridges.includes(host.bridge)) {
+      // Another link of that name (a veth, a NIC): ovs-vswitchd could not open the bridge's device.
+      if (link !== undefined) return { missing: `${host.bridge} exists and is not an Open vSwitch bridge` };
+      if (!host.create) return { missing: `Open vSwitch bridge ${host.bridge} does not exist` };
+    }
     return undefined;
   },
 

@@ -28,10 +28,10 @@ export function planVeth(input: VethInput): Step[] {
     // but only one pipework made (its record says so): an interface it did not make is never touched.
     if (existing.up) throw new ConflictError(`Link ${localIf} exists and is up`);
     if (existing.kind !== 'veth') {
-      throw new ConflictError(`link ${localIf} exists and is not a veth (${existing.kind ?? 'unknown kind'}); refusing to replace it — choose another name with -l`);
+      throw new ConflictError(`link ${localIf} exists and is not a veth (${existing.kind ?? 'unknown kind'}); refusing to replace it`, { advice: 'choose another name with -l' });
     }
     if (decodeRecord(existing.alias)?.role !== 'host') {
-      throw new ConflictError(`link ${localIf} exists (down) and was not made by pipework; refusing to remove it — choose another name with -l, or remove it yourself`);
+      throw new ConflictError(`link ${localIf} exists (down) and was not made by pipework; refusing to remove it`, { advice: 'choose another name with -l, or remove it yourself' });
     }
     steps.push({
       title: `remove stale link ${localIf} (made by pipework, down)`,

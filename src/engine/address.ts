@@ -65,9 +65,10 @@ export function planStaticAddress(addressing: StaticAddressing, guestIf: string,
   if (addressing.gateway6 !== undefined) gateways.push([6, addressing.gateway6]);
   if (addresses.some((a) => a.family === 6)) {
     // Docker and others start guests with IPv6 disabled by default; new links inherit it.
+    const dad = addressing.dad !== undefined ? [`net/ipv6/conf/${guestIf}/accept_dad=${addressing.dad ? 1 : 0}`] : [];
     steps.push({
-      title: `enable IPv6 on ${guestIf}`,
-      action: { kind: 'exec', place: 'guest', argv: ['sysctl', '-q', '-w', `net/ipv6/conf/${guestIf}/disable_ipv6=0`] },
+      title: `enable IPv6 on ${guestIf}${addressing.dad === false ? ', without duplicate address detection' : ''}`,
+      action: { kind: 'exec', place: 'guest', argv: ['sysctl', '-q', '-w', `net/ipv6/conf/${guestIf}/disable_ipv6=0`, ...dad] },
       undo: [],
     });
   }

@@ -92,7 +92,7 @@ function planAttachSteps(input: PlanInput): Plan {
   if (!present) return planCreate(input, record);
   const existing = facts.existing;
   if (existing === undefined) {
-    throw new ConflictError(`${guest.label} already has an interface named ${present.name}, not made by pipework (or not as the host sees it); choose another with -i`);
+    throw new ConflictError(`${guest.label} already has an interface named ${present.name}, not made by pipework (or not as the host sees it)`, { advice: 'choose another with -i' });
   }
   const owner = existing.owner ?? 'cli';
   const mine = owner === (record.owner ?? 'cli');
@@ -103,7 +103,8 @@ function planAttachSteps(input: PlanInput): Plan {
   if (spec.onConflict !== 'replace') {
     throw new ConflictError(
       `${present.name} in ${guest.label} is already plumbed by pipework with another configuration (${configOf(existing)}; asked: ${configOf(record)}; ` +
-      `what differs: ${conflictText(existing, record, spec)}); run 'pipework del -i ${present.name} ${formatGuestRef(spec.guest)}' first, or add --replace`,
+      `what differs: ${conflictText(existing, record, spec)})`,
+      { advice: `run 'pipework del -i ${present.name} ${formatGuestRef(spec.guest)}' first, or add --replace` },
     );
   }
   return planReplace(input, present, existing, record);
@@ -254,13 +255,15 @@ function guestDrift(input: PlanInput, link: GuestLink, existing: AttachRecord): 
       });
     }
   }
-  if (spec.mtu !== undefined && link.mtu !== undefined && link.mtu !== spec.mtu) {
+  // (What is left to others after the attach, a later difference is theirs: not drift.)
+  const mine = (setting: 'mtu' | 'mac') => spec.laterOwned?.includes(setting) !== true;
+  if (spec.mtu !== undefined && mine('mtu') && link.mtu !== undefined && link.mtu !== spec.mtu) {
     drifts.push({
       what: `${dev} has MTU ${link.mtu}, not ${spec.mtu}`,
       repair: [{ title: `set the MTU of ${dev} to ${spec.mtu}`, action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'mtu', String(spec.mtu)] }, undo: [] }],
     });
   }
-  if (spec.mac !== undefined && link.mac !== undefined && link.mac !== spec.mac && driverFor(existing.hostKind).fixedMac !== true) {
+  if (spec.mac !== undefined && mine('mac') && link.mac !== undefined && link.mac !== spec.mac && driverFor(existing.hostKind).fixedMac !== true) {
     drifts.push({
       what: `${dev} has MAC ${link.mac}, not ${spec.mac}`,
       repair: [{ title: `set the MAC of ${dev} to ${spec.mac}`, action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'address', spec.mac] }, undo: [] }],
@@ -298,7 +301,7 @@ function planCheck(input: PlanInput, link: GuestLink, existing: AttachRecord): P
   const drifts = [...host, ...(input.facts.guest.complete === true ? guestDrift(input, link, existing) : [])];
   const unrepairable = drifts.filter((d) => d.repair.length === 0);
   if (unrepairable.length > 0) {
-    throw new ConflictError(`${spec.guestIf} in ${guest.label} cannot be put right: ${unrepairable.map((d) => d.what).join('; ')}; remove it ('pipework del') and attach again`);
+    throw new ConflictError(`${spec.guestIf} in ${guest.label} cannot be put right: ${unrepairable.map((d) => d.what).join('; ')}`, { advice: "remove it ('pipework del') and attach again" });
   }
   if (drifts.length === 0) return { guestLabel: guest.label, steps: [], warnings: [], record: existing, outcome: 'unchanged' };
   return {

@@ -76,6 +76,12 @@ export interface StaticAddressing {
   gateway4?: string;
   gateway6?: string;
   routes: RouteSpec[];
+  /**
+   * IPv6 duplicate address detection on the interface (its accept_dad, set before the addresses
+   * go on): off, an IPv6 address is usable at once instead of tentative for a second or two;
+   * undefined, as the kernel has it.
+   */
+  dad?: boolean;
 }
 
 export interface DhcpAddressing {
@@ -122,6 +128,12 @@ export interface AttachSpec {
   mac?: string;
   /** undefined: the host side's MTU. */
   mtu?: number;
+  /**
+   * Settings of the guest interface set when it is made and then left to others (a CNI plugin
+   * chained after this one, such as tuning, may change its MTU or MAC): a later difference is
+   * not drift. (The configuration recorded still names what the attach set.)
+   */
+  laterOwned?: readonly ('mtu' | 'mac')[];
   addressing: Addressing;
   impair?: Impairment;
   dns?: DnsSpec;

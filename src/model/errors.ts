@@ -20,12 +20,31 @@ export class PipeworkError extends Error {
   get reason(): string {
     return 'failure';
   }
-  constructor(message: string, options?: { cause?: unknown }) {
-    // One line, always: a refused value may carry a newline or another control character.
-    // eslint-disable-next-line no-control-regex -- matching control characters is the point
-    super(message.replace(/[\u0000-\u001f\u007f\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`), options);
+  /**
+   * What to do about it, in the command line's words ("run 'pipework del …' first"): the end of
+   * the message, kept apart so a door whose askers have no command line (CNI) can leave it out.
+   */
+  declare readonly advice?: string;
+  constructor(message: string, options?: { cause?: unknown; advice?: string }) {
+    const advice = options?.advice !== undefined ? oneLine(options.advice) : undefined;
+    super(`${oneLine(message)}${advice !== undefined ? `; ${advice}` : ''}`, options);
     this.name = new.target.name;
+    if (advice !== undefined) this.advice = advice;
   }
+}
+
+/** One line, always: a refused value may carry a newline or another control character. */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** An error's message without its command-line advice (what a CNI runtime is told). */
+export function withoutAdvice(err: Error): string {
+  const advice = err instanceof PipeworkError ? err.advice : undefined;
+  if (advice === undefined) return err.message;
+  const tail = `; ${advice}`;
+  return err.message.endsWith(tail) ? err.message.slice(0, -tail.length) : err.message;
 }
 
 /** The command line is malformed; `showSyntax` asks the CLI to print the syntax lines. */

@@ -5,7 +5,9 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_DATA_DIR } from '../../src/front/cni/config.js';
+import { masqChain, masqComment, planMasqCreate, planMasqRemove, type Masq } from '../../src/drivers/network/masq.js';
 import { decodeRecord } from '../../src/model/record.js';
+import type { Step } from '../../src/model/plan.js';
 import { ip, ipJson, type IpAddrLink, type IpRoute } from './helpers/netns.js';
 import { pipeworkBin, sh, type RunResult } from './helpers/run.js';
 
@@ -179,6 +181,38 @@ export function records(dataDir: string, network: string): string[] {
   const root = join(dataDir, network);
   if (!existsSync(root)) return [];
   return readdirSync(root).flatMap((id) => readdirSync(join(root, id)).map((f) => `${id}/${f.replace(/\.json$/u, '')}`)).sort();
+}
+
+/** Run the iptables steps of a masquerading plan (its actions only). */
+async function runMasqSteps(steps: Step[]): Promise<void> {
+  for (const st of steps) {
+    if (st.action.kind !== 'exec') continue;
+    const r = await sh(st.action.argv, { timeoutMs: 30_000 });
+    if (r.code !== 0 && st.action.mayFail !== true) throw new Error(`${st.action.argv.join(' ')}: ${r.stderr}`);
+  }
+}
+
+/**
+ * Make attachment network/id/ifname look as pipework made it before records of version 3: its
+ * record of `version` (1: the fields of the first format; 2: the one record format) and its
+ * masquerading chain the container's on the network (rules commented without the interface)
+ * instead of the interface's own. What DEL and GC then find is what an older pipework left.
+ */
+export async function recordAsBefore(network: string, id: string, ifname: string, version: 1 | 2): Promise<void> {
+  const file = join(RECORDS, network, id, `${ifname}.json`);
+  const now = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> & { record: string; masq?: Masq };
+  let masq: Masq | undefined;
+  if (now.masq !== undefined) {
+    masq = { chain: masqChain(network, id), comment: masqComment(network, id), rules: now.masq.rules };
+    await runMasqSteps(planMasqRemove(now.masq));
+    await runMasqSteps(planMasqCreate(masq));
+  }
+  const { record, masq: _m, ...rest } = now;
+  const r = decodeRecord(record)!;
+  const old = version === 2
+    ? { ...rest, version, record }
+    : { ...rest, version, hostKind: r.hostKind, hostIf: r.hostIf, hostEnd: r.localIf, nsInode: r.nsInode };
+  writeFileSync(file, `${JSON.stringify({ ...old, ...(masq !== undefined && { masq }) })}\n`);
 }
 
 /** The guest side as the differential compares it: addresses, MTU, up, routes. */

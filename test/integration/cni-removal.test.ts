@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { addNetns, delLink, delNetns, listLinks, ping } from './helpers/netns.js';
 import { assertHostUnchanged, snapshotHost } from './helpers/guard.js';
 import { sh, shOk, waitFor } from './helpers/run.js';
-import { cleanupCni, hostLocalLeases, ourHostLinks, ourNatRules, records, RECORDS, runOurs, scratch } from './cni-env.js';
+import { cleanupCni, hostLocalLeases, ourHostLinks, ourNatRules, recordAsBefore, records, RECORDS, runOurs, scratch } from './cni-env.js';
 import { decodeRecord } from '../../src/model/record.js';
 
 const tmp = scratch('removal');
@@ -50,7 +50,7 @@ void describe('CNI removal through the engine', () => {
     const hostEnd = (add.json!['interfaces'] as { name: string }[])[1]!.name;
     // The one record format: the record file keeps the very record the host end carries.
     const file = JSON.parse(readFileSync(recordFile('cnreh', 'h1'), 'utf8')) as { version: number; record: string };
-    assert.equal(file.version, 2);
+    assert.equal(file.version, 3);
     const onLink = decodeRecord((await sh(['cat', `/sys/class/net/${hostEnd}/ifalias`])).stdout.trim());
     assert.deepEqual({ ...decodeRecord(file.record), role: 'host' }, onLink);
     assert.equal((await natOf('cnreh')).length, 3);
@@ -77,10 +77,8 @@ void describe('CNI removal through the engine', () => {
     const conf = net('cnrev', '10.172.2.0/24', { ipMasq: true });
     const add = await call('ADD', 'v1', '/run/netns/cnre-v1', conf);
     assert.equal(add.code, 0, add.stderr);
-    const now = JSON.parse(readFileSync(recordFile('cnrev', 'v1'), 'utf8')) as Record<string, unknown> & { record: string };
-    const r = decodeRecord(now.record)!;
-    const { record: _r, ...rest } = now;
-    writeFileSync(recordFile('cnrev', 'v1'), `${JSON.stringify({ ...rest, version: 1, hostKind: r.hostKind, hostIf: r.hostIf, hostEnd: r.localIf, nsInode: r.nsInode })}\n`);
+    // As the first format left it: its fields, and the container's nat chain (not the interface's).
+    await recordAsBefore('cnrev', 'v1', 'eth0', 1);
     await delNetns('cnre-v1');
     await waitFor('the host end to go with the netns', async () => (await ourHostLinks('cnrev')).length === 0, 5_000);
     assert.equal((await natOf('cnrev')).length, 3, 'the nat rules stay until DEL');

@@ -139,6 +139,11 @@ void describe('network configuration: the host side', () => {
     assert.deepEqual(conf({ master: 'eth9', mode: 'vepa' }).host, { kind: 'macvlan', master: 'eth9', mode: 'vepa' });
     assert.deepEqual(conf({ master: 'eth9' }).host, { kind: 'macvlan', master: 'eth9', mode: 'bridge' });
     assert.deepEqual(conf({ mode: 'private' }).host, { kind: 'macvlan', mode: 'private' });
+    // Podman writes "master": "" for a macvlan without a parent: the reference plugin takes the
+    // default route's interface then, and mode bridge.
+    assert.deepEqual(conf({ master: '' }).host, { kind: 'macvlan', mode: 'bridge' });
+    assert.deepEqual(conf({ master: null, mode: '' }).host, { kind: 'macvlan', mode: 'bridge' });
+    assert.deepEqual(conf({ master: '', mode: 'vepa', vlan: 7 }).host, { kind: 'macvlan', mode: 'vepa', vlan: 7 });
     assert.deepEqual(conf({ device: 'ens5', vlan: 30 }).host, { kind: 'phys', device: 'ens5', vlan: 30 });
   });
   void test('one host side only; bad names and values are code 7', () => {
@@ -147,6 +152,9 @@ void describe('network configuration: the host side', () => {
     throwsCode(() => conf({ bridge: 'a-bridge-name-too-long' }), Code.InvalidConfig, /invalid bridge/u);
     throwsCode(() => conf({ bridge: 7 }), Code.InvalidConfig, /invalid bridge/u);
     throwsCode(() => conf({ master: 'eth0', mode: 'weird' }), Code.InvalidConfig, /unknown macvlan mode/u);
+    throwsCode(() => conf({ master: 0 }), Code.InvalidConfig, /invalid master/u);
+    throwsCode(() => conf({ master: 'a b' }), Code.InvalidConfig, /invalid master/u);
+    throwsCode(() => conf({ master: '', bridge: 'b' }), Code.InvalidConfig, /conflicting/u);
     throwsCode(() => conf({ vlan: 4095 }), Code.InvalidConfig, /invalid vlan/u);
     throwsCode(() => conf({ vlan: '10' }), Code.InvalidConfig, /invalid vlan/u);
     throwsCode(() => conf({ mtu: 50 }), Code.InvalidConfig, /mtu/u);
@@ -161,7 +169,7 @@ void describe('network configuration: the host side', () => {
 
 void describe('network configuration: keys pipework does not implement are refused (code 2), naming key and value', () => {
   for (const [key, value] of [
-    ['macspoofchk', true], ['enabledad', false], ['vlanTrunk', [{ id: 5 }]], ['preserveDefaultVlan', true], ['ipMasqBackend', 'nftables'],
+    ['macspoofchk', true], ['vlanTrunk', [{ id: 5 }]], ['ipMasqBackend', 'nftables'],
     ['disableContainerInterface', true], ['portIsolation', true], ['linkInContainer', true], ['bcqueuelen', 100], ['hwaddr', 'aa:bb:cc:dd:ee:ff'],
     ['pciBusID', '0000:00:1f.6'], ['vlanId', 5], ['someTypo', 1],
   ] as const) {
@@ -171,17 +179,40 @@ void describe('network configuration: keys pipework does not implement are refus
     });
   }
   void test('their harmless values pass (what pipework does anyway)', () => {
-    conf({ macspoofchk: false, enabledad: true, vlanTrunk: [], ipMasqBackend: 'iptables', disableContainerInterface: false, portIsolation: false });
+    conf({ macspoofchk: false, vlanTrunk: [], ipMasqBackend: 'iptables', disableContainerInterface: false, portIsolation: false });
     conf({ master: 'eth0', linkInContainer: false });
   });
   void test('bridge keys elsewhere, mode without master, ipMasq without a routed bridge', () => {
     throwsCode(() => conf({ ovs: 'o', isGateway: true }), Code.UnsupportedField, /isGateway/u);
     throwsCode(() => conf({ master: 'eth0', hairpinMode: true }), Code.UnsupportedField, /hairpinMode/u);
-    throwsCode(() => conf({ device: 'eth1', promiscMode: false }), Code.UnsupportedField, /promiscMode/u);
+    throwsCode(() => conf({ device: 'eth1', promiscMode: true }), Code.UnsupportedField, /promiscMode/u);
+    throwsCode(() => conf({ ovs: 'o', vlan: 10, preserveDefaultVlan: true }), Code.UnsupportedField, /preserveDefaultVlan/u);
     throwsCode(() => conf({ bridge: 'b', mode: 'bridge' }), Code.UnsupportedField, /mode/u);
     throwsCode(() => conf({ master: 'eth0', ipMasq: true }), Code.UnsupportedField, /ipMasq/u);
     throwsCode(() => conf({ bridge: 'b', isGateway: true, vlan: 10 }), Code.UnsupportedField, /isGateway: true/u);
     conf({ ovs: 'o', ipMasq: true });
+  });
+  void test('false, elsewhere than on a Linux bridge, asks for what pipework does there: it passes (a value that is no boolean is code 7)', () => {
+    for (const host of [{ ovs: 'o', vlan: 10 }, { master: 'eth0' }, { device: 'eth1' }]) {
+      conf({ ...host, isGateway: false, isDefaultGateway: false, forceAddress: false, hairpinMode: false, promiscMode: false, preserveDefaultVlan: false });
+      throwsCode(() => conf({ ...host, hairpinMode: 'off' }), Code.InvalidConfig, /hairpinMode/u);
+      throwsCode(() => conf({ ...host, isGateway: 0 }), Code.InvalidConfig, /isGateway/u);
+    }
+  });
+  void test('preserveDefaultVlan: false is what pipework does with a vlan; true only where there is none', () => {
+    assert.equal(conf({ bridge: 'b', vlan: 10, preserveDefaultVlan: false }).host.vlan, 10);
+    conf({ bridge: 'b', preserveDefaultVlan: true });
+    const e = throwsCode(() => conf({ bridge: 'b', vlan: 10, preserveDefaultVlan: true }), Code.UnsupportedField);
+    assert.match(e.message, /preserveDefaultVlan: true/u);
+    throwsCode(() => conf({ bridge: 'b', vlan: 10, preserveDefaultVlan: 'no' }), Code.InvalidConfig, /preserveDefaultVlan/u);
+    throwsCode(() => conf({ bridge: 'b', preserveDefaultVlan: null }), Code.InvalidConfig, /preserveDefaultVlan/u);
+  });
+  void test('enabledad: DAD off unless true, as the reference bridge plugin; a boolean only', () => {
+    assert.equal(conf({}).dad, false);
+    assert.equal(conf({ enabledad: false }).dad, false);
+    assert.equal(conf({ enabledad: true }).dad, true);
+    assert.equal(conf({ master: 'eth0', enabledad: true }).dad, true);
+    for (const v of ['false', 0, 1, null, [], {}]) throwsCode(() => conf({ enabledad: v }), Code.InvalidConfig, /enabledad/u);
   });
   void test('capabilities and runtimeConfig other than mac and ips', () => {
     throwsCode(() => conf({ capabilities: { portMappings: true } }), Code.UnsupportedField, /capabilities\.portMappings/u);

@@ -68,8 +68,16 @@ void describe('isGateway on the bridge (the reference plugin\'s ensureAddr)', ()
 void describe('ipMasq', () => {
   const chain = masqChain('net1', 'c1');
   const comment = masqComment('net1', 'c1');
-  void test('a chain per network and container, within iptables\' 28 characters', () => {
+  void test('a chain per network, container and interface, within iptables\' 28 characters', () => {
+    const own = masqChain('net1', 'c1', 'eth0');
+    assert.match(own, /^PW-[0-9A-F]{24}$/u);
+    // Two interfaces of one container on one network: two chains.
+    assert.notEqual(masqChain('net1', 'c1', 'eth1'), own);
+    assert.notEqual(masqChain('net1', 'c2', 'eth0'), own);
+    assert.equal(masqComment('net1', 'c1', 'eth0'), 'name: "net1" id: "c1" ifname: "eth0"');
+    // The chain as records before version 3 named it (one per container), still found by it.
     assert.match(chain, /^PW-[0-9A-F]{24}$/u);
+    assert.notEqual(chain, own);
     assert.notEqual(masqChain('net1', 'c2'), chain);
     assert.equal(comment, 'name: "net1" id: "c1"');
   });
@@ -240,6 +248,10 @@ void describe('requests refused before anything changes: the error object on std
     assert.equal(toCniError(new UnsupportedError('x')).code, Code.HostUnsupported);
     assert.equal(toCniError(new StepFailedError('x', undefined, [])).code, Code.StepFailed);
     assert.equal(toCniError(new BusyError('x')).code, Code.TryAgainLater);
+    // A runtime is not told what to run on the command line.
+    const advised = toCniError(new ConflictError('eth0 in netns:c1 is already plumbed by pipework with another configuration', { advice: "run 'pipework del -i eth0 c1' first, or add --replace" }));
+    assert.equal(advised.code, Code.Conflict);
+    assert.equal(advised.message, 'eth0 in netns:c1 is already plumbed by pipework with another configuration');
     assert.equal(toCniError(new InterruptedError('x')).code, Code.TryAgainLater);
     assert.equal(toCniError(new TypeError('boom')).code, Code.Internal);
   });

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseNetConf } from '../../src/front/cni/config.js';
 import { CniError, Code, parseParams, SUPPORTED_VERSIONS } from '../../src/front/cni/protocol.js';
-import { canonicalPrefix, formatResult, parseIpamOutput, parseResult, type ResultData } from '../../src/front/cni/result.js';
+import { canonicalPrefix, formatResult, parseIpamOutput, parseResult, readPrevResult, type ResultData } from '../../src/front/cni/result.js';
 import { attachmentMac, buildAttach, firstAddress, guestName, hostEndName, ownerContainerId } from '../../src/front/cni/spec.js';
 import { encodeRecord } from '../../src/model/record.js';
 import { wantedRecord } from '../../src/engine/planner.js';
@@ -93,6 +93,70 @@ void describe('our ADD result, in each version\'s shape', () => {
   });
 });
 
+/** What a plugin before pipework in a chain returned (the reference bridge, 1.1.0 route attributes and all). */
+function earlier(version: string): Record<string, unknown> {
+  const v1 = version.startsWith('1.');
+  return {
+    cniVersion: version,
+    interfaces: [{ name: 'cni0', mac: '0a:00:00:00:00:01' }, { name: 'veth1', mac: '0a:00:00:00:00:02' }, { name: 'eth9', mac: '0a:00:00:00:00:03', sandbox: '/run/netns/x', ...(version === '1.1.0' && { mtu: 1450, socketPath: '/run/x.sock' }) }],
+    ips: [{ ...(!v1 && { version: '4' }), interface: 2, address: '10.88.0.7/16', gateway: '10.88.0.1' }],
+    routes: [{ dst: '0.0.0.0/0', gw: '10.88.0.1', ...(version === '1.1.0' && { table: 100, priority: 5 }) }],
+    dns: { nameservers: ['10.88.0.1'], search: ['pod.local'], domain: 'before' },
+  };
+}
+
+void describe('ADD not first in a chain: what came before, then ours', () => {
+  for (const v of SUPPORTED_VERSIONS) {
+    void test(`${v}: prevResult's interfaces, IPs and routes first, ours after with their indices moved, DNS merged`, () => {
+      const prev = readPrevResult(earlier(v));
+      const ours: ResultData = { ...RESULT, dns: { nameservers: ['10.1.0.1', '10.88.0.1'], search: ['x'] } };
+      const out = JSON.parse(formatResult(ours, v, prev)) as Record<string, unknown>;
+      assert.deepEqual(resultProblems(out, v), []);
+      const ifs = out['interfaces'] as Record<string, unknown>[];
+      assert.deepEqual(ifs.map((i) => i['name']), ['cni0', 'veth1', 'eth9', 'br-x', 'pwc0', 'eth0']);
+      assert.equal(ifs[2]!['sandbox'], '/run/netns/x');
+      assert.equal('socketPath' in ifs[2]!, v === '1.1.0');
+      const ips = out['ips'] as Record<string, unknown>[];
+      assert.deepEqual(ips.map((ip) => [ip['address'], ip['interface']]), [['10.88.0.7/16', 2], ['10.1.0.5/24', 5], ['fd00::5/64', 5]]);
+      assert.deepEqual(ips.map((ip) => ip['version']), v.startsWith('1.') ? [undefined, undefined, undefined] : ['4', '4', '6']);
+      const routes = out['routes'] as Record<string, unknown>[];
+      assert.deepEqual(routes.map((r) => r['dst']), ['0.0.0.0/0', '0.0.0.0/0']);
+      assert.equal(routes[0]!['table'], v === '1.1.0' ? 100 : undefined);
+      assert.deepEqual(out['dns'], { nameservers: ['10.88.0.1', '10.1.0.1'], domain: 'before', search: ['pod.local', 'x'] });
+    });
+  }
+  void test('the first of a chain (no prevResult) prints ours alone, as before', () => {
+    assert.equal(formatResult(RESULT, '1.0.0', undefined), formatResult(RESULT, '1.0.0'));
+    const out = JSON.parse(formatResult(RESULT, '1.0.0', readPrevResult({ cniVersion: '1.0.0' }))) as Record<string, unknown>;
+    assert.deepEqual((out['ips'] as Record<string, unknown>[]).map((ip) => ip['interface']), [2, 2]);
+  });
+  void test('a 0.4.0 prevResult without ips[].version gets it; a 1.0.0 one with it loses it', () => {
+    const p040 = readPrevResult({ cniVersion: '0.4.0', ips: [{ address: 'fd00::7/64' }] });
+    const a = JSON.parse(formatResult({ interfaces: [], ips: [], routes: [] }, '0.4.0', p040)) as Record<string, unknown>;
+    assert.deepEqual(a['ips'], [{ version: '6', address: 'fd00::7/64' }]);
+    const p100 = readPrevResult({ cniVersion: '1.0.0', ips: [{ version: '4', address: '10.0.0.7/8' }] });
+    const b = JSON.parse(formatResult({ interfaces: [], ips: [], routes: [] }, '1.0.0', p100)) as Record<string, unknown>;
+    assert.deepEqual(b['ips'], [{ address: '10.0.0.7/8' }]);
+  });
+  void test('a hostile prevResult is refused (code 6) before anything is made; unknown keys are not passed on', () => {
+    for (const bad of [
+      'not an object', [], { ip4: { ip: '10.0.0.2/24' } },
+      { interfaces: [{ mac: 'x' }] }, { interfaces: ['eth0'] }, { interfaces: [{ name: 'eth0', sandbox: 5 }] }, { interfaces: [{ name: 'eth0', mtu: -1 }] },
+      { ips: [{ address: '10.0.0.2' }] }, { ips: [{ address: '10.0.0.2/24', gateway: 'fd00::1' }] },
+      { interfaces: [{ name: 'a' }], ips: [{ address: '10.0.0.2/24', interface: 1 }] }, { ips: [{ address: '10.0.0.2/24', interface: -1 }] },
+      { ips: [{ address: '10.0.0.2/24', interface: 0.5 }] },
+      { routes: [{ dst: 'nope' }] }, { routes: [{ dst: '0.0.0.0/0', table: 'main' }] }, { routes: [{ dst: '0.0.0.0/0', gw: '::1' }] },
+    ]) {
+      assert.equal(codeOf(() => readPrevResult(bad)), Code.DecodingFailure, JSON.stringify(bad));
+    }
+    const out = JSON.parse(formatResult({ interfaces: [], ips: [], routes: [] }, '1.1.0', readPrevResult({
+      interfaces: [{ name: 'eth9', evil: '$(reboot)' }], ips: [{ address: '10.0.0.2/24', extra: 1 }], routes: [{ dst: '10.0.0.0/8', via: 'x' }], bogus: true,
+    }))) as Record<string, unknown>;
+    assert.deepEqual(resultProblems(out, '1.1.0'), []);
+    assert.deepEqual(out['interfaces'], [{ name: 'eth9' }]);
+  });
+});
+
 function request(extra: Record<string, unknown>, env: Record<string, string> = {}) {
   const params = parseParams({ CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'f00dcafe0123456789', CNI_NETNS: '/run/netns/cn1', CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni', ...env });
   const conf = parseNetConf(JSON.stringify({ cniVersion: '1.0.0', name: 'net1', ...extra }), params);
@@ -138,6 +202,16 @@ void describe('the spec a request becomes', () => {
     // A default route IPAM already gives (with a gateway) is not added twice.
     const b = buildAttach({ conf, params, ipam: parseIpamOutput('{"ips":[{"address":"10.5.0.9/16","gateway":"10.5.0.1"}],"routes":[{"dst":"0.0.0.0/0","gw":"10.5.0.254"}]}', 'static') });
     assert.deepEqual(b.routes, [{ dst: '0.0.0.0/0', family: 4, gw: '10.5.0.254' }]);
+  });
+  void test('IPv6 duplicate address detection: off unless enabledad, as the reference bridge plugin', () => {
+    const dad = (extra: Record<string, unknown>) => {
+      const { params, conf } = request(extra);
+      const a = buildAttach({ conf, params, ipam: parseIpamOutput('{"ips":[{"address":"fd00:5::9/64"}]}', 'static') }).spec.addressing;
+      return a.kind === 'static' ? a.dad : 'dhcp';
+    };
+    assert.equal(dad({ bridge: 'br-x' }), false);
+    assert.equal(dad({ bridge: 'br-x', enabledad: true }), true);
+    assert.equal(dad({ master: 'eth9', enabledad: false }), false);
   });
   void test('firstAddress', () => {
     assert.equal(firstAddress('10.5.0.9/16'), '10.5.0.1');

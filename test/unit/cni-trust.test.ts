@@ -12,6 +12,7 @@ import { masqChain, masqComment } from '../../src/drivers/network/masq.js';
 import { encodeRecord } from '../../src/model/record.js';
 import { formatOwner } from '../../src/model/owner.js';
 import { ownerOf } from '../../src/front/cni/spec.js';
+import { recordedIpamProblem } from '../../src/front/cni/cleanup.js';
 
 interface Node {
   uid?: number;
@@ -235,7 +236,8 @@ void describe('records: every name checked before it becomes a path, every recor
       [{ ...good, ifname: '../../../../tmp/victim' }, /ifname/u],
       [{ ...good, containerId: 'c2' }, /containerId/u],
       [{ ...good, network: 'other' }, /network/u],
-      [{ ...good, version: 3 }, /version/u],
+      [{ ...good, version: 4 }, /version/u],
+      [{ ...good, version: '2' }, /version/u],
       [{ ...good, hostKind: 'shell' }, /hostKind/u],
       [{ ...good, hostIf: 'eth0 up' }, /hostIf/u],
       [{ ...good, hostEnd: '../x' }, /hostEnd/u],
@@ -276,6 +278,56 @@ void describe('records: every name checked before it becomes a path, every recor
       [{ ...v2, masq: { ...masq, rules: 'all' } }, /masq rules/u],
     ] as const) {
       assert.match(recordProblem(bad, key) ?? '', why, JSON.stringify(bad));
+    }
+  });
+
+  void test('version 3: the masquerading chain is the interface\'s own; older records keep the container\'s, and are found by it', () => {
+    const owner = formatOwner(ownerOf('net1', 'c1', 'eth0'));
+    const rec = { role: 'guest' as const, guest: 'netns:c1', nsInode: 4026532001, guestIf: 'eth0', hostIf: 'cni0', hostKind: 'bridge' as const, localIf: 'pwc0123456789ab', owner };
+    const rules = [{ family: 4, ip: '10.5.0.9', subnet: '10.5.0.0/16' }];
+    const old = { chain: masqChain('net1', 'c1'), comment: masqComment('net1', 'c1'), rules };
+    const own = { chain: masqChain('net1', 'c1', 'eth0'), comment: masqComment('net1', 'c1', 'eth0'), rules };
+    const base = { ...key, netns: '/run/netns/x', record: encodeRecord(rec), phase: 'attached', created: 'x' };
+    const v3 = parseRecordFile({ ...base, version: 3, masq: own }, key);
+    assert.ok(typeof v3 !== 'string', typeof v3 === 'string' ? v3 : '');
+    assert.equal(v3.version, 3);
+    assert.deepEqual(v3.masq, own);
+    // A record written before keeps the chain it names, for DEL and GC to remove.
+    const v2 = parseRecordFile({ ...base, version: 2, masq: old }, key);
+    assert.ok(typeof v2 !== 'string', typeof v2 === 'string' ? v2 : '');
+    assert.equal(v2.version, 2);
+    assert.equal(v2.masq?.chain, masqChain('net1', 'c1'));
+    assert.match(recordProblem({ ...base, version: 3, masq: old }, key) ?? '', /masq/u);
+    assert.match(recordProblem({ ...base, version: 2, masq: own }, key) ?? '', /masq/u);
+    // Another interface's chain is not this one's.
+    assert.match(recordProblem({ ...base, version: 3, masq: { ...own, chain: masqChain('net1', 'c1', 'eth1') } }, key) ?? '', /masq/u);
+  });
+});
+
+void describe('the IPAM configuration a record kept, used again (DEL without ipam, GC, a stale record)', () => {
+  const conf = (extra: Record<string, unknown> = {}) => JSON.stringify({ cniVersion: '1.0.0', name: 'net1', type: 'pipework', bridge: 'b', ipam: { type: 'host-local', subnet: '10.5.0.0/16' }, ...extra });
+  const rec = (ipamConfig: string | undefined, ipam = 'host-local') => ({ network: 'net1', ipam, ...(ipamConfig !== undefined && { ipamConfig }), cniArgs: 'IgnoreUnknown=1;K8S_POD_NAME=web' });
+  void test('checked as the configuration parser checks a runtime\'s: ADD\'s own passes', () => {
+    assert.equal(recordedIpamProblem(rec(conf())), undefined);
+    // Keys ADD would refuse are not refused now (nothing is made), as for DEL itself.
+    assert.equal(recordedIpamProblem(rec(conf({ someTypo: 1 }))), undefined);
+  });
+  void test('hostile: anything else is not handed to the IPAM plugin', () => {
+    for (const [r, why] of [
+      [rec(undefined), /no configuration/u],
+      [rec('{'), /decoding/u],
+      [rec('[]'), /not a JSON object/u],
+      [rec(conf({ name: 'net2' })), /network net2/u],
+      [rec(conf({ name: '../net1' })), /network name/u],
+      [rec(conf({ ipam: { type: 'static' } })), /static, not host-local/u],
+      [rec(conf({ ipam: { type: '../../bin/sh' } })), /ipam\.type/u],
+      [rec(conf({ ipam: { type: '/usr/lib/cni/host-local' } })), /ipam\.type/u],
+      [rec(conf({ ipam: {} })), /none, not host-local/u],
+      [rec(conf({ cniVersion: '0.2.0' })), /incompatible/u],
+      [rec(conf({ dataDir: '/tmp/x' })), /dataDir/u],
+      [{ ...rec(conf()), cniArgs: 'A=1' }, /CNI_ARGS/u],
+    ] as const) {
+      assert.match(recordedIpamProblem(r) ?? '', why, JSON.stringify(r));
     }
   });
 });

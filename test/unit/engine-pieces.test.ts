@@ -13,6 +13,8 @@ import { hasCapabilities } from '../../src/front/root.js';
 import type { OvsPortRow } from '../../src/host/ovs-facts.js';
 import type { AttachRecord } from '../../src/model/record.js';
 import { attachContext, guestFacts } from './fakes.js';
+import { planStaticAddress } from '../../src/engine/address.js';
+import { parseAddressSpec } from '../../src/model/address.js';
 
 void describe('hostEndDrift: a host end against its record, live (sysfs)', () => {
   // lo is on every machine: up, and a port of nothing.
@@ -127,5 +129,20 @@ void describe('hasCapabilities (the root check)', () => {
     assert.equal(hasCapabilities('CapEff:\t0000000000200000\n'), false, 'sys admin only');
     assert.equal(hasCapabilities('CapEff:\t0000000000000000\n'), false);
     assert.equal(hasCapabilities(''), false);
+  });
+});
+
+void describe('static addresses: IPv6 duplicate address detection', () => {
+  const v6 = parseAddressSpec('fd00:5::9/64').address!;
+  const v4 = parseAddressSpec('10.5.0.9/24').address!;
+  const sysctl = (dad: boolean | undefined, addresses = [v6]) => planStaticAddress({ kind: 'static', addresses, routes: [], ...(dad !== undefined && { dad }) }, 'eth1', [])
+    .steps.filter((s) => s.action.kind === 'exec').map((s) => (s.action.kind === 'exec' ? s.action.argv.join(' ') : ''));
+  void test('off: accept_dad=0 in the same sysctl that enables IPv6, before the addresses go on', () => {
+    assert.deepEqual(sysctl(false), ['sysctl -q -w net/ipv6/conf/eth1/disable_ipv6=0 net/ipv6/conf/eth1/accept_dad=0']);
+    assert.deepEqual(sysctl(true), ['sysctl -q -w net/ipv6/conf/eth1/disable_ipv6=0 net/ipv6/conf/eth1/accept_dad=1']);
+  });
+  void test('not said: as the kernel has it; no IPv6 address: no sysctl at all', () => {
+    assert.deepEqual(sysctl(undefined), ['sysctl -q -w net/ipv6/conf/eth1/disable_ipv6=0']);
+    assert.deepEqual(sysctl(false, [v4]), []);
   });
 });

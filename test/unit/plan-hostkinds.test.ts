@@ -17,6 +17,7 @@ import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } 
 import { IFNAME_MAX } from '../../src/model/ifname.js';
 import { configOf, decodeRecord, encodeRecord, type AttachRecord } from '../../src/model/record.js';
 import { parsePkey } from '../../src/model/vlan.js';
+import type { HostLink } from '../../src/host/links.js';
 import { DUMMY_DEVICES } from '../../src/drivers/dummy.js';
 import { IPOIB_DEVICES } from '../../src/drivers/ipoib.js';
 import { MACVLAN_DEVICES } from '../../src/drivers/macvlan.js';
@@ -751,5 +752,20 @@ void describe('taking the new kinds down', () => {
 
   void test('an unknown name is still the classic error', () => {
     assertThrows(() => plan(['foo0', 'web', '10.0.0.2/24'], { links: [] }), NotFoundError, 'I do not know how to set up interface foo0', 'ovs*', 'dummy*');
+  });
+});
+
+void describe('Open vSwitch preflight: what the name is on the host', () => {
+  const ovs = driverFor('ovs');
+  const probe = (links: HostLink[], bridges: string[] = []) => ({ link: (n: string) => links.find((l) => l.name === n), ovs: ovsFacts({ bridges }) });
+  const side = { kind: 'ovs' as const, bridge: 'br-x', create: true };
+  void test('an Open vSwitch bridge, or nothing yet (made): fine', () => {
+    assert.equal(ovs.preflight(side, probe([nic('br-x')], ['br-x'])), undefined);
+    assert.equal(ovs.preflight(side, probe([])), undefined);
+  });
+  void test('a Linux bridge, or any other link of that name: missing, named (ovs-vswitchd could not open it as its bridge)', () => {
+    assert.deepEqual(ovs.preflight(side, probe([bridge('br-x')])), { missing: 'br-x is a Linux bridge, not an Open vSwitch bridge' });
+    assert.deepEqual(ovs.preflight(side, probe([nic('br-x')])), { missing: 'br-x exists and is not an Open vSwitch bridge' });
+    assert.deepEqual(ovs.preflight({ ...side, create: false }, probe([])), { missing: 'Open vSwitch bridge br-x does not exist' });
   });
 });

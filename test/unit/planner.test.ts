@@ -10,7 +10,7 @@ import { planAttach, planDetach, planDetachOne, type PlanInput } from '../../src
 import type { GuestFacts, GuestLink } from '../../src/guest/netstate.js';
 import type { HostLink } from '../../src/host/links.js';
 import type { OvsPortRow } from '../../src/host/ovs-facts.js';
-import { ConflictError } from '../../src/model/errors.js';
+import { ConflictError, withPrefix, withoutAdvice } from '../../src/model/errors.js';
 import { encodeRecord, type AttachRecord } from '../../src/model/record.js';
 import {
   assertThrows, attachContext, bridge, guestFacts, nic, ovsFacts, type ContextOptions, type LinkSpec,
@@ -143,6 +143,35 @@ void describe('re-running the same configuration: live state checked, drift repa
     const p = planAttach(mtu(attachContext(['br0', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic(VETH, { master: 'br0' })], facts: complete(['lo', link]) })));
     assert.deepEqual(p.repairs, ['eth1 has MTU 1500, not 9000']);
     assert.deepEqual(actions(p), ['guest: ip link set dev eth1 mtu 9000']);
+  });
+
+  void test('an MTU and a MAC left to others after the attach (a CNI plugin chained after it): not drift', () => {
+    const set = (input: PlanInput, laterOwned?: ('mtu' | 'mac')[]): PlanInput => ({
+      ...input, spec: { ...input.spec, mtu: 9000, mac: '02:42:ac:11:00:02', ...(laterOwned !== undefined && { laterOwned }) },
+    });
+    const link = firstRun(set(attachContext(['br0', 'c1', '10.0.0.2/24'], { facts: guestFacts() })), { mtu: 1400, mac: '02:00:00:aa:bb:cc' });
+    const again = (laterOwned?: ('mtu' | 'mac')[]) => planAttach(set(attachContext(['br0', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic(VETH, { master: 'br0' })], facts: complete(['lo', link]) }), laterOwned));
+    assert.deepEqual(again().repairs, ['eth1 has MTU 1400, not 9000', 'eth1 has MAC 02:00:00:aa:bb:cc, not 02:42:ac:11:00:02']);
+    assert.deepEqual(again(['mtu']).repairs, ['eth1 has MAC 02:00:00:aa:bb:cc, not 02:42:ac:11:00:02']);
+    assert.equal(again(['mtu', 'mac']).outcome, 'unchanged');
+  });
+
+  void test('an error\'s advice is for the command line, kept apart from what happened', () => {
+    const other = firstRun(attachContext(['br0', 'c1', '10.0.0.9/24'], { facts: guestFacts() }));
+    let err: unknown;
+    try {
+      planAttach(attachContext(['br0', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic(VETH, { master: 'br0' })], facts: complete(['lo', other]) }));
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof ConflictError);
+    assert.match(err.message, /another configuration .*; run 'pipework del -i eth1 c1' first, or add --replace$/u);
+    assert.equal(err.advice, "run 'pipework del -i eth1 c1' first, or add --replace");
+    assert.ok(!withoutAdvice(err).includes('pipework del'), withoutAdvice(err));
+    assert.ok(withoutAdvice(err).endsWith('what differs: address 10.0.0.9/24 → 10.0.0.2/24)'), withoutAdvice(err));
+    // Prefixed (a batch's "line 3: …"), the advice still comes off.
+    assert.ok(withoutAdvice(withPrefix(err, 'line 3: ')).startsWith('line 3: '));
+    assert.ok(!withoutAdvice(withPrefix(err, 'line 3: ')).includes('pipework del'));
   });
 
   void test('impairments asked for and not in place: made, and recorded', () => {

@@ -1,6 +1,6 @@
 /**
- * ipMasq, as the reference bridge plugin does it: one iptables nat chain per network and
- * container, under pipework's own prefix — traffic from the container's addresses leaving their
+ * ipMasq, as the reference bridge plugin does it: one iptables nat chain per network, container
+ * and interface, under pipework's own prefix — traffic from the container's addresses leaving their
  * subnet is masqueraded. Creation and removal are planned here only (the chain's undo is its
  * removal), and what is live is judged here against what is wanted. Pure.
  */
@@ -22,13 +22,20 @@ export interface Masq {
   rules: MasqRule[];
 }
 
-/** The chain of one container on one network (the reference plugin's, under our own prefix). */
-export function masqChain(network: string, containerId: string): string {
-  return `PW-${digest('sha256', `${network}/${containerId}`).toString('hex').slice(0, 24).toUpperCase()}`;
+/**
+ * The chain of one attachment: a container's interface on a network (the reference plugin's
+ * chain, under our own prefix). Without `ifname`, the chain as records before version 3 named it,
+ * one per network and container (a second interface on the same network could not have its own):
+ * DEL and GC still find those by it.
+ */
+export function masqChain(network: string, containerId: string, ifname?: string): string {
+  const key = ifname === undefined ? `${network}/${containerId}` : `${network}/${containerId}/${ifname}`;
+  return `PW-${digest('sha256', key).toString('hex').slice(0, 24).toUpperCase()}`;
 }
 
-export function masqComment(network: string, containerId: string): string {
-  return `name: "${network}" id: "${containerId}"`;
+/** The comment on its rules (without `ifname`: as records before version 3 wrote it). */
+export function masqComment(network: string, containerId: string, ifname?: string): string {
+  return `name: "${network}" id: "${containerId}"${ifname === undefined ? '' : ` ifname: "${ifname}"`}`;
 }
 
 function tool(family: 4 | 6): string {

@@ -1,8 +1,10 @@
 /**
- * ADD: one engine run in two halves — the interface (up, no address), then IPAM (the dhcp plugin
- * needs the interface there), then its addresses and routes with the host side they need
- * (isGateway, ipMasq) — all or nothing. A failure (or an interrupt) undoes the run, releasing
- * what IPAM gave (DEL to the IPAM plugin) before the interface goes, and leaves no link and no record.
+ * ADD: one engine run, all or nothing. With IPAM that reads only its configuration (host-local,
+ * static): IPAM first, then the interface with its addresses and the host side they need
+ * (isGateway, ipMasq). With any other (dhcp needs the interface there): in two halves — the
+ * interface (up, no address), then IPAM, then its addresses and routes. A failure (or an
+ * interrupt) undoes the run, releases what IPAM gave (DEL to the IPAM plugin; before the
+ * interface goes, in two halves) and leaves no link and no record.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { attachSpecs, type AttachOutcome } from '../../engine/attach.js';
@@ -11,13 +13,13 @@ import type { Journal } from '../../engine/journal.js';
 import type { NetnsHandle } from '../../exec/netns.js';
 import { lockKey, type Plan, type Step } from '../../model/plan.js';
 import { readHostLink } from '../../host/links.js';
-import { cleanAttachment, inodeOf, recordFromConf } from './cleanup.js';
+import { attachedHere, cleanAttachment, inodeOf, recordFromConf, releaseRecorded } from './cleanup.js';
 import { defaultRouteInterface, forwardingOn, linkAddresses, macPinned, pinBridgeMacStep, planGatewayPrelude } from './host-side.js';
 import { masqChain, masqComment, planMasqCreate, type MasqRule } from '../../engine/networks.js';
 import { DelegateUncertainError, execDelegate, type Delegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
-import { attachRun, delegateOf, execOptions, findProgram, hostIfOf, hostNamespace, lockAttachment, runFor, type Request } from './request.js';
-import { canonicalPrefix, formatResult, parseIpamOutput, type ResultData, type ResultInterface } from './result.js';
+import { attachRun, delegateOf, execOptions, findProgram, hostIfOf, hostNamespace, lockAttachment, runFor, tidyRecords, type Request } from './request.js';
+import { canonicalPrefix, formatResult, parseIpamOutput, readPrevResult, type ResultData, type ResultInterface } from './result.js';
 import { buildAttach, hostSide, type CniAttach } from './spec.js';
 import { hostPreflight } from '../../engine/host-kinds.js';
 import { readState, removeState, writeState, type AttachmentState } from './state.js';
@@ -67,7 +69,9 @@ function masqOf(req: Request, attach: CniAttach): AttachmentState['masq'] {
     ip: ip.address.address,
     subnet: canonicalPrefix(ip.address.cidr)?.text ?? ip.address.cidr,
   }));
-  return { chain: masqChain(req.conf.name, req.params.containerId), comment: masqComment(req.conf.name, req.params.containerId), rules };
+  const { name } = req.conf;
+  const { containerId, ifname } = req.params;
+  return { chain: masqChain(name, containerId, ifname), comment: masqComment(name, containerId, ifname), rules };
 }
 
 /** A host link's MAC, from sysfs (one read). */
@@ -129,26 +133,30 @@ async function pinNewGateway(req: Request, bridgeWasMissing: boolean): Promise<v
   }
 }
 
-/** A record of this attachment from before: the same netns means it exists; another, it is stale. */
+/**
+ * A record of this attachment from before: the same netns with its interface there means it
+ * exists; another netns (or the same path and inode, a dead namespace's reused, without the
+ * interface), it is stale.
+ */
 async function settlePrevious(req: Request): Promise<void> {
   const { conf, params } = req;
   const old = readState(conf.dataDir, conf.name, params.containerId, params.ifname);
   if (old === undefined) return;
   const same = old.netns === params.netns && old.record.nsInode !== 0 && old.record.nsInode === inodeOf(params.netns);
-  if (same && old.phase === 'attached') {
+  if (same && old.phase === 'attached' && await attachedHere(req)) {
     throw new CniError(Code.Conflict, `${params.ifname} is already attached to container ${params.containerId} on network ${conf.name}`, 'a second ADD needs a DEL first');
   }
-  // The container's earlier netns (a restart, a DEL that never came): what it left goes first.
+  // The container's earlier netns (a restart, a DEL that never came), or an ADD cut short: what it
+  // left goes first (in the netns, only an interface with this attachment's owner).
   req.log(`pipework: cleaning a stale attachment of ${params.ifname} (netns ${old.netns || 'unknown'})`);
   const errors = await cleanAttachment(req, {
     containerId: params.containerId, ifname: params.ifname, netns: old.netns, nsInode: old.record.nsInode,
     record: old.record, ...(old.masq !== undefined && { masq: old.masq }),
   });
   if (errors.length > 0) throw new CniError(Code.StepFailed, `a stale attachment of ${params.ifname} could not be cleaned: ${errors[0]!}`);
-  if (old.ipam !== undefined && old.ipamConfig !== undefined) {
-    const d = delegateOf({ ...req, conf: { ...conf, ipam: { type: old.ipam } } });
-    if (d !== undefined) await execDelegate(d, 'DEL', execOptions(req, old.ipamConfig, { ...req.raw.env, CNI_NETNS: '', CNI_ARGS: old.cniArgs ?? '' }));
-  }
+  const released = await releaseRecorded(req, old, { ...req.raw.env, CNI_NETNS: '', CNI_ARGS: old.cniArgs ?? '' });
+  if (released.refused !== undefined) req.log(`pipework: ${released.refused}`);
+  if (released.failures.length > 0) throw new CniError(Code.StepFailed, `the addresses of a stale attachment of ${params.ifname} could not be released: ${released.failures[0]!}`);
   removeState(conf.dataDir, conf.name, params.containerId, params.ifname);
 }
 
@@ -211,6 +219,8 @@ async function allocate(req: Request, delegate: Delegate, journal: Journal): Pro
 
 export async function add(req: Request): Promise<string> {
   const { conf, params } = req;
+  // Not first in a chain: what came before is passed on with our part (checked before anything changes).
+  const prev = conf.prevResult !== undefined ? readPrevResult(conf.prevResult) : undefined;
   const master = await preflight(req);
   const held = await lockAttachment(req, conf.name, params.containerId, params.ifname);
   try {
@@ -223,7 +233,7 @@ export async function add(req: Request): Promise<string> {
     let host: NetnsHandle | undefined;
     try {
       const base: AttachmentState = {
-        version: 2, network: conf.name, containerId: params.containerId, ifname: params.ifname, netns: params.netns,
+        version: 3, network: conf.name, containerId: params.containerId, ifname: params.ifname, netns: params.netns,
         record: recordFromConf(req, master),
         ...(delegate !== undefined && { ipam: delegate.type, ipamConfig: req.raw.stdin, cniArgs: params.args }),
         phase: 'ipam', created: new Date().toISOString(),
@@ -297,7 +307,7 @@ export async function add(req: Request): Promise<string> {
       const result = resultOf(req, attach, hostIf, mtu, ownMac);
       writeState(conf.dataDir, { ...state, phase: 'attached', record: outcome.record, spec: attach.spec, result });
       req.trace.mark('result');
-      return formatResult(result, conf.cniVersion);
+      return formatResult(result, conf.cniVersion, prev);
     } catch (err) {
       // (What IPAM gave was released: by the run's undo, or above.)
       if (recorded) removeState(conf.dataDir, conf.name, params.containerId, params.ifname);
@@ -305,6 +315,11 @@ export async function add(req: Request): Promise<string> {
     } finally {
       host?.close();
     }
+  } catch (err) {
+    held.release();
+    // No record of this ADD stays: nor the folders made for it, if nothing else is there.
+    await tidyRecords(req);
+    throw err;
   } finally {
     held.release();
   }

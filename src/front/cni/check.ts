@@ -1,13 +1,16 @@
 /**
  * CHECK: the attachment is as ADD made it — asked of the engine as a dry run of the same spec
- * (the interface there, pipework's, up, with its addresses, MTU and MAC; the host end up on its
- * bridge or OVS port with its tag), plus the routes ADD reported and its masquerading, then the IPAM plugin's own
- * CHECK. A chained plugin's later change to the MAC (tuning) is taken from prevResult.
+ * (the interface there, pipework's, up, with its addresses; the host end up on its bridge or OVS
+ * port with its tag), plus the routes ADD reported and its masquerading, then the IPAM plugin's
+ * own CHECK. A plugin chained after pipework may change the interface (tuning: its MTU, its MAC),
+ * and the spec says CHECK must allow for that: the MAC and the addresses are checked against what
+ * the chain's final result, prevResult, says of the interface — not against ADD's configuration —
+ * and the MTU not at all (tuning changes it without a word in the result).
  */
 import { attachSpecs } from '../../engine/attach.js';
 import { readGuestFacts } from '../../guest/netstate.js';
 import { resolveGuest } from '../../guest/resolve.js';
-import { PipeworkError } from '../../model/errors.js';
+import { PipeworkError, withoutAdvice } from '../../model/errors.js';
 import type { AttachSpec } from '../../model/attach-spec.js';
 import { execDelegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
@@ -29,7 +32,7 @@ function routeThere(r: RouteConf, gw: string | undefined, ifname: string, routes
 export async function check(req: Request): Promise<void> {
   const { conf, params } = req;
   if (conf.prevResult === undefined) throw new CniError(Code.InvalidConfig, 'required prevResult missing', 'CHECK verifies what ADD returned: the runtime passes it as prevResult');
-  const prev = parseResult(conf.prevResult, 'prevResult');
+  const prev = parseResult(conf.prevResult, 'prevResult', true);
   const held = await lockAttachment(req, conf.name, params.containerId, params.ifname);
   try {
     const state = readState(conf.dataDir, conf.name, params.containerId, params.ifname);
@@ -41,32 +44,44 @@ export async function check(req: Request): Promise<void> {
     const spec: AttachSpec = {
       ...state.spec,
       guest: { kind: 'netns-path', path: params.netns, name: state.spec.guest.kind === 'netns-path' ? (state.spec.guest.name ?? params.containerId) : params.containerId },
-      ...(mine?.mac !== undefined && state.spec.mac !== undefined && { mac: mine.mac }),
+      // Set by ADD, then a later plugin's to change: compared with prevResult below.
+      laterOwned: ['mtu', 'mac'],
     };
     let outcome;
     try {
       [outcome] = await attachSpecs([spec], runFor(req, true));
     } catch (err) {
-      if (err instanceof PipeworkError) throw failed(`${params.ifname} in ${params.netns}: ${err.message}`);
+      if (err instanceof PipeworkError) throw failed(`${params.ifname} in ${params.netns}: ${withoutAdvice(err)}`);
       throw err;
     }
     if (outcome?.outcome === 'created') throw failed(`${params.ifname} is missing from ${params.netns}`);
     if (outcome?.outcome !== 'unchanged') throw failed(`${params.ifname} in ${params.netns} is not as ADD made it: ${(outcome?.plan.repairs ?? []).join('; ')}`);
 
+    const guest = await resolveGuest(spec.guest, { runner: req.runner });
+    let facts;
+    try {
+      facts = await readGuestFacts(req.runner, guest.ns);
+    } finally {
+      guest.ns.close();
+    }
+    const link = facts.links.find((l) => l.name === params.ifname);
+    if (link === undefined) throw failed(`${params.ifname} is missing from ${params.netns}`);
+    // What the chain's result says of the interface now: its MAC (tuning updates it there) and
+    // its addresses. Not its MTU: tuning changes it without saying so in the result.
+    if (mine?.mac !== undefined && link.mac !== undefined && link.mac.toLowerCase() !== mine.mac) {
+      throw failed(`${params.ifname} in ${params.netns} has MAC ${link.mac}, not ${mine.mac} as prevResult says`);
+    }
+    const index = mine !== undefined ? prev.interfaces.indexOf(mine) : undefined;
+    const listed = prev.ips.filter((ip) => ip.interface === undefined || ip.interface === index).map((ip) => ip.address.cidr);
+    const have = new Set(link.addresses ?? []);
+    const absent = listed.filter((a) => !have.has(a));
+    if (absent.length > 0) throw failed(`prevResult lists ${absent.join(', ')} on ${params.ifname}, which ${params.netns} does not have`);
+
     // The routes ADD reported (and set), with the gateway it gave those that had none.
-    const made = state.result?.routes ?? [];
-    if (made.length > 0) {
-      const guest = await resolveGuest(spec.guest, { runner: req.runner });
-      try {
-        const facts = await readGuestFacts(req.runner, guest.ns);
-        const gwOf = (family: 4 | 6) => state.result?.ips.find((ip) => ip.address.family === family && ip.gateway !== undefined)?.gateway;
-        for (const r of made) {
-          const gw = r.gw ?? gwOf(r.family);
-          if (!routeThere(r, gw, params.ifname, facts.routes)) throw failed(`route ${r.dst}${gw !== undefined ? ` via ${gw}` : ''} on ${params.ifname} is missing from ${params.netns}`);
-        }
-      } finally {
-        guest.ns.close();
-      }
+    const gwOf = (family: 4 | 6) => state.result?.ips.find((ip) => ip.address.family === family && ip.gateway !== undefined)?.gateway;
+    for (const r of state.result?.routes ?? []) {
+      const gw = r.gw ?? gwOf(r.family);
+      if (!routeThere(r, gw, params.ifname, facts.routes)) throw failed(`route ${r.dst}${gw !== undefined ? ` via ${gw}` : ''} on ${params.ifname} is missing from ${params.netns}`);
     }
     // The masquerading ADD set up is there still.
     const masq = state.masq;
@@ -80,12 +95,6 @@ export async function check(req: Request): Promise<void> {
       const missing = masqDrift(masq, listed);
       if (missing.length > 0) throw failed(`the masquerading of ${params.ifname} is not as ADD made it: ${missing.join('; ')}`);
     }
-    // And the addresses prevResult lists for this interface are there (the engine checked those of the spec).
-    const index = mine !== undefined ? prev.interfaces.indexOf(mine) : undefined;
-    const listed = prev.ips.filter((ip) => ip.interface === undefined || ip.interface === index).map((ip) => ip.address.cidr);
-    const have = new Set(spec.addressing.kind === 'static' ? spec.addressing.addresses.map((a) => a.cidr) : []);
-    const unknown = listed.filter((a) => !have.has(a));
-    if (unknown.length > 0) throw failed(`prevResult lists ${unknown.join(', ')} on ${params.ifname}, which ADD did not configure`);
 
     const delegate = delegateOf(req);
     if (delegate !== undefined) await execDelegate(delegate, 'CHECK', execOptions(req));

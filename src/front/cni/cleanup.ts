@@ -8,9 +8,17 @@
 import { statSync } from 'node:fs';
 import { planMasqRemove, type Masq } from '../../engine/networks.js';
 import { intendedRecord, removeAttachment } from '../../engine/remove.js';
-import type { AttachRecord } from '../../model/record.js';
-import { runFor, type Request } from './request.js';
+import { readGuestFacts } from '../../guest/netstate.js';
+import { resolveGuest } from '../../guest/resolve.js';
+import { formatOwner } from '../../model/owner.js';
+import { decodeRecord, type AttachRecord } from '../../model/record.js';
+import { parseNetConf } from './config.js';
+import { execDelegate, findPlugin } from './ipam.js';
+import { loadOperatorFile } from './operator.js';
+import type { RawRequest } from './protocol.js';
+import { execOptions, runFor, type Request } from './request.js';
 import { guestName, hostEndName, hostSide, ownerOf } from './spec.js';
+import type { AttachmentState } from './state.js';
 
 export interface CleanupTarget {
   containerId: string;
@@ -58,5 +66,68 @@ export function inodeOf(path: string): number | undefined {
     return statSync(path).ino;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Why the configuration a record kept from its ADD (`ipamConfig`) cannot be handed to the IPAM
+ * plugin, or undefined. It is read back from a file only root writes, and still checked as the
+ * configuration parser checks a runtime's: a configuration at all, of a version pipework speaks,
+ * a records' directory allowed, this record's network, and naming the IPAM plugin the record does.
+ */
+export function recordedIpamProblem(s: Pick<AttachmentState, 'network' | 'ipam' | 'ipamConfig' | 'cniArgs'>): string | undefined {
+  if (s.ipamConfig === undefined) return 'no configuration was recorded';
+  try {
+    const recorded = parseNetConf(s.ipamConfig, { args: s.cniArgs ?? '', command: 'DEL' }, { lenient: true, operator: () => loadOperatorFile() });
+    if (recorded.name !== s.network) return `it is network ${recorded.name}'s, not ${s.network}'s`;
+    if (recorded.ipam?.type !== s.ipam) return `it names IPAM plugin ${recorded.ipam?.type ?? 'none'}, not ${s.ipam ?? 'none'}`;
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/** What releasing recorded addresses could not do. */
+export interface Released {
+  failures: string[];
+  /** The configuration the record kept was not handed to the IPAM plugin: why (nothing was released). */
+  refused?: string;
+}
+
+/**
+ * Release what IPAM gave an attachment, with the configuration its ADD had (GC, a stale record,
+ * a DEL whose configuration names no ipam); `fallback`: the request's own, when none was
+ * recorded.
+ */
+export async function releaseRecorded(req: Request, s: AttachmentState, env: RawRequest['env'], fallback?: string): Promise<Released> {
+  if (s.ipam === undefined) return { failures: [] };
+  const problem = s.ipamConfig === undefined && fallback !== undefined ? undefined : recordedIpamProblem(s);
+  if (problem !== undefined) {
+    return { failures: [], refused: `the IPAM configuration recorded for ${s.containerId}/${s.ifname} is not used (${problem}): its addresses were not released` };
+  }
+  const file = findPlugin(s.ipam, req.params.path);
+  if (file === undefined) return { failures: [`IPAM plugin ${s.ipam} not found in CNI_PATH: the addresses of ${s.containerId}/${s.ifname} were not released`] };
+  try {
+    await execDelegate({ type: s.ipam, file }, 'DEL', execOptions(req, s.ipamConfig ?? fallback, env));
+    return { failures: [] };
+  } catch (err) {
+    return { failures: [(err as Error).message] };
+  }
+}
+
+/**
+ * Is this request's attachment there — CNI_IFNAME in CNI_NETNS, carrying this attachment's
+ * owner? A record whose netns path and inode match says so, but a new namespace can take a dead
+ * one's inode under the same path: then the interface is not there, and the record is stale.
+ */
+export async function attachedHere(req: Request): Promise<boolean> {
+  const { conf, params } = req;
+  const guest = await resolveGuest({ kind: 'netns-path', path: params.netns }, { runner: req.runner });
+  try {
+    const facts = await readGuestFacts(req.runner, guest.ns);
+    const link = facts.links.find((l) => l.name === params.ifname);
+    return link !== undefined && decodeRecord(link.alias)?.owner === formatOwner(ownerOf(conf.name, params.containerId, params.ifname));
+  } finally {
+    guest.ns.close();
   }
 }

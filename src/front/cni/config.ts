@@ -35,6 +35,11 @@ export interface NetConf {
   /** For the container interface: runtimeConfig.mac, else args.cni.mac, else CNI_ARGS MAC, else `mac`. */
   mac?: string;
   ipMasq: boolean;
+  /**
+   * IPv6 duplicate address detection on the container interface (`enabledad`): off unless asked
+   * for, as the reference bridge plugin has it — addresses are usable at once, never tentative.
+   */
+  dad: boolean;
   ipam?: { type: string };
   dns?: DnsSpec;
   /** Where pipework keeps its records of attachments. */
@@ -56,12 +61,15 @@ export const MAX_NETWORK_NAME = 64;
 /** Keys every network may have (the spec's, the runtimes', ours). */
 const COMMON = new Set([
   'cniVersion', 'cniVersions', 'name', 'type', 'ipam', 'dns', 'args', 'capabilities', 'runtimeConfig', 'prevResult',
-  'disableCheck', 'disableGC', 'loadOnlyInlinedPlugins', 'dataDir', 'mtu', 'mac', 'vlan', 'ipMasq',
+  'disableCheck', 'disableGC', 'loadOnlyInlinedPlugins', 'dataDir', 'mtu', 'mac', 'vlan', 'ipMasq', 'enabledad',
   'cni.dev/valid-attachments', 'cni.dev/attachments',
 ]);
 const HOST_KEYS = ['ovs', 'master', 'device', 'bridge'] as const;
-/** Keys of the reference bridge plugin that mean something only on a Linux bridge. */
-const BRIDGE_ONLY = ['isGateway', 'isDefaultGateway', 'forceAddress', 'hairpinMode', 'promiscMode'] as const;
+/**
+ * Keys of the reference bridge plugin that mean something only on a Linux bridge. Elsewhere
+ * `false` asks for what pipework does there anyway (no gateway, no hairpin…) and passes.
+ */
+const BRIDGE_ONLY = ['isGateway', 'isDefaultGateway', 'forceAddress', 'hairpinMode', 'promiscMode', 'preserveDefaultVlan'] as const;
 
 /**
  * Keys of the reference plugins that pipework does not implement: refused, unless the value
@@ -69,10 +77,8 @@ const BRIDGE_ONLY = ['isGateway', 'isDefaultGateway', 'forceAddress', 'hairpinMo
  */
 const NOT_IMPLEMENTED: Record<string, { harmless?: (v: unknown) => boolean; why: string }> = {
   macspoofchk: { harmless: (v) => v === false, why: 'pipework does not implement MAC spoof checking' },
-  enabledad: { harmless: (v) => v === true, why: 'pipework leaves IPv6 duplicate address detection on, as the kernel has it; turning it off is not implemented' },
   ipMasqBackend: { harmless: (v) => v === 'iptables', why: 'pipework masquerades with iptables only' },
   vlanTrunk: { harmless: (v) => Array.isArray(v) && v.length === 0, why: 'VLAN trunks on a bridge port are not implemented' },
-  preserveDefaultVlan: { why: 'with a VLAN, pipework always takes the port out of the default VLAN 1' },
   disableContainerInterface: { harmless: (v) => v === false, why: 'pipework always brings the container interface up' },
   portIsolation: { harmless: (v) => v === false, why: 'bridge port isolation is not implemented' },
   linkInContainer: { harmless: (v) => v === false, why: 'pipework makes the macvlan from a master on the host' },
@@ -290,7 +296,7 @@ export function parseNetConf(stdin: string, params: Pick<CniParams, 'args' | 'co
   const kindName = named[0] ?? (conf['mode'] !== undefined ? 'master' : 'bridge');
   const refuseHere = (keys: readonly string[], where: string) => {
     if (lenient) return;
-    for (const k of keys) if (conf[k] !== undefined) unsupported(k, conf[k], `${k} applies to a Linux bridge (bridge), not to ${where}`);
+    for (const k of keys) if (bool(conf, k)) unsupported(k, conf[k], `${k} applies to a Linux bridge (bridge), not to ${where}`);
   };
   switch (kindName) {
     case 'bridge': {
@@ -308,6 +314,10 @@ export function parseNetConf(stdin: string, params: Pick<CniParams, 'args' | 'co
       if (host.isGateway && vlan !== undefined && !lenient) {
         unsupported(conf['isDefaultGateway'] === true ? 'isDefaultGateway' : 'isGateway', true, 'with a vlan the reference plugin puts the gateway on a VLAN sub-interface of the bridge, which pipework does not make');
       }
+      // Without a vlan a port stays in the default VLAN anyway; with one, pipework's port carries that VLAN alone.
+      if (soft(() => bool(conf, 'preserveDefaultVlan'), false) && vlan !== undefined && !lenient) {
+        unsupported('preserveDefaultVlan', true, 'with a vlan, pipework always takes the port out of the default VLAN 1 (preserveDefaultVlan: false)');
+      }
       break;
     }
     case 'ovs':
@@ -321,7 +331,9 @@ export function parseNetConf(stdin: string, params: Pick<CniParams, 'args' | 'co
       if (mode !== '' && mode !== 'bridge' && mode !== 'private' && mode !== 'vepa' && mode !== 'passthru') {
         invalid(`unknown macvlan mode: ${show(mode)}`, 'mode is bridge, private, vepa or passthru');
       }
-      const master = ifName(conf, 'master');
+      // An empty master is none (Podman writes "master": "" for a macvlan without a parent): the
+      // default route's interface, as the reference plugin takes it.
+      const master = conf['master'] === '' || conf['master'] === null ? undefined : ifName(conf, 'master');
       host = { kind: 'macvlan', ...(master !== undefined && { master }), mode: mode === '' ? 'bridge' : mode, ...withVlan };
       break;
     }
@@ -332,6 +344,7 @@ export function parseNetConf(stdin: string, params: Pick<CniParams, 'args' | 'co
   }
 
   const ipMasq = soft(() => bool(conf, 'ipMasq'), false);
+  const dad = soft(() => bool(conf, 'enabledad'), false);
   if (ipMasq && host.kind !== 'bridge' && host.kind !== 'ovs' && !lenient) {
     unsupported('ipMasq', true, 'masquerading applies to bridge and ovs networks, where the host routes for the containers');
   }
@@ -401,6 +414,7 @@ export function parseNetConf(stdin: string, params: Pick<CniParams, 'args' | 'co
     ...(mtuRaw !== undefined && mtuRaw !== 0 && { mtu: mtuRaw }),
     ...(macWanted !== undefined && { mac: macWanted }),
     ipMasq,
+    dad,
     ...(ipam !== undefined && { ipam }),
     ...(dns !== undefined && { dns }),
     dataDir,

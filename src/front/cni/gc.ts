@@ -3,17 +3,16 @@
  * `cni.dev/attachments`) goes — its interface if its netns is still there, what it left on the
  * host, and its addresses (released with the configuration its ADD had). Then what pipework
  * made for this network with no record left (an Open vSwitch row, a host end, a NIC given back)
- * goes too, and GC
- * is forwarded to the IPAM plugin when it speaks this version. It keeps going after an error and
- * reports them all at the end.
+ * goes too, and so do folders of records left empty; GC is forwarded to the IPAM plugin when it
+ * speaks this version. It keeps going after an error and reports them all at the end.
  */
 import { findLeftovers, removeLeftovers } from '../../engine/remove.js';
 import { parseOwner } from '../../model/owner.js';
 import type { Attachment } from './config.js';
-import { cleanAttachment } from './cleanup.js';
-import { delegateSupports, execDelegate, findPlugin } from './ipam.js';
+import { cleanAttachment, releaseRecorded } from './cleanup.js';
+import { delegateSupports, execDelegate } from './ipam.js';
 import { Code, CniError } from './protocol.js';
-import { delegateOf, execOptions, lockAttachment, runFor, type Request } from './request.js';
+import { delegateOf, execOptions, lockAttachment, runFor, tidyRecords, type Request } from './request.js';
 import { ownerContainerId } from './spec.js';
 import { listStates, readState, removeState, type AttachmentState } from './state.js';
 
@@ -39,19 +38,10 @@ async function collect(req: Request, state: AttachmentState, errors: string[]): 
       netns: s.record.nsInode !== 0 ? s.netns : '', nsInode: s.record.nsInode,
       record: s.record, ...(s.masq !== undefined && { masq: s.masq }),
     });
-    if (s.ipam !== undefined) {
-      const file = findPlugin(s.ipam, req.params.path);
-      if (file === undefined) {
-        failures.push(`IPAM plugin ${s.ipam} not found in CNI_PATH: the addresses of ${s.containerId}/${s.ifname} were not released`);
-      } else {
-        const env = { ...req.raw.env, CNI_CONTAINERID: s.containerId, CNI_IFNAME: s.ifname, CNI_NETNS: '', CNI_ARGS: s.cniArgs ?? '' };
-        try {
-          await execDelegate({ type: s.ipam, file }, 'DEL', execOptions(req, s.ipamConfig ?? req.raw.stdin, env));
-        } catch (err) {
-          failures.push((err as Error).message);
-        }
-      }
-    }
+    const env = { ...req.raw.env, CNI_CONTAINERID: s.containerId, CNI_IFNAME: s.ifname, CNI_NETNS: '', CNI_ARGS: s.cniArgs ?? '' };
+    const released = await releaseRecorded(req, s, env, req.raw.stdin);
+    // (A configuration the record cannot vouch for: reported, and the record left for the operator.)
+    failures.push(...released.failures, ...(released.refused !== undefined ? [released.refused] : []));
     if (failures.length === 0) {
       removeState(conf.dataDir, conf.name, s.containerId, s.ifname);
       req.log(`pipework: GC removed ${s.containerId}/${s.ifname} of network ${conf.name}`);
@@ -111,6 +101,7 @@ export async function gc(req: Request): Promise<void> {
     }
   }
   await sweep(req, new Set(conf.validAttachments.map(ownerKeyOf)), errors);
+  await tidyRecords(req);
   const delegate = (() => {
     try {
       return delegateOf(req);

@@ -6,7 +6,7 @@
 import { processRunner, spawnDetached, type Runner } from '../../exec/runner.js';
 import {
   BusyError, CommandError, ConflictError, InterruptedError, InvalidArgumentError, NotFoundError, PermissionError,
-  PipeworkError, StepFailedError, UnsupportedError, UsageError,
+  PipeworkError, StepFailedError, UnsupportedError, UsageError, withoutAdvice,
 } from '../../model/errors.js';
 import { parseNetConf, peekVersion } from './config.js';
 import { loadOperatorFile } from './operator.js';
@@ -34,16 +34,22 @@ export interface HandleOptions {
   trace?: { enabled: boolean; start?: number };
 }
 
-/** An engine error → the spec's code (ours from 100 up where the spec has none). */
+/**
+ * An engine error → the spec's code (ours from 100 up where the spec has none). Its message
+ * without the command line's advice: a runtime has no `pipework del` to run.
+ */
 export function toCniError(err: unknown): CniError {
   if (err instanceof CniError) return err;
-  if (err instanceof InterruptedError || err instanceof BusyError) return new CniError(Code.TryAgainLater, err.message);
-  if (err instanceof InvalidArgumentError || err instanceof UsageError) return new CniError(Code.InvalidConfig, err.message);
-  if (err instanceof ConflictError) return new CniError(Code.Conflict, err.message);
-  if (err instanceof NotFoundError) return new CniError(Code.HostNotFound, err.message);
-  if (err instanceof UnsupportedError || err instanceof PermissionError) return new CniError(Code.HostUnsupported, err.message);
-  if (err instanceof StepFailedError || err instanceof CommandError) return new CniError(Code.StepFailed, err.message);
-  if (err instanceof PipeworkError) return new CniError(Code.Internal, err.message);
+  if (err instanceof PipeworkError) {
+    const msg = withoutAdvice(err);
+    if (err instanceof InterruptedError || err instanceof BusyError) return new CniError(Code.TryAgainLater, msg);
+    if (err instanceof InvalidArgumentError || err instanceof UsageError) return new CniError(Code.InvalidConfig, msg);
+    if (err instanceof ConflictError) return new CniError(Code.Conflict, msg);
+    if (err instanceof NotFoundError) return new CniError(Code.HostNotFound, msg);
+    if (err instanceof UnsupportedError || err instanceof PermissionError) return new CniError(Code.HostUnsupported, msg);
+    if (err instanceof StepFailedError || err instanceof CommandError) return new CniError(Code.StepFailed, msg);
+    return new CniError(Code.Internal, msg);
+  }
   const e = err instanceof Error ? err : new Error(String(err));
   return new CniError(Code.Internal, `internal error: ${e.message}`);
 }

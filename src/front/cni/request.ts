@@ -12,6 +12,7 @@ import type { NetConf } from './config.js';
 import { findPlugin, pluginMissing, type Delegate, type ExecOptions } from './ipam.js';
 import { Code, CniError, type CniParams, type RawRequest } from './protocol.js';
 import type { Trace } from './trace.js';
+import { removeEmptyFolders } from './state.js';
 
 export interface Request {
   raw: RawRequest;
@@ -86,14 +87,45 @@ export function execOptions(req: Request, stdin = req.raw.stdin, env: RawRequest
   return { runner: req.delegates, env, stdin, signal: req.signal, log: req.log };
 }
 
-/** The lock on one attachment (ADD, DEL, CHECK and GC of it never interleave, in any process). */
+/** The lock of a network's records: shared by every request on the network, alone to remove its folders. */
+function networkLock(network: string): string {
+  return `cni/${network}`;
+}
+
+/**
+ * The locks of one attachment (ADD, DEL, CHECK and GC of it never interleave, in any process),
+ * and its network's, shared.
+ */
 export async function lockAttachment(req: Pick<Request, 'signal' | 'params' | 'conf' | 'log'>, network: string, containerId: string, ifname: string): Promise<Held> {
   try {
-    return await acquire([`cni/${network}/${containerId}/${ifname}`], {
-      signal: req.signal, purpose: purposeOf(req), onWait: req.log, what: () => `attachment ${ifname} of container ${containerId} on network ${network}`,
+    return await acquire([{ key: networkLock(network), shared: true }, `cni/${network}/${containerId}/${ifname}`], {
+      signal: req.signal, purpose: purposeOf(req), onWait: req.log,
+      what: (key) => (key === networkLock(network) ? `the records of network ${network}` : `attachment ${ifname} of container ${containerId} on network ${network}`),
     });
   } catch (err) {
     throw new CniError(Code.TryAgainLater, (err as Error).message);
+  }
+}
+
+/**
+ * After a request that may have removed a record (DEL, GC, a failed ADD), with its locks let go:
+ * the network's folders of records left empty go — when no other request on the network is
+ * under way (its lock, alone, is not waited for: the last request of the network tidies).
+ */
+export async function tidyRecords(req: Pick<Request, 'signal' | 'params' | 'conf' | 'log'>): Promise<void> {
+  const network = req.conf.name;
+  let held: Held;
+  try {
+    held = await acquire([networkLock(network)], { signal: req.signal, purpose: purposeOf(req), timeoutMs: 0, what: () => `the records of network ${network}` });
+  } catch {
+    return;
+  }
+  try {
+    removeEmptyFolders(req.conf.dataDir, network);
+  } catch (err) {
+    req.log(`pipework: the empty folders of network ${network}'s records stay: ${(err as Error).message}`);
+  } finally {
+    held.release();
   }
 }
 

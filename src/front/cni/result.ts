@@ -70,8 +70,12 @@ export function canonicalPrefix(text: string): { text: string; family: 4 | 6 } |
 /** Route fields of CNI 1.1.0 that the engine's routes cannot carry (yet): refused, not ignored. */
 const ROUTE_EXTRAS = ['mtu', 'advmss', 'priority', 'table', 'scope'];
 
-/** An IPAM plugin's result, or a prevResult, in any version ≥ 0.3.0. `from` names it in errors. */
-export function parseResult(value: unknown, from: string): ResultData {
+/**
+ * An IPAM plugin's result, or a prevResult, in any version ≥ 0.3.0. `from` names it in errors.
+ * `othersRoutes`: the routes are other plugins' (a prevResult), so 1.1.0's route attributes are
+ * theirs to have set, not refused (and not read: pipework sets none of them).
+ */
+export function parseResult(value: unknown, from: string, othersRoutes = false): ResultData {
   if (!isObject(value)) bad(from, 'a result that is not a JSON object');
   if (value['ip4'] !== undefined || value['ip6'] !== undefined) bad(from, 'a 0.2.0 result (ip4/ip6); pipework speaks 0.3.0 and later');
   const interfaces: ResultInterface[] = [];
@@ -106,7 +110,7 @@ export function parseResult(value: unknown, from: string): ResultData {
   const routes: RouteConf[] = [];
   for (const r of Array.isArray(value['routes']) ? value['routes'] as unknown[] : []) {
     if (!isObject(r) || typeof r['dst'] !== 'string') bad(from, `an invalid route: ${JSON.stringify(r)}`);
-    const extra = ROUTE_EXTRAS.find((k) => r[k] !== undefined);
+    const extra = othersRoutes ? undefined : ROUTE_EXTRAS.find((k) => r[k] !== undefined);
     if (extra !== undefined) {
       throw new CniError(Code.UnsupportedField, `unsupported field routes[].${extra}: ${JSON.stringify(r[extra])}`, `${from} returned a route with ${extra}, which pipework cannot set yet`);
     }
@@ -143,28 +147,110 @@ export function parseIpamOutput(stdout: string, plugin: string): ResultData {
   return r;
 }
 
-/** A result in the shape of `version`. */
-export function formatResult(r: ResultData, version: CniVersion): string {
+/**
+ * What came before pipework in a chain (ADD's prevResult), checked, each entry as given: ADD
+ * passes it on ahead of its own part. What it says is only printed again, never acted on.
+ */
+export interface PrevResult {
+  interfaces: Record<string, unknown>[];
+  ips: { entry: Record<string, unknown>; family: 4 | 6 }[];
+  routes: Record<string, unknown>[];
+  dns?: DnsSpec;
+}
+
+/** Interface and route keys of 1.1.0 (a whole number each, but a route's scope and an interface's two paths). */
+const INTERFACE_EXTRAS = ['mtu', 'socketPath', 'pciID'];
+
+function wholeNumber(v: unknown): boolean {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** ADD's prevResult: a result of any version ≥ 0.3.0 whose interface indices point into it. */
+export function readPrevResult(value: unknown): PrevResult {
+  const parsed = parseResult(value, 'prevResult', true);
+  const v = value as Record<string, unknown>;
+  const list = (k: string) => (Array.isArray(v[k]) ? v[k] as Record<string, unknown>[] : []);
+  const interfaces = list('interfaces');
+  interfaces.forEach((i) => {
+    for (const k of ['mac', 'sandbox', 'socketPath', 'pciID']) if (i[k] !== undefined && typeof i[k] !== 'string') bad('prevResult', `an interface with an invalid ${k}: ${JSON.stringify(i[k])}`);
+    if (i['mtu'] !== undefined && !wholeNumber(i['mtu'])) bad('prevResult', `an interface with an invalid mtu: ${JSON.stringify(i['mtu'])}`);
+  });
+  const ips = list('ips').map((entry, n) => {
+    const index = entry['interface'];
+    if (index !== undefined && (!wholeNumber(index) || (index as number) >= interfaces.length)) bad('prevResult', `an IP whose interface ${JSON.stringify(index)} is not one of its ${interfaces.length} interfaces`);
+    return { entry, family: parsed.ips[n]!.address.family };
+  });
+  const routes = list('routes');
+  routes.forEach((r) => {
+    for (const k of ROUTE_EXTRAS) if (r[k] !== undefined && !wholeNumber(r[k])) bad('prevResult', `a route with an invalid ${k}: ${JSON.stringify(r[k])}`);
+  });
+  return { interfaces, ips, routes, ...(parsed.dns !== undefined && { dns: parsed.dns }) };
+}
+
+/** Only `keys` of `entry`, those it has. */
+function pick(entry: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => entry[k] !== undefined && entry[k] !== '').map((k) => [k, entry[k]]));
+}
+
+/** Lists put together, the first one's order kept, each value once. */
+function union(a: string[] | undefined, b: string[] | undefined): string[] | undefined {
+  const all = [...new Set([...(a ?? []), ...(b ?? [])])];
+  return all.length > 0 ? all : undefined;
+}
+
+/** What came before and ours: lists joined, our domain first. */
+function mergeDns(prev: DnsSpec | undefined, ours: DnsSpec | undefined): DnsSpec {
+  const nameservers = union(prev?.nameservers, ours?.nameservers);
+  const search = union(prev?.search, ours?.search);
+  const options = union(prev?.options, ours?.options);
+  const domain = ours?.domain ?? prev?.domain;
+  return {
+    ...(nameservers !== undefined && { nameservers }),
+    ...(domain !== undefined && { domain }),
+    ...(search !== undefined && { search }),
+    ...(options !== undefined && { options }),
+  };
+}
+
+/**
+ * A result in the shape of `version`: after what came before in the chain (`prev`), as the spec
+ * asks of a plugin that is not first — its interfaces, IPs and routes first (their indices
+ * unchanged), then ours (our IPs' indices moved past them), DNS merged. An entry of `prev`
+ * keeps only the keys `version` has (0.3.x and 0.4.0 give each IP its `version`, 1.0.0 none).
+ */
+export function formatResult(r: ResultData, version: CniVersion, prev?: PrevResult): string {
   const withVersion = !versionAtLeast(version, '1.0.0');
   const withMtu = versionAtLeast(version, '1.1.0');
   const out: Record<string, unknown> = { cniVersion: version };
-  if (r.interfaces.length > 0) {
-    out['interfaces'] = r.interfaces.map((i) => ({
+  const before = prev?.interfaces.length ?? 0;
+  const interfaces = [
+    ...(prev?.interfaces ?? []).map((i) => pick(i, ['name', 'mac', ...(withMtu ? INTERFACE_EXTRAS : []), 'sandbox'])),
+    ...r.interfaces.map((i) => ({
       name: i.name,
       ...(i.mac !== undefined && { mac: i.mac }),
       ...(withMtu && i.mtu !== undefined && { mtu: i.mtu }),
       ...(i.sandbox !== undefined && { sandbox: i.sandbox }),
-    }));
-  }
-  if (r.ips.length > 0) {
-    out['ips'] = r.ips.map((ip) => ({
+    })),
+  ];
+  if (interfaces.length > 0) out['interfaces'] = interfaces;
+  const ips = [
+    ...(prev?.ips ?? []).map(({ entry, family }) => ({
+      ...(withVersion && { version: String(family) }),
+      ...pick(entry, ['interface', 'address', 'gateway']),
+    })),
+    ...r.ips.map((ip) => ({
       ...(withVersion && { version: String(ip.address.family) }),
-      ...(ip.interface !== undefined && { interface: ip.interface }),
+      ...(ip.interface !== undefined && { interface: ip.interface + before }),
       address: ip.address.cidr,
       ...(ip.gateway !== undefined && { gateway: ip.gateway }),
-    }));
-  }
-  if (r.routes.length > 0) out['routes'] = r.routes.map((x) => ({ dst: x.dst, ...(x.gw !== undefined && { gw: x.gw }) }));
-  out['dns'] = r.dns ?? {};
+    })),
+  ];
+  if (ips.length > 0) out['ips'] = ips;
+  const routes = [
+    ...(prev?.routes ?? []).map((x) => pick(x, ['dst', 'gw', ...(withMtu ? ROUTE_EXTRAS : [])])),
+    ...r.routes.map((x) => ({ dst: x.dst, ...(x.gw !== undefined && { gw: x.gw }) })),
+  ];
+  if (routes.length > 0) out['routes'] = routes;
+  out['dns'] = prev !== undefined ? mergeDns(prev.dns, r.dns) : (r.dns ?? {});
   return `${JSON.stringify(out)}\n`;
 }

@@ -140,7 +140,8 @@ export function buildAttach({ conf, params, ipam, master }: BuildInput): CniAtta
     ...((host.kind === 'bridge' || host.kind === 'ovs') && { hostEnd: hostEndName(params.containerId, params.ifname) }),
     ...(mac !== undefined && { mac }),
     ...(conf.mtu !== undefined && { mtu: conf.mtu }),
-    addressing: { kind: 'static', addresses: ips.map((ip) => ip.address), routes: guestRoutes },
+    // DAD off unless enabledad, as the reference bridge plugin does.
+    addressing: { kind: 'static', addresses: ips.map((ip) => ip.address), routes: guestRoutes, dad: conf.dad },
     ...(dns !== undefined && { dns }),
     // The gratuitous ARP is sent after the attach, by the request's own process (add.ts).
     announce: false,

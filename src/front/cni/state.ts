@@ -30,7 +30,8 @@ import type { ResultData } from './result.js';
 import { rootOnlyProblem } from '../../exec/root-only.js';
 
 export interface AttachmentState {
-  version: 2;
+  /** 3: its masquerading chain is the interface's own (2: the container's on the network; 1 is read as 2). */
+  version: 2 | 3;
   network: string;
   containerId: string;
   ifname: string;
@@ -111,11 +112,13 @@ function checkKey(k: Partial<RecordKey>): void {
 /** The four kinds records of version 1 knew (they named them in fields of their own). */
 const V1_KINDS = new Set(['bridge', 'ovs', 'macvlan', 'phys']);
 
-function masqProblem(m: unknown, key: RecordKey): string | undefined {
+/** Its masquerading, checked: the chain and comment of this attachment as its version names them. */
+function masqProblem(m: unknown, key: RecordKey, version: 1 | 2 | 3): string | undefined {
   if (m === undefined) return undefined;
   if (typeof m !== 'object' || m === null) return 'its masq is not this attachment\'s chain';
   const x = m as { chain?: unknown; comment?: unknown; rules?: unknown };
-  if (x.chain !== masqChain(key.network, key.containerId) || x.comment !== masqComment(key.network, key.containerId)) {
+  const ifname = version === 3 ? key.ifname : undefined;
+  if (x.chain !== masqChain(key.network, key.containerId, ifname) || x.comment !== masqComment(key.network, key.containerId, ifname)) {
     return 'its masq is not this attachment\'s chain';
   }
   if (!Array.isArray(x.rules) || !(x.rules as unknown[]).every((r) => {
@@ -152,14 +155,15 @@ function fromV1(r: Partial<Record<string, unknown>>, key: RecordKey): AttachReco
 }
 
 /**
- * `x` as pipework's record of `key` (as ADD writes it, version 2, or as it wrote it before,
- * version 1), or why it is not one. What a record names goes to commands and paths later
+ * `x` as pipework's record of `key` (as ADD writes it, version 3, or as it wrote it before,
+ * versions 1 and 2), or why it is not one. What a record names goes to commands and paths later
  * (interfaces, the netns, the IPAM plugin, nat rules): all checked.
  */
 export function parseRecordFile(x: unknown, key: RecordKey): AttachmentState | string {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) return 'not a JSON object';
   const r = x as Partial<Record<string, unknown>>;
-  if (r['version'] !== 1 && r['version'] !== 2) return `version ${JSON.stringify(r['version'])} (pipework writes 2)`;
+  const version = r['version'];
+  if (version !== 1 && version !== 2 && version !== 3) return `version ${JSON.stringify(version)} (pipework writes 3)`;
   for (const k of ['network', 'containerId', 'ifname'] as const) {
     if (r[k] !== key[k]) return `its ${k} ${JSON.stringify(r[k])} is not ${JSON.stringify(key[k])}, where it was found`;
   }
@@ -179,7 +183,7 @@ export function parseRecordFile(x: unknown, key: RecordKey): AttachmentState | s
   if (typeof r['netns'] !== 'string' || (r['netns'] !== '' && !r['netns'].startsWith('/'))) return `its netns ${JSON.stringify(r['netns'])} is not a path`;
   const ipam = r['ipam'];
   if (ipam !== undefined && (typeof ipam !== 'string' || ipam === '' || ipam.includes('/') || ipam === '.' || ipam === '..')) return `its ipam ${JSON.stringify(ipam)} is not a plugin name`;
-  const masq = masqProblem(r['masq'], key);
+  const masq = masqProblem(r['masq'], key, version);
   if (masq !== undefined) return masq;
   if (r['phase'] !== 'ipam' && r['phase'] !== 'attached') return `unknown phase ${JSON.stringify(r['phase'])}`;
   const rest = { ...r };
@@ -188,7 +192,7 @@ export function parseRecordFile(x: unknown, key: RecordKey): AttachmentState | s
   delete rest['hostEnd'];
   delete rest['vlan'];
   delete rest['nsInode'];
-  return { ...(rest as unknown as AttachmentState), version: 2, record };
+  return { ...(rest as unknown as AttachmentState), version: version === 1 ? 2 : version, record };
 }
 
 /** Why `x` is not pipework's record of `key`, or undefined. */
@@ -341,11 +345,32 @@ export function removeState(dataDir: string, network: string, containerId: strin
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('cannot remove pipework\'s record of this attachment', err);
   }
-  if (dir === undefined) return;
+  // (Its folder stays: another request on the network may be about to write there. The last one
+  // tidies them: removeEmptyFolders.)
+}
+
+/**
+ * The folders of a network's records left empty: each container's, then the network's own. Only
+ * while the network's lock is held alone (request.ts, tidyRecords): then no request is between
+ * making a folder and writing its record in it. What is not a container's folder is left alone.
+ */
+export function removeEmptyFolders(dataDir: string, network: string): void {
+  checkKey({ network });
+  const root = recordsDir(dataDir, [network], false);
+  if (root === undefined) return;
+  for (const id of readdirSync(root)) {
+    if (containerIdProblem(id) !== undefined) continue;
+    try {
+      // (rmdir removes neither a file nor a symbolic link, nor a folder with anything in it.)
+      rmdirSync(join(root, id));
+    } catch {
+      // records are there
+    }
+  }
   try {
-    rmdirSync(dir);
+    rmdirSync(root);
   } catch {
-    // other interfaces of that container are still recorded, or it is gone already
+    // records are there
   }
 }
 
@@ -377,8 +402,11 @@ export function listStates(dataDir: string, network: string, problems: string[] 
     }
     let files: string[];
     try {
-      files = readdirSync(recordsDir(dataDir, [network, id], false) ?? where);
+      const dir = recordsDir(dataDir, [network, id], false);
+      if (dir === undefined) continue; // gone meanwhile (its last record was removed)
+      files = readdirSync(dir);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
       problems.push((err as Error).message);
       continue;
     }
