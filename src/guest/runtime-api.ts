@@ -2,7 +2,7 @@
  * A minimal client for the Docker Engine API (also served by Podman) over a unix socket.
  */
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connectUnix } from '../exec/unix-socket.js';
 
 export interface ApiResponse {
   status: number;
@@ -22,7 +22,7 @@ export function dockerSocketPath(env: NodeJS.ProcessEnv = process.env): string |
 export function apiGet(socketPath: string, path: string, timeoutMs = 10_000): Promise<ApiResponse> {
   return new Promise((resolve, reject) => {
     // No agent: the default one looks the host name up (net.isIP), a few ms on a cold start.
-    const req = request({ path, method: 'GET', headers: { Host: 'localhost' }, createConnection: () => connect(socketPath) }, (res) => {
+    const req = request({ path, method: 'GET', headers: { Host: 'localhost' }, createConnection: () => connectUnix(socketPath) }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => { body += d; });
@@ -72,7 +72,7 @@ export function apiRequest(socketPath: string, method: string, path: string, bod
       headers['Content-Type'] = 'application/json';
       headers['Content-Length'] = String(Buffer.byteLength(payload));
     }
-    const req = request({ path, method, headers, createConnection: () => connect(socketPath) }, (res) => {
+    const req = request({ path, method, headers, createConnection: () => connectUnix(socketPath) }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => { text += d; });
