@@ -1,10 +1,11 @@
 /**
  * Unix socket paths that fit: Linux keeps a socket's address in `sun_path`, 108 bytes. What Node
- * does with a longer path depends on its version — Node 20 and 22 cut it to what fits without a
- * word (listen() binds, connect() reaches, a *different* path: the first 107 bytes), Node ≥ 23
- * (libuv 1.49) fails with EINVAL — so pipework checks every path itself before it listens or
- * connects, and says why, the same on every Node. An abstract name (a leading NUL byte) has all
- * 108 bytes, with no terminating NUL; a file path has 107 and the NUL.
+ * does with a longer path depends on its version — Node 20 and 22 cut it to 108 bytes without a
+ * word (listen() binds, connect() reaches, a *different* path), Node ≥ 23 fails with EINVAL — so
+ * pipework checks every path itself before it listens or connects, and says why, the same on
+ * every Node. A file path may have 107 bytes and the terminating NUL: a 108-byte path fills
+ * sun_path without one, which Node takes but the CNI launcher (C) and most programs do not. An
+ * abstract name (a leading NUL byte) has all 108 bytes.
  */
 import { connect, Socket } from 'node:net';
 

@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SUN_PATH_BYTES, connectUnix, maxUnixPathBytes, showUnixPath, unixPathProblem } from '../../src/exec/unix-socket.js';
-import { apiGet } from '../../src/guest/runtime-api.js';
+import { ApiUnavailableError, apiGet, apiRequest } from '../../src/guest/runtime-api.js';
 import { apiCall } from '../../src/dhcp/container.js';
 import { socketPathProblem } from '../../src/front/cni/install.js';
 import { parseWatchArgs, sourcesOf } from '../../src/front/watch/options.js';
@@ -58,55 +58,56 @@ describe('unix socket paths: what fits sun_path, checked before Node sees it', (
     assert.equal(showUnixPath('/run/x.sock'), '/run/x.sock');
   });
 
-  describe('a path one byte too long never reaches the socket its first 107 bytes name', () => {
-    // Node 20 and 22 would connect to `fits`, Node 24 would fail with EINVAL: both are wrong for
-    // pipework, which must say the path is too long, on every Node.
+  describe('a path too long never reaches the socket its first 108 bytes name', () => {
+    // Node 20 and 22 cut a longer path to sun_path's 108 bytes and reach whatever listens there;
+    // Node 24 fails with EINVAL. pipework says the path is too long, on every Node — from 108
+    // bytes on: the CNI launcher (C) needs the terminating NUL, and so do most programs.
+    let cut = '';
     let fits = '';
-    let net: Server | undefined;
-    let http: HttpServer | undefined;
-    let httpPath = '';
+    let httpCut = '';
+    const servers: (Server | HttpServer)[] = [];
+    const listen = async (server: Server | HttpServer, path: string): Promise<void> => {
+      servers.push(server);
+      await new Promise<void>((r) => server.listen(path, r));
+    };
     before(async () => {
+      cut = pathOf(108);
+      await listen(createServer((c) => c.end('wrong socket\n')), cut);
       fits = pathOf(107);
-      net = createServer((c) => c.end('wrong socket\n'));
-      await new Promise<void>((r) => net!.listen(fits, r));
-      httpPath = pathOf(107, 'h');
-      http = createHttpServer((_req, res) => res.end('{"message":"the wrong daemon"}'));
-      await new Promise<void>((r) => http!.listen(httpPath, r));
+      await listen(createServer((c) => c.end('right socket\n')), fits);
+      httpCut = pathOf(108, 'h');
+      await listen(createHttpServer((_req, res) => res.end('{"message":"the wrong daemon"}')), httpCut);
     });
     after(async () => {
-      await new Promise((r) => net?.close(r));
-      await new Promise((r) => http?.close(r));
+      for (const s of servers) await new Promise((r) => s.close(r));
     });
 
-    test('connectUnix: an error, no connection', async () => {
-      const s = connectUnix(`${fits}y`);
-      const outcome = await new Promise<string>((r) => {
-        s.once('connect', () => r('connected'));
-        s.once('error', (e: NodeJS.ErrnoException) => r(`${e.code ?? ''}: ${e.message}`));
-      });
-      s.destroy();
-      assert.match(outcome, /^EINVAL: unix socket .*y: it is 108 bytes long/u);
+    const outcome = (s: Socket): Promise<string> => new Promise<string>((r) => {
+      let text = '';
+      s.setEncoding('utf8');
+      s.on('data', (d: string) => { text += d; });
+      s.once('end', () => r(text));
+      s.once('error', (e: NodeJS.ErrnoException) => r(`${e.code ?? ''}: ${e.message}`));
+    });
+
+    test('connectUnix: an error with the reason, no connection', async () => {
+      assert.match(await outcome(connectUnix(`${cut}y`)), /^EINVAL: unix socket .*y: it is 109 bytes long and a unix socket's path holds at most 107/u);
+      assert.match(await outcome(connectUnix(cut)), /^EINVAL: unix socket .*: it is 108 bytes long/u);
     });
 
     test('connectUnix: a path that fits connects as before', async () => {
-      const s = connectUnix(fits);
-      const got = await new Promise<string>((r, j) => {
-        let text = '';
-        s.setEncoding('utf8');
-        s.on('data', (d: string) => { text += d; });
-        s.once('end', () => r(text));
-        s.once('error', j);
-      });
-      assert.equal(got, 'wrong socket\n');
+      assert.equal(await outcome(connectUnix(fits)), 'right socket\n');
     });
 
-    test('the Docker/Podman API client (DOCKER_HOST=unix://<long path>)', async () => {
-      await assert.rejects(apiGet(`${httpPath.slice(0, -1)}hh`, '/_ping', 5_000), /108 bytes long/u);
-      assert.equal((await apiGet(httpPath, '/_ping', 5_000)).status, 200, 'the path that fits is reached');
+    test('the Docker/Podman API client (DOCKER_HOST=unix://<long path>): unavailable, and why', async () => {
+      // Unavailable, with the reason: a lookup goes on to the next runtime and says why.
+      const why = (e: unknown) => e instanceof ApiUnavailableError && /109 bytes long/u.test(e.message);
+      await assert.rejects(apiGet(`${httpCut}h`, '/_ping', 5_000), why);
+      await assert.rejects(apiRequest(`${httpCut}h`, 'GET', '/_ping', undefined, 5_000), why);
     });
 
     test("the DHCP helper container's API client", async () => {
-      await assert.rejects(apiCall(`${httpPath}h`, 'GET', '/_ping', undefined, 5_000), /108 bytes long/u);
+      await assert.rejects(apiCall(`${httpCut}h`, 'GET', '/_ping', undefined, 5_000), /109 bytes long/u);
     });
   });
 
