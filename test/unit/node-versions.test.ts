@@ -17,6 +17,7 @@ import { apiCall } from '../../src/dhcp/container.js';
 import { socketPathProblem } from '../../src/front/cni/install.js';
 import { parseWatchArgs, sourcesOf } from '../../src/front/watch/options.js';
 import { InvalidArgumentError } from '../../src/model/errors.js';
+import { supervisorNodeFlags, v8Major } from '../../src/dhcp/node-flags.js';
 
 /** This file runs as build/test/unit/node-versions.test.js. */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -197,5 +198,27 @@ process.stdout.write(s.cachedDataRejected ? 'rejected' : 'accepted');`;
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout.trim(), f !== OWN ? 'rejected' : 'accepted', `${f} under Node ${process.version}`);
     }
+  });
+});
+
+describe("the DHCP supervisor's V8 flags follow V8", () => {
+  test('--no-expose-wasm before V8 13 (Node 20, 22: it keeps --lite-mode quiet), never from 13 on (Node 24 refuses it)', () => {
+    assert.equal(v8Major('11.3.244.8-node.38'), 11);
+    assert.equal(v8Major('garbage'), undefined);
+    assert.ok(supervisorNodeFlags('11.3.244.8-node.38').includes('--no-expose-wasm'));
+    assert.ok(supervisorNodeFlags('12.4.254.21-node.57').includes('--no-expose-wasm'));
+    assert.ok(!supervisorNodeFlags('13.6.233.17-node.63').includes('--no-expose-wasm'));
+    assert.ok(!supervisorNodeFlags('14.2.1.0-node.1').includes('--no-expose-wasm'));
+    assert.ok(!supervisorNodeFlags('').includes('--no-expose-wasm'), 'an unknown V8: no flag it may not know');
+    for (const v of ['11.3.244.8-node.38', '13.6.233.17-node.63']) {
+      assert.deepEqual(supervisorNodeFlags(v).filter((f) => f !== '--no-expose-wasm'), ['--lite-mode', '--max-semi-space-size=1', '--max-old-space-size=16']);
+    }
+  });
+
+  test(`this Node (${process.version}, V8 ${process.versions.v8}) starts with them, and says nothing`, () => {
+    const r = spawnSync(process.execPath, [...supervisorNodeFlags(), '-e', 'process.stdout.write(typeof WebAssembly)'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout, 'undefined', 'no WebAssembly in the supervisor');
   });
 });
