@@ -1,5 +1,7 @@
 // Bundle each entry into one file (esbuild), then write the CLI's V8 code cache by running it
-// once: `pipework --help` compiles the parts every run goes through.
+// once: `pipework --help` compiles the parts every run goes through. The cache is this Node's
+// (build/dist/pipework.cjs.<version>-<arch>.cache); another Node compiles without one, or has its
+// own written the same way (scripts/test.sh does for the Nodes it tests with).
 import { rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { build } from 'esbuild';

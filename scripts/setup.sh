@@ -5,8 +5,12 @@
 # It never touches /etc/resolv.conf, eth0 or host routes; package maintainer scripts are kept
 # from starting daemons (docker0, lxcbr0, OVS) with a temporary policy-rc.d.
 #
+# It also installs the Node.js versions scripts/test.sh tests with beside the system's (22 and
+# 24, pinned in scripts/node-versions.sh) into a cache directory, never as the system's node.
+#
 # Environment:
 #   PIPEWORK_FORCE_NPM_CI=1   run `npm ci` even if node_modules matches package-lock.json
+#   PIPEWORK_NODE_CACHE       where Node 22 and 24 go (default /var/cache/pipework-node)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -83,6 +87,10 @@ command -v node >/dev/null || die "node not found: install Node.js >= 20"
 command -v npm >/dev/null || die "npm not found: install Node.js >= 20 with npm"
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
 ((node_major >= 20)) || die "Node.js $(node --version) is too old: need >= 20"
+
+# Node 24 and Node 22 for scripts/test.sh, pinned in scripts/node-versions.sh, into a cache
+# directory of their own (never over the system's node, never on its PATH); skipped when there.
+bash "$ROOT/scripts/install-node.sh"
 
 # npm ci only when node_modules does not match package-lock.json (or when forced).
 STAMP=node_modules/.pipework-setup.sha256

@@ -6,8 +6,15 @@
 #
 # Usage: bash scripts/test.sh [test files...]
 #   With no arguments every build/test/{unit,integration}/**/*.test.js whose .ts source exists
-#   is run, then the bridge suites again with PIPEWORK_NETLINK=1, then the full-kernel tier;
-#   with arguments, only those (paths to .ts sources or .js build outputs).
+#   is run under the system's node, then the bridge suites again with PIPEWORK_NETLINK=1, the
+#   lock tests with PIPEWORK_SYS_ADDON=none, the full-kernel tier; then every file again under
+#   Node 24 (and the bridge suites with PIPEWORK_NETLINK=1), then the unit tests under Node 22
+#   (the Nodes pinned in scripts/node-versions.sh, which scripts/setup.sh installs). With
+#   arguments, only those (paths to .ts sources or .js build outputs), under the system's node.
+# Environment:
+#   PIPEWORK_TEST_NODES  which Nodes run the tests: words among `system`, `24`, `22` (default:
+#                        all three on a full run, `system` with files): e.g.
+#                        PIPEWORK_TEST_NODES=24 bash scripts/test.sh test/integration/bridge.test.ts
 # Environment exported to the tests:
 #   CONTAINERS_CONF      podman config pinning ulimits (see the testbed notes)
 #   PIPEWORK_TEST_TMP    a scratch directory removed at exit
@@ -17,9 +24,32 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 log() { printf 'test.sh: %s\n' "$*" >&2; }
+# shellcheck source=scripts/node-versions.sh
+source "$ROOT/scripts/node-versions.sh"
 die() { printf 'test.sh: ERROR: %s\n' "$*" >&2; exit 1; }
 
 [[ $(id -u) -eq 0 ]] || die "the integration tests need root (network namespaces, containers): run as root"
+
+# Which Nodes run the tests: PIPEWORK_TEST_NODES, words among `system` (the machine's node), and
+# the majors pinned in scripts/node-versions.sh (24, 22). A full run (no arguments) takes all of
+# them, Node 22 for the unit tests only; with files, the system's node alone unless it is set.
+if [[ -n ${PIPEWORK_TEST_NODES:-} ]]; then
+  read -r -a nodes <<<"$PIPEWORK_TEST_NODES"
+elif (($# == 0)); then
+  nodes=(system 24 22)
+else
+  nodes=(system)
+fi
+system_major="$(node -p 'process.versions.node.split(".")[0]')"
+# Checked before anything runs: a missing Node fails now, not after the first 20 minutes.
+declare -A node_bins=()
+for which in "${nodes[@]}"; do
+  [[ $which == system ]] && continue
+  [[ $which =~ ^[0-9]+$ ]] || die "PIPEWORK_TEST_NODES: '$which' is neither 'system' nor a major version"
+  version="$(pinned_node_version "$which")" || die "PIPEWORK_TEST_NODES: Node $which is not pinned in scripts/node-versions.sh"
+  node_bins[$which]="$(pinned_node "$which")" ||
+    die "Node $version is not in $PIPEWORK_NODE_CACHE: run scripts/setup.sh (or scripts/install-node.sh)"
+done
 
 TMP="$(mktemp -d /tmp/pipework-test.XXXXXX)"
 RESOLV=/etc/resolv.conf
@@ -183,26 +213,86 @@ if command -v ovsdb-server >/dev/null; then
 fi
 
 # --- run ----------------------------------------------------------------------------------
-log "running ${#files[@]} test file(s)"
+TEST=(--test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec)
 rc=0
-node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec "${files[@]}" || rc=$?
-# The in-process netlink prototype is held to the same suites as iproute2 for the bridge path
-# (attach, refusals, rollback of every step, every guest kind): full runs only.
-if (($# == 0)); then
-  log "again with PIPEWORK_NETLINK=1 (the in-process netlink prototype)"
-  PIPEWORK_NETLINK=1 node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec \
-    build/test/integration/{bridge,bridge-failures,lifecycle-rollback,guests}.test.js || rc=1
-fi
-# The lock and socket layer without the native addon: flock(1) on the same open files, the
-# sockets' directories alone keeping others out (full runs only).
-if (($# == 0)); then
-  log "again with PIPEWORK_SYS_ADDON=none (locks through flock(1))"
-  PIPEWORK_SYS_ADDON=none node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec \
-    --test-name-pattern='local user|waiting on|locks between|private directories' \
-    build/test/unit/lock.test.js build/test/integration/trust-locks.test.js || rc=1
-fi
-# The full-kernel tier (802.1Q, dummy, bridge VLAN filtering, the OVS kernel datapath, which
-# this kernel lacks) boots a Debian kernel under qemu; it runs on full runs only.
-(($# > 0)) || bash "$ROOT/scripts/vm-test.sh" || rc=1
+timings=()
+# under LABEL NODE_BIN_DIR [VAR=VALUE...] -- node-args...: node --test with that Node first on
+# PATH, so pipework started by its `#!/usr/bin/env node` line runs on it too (the tests start it
+# with process.execPath, the CNI launcher `cni install` compiles execs the Node that installed
+# it, the DHCP agent and hook are started with pipework's own). An empty NODE_BIN_DIR: the
+# system's node, PATH as it is.
+under() {
+  local label=$1 bindir=$2 start=$SECONDS status=0
+  shift 2
+  local vars=()
+  while [[ $1 != -- ]]; do vars+=("$1"); shift; done
+  shift
+  if [[ -n $bindir ]]; then
+    env PATH="$bindir:$PATH" "${vars[@]}" node "${TEST[@]}" "$@" || status=$?
+  else
+    env "${vars[@]}" node "${TEST[@]}" "$@" || status=$?
+  fi
+  timings+=("$label: $((SECONDS - start)) s$( ((status == 0)) || printf ' (FAILED, exit %s)' "$status")")
+  return "$status"
+}
+
+for which in "${nodes[@]}"; do
+  if [[ $which == system ]]; then
+    log "running ${#files[@]} test file(s) under the system's node $(node --version)"
+    under "system node $(node --version)" "" -- "${files[@]}" || rc=1
+    # The in-process netlink prototype is held to the same suites as iproute2 for the bridge path
+    # (attach, refusals, rollback of every step, every guest kind): full runs only.
+    if (($# == 0)); then
+      log "again with PIPEWORK_NETLINK=1 (the in-process netlink prototype)"
+      under "system node, PIPEWORK_NETLINK=1" "" PIPEWORK_NETLINK=1 -- \
+        build/test/integration/{bridge,bridge-failures,lifecycle-rollback,guests}.test.js || rc=1
+    fi
+    # The lock and socket layer without the native addon: flock(1) on the same open files, the
+    # sockets' directories alone keeping others out (full runs only).
+    if (($# == 0)); then
+      log "again with PIPEWORK_SYS_ADDON=none (locks through flock(1))"
+      under "system node, PIPEWORK_SYS_ADDON=none" "" PIPEWORK_SYS_ADDON=none -- \
+        --test-name-pattern='local user|waiting on|locks between|private directories' \
+        build/test/unit/lock.test.js build/test/integration/trust-locks.test.js || rc=1
+    fi
+    # The full-kernel tier (802.1Q, dummy, bridge VLAN filtering, the OVS kernel datapath, which
+    # this kernel lacks) boots a Debian kernel under qemu with the system's node; full runs only.
+    if (($# == 0)); then
+      vm_start=$SECONDS vm_status=0
+      bash "$ROOT/scripts/vm-test.sh" || { vm_status=$?; rc=1; }
+      timings+=("full-kernel VM tier (system node): $((SECONDS - vm_start)) s$( ((vm_status == 0)) || printf ' (FAILED, exit %s)' "$vm_status")")
+    fi
+    continue
+  fi
+  if [[ $which == "$system_major" ]]; then
+    log "Node $which: the system's node is $(node --version) already: not run twice"
+    continue
+  fi
+  version="$(pinned_node_version "$which")"
+  bin="${node_bins[$which]}"
+  run=("${files[@]}")
+  # Node 22: the unit tests of a full run (the integration suite runs under 20 and 24).
+  if (($# == 0)) && [[ $which == 22 ]]; then
+    run=()
+    for f in "${files[@]}"; do [[ $f != build/test/unit/* ]] || run+=("$f"); done
+  fi
+  # bin/pipework's V8 code cache for this Node (build/dist/pipework.cjs.v<version>-x64.cache):
+  # each Node reads only its own, which `npm run build` writes for the system's node alone.
+  PIPEWORK_WRITE_CODE_CACHE=1 "$bin" bin/pipework --help >/dev/null || die "writing the code cache for Node $version failed"
+  if ((${#run[@]} == 0)); then
+    log "Node $version: no unit test among the files: nothing to run"
+    continue
+  fi
+  log "running ${#run[@]} test file(s) under Node $version ($bin)"
+  under "Node $version" "$(dirname "$bin")" -- "${run[@]}" || rc=1
+  # The prototype's N-API addon, built against the system's node, loaded by this one.
+  if (($# == 0)) && [[ $which == 24 ]]; then
+    log "again under Node $version with PIPEWORK_NETLINK=1"
+    under "Node $version, PIPEWORK_NETLINK=1" "$(dirname "$bin")" PIPEWORK_NETLINK=1 -- \
+      build/test/integration/{bridge,bridge-failures,lifecycle-rollback,guests}.test.js || rc=1
+  fi
+done
+log "durations:"
+for t in "${timings[@]}"; do log "  $t"; done
 if ((rc != 0)); then log "tests FAILED (exit $rc)"; else log "tests passed"; fi
 exit "$rc"

@@ -25,14 +25,13 @@ import { hookSource, type HookConfig } from './hook.js';
 import { METHOD_INFO, clientArgv, dhclientConf, helperCommand } from './methods.js';
 import { detachNamespaceMounts } from './mounts.js';
 import { DHCP_AGENT, HOOK_MODULE_URL } from './paths.js';
+import { supervisorNodeFlags } from './node-flags.js';
 import type { Runtime } from './plan.js';
 import { isNsFd, netnsInodeOf, readStat, signal, sleep, stopProcess } from '../exec/proc.js';
 import { ensureRoot, parseWatch, readClient, removeState, stateDir, writeClient, STATE_ROOT, type DnsTarget } from './state.js';
 import { pokeSupervisor, removeOwnDns, stopClient, supervise } from './supervisor.js';
 
 class AgentError extends Error {}
-
-const SUPERVISOR_NODE_FLAGS = ['--lite-mode', '--no-expose-wasm', '--max-semi-space-size=1', '--max-old-space-size=16'];
 
 /** The namespace handles a plan step hands down (fds 3 and 4) must not stay open in a client or daemon. */
 function closeInheritedNsFds(): void {
@@ -369,8 +368,8 @@ async function ensureSupervisor(): Promise<void> {
   ensureRoot();
   const logFd = openSync(join(STATE_ROOT, 'supervisor.log'), 'a');
   try {
-    // A poller that wakes once a second: V8 tuned for memory, not speed (about 9 MB private, 45 MB RSS).
-    launchDetached([DHCP_AGENT[0]!, ...SUPERVISOR_NODE_FLAGS, ...DHCP_AGENT.slice(1), 'supervise'], { logFd });
+    // A poller that wakes once a second: V8 tuned for memory, not speed (node-flags.ts).
+    launchDetached([DHCP_AGENT[0]!, ...supervisorNodeFlags(), ...DHCP_AGENT.slice(1), 'supervise'], { logFd });
   } finally {
     closeSync(logFd);
   }

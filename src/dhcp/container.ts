@@ -6,6 +6,7 @@
  */
 import { request } from 'node:http';
 import { existsSync } from 'node:fs';
+import { connectUnix } from '../exec/unix-socket.js';
 import { apiMessage, dockerSocketPath } from '../guest/runtime-api.js';
 import type { Runtime } from './plan.js';
 
@@ -22,7 +23,7 @@ export function apiCall(socketPath: string, method: string, path: string, body?:
       headers['Content-Type'] = 'application/json';
       headers['Content-Length'] = String(Buffer.byteLength(payload));
     }
-    const req = request({ socketPath, path, method, headers }, (res) => {
+    const req = request({ path, method, headers, createConnection: () => connectUnix(socketPath) }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => { text += d; });

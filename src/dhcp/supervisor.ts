@@ -8,10 +8,11 @@
  * again at once (only root can reach the socket, and each end checks the other is root).
  */
 import { appendFileSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
-import { createConnection, createServer, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tryLock, type LockedFile } from '../exec/lock.js';
 import { peerTrusted } from '../exec/peer.js';
 import { privateDir } from '../exec/private-dir.js';
+import { connectUnix } from '../exec/unix-socket.js';
 import { dirname, join } from 'node:path';
 import { dnsMarker } from './hook.js';
 import { processAlive, sleep, stopProcess } from '../exec/proc.js';
@@ -145,7 +146,7 @@ async function lockSupervisor(): Promise<LockedFile | undefined> {
 /** Ask a running supervisor to look now; false when none answers. */
 export function pokeSupervisor(timeoutMs = 2_000): Promise<boolean> {
   return new Promise((resolve) => {
-    const conn = createConnection(SUPERVISOR_SOCKET);
+    const conn = connectUnix(SUPERVISOR_SOCKET);
     conn.once('connect', () => {
       if (!peerTrusted(conn)) done(false);
     });

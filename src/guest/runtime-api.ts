@@ -2,7 +2,7 @@
  * A minimal client for the Docker Engine API (also served by Podman) over a unix socket.
  */
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connectUnix, showUnixPath, unixPathProblem } from '../exec/unix-socket.js';
 
 export interface ApiResponse {
   status: number;
@@ -19,10 +19,18 @@ export function dockerSocketPath(env: NodeJS.ProcessEnv = process.env): string |
   return undefined; // tcp:// and ssh:// are not supported: we need the daemon on this host
 }
 
+/** A socket path that cannot be reached as given (longer than sun_path): the API is unavailable, and why. */
+function unreachablePath(socketPath: string): ApiUnavailableError | undefined {
+  const problem = unixPathProblem(socketPath);
+  return problem === undefined ? undefined : new ApiUnavailableError(`${showUnixPath(socketPath)}: ${problem}`);
+}
+
 export function apiGet(socketPath: string, path: string, timeoutMs = 10_000): Promise<ApiResponse> {
+  const unreachable = unreachablePath(socketPath);
+  if (unreachable !== undefined) return Promise.reject(unreachable);
   return new Promise((resolve, reject) => {
     // No agent: the default one looks the host name up (net.isIP), a few ms on a cold start.
-    const req = request({ path, method: 'GET', headers: { Host: 'localhost' }, createConnection: () => connect(socketPath) }, (res) => {
+    const req = request({ path, method: 'GET', headers: { Host: 'localhost' }, createConnection: () => connectUnix(socketPath) }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => { body += d; });
@@ -65,6 +73,8 @@ export function apiMessage(body: string): string {
  * topology door's `image:` guests). Rejects only when the socket cannot be reached.
  */
 export function apiRequest(socketPath: string, method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<ApiResponse> {
+  const unreachable = unreachablePath(socketPath);
+  if (unreachable !== undefined) return Promise.reject(unreachable);
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = { Host: 'localhost' };
@@ -72,7 +82,7 @@ export function apiRequest(socketPath: string, method: string, path: string, bod
       headers['Content-Type'] = 'application/json';
       headers['Content-Length'] = String(Buffer.byteLength(payload));
     }
-    const req = request({ path, method, headers, createConnection: () => connect(socketPath) }, (res) => {
+    const req = request({ path, method, headers, createConnection: () => connectUnix(socketPath) }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => { text += d; });

@@ -7,7 +7,7 @@
  * socket it is handed.
  */
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { STOP_SIGNALS, takeEarly } from '../signals.js';
 import { handle } from './handle.js';
@@ -17,7 +17,8 @@ import { processRunner, spawnDetached, type Runner, type RunOptions, type RunRes
 import { tryLock } from '../../exec/lock.js';
 import { peerTrusted, peerUid } from '../../exec/peer.js';
 import { privateDir, privateDirProblem } from '../../exec/private-dir.js';
-import { CommandError, ConflictError, PermissionError } from '../../model/errors.js';
+import { connectUnix, unixPathProblem } from '../../exec/unix-socket.js';
+import { CommandError, ConflictError, InvalidArgumentError, PermissionError } from '../../model/errors.js';
 import { decodeExecReply, decodeRequest, encodeDetach, encodeExec, encodeResponse, type ExecReply, type WireError, type WireRequest } from './wire.js';
 
 export const DEFAULT_SOCKET = '/run/pipework/cni.sock';
@@ -29,7 +30,7 @@ export interface DaemonOptions {
 
 function answering(path: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect(path);
+    const s = connectUnix(path);
     s.once('connect', () => {
       s.destroy();
       resolve(true);
@@ -202,6 +203,9 @@ export async function startCniDaemon(opts: DaemonOptions): Promise<{ server: Ser
       throw new PermissionError(`refusing to serve the socket systemd passed (${path as string}): ${problem}; only root may be able to write where it is`);
     }
   } else {
+    // Checked here, not left to Node: 20 and 22 would bind a cut-down path, 24 fails with EINVAL.
+    const tooLong = unixPathProblem(opts.socket);
+    if (tooLong !== undefined) throw new InvalidArgumentError(`invalid --socket ${opts.socket}: ${tooLong}`);
     privateDir(dirname(opts.socket));
     // One daemon per socket: whoever holds its lock may remove a socket file left there.
     lock = await tryLock(`cni-daemon/${opts.socket}`, { what: `pipework cni daemon on ${opts.socket}` });

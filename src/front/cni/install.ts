@@ -17,6 +17,7 @@ import { processRunner, type Runner } from '../../exec/runner.js';
 import { InvalidArgumentError, NotFoundError } from '../../model/errors.js';
 import { DEFAULT_SOCKET } from './daemon.js';
 import { rootOnlyProblem, type FsView } from '../../exec/root-only.js';
+import { unixPathProblem } from '../../exec/unix-socket.js';
 import { makeDirs } from './state.js';
 import { LAUNCHER_MARK, LAUNCHER_SOURCE, launcherCompileArgv, launcherSh, type LauncherPaths } from './launcher.js';
 
@@ -108,6 +109,10 @@ export function isOurs(path: string): boolean {
  * the way) must be such that no user but root can put a socket of their own there, or move ours.
  */
 export function socketPathProblem(socket: string, fs?: FsView): string | undefined {
+  // The launcher could never reach a daemon there (it goes to Node on every request), and the
+  // daemon refuses to listen there.
+  const tooLong = unixPathProblem(socket);
+  if (tooLong !== undefined) return `refusing --socket ${socket}: ${tooLong}`;
   const problem = rootOnlyProblem(dirname(socket), fs);
   return problem === undefined
     ? undefined

@@ -5,6 +5,7 @@
 import { InvalidArgumentError, UsageError } from '../../model/errors.js';
 import { checkIfName } from '../../model/ifname.js';
 import { parseVlan } from '../../model/vlan.js';
+import { unixPathProblem } from '../../exec/unix-socket.js';
 import { parseImage } from '../classic/grammar.js';
 import { renderHelp, type HelpPage } from '../help-text.js';
 
@@ -127,6 +128,8 @@ function socketPath(option: string, text: string): string {
   if (!path.startsWith('/') || /[\0\n]/u.test(path)) {
     throw new InvalidArgumentError(`invalid ${option} '${text}': expected the absolute path of a unix socket (or unix:///path)`);
   }
+  const tooLong = unixPathProblem(path);
+  if (tooLong !== undefined) throw new InvalidArgumentError(`invalid ${option} '${text}': ${tooLong}`);
   return path;
 }
 
@@ -245,7 +248,11 @@ export function sourcesOf(options: WatchOptions, env: NodeJS.ProcessEnv = proces
   }
   const fromEnv = (name: string, fallback: string): string => {
     const v = env[name];
-    return v?.startsWith('unix://') === true ? v.slice('unix://'.length) : fallback;
+    if (v?.startsWith('unix://') !== true) return fallback;
+    const path = v.slice('unix://'.length);
+    const tooLong = unixPathProblem(path);
+    if (tooLong !== undefined) throw new InvalidArgumentError(`invalid ${name} '${v}': ${tooLong}`);
+    return path;
   };
   return [
     { runtime: 'docker', socket: fromEnv('DOCKER_HOST', '/var/run/docker.sock'), explicit: false },

@@ -5,7 +5,7 @@
  * `event=die` filter, and says `died` in newer versions).
  */
 import { request, type ClientRequest } from 'node:http';
-import { connect } from 'node:net';
+import { connectUnix } from '../../exec/unix-socket.js';
 import { apiMessage } from '../../guest/runtime-api.js';
 
 export type Action = 'start' | 'die';
@@ -119,7 +119,7 @@ export function openEventStream(socket: string, opts: { since?: bigint; onLine: 
       endReason!(why);
     };
     let req: ClientRequest | undefined = undefined;
-    req = request({ path: `/events?${query.toString()}`, method: 'GET', headers: { Host: 'localhost' }, createConnection: () => connect(socket) }, (res) => {
+    req = request({ path: `/events?${query.toString()}`, method: 'GET', headers: { Host: 'localhost' }, createConnection: () => connectUnix(socket) }, (res) => {
       res.setEncoding('utf8');
       if (res.statusCode !== 200) {
         let body = '';
