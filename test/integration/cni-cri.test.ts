@@ -338,8 +338,8 @@ void describe('containerd CRI (the kubelet\'s path) with pipework as the CNI plu
     }
   }
 
-  // KNOWN DEFECT (issue 21, defect 5): DEL removes the container's folder of records but leaves
-  // /var/lib/cni/pipework/<network>/ itself, empty, after the network's last attachment goes.
+  // (Issue 21, defect 5: DEL used to leave /var/lib/cni/pipework/<network>/ itself, empty, after
+  // the network's last attachment went.)
   void test('once every pod of a network is gone, its records folder /var/lib/cni/pipework/<network> is gone too', () => {
     const networks = ['tcr-br', 'tcr-ovs10', 'tcr-ovs20', 'tcr-pm', 'tcr-many', 'tcr-kbr', 'tcr-kovs'];
     const left = networks.filter((n) => existsSync(join(RECORDS, n))).map((n) => `${join(RECORDS, n)} (${readdirSync(join(RECORDS, n)).length} entries)`);
