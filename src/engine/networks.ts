@@ -3,7 +3,7 @@
  * bridge, a VXLAN device, pipework's owner mark on them, and the CNI plugin's masquerading chain),
  * as the front doors reach them: through the engine.
  */
-export { BRIDGE_VLAN_UNSUPPORTED, checkBridge, createBridge, removeBridge, type BridgeWant } from '../drivers/network/bridge.js';
+export { BRIDGE_VLAN_UNSUPPORTED, checkBridge, createBridge, markBridge, removeBridge, type BridgeWant } from '../drivers/network/bridge.js';
 export { markedBy, markOf, markText, OVS_MARK_KEY } from '../drivers/network/mark.js';
 export type { NetworkCheck, NetworkRemoval } from '../drivers/network/network.js';
 export { checkOvsBridge, checkOvsUsable, createOvsBridge, removeOvsBridge, type LiveOvsBridge, type OvsBridgeWant } from '../drivers/network/ovs-bridge.js';

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planMake } from '../../src/front/topology/make.js';
 import type { Live } from '../../src/front/topology/live.js';
+import type { HostLink } from '../../src/host/links.js';
 import { parseTopology } from '../../src/front/topology/parse.js';
 
 const TOPOLOGY = parseTopology(`name: tmk
@@ -39,5 +40,17 @@ void describe('topology: netns a given-up run left', () => {
     assert.deepEqual(plan.netns, ['tmk-b', 'tmk-d'], 'what the run makes (and its undo removes) are the ones it adds');
     const del = plan.steps.find((s) => s.title.includes('unmounted'));
     assert.equal(del?.irreversible, true);
+  });
+});
+
+void describe('topology: a bridge a given-up run made and never marked', () => {
+  void test('apply marks it (and does not make it again)', () => {
+    const l = live([]);
+    l.bridges.add('br-tmk');
+    l.unmarkedBridges = new Set(['br-tmk']);
+    const br = { name: 'br-tmk', isBridge: true, up: true, ports: [], mtu: 1500, alias: '' } as unknown as HostLink;
+    const plan = planMake(TOPOLOGY, l, (n) => (n === 'br-tmk' ? br : undefined), () => true);
+    assert.deepEqual(plan.bridges, []);
+    assert.deepEqual(plan.steps.filter((s) => s.title.includes('br-tmk')).map((s) => s.title), ['mark bridge br-tmk as made by topology tmk']);
   });
 });

@@ -92,3 +92,16 @@ void describe('what a topology made that goes', () => {
     assert.deepEqual(JSON.stringify(choose(KEEP_NOTHING)), JSON.stringify(choose(KEEP_NOTHING)));
   });
 });
+
+void describe('a bridge a run given up made but never marked (issue 19 item 5)', () => {
+  const links = new Map<string, HostLink>([
+    ['br-half', bridge('br-half', { ports: [] })],
+    ['br-theirs', bridge('br-theirs', { ports: [] })],
+  ]);
+  void test('named in the state file: it goes; any other unmarked bridge stays not ours', () => {
+    const state = live({ bridges: new Set(['br-half', 'br-theirs']), unmarkedBridges: new Set(['br-half']) });
+    const r = chooseRemovals({ topology: 'demo', live: state, keep: KEEP_NOTHING, links: [], netns: [] }, (n) => links.get(n), () => undefined);
+    assert.deepEqual(r.bridges, ['br-half']);
+    assert.deepEqual(r.kept, ['br-theirs (not made by topology demo)']);
+  });
+});

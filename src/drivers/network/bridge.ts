@@ -43,15 +43,18 @@ export function createBridge(want: BridgeWant): Step[] {
     raceOk: { bridgeExists: name },
     needs: vlan ? `bridge VLAN filtering (${BRIDGE_VLAN_UNSUPPORTED})` : 'Linux bridges (CONFIG_BRIDGE)',
   }];
-  if (want.owner !== undefined) {
-    steps.push({
-      title: `mark bridge ${name} as made by topology ${want.owner}`,
-      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', name, 'alias', markText(want.owner)] },
-      undo: [],
-    });
-  }
+  if (want.owner !== undefined) steps.push(markBridge(name, want.owner));
   steps.push(up(name, want.mtu));
   return steps;
+}
+
+/** The owner's mark on a bridge it made (a step of its own: the kernel takes no alias on creation). */
+export function markBridge(name: string, owner: string): Step {
+  return {
+    title: `mark bridge ${name} as made by topology ${owner}`,
+    action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', name, 'alias', markText(owner)] },
+    undo: [],
+  };
 }
 
 /** Add `owner` to the co-owners a bridge's mark names; undone by putting the mark back as it was. */

@@ -173,13 +173,16 @@ async function stages(
 ): Promise<void> {
   const journal = ctx.journal!;
   journal.stage(STAGES.make);
-  if (make.netns.length > 0) {
+  if (make.netns.length > 0 || make.bridges.length > 0) {
     // What it is about to make is written down first: whatever a run given up half-way leaves
     // is then found by the next apply or destroy. Undone: the state as it was.
     const before = live.state ?? { version: 1 as const, netns: {}, inside: [] };
-    writeState(topology.name, { ...before, netns: { ...before.netns, ...Object.fromEntries(make.netns.map((n) => [n, 0])) } });
+    writeState(topology.name, {
+      ...before, netns: { ...before.netns, ...Object.fromEntries(make.netns.map((n) => [n, 0])) },
+      ...(make.bridges.length > 0 && { bridges: [...new Set([...(before.bridges ?? []), ...make.bridges])] }),
+    });
     journal.did({
-      title: `record the netns it makes in the state of topology ${topology.name}`,
+      title: `record the netns and bridges it makes in the state of topology ${topology.name}`,
       undo: () => Promise.resolve(live.state !== undefined ? writeState(topology.name, live.state) : removeState(topology.name)),
     });
   }

@@ -216,7 +216,12 @@ export function chooseRemovals(
       r.kept.push(`${name} (${removal.why})`);
     }
   };
-  for (const b of bridges) take(b, removeBridge(b, link(b), topology, r.going), r.bridges);
+  // One a run given up made and never marked (the state file names it) is this topology's all the same.
+  const seen = (b: string): HostLink | undefined => {
+    const l = link(b);
+    return l !== undefined && live.unmarkedBridges?.has(b) === true ? { ...l, alias: mark } : l;
+  };
+  for (const b of bridges) take(b, removeBridge(b, seen(b), topology, r.going), r.bridges);
   const ovsBridges = [...live.ovsBridges].filter((b) => !keep.devices.has(b));
   for (const b of ovsBridges) {
     const ports = ovsPorts(b);

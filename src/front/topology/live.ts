@@ -20,6 +20,7 @@ import { openNetns } from '../../exec/netns.js';
 import type { Runner } from '../../exec/runner.js';
 import { OVS_RUN_DIR, OVS_TIMEOUT, readOvsFacts, type OvsFacts } from '../../host/ovs-facts.js';
 import { NETNS_DIR } from '../../guest/resolve.js';
+import { ifNameProblem } from '../../model/ifname.js';
 import { decodeRecord, type AttachRecord } from '../../model/record.js';
 import type { GuestRef } from '../../model/attach-spec.js';
 import { madeContainers, runtimeSocket, type MadeContainer } from './containers.js';
@@ -48,6 +49,12 @@ export interface StateFile {
    * this is empty, Open vSwitch need not be asked. (Containers: owned.ts.)
    */
   ovsBridges?: string[];
+  /**
+   * Linux bridges an apply is about to make (written before it makes them; the apply's own state
+   * replaces the list when it ends): made and not yet marked when a run was given up, they are
+   * still found. (An OVS bridge is made with its mark in one transaction.)
+   */
+  bridges?: string[];
 }
 
 export function statePath(topology: string, dir = STATE_DIR): string {
@@ -61,6 +68,7 @@ export function readState(topology: string, dir = STATE_DIR): StateFile | undefi
     return {
       version: 1, netns: parsed.netns ?? {}, inside: parsed.inside,
       ...(Array.isArray(parsed.ovsBridges) && { ovsBridges: parsed.ovsBridges }),
+      ...(Array.isArray(parsed.bridges) && { bridges: parsed.bridges.filter((b): b is string => typeof b === 'string' && ifNameProblem(b) === undefined) }),
     };
   } catch {
     return undefined;
@@ -104,6 +112,8 @@ export interface Live {
   allHostEnds: LiveHostEnd[];
   /** Linux bridges it made. */
   bridges: Set<string>;
+  /** Of those, the ones a run given up made but never marked (the state file names them): apply marks them. */
+  unmarkedBridges?: Set<string>;
   /** OVS bridges it made. */
   ovsBridges: Set<string>;
   /** VXLAN devices it made (marked links that are not bridges). */
@@ -240,6 +250,12 @@ export async function readLive(topology: string, runner: Runner, opts: { ovs?: b
         if (looks === 'pristine' || looks === 'unmounted') live.unfinished.set(name, looks);
       }
     }
+  }
+  for (const b of state?.bridges ?? []) {
+    // Made by a run given up before the step that marks it: a bridge nobody else has marked.
+    if (live.bridges.has(b) || readText(`${SYS}/${b}/bridge/bridge_id`) === undefined || (readText(`${SYS}/${b}/ifalias`) ?? '') !== '') continue;
+    live.bridges.add(b);
+    (live.unmarkedBridges ??= new Set()).add(b);
   }
   const askOvs = opts.ovs === true || state?.ovsBridges === undefined || state.ovsBridges.length > 0;
   // The runtimes hold only what the record names (madeContainers asks none when it names none).

@@ -5,7 +5,7 @@
  * and the host checks that refuse a file before anything changes (an external network that is
  * not there, a name taken by another kind of link).
  */
-import { checkBridge, checkOvsUsable, createOvsBridge, planVxlan, type LiveVxlan } from '../../engine/networks.js';
+import { checkBridge, checkOvsUsable, createOvsBridge, markBridge, planVxlan, type LiveVxlan } from '../../engine/networks.js';
 import { lockKey, type HostLocks, type Step } from '../../model/plan.js';
 import type { HostLink } from '../../host/links.js';
 import type { OvsFacts } from '../../host/ovs-facts.js';
@@ -118,6 +118,8 @@ export function planMake(
       const check = checkBridge({ name: n.device, owner: topology.name, ...mtu }, link(n.device));
       if (check.problem !== undefined) continue;
       if (!link(n.device)) plan.bridges.push(n.device);
+      // One a run given up made and never marked: finished.
+      if (live.unmarkedBridges?.has(n.device) === true) plan.steps.push(markBridge(n.device, topology.name));
       plan.steps.push(...check.drifts.flatMap((d) => d.repair));
     } else if (n.kind === 'ovs' && live.ovs?.bridges.includes(n.device) !== true) {
       plan.ovsBridges.push(n.device);
