@@ -55,6 +55,11 @@ export function removeOwnDns(path: string, guestIf?: string): boolean {
   }
 }
 
+/** The resolv.conf pipework made for this client's guest (/etc/netns/<name>/), if it is still ours. */
+function removeDnsFile(rec: ClientRecord): void {
+  if (rec.dns?.create === true) removeOwnDns(rec.dns.path, rec.guestIf);
+}
+
 /** Remove the classic pidfile if it still names this client. */
 function removePidfile(rec: ClientRecord): void {
   if (rec.pidfile === undefined) return;
@@ -96,13 +101,15 @@ export async function sweep(): Promise<number> {
   for (const dir of listStates()) {
     const rec = readClient(dir);
     if (rec === undefined) continue; // being acquired (or a one-shot's scratch): not ours to judge
+    const guestGone = !guestAlive(rec.watch);
     if (!processAlive(rec.pid, rec.start)) {
       supervisorLog(`${rec.program} (pid ${rec.pid}) of ${rec.guestIf} in ${rec.guest} has exited`);
       removePidfile(rec);
       removeState(dir);
+      // Exited with its guest gone (the interface went with it): what its leases wrote goes too.
+      if (guestGone) removeDnsFile(rec);
       continue;
     }
-    const guestGone = !guestAlive(rec.watch);
     // Its interface removed by hand (not by `pipework del`, which stops the client first).
     if (!guestGone && interfaceIn(rec.pid, rec.guestIf) !== false) {
       remaining++;
@@ -110,7 +117,7 @@ export async function sweep(): Promise<number> {
     }
     stops.push((async () => {
       await stopClient(dir, rec, guestGone ? 'the guest is gone' : `${rec.guestIf} is gone from the guest`);
-      if (rec.dns?.create === true) removeOwnDns(rec.dns.path, rec.guestIf);
+      removeDnsFile(rec);
     })());
   }
   await Promise.all(stops);

@@ -138,7 +138,10 @@ setInterval(() => undefined, 1000);
         assert.equal(clientsIn(inode).length, 1, 'one udhcpc renews the lease');
         await delNetns('tsl-d');
         await waitFor('the client to be stopped once its guest is gone', () => clientsIn(inode).length === 0, 10_000);
+        // And the resolv.conf its lease wrote for the guest goes with it (stopped, or exited by itself).
+        await waitFor('/etc/netns/tsl-d to go with its guest', () => !existsSync('/etc/netns/tsl-d'), 10_000);
       } finally {
+        rmSync('/etc/netns/tsl-d', { recursive: true, force: true });
         await server.stop();
         await delNetns('tsl-srv');
         await addNetns('tsl-d');
