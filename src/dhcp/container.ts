@@ -4,37 +4,9 @@
  * PID namespace, so that when the guest's init dies the kernel kills the helper's udhcpc too
  * (and AutoRemove deletes the helper): no client outlives its guest, with no supervisor.
  */
-import { request } from 'node:http';
 import { existsSync } from 'node:fs';
-import { connectUnix } from '../exec/unix-socket.js';
-import { apiMessage, dockerSocketPath } from '../guest/runtime-api.js';
+import { apiMessage, apiRequest, dockerSocketPath } from '../guest/runtime-api.js';
 import type { Runtime } from './plan.js';
-
-export interface ApiAnswer {
-  status: number;
-  body: string;
-}
-
-export function apiCall(socketPath: string, method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<ApiAnswer> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> = { Host: 'localhost' };
-    if (payload !== undefined) {
-      headers['Content-Type'] = 'application/json';
-      headers['Content-Length'] = String(Buffer.byteLength(payload));
-    }
-    const req = request({ path, method, headers, createConnection: () => connectUnix(socketPath) }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => { text += d; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      res.on('error', reject);
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer from ${socketPath} within ${timeoutMs} ms (${method} ${path})`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 /** The API socket of a container runtime: DOCKER_HOST or /var/run/docker.sock; CONTAINER_HOST or /run/podman/podman.sock. */
 export function runtimeSocket(engine: Runtime, env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -45,7 +17,7 @@ export function runtimeSocket(engine: Runtime, env: NodeJS.ProcessEnv = process.
 }
 
 export async function imagePresent(socket: string, image: string): Promise<boolean> {
-  const res = await apiCall(socket, 'GET', `/images/${encodeURIComponent(image)}/json`);
+  const res = await apiRequest(socket, 'GET', `/images/${encodeURIComponent(image)}/json`);
   if (res.status === 200) return true;
   if (res.status === 404) return false;
   throw new Error(`the container API answered ${res.status} about image ${image}: ${apiMessage(res.body)}`);
@@ -53,7 +25,7 @@ export async function imagePresent(socket: string, image: string): Promise<boole
 
 /** The container's own resolv.conf on the host (Docker and Podman bind-mount it into the container). */
 export async function resolvConfPath(socket: string, id: string): Promise<string | undefined> {
-  const res = await apiCall(socket, 'GET', `/containers/${encodeURIComponent(id)}/json`);
+  const res = await apiRequest(socket, 'GET', `/containers/${encodeURIComponent(id)}/json`);
   if (res.status !== 200) return undefined;
   const path = (JSON.parse(res.body) as { ResolvConfPath?: string }).ResolvConfPath;
   return path !== undefined && path !== '' ? path : undefined;
@@ -102,12 +74,12 @@ export function helperBody(spec: HelperSpec): Record<string, unknown> {
 /** Create and start the helper. Returns its id. */
 export async function startHelper(socket: string, spec: HelperSpec): Promise<string> {
   const body = helperBody(spec);
-  const created = await apiCall(socket, 'POST', `/containers/create?name=${encodeURIComponent(spec.name)}`, body);
+  const created = await apiRequest(socket, 'POST', `/containers/create?name=${encodeURIComponent(spec.name)}`, body);
   if (created.status !== 201) {
     throw new Error(`could not create helper container ${spec.name}: ${apiMessage(created.body)} (HTTP ${created.status})`);
   }
   const id = (JSON.parse(created.body) as { Id: string }).Id;
-  const started = await apiCall(socket, 'POST', `/containers/${id}/start`);
+  const started = await apiRequest(socket, 'POST', `/containers/${id}/start`);
   if (started.status !== 204 && started.status !== 304) {
     await removeHelper(socket, id);
     throw new Error(`could not start helper container ${spec.name}: ${apiMessage(started.body)} (HTTP ${started.status})`);
@@ -117,7 +89,7 @@ export async function startHelper(socket: string, spec: HelperSpec): Promise<str
 
 /** Is the helper still running? (undefined: it is gone — AutoRemove deletes it once it exits) */
 export async function helperRunning(socket: string, id: string): Promise<boolean | undefined> {
-  const res = await apiCall(socket, 'GET', `/containers/${encodeURIComponent(id)}/json`);
+  const res = await apiRequest(socket, 'GET', `/containers/${encodeURIComponent(id)}/json`);
   if (res.status === 404) return undefined;
   const info = JSON.parse(res.body) as { State?: { Running?: boolean } };
   return info.State?.Running === true;
@@ -125,7 +97,7 @@ export async function helperRunning(socket: string, id: string): Promise<boolean
 
 /** The last lines of the helper's output (for an error message); '' when it is gone. */
 export async function helperLogs(socket: string, id: string): Promise<string> {
-  const res = await apiCall(socket, 'GET', `/containers/${encodeURIComponent(id)}/logs?stdout=1&stderr=1&tail=5`);
+  const res = await apiRequest(socket, 'GET', `/containers/${encodeURIComponent(id)}/logs?stdout=1&stderr=1&tail=5`);
   if (res.status !== 200) return '';
   // The stream is multiplexed (8-byte frame headers) when the container has no TTY.
   // eslint-disable-next-line no-control-regex -- dropping the frame headers' bytes is the point
@@ -134,7 +106,7 @@ export async function helperLogs(socket: string, id: string): Promise<string> {
 
 /** Remove the helper (force: it is stopped first). Absent is fine. */
 export async function removeHelper(socket: string, nameOrId: string): Promise<void> {
-  const res = await apiCall(socket, 'DELETE', `/containers/${encodeURIComponent(nameOrId)}?force=true`);
+  const res = await apiRequest(socket, 'DELETE', `/containers/${encodeURIComponent(nameOrId)}?force=true`);
   if (res.status !== 204 && res.status !== 404 && res.status !== 409) {
     throw new Error(`could not remove helper container ${nameOrId}: ${apiMessage(res.body)} (HTTP ${res.status})`);
   }

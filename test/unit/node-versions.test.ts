@@ -13,7 +13,6 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SUN_PATH_BYTES, connectUnix, maxUnixPathBytes, showUnixPath, unixPathProblem } from '../../src/exec/unix-socket.js';
 import { ApiUnavailableError, apiGet, apiRequest } from '../../src/guest/runtime-api.js';
-import { apiCall } from '../../src/dhcp/container.js';
 import { socketPathProblem } from '../../src/front/cni/install.js';
 import { parseWatchArgs, sourcesOf } from '../../src/front/watch/options.js';
 import { InvalidArgumentError } from '../../src/model/errors.js';
@@ -108,7 +107,7 @@ describe('unix socket paths: what fits sun_path, checked before Node sees it', (
     });
 
     test("the DHCP helper container's API client", async () => {
-      await assert.rejects(apiCall(`${httpCut}h`, 'GET', '/_ping', undefined, 5_000), /109 bytes long/u);
+      await assert.rejects(apiRequest(`${httpCut}h`, 'GET', '/_ping', undefined, 5_000), /109 bytes long/u);
     });
   });
 
