@@ -203,6 +203,28 @@ void describe('the CNI protocol, every version', () => {
     }
   });
 
+  void test('host-local runs while the interface is made: its failure undoes the interface (a failing step releases its address: above)', async () => {
+    // A range of one address: the first ADD takes it, the second finds none while its interface is being made.
+    const conf = network('1.0.0', 15);
+    (conf['ipam'] as Record<string, unknown>)['ranges'] = [[{ subnet: '10.231.15.0/24', rangeStart: '10.231.15.7', rangeEnd: '10.231.15.7' }]];
+    await addNetns('cn-pz');
+    try {
+      const first = await call('ADD', 'o15', 'cn-px', conf);
+      assert.equal(first.code, 0, first.stdout + first.stderr);
+      const second = await call('ADD', 'p15', 'cn-pz', conf);
+      assert.equal(second.code, 1, second.stdout);
+      assert.match(String(second.json?.['msg']), /no IP addresses available|host-local/u, second.stdout);
+      assert.equal(await guestState('cn-pz', 'eth0'), undefined, 'the interface made beside IPAM is undone');
+      assert.equal((await ourHostLinks('cnproto15')).length, 1, 'only the first ADD\'s host end stays');
+      assert.deepEqual(records(DATA, 'cnproto15').length, 1);
+      assert.deepEqual(leasesOf(conf), ['10.231.15.7']);
+    } finally {
+      await call('DEL', 'o15', 'cn-px', conf);
+      await call('DEL', 'p15', 'cn-pz', conf);
+      await delNetns('cn-pz');
+    }
+  });
+
   void test('interrupted (SIGTERM) while IPAM works: an error, nothing left', async () => {
     const conf = network('1.1.0', 14);
     (conf['ipam'] as Record<string, unknown>)['sleepMs'] = 3000;
