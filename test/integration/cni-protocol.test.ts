@@ -4,7 +4,8 @@
 // a missing netns), plus a failure mid-way and an interrupt: nothing left behind.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { addNetns, delLink, delNetns, ip, ping } from './helpers/netns.js';
 import { pipeworkBin, sh, sleep, waitFor } from './helpers/run.js';
 import { assertHostUnchanged, snapshotHost } from './helpers/guard.js';
@@ -222,6 +223,33 @@ void describe('the CNI protocol, every version', () => {
       await call('DEL', 'o15', 'cn-px', conf);
       await call('DEL', 'p15', 'cn-pz', conf);
       await delNetns('cn-pz');
+    }
+  });
+
+  void test('Node per request: the first ADD that succeeds writes the CNI code cache; a failed one none; one V8 refuses is replaced', async () => {
+    // Beside bin/pipework's bundle, for this Node: what the cold plugin loads instead of --help's cache.
+    const cache = join(dirname(pipeworkBin), '..', 'build', 'dist', `pipework.cjs.${process.version}-${process.arch}.cni.cache`);
+    const before = existsSync(cache) ? readFileSync(cache) : undefined;
+    const conf = network('1.0.0', 16);
+    try {
+      rmSync(cache, { force: true });
+      const failed = await call('ADD', 'c16', 'cn-gone', conf);
+      assert.equal(failed.code, 1, failed.stdout);
+      assert.equal(existsSync(cache), false, 'a failed ADD writes no cache');
+      const ok = await call('ADD', 'c16', 'cn-px', conf);
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      assert.ok(statSync(cache).size > 100_000, 'written by the first ADD that succeeded');
+      assert.equal((await call('DEL', 'c16', 'cn-px', conf)).code, 0);
+      // Garbage (another build's, a torn copy): V8 refuses it, the ADD works, and the cache is written anew.
+      writeFileSync(cache, Buffer.alloc(4096, 7));
+      const again = await call('ADD', 'c16', 'cn-px', conf);
+      assert.equal(again.code, 0, again.stdout + again.stderr);
+      assert.ok(onlyJson(again));
+      assert.notDeepEqual(readFileSync(cache).subarray(0, 4096), Buffer.alloc(4096, 7), 'replaced');
+      assert.equal((await call('DEL', 'c16', 'cn-px', conf)).code, 0);
+    } finally {
+      await call('DEL', 'c16', 'cn-px', conf);
+      if (before !== undefined) writeFileSync(cache, before);
     }
   });
 
