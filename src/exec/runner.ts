@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { CommandError } from '../model/errors.js';
+import { nowMs } from '../model/clock.js';
 
 /** The fd number a held namespace has inside a child. */
 export const CHILD_NS_FD = 3;
@@ -93,7 +94,7 @@ export const processRunner: Runner = {
   run(argv, options = {}) {
     const [file, ...rest] = argv;
     if (file === undefined) throw new Error('empty argv');
-    const started = performance.now();
+    const started = nowMs();
     spawnCount++;
     return new Promise((resolve, reject) => {
       const stdio: ('pipe' | 'inherit' | 'ignore' | number)[] = [
@@ -144,11 +145,11 @@ export const processRunner: Runner = {
       child.on('error', (err: NodeJS.ErrnoException) => {
         done();
         const why = err.code === 'ENOENT' ? `${file} is not installed (not found in PATH)` : err.message;
-        reject(new CommandError(why, argv, null, null, '', performance.now() - started, false, options.where ?? 'host'));
+        reject(new CommandError(why, argv, null, null, '', nowMs() - started, false, options.where ?? 'host'));
       });
       child.on('close', (code, signal) => {
         done();
-        resolve({ code, signal, stdout, stderr, durationMs: performance.now() - started, timedOut });
+        resolve({ code, signal, stdout, stderr, durationMs: nowMs() - started, timedOut });
       });
       if (options.input !== undefined) {
         // A child that exits before reading all of it (refused, killed) closes the pipe: its exit

@@ -1,8 +1,17 @@
 /**
  * A minimal client for the Docker Engine API (also served by Podman) over a unix socket.
  */
-import { request } from 'node:http';
+import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
+import { createRequire } from 'node:module';
 import { connectUnix, showUnixPath, unixPathProblem } from '../exec/unix-socket.js';
+
+// node:http loaded on the first request only: most runs (a netns, a CNI request) never make one,
+// and loading it costs ~4 ms of every start-up.
+let http: typeof import('node:http') | undefined;
+function request(options: RequestOptions, onResponse: (res: IncomingMessage) => void): ClientRequest {
+  http ??= createRequire(import.meta.url)('node:http') as typeof import('node:http');
+  return http.request(options, onResponse);
+}
 
 export interface ApiResponse {
   status: number;

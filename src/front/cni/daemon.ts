@@ -19,6 +19,7 @@ import { peerTrusted, peerUid } from '../../exec/peer.js';
 import { privateDir, privateDirProblem } from '../../exec/private-dir.js';
 import { connectUnix, unixPathProblem } from '../../exec/unix-socket.js';
 import { CommandError, ConflictError, InvalidArgumentError, PermissionError } from '../../model/errors.js';
+import { nowMs } from '../../model/clock.js';
 import { decodeExecReply, decodeRequest, encodeDetach, encodeExec, encodeResponse, type ExecReply, type WireError, type WireRequest } from './wire.js';
 
 export const DEFAULT_SOCKET = '/run/pipework/cni.sock';
@@ -84,7 +85,7 @@ export class LauncherRunner implements Runner {
 
   private async once(argv: readonly string[], options: RunOptions): Promise<RunResult> {
     if (this.closed || this.conn.destroyed) return processRunner.run(argv, options);
-    const started = performance.now();
+    const started = nowMs();
     // The launcher execs without a PATH search: the program by absolute path, as PATH finds it here.
     const file = argv[0]?.includes('/') === true ? argv[0] : findProgram(argv[0] ?? '');
     if (file === undefined) {
@@ -100,15 +101,15 @@ export class LauncherRunner implements Runner {
       });
     } catch {
       // The launcher went away while its child ran: the child died with it, how far it got is unknown.
-      return { code: null, signal: 'SIGKILL', stdout: '', stderr: '', durationMs: performance.now() - started, timedOut: false };
+      return { code: null, signal: 'SIGKILL', stdout: '', stderr: '', durationMs: nowMs() - started, timedOut: false };
     }
     if (reply.kind === 'failed') {
       const why = reply.errno === 2 ? `${argv[0] ?? ''} is not installed (not found in PATH)` : `${argv[0] ?? ''}: ${reply.message}`;
-      throw new CommandError(why, argv, null, null, '', performance.now() - started, false, options.where ?? 'host');
+      throw new CommandError(why, argv, null, null, '', nowMs() - started, false, options.where ?? 'host');
     }
     return {
       code: reply.code, signal: reply.code === null ? (SIGNALS[reply.signal] ?? `signal ${reply.signal}`) : null,
-      stdout: reply.stdout, stderr: reply.stderr, durationMs: performance.now() - started, timedOut: reply.timedOut,
+      stdout: reply.stdout, stderr: reply.stderr, durationMs: nowMs() - started, timedOut: reply.timedOut,
     };
   }
 }
@@ -160,7 +161,7 @@ function serveConnection(conn: Socket, inFlight: Set<Promise<void>>, log: (line:
 }
 
 function serveRequest(conn: Socket, req: WireRequest, delegates: Runner, signal: AbortSignal, inFlight: Set<Promise<void>>, log: (line: string) => void): void {
-  const t0 = performance.now();
+  const t0 = nowMs();
   const stderr: string[] = [];
   const work = handle({ env: req.env, stdin: req.stdin }, {
     signal, delegates, log: (line) => stderr.push(line),
@@ -170,7 +171,7 @@ function serveRequest(conn: Socket, req: WireRequest, delegates: Runner, signal:
     .then((res) => {
       // One line per request: what, for whom, how it ended, how long it took.
       const what = [req.env['CNI_COMMAND'] ?? '?', (req.env['CNI_CONTAINERID'] ?? '').slice(0, 12), req.env['CNI_IFNAME'] ?? ''].filter((w) => w !== '').join(' ');
-      const ms = (performance.now() - t0).toFixed(1);
+      const ms = (nowMs() - t0).toFixed(1);
       log(`pipework cni daemon: ${what}: ${res.exitCode === 0 ? 'ok' : `failed: ${stderr.find((l) => l.startsWith('pipework: ') && !l.startsWith('pipework: trace')) ?? ''}`} (${ms} ms)`);
       if (!conn.destroyed) conn.end(encodeResponse({ exitCode: res.exitCode, stdout: res.stdout, stderr: stderr.map((l) => `${l}\n`).join('') }));
     })

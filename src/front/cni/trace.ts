@@ -2,17 +2,19 @@
  * Where a request's time goes (PIPEWORK_CNI_TRACE=1 logs it on stderr; the bench reads it for
  * ADD's breakdown): named phases, each the time since the one before.
  */
+import { nowMs } from '../../model/clock.js';
+
 export class Trace {
   private readonly phases: [string, number][] = [];
   private last: number;
 
-  constructor(readonly enabled: boolean, start = performance.now()) {
+  constructor(readonly enabled: boolean, start = nowMs()) {
     this.last = start;
   }
 
   mark(phase: string): void {
     if (!this.enabled) return;
-    const now = performance.now();
+    const now = nowMs();
     this.phases.push([phase, now - this.last]);
     this.last = now;
   }
