@@ -145,12 +145,13 @@ const [bundle, cache] = process.argv.slice(1);
 const s = new Script('(function (require, module, __pipework_url) {' + readFileSync(bundle, 'utf8') + '\\n})', { filename: bundle, cachedData: readFileSync(cache) });
 process.stdout.write(s.cachedDataRejected ? 'rejected' : 'accepted');`;
 
-  /** A copy of bin/pipework and the bundle, with no cache. */
+  /** A copy of bin/pipework (with bin/package.json: it is CommonJS) and the bundle, with no cache. */
   function copy(): string {
     const root = mkdtempSync(join(dir, 'cache-'));
     mkdirSync(join(root, 'bin'));
     mkdirSync(join(root, 'build', 'dist'), { recursive: true });
     copyFileSync(join(ROOT, 'bin', 'pipework'), join(root, 'bin', 'pipework'));
+    copyFileSync(join(ROOT, 'bin', 'package.json'), join(root, 'bin', 'package.json'));
     copyFileSync(BUNDLE, join(root, 'build', 'dist', 'pipework.cjs'));
     copyFileSync(join(ROOT, 'package.json'), join(root, 'package.json'));
     return root;
