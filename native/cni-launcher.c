@@ -7,8 +7,10 @@
  * - Any other command is handed to the resident daemon (`pipework cni daemon`) over its unix
  *   socket when a daemon running as root answers there, in the frames of src/front/cni/wire.ts;
  *   the delegates the daemon asks for (IPAM plugins) run as this program's children.
- * - Otherwise Node starts on bin/pipework (the cold path), with NODE_EXTRA_CA_CERTS and
- *   NODE_OPTIONS set aside for it (src/front/cni/plugin.ts gives them back to the delegates).
+ * - Otherwise Node starts on bin/pipework as this program's child (the cold path), without
+ *   NODE_EXTRA_CA_CERTS and NODE_OPTIONS, and serves the request as the daemon would over a
+ *   socket pair: the delegates still run as our children. Should that fail to start, Node runs
+ *   in our place with those variables set aside (src/front/cni/plugin.ts gives them back).
  *
  * What differs per installation comes as definitions on the compiler's command line, each a C
  * string literal (launcherDefines in launcher.ts writes them):
@@ -372,38 +374,14 @@ static int run_detached(int sock) {
   return 0;
 }
 
-int main(void) {
-  const char *cmd = getenv("CNI_COMMAND");
-  char ver[32];
-  if (cmd && strcmp(cmd, "VERSION") == 0) {
-    struct buf in = { 0 };
-    if (!isatty(0)) read_all(0, &in);
-    asked_version(in.p, in.n, ver, sizeof ver, "1.1.0");
-    printf("{\"cniVersion\":\"%s\",\"supportedVersions\":%s}\n", ver, VERSIONS);
-    return fflush(stdout) == 0 ? 0 : 1;
-  }
-  const char *path = getenv("PIPEWORK_CNI_SOCKET");
-  if (!path) path = SOCKET_PATH;
-  if (!*path || strcmp(path, "none") == 0 || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) return cold("1.1.0");
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_un sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sun_family = AF_UNIX;
-  strcpy(sa.sun_path, path);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-    if (fd >= 0) close(fd);
-    return cold("1.1.0");
-  }
-  /* Only a daemon running as root gets the request (it asks us to run programs): anyone else
-     listening there is ignored, and Node serves the request itself. */
-  struct ucred peer;
-  socklen_t plen = sizeof peer;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) != 0 || peer.uid != 0) {
-    fprintf(stderr, "pipework: the socket %s is not served by root; ignoring it\n", path);
-    close(fd);
-    return cold("1.1.0");
-  }
+/*
+ * The conversation with whoever serves the request (the resident daemon, or Node started as our
+ * child on the cold path): our request frame (environment, stdin), then its frames until 'R'.
+ * `child` is that Node when we started it (reaped once it answered), else 0.
+ */
+static int converse(int fd, pid_t child) {
   struct buf in = { 0 };
+  char ver[32];
   if (read_all(0, &in) != 0) return fail("1.1.0", 5, "error reading from stdin", "");
   asked_version(in.p, in.n, ver, sizeof ver, "1.1.0");
   size_t envlen = 0;
@@ -431,6 +409,71 @@ int main(void) {
     if (read32(fd, &code) != 0 || !(out = read_field(fd, &outlen)) || !(err = read_field(fd, &errlen))) return daemon_failed(ver);
     write_all(2, err, errlen);
     write_all(1, out, outlen);
+    close(fd);
+    if (child > 0) waitpid(child, NULL, 0);
     return (int)code;
   }
+}
+
+/*
+ * No daemon: Node serves this one request as the daemon would, as our child over a socket pair
+ * (fd 3, PIPEWORK_CNI_FD=3), and we run the delegates it asks for — a fork of this small
+ * process, not of Node (whose fork and exec cost a cold ADD ~10 ms). Its stdout goes to our
+ * stderr: the runtime's stdout gets the result alone. When we go (the runtime killed us), it sees
+ * the socket close and undoes its run. If that cannot start, Node runs in our place (exec).
+ */
+static int cold_child(const char *ver) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return cold(ver);
+  pid_t pid = fork();
+  if (pid < 0) { close(sv[0]); close(sv[1]); return cold(ver); }
+  if (pid == 0) {
+    close(sv[0]);
+    /* fd 3 for Node (dup2 leaves it open across exec), the rest as the runtime gave them. */
+    if (sv[1] != 3) { if (dup2(sv[1], 3) < 0) _exit(127); close(sv[1]); }
+    else if (fcntl(3, F_SETFD, 0) != 0) _exit(127);
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(2, 1) < 0) _exit(127);
+    for (size_t i = 0; i < sizeof STASHED / sizeof *STASHED; i++) unsetenv(STASHED[i]);
+    setenv("PIPEWORK_CNI_FD", "3", 1);
+    char *argv[] = { (char *)NODE, (char *)SCRIPT, NULL };
+    execv(NODE, argv);
+    _exit(127);
+  }
+  close(sv[1]);
+  return converse(sv[0], pid);
+}
+
+int main(void) {
+  const char *cmd = getenv("CNI_COMMAND");
+  char ver[32];
+  if (cmd && strcmp(cmd, "VERSION") == 0) {
+    struct buf in = { 0 };
+    if (!isatty(0)) read_all(0, &in);
+    asked_version(in.p, in.n, ver, sizeof ver, "1.1.0");
+    printf("{\"cniVersion\":\"%s\",\"supportedVersions\":%s}\n", ver, VERSIONS);
+    return fflush(stdout) == 0 ? 0 : 1;
+  }
+  const char *path = getenv("PIPEWORK_CNI_SOCKET");
+  if (!path) path = SOCKET_PATH;
+  if (!*path || strcmp(path, "none") == 0 || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) return cold_child("1.1.0");
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  strcpy(sa.sun_path, path);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    if (fd >= 0) close(fd);
+    return cold_child("1.1.0");
+  }
+  /* Only a daemon running as root gets the request (it asks us to run programs): anyone else
+     listening there is ignored, and Node serves the request itself. */
+  struct ucred peer;
+  socklen_t plen = sizeof peer;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) != 0 || peer.uid != 0) {
+    fprintf(stderr, "pipework: the socket %s is not served by root; ignoring it\n", path);
+    close(fd);
+    return cold_child("1.1.0");
+  }
+  return converse(fd, 0);
 }

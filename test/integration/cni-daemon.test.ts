@@ -111,7 +111,7 @@ void describe('the installed plugin and the resident daemon', () => {
     }
   });
 
-  void test('cold path from both launchers: a runtime\'s own PATH; NODE_EXTRA_CA_CERTS and NODE_OPTIONS set aside and given back to IPAM', async () => {
+  void test('cold path from both launchers: a runtime\'s own PATH; NODE_EXTRA_CA_CERTS and NODE_OPTIONS kept from Node and given to IPAM; the compiled one runs IPAM itself', async () => {
     const fakeData = join(IPAM_DATA, 'fake-env');
     for (const [i, launcher] of [LAUNCHER, SHELL].entries()) {
       const c = {
@@ -132,6 +132,9 @@ void describe('the installed plugin and the resident daemon', () => {
     const calls = fakeIpamCalls(fakeData).filter((x) => x.cmd === 'ADD' || x.cmd === 'DEL');
     assert.equal(calls.length, 4);
     assert.ok(calls.every((x) => x.ca === '/etc/cn-made-up-ca.crt' && x.opts === '--require /nonexistent/cn-breaks-node.js'), JSON.stringify(calls));
+    // The compiled launcher started Node as its child and ran the IPAM plugin itself (a fork of a
+    // small process, not of Node); the shell launcher execs Node, which runs it.
+    assert.deepEqual(calls.map((x) => x.parent), ['pipework', 'pipework', 'node', 'node']);
     assert.deepEqual(fakeLeases(fakeData), []);
   });
 
@@ -212,6 +215,27 @@ void describe('the installed plugin and the resident daemon', () => {
     } finally {
       assert.equal(await stopDaemon(d), 0);
     }
+  });
+
+  void test('no daemon, the launcher killed mid-request: its Node undoes the request, releases what IPAM gave, and ends', async () => {
+    const fakeData = join(IPAM_DATA, 'fake-kill-cold');
+    const c = conf('cndmn5', { ipam: { type: 'cn-ipam', dataDir: fakeData, address: '10.245.0.210/24', sleepMs: 3000 } });
+    const child = spawn(LAUNCHER, [], {
+      env: { ...process.env, PIPEWORK_CNI_SOCKET: 'none', CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'k5', CNI_NETNS: '/run/netns/cn-db', CNI_IFNAME: 'eth8', CNI_PATH: `${FAKE}:/usr/lib/cni` },
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    child.stdin.end(JSON.stringify(c));
+    await waitFor('IPAM to be asked', () => fakeIpamCalls(fakeData).some((x) => x.cmd === 'ADD'), 20_000);
+    // Node, the launcher's child, serves the request (found by its parent).
+    const node = (await sh(['pgrep', '-P', String(child.pid)])).stdout.split('\n').filter((p) => p !== '').map(Number);
+    child.kill('SIGKILL');
+    // Node sees the launcher go: its run is undone, IPAM is told DEL (by Node itself now), and it ends.
+    await waitFor('IPAM to be told DEL', () => fakeIpamCalls(fakeData).some((x) => x.cmd === 'DEL' && x.id === 'k5'), 15_000);
+    await waitFor('the record to go', () => records(DATA, 'cndmn5').length === 0, 10_000);
+    await waitFor('the launcher\'s Node to end', () => node.every((p) => !existsSync(`/proc/${p}`)), 10_000);
+    assert.ok(node.length >= 1, 'Node ran as the launcher\'s child');
+    assert.equal(await guestState('cn-db', 'eth8'), undefined);
+    assert.deepEqual(fakeLeases(fakeData), []);
   });
 
   void test('a second daemon on the same socket refuses; a stale socket file is taken over', async () => {

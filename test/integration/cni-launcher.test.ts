@@ -29,8 +29,27 @@ const dir = mkdtempSync(join(base, 'tcl-wire-'));
 const NODE = join(dir, 'tcl-node');
 const DEFAULT_SOCKET = join(dir, 'tcl-default "d".sock');
 const paths = { node: NODE, script: '/tcl/bin/pipework', socket: DEFAULT_SOCKET };
-/** "Node" on the cold path: reads stdin, answers, exits 7. */
-const FAKE_NODE = `#!/bin/sh\n/bin/cat >/dev/null\nprintf '{"tcl":"cold"}\\n'\nexit 7\n`;
+/**
+ * "Node" on the cold path: started as the launcher's child with the request on fd 3 (a socket
+ * pair, as from a daemon), stdin empty, stdout the launcher's stderr; answers R with exit status 7.
+ */
+const FAKE_NODE_JS = join(dir, 'tcl-node.mjs');
+const FAKE_NODE = `#!/bin/sh\nexec '${process.execPath}' '${FAKE_NODE_JS}' "$@"\n`;
+writeFileSync(FAKE_NODE_JS, `
+import { Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { decodeRequest, encodeResponse } from '${new URL('../../src/front/cni/wire.js', import.meta.url).href}';
+const stdin = readFileSync(0, 'utf8');
+const s = new Socket({ fd: 3 });
+let buf = Buffer.alloc(0);
+s.on('data', (b) => {
+  buf = Buffer.concat([buf, b]);
+  const r = decodeRequest(buf);
+  if (r === undefined) return;
+  const seen = { fd: process.env.PIPEWORK_CNI_FD, stdin, ca: process.env.NODE_EXTRA_CA_CERTS ?? null, input: r.stdin, delegates: r.runsDelegates, runtimeCa: r.env.NODE_EXTRA_CA_CERTS ?? null };
+  s.end(encodeResponse({ exitCode: 7, stdout: '{"tcl":"cold"}\\n', stderr: 'tcl-seen ' + JSON.stringify(seen) + '\\n' }));
+});
+`);
 
 interface Variant {
   name: string;
@@ -355,10 +374,12 @@ for (const [vi, v] of variants().entries()) {
       // A file that is not a socket: the connection is refused.
       const notSocket = join(dir, 'tcl-not-a-socket');
       writeFileSync(notSocket, '');
-      const refused = await runLauncher(v.binary, { CNI_COMMAND: 'ADD', PIPEWORK_CNI_SOCKET: notSocket, ...v.env }, { input: '{}' });
+      const refused = await runLauncher(v.binary, { CNI_COMMAND: 'ADD', PIPEWORK_CNI_SOCKET: notSocket, NODE_EXTRA_CA_CERTS: '/tcl/ca.crt', ...v.env }, { input: '{}' });
       sane(refused);
       assert.equal(refused.code, 7, refused.stderr);
       assert.equal(refused.stdout.toString(), '{"tcl":"cold"}\n');
+      // Node got the request over fd 3 (stdin its own, empty), without NODE_EXTRA_CA_CERTS (the request has the runtime's); the launcher runs its delegates.
+      assert.deepEqual(JSON.parse(/tcl-seen (.*)/u.exec(refused.stderr)?.[1] ?? 'null'), { fd: '3', stdin: '', ca: null, input: '{}', delegates: true, runtimeCa: '/tcl/ca.crt' });
 
       // A daemon of nobody's that asks the launcher to run a program: it must not run.
       if (nobodyDir === '') {

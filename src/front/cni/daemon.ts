@@ -7,7 +7,7 @@
  * socket it is handed.
  */
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, Socket, type Server } from 'node:net';
 import { dirname } from 'node:path';
 import { STOP_SIGNALS, takeEarly } from '../signals.js';
 import { handle } from './handle.js';
@@ -120,7 +120,17 @@ function daemonEnv(): Record<string, string> {
   return env;
 }
 
-function serveConnection(conn: Socket, inFlight: Set<Promise<void>>, log: (line: string) => void): void {
+/** How a connection is served: the daemon logs a line per request; Node started for one request does not. */
+interface Serving {
+  log: (line: string) => void;
+  /** Log one line per request (the daemon). */
+  perRequest: boolean;
+  /** The first trace phase's origin (0: the process's start, for Node started for one request). */
+  traceStart?: number;
+}
+
+function serveConnection(conn: Socket, inFlight: Set<Promise<void>>, serving: Serving): void {
+  const { log } = serving;
   // Requests change the host's network: root only (the socket's directory keeps others out; the
   // peer's credentials are checked too where the addon can read them).
   if (!peerTrusted(conn)) {
@@ -152,7 +162,7 @@ function serveConnection(conn: Socket, inFlight: Set<Promise<void>>, log: (line:
       if (req === undefined) return;
       buf = buf.subarray(req.length);
       started = true;
-      serveRequest(conn, req, req.runsDelegates ? delegates : processRunner, controller.signal, inFlight, log);
+      serveRequest(conn, req, req.runsDelegates ? delegates : processRunner, controller.signal, inFlight, serving);
     } catch (err) {
       log(`pipework cni daemon: ${(err as WireError).message}`);
       conn.destroy();
@@ -160,19 +170,20 @@ function serveConnection(conn: Socket, inFlight: Set<Promise<void>>, log: (line:
   });
 }
 
-function serveRequest(conn: Socket, req: WireRequest, delegates: Runner, signal: AbortSignal, inFlight: Set<Promise<void>>, log: (line: string) => void): void {
+function serveRequest(conn: Socket, req: WireRequest, delegates: Runner, signal: AbortSignal, inFlight: Set<Promise<void>>, serving: Serving): void {
+  const { log } = serving;
   const t0 = nowMs();
   const stderr: string[] = [];
   const work = handle({ env: req.env, stdin: req.stdin }, {
     signal, delegates, log: (line) => stderr.push(line),
     detach: (argv) => (delegates instanceof LauncherRunner ? delegates.detach(argv, daemonEnv()) : spawnDetached(argv)),
-    trace: { enabled: req.env['PIPEWORK_CNI_TRACE'] === '1' },
+    trace: { enabled: req.env['PIPEWORK_CNI_TRACE'] === '1', ...(serving.traceStart !== undefined && { start: serving.traceStart }) },
   })
     .then((res) => {
       // One line per request: what, for whom, how it ended, how long it took.
       const what = [req.env['CNI_COMMAND'] ?? '?', (req.env['CNI_CONTAINERID'] ?? '').slice(0, 12), req.env['CNI_IFNAME'] ?? ''].filter((w) => w !== '').join(' ');
       const ms = (nowMs() - t0).toFixed(1);
-      log(`pipework cni daemon: ${what}: ${res.exitCode === 0 ? 'ok' : `failed: ${stderr.find((l) => l.startsWith('pipework: ') && !l.startsWith('pipework: trace')) ?? ''}`} (${ms} ms)`);
+      if (serving.perRequest) log(`pipework cni daemon: ${what}: ${res.exitCode === 0 ? 'ok' : `failed: ${stderr.find((l) => l.startsWith('pipework: ') && !l.startsWith('pipework: trace')) ?? ''}`} (${ms} ms)`);
       if (!conn.destroyed) conn.end(encodeResponse({ exitCode: res.exitCode, stdout: res.stdout, stderr: stderr.map((l) => `${l}\n`).join('') }));
     })
     .catch((err: unknown) => {
@@ -189,7 +200,7 @@ function serveRequest(conn: Socket, req: WireRequest, delegates: Runner, signal:
 export async function startCniDaemon(opts: DaemonOptions): Promise<{ server: Server; stop(): Promise<void> }> {
   preparePluginProcess();
   const inFlight = new Set<Promise<void>>();
-  const server = createServer((conn) => serveConnection(conn, inFlight, opts.log));
+  const server = createServer((conn) => serveConnection(conn, inFlight, { log: opts.log, perRequest: true }));
   const activated = process.env['LISTEN_FDS'] === '1' && process.env['LISTEN_PID'] === String(process.pid);
   let lock: { release(): void } | undefined;
   if (activated) {
@@ -248,5 +259,25 @@ export async function runDaemon(socket: string): Promise<number> {
   });
   log('pipework cni daemon: stopping (waiting for requests in flight)');
   await d.stop();
+  return 0;
+}
+
+/**
+ * The launcher's cold path: Node started as its child for one request serves it over the socket
+ * pair it inherited (fd), as the daemon serves a connection — the launcher runs the delegates, a
+ * fork of a small process rather than of Node. A stop signal ends the conversation (the launcher
+ * answers that the request failed; the run is undone), as does the launcher going away.
+ */
+export async function serveLauncher(fd: number): Promise<number> {
+  preparePluginProcess();
+  const inFlight = new Set<Promise<void>>();
+  const conn = new Socket({ fd, readable: true, writable: true });
+  const closed = new Promise<void>((resolve) => conn.once('close', () => resolve()));
+  const stop = () => conn.destroy();
+  for (const sig of STOP_SIGNALS) process.on(sig, stop);
+  if (takeEarly().length > 0) stop();
+  serveConnection(conn, inFlight, { log: (line) => process.stderr.write(`${line}\n`), perRequest: false, traceStart: 0 });
+  await closed;
+  await Promise.allSettled([...inFlight]);
   return 0;
 }

@@ -3,7 +3,7 @@
  * the runtime's environment and stdin in, the result or error JSON out on stdout, logs on stderr,
  * and the exit status. Nothing here may throw: every failure is an error object.
  */
-import { readFileSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 import { giveUp, STOP_SIGNALS, takeEarly, type StopSignal } from '../signals.js';
 import { handle } from './handle.js';
 import { Code, CniError, errorJson, SPEC_VERSION, type RawRequest } from './protocol.js';
@@ -51,7 +51,21 @@ function readStdin(): string {
   }
 }
 
+/** Started by the launcher as its child (PIPEWORK_CNI_FD=3, a socket there): the request comes over it. */
+function launcherSocket(): number | undefined {
+  const fd = process.env['PIPEWORK_CNI_FD'];
+  delete process.env['PIPEWORK_CNI_FD'];
+  if (fd !== '3') return undefined;
+  try {
+    return fstatSync(3).isSocket() ? 3 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function pluginMain(): Promise<number> {
+  const fd = launcherSocket();
+  if (fd !== undefined) return (await import('./daemon.js')).serveLauncher(fd);
   let raw: RawRequest;
   try {
     raw = { env: runtimeEnv(process.env), stdin: readStdin() };
