@@ -1,9 +1,9 @@
 // `pipework graph --format html` at 9, 60 and 200 guests (generated netns labs, not applied: as
 // root the live state is read, and every guest and link is missing), rendered by headless
 // Chromium: in the rendered DOM no two labels' boxes overlap, no line crosses a label, the page
-// does not scroll sideways and the drawing uses its width; the search box and the side panel
-// work; a screenshot of the whole page per size is kept (its path is printed; copied into
-// $TOPOLOGY_GRAPH_SHOTS when that names a folder).
+// does not scroll sideways and the drawing uses its width (at 60 guests also in 800 and 1920 px
+// windows); the search box and the side panel work; a screenshot of the whole page per size is
+// kept (its path is printed; copied into $TOPOLOGY_GRAPH_SHOTS when that names a folder).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -48,6 +48,12 @@ void describe('topology: graph at scale, in Chromium', () => {
       assert.equal(m.search.shown, 1, `searching "${m.search.query}" leaves one guest: ${JSON.stringify(m.search)}`);
       assert.equal(m.search.matches, `1 of ${n} guests`);
       assert.ok(m.panel.shown && m.panel.text.includes('MTU') && m.panel.text.includes('MAC') && m.panel.text.includes('impairments'), `the panel: ${m.panel.text.slice(0, 200)}`);
+      // A wider and a narrower window: still clean, no sideways scroll, the width still used.
+      for (const width of n === 60 ? [800, 1920] : []) {
+        const w = await measure(page, dir, width);
+        assertClean(w, `${n} guests at ${width} px`);
+        assert.ok(w.svgWidth >= 0.85 * (w.clientWidth - 48), `at ${width} px the drawing is ${w.svgWidth} px wide`);
+      }
       const shot = await screenshot(page, join(dir, `${name}.png`), dir, 1200, m.scrollHeight);
       process.stdout.write(`# ${n} guests, ${links} links: graph ${took} ms; drawing ${Math.round(m.svgWidth)}×${Math.round(m.svgHeight)} px, page ${m.clientWidth}×${m.scrollHeight} px; `
         + `${m.boxes} boxes, ${m.texts} texts, ${m.edges} lines; screenshot ${shot}\n`);

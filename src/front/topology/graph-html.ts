@@ -145,7 +145,7 @@ body{font-family:sans-serif;margin:24px;color:#222;background:#fff}
 h1{font-size:20px;margin:0 0 4px} .when{color:#666;font-size:12px;margin-bottom:8px}
 .bar{display:flex;flex-wrap:wrap;gap:8px 16px;align-items:center;margin-bottom:10px;font-size:13px}
 .bar input[type=search]{font-size:13px;padding:3px 6px;width:18em;max-width:100%}
-#graph{display:block;max-width:100%;height:auto}
+#graph{display:block;width:100%;max-width:${Math.round(drawing.width * 1.5)}px;height:auto}
 #graph text{font-family:"DejaVu Sans Mono","Liberation Mono",monospace;white-space:pre}
 .key{font-size:13px;font-weight:bold;fill:#222} .sub,.adr,.lnk,.bad,.cap{font-size:11px} .sub,.adr{fill:#444} .cap{fill:#666;font-style:italic} .trk{font-size:10px}
 .dim{opacity:.15} [tabindex]{cursor:pointer;outline:none} [tabindex]:focus>rect[data-box]{stroke-width:4}
