@@ -1,7 +1,8 @@
 /**
  * What a topology made that goes — by apply (what the file no longer names) and by destroy
  * (everything) — chosen by one function for the real run and its --dry-run alike, and removed
- * through the engine: links by the engine's detach (this owner's only), the containers it made as
+ * through the engine: links by the engine's detach (this owner's only) — or, in a netns the run
+ * removes, by their host ends, all at once, before it — the containers it made as
  * entries of the run's journal, and its netns, VXLAN devices, Linux and Open vSwitch bridges by
  * their drivers' removal steps in two host plans (what holds ports first, then the bridges). A
  * bridge with a port that is not this topology's stays, and says why; one shared with another
