@@ -4,7 +4,7 @@
  * read once, a pure plan (planner.ts: planRemoval), one executor run. Whatever the host kind, its
  * driver says what is left of it and how it goes.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { openNetns } from '../exec/netns.js';
 import { readGuestFacts, type GuestFacts } from '../guest/netstate.js';
 import type { Guest } from '../guest/guest.js';
@@ -24,7 +24,7 @@ import type { RunContext } from './context.js';
 import { pipeworkTargets } from './detach.js';
 import { execute } from './executor.js';
 import { acquire, guestIfLock, hostEndLock } from './lock.js';
-import type { Plan, Step } from '../model/plan.js';
+import { mergeLocks, type HostLocks, type Plan, type Step } from '../model/plan.js';
 import { planRemoval, type DetachTarget } from './planner.js';
 
 /** A view of the host's links (read when asked, each once), Open vSwitch's rows (when read), what was kept. */
@@ -56,6 +56,69 @@ function sysfsLinks(): string[] {
 export async function readLeftoverView(ctx: Pick<RunContext, 'runner'>, kinds: readonly HostKindName[], withOvs = true): Promise<LeftoverView> {
   const ovs = withOvs && kinds.some((k) => driverFor(k).needsOvs === true) && existsSync(`${OVS_RUN_DIR}/db.sock`);
   return leftoverView(sysfsLinks, ovs ? await readOvsPortTable(ctx.runner) : undefined);
+}
+
+/**
+ * A device group no host link is in now (read from sysfs): a run's own, to remove many host ends
+ * in one request (planHostEndsRemoval). Drawn at random, so two runs do not pick the same one.
+ */
+export function unusedLinkGroup(): number {
+  const used = new Set<number>();
+  for (const name of sysfsLinks()) {
+    try {
+      used.add(Number(readFileSync(`/sys/class/net/${name}/netdev_group`, 'utf8').trim()));
+    } catch {
+      // gone meanwhile: not in any group
+    }
+  }
+  for (;;) {
+    const group = 0x1000_0000 + Math.floor(Math.random() * 0x6fff_ffff);
+    if (!used.has(group)) return group;
+  }
+}
+
+/**
+ * Removing veth attachments through their host ends, all at once: a host end takes its guest end
+ * with it (the guest is not entered), so what is left to do is what its driver removes on the host
+ * besides (an Open vSwitch row, first), then each host end joins the run's device group `group`
+ * (one no other link is in: unusedLinkGroup) and one `ip link del group` deletes them together —
+ * one unregister in the kernel, where a request per veth waits ~20 ms each for it. Only what the
+ * host (`link`) confirms by its record (live host ends, this very attachment's); the others are returned
+ * (`left`) for the caller to remove another way. An empty list plans nothing.
+ */
+export function planHostEndsRemoval(records: readonly AttachRecord[], link: (name: string) => HostLink | undefined, group: number): { steps: Step[]; locks: HostLocks; done: AttachRecord[]; left: AttachRecord[] } {
+  // (A veth's host end is found by its name and its own record: no list of links, nothing kept.)
+  const view: LeftoverView = { links: () => [], link, kept: new Map() };
+  const before: Step[] = [];
+  const join: Step[] = [];
+  const locks: HostLocks[] = [];
+  const done: AttachRecord[] = [];
+  const left: AttachRecord[] = [];
+  for (const record of records) {
+    const end = record.localIf;
+    const found = end === undefined || !driverFor(record.hostKind).veth ? [] : driverFor(record.hostKind).leftovers(view, record).filter((l) => l.live && l.name === end);
+    if (end === undefined || found.length !== 1) {
+      left.push(record);
+      continue;
+    }
+    const isEndRemoval = (s: Step) => s.action.kind === 'ip' && s.action.args.join(' ') === `link del dev ${end}`;
+    before.push(...found[0]!.steps.filter((s) => !isEndRemoval(s)));
+    join.push({
+      title: `take host end ${end} of ${record.guestIf} in ${record.guest} into device group ${group} (removed together)`,
+      action: { kind: 'ip', place: 'host', args: ['link', 'set', 'dev', end, 'group', String(group)] },
+      undo: [{ kind: 'ip', place: 'host', args: ['link', 'set', 'dev', end, 'group', '0'] }],
+    });
+    locks.push(found[0]!.locks);
+    done.push(record);
+  }
+  if (done.length === 0) return { steps: [], locks: { uses: [], changes: [] }, done, left };
+  const remove: Step = {
+    title: `remove ${done.length} host end${done.length === 1 ? '' : 's'} at once (device group ${group}; their guest ends go with them)`,
+    action: { kind: 'ip', place: 'host', args: ['link', 'del', 'group', String(group)] },
+    undo: [],
+    irreversible: true,
+  };
+  return { steps: [...before, ...join, remove], locks: mergeLocks(...locks), done, left };
 }
 
 /** What every driver finds in a view. */

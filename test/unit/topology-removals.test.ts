@@ -9,7 +9,7 @@ import type { Action } from '../../src/model/plan.js';
 import type { HostLink } from '../../src/host/links.js';
 import { KEEP_NOTHING, chooseRemovals, type Keep } from '../../src/front/topology/leftovers.js';
 import type { Live } from '../../src/front/topology/live.js';
-import type { AttachRecord } from '../../src/model/record.js';
+import { encodeRecord, type AttachRecord } from '../../src/model/record.js';
 import { bridge, nic } from './fakes.js';
 
 const show = (a: Action): string => (a.kind === 'ip' ? `ip ${a.args.join(' ')}` : a.kind === 'exec' ? a.argv.join(' ') : a.key);
@@ -103,5 +103,58 @@ void describe('a bridge a run given up made but never marked (issue 19 item 5)',
     const r = chooseRemovals({ topology: 'demo', live: state, keep: KEEP_NOTHING, links: [], netns: [] }, (n) => links.get(n), () => undefined);
     assert.deepEqual(r.bridges, ['br-half']);
     assert.deepEqual(r.kept, ['br-theirs (not made by topology demo)']);
+  });
+});
+
+void describe('links that go with their netns (issue 22): removed by their host ends, at once, before the netns', () => {
+  const owner = 'topology:demo';
+  const rec = (localIf: string, nsInode: number, hostIf: string, extra: Partial<AttachRecord> = {}): AttachRecord => ({
+    role: 'host', guest: `netns:demo-${nsInode}`, nsInode, guestIf: 'eth1', hostIf, hostKind: 'bridge', localIf, owner, ...extra,
+  });
+  const a = rec('pwva', 11, 'br-own');
+  const o = rec('pwvo', 11, 'ovs-x', { hostKind: 'ovs', guestIf: 'eth2' });
+  const d = rec('pwvd', 11, 'br-own', { guestIf: 'eth3', dhcp: 'dhclient' });
+  const c = rec('pwvc', 13, 'br-own');
+  const hostLinks = new Map<string, HostLink>([
+    ['br-own', bridge('br-own', { alias: markText('demo'), ports: ['pwva', 'pwvd', 'pwvc'] })],
+    ...[a, o, d, c].map((r): [string, HostLink] => [r.localIf!, nic(r.localIf!, { alias: encodeRecord(r), ...(r.hostKind === 'bridge' && { master: 'br-own' }) })]),
+  ]);
+  const state = live({ bridges: new Set(['br-own']), netns: new Map([['demo-a', 11]]), hostEnds: new Map([a, o, d, c].map((r) => [`${r.nsInode}/${r.guestIf}`, { link: r.localIf!, record: r }])) });
+  const leftovers = [a, o, d, c].map((r) => ({ nsInode: r.nsInode, guestIf: r.guestIf, guestText: r.guest, hostEnd: { link: r.localIf!, record: r } }));
+  const group = 0x1234_5678;
+  const choose = (netns: string[], withGroup = true) => chooseRemovals(
+    { topology: 'demo', live: state, keep: KEEP_NOTHING, links: leftovers, netns, ...(withGroup && { group }) },
+    (n) => hostLinks.get(n), () => [], () => undefined, (n) => state.netns.get(n),
+  );
+
+  void test('not detached inside the netns one by one: its host ends join one device group, deleted at once, then the netns goes', () => {
+    const r = choose(['demo-a']);
+    assert.deepEqual(r.withNetns.map((l) => l.hostEnd!.link), ['pwva', 'pwvo'], 'a DHCP link (its client to stop) and a link of a netns that stays are detached as before');
+    assert.equal(r.links.length, 4, 'every link is still reported (a dry run lists the same)');
+    assert.deepEqual(r.first.steps.map((s) => show(s.action)), [
+      'ovs-vsctl --timeout=10 --if-exists del-port ovs-x pwvo',
+      `ip link set dev pwva group ${group}`,
+      `ip link set dev pwvo group ${group}`,
+      `ip link del group ${group}`,
+      'ip netns del demo-a',
+    ]);
+    const join = r.first.steps[1]!;
+    assert.deepEqual(join.undo, [{ kind: 'ip', place: 'host', args: ['link', 'set', 'dev', 'pwva', 'group', '0'] }], 'an interrupted run gives the host end its group back');
+    assert.ok(r.first.locks!.changes.includes('link/pwva') && r.first.locks!.changes.includes('netns/demo-a'));
+    assert.deepEqual(r.bridges, ['br-own'], 'its own ports do not hold the bridge back');
+  });
+
+  void test('no netns goes (or no group to use): every link is detached as before', () => {
+    assert.deepEqual(choose([]).withNetns, []);
+    assert.deepEqual(choose(['demo-a'], false).withNetns, []);
+  });
+
+  void test('a host end that is not the one its record names (another attachment of that name now) is not taken', () => {
+    const moved = new Map(hostLinks);
+    moved.set('pwva', nic('pwva', { alias: encodeRecord({ ...a, owner: 'cli' }) }));
+    const r = chooseRemovals({ topology: 'demo', live: state, keep: KEEP_NOTHING, links: leftovers, netns: ['demo-a'], group },
+      (n) => moved.get(n), () => [], () => undefined, (n) => state.netns.get(n));
+    assert.deepEqual(r.withNetns.map((l) => l.hostEnd!.link), ['pwvo']);
+    assert.ok(!r.first.steps.some((s) => show(s.action).includes('pwva')));
   });
 });

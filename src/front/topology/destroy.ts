@@ -1,6 +1,7 @@
 /**
  * `pipework destroy FILE | --name NAME`: remove exactly what the topology made — its links
- * (through the engine's detach, this owner's only), the containers and netns it made, the
+ * (through the engine's detach, this owner's only; those in a netns it removes by their host ends,
+ * all at once, the netns after), the containers and netns it made, the
  * bridges and OVS bridges it made once nothing else is plugged into them — and never an
  * external network, a bridge that was there before, or a guest it did not make. What goes is
  * chosen once (leftovers.ts), the same for --dry-run; it is removed through the engine, in one

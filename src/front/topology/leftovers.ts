@@ -1,7 +1,8 @@
 /**
  * What a topology made that goes — by apply (what the file no longer names) and by destroy
  * (everything) — chosen by one function for the real run and its --dry-run alike, and removed
- * through the engine: links by the engine's detach (this owner's only), the containers it made as
+ * through the engine: links by the engine's detach (this owner's only) — or, in a netns the run
+ * removes, by their host ends, all at once, before it — the containers it made as
  * entries of the run's journal, and its netns, VXLAN devices, Linux and Open vSwitch bridges by
  * their drivers' removal steps in two host plans (what holds ports first, then the bridges). A
  * bridge with a port that is not this topology's stays, and says why; one shared with another
@@ -12,7 +13,9 @@ import { detachFromGuest } from '../../engine/detach.js';
 import { execute } from '../../engine/executor.js';
 import { guestEntries } from '../../engine/inventory.js';
 import { mapLimit } from '../../engine/pool.js';
-import type { Plan, Step } from '../../model/plan.js';
+import { planHostEndsRemoval, unusedLinkGroup } from '../../engine/remove.js';
+import { mergeLocks, type Plan, type Step } from '../../model/plan.js';
+import type { AttachRecord } from '../../model/record.js';
 import { removeBridge, removeOvsBridge, removeVxlan, type NetworkRemoval } from '../../engine/networks.js';
 import { ipJsonBatch } from '../../exec/ip.js';
 import { openNetns, type NetnsHandle } from '../../exec/netns.js';
@@ -22,16 +25,18 @@ import { readHostLink, type HostLink } from '../../host/links.js';
 import { OVS_TIMEOUT } from '../../host/ovs-facts.js';
 import type { AttachSpec } from '../../model/attach-spec.js';
 import { removeContainer, type MadeContainer } from './containers.js';
-import { anythingMade, markText, type Live } from './live.js';
+import { anythingMade, markText, netnsInode, type Live } from './live.js';
 import { topologyLocks } from './make.js';
 import { ownerText, type Topology } from './model.js';
 import { forgetOwned } from './owned.js';
 
-/** A leftover interface of this topology: in which guest, which interface. */
+/** A leftover interface of this topology: in which guest, which interface (and, found by its host end, its record). */
 export interface Leftover {
   nsInode: number;
   guestIf: string;
   guestText: string;
+  /** The record its host end carries (a veth's), when it was found by it. */
+  hostEnd?: { link: string; record: AttachRecord };
 }
 
 /** Interfaces this topology made that the file does not name (any guest of the host); all of them without keepFileLinks. */
@@ -43,7 +48,13 @@ export async function leftoverLinks(topology: Topology | undefined, live: Live, 
     if (g) wanted.add(`${g.ns.inode}/${l.ifname}`);
   }
   const found = new Map<string, Leftover>();
-  for (const [key, e] of live.hostEnds) found.set(key, { nsInode: e.record.nsInode, guestIf: e.record.guestIf, guestText: e.record.guest });
+  for (const [key, e] of live.hostEnds) found.set(key, { nsInode: e.record.nsInode, guestIf: e.record.guestIf, guestText: e.record.guest, hostEnd: e });
+  // Found inside a guest (its host end, if any, found already stays known).
+  const inGuest = (r: AttachRecord) => {
+    const key = `${r.nsInode}/${r.guestIf}`;
+    const end = found.get(key)?.hostEnd;
+    found.set(key, { nsInode: r.nsInode, guestIf: r.guestIf, guestText: r.guest, ...(end && { hostEnd: end }) });
+  };
   // Guests where links without a host end were (state file), and those of the file: asked directly.
   const inside = new Map<number, { text: string; open: () => Promise<{ ns: NetnsHandle; close: boolean }> }>();
   for (const s of live.state?.inside ?? []) {
@@ -66,7 +77,7 @@ export async function leftoverLinks(topology: Topology | undefined, live: Live, 
     try {
       if (handle.ns.inode !== inode) continue;
       for (const e of await guestEntries(ctx, handle.ns)) {
-        if (e.record.owner === owner) found.set(`${e.record.nsInode}/${e.record.guestIf}`, { nsInode: e.record.nsInode, guestIf: e.record.guestIf, guestText: e.record.guest });
+        if (e.record.owner === owner) inGuest(e.record);
       }
     } finally {
       if (handle.close) handle.ns.close();
@@ -76,7 +87,7 @@ export async function leftoverLinks(topology: Topology | undefined, live: Live, 
     // The state file was lost (removed by hand): look everywhere once.
     const { inventory } = await import('../../engine/inventory.js');
     for (const e of await inventory(ctx)) {
-      if (e.record.owner === owner && e.record.role === 'guest') found.set(`${e.record.nsInode}/${e.record.guestIf}`, { nsInode: e.record.nsInode, guestIf: e.record.guestIf, guestText: e.record.guest });
+      if (e.record.owner === owner && e.record.role === 'guest') inGuest(e.record);
     }
   }
   return [...found.entries()].filter(([k]) => !wanted.has(k)).map(([, v]) => v);
@@ -152,11 +163,18 @@ export interface RemovalInput {
   netns: readonly string[];
   /** Host steps that go before the networks (destroy: the rows of its dead guests' OVS ports), the ports they remove, and the OVS bridges they change. */
   before?: { steps: Step[]; ports: string[]; ovsBridges: string[] };
+  /** A device group no host link is in (unusedLinkGroup): its veths in netns that go are removed in it, at once. */
+  group?: number;
 }
 
 /** What goes, and what stays (with why), as plans on the host. */
 export interface Removals {
   links: Leftover[];
+  /**
+   * Of `links`, those that go with a netns this run removes: not detached inside it one by one —
+   * their host ends are removed together (the first plan), which takes their guest ends.
+   */
+  withNetns: Leftover[];
   containers: MadeContainer[];
   netns: string[];
   vxlans: string[];
@@ -178,12 +196,12 @@ export interface Removals {
  */
 export function chooseRemovals(
   input: RemovalInput, link: (name: string) => HostLink | undefined, ovsPorts: (bridge: string) => string[] | undefined,
-  peerNetns: (port: string) => string | undefined = () => undefined,
+  peerNetns: (port: string) => string | undefined = () => undefined, nsInodeOf: (netns: string) => number | undefined = () => undefined,
 ): Removals {
   const { topology, live, keep } = input;
   const mark = markText(topology);
   const r: Removals = {
-    links: input.links, containers: live.containers.filter((c) => !keep.containers.has(c.name)),
+    links: input.links, withNetns: [], containers: live.containers.filter((c) => !keep.containers.has(c.name)),
     netns: [...new Set(input.netns)].filter((n) => !keep.netns.has(n)), vxlans: [], bridges: [], ovsBridges: [], kept: [],
     first: { guestLabel: 'the host', steps: [], warnings: [], outcome: 'removed' }, last: { guestLabel: 'the host', steps: [], warnings: [], outcome: 'removed' }, going: [],
   };
@@ -227,9 +245,18 @@ export function chooseRemovals(
     const ports = ovsPorts(b);
     take(b, removeOvsBridge({ name: b, mark: topology, ...(ports !== undefined && { ports }) }, topology, r.going), r.ovsBridges);
   }
+  // A netns that goes takes its links with it: those with a host end (a veth on a bridge or an
+  // Open vSwitch port, no DHCP client to stop) are not detached inside it; their host ends are
+  // removed at once, before it (deleting a netns alone leaves its veths to the kernel for seconds
+  // after). The rest (a DHCP client, a macvlan's VLAN sub-interface) are detached as before.
+  const goneInodes = new Set(r.netns.map(nsInodeOf).filter((i) => i !== undefined));
+  const viaHostEnd = input.group === undefined ? [] : input.links.filter((l) => l.hostEnd !== undefined && goneInodes.has(l.nsInode)
+    && l.hostEnd.record.dhcp === undefined && l.hostEnd.record.dhcp6 !== true);
+  const ends = planHostEndsRemoval(viaHostEnd.map((l) => l.hostEnd!.record), link, input.group ?? 0);
+  r.withNetns = viaHostEnd.filter((l) => ends.done.includes(l.hostEnd!.record));
   const netnsSteps = r.netns.map((n): Step => ({ title: `remove network namespace ${n}`, action: { kind: 'ip', place: 'host', args: ['netns', 'del', n] }, undo: [], irreversible: true }));
-  r.first.steps = [...vxlanSteps, ...netnsSteps, ...(input.before?.steps ?? [])];
-  r.first.locks = topologyLocks({ netns: r.netns, vxlans: r.vxlans, ovsBridges: input.before?.ovsBridges ?? [] });
+  r.first.steps = [...vxlanSteps, ...ends.steps, ...netnsSteps, ...(input.before?.steps ?? [])];
+  r.first.locks = mergeLocks(topologyLocks({ netns: r.netns, vxlans: r.vxlans, ovsBridges: input.before?.ovsBridges ?? [] }), ends.locks);
   r.last.steps = [...leave, ...remove];
   r.last.locks = topologyLocks({ bridges, ovsBridges });
   return r;
@@ -270,7 +297,8 @@ export async function selectRemovals(input: RemovalInput, ctx: RunContext): Prom
   const goingNetns = input.netns.some((n) => !input.keep.netns.has(n));
   const bridges = [...input.live.bridges].filter((b) => !input.keep.devices.has(b) && (readHostLink(b)?.ports ?? []).some((p) => !ours.has(p)));
   const peers = goingNetns && bridges.length > 0 ? await peersOf(ctx, bridges) : new Map<string, string>();
-  return chooseRemovals(input, readHostLink, (b) => ovs.get(b), (p) => peers.get(p));
+  const group = goingNetns && input.links.some((l) => l.hostEnd !== undefined) ? unusedLinkGroup() : undefined;
+  return chooseRemovals({ ...input, ...(group !== undefined && { group }) }, readHostLink, (b) => ovs.get(b), (p) => peers.get(p), (n) => input.live.netns.get(n) ?? netnsInode(n));
 }
 
 /** What a removal did: links detached, what it removed and what stayed. */
@@ -287,7 +315,7 @@ export interface Removed {
  * `linksDone`: called once the links are detached (destroy lets go of its guests then).
  */
 export async function removeChosen(r: Removals, held: Map<string, HeldGuest>, topology: string, ctx: RunContext, linksDone?: () => void): Promise<Removed> {
-  const links = await detachLeftovers(r.links, held, ownerText(topology), ctx);
+  const links = await detachLeftovers(r.links.filter((l) => !r.withNetns.includes(l)), held, ownerText(topology), ctx);
   linksDone?.();
   for (const c of r.containers) {
     await removeContainer(c.runtime, c.id);
@@ -295,6 +323,8 @@ export async function removeChosen(r: Removals, held: Map<string, HeldGuest>, to
     ctx.journal?.did({ title: `remove container ${c.name}` });
   }
   const kept = [...r.kept];
+  // Those that go with their netns go in the first plan (it fails whole, or they are gone).
+  links.push(...r.withNetns.map((l) => `${l.guestText}:${l.guestIf}`));
   if (r.first.steps.length + r.last.steps.length === 0) return { links, bridges: r.bridges, ovsBridges: r.ovsBridges, kept };
   const host = openNetns('/proc/self/ns/net', 'the host');
   try {
