@@ -31,7 +31,7 @@ import { InterruptedError, PipeworkError } from '../../model/errors.js';
 import type { AttachRecord } from '../../model/record.js';
 import { containerAction, createContainer, pruneOwned, removeContainer, startContainer, stopContainer } from './containers.js';
 import { forgetOwned, readOwned, recordOwned } from './owned.js';
-import { TopologyFileError } from './problems.js';
+import { TopologyFileError, type Problem } from './problems.js';
 import { keepOf, leftoverLinks, removeChosen, selectRemovals, type Removals } from './leftovers.js';
 import { buildSpecs, resolveTopologyGuests } from './links.js';
 import { liveNeeds, markedLinks, netnsInode, readLive, removeState, writeState, type Live, type StateFile } from './live.js';
@@ -95,7 +95,11 @@ function interrupted(ctx: RunContext, what: string): InterruptedError | undefine
   return new InterruptedError(`interrupted by ${typeof ctx.signal.reason === 'string' ? ctx.signal.reason : 'a signal'} ${what}`);
 }
 
-export async function applyTopology(topology: Topology, ctx: RunContext, opts: { deep?: boolean } = {}): Promise<ApplyReport> {
+/**
+ * `fileProblems`: the file's own (parse.ts), when `topology` is the part of it that resolved: they
+ * are listed with the host's, and nothing changes.
+ */
+export async function applyTopology(topology: Topology, ctx: RunContext, opts: { deep?: boolean; fileProblems?: Problem[] } = {}): Promise<ApplyReport> {
   // (The bridges it made that the file no longer names are taken too: it may leave them.)
   const lock = ctx.dryRun ? undefined : await lockTopology(topology.name, [...ownBridges(topology), ...markedLinks(topology.name)], ctx);
   try {
@@ -111,11 +115,11 @@ async function removals(topology: Topology, live: Live, held: Map<string, HeldGu
   return selectRemovals({ topology: topology.name, live, keep: keepOf(topology), links, netns: [...live.netns.keys()] }, ctx);
 }
 
-async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boolean }): Promise<ApplyReport> {
+async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boolean; fileProblems?: Problem[] }): Promise<ApplyReport> {
   const live = await readLive(topology.name, ctx.runner, liveNeeds(topology, (n) => ctx.cache.hostLinks.link(n)));
   if (live.ovs) ctx.cache.ovs = Promise.resolve(live.ovs);
   const vxlans = (topology.part?.vxlans.length ?? 0) > 0 || live.vxlans.size > 0 ? await readVxlans(ctx.runner) : new Map<string, LiveVxlan>();
-  const problems = hostProblems(topology, (n) => ctx.cache.hostLinks.link(n), live.ovs, vxlans);
+  const problems = [...(opts.fileProblems ?? []), ...hostProblems(topology, (n) => ctx.cache.hostLinks.link(n), live.ovs, vxlans)];
 
   // Image guests: what each needs (nothing, a start, or a new container).
   const actions = new Map<string, Awaited<ReturnType<typeof containerAction>>>();

@@ -14,8 +14,8 @@ import { guestJson, outcomeText, printJson, recordJson } from '../output.js';
 import type { ApplyReport } from './apply.js';
 import type { DestroyReport } from './destroy.js';
 import type { GraphFormat } from './graph.js';
-import { loadTopology, parser } from './load.js';
-import { TopologyFileError } from './problems.js';
+import { loadTopology, parser, readTopology } from './load.js';
+import { TopologyFileError, type Problem } from './problems.js';
 import { KEY_PATTERN, linkName, NAME_PATTERN, type Topology } from './model.js';
 
 /** The door's help (src/front/help-text.ts): `pipework <verb> --help`, and the man page pipework(8). */
@@ -149,11 +149,17 @@ async function dispatch(args: Args): Promise<number> {
     process.stdout.write(`${JSON.stringify((await parser()).jsonSchema(), null, 2)}\n`);
     return 0;
   }
+  if (args.verb === 'apply') {
+    // A bad file's problems go with the host's (what resolved is checked against the host):
+    // every problem in one run, nothing changed.
+    const { topology, problems } = await readTopology(args.file!);
+    // (A name that is not one is never used on the host, not even to read: it names files there.)
+    if (!topology || !new RegExp(NAME_PATTERN, 'u').test(topology.name)) throw new TopologyFileError(args.file!, problems);
+    requireRoot();
+    return applyVerb(topology, args, problems);
+  }
   const topology = args.file !== undefined ? await loadTopology(args.file) : undefined;
   switch (args.verb) {
-    case 'apply':
-      requireRoot();
-      return applyVerb(topology!, args);
     case 'destroy':
       requireRoot();
       return destroyVerb(args.name ?? topology!.name, topology, args);
@@ -185,15 +191,21 @@ async function partOf(topology: Topology, host: string | undefined, ctx: RunCont
   return part;
 }
 
-async function applyVerb(file: Topology, args: Args): Promise<number> {
+async function applyVerb(file: Topology, args: Args, fileProblems: Problem[] = []): Promise<number> {
   const { applyTopology } = await import('./apply.js');
   const ctx = runContext(args.dryRun, `topology apply ${file.name}`);
-  const topology = await partOf(file, args.host, ctx, true);
+  let topology: Topology;
+  try {
+    topology = await partOf(file, args.host, ctx, true);
+  } catch (err) {
+    if (!(err instanceof TopologyFileError) || fileProblems.length === 0) throw err;
+    throw new TopologyFileError(file.file, [...fileProblems, ...err.problems].sort((a, b) => a.line - b.line || a.col - b.col));
+  }
   const onProgress = args.dryRun || args.json ? undefined : progress();
   if (onProgress) ctx.onProgress = onProgress;
   let report: ApplyReport;
   try {
-    report = await applyTopology(topology, ctx, { deep: args.deep });
+    report = await applyTopology(topology, ctx, { deep: args.deep, fileProblems });
     ctx.commit();
   } finally {
     if (onProgress) process.stderr.write('\r\u001b[K');

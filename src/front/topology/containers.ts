@@ -112,9 +112,21 @@ export function existingAction(
   return { kind: 'refuse', message: `${what}${labelled}; remove or rename it, or name the guest otherwise` };
 }
 
+/** Is the image there for the runtime (pulled or imported)? A create from one that is not fails. */
+async function imagePresent(runtime: Runtime, image: string): Promise<boolean> {
+  const res = await call(runtime, 'GET', `/images/${image.split('/').map(encodeURIComponent).join('/')}/json`);
+  if (res.status === 404) return false;
+  if (res.status !== 200) throw new PipeworkError(`${runtime} would not inspect image ${image}: ${apiMessage(res.body)}`);
+  return true;
+}
+
+/** What apply does for an image guest; refused (before anything changes) when its image is not there to create it from. */
 export async function containerAction(topology: string, guest: Extract<TopologyGuest, { kind: 'image' }>): Promise<ContainerAction> {
   const found = await inspect(guest.runtime, guest.container);
-  if (!found) return { kind: 'create' };
+  if (!found) {
+    if (!(await imagePresent(guest.runtime, guest.image))) throw new NotFoundError(`image ${guest.image} is not there for ${guest.runtime} (guest ${guest.key}): pull or import it first`);
+    return { kind: 'create' };
+  }
   const owned = readOwned(topology).filter((c) => c.runtime === guest.runtime).map((c) => c.id);
   const action = existingAction(topology, guest, { id: found.Id, labels: found.Config?.Labels ?? {}, running: found.State?.Running === true }, owned);
   if (action.kind === 'refuse') throw new ConflictError(action.message);

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { InvalidArgumentError, NotFoundError, PipeworkError } from '../../model/errors.js';
 import { cachedModel, keepModel } from './cache.js';
 import type { Topology } from './model.js';
-import { TopologyFileError } from './problems.js';
+import { TopologyFileError, type Problem } from './problems.js';
 
 export type Parser = typeof import('./parse.js');
 
@@ -27,6 +27,16 @@ export async function parser(): Promise<Parser> {
 
 /** Read and validate a topology file. */
 export async function loadTopology(file: string): Promise<Topology> {
+  const { topology, problems } = await readTopology(file);
+  if (!topology || problems.length > 0) throw new TopologyFileError(file, problems);
+  return topology;
+}
+
+/**
+ * Read and validate a topology file: its model, or its problems with the part of the model that
+ * resolved (parse.ts's parseText), for apply to list the host's problems with the file's.
+ */
+export async function readTopology(file: string): Promise<{ topology?: Topology; problems: Problem[] }> {
   let text: string;
   try {
     if (statSync(file).isDirectory()) throw new InvalidArgumentError(`${file} is a directory, not a topology file`);
@@ -37,9 +47,8 @@ export async function loadTopology(file: string): Promise<Topology> {
     throw new InvalidArgumentError(`cannot read topology file ${file}: ${(err as Error).message}`);
   }
   const cached = cachedModel(text, file);
-  if (cached) return cached;
-  const { topology, problems } = (await parser()).parseText(text, file);
-  if (!topology) throw new TopologyFileError(file, problems);
-  keepModel(text, topology);
-  return topology;
+  if (cached) return { topology: cached, problems: [] };
+  const read = (await parser()).parseText(text, file);
+  if (read.topology && read.problems.length === 0) keepModel(text, read.topology);
+  return read;
 }

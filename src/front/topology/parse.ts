@@ -12,7 +12,7 @@
 import { DefaultErrorFunction, SetErrorFunction, ValueErrorType } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import type { TSchema } from '@sinclair/typebox';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { parseAddressSpec, type StaticAddress } from '../../model/address.js';
 import { DHCP_METHODS, isDhcpMethod } from '../../model/dhcp-methods.js';
 import { checkDhcpOptions, splitDhcpOptions } from '../../model/dhcp-options.js';
@@ -23,10 +23,10 @@ import { parseVlan } from '../../model/vlan.js';
 import { parseGuestRef } from '../../guest/resolve.js';
 import { parseConfig, parseMacVlan } from '../classic/grammar.js';
 import { TopologyFileError, type Problem } from './problems.js';
-import { containerName, linkName, VXLAN_PORT, type TopologyGuest, type Host, type Link, type LinkAddressing, type Network, type Pos, type Topology } from './model.js';
+import { containerName, linkName, VXLAN_PORT, type TopologyGuest, type Host, type Link, type LinkAddressing, type Network, type Pos, type Subnet, type Topology } from './model.js';
 import { KEY_PATTERN, TopologySchema, type RawExtendedLink, type RawGuest, type RawHost, type RawNetwork, type RawTopology } from './schema.js';
 import { isIP } from 'node:net';
-import { checkImage, checkNetnsName, inSubnet, parseImpair, parseSubnet, splitBrief, type Word } from './values.js';
+import { checkImage, checkNetnsName, addressValue, freeAddresses, fromBigInt, inSubnet, parseImpair, parseSubnet, splitBrief, type Word } from './values.js';
 
 // TypeBox's messages are replaced by each schema's own `errorMessage` where it has one.
 SetErrorFunction((param) => {
@@ -43,6 +43,41 @@ function pathText(segments: readonly Segment[]): string {
 function pointer(path: string): Segment[] {
   if (path === '' || path === '/') return [];
   return path.slice(1).split('/').map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~')).map((s) => (/^\d+$/u.test(s) ? Number(s) : s));
+}
+
+/** A map's pairs by key (a scalar key's value): found in one step, not by a walk of the map. */
+const pairsOf = new WeakMap<YAMLMap, Map<unknown, Pair>>();
+function pairIn(map: YAMLMap, key: unknown): Pair | undefined {
+  let byKey = pairsOf.get(map);
+  if (!byKey) {
+    byKey = new Map();
+    for (const p of map.items) {
+      const k = isScalar(p.key) ? p.key.value : p.key;
+      if (!byKey.has(k)) byKey.set(k, p);
+    }
+    pairsOf.set(map, byKey);
+  }
+  return byKey.get(key);
+}
+
+/**
+ * Keys given twice in one map, each at its second place (the yaml package's own check compares
+ * every key with every other: quadratic, seconds for a map of thousands of guests).
+ */
+function duplicateKeys(doc: Document): number[] {
+  const out: number[] = [];
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Set<unknown>();
+      for (const p of map.items) {
+        if (!isScalar(p.key)) continue;
+        const k = p.key.value;
+        if (seen.has(k) && p.key.range) out.push(p.key.range[0]);
+        seen.add(k);
+      }
+    },
+  });
+  return out;
 }
 
 /** Source positions of the parsed document. */
@@ -62,7 +97,7 @@ class Positions {
       const range = (node as Node | null)?.range;
       if (range) last = this.at(range[0]);
       if (isMap(node)) {
-        const pair = node.items.find((p: Pair) => (isScalar(p.key) ? p.key.value : p.key) === seg);
+        const pair = pairIn(node, seg);
         if (!pair) return last;
         if (key && i === segments.length - 1 && isScalar(pair.key) && pair.key.range) return this.at(pair.key.range[0]);
         node = pair.value;
@@ -93,6 +128,8 @@ class Positions {
 class Problems {
   readonly list: Problem[] = [];
   private readonly bad = new Set<string>();
+  /** Networks and guests the file has that did not resolve (their problems are said): links to them say nothing more. */
+  readonly unresolved = new Set<string>();
   constructor(readonly pos: Positions) {}
 
   add(segments: readonly Segment[], message: string, at?: Pos): void {
@@ -172,6 +209,12 @@ function schemaErrors(schema: TSchema, value: unknown, base: Segment[], problems
     if (missing.has(pathText(segments))) continue;
     // One message per key: the first says what is wrong there.
     if (problems.list.some((p) => p.path === pathText(segments))) continue;
+    // `mtu: "1400"`: the number is right, its quotes are not.
+    const wants = (e.schema as { type?: unknown }).type;
+    if (typeof e.value === 'string' && (wants === 'integer' || wants === 'number' || wants === 'boolean')) {
+      problems.add(segments, `${JSON.stringify(e.value)} is a string: ${e.message}${wants === 'boolean' ? '' : ', as a number'} (without quotes)`);
+      continue;
+    }
     problems.add(segments, e.message);
   }
 }
@@ -191,35 +234,36 @@ function allowedKeysAt(parent: Segment[], _value: unknown, base: Segment[]): str
 
 export { jsonSchema } from './schema.js';
 
-/** Parse and validate a topology's text (as read from `file`): the model, or its problems. */
+/**
+ * Parse and validate a topology's text (as read from `file`): its model and its problems. With
+ * problems, the model (when the text is a YAML map at all) holds what resolved — the networks,
+ * guests and links without a problem of their own — for the checks of the host that go with
+ * the file's problems (apply lists them all at once, before anything changes); never apply it.
+ */
 export function parseText(text: string, file: string): { topology?: Topology; problems: Problem[] } {
-  try {
-    return { topology: parseTopology(text, file), problems: [] };
-  } catch (err) {
-    if (err instanceof TopologyFileError) return { problems: err.problems };
-    throw err;
-  }
-}
-
-/** Parse and validate a topology's text (as read from `file`); a bad one throws TopologyFileError. */
-export function parseTopology(text: string, file: string): Topology {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, strict: true });
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false, strict: true });
   const pos = new Positions(doc, lc);
   const problems = new Problems(pos);
   for (const e of [...doc.errors, ...doc.warnings]) {
     const p = pos.at(e.pos[0]);
     problems.list.push({ line: p.line, col: p.col, path: '', message: e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/u, '') });
   }
-  if (problems.list.length > 0) throw new TopologyFileError(file, problems.list);
+  if (doc.errors.length === 0) for (const offset of duplicateKeys(doc)) problems.list.push({ ...pos.at(offset), path: '', message: 'Map keys must be unique' });
+  const sorted = () => problems.list.sort((a, b) => a.line - b.line || a.col - b.col);
+  if (problems.list.length > 0) return { problems: sorted() };
   const raw: unknown = doc.toJS({ maxAliasCount: 100 });
-  if (raw === null || raw === undefined) throw new TopologyFileError(file, [{ line: 1, col: 1, path: '', message: 'the file is empty: a topology needs at least a name' }]);
+  if (raw === null || raw === undefined) return { problems: [{ line: 1, col: 1, path: '', message: 'the file is empty: a topology needs at least a name' }] };
   if (!Value.Check(TopologySchema, raw)) schemaErrors(TopologySchema, raw, [], problems);
+  if (!isObject(raw)) return { problems: sorted() };
   const topology = resolve(raw as RawTopology, file, problems);
-  if (problems.list.length > 0) {
-    problems.list.sort((a, b) => a.line - b.line || a.col - b.col);
-    throw new TopologyFileError(file, problems.list);
-  }
+  return { topology, problems: sorted() };
+}
+
+/** Parse and validate a topology's text (as read from `file`); a bad one throws TopologyFileError. */
+export function parseTopology(text: string, file: string): Topology {
+  const { topology, problems } = parseText(text, file);
+  if (problems.length > 0 || !topology) throw new TopologyFileError(file, problems);
   return topology;
 }
 
@@ -244,6 +288,7 @@ function resolve(raw: RawTopology, file: string, problems: Problems): Topology {
       if (!isObject(value) || !KEY_RE.test(key)) continue;
       const network = resolveNetwork(key, value, problems);
       if (network) topology.networks.set(key, network);
+      else problems.unresolved.add(`networks.${key}`);
     }
     checkSharedDevices(topology, problems);
     checkVxlans(topology, raw.hosts !== undefined, problems);
@@ -252,7 +297,10 @@ function resolve(raw: RawTopology, file: string, problems: Problems): Topology {
     for (const [key, value] of Object.entries(raw.guests)) {
       if (!isObject(value) || !KEY_RE.test(key)) continue;
       const guest = resolveGuest(key, value, topology.name, problems);
-      if (!guest) continue;
+      if (!guest) {
+        problems.unresolved.add(`guests.${key}`);
+        continue;
+      }
       if (typeof value.host === 'string' && !problems.isBad(['guests', key, 'host'])) {
         if (raw.hosts === undefined) problems.add(['guests', key, 'host'], 'host: names a key of hosts:, and the file has no hosts:');
         else if (topology.hosts?.has(value.host) !== true) problems.add(['guests', key, 'host'], `unknown host '${value.host}'${known(topology.hosts ?? new Map<string, unknown>())}`);
@@ -437,12 +485,12 @@ function checkRefs(parts: LinkParts, topology: Topology, problems: Problems): { 
   if (parts.guest) {
     const g = topology.guests.get(parts.guest.text);
     if (g) out.guest = g;
-    else problems.add(parts.guest.segments, `no guest '${parts.guest.text}' in guests:${known(topology.guests)}`, parts.guest.at);
+    else if (!problems.unresolved.has(`guests.${parts.guest.text}`)) problems.add(parts.guest.segments, `no guest '${parts.guest.text}' in guests:${known(topology.guests)}`, parts.guest.at);
   }
   if (parts.network) {
     const n = topology.networks.get(parts.network.text);
     if (n) out.network = n;
-    else problems.add(parts.network.segments, `no network '${parts.network.text}' in networks:${known(topology.networks)}`, parts.network.at);
+    else if (!problems.unresolved.has(`networks.${parts.network.text}`)) problems.add(parts.network.segments, `no network '${parts.network.text}' in networks:${known(topology.networks)}`, parts.network.at);
   }
   const ifname = parts.ifname?.text ?? 'eth1';
   const problem = ifNameProblem(ifname);
@@ -508,7 +556,8 @@ function resolveBrief(text: string, index: number, topology: Topology, problems:
     }
   }
   if (!refs.guest || !refs.network || refs.ifname === undefined || !addressing) return undefined;
-  return finish({ index, guest: refs.guest.key, ifname: refs.ifname, network: refs.network, addressing, mac, vlan, at: problems.pos.of(seg) }, seg, problems);
+  const addressAt = addressing.kind === 'static' ? addressing.addresses.map(() => ({ segments: seg, at: wordAt(brief.config) })) : [];
+  return finish({ index, guest: refs.guest.key, ifname: refs.ifname, network: refs.network, addressing, mac, vlan, at: problems.pos.of(seg), addressAt }, seg, problems);
 }
 
 function resolveExtended(raw: RawExtendedLink, index: number, topology: Topology, problems: Problems): Link | undefined {
@@ -525,6 +574,7 @@ function resolveExtended(raw: RawExtendedLink, index: number, topology: Topology
   if (raw.interface !== undefined && str('interface') === undefined) delete refs.ifname;
 
   let addressing: LinkAddressing | undefined;
+  const addressAt: { segments: Segment[] }[] = [];
   if (raw.address !== undefined && raw.dhcp !== undefined) {
     problems.add([...seg, 'dhcp'], 'give address: or dhcp:, not both', problems.pos.of([...seg, 'dhcp'], true));
   } else if (raw.address === undefined && raw.dhcp === undefined) {
@@ -544,7 +594,7 @@ function resolveExtended(raw: RawExtendedLink, index: number, topology: Topology
       }
     }
   } else if (raw.address !== undefined && !problems.isBad([...seg, 'address'])) {
-    addressing = extendedAddresses(raw, seg, problems);
+    addressing = extendedAddresses(raw, seg, problems, addressAt);
   }
   let mac: string | undefined;
   if (str('mac') !== undefined) {
@@ -560,10 +610,10 @@ function resolveExtended(raw: RawExtendedLink, index: number, topology: Topology
     ? parseImpair(Object.fromEntries(Object.entries(raw.impair).filter(([k]) => !problems.isBad([...seg, 'impair', k]))), (k, err) => problems.refused([...seg, 'impair', k], err))
     : undefined;
   if (!refs.guest || !refs.network || refs.ifname === undefined || !addressing) return undefined;
-  return finish({ index, guest: refs.guest.key, ifname: refs.ifname, network: refs.network, addressing, mac, vlan, mtu, impair, at: problems.pos.of(seg) }, seg, problems);
+  return finish({ index, guest: refs.guest.key, ifname: refs.ifname, network: refs.network, addressing, mac, vlan, mtu, impair, at: problems.pos.of(seg), addressAt }, seg, problems);
 }
 
-function extendedAddresses(raw: RawExtendedLink, seg: Segment[], problems: Problems): LinkAddressing | undefined {
+function extendedAddresses(raw: RawExtendedLink, seg: Segment[], problems: Problems, addressAt: { segments: Segment[] }[]): LinkAddressing | undefined {
   const items = typeof raw.address === 'string' ? [raw.address] : raw.address ?? [];
   const addresses: StaticAddress[] = [];
   let auto = false;
@@ -586,6 +636,7 @@ function extendedAddresses(raw: RawExtendedLink, seg: Segment[], problems: Probl
       if (spec.address) {
         if (addresses.some((a) => a.cidr === spec.address!.cidr)) problems.add(at, `${spec.address.cidr} is given twice`);
         addresses.push(spec.address);
+        addressAt.push({ segments: at });
       }
       if (spec.gateway !== undefined) {
         if (spec.address?.family === 6) gateway6 = spec.gateway;
@@ -626,6 +677,8 @@ interface Draft {
   mtu?: number | undefined;
   impair?: Link['impair'];
   at: Pos;
+  /** Where each of addressing.addresses is written (its own node, or a word of a brief link). */
+  addressAt?: { segments: Segment[]; at?: Pos }[];
 }
 
 /** Checks of one link that need its network; the Link itself. */
@@ -645,6 +698,12 @@ function finish(d: Draft, seg: Segment[], problems: Problems): Link | undefined 
     const families = new Set([...a.addresses.map((x) => x.family), ...(a.auto && n.subnet ? [n.subnet.family] : [])]);
     if (a.gateway4 !== undefined && !families.has(4)) problems.add(seg, `gateway ${a.gateway4} needs an IPv4 address on the link`, d.at);
     if (a.gateway6 !== undefined && !families.has(6)) problems.add(seg, `gateway6 ${a.gateway6} needs an IPv6 address on the link`, d.at);
+    a.addresses.forEach((x, i) => {
+      const problem = hostAddressProblem(x, n);
+      if (problem === undefined) return;
+      const where = d.addressAt?.[i];
+      problems.add(where?.segments ?? seg, problem, where ? where.at : d.at);
+    });
   }
   if (!ok) return undefined;
   const vlan = d.vlan ?? n.vlan;
@@ -658,8 +717,77 @@ function finish(d: Draft, seg: Segment[], problems: Problems): Link | undefined 
   };
 }
 
+/**
+ * What is wrong with a link's static address on its network: outside the network's subnet, or
+ * not a host's address — the subnet's network address, or (IPv4, prefixes up to /30) its
+ * broadcast address, as the network's subnet or the address's own prefix says.
+ */
+export function hostAddressProblem(a: StaticAddress, network: Pick<Network, 'key' | 'subnet'>): string | undefined {
+  const subnet = network.subnet?.family === a.family ? network.subnet : undefined;
+  if (subnet && !inSubnet(subnet, a.address)) return `${a.cidr} is outside network ${network.key}'s subnet ${subnet.cidr}`;
+  const own = parseSubnetOf(a);
+  for (const [net, whose] of [...(subnet ? [[subnet, `network ${network.key}'s subnet`] as const] : []), [own, 'its prefix'] as const]) {
+    const bits = net.family === 4 ? 32 : 128;
+    if (net.family === 6 && net !== subnet) continue;
+    if (net.prefix >= bits - 1) continue;
+    const value = addressValue(a.address);
+    const hostMask = (1n << BigInt(bits - net.prefix)) - 1n;
+    if (value === net.base) return `${a.address} is the network address of ${net.cidr} (${whose}), not a host's: hosts are ${rangeOf(net)}`;
+    if (net.family === 4 && value === (net.base | hostMask)) return `${a.address} is the broadcast address of ${net.cidr} (${whose}), not a host's: hosts are ${rangeOf(net)}`;
+  }
+  return undefined;
+}
+
+/** The network an address's own prefix puts it in. */
+function parseSubnetOf(a: StaticAddress): Subnet {
+  const bits = a.family === 4 ? 32 : 128;
+  const hostMask = (1n << BigInt(bits - a.prefix)) - 1n;
+  const base = addressValue(a.address) & ~hostMask;
+  return { cidr: `${fromBigInt(base, a.family)}/${a.prefix}`, family: a.family, base, prefix: a.prefix };
+}
+
+function rangeOf(net: Subnet): string {
+  const bits = net.family === 4 ? 32 : 128;
+  const last = net.base | ((1n << BigInt(bits - net.prefix)) - 1n);
+  return `${fromBigInt(net.base + 1n, net.family)} to ${fromBigInt(net.family === 4 ? last - 1n : last, net.family)}`;
+}
+
+/**
+ * `auto` links that cannot all have an address: the subnet, less the file's own addresses and
+ * gateways on the device, has fewer hosts than the links that take one. (On the host it can
+ * only be fewer still: apply skips what else is in use there.)
+ */
+function checkAutoRoom(topology: Topology, problems: Problems): void {
+  const taken = new Map<string, Set<string>>();
+  const walks = new Map<string, Generator<string, undefined>>();
+  for (const link of topology.links) {
+    const network = topology.networks.get(link.network)!;
+    if (link.addressing.kind !== 'static') continue;
+    let set = taken.get(network.device);
+    if (!set) taken.set(network.device, set = new Set());
+    for (const a of link.addressing.addresses) set.add(a.address);
+    for (const gw of [link.addressing.gateway4, link.addressing.gateway6]) if (gw !== undefined) set.add(gw);
+  }
+  for (const link of topology.links) {
+    const network = topology.networks.get(link.network)!;
+    const subnet = network.subnet;
+    if (link.addressing.kind !== 'static' || !link.addressing.auto || !subnet) continue;
+    const set = taken.get(network.device)!;
+    const key = `${network.device} ${subnet.cidr}`;
+    let walk = walks.get(key);
+    if (!walk) walks.set(key, walk = freeAddresses(subnet, set));
+    const address = walk.next().value;
+    if (address === undefined) {
+      problems.add(['links', link.index], `no free address left in ${subnet.cidr} (network ${network.key}) for auto: the file's addresses and the auto links before this one take all of its hosts (${rangeOf(subnet)})`, link.at);
+    } else {
+      set.add(address);
+    }
+  }
+}
+
 /** Across links: one link per guest interface; no address or MAC twice on one segment. */
 function checkLinks(topology: Topology, problems: Problems): void {
+  checkAutoRoom(topology, problems);
   const byIf = new Map<string, Link>();
   const addresses = new Map<string, Link>();
   const macs = new Map<string, Link>();
@@ -677,9 +805,6 @@ function checkLinks(topology: Topology, problems: Problems): void {
         const other = addresses.get(`${segment}/${a.address}`);
         if (other) problems.add(seg, `address ${a.address} is also given to ${linkName(other)} (links[${other.index}], line ${other.at.line}) in network ${link.network}`, link.at);
         else addresses.set(`${segment}/${a.address}`, link);
-        if (network.subnet && a.family === network.subnet.family && !inSubnet(network.subnet, a.address) && link.addressing.auto) {
-          problems.add(seg, `${a.cidr} is outside network ${link.network}'s subnet ${network.subnet.cidr}`, link.at);
-        }
       }
     }
     if (link.mac !== undefined) {

@@ -6,11 +6,11 @@
  */
 import { parseAddressSpec, type StaticAddress } from '../../model/address.js';
 import { DEFAULT_DHCP_TIMEOUT_SEC } from '../../dhcp/methods.js';
-import { InvalidArgumentError } from '../../model/errors.js';
 import { recordAddresses, type AttachRecord } from '../../model/record.js';
 import type { AttachSpec, GuestRef, HostSide } from '../../model/attach-spec.js';
 import type { TopologyGuest, Link, Network, Topology } from './model.js';
-import { inSubnet, nextFree } from './values.js';
+import { TopologyFileError } from './problems.js';
+import { freeAddresses, inSubnet } from './values.js';
 
 export function guestRefOf(g: TopologyGuest): GuestRef {
   switch (g.kind) {
@@ -93,6 +93,9 @@ export function assignAuto(input: AutoInput): Map<number, StaticAddress> {
     }
     return set;
   };
+  // An address the file gives a link outright is not kept by an auto link that had it.
+  const fileAddresses = new Set<string>();
+  for (const l of topology.links) if (l.addressing.kind === 'static') for (const a of l.addressing.addresses) fileAddresses.add(a.address);
   // First, every link keeps what it has; then the new ones take what is left, in file order.
   const pending: Link[] = [];
   for (const link of autos) {
@@ -100,22 +103,32 @@ export function assignAuto(input: AutoInput): Map<number, StaticAddress> {
     const subnet = network.subnet!;
     const record = input.recordOf(link);
     const kept = record !== undefined && record.hostIf === network.device
-      ? recordAddresses(record).map((cidr) => cidr.split('/')).find(([ip, prefix]) => inSubnet(subnet, ip!) && Number(prefix) === subnet.prefix)
+      ? recordAddresses(record).map((cidr) => cidr.split('/')).find(([ip, prefix]) => Number(prefix) === subnet.prefix && inSubnet(subnet, ip!))
       : undefined;
     const set = takenOn(network);
-    if (kept && !topology.links.some((l) => l !== link && l.addressing.kind === 'static' && l.addressing.addresses.some((a) => a.address === kept[0]))) {
+    if (kept && !fileAddresses.has(kept[0]!)) {
       out.set(link.index, parseAddressSpec(`${kept[0]!}/${kept[1]!}`).address!);
       set.add(kept[0]!);
     } else {
       pending.push(link);
     }
   }
+  // One walk per device and subnet, on from where the last address was taken.
+  const walks = new Map<string, Generator<string, undefined>>();
   for (const link of pending) {
     const network = topology.networks.get(link.network)!;
     const subnet = network.subnet!;
     const set = takenOn(network);
-    const address = nextFree(subnet, set);
-    if (address === undefined) throw new InvalidArgumentError(`${topology.file}:${link.at.line}:${link.at.col}: links[${link.index}]: no free address left in ${subnet.cidr} (network ${network.key}) for auto`);
+    const key = `${network.device} ${subnet.cidr}`;
+    let walk = walks.get(key);
+    if (!walk) walks.set(key, walk = freeAddresses(subnet, set));
+    const address = walk.next().value;
+    if (address === undefined) {
+      throw new TopologyFileError(topology.file, [{
+        ...link.at, path: `links[${link.index}]`,
+        message: `no free address left in ${subnet.cidr} (network ${network.key}) for auto: the addresses in use on ${network.device} take the rest (a bigger subnet, or fewer auto links)`,
+      }]);
+    }
     set.add(address);
     out.set(link.index, parseAddressSpec(`${address}/${subnet.prefix}`).address!);
   }

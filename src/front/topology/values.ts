@@ -125,18 +125,27 @@ export function parseSubnet(text: string): Subnet {
   return { cidr: `${addr.toString()}/${prefix}`, family, base: value, prefix };
 }
 
+/** An address (no prefix, one that parses) as a number. */
+export function addressValue(text: string): bigint {
+  return toBigInt(ipaddr.parse(text));
+}
+
 export function toBigInt(addr: ipaddr.IPv4 | ipaddr.IPv6): bigint {
   return addr.toByteArray().reduce((acc, b) => (acc << 8n) | BigInt(b), 0n);
 }
 
 export function fromBigInt(value: bigint, family: 4 | 6): string {
+  if (family === 4) {
+    const n = Number(value);
+    return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  }
   const bytes: number[] = [];
   let v = value;
-  for (let i = 0; i < (family === 4 ? 4 : 16); i++) {
+  for (let i = 0; i < 16; i++) {
     bytes.unshift(Number(v & 255n));
     v >>= 8n;
   }
-  return (family === 4 ? new ipaddr.IPv4(bytes) : new ipaddr.IPv6(bytes)).toString();
+  return new ipaddr.IPv6(bytes).toString();
 }
 
 /** Is this address (no prefix) inside the subnet? */
@@ -154,20 +163,30 @@ export function inSubnet(subnet: Subnet, address: string): boolean {
 }
 
 /**
- * The first address of the subnet that is not taken: hosts from the lowest up, never the network
- * address itself nor (IPv4) its broadcast address.
+ * The free addresses of the subnet, from the lowest host up, one at a time as they are asked
+ * for: never the network address itself nor (IPv4) its broadcast address, nor one in `taken`.
+ * The caller may add to `taken` between two (the addresses it gave out): the walk goes on from
+ * where it stopped, so giving n addresses out of a subnet costs n + |taken| steps, not n².
+ * Bounded: at most |taken| + 1 steps past the last address given (one of them is free if the
+ * subnet is that large), so a /8 or an IPv6 /64 is never walked to its end.
  */
-export function nextFree(subnet: Subnet, taken: ReadonlySet<string>): string | undefined {
+export function* freeAddresses(subnet: Subnet, taken: ReadonlySet<string>): Generator<string, undefined> {
   const bits = subnet.family === 4 ? 32 : 128;
   const size = 1n << BigInt(bits - subnet.prefix);
   const last = subnet.family === 4 ? size - 2n : size - 1n;
-  // Bounded: a /8 with every address taken would be 16 million tries; a file has far fewer links.
-  const limit = last < BigInt(taken.size + 2) ? last : BigInt(taken.size + 2);
-  for (let i = 1n; i <= limit; i++) {
+  let given = 0;
+  for (let i = 1n; i <= last && i <= BigInt(taken.size + given + 2); i++) {
     const candidate = fromBigInt(subnet.base + i, subnet.family);
-    if (!taken.has(candidate)) return candidate;
+    if (taken.has(candidate)) continue;
+    given++;
+    yield candidate;
   }
   return undefined;
+}
+
+/** The first address of the subnet that is not taken (freeAddresses' first). */
+export function nextFree(subnet: Subnet, taken: ReadonlySet<string>): string | undefined {
+  return freeAddresses(subnet, taken).next().value;
 }
 
 /** A container image reference: [registry[:port]/]name[:tag][@digest]. */
