@@ -107,11 +107,11 @@ void describe('topology: the three-tier example on named netns', () => {
   void test('impairments change live (the same interface), and go when the file drops them', async () => {
     const db = await ifindex('tgtier-db', 'eth1');
     writeFileSync(file, readFileSync(file, 'utf8').replace('impair: {rate: 100mbit}', 'impair: {rate: 20mbit}'));
-    assert.match((await pwOk(['apply', file])).stdout, /links\[5\] db:eth1: repaired/u);
+    assert.match((await pwOk(['apply', file])).stdout, /links\[5\] db:eth1: edited \(rate 100mbit → 20mbit\)/u);
     assert.equal(await ifindex('tgtier-db', 'eth1'), db);
     assert.match((await sh(['ip', 'netns', 'exec', 'tgtier-db', 'tc', 'qdisc', 'show', 'dev', 'eth1'])).stdout, /tbf .*rate 20Mbit/u);
     writeFileSync(file, readFileSync(file, 'utf8').replace('    impair: {rate: 20mbit}                     # tbf inside the guest; delay/jitter/loss use netem\n', ''));
-    assert.match((await pwOk(['apply', file])).stdout, /links\[5\] db:eth1: repaired/u);
+    assert.match((await pwOk(['apply', file])).stdout, /links\[5\] db:eth1: edited \(rate 20mbit removed\)/u);
     assert.doesNotMatch((await sh(['ip', 'netns', 'exec', 'tgtier-db', 'tc', 'qdisc', 'show', 'dev', 'eth1'])).stdout, /tbf/u);
   });
 
