@@ -29,6 +29,12 @@ export const TOPOLOGY_PAGE: HelpPage = [{
     'pipework graph FILE [--host NAME] [--format mermaid|dot|html] [-o OUT] [--offline]',
     'pipework schema',
   ],
+}, {
+  kind: 'text', indent: 0, lines: [
+    'inspect exits 0 when the host matches the file, 2 when it differs (a link missing or',
+    'drifted, a network or guest missing, something the file no longer names left over),',
+    '1 on an error (a bad or unreadable file).',
+  ],
 }];
 
 const USAGE = renderHelp(TOPOLOGY_PAGE);
@@ -298,13 +304,15 @@ async function destroyVerb(fileName: string, file: Topology | undefined, args: A
 }
 
 async function inspectVerb(file: Topology, args: Args): Promise<number> {
-  const { inspectTopology, formatInspect } = await import('./inspect.js');
+  const { differs, inspectTopology, formatInspect, INSPECT_DIFFERS } = await import('./inspect.js');
   const ctx = runContext(true, 'topology inspect');
   const topology = await partOf(file, args.host, ctx, true);
   const report = await inspectTopology(topology, ctx);
+  // Scripts read the answer from the exit code: 0 the host matches the file, INSPECT_DIFFERS not.
+  const matches = !differs(report);
   if (args.json) {
     printJson({
-      command: 'inspect', topology: topology.name,
+      command: 'inspect', topology: topology.name, matches,
       links: report.links.map((s) => ({
         link: linkName(s.link), index: s.link.index, network: s.link.network, status: s.status,
         ...(s.details.length > 0 && { [s.status === 'drift' ? 'differs' : 'why']: s.details }),
@@ -314,9 +322,9 @@ async function inspectVerb(file: Topology, args: Args): Promise<number> {
       networks: report.networks, guests: report.guests, leftovers: report.leftovers, ...(report.vxlans && { vxlans: report.vxlans }),
     });
   } else {
-    process.stdout.write(formatInspect(report));
+    process.stdout.write(formatInspect(report, `${shellWord(file.file)}${args.host !== undefined ? ` --host ${args.host}` : ''}`));
   }
-  return 0;
+  return matches ? 0 : INSPECT_DIFFERS;
 }
 
 async function graphVerb(file: Topology, args: Args): Promise<number> {
@@ -348,6 +356,11 @@ async function graphVerb(file: Topology, args: Args): Promise<number> {
   else process.stdout.write(text);
   if (note !== '') process.stderr.write(`pipework: ${note}\n`);
   return 0;
+}
+
+/** A path as a shell reads it back (quoted when it has to be), for advice to copy. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/u.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }
 
 function readStatus(): string {
