@@ -38,6 +38,7 @@ import { liveNeeds, markedLinks, netnsInode, readLive, removeState, writeState, 
 import { lockTopology, ownBridges } from './lock.js';
 import { hostProblems, PlannedHostLinks, plannedBridges, planMake, topologyLocks, type MakePlan } from './make.js';
 import { linkName, type TopologyGuest, type Link, type Topology } from './model.js';
+import { mtuProblems } from './mtu.js';
 import { quickUnchanged } from './quick.js';
 import { guestRefOf } from './specs.js';
 
@@ -112,6 +113,7 @@ async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boo
   if (live.ovs) ctx.cache.ovs = Promise.resolve(live.ovs);
   const vxlans = (topology.part?.vxlans.length ?? 0) > 0 || live.vxlans.size > 0 ? await readVxlans(ctx.runner) : new Map<string, LiveVxlan>();
   const problems = hostProblems(topology, (n) => ctx.cache.hostLinks.link(n), live.ovs, vxlans);
+  problems.push(...mtuProblems(topology, live, (n) => ctx.cache.hostLinks.link(n)));
 
   // Image guests: what each needs (nothing, a start, or a new container).
   const actions = new Map<string, Awaited<ReturnType<typeof containerAction>>>();
