@@ -158,3 +158,45 @@ void describe('topology: edit cycles, inspect, mtu, the model cache', () => {
     assert.deepEqual(models('tgedit'), []);
   });
 });
+
+void describe('topology: impairments edited and reverted on Open vSwitch, two links of one guest at once', () => {
+  let dir: string;
+  const OVS = `name: tgedov
+networks:
+  o: {ovs: ovs-tgedov, vlan: 7}
+guests:
+  a: {netns: tgedov-a}
+  b: {netns: tgedov-b}
+links:
+  - {guest: a, network: o, address: 10.94.0.1/24, impair: {rate: 50mbit}}
+  - {guest: a, interface: eth2, network: o, address: 10.94.1.1/24, impair: {rate: 50mbit}}
+  - b o 10.94.0.2/24
+`;
+  before(async () => {
+    // scripts/test.sh starts Open vSwitch: a suite that cannot run fails, never passes silently.
+    assert.equal((await sh(['ovs-appctl', '--timeout=2', '-t', 'ovs-vswitchd', 'version'])).code, 0, 'ovs-vswitchd is not running');
+    await cleanupAll();
+    dir = scratch();
+  });
+  after(async () => {
+    await pw(['destroy', '--name', 'tgedov']);
+    await cleanupAll();
+  });
+
+  void test('both ways applied, tc and the host ends\' records following', async () => {
+    const file = write(dir, 'ovs.yaml', OVS);
+    await pwOk(['apply', file]);
+    writeFileSync(file, OVS.replaceAll('rate: 50mbit', 'rate: 20mbit'));
+    assert.equal((await pwOk(['apply', file])).stdout, 'links[0] a:eth1: edited (rate 50mbit → 20mbit)\nlinks[1] a:eth2: edited (rate 50mbit → 20mbit)\ntopology tgedov: 2 edited, 1 unchanged\n');
+    for (const dev of ['eth1', 'eth2']) {
+      assert.match(await tcOf('tgedov-a', dev), /tbf .*rate 20Mbit/u);
+      assert.match(await hostRecord('tgedov-a', dev), /;im=r20000000/u);
+    }
+    writeFileSync(file, OVS);
+    assert.equal((await pwOk(['apply', file])).stdout, 'links[0] a:eth1: edited (rate 20mbit → 50mbit)\nlinks[1] a:eth2: edited (rate 20mbit → 50mbit)\ntopology tgedov: 2 edited, 1 unchanged\n');
+    for (const dev of ['eth1', 'eth2']) assert.match(await tcOf('tgedov-a', dev), /tbf .*rate 50Mbit/u);
+    assert.match((await pwOk(['apply', file])).stdout, /is up to date \(3 unchanged\): nothing to do/u);
+    assert.equal((await pw(['inspect', file])).code, 0);
+    assert.ok(await ping('tgedov-a', '10.94.0.2'));
+  });
+});
