@@ -15,7 +15,7 @@
  * validate alone each ≤ 1 s); inspect and graph ≤ 2 s. It prints a markdown table of
  * medians and whether NODE_EXTRA_CA_CERTS was set (it costs every Node start ~40 ms).
  *
- * Runs as root, under the integration tests' flock: `npm run build && flock /tmp/pipework-itest.lock
+ * Runs as root: `npm run build &&
  * node build/bench/topology-auto.js`. Nothing is made on the host (the file is never applied);
  * the names are tg… all the same (netns tgan-NNNN, bridges br-tga0…, topologies tgauto and
  * tgstatic). BENCH_ROUNDS=5, BENCH_GUESTS=2500, BENCH_NETWORKS=1 (each guest has one link on each).

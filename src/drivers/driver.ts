@@ -42,6 +42,8 @@ export interface Drift {
   /** What differs, in words: "br-x is missing", "vethpl12 is not a port of br-x". */
   what: string;
   repair: Step[];
+  /** Not drift but an edit: the spec asks for something else than the record says (an impairment changed in place). */
+  edit?: boolean;
 }
 
 /** The host's links, by name and by ifindex (the engine's HostLinkCache). */

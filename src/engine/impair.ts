@@ -34,6 +34,46 @@ export function parseImpairText(text: string | undefined): Impairment | undefine
   return out;
 }
 
+/** A rate in bit/s in tc's units, as a file writes it: `20mbit`, `512kbit`, `1.5gbit`, `300bit`. */
+export function rateText(bps: number): string {
+  for (const [unit, size] of [['tbit', 1e12], ['gbit', 1e9], ['mbit', 1e6], ['kbit', 1e3]] as const) {
+    // The largest unit that writes it exactly in at most three decimals.
+    const v = bps / size;
+    if (v >= 1 && Math.abs(Math.round(v * 1000) - v * 1000) < 1e-6) return `${Number(v.toFixed(3))}${unit}`;
+  }
+  return `${bps}bit`;
+}
+
+/** Each impairment's value in words, by name: `delay` → `10ms`. */
+function impairValues(i: Impairment | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (i?.delayMs !== undefined) out.set('delay', `${i.delayMs}ms`);
+  if (i?.jitterMs !== undefined) out.set('jitter', `${i.jitterMs}ms`);
+  if (i?.lossPercent !== undefined) out.set('loss', `${i.lossPercent}%`);
+  if (i?.rateBps !== undefined) out.set('rate', rateText(i.rateBps));
+  return out;
+}
+
+/** An impairment in words: `delay 10ms, rate 20mbit`; `none`. */
+export function impairWords(i: Impairment | undefined): string {
+  const values = impairValues(i);
+  return values.size > 0 ? [...values].map(([k, v]) => `${k} ${v}`).join(', ') : 'none';
+}
+
+/** What changes from one impairment to another, in words: `rate 50mbit → 20mbit`, `delay 20ms added`, `loss 1% removed`. */
+export function impairChange(from: Impairment | undefined, to: Impairment | undefined): string[] {
+  const a = impairValues(from);
+  const b = impairValues(to);
+  const out: string[] = [];
+  for (const k of ['delay', 'jitter', 'loss', 'rate']) {
+    const x = a.get(k);
+    const y = b.get(k);
+    if (x === y) continue;
+    out.push(x === undefined ? `${k} ${y!} added` : y === undefined ? `${k} ${x} removed` : `${k} ${x} → ${y}`);
+  }
+  return out;
+}
+
 function tc(dev: string, args: string[]): string[] {
   return ['tc', 'qdisc', ...args.slice(0, 1), 'dev', dev, ...args.slice(1)];
 }

@@ -20,7 +20,7 @@ import type { DhcpMethod } from '../model/dhcp-methods.js';
 import { defaultRoutes, gatewayOnLink, planStaticAddress, replacedRouteArgs, routeSpec } from './address.js';
 import { guestLink, type Facts } from '../drivers/facts.js';
 import { guestRefText, type GuestInfo } from '../model/guest-info.js';
-import { impairText, parseImpairText, planImpair } from './impair.js';
+import { impairChange, impairText, impairWords, parseImpairText, planImpair } from './impair.js';
 import { parkedGuestName, parkedHostName, type AttachNames } from '../drivers/names.js';
 import { decidedWhenRun, mergeLocks, type Action, type Plan, type Step } from '../model/plan.js';
 
@@ -269,14 +269,20 @@ function guestDrift(input: PlanInput, link: GuestLink, existing: AttachRecord): 
       repair: [{ title: `set the MAC of ${dev} to ${spec.mac}`, action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'address', spec.mac] }, undo: [] }],
     });
   }
-  const impair = planImpair(dev, spec.impair, { ...(link.qdisc !== undefined && { qdisc: link.qdisc }), ...(existing.impair !== undefined && { recorded: parseImpairText(existing.impair)! }) });
+  const recorded = parseImpairText(existing.impair);
+  const impair = planImpair(dev, spec.impair, { ...(link.qdisc !== undefined && { qdisc: link.qdisc }), ...(recorded !== undefined && { recorded }) });
   if (impair.length > 0) {
     const record: AttachRecord = { ...existing };
     const text = impairText(spec.impair);
     if (text !== undefined) record.impair = text;
     else delete record.impair;
+    // An edit (the spec asks for other impairments than the record's), or drift (the record's
+    // are not there: a qdisc removed or replaced by hand).
+    const edit = impairText(recorded) !== text;
     drifts.push({
-      what: spec.impair === undefined ? `${dev} is impaired` : `the impairments of ${dev} are not ${text ?? ''}`,
+      what: edit ? `impairments of ${dev}: ${impairChange(recorded, spec.impair).join(', ')}`
+        : spec.impair === undefined ? `${dev} has a ${link.qdisc ?? ''} queueing discipline pipework did not set` : `${dev} is not impaired as recorded (${impairWords(spec.impair)})`,
+      ...(edit && { edit }),
       repair: [...impair, {
         title: `record the configuration on ${dev}`,
         action: { kind: 'ip', place: 'guest', args: ['link', 'set', 'dev', dev, 'alias', encodeRecord(record)] },
@@ -311,6 +317,7 @@ function planCheck(input: PlanInput, link: GuestLink, existing: AttachRecord): P
     record: existing,
     outcome: 'repaired',
     repairs: drifts.map((d) => d.what),
+    ...(drifts.some((d) => d.edit === true) && { edits: drifts.filter((d) => d.edit === true).map((d) => d.what) }),
   };
 }
 

@@ -117,6 +117,11 @@ export interface Plan {
   /** `repaired`: what had drifted from the configuration and is put right. */
   repairs?: string[];
   /**
+   * Of `repairs`, those that are edits, not drift: a setting changed in place because the spec
+   * changed it (an impairment), in words (`impairments of eth1: rate 50mbit → 20mbit`).
+   */
+  edits?: string[];
+  /**
    * The host objects its host steps use (shared with other runs) and change (alone), as lock
    * keys (src/engine/lock.ts); undefined: the whole host, alone.
    */

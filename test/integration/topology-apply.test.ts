@@ -61,7 +61,9 @@ void describe('topology: the three-tier example on named netns', () => {
     const kept = await ifindex('tgtier-web', 'eth1');
     const keptDb = await ifindex('tgtier-db', 'eth1');
     await ip(['link', 'del', 'eth2'], 'tgtier-web');
-    const inspect = JSON.parse((await pwOk(['inspect', file, '--json'])).stdout) as { links: { link: string; status: string }[] };
+    const missing = await pw(['inspect', file, '--json']);
+    assert.equal(missing.code, 2, 'inspect exits 2 when the host differs from the file');
+    const inspect = JSON.parse(missing.stdout) as { links: { link: string; status: string }[] };
     assert.deepEqual(inspect.links.find((l) => l.link === 'web:eth2')?.status, 'missing');
     const r = await pwOk(['apply', file]);
     assert.match(r.stdout, /links\[2\] web:eth2: created/u);
@@ -72,7 +74,7 @@ void describe('topology: the three-tier example on named netns', () => {
 
   void test('drift inside a guest: inspect shows it, apply --deep repairs it', async () => {
     await ip(['addr', 'del', '10.41.3.3/24', 'dev', 'eth1'], 'tgtier-db');
-    const inspect = JSON.parse((await pwOk(['inspect', file, '--json'])).stdout) as { links: { link: string; status: string; differs?: string[] }[] };
+    const inspect = JSON.parse((await pw(['inspect', file, '--json'])).stdout) as { links: { link: string; status: string; differs?: string[] }[] };
     const db = inspect.links.find((l) => l.link === 'db:eth1');
     assert.equal(db?.status, 'drift');
     assert.match(db?.differs?.join() ?? '', /address 10\.41\.3\.3\/24 is missing/u);
@@ -107,11 +109,11 @@ void describe('topology: the three-tier example on named netns', () => {
   void test('impairments change live (the same interface), and go when the file drops them', async () => {
     const db = await ifindex('tgtier-db', 'eth1');
     writeFileSync(file, readFileSync(file, 'utf8').replace('impair: {rate: 100mbit}', 'impair: {rate: 20mbit}'));
-    assert.match((await pwOk(['apply', file])).stdout, /links\[5\] db:eth1: repaired/u);
+    assert.match((await pwOk(['apply', file])).stdout, /links\[5\] db:eth1: edited \(rate 100mbit → 20mbit\)/u);
     assert.equal(await ifindex('tgtier-db', 'eth1'), db);
     assert.match((await sh(['ip', 'netns', 'exec', 'tgtier-db', 'tc', 'qdisc', 'show', 'dev', 'eth1'])).stdout, /tbf .*rate 20Mbit/u);
     writeFileSync(file, readFileSync(file, 'utf8').replace('    impair: {rate: 20mbit}                     # tbf inside the guest; delay/jitter/loss use netem\n', ''));
-    assert.match((await pwOk(['apply', file])).stdout, /links\[5\] db:eth1: repaired/u);
+    assert.match((await pwOk(['apply', file])).stdout, /links\[5\] db:eth1: edited \(rate 20mbit removed\)/u);
     assert.doesNotMatch((await sh(['ip', 'netns', 'exec', 'tgtier-db', 'tc', 'qdisc', 'show', 'dev', 'eth1'])).stdout, /tbf/u);
   });
 
@@ -131,7 +133,7 @@ void describe('topology: the three-tier example on named netns', () => {
     const text = readFileSync(file, 'utf8');
     const web1 = await ifindex('tgtier-web', 'eth1');
     writeFileSync(file, text.replace('  - db:eth2 mid auto\n', ''));
-    const inspect = JSON.parse((await pwOk(['inspect', file, '--json'])).stdout) as { leftovers: { links: string[] } };
+    const inspect = JSON.parse((await pw(['inspect', file, '--json'])).stdout) as { leftovers: { links: string[] } };
     assert.deepEqual(inspect.leftovers.links, ['netns:tgtier-db:eth2']);
     const r = await pwOk(['apply', file]);
     assert.match(r.stdout, /removed netns:tgtier-db:eth2 \(no longer in the file\)/u);

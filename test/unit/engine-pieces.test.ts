@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostEndDrift } from '../../src/engine/inventory.js';
-import { impairQdisc, impairText, parseImpairText, planImpair } from '../../src/engine/impair.js';
+import { impairChange, impairQdisc, impairText, impairWords, parseImpairText, planImpair, rateText } from '../../src/engine/impair.js';
 import { planAttach } from '../../src/engine/planner.js';
 import { resultOf } from '../../src/engine/result.js';
 import { BASH_COMPLETION } from '../../src/front/cli/completion.js';
@@ -42,6 +42,18 @@ void describe('hostEndDrift: a host end against its record, live (sysfs)', () =>
 });
 
 void describe('impairments', () => {
+  void test('in words: rates in tc\'s units, changes as from → to', () => {
+    assert.deepEqual([50e6, 20e6, 1.5e6, 512e3, 1e9, 2.5e12, 300, 1234567, 8e3].map(rateText),
+      ['50mbit', '20mbit', '1.5mbit', '512kbit', '1gbit', '2.5tbit', '300bit', '1234.567kbit', '8kbit']);
+    assert.equal(impairWords({ delayMs: 10, jitterMs: 2, lossPercent: 0.5, rateBps: 20e6 }), 'delay 10ms, jitter 2ms, loss 0.5%, rate 20mbit');
+    assert.equal(impairWords(undefined), 'none');
+    assert.deepEqual(impairChange({ rateBps: 50e6 }, { rateBps: 20e6 }), ['rate 50mbit → 20mbit']);
+    assert.deepEqual(impairChange({ delayMs: 10, lossPercent: 1 }, { delayMs: 20, rateBps: 1e6 }), ['delay 10ms → 20ms', 'loss 1% removed', 'rate 1mbit added']);
+    assert.deepEqual(impairChange(parseImpairText('r20000000'), parseImpairText('r20000000')), []);
+    // A record that cannot be read (hostile or damaged) reads as none: the change is all of it.
+    assert.deepEqual(impairChange(parseImpairText('rx,zz'), { rateBps: 1e6 }), ['rate 1mbit added']);
+  });
+
   void test('recorded as text, and read back', () => {
     assert.equal(impairText({ delayMs: 20, jitterMs: 5, lossPercent: 1.5, rateBps: 10_000_000 }), 'd20,j5,l1.5,r10000000');
     assert.deepEqual(parseImpairText('d20,j5,l1.5,r10000000'), { delayMs: 20, jitterMs: 5, lossPercent: 1.5, rateBps: 10_000_000 });

@@ -178,9 +178,26 @@ void describe('re-running the same configuration: live state checked, drift repa
     const impaired = (input: PlanInput): PlanInput => ({ ...input, spec: { ...input.spec, impair: { delayMs: 20 } } });
     const link = firstRun(attachContext(['br0', 'c1', '10.0.0.2/24'], { facts: guestFacts() }));
     const p = planAttach(impaired(attachContext(['br0', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic(VETH, { master: 'br0' })], facts: complete(['lo', link]) })));
-    assert.deepEqual(p.repairs, ['the impairments of eth1 are not d20']);
+    // The spec changed them (the record had none): an edit, said in words, not drift.
+    assert.deepEqual(p.repairs, ['impairments of eth1: delay 20ms added']);
+    assert.deepEqual(p.edits, ['impairments of eth1: delay 20ms added']);
     assert.equal(actions(p)[0], 'guest: tc qdisc replace dev eth1 root handle 1: netem delay 20ms');
     assert.ok(actions(p)[1]!.startsWith('guest: ip link set dev eth1 alias ') && actions(p)[1]!.endsWith(';im=d20'), actions(p)[1]);
+  });
+
+  void test('impairments changed in the spec are an edit; the record\'s gone from the guest is drift', () => {
+    const rated = (input: PlanInput, rateBps: number): PlanInput => ({ ...input, spec: { ...input.spec, impair: { rateBps } } });
+    const link = firstRun(rated(attachContext(['br0', 'c1', '10.0.0.2/24'], { facts: guestFacts() }), 50_000_000));
+    const recorded = { ...link, qdisc: 'tbf' };
+    const edit = planAttach(rated(attachContext(['br0', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic(VETH, { master: 'br0' })], facts: complete(['lo', recorded]) }), 20_000_000));
+    assert.equal(edit.outcome, 'repaired');
+    assert.deepEqual(edit.edits, ['impairments of eth1: rate 50mbit → 20mbit']);
+    assert.ok(actions(edit).some((a) => a.startsWith('guest: tc qdisc replace dev eth1 root handle 1: tbf rate 20000000bit')), actions(edit).join('\n'));
+    // Both records change: the host end's is the one a re-run believes.
+    assert.ok(actions(edit).some((a) => a.startsWith(`host: ip link set dev ${VETH} alias `) && a.endsWith(';im=r20000000')), actions(edit).join('\n'));
+    const drift = planAttach(rated(attachContext(['br0', 'c1', '10.0.0.2/24'], { links: [bridge('br0'), nic(VETH, { master: 'br0' })], facts: complete(['lo', { ...link, qdisc: 'noqueue' }]) }), 50_000_000));
+    assert.deepEqual(drift.repairs, ['eth1 is not impaired as recorded (rate 50mbit)']);
+    assert.equal(drift.edits, undefined);
   });
 
   void test('several things drifted: each named, each repaired, host side first', () => {

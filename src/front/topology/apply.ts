@@ -16,15 +16,15 @@
  *   A failure or an interrupt in any stage undoes everything every stage did, newest first, and
  *   says so once (or names exactly what could not be undone).
  */
-import { attachSpecs } from '../../engine/attach.js';
+import { attachSpecs, type AttachOutcome } from '../../engine/attach.js';
 import type { RunContext } from '../../engine/context.js';
 import { execute } from '../../engine/executor.js';
 import { guestInfo } from '../../engine/gather.js';
+import { impairChange, impairText, parseImpairText } from '../../engine/impair.js';
 import { Journal } from '../../engine/journal.js';
 import type { Plan } from '../../model/plan.js';
 import { openNetns } from '../../exec/netns.js';
 import type { Guest as HeldGuest } from '../../guest/guest.js';
-import { HostLinkCache, type HostLink } from '../../host/links.js';
 import { readOvsPortTable } from '../../host/ovs-facts.js';
 import { readVxlans, type LiveVxlan } from '../../host/vxlan-facts.js';
 import { InterruptedError, PipeworkError } from '../../model/errors.js';
@@ -36,17 +36,24 @@ import { keepOf, leftoverLinks, removeChosen, selectRemovals, type Removals } fr
 import { buildSpecs, resolveTopologyGuests } from './links.js';
 import { liveNeeds, markedLinks, netnsInode, readLive, removeState, writeState, type Live, type StateFile } from './live.js';
 import { lockTopology, ownBridges } from './lock.js';
-import { hostProblems, planMake, topologyLocks, type MakePlan } from './make.js';
+import { hostProblems, PlannedHostLinks, plannedBridges, planMake, topologyLocks, type MakePlan } from './make.js';
 import { linkName, type TopologyGuest, type Link, type Topology } from './model.js';
+import { mtuProblems } from './mtu.js';
 import { quickUnchanged } from './quick.js';
 import { guestRefOf } from './specs.js';
 
 export interface LinkReport {
   link: Link;
-  /** What happened (or, in a dry run, would): unchanged, created, repaired, replaced. */
+  /**
+   * What happened (or, in a dry run, would): unchanged, created, edited (a setting changed in
+   * place because the file changed it: impairments), repaired (drift put right), replaced.
+   */
   outcome: string;
   record?: AttachRecord;
+  /** What had drifted and is put right. */
   repairs?: string[];
+  /** What the file changed and is changed in place, in words: `rate 50mbit → 20mbit`. */
+  edits?: string[];
   plan?: Plan;
   guest?: ReturnType<typeof guestInfo>;
   /** Dry run: the guest does not exist yet, so the link cannot be planned in detail. */
@@ -66,16 +73,6 @@ export interface ApplyReport {
   makePlan: Plan;
   warnings: string[];
   changed: boolean;
-}
-
-/** A host-link view in which the bridges a dry run would make already exist (so links plan as they will). */
-class PlannedHostLinks extends HostLinkCache {
-  constructor(private readonly planned: Map<string, HostLink>) {
-    super();
-  }
-  override link(name: string): HostLink | undefined {
-    return this.planned.get(name) ?? super.link(name);
-  }
 }
 
 /** What the stages are called in messages ("everything the run did was undone (…)"). */
@@ -120,6 +117,7 @@ async function applyHeld(topology: Topology, ctx: RunContext, opts: { deep?: boo
   if (live.ovs) ctx.cache.ovs = Promise.resolve(live.ovs);
   const vxlans = (topology.part?.vxlans.length ?? 0) > 0 || live.vxlans.size > 0 ? await readVxlans(ctx.runner) : new Map<string, LiveVxlan>();
   const problems = [...(opts.fileProblems ?? []), ...hostProblems(topology, (n) => ctx.cache.hostLinks.link(n), live.ovs, vxlans)];
+  problems.push(...mtuProblems(topology, live, (n) => ctx.cache.hostLinks.link(n)));
 
   // Image guests: what each needs (nothing, a start, or a new container).
   const actions = new Map<string, Awaited<ReturnType<typeof containerAction>>>();
@@ -245,9 +243,7 @@ async function stages(
   }
   const outcomes = await attachSpecs(engineLinks.map((l) => specs.get(l.index)!), ctx, { labels: engineLinks.map((l) => `links[${l.index}] ${linkName(l)}`) });
   outcomes.forEach((o, i) => {
-    report.links.push({
-      link: engineLinks[i]!, outcome: o.outcome, record: o.record, guest: o.guest, ...(o.plan.repairs && { repairs: o.plan.repairs }),
-    });
+    report.links.push(linkReport(engineLinks[i]!, o));
     report.warnings.push(...o.warnings);
   });
   report.links.sort((a, b) => a.link.index - b.link.index);
@@ -262,6 +258,26 @@ async function stages(
     bridges: removed.bridges, ovsBridges: removed.ovsBridges,
   };
   report.kept = removed.kept;
+}
+
+/**
+ * A link's outcome as apply tells it: the engine's `repaired` is an edit when the file changed
+ * a setting that is changed in place (its impairments), said in words; drift put right stays a
+ * repair. The record is the one on the interface afterwards.
+ */
+export function linkReport(link: Link, o: Pick<AttachOutcome, 'spec' | 'outcome' | 'record' | 'plan' | 'guest'>): LinkReport {
+  const edits = o.plan.edits ?? [];
+  const repairs = (o.plan.repairs ?? []).filter((r) => !edits.includes(r));
+  const edited = o.outcome === 'repaired' && edits.length > 0;
+  if (!edited) return { link, outcome: o.outcome, record: o.record, guest: o.guest, ...(repairs.length > 0 && { repairs }) };
+  const wanted = o.spec.impair;
+  const record: AttachRecord = { ...o.record };
+  const text = impairText(wanted);
+  if (text !== undefined) record.impair = text;
+  else delete record.impair;
+  return {
+    link, outcome: 'edited', record, guest: o.guest, edits: impairChange(parseImpairText(o.record.impair), wanted), ...(repairs.length > 0 && { repairs }),
+  };
 }
 
 function saveState(topology: Topology, live: Live, held: Map<string, HeldGuest>, make: MakePlan, report: ApplyReport): void {
@@ -295,17 +311,12 @@ async function dryRun(
     if (a?.kind === 'start') report.made.started.push(g.container);
   }
   // Links plan as they will once the networks exist.
-  const planned = new Map<string, HostLink>();
-  for (const b of make.bridges) {
-    const mtu = [...topology.networks.values()].find((n) => n.device === b)?.mtu ?? 1500;
-    planned.set(b, { name: b, isBridge: true, type: 1, mtu, up: true, mac: '00:00:00:00:00:00', ports: [], vlanFiltering: 'off' });
-  }
-  const dry: RunContext = { ...ctx, cache: { ...ctx.cache, hostLinks: new PlannedHostLinks(planned) } };
+  const dry: RunContext = { ...ctx, cache: { ...ctx.cache, hostLinks: new PlannedHostLinks(plannedBridges(topology, make.bridges)) } };
   if (live.ovs) dry.cache.ovs = Promise.resolve({ ...live.ovs, bridges: [...live.ovs.bridges, ...make.ovsBridges] });
   const specs = await buildSpecs(topology, live, held, dry, () => false);
   const ready = topology.links.filter((l) => held.has(l.guest));
   const outcomes = ready.length > 0 ? await attachSpecs(ready.map((l) => specs.get(l.index)!), dry, { labels: ready.map((l) => `links[${l.index}] ${linkName(l)}`) }) : [];
-  outcomes.forEach((o, i) => report.links.push({ link: ready[i]!, outcome: o.outcome, record: o.record, plan: o.plan, guest: o.guest, ...(o.plan.repairs && { repairs: o.plan.repairs }) }));
+  outcomes.forEach((o, i) => report.links.push({ ...linkReport(ready[i]!, o), plan: o.plan }));
   for (const l of topology.links) {
     if (held.has(l.guest)) continue;
     const g = topology.guests.get(l.guest)!;

@@ -5,14 +5,25 @@
  * of 200 links, most of a second apply's budget. Only root's runs use it (the folder is root's,
  * on tmpfs); a cache that cannot be read or written is simply not used. Host checks are never
  * cached: they run on every apply.
+ *
+ * One model per topology: an entry is `<key>.<name>.json`, and writing a topology's model
+ * removes the one before it (an edit cycle does not pile up entries), destroy removes it; at most
+ * KEEP topologies are kept, the least recently written go first.
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Topology } from './model.js';
 
 export const MODEL_DIR = '/run/pipework/topology/models';
-/** Entries kept; the oldest go first. */
+/** Topologies whose models are kept; the least recently written go first. */
 const KEEP = 32;
+/** A topology's name as it appears in an entry's file name (NAME_PATTERN, model.ts). */
+const ENTRY = /^([0-9a-f]{16})\.([a-z0-9][a-z0-9-]{0,15})\.json$/u;
+
+/** The entry file of a model. */
+export function entryName(key: string, name: string): string {
+  return `${key}.${name}.json`;
+}
 
 /** What changes when the validating code does: the running file's size and mtime. */
 function codeIdentity(): string {
@@ -69,10 +80,17 @@ function decode(json: string): Entry {
 
 const usable = () => process.getuid?.() === 0;
 
+/** The entry of a key, if there is one (its file name holds the key and the topology's name). */
+function entryOf(key: string, dir: string): string | undefined {
+  return readdirSync(dir).find((f) => f.startsWith(`${key}.`) && ENTRY.test(f));
+}
+
 export function cachedModel(text: string, file: string, dir = MODEL_DIR): Topology | undefined {
   if (!usable()) return undefined;
   try {
-    const e = decode(readFileSync(`${dir}/${modelKey(text)}.json`, 'utf8'));
+    const entry = entryOf(modelKey(text), dir);
+    if (entry === undefined) return undefined;
+    const e = decode(readFileSync(`${dir}/${entry}`, 'utf8'));
     if (e.text !== text) return undefined;
     return { name: e.name, file, networks: new Map(e.networks), guests: new Map(e.guests), links: e.links, ...(e.hosts && { hosts: new Map(e.hosts) }) };
   } catch {
@@ -81,30 +99,34 @@ export function cachedModel(text: string, file: string, dir = MODEL_DIR): Topolo
 }
 
 export function keepModel(text: string, topology: Topology, dir = MODEL_DIR): void {
-  if (!usable()) return;
+  if (!usable() || !/^[a-z0-9][a-z0-9-]{0,15}$/u.test(topology.name)) return;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const path = `${dir}/${modelKey(text)}.json`;
+    const mine = entryName(modelKey(text), topology.name);
+    const path = `${dir}/${mine}`;
     writeFileSync(`${path}.${process.pid}.tmp`, encode(text, topology), { mode: 0o600 });
     renameSync(`${path}.${process.pid}.tmp`, path);
-    const entries = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => ({ f, t: statSync(`${dir}/${f}`).mtimeMs })).sort((a, b) => b.t - a.t);
-    for (const { f } of entries.slice(KEEP)) rmSync(`${dir}/${f}`, { force: true });
+    // This topology's model before this one goes; so do entries of another form (an older
+    // pipework's `<key>.json`: their key cannot match this program's), and the topologies
+    // beyond KEEP, least recently written first.
+    const others: { f: string; t: number }[] = [];
+    for (const f of readdirSync(dir)) {
+      if (f === mine || !f.endsWith('.json')) continue;
+      const m = ENTRY.exec(f);
+      if (m === null || m[2] === topology.name) rmSync(`${dir}/${f}`, { force: true });
+      else others.push({ f, t: statSync(`${dir}/${f}`).mtimeMs });
+    }
+    others.sort((a, b) => b.t - a.t);
+    for (const { f } of others.slice(KEEP - 1)) rmSync(`${dir}/${f}`, { force: true });
   } catch {
     // a cache is a convenience
   }
 }
 
-/** Forget every model of this topology (destroy). */
+/** Forget the model of this topology (destroy). */
 export function forgetModels(name: string, dir = MODEL_DIR): void {
   try {
-    for (const f of readdirSync(dir)) {
-      if (!f.endsWith('.json')) continue;
-      try {
-        if (decode(readFileSync(`${dir}/${f}`, 'utf8')).name === name) rmSync(`${dir}/${f}`, { force: true });
-      } catch {
-        rmSync(`${dir}/${f}`, { force: true });
-      }
-    }
+    for (const f of readdirSync(dir)) if (ENTRY.exec(f)?.[2] === name) rmSync(`${dir}/${f}`, { force: true });
   } catch {
     // no cache
   }

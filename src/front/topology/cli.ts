@@ -11,11 +11,12 @@ import { renderHelp, type HelpPage } from '../help-text.js';
 import { defaultSignals, interruptible } from '../signals.js';
 import { hasCapabilities, requireRoot } from '../root.js';
 import { guestJson, outcomeText, printJson, recordJson } from '../output.js';
-import type { ApplyReport } from './apply.js';
+import type { ApplyReport, LinkReport } from './apply.js';
 import type { DestroyReport } from './destroy.js';
 import type { GraphFormat } from './graph.js';
 import { loadTopology, parser, readTopology } from './load.js';
 import { TopologyFileError, type Problem } from './problems.js';
+import { LINES_BOUND, linkLines, madeText, someNames } from './summary.js';
 import { KEY_PATTERN, linkName, NAME_PATTERN, type Topology } from './model.js';
 
 /** The door's help (src/front/help-text.ts): `pipework <verb> --help`, and the man page pipework(8). */
@@ -27,6 +28,12 @@ export const TOPOLOGY_PAGE: HelpPage = [{
     'pipework inspect FILE [--host NAME] [--json]',
     'pipework graph FILE [--host NAME] [--format mermaid|dot|html] [-o OUT] [--offline]',
     'pipework schema',
+  ],
+}, {
+  kind: 'text', indent: 0, lines: [
+    'inspect exits 0 when the host matches the file, 2 when it differs (a link missing or',
+    'drifted, a network or guest missing, something the file no longer names left over),',
+    '1 on an error (a bad or unreadable file).',
   ],
 }];
 
@@ -217,6 +224,7 @@ async function applyVerb(file: Topology, args: Args, fileProblems: Problem[] = [
         link: linkName(l.link), index: l.link.index, network: l.link.network, outcome: outcomeText(l.outcome, args.dryRun),
         ...(l.guest && { guest: guestJson(l.guest) }),
         ...(l.record && { interface: recordJson(l.record) }),
+        ...(l.edits && { edited: l.edits }),
         ...(l.repairs && { repaired: l.repairs }),
         ...(l.pending !== undefined && { pending: l.pending }),
         ...(args.dryRun && l.plan && l.guest && { plan: planJson(l.plan, nsNaming(l.guest)) }),
@@ -226,41 +234,61 @@ async function applyVerb(file: Topology, args: Args, fileProblems: Problem[] = [
     });
     return 0;
   }
+  process.stdout.write(`${applyText(report, topology, args.dryRun).join('\n')}\n`);
+  return 0;
+}
+
+/** What a link's outcome was, with what changed: `edited (rate 50mbit → 20mbit)`, `repaired (address … is missing)`. */
+function outcomeWords(l: LinkReport, dryRun: boolean): string {
+  const head = l.outcome === 'unchanged' ? 'nothing to do' : `${dryRun ? 'would be ' : ''}${l.outcome}`;
+  const edits = l.edits && l.edits.length > 0 ? ` (${l.edits.join(', ')})` : '';
+  const repairs = l.repairs && l.repairs.length > 0 ? `${l.outcome === 'edited' ? '; repaired' : ''} (${l.repairs.join('; ')})` : '';
+  return `${head}${edits}${repairs}`;
+}
+
+/** apply's lines for people (summary.ts keeps them readable at thousands of links). */
+export function applyText(report: ApplyReport, topology: Pick<Topology, 'name' | 'file'>, dryRun: boolean): string[] {
   const out: string[] = [];
-  if (args.dryRun) {
+  if (dryRun) {
     out.push(`# pipework apply ${topology.file} --dry-run: nothing is changed`);
     if (report.makePlan.steps.length > 0) out.push(formatPlan(report.makePlan, nsNaming({ kind: 'netns', name: 'host', pid: 1 })).trimEnd());
     for (const c of report.made.containers) out.push(`# would create and start container ${c}`);
     for (const c of report.made.started) out.push(`# would start container ${c}`);
     for (const l of report.links) {
-      const head = `# links[${l.link.index}] ${linkName(l.link)} on ${l.link.network}: ${l.outcome === 'unchanged' ? 'nothing to do' : `would be ${l.outcome}`}`;
+      const head = `# links[${l.link.index}] ${linkName(l.link)} on ${l.link.network}: ${outcomeWords(l, true)}`;
       if (l.pending !== undefined) out.push(`${head} (planned once it exists: ${l.pending})`);
       else if (l.plan && l.plan.steps.length > 0 && l.guest) out.push(`${head}\n${formatPlan(l.plan, nsNaming(l.guest)).trimEnd()}`);
       else out.push(head);
     }
   } else {
-    for (const l of report.links) {
-      if (l.outcome === 'unchanged') continue;
-      out.push(`links[${l.link.index}] ${linkName(l.link)}: ${l.outcome}${l.repairs ? ` (${l.repairs.join('; ')})` : ''}`);
-    }
+    // One line per changed link; links made or re-made (nothing more to say of each) are one
+    // line when there are many.
+    const line = (l: LinkReport) => `links[${l.link.index}] ${linkName(l.link)}: ${outcomeWords(l, false)}`;
+    const plain = (l: LinkReport) => (l.outcome === 'created' || l.outcome === 'replaced') && l.repairs === undefined;
+    const folded = new Map<string, LinkReport[]>();
+    for (const l of report.links) if (plain(l)) folded.set(l.outcome, [...(folded.get(l.outcome) ?? []), l]);
+    for (const [k, ls] of folded) if (ls.length <= LINES_BOUND) folded.delete(k);
+    for (const l of report.links) if (l.outcome !== 'unchanged' && !(plain(l) && folded.has(l.outcome))) out.push(line(l));
+    for (const [k, ls] of folded) out.push(...linkLines(ls, k, line));
   }
-  for (const c of report.changes) out.push(args.dryRun ? `# would be: ${c}` : c);
-  const verb = args.dryRun ? 'would remove' : 'removed';
+  for (const c of report.changes) out.push(dryRun ? `# would be: ${c}` : c);
+  const verb = dryRun ? 'would remove' : 'removed';
   const r = report.removed;
-  for (const x of r.links) out.push(`${verb} ${x} (no longer in the file)`);
+  if (r.links.length > LINES_BOUND) out.push(`${verb} ${r.links.length} links no longer in the file: ${someNames(r.links)}`);
+  else for (const x of r.links) out.push(`${verb} ${x} (no longer in the file)`);
   for (const x of r.containers) out.push(`${verb} container ${x}`);
-  for (const x of r.netns) out.push(`${verb} network namespace ${x}`);
+  if (r.netns.length > LINES_BOUND) out.push(`${verb} ${r.netns.length} network namespaces: ${someNames(r.netns)}`);
+  else for (const x of r.netns) out.push(`${verb} network namespace ${x}`);
   for (const x of [...r.vxlans, ...r.bridges, ...r.ovsBridges]) out.push(`${verb} ${x}`);
   for (const k of report.kept) out.push(`kept ${k}`);
   for (const w of new Set(report.warnings)) out.push(w);
   const counts = new Map<string, number>();
   for (const l of report.links) counts.set(l.outcome, (counts.get(l.outcome) ?? 0) + 1);
-  const summary = [...counts].map(([k, n]) => `${n} ${args.dryRun && k !== 'unchanged' ? `to be ${k}` : k}`).join(', ') || 'no links';
-  out.push(report.changed
-    ? `topology ${topology.name}: ${summary}${report.made.netns.length + report.made.bridges.length + report.made.ovsBridges.length + report.made.vxlans.length + report.made.containers.length > 0 ? `; ${args.dryRun ? 'would make' : 'made'} ${[...report.made.netns, ...report.made.bridges, ...report.made.ovsBridges, ...report.made.vxlans, ...report.made.containers].join(', ')}` : ''}`
-    : `topology ${topology.name} is up to date (${summary}): nothing to do`);
-  process.stdout.write(`${out.join('\n')}\n`);
-  return 0;
+  const summary = [...counts].map(([k, n]) => `${n} ${dryRun && k !== 'unchanged' ? `to be ${k}` : k}`).join(', ') || 'no links';
+  const m = report.made;
+  const made = m.netns.length + m.bridges.length + m.ovsBridges.length + m.vxlans.length + m.containers.length > 0 ? `; ${dryRun ? 'would make' : 'made'} ${madeText(m)}` : '';
+  out.push(report.changed ? `topology ${topology.name}: ${summary}${made}` : `topology ${topology.name} is up to date (${summary}): nothing to do`);
+  return out;
 }
 
 async function destroyVerb(fileName: string, file: Topology | undefined, args: Args): Promise<number> {
@@ -288,13 +316,15 @@ async function destroyVerb(fileName: string, file: Topology | undefined, args: A
 }
 
 async function inspectVerb(file: Topology, args: Args): Promise<number> {
-  const { inspectTopology, formatInspect } = await import('./inspect.js');
+  const { differs, inspectTopology, formatInspect, INSPECT_DIFFERS } = await import('./inspect.js');
   const ctx = runContext(true, 'topology inspect');
   const topology = await partOf(file, args.host, ctx, true);
   const report = await inspectTopology(topology, ctx);
+  // Scripts read the answer from the exit code: 0 the host matches the file, INSPECT_DIFFERS not.
+  const matches = !differs(report);
   if (args.json) {
     printJson({
-      command: 'inspect', topology: topology.name,
+      command: 'inspect', topology: topology.name, matches,
       links: report.links.map((s) => ({
         link: linkName(s.link), index: s.link.index, network: s.link.network, status: s.status,
         ...(s.details.length > 0 && { [s.status === 'drift' ? 'differs' : 'why']: s.details }),
@@ -304,9 +334,9 @@ async function inspectVerb(file: Topology, args: Args): Promise<number> {
       networks: report.networks, guests: report.guests, leftovers: report.leftovers, ...(report.vxlans && { vxlans: report.vxlans }),
     });
   } else {
-    process.stdout.write(formatInspect(report));
+    process.stdout.write(formatInspect(report, `${shellWord(file.file)}${args.host !== undefined ? ` --host ${args.host}` : ''}`));
   }
-  return 0;
+  return matches ? 0 : INSPECT_DIFFERS;
 }
 
 async function graphVerb(file: Topology, args: Args): Promise<number> {
@@ -338,6 +368,11 @@ async function graphVerb(file: Topology, args: Args): Promise<number> {
   else process.stdout.write(text);
   if (note !== '') process.stderr.write(`pipework: ${note}\n`);
   return 0;
+}
+
+/** A path as a shell reads it back (quoted when it has to be), for advice to copy. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/u.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }
 
 function readStatus(): string {

@@ -7,7 +7,7 @@
  */
 import { checkBridge, checkOvsUsable, createOvsBridge, markBridge, planVxlan, type LiveVxlan } from '../../engine/networks.js';
 import { lockKey, type HostLocks, type Step } from '../../model/plan.js';
-import type { HostLink } from '../../host/links.js';
+import { HostLinkCache, type HostLink } from '../../host/links.js';
 import type { OvsFacts } from '../../host/ovs-facts.js';
 import { PipeworkError } from '../../model/errors.js';
 import type { Problem } from './problems.js';
@@ -148,4 +148,24 @@ export function topologyLocks(what: { netns?: readonly string[]; bridges?: reado
       ...(what.ovsBridges ?? []).map(lockKey.ovs), ...(what.vxlans ?? []).map(lockKey.vxlan),
     ],
   };
+}
+
+/** A host-link view in which the bridges apply would make already exist (so links plan as they will once it has). */
+export class PlannedHostLinks extends HostLinkCache {
+  constructor(private readonly planned: Map<string, HostLink>) {
+    super();
+  }
+  override link(name: string): HostLink | undefined {
+    return this.planned.get(name) ?? super.link(name);
+  }
+}
+
+/** The bridges a make plan makes, as they will be: empty, up, with their network's MTU. */
+export function plannedBridges(topology: Topology, bridges: readonly string[]): Map<string, HostLink> {
+  const planned = new Map<string, HostLink>();
+  for (const b of bridges) {
+    const mtu = [...topology.networks.values()].find((n) => n.device === b)?.mtu ?? 1500;
+    planned.set(b, { name: b, isBridge: true, type: 1, mtu, up: true, mac: '00:00:00:00:00:00', ports: [], vlanFiltering: 'off' });
+  }
+  return planned;
 }
