@@ -215,6 +215,13 @@ static int daemon_failed(const char *ver) {
   return fail(ver, 11, "the pipework CNI daemon went away before answering", "try again; its log says why");
 }
 
+/* Node, started as our child for the request, ended or spoke wrongly before answering. */
+static int child_failed(const char *ver) {
+  if (errno == EPROTO) return fail(ver, 999, "pipework (Node) sent a malformed frame", "run pipework cni install again");
+  if (errno == ENOMEM) return fail(ver, 11, "the pipework CNI launcher ran out of memory", "try again");
+  return fail(ver, 999, "pipework (Node) ended before answering", "its messages are on the plugin's stderr");
+}
+
 static long long now_ms(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -394,19 +401,19 @@ static int converse(int fd, pid_t child) {
   if (send_all(fd, m.p, m.n) != 0) return fail(ver, 11, "the pipework CNI daemon went away", "try again");
   for (;;) {
     char type;
-    if (read_full(fd, &type, 1) != 0) return daemon_failed(ver);
+    if (read_full(fd, &type, 1) != 0) return child > 0 ? child_failed(ver) : daemon_failed(ver);
     if (type == 'X') {
-      if (run_delegate(fd) != 0) return daemon_failed(ver);
+      if (run_delegate(fd) != 0) return child > 0 ? child_failed(ver) : daemon_failed(ver);
       continue;
     }
     if (type == 'D') {
-      if (run_detached(fd) != 0) return daemon_failed(ver);
+      if (run_detached(fd) != 0) return child > 0 ? child_failed(ver) : daemon_failed(ver);
       continue;
     }
-    if (type != 'R') { errno = EPROTO; return daemon_failed(ver); }
+    if (type != 'R') { errno = EPROTO; return child > 0 ? child_failed(ver) : daemon_failed(ver); }
     uint32_t code, outlen, errlen;
     char *out, *err;
-    if (read32(fd, &code) != 0 || !(out = read_field(fd, &outlen)) || !(err = read_field(fd, &errlen))) return daemon_failed(ver);
+    if (read32(fd, &code) != 0 || !(out = read_field(fd, &outlen)) || !(err = read_field(fd, &errlen))) return child > 0 ? child_failed(ver) : daemon_failed(ver);
     write_all(2, err, errlen);
     write_all(1, out, outlen);
     close(fd);
@@ -423,24 +430,36 @@ static int converse(int fd, pid_t child) {
  * the socket close and undoes its run. If that cannot start, Node runs in our place (exec).
  */
 static int cold_child(const char *ver) {
-  int sv[2];
+  int sv[2], pexec[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return cold(ver);
+  if (pipe2(pexec, O_CLOEXEC) != 0) { close(sv[0]); close(sv[1]); return cold(ver); }
   pid_t pid = fork();
-  if (pid < 0) { close(sv[0]); close(sv[1]); return cold(ver); }
+  if (pid < 0) { close(sv[0]); close(sv[1]); close(pexec[0]); close(pexec[1]); return cold(ver); }
   if (pid == 0) {
-    close(sv[0]);
+    close(sv[0]); close(pexec[0]);
     /* fd 3 for Node (dup2 leaves it open across exec), the rest as the runtime gave them. */
-    if (sv[1] != 3) { if (dup2(sv[1], 3) < 0) _exit(127); close(sv[1]); }
-    else if (fcntl(3, F_SETFD, 0) != 0) _exit(127);
+    int ok = 1;
+    if (sv[1] != 3) { ok = dup2(sv[1], 3) == 3; close(sv[1]); }
+    else ok = fcntl(3, F_SETFD, 0) == 0;
     int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null < 0 || dup2(null, 0) < 0 || dup2(2, 1) < 0) _exit(127);
+    if (!ok || null < 0 || dup2(null, 0) < 0 || dup2(2, 1) < 0) _exit(127);
     for (size_t i = 0; i < sizeof STASHED / sizeof *STASHED; i++) unsetenv(STASHED[i]);
     setenv("PIPEWORK_CNI_FD", "3", 1);
     char *argv[] = { (char *)NODE, (char *)SCRIPT, NULL };
     execv(NODE, argv);
+    int e = errno;
+    if (write(pexec[1], &e, sizeof e) < 0) _exit(127);
     _exit(127);
   }
-  close(sv[1]);
+  close(sv[1]); close(pexec[1]);
+  int e = 0;
+  ssize_t got = read(pexec[0], &e, sizeof e);
+  close(pexec[0]);
+  if (got == (ssize_t)sizeof e) {
+    waitpid(pid, NULL, 0);
+    close(sv[0]);
+    return fail(ver, 999, "cannot start Node for the pipework CNI plugin", "run pipework cni install again");
+  }
   return converse(sv[0], pid);
 }
 

@@ -1,9 +1,9 @@
 // The C launcher, native/cni-launcher.c, as `pipework cni install` builds it: compiled by every C
 // compiler on PATH with install's flags and warnings as errors (so a C mistake fails CI, where
 // scripts/setup.sh installs build-essential); carrying the mark install and uninstall look for;
-// answering VERSION itself; and on its cold path (no daemon) starting "Node" — a stand-in script
-// here — on the paths it was compiled with, byte for byte however they are spelled, with
-// NODE_EXTRA_CA_CERTS and NODE_OPTIONS set aside and stdin left for it. Without a C compiler
+// answering VERSION itself; and on its cold path (no daemon) starting "Node" — a stand-in here —
+// as its child on the paths it was compiled with, byte for byte however they are spelled, without
+// NODE_EXTRA_CA_CERTS and NODE_OPTIONS, the request (stdin, environment) handed over fd 3. Without a C compiler
 // these tests are reported as skipped, saying why. The wire protocol against a daemon is
 // test/integration/cni-launcher.test.ts (it needs root). Files: tcl-* under PIPEWORK_TEST_TMP.
 import { after, before, describe, test } from 'node:test';
@@ -29,22 +29,46 @@ const ccs = compilers();
 const builds: Built[] = [];
 let launcher = '';
 
-/** What Node would be: records its argv, environment and stdin under COLD, answers, exits 7. */
+/**
+ * What Node would be: started as the launcher's child with the request on fd 3 (a socket pair,
+ * as from a daemon); records its argv, environment, stdin and the request under COLD, answers R
+ * with exit status 7 — or, with TCL_FAIL set, ends without answering.
+ */
+const FAKE_NODE_JS = join(dir, 'tcl-node.mjs');
 const FAKE_NODE = `#!/bin/sh
-printf '%s\\0' "$0" "$@" > "$TCL_COLD/argv"
-/usr/bin/env -0 > "$TCL_COLD/env"
-/bin/cat > "$TCL_COLD/stdin"
-printf '{"tcl":"cold"}\\n'
-exit 7
+exec '${process.execPath}' '${FAKE_NODE_JS}' "$0" "$@"
+`;
+const FAKE_NODE_SOURCE = `
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { decodeRequest, encodeResponse } from '${new URL('../../src/front/cni/wire.js', import.meta.url).href}';
+const cold = process.env.TCL_COLD ?? '/nonexistent';
+const at = (f) => cold + '/' + f;
+try {
+  writeFileSync(at('argv'), process.argv.slice(2).map((a) => a + '\\0').join(''));
+  writeFileSync(at('env'), Object.entries(process.env).map(([k, v]) => k + '=' + v + '\\0').join(''));
+  writeFileSync(at('stdin'), readFileSync(0));
+} catch {}
+if (process.env.TCL_FAIL !== undefined) process.exit(3);
+const s = new Socket({ fd: 3 });
+let buf = Buffer.alloc(0);
+s.on('data', (b) => {
+  buf = Buffer.concat([buf, b]);
+  const r = decodeRequest(buf);
+  if (r === undefined) return;
+  try { writeFileSync(at('request'), JSON.stringify({ env: r.env, stdin: r.stdin, delegates: r.runsDelegates })); } catch {}
+  s.end(encodeResponse({ exitCode: 7, stdout: '{"tcl":"cold"}\\n', stderr: '' }));
+});
 `;
 
-function coldSaw(): { argv: string[]; env: Record<string, string>; stdin: string } {
+function coldSaw(): { argv: string[]; env: Record<string, string>; stdin: string; request: { env: Record<string, string>; stdin: string; delegates: boolean } } {
   const env: Record<string, string> = {};
   for (const e of readFileSync(join(COLD, 'env'), 'utf8').split('\0')) {
     const eq = e.indexOf('=');
     if (eq > 0) env[e.slice(0, eq)] = e.slice(eq + 1);
   }
-  return { argv: readFileSync(join(COLD, 'argv'), 'utf8').split('\0').slice(0, -1), env, stdin: readFileSync(join(COLD, 'stdin'), 'utf8') };
+  const request = JSON.parse(readFileSync(join(COLD, 'request'), 'utf8')) as { env: Record<string, string>; stdin: string; delegates: boolean };
+  return { argv: readFileSync(join(COLD, 'argv'), 'utf8').split('\0').slice(0, -1), env, stdin: readFileSync(join(COLD, 'stdin'), 'utf8'), request };
 }
 
 before(() => {
@@ -52,6 +76,7 @@ before(() => {
   mkdirSync(COLD);
   writeFileSync(NODE, FAKE_NODE);
   chmodSync(NODE, 0o755);
+  writeFileSync(FAKE_NODE_JS, FAKE_NODE_SOURCE);
   for (const cc of ccs) builds.push(buildLauncher(cc, join(dir, `tcl-launcher-${cc}`), paths));
   // The compiler install uses.
   launcher = builds[0]?.code === 0 ? builds[0].output : '';
@@ -90,28 +115,41 @@ void describe('the compiled launcher without a daemon', { skip: NO_COMPILER }, (
     assert.equal(existsSync(join(COLD, 'argv')), false, 'Node did not start');
   });
 
-  void test('the cold path: Node and bin/pipework as compiled in, byte for byte; the variables Node must not see set aside; stdin left for Node', async () => {
+  void test('the cold path: Node and bin/pipework as compiled in, byte for byte, as the launcher\'s child; the request over fd 3; the variables Node must not see kept from it', async () => {
     const stdin = JSON.stringify({ cniVersion: '1.0.0', name: 'tclnet', note: 'é "q" \\' });
     const env = { CNI_COMMAND: 'ADD', CNI_ARGS: 'A=b;C=d', PATH: '/usr/bin:/bin', TCL_COLD: COLD, NODE_OPTIONS: '--tcl-opt', NODE_EXTRA_CA_CERTS: '/tcl/ca.pem' };
     // No socket at the compiled-in path; the daemon turned off; a path too long for a unix socket.
     for (const socket of [undefined, 'none', '', `/${'x'.repeat(120)}`]) {
-      rmSync(join(COLD, 'argv'), { force: true });
+      for (const f of ['argv', 'request']) rmSync(join(COLD, f), { force: true });
       const r = await runLauncher(launcher, socket === undefined ? env : { ...env, PIPEWORK_CNI_SOCKET: socket }, { input: stdin });
       assert.equal(r.code, 7, `socket ${socket}: ${r.stderr}`);
       assert.equal(r.stdout.toString(), '{"tcl":"cold"}\n');
       const saw = coldSaw();
       assert.deepEqual(saw.argv, [NODE, SCRIPT]);
-      assert.equal(saw.stdin, stdin);
+      // Node's own stdin is empty: the runtime's comes in the request, with its environment as given.
+      assert.equal(saw.stdin, '');
+      assert.equal(saw.request.stdin, stdin);
+      assert.equal(saw.request.delegates, true, 'the launcher runs the delegates');
+      assert.equal(saw.request.env['NODE_OPTIONS'], '--tcl-opt');
+      assert.equal(saw.request.env['NODE_EXTRA_CA_CERTS'], '/tcl/ca.pem');
+      assert.equal(saw.request.env['CNI_ARGS'], 'A=b;C=d');
       assert.equal(saw.env['NODE_OPTIONS'], undefined);
       assert.equal(saw.env['NODE_EXTRA_CA_CERTS'], undefined);
-      assert.equal(saw.env['PIPEWORK_CNI_SAVED_NODE_OPTIONS'], '--tcl-opt');
-      assert.equal(saw.env['PIPEWORK_CNI_SAVED_NODE_EXTRA_CA_CERTS'], '/tcl/ca.pem');
+      assert.equal(saw.env['PIPEWORK_CNI_FD'], '3');
       assert.equal(saw.env['CNI_ARGS'], 'A=b;C=d');
+      assert.deepEqual(Object.keys(saw.env).filter((k) => k.startsWith('PIPEWORK_CNI_SAVED_')), []);
     }
-    // Nothing to set aside: nothing saved.
-    const r = await runLauncher(launcher, { CNI_COMMAND: 'DEL', TCL_COLD: COLD }, { input: '{}' });
-    assert.equal(r.code, 7, r.stderr);
-    assert.deepEqual(Object.keys(coldSaw().env).filter((k) => k.startsWith('PIPEWORK_CNI_SAVED_') || k.startsWith('NODE_')), []);
+  });
+
+  void test('Node ends without answering: the CNI error object, one line', async () => {
+    const r = await runLauncher(launcher, { CNI_COMMAND: 'ADD', PIPEWORK_CNI_SOCKET: 'none', TCL_COLD: COLD, TCL_FAIL: '1' }, { input: '{"cniVersion":"1.0.0"}' });
+    assert.equal(r.code, 1, r.stderr);
+    const lines = r.stdout.toString().split('\n');
+    assert.deepEqual(lines.slice(1), ['']);
+    const e = JSON.parse(lines[0]!) as Record<string, unknown>;
+    assert.equal(e['cniVersion'], '1.0.0');
+    assert.equal(e['code'], 999);
+    assert.match(String(e['msg']), /ended before answering/u);
   });
 
   void test('no Node where it was compiled to be: the CNI error object, one line, and a way out', async () => {
