@@ -6,7 +6,7 @@
  * lets what runs finish, and exits 0. With systemd socket activation (LISTEN_FDS) it serves the
  * socket it is handed.
  */
-import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, unlinkSync } from 'node:fs';
 import { createServer, Socket, type Server } from 'node:net';
 import { dirname } from 'node:path';
 import { STOP_SIGNALS, takeEarly } from '../signals.js';
@@ -127,6 +127,8 @@ interface Serving {
   perRequest: boolean;
   /** The first trace phase's origin (0: the process's start, for Node started for one request). */
   traceStart?: number;
+  /** Called once the answer is sent. */
+  answered?: () => void;
 }
 
 function serveConnection(conn: Socket, inFlight: Set<Promise<void>>, serving: Serving): void {
@@ -184,7 +186,7 @@ function serveRequest(conn: Socket, req: WireRequest, delegates: Runner, signal:
       const what = [req.env['CNI_COMMAND'] ?? '?', (req.env['CNI_CONTAINERID'] ?? '').slice(0, 12), req.env['CNI_IFNAME'] ?? ''].filter((w) => w !== '').join(' ');
       const ms = (nowMs() - t0).toFixed(1);
       if (serving.perRequest) log(`pipework cni daemon: ${what}: ${res.exitCode === 0 ? 'ok' : `failed: ${stderr.find((l) => l.startsWith('pipework: ') && !l.startsWith('pipework: trace')) ?? ''}`} (${ms} ms)`);
-      if (!conn.destroyed) conn.end(encodeResponse({ exitCode: res.exitCode, stdout: res.stdout, stderr: stderr.map((l) => `${l}\n`).join('') }));
+      if (!conn.destroyed) conn.end(encodeResponse({ exitCode: res.exitCode, stdout: res.stdout, stderr: stderr.map((l) => `${l}\n`).join('') }), serving.answered);
     })
     .catch((err: unknown) => {
       log(`pipework cni daemon: internal error: ${(err as Error).stack ?? String(err)}`);
@@ -276,7 +278,20 @@ export async function serveLauncher(fd: number): Promise<number> {
   const stop = () => conn.destroy();
   for (const sig of STOP_SIGNALS) process.on(sig, stop);
   if (takeEarly().length > 0) stop();
-  serveConnection(conn, inFlight, { log: (line) => process.stderr.write(`${line}\n`), perRequest: false, traceStart: 0 });
+  // Answered, this process lets go of the runtime's stderr (its stdout is that too): a runtime
+  // reads the plugin's output until every holder closes it, and Node's exit (freeing its memory)
+  // would otherwise keep it waiting a few milliseconds more.
+  const letGo = () => {
+    for (const out of [1, 2]) {
+      try {
+        closeSync(out);
+        openSync('/dev/null', 'w');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  serveConnection(conn, inFlight, { log: (line) => process.stderr.write(`${line}\n`), perRequest: false, traceStart: 0, answered: letGo });
   await closed;
   await Promise.allSettled([...inFlight]);
   return 0;
