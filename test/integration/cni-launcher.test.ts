@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import {
   decodeExecReply, decodeRequest, encodeDetach, encodeExec, encodeExecReply, encodeRequest, encodeResponse, MAX_FIELD, WireError, type ExecReply, type ExecRequest,
 } from '../../src/front/cni/wire.js';
-import { buildLauncher, compilers, NO_COMPILER, runLauncher, SANITIZE, SANITIZER_ENV, SANITIZER_EXIT, type Ran } from '../unit/cni-launcher-build.js';
+import { buildLauncher, compilers, NO_COMPILER, runLauncher, SANITIZE, SANITIZER_ENV, SANITIZER_EXIT, writeColdNode, type Ran } from '../unit/cni-launcher-build.js';
 import { sleep, waitFor } from './helpers/run.js';
 
 const base = process.env['PIPEWORK_TEST_TMP'] ?? tmpdir();
@@ -29,27 +29,8 @@ const dir = mkdtempSync(join(base, 'tcl-wire-'));
 const NODE = join(dir, 'tcl-node');
 const DEFAULT_SOCKET = join(dir, 'tcl-default "d".sock');
 const paths = { node: NODE, script: '/tcl/bin/pipework', socket: DEFAULT_SOCKET };
-/**
- * "Node" on the cold path: started as the launcher's child with the request on fd 3 (a socket
- * pair, as from a daemon), stdin empty, stdout the launcher's stderr; answers R with exit status 7.
- */
+/** "Node" on the cold path: cni-launcher-build.ts writeColdNode (it answers R with exit status 7). */
 const FAKE_NODE_JS = join(dir, 'tcl-node.mjs');
-const FAKE_NODE = `#!/bin/sh\nexec '${process.execPath}' '${FAKE_NODE_JS}' "$@"\n`;
-writeFileSync(FAKE_NODE_JS, `
-import { Socket } from 'node:net';
-import { readFileSync } from 'node:fs';
-import { decodeRequest, encodeResponse } from '${new URL('../../src/front/cni/wire.js', import.meta.url).href}';
-const stdin = readFileSync(0, 'utf8');
-const s = new Socket({ fd: 3 });
-let buf = Buffer.alloc(0);
-s.on('data', (b) => {
-  buf = Buffer.concat([buf, b]);
-  const r = decodeRequest(buf);
-  if (r === undefined) return;
-  const seen = { fd: process.env.PIPEWORK_CNI_FD, stdin, ca: process.env.NODE_EXTRA_CA_CERTS ?? null, input: r.stdin, delegates: r.runsDelegates, runtimeCa: r.env.NODE_EXTRA_CA_CERTS ?? null };
-  s.end(encodeResponse({ exitCode: 7, stdout: '{"tcl":"cold"}\\n', stderr: 'tcl-seen ' + JSON.stringify(seen) + '\\n' }));
-});
-`);
 
 interface Variant {
   name: string;
@@ -190,8 +171,7 @@ let nobodyDir = '';
 const helpers: ChildProcess[] = [];
 
 before(() => {
-  writeFileSync(NODE, FAKE_NODE);
-  chmodSync(NODE, 0o755);
+  writeColdNode(NODE, FAKE_NODE_JS);
 });
 after(() => {
   for (const h of helpers) if (h.exitCode === null && h.signalCode === null) h.kill('SIGKILL');

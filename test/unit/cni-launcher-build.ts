@@ -2,7 +2,7 @@
 // plus -Werror), and run with exactly the environment a test gives it: shared by the launcher's
 // unit tests (compiling, VERSION, the cold path) and integration tests (the wire protocol).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { chmodSync, existsSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findCompiler, launcherSource } from '../../src/front/cni/install.js';
 import { launcherCompileArgv, type LauncherPaths } from '../../src/front/cni/launcher.js';
@@ -97,4 +97,38 @@ export function runLauncher(binary: string, env: Record<string, string>, o: RunO
     });
     child.stdin.end(o.input ?? '');
   });
+}
+
+/**
+ * A stand-in for Node on the launcher's cold path, written as `node` (a shell script) and
+ * `node.mjs` beside it: started as the launcher's child with the request on fd 3, it records its
+ * argv, environment, stdin and the request under $TCL_COLD when that is set, and answers R with
+ * exit status 7, `{"tcl":"cold"}` on stdout and what it saw (`tcl-seen {…}`) on stderr — or, with
+ * TCL_FAIL set, ends without answering.
+ */
+export function writeColdNode(node: string, script: string): void {
+  writeFileSync(node, `#!/bin/sh\nexec '${process.execPath}' '${script}' "$0" "$@"\n`);
+  chmodSync(node, 0o755);
+  writeFileSync(script, `
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { decodeRequest, encodeResponse } from '${new URL('../../src/front/cni/wire.js', import.meta.url).href}';
+const cold = process.env.TCL_COLD;
+const stdin = readFileSync(0, 'utf8');
+const record = (f, text) => { if (cold !== undefined) writeFileSync(cold + '/' + f, text); };
+record('argv', process.argv.slice(2).map((a) => a + '\\0').join(''));
+record('env', Object.entries(process.env).map(([k, v]) => k + '=' + v + '\\0').join(''));
+record('stdin', stdin);
+if (process.env.TCL_FAIL !== undefined) process.exit(3);
+const s = new Socket({ fd: 3 });
+let buf = Buffer.alloc(0);
+s.on('data', (b) => {
+  buf = Buffer.concat([buf, b]);
+  const r = decodeRequest(buf);
+  if (r === undefined) return;
+  record('request', JSON.stringify({ env: r.env, stdin: r.stdin, delegates: r.runsDelegates }));
+  const seen = { fd: process.env.PIPEWORK_CNI_FD, stdin, ca: process.env.NODE_EXTRA_CA_CERTS ?? null, input: r.stdin, delegates: r.runsDelegates, runtimeCa: r.env.NODE_EXTRA_CA_CERTS ?? null };
+  s.end(encodeResponse({ exitCode: 7, stdout: '{"tcl":"cold"}\\n', stderr: 'tcl-seen ' + JSON.stringify(seen) + '\\n' }));
+});
+`);
 }

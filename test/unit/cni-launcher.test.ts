@@ -8,12 +8,14 @@
 // test/integration/cni-launcher.test.ts (it needs root). Files: tcl-* under PIPEWORK_TEST_TMP.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isOurs } from '../../src/front/cni/install.js';
 import { SUPPORTED_VERSIONS } from '../../src/front/cni/protocol.js';
-import { buildLauncher, compilers, NO_COMPILER, runLauncher, type Built } from './cni-launcher-build.js';
+import { buildLauncher, compilers, NO_COMPILER, runLauncher, writeColdNode, type Built } from './cni-launcher-build.js';
 
 const base = process.env['PIPEWORK_TEST_TMP'] ?? tmpdir();
 mkdirSync(base, { recursive: true });
@@ -29,37 +31,8 @@ const ccs = compilers();
 const builds: Built[] = [];
 let launcher = '';
 
-/**
- * What Node would be: started as the launcher's child with the request on fd 3 (a socket pair,
- * as from a daemon); records its argv, environment, stdin and the request under COLD, answers R
- * with exit status 7 — or, with TCL_FAIL set, ends without answering.
- */
+/** What Node would be: cni-launcher-build.ts writeColdNode. */
 const FAKE_NODE_JS = join(dir, 'tcl-node.mjs');
-const FAKE_NODE = `#!/bin/sh
-exec '${process.execPath}' '${FAKE_NODE_JS}' "$0" "$@"
-`;
-const FAKE_NODE_SOURCE = `
-import { readFileSync, writeFileSync } from 'node:fs';
-import { Socket } from 'node:net';
-import { decodeRequest, encodeResponse } from '${new URL('../../src/front/cni/wire.js', import.meta.url).href}';
-const cold = process.env.TCL_COLD ?? '/nonexistent';
-const at = (f) => cold + '/' + f;
-try {
-  writeFileSync(at('argv'), process.argv.slice(2).map((a) => a + '\\0').join(''));
-  writeFileSync(at('env'), Object.entries(process.env).map(([k, v]) => k + '=' + v + '\\0').join(''));
-  writeFileSync(at('stdin'), readFileSync(0));
-} catch {}
-if (process.env.TCL_FAIL !== undefined) process.exit(3);
-const s = new Socket({ fd: 3 });
-let buf = Buffer.alloc(0);
-s.on('data', (b) => {
-  buf = Buffer.concat([buf, b]);
-  const r = decodeRequest(buf);
-  if (r === undefined) return;
-  try { writeFileSync(at('request'), JSON.stringify({ env: r.env, stdin: r.stdin, delegates: r.runsDelegates })); } catch {}
-  s.end(encodeResponse({ exitCode: 7, stdout: '{"tcl":"cold"}\\n', stderr: '' }));
-});
-`;
 
 function coldSaw(): { argv: string[]; env: Record<string, string>; stdin: string; request: { env: Record<string, string>; stdin: string; delegates: boolean } } {
   const env: Record<string, string> = {};
@@ -74,9 +47,7 @@ function coldSaw(): { argv: string[]; env: Record<string, string>; stdin: string
 before(() => {
   mkdirSync(nodeDir, { recursive: true });
   mkdirSync(COLD);
-  writeFileSync(NODE, FAKE_NODE);
-  chmodSync(NODE, 0o755);
-  writeFileSync(FAKE_NODE_JS, FAKE_NODE_SOURCE);
+  writeColdNode(NODE, FAKE_NODE_JS);
   for (const cc of ccs) builds.push(buildLauncher(cc, join(dir, `tcl-launcher-${cc}`), paths));
   // The compiler install uses.
   launcher = builds[0]?.code === 0 ? builds[0].output : '';
@@ -165,6 +136,34 @@ void describe('the compiled launcher without a daemon', { skip: NO_COMPILER }, (
       assert.match(String(e['details']), /pipework cni install/u);
     } finally {
       renameSync(`${NODE}.away`, NODE);
+    }
+  });
+});
+
+void describe('PIPEWORK_CNI_FD as a runtime may set it', () => {
+  // Only the launcher's own child serves a request over fd 3, and only when fd 3 is a socket: the
+  // variable from a runtime (or a stray fd 3 that is a file) is ignored, and the file not touched.
+  void test('fd 3 a file of the scratch directory: ignored, the plugin answers on stdout, the file unchanged', async () => {
+    const file = join(dir, 'tcl-fd3-payload');
+    writeFileSync(file, 'untouched');
+    const fd = openSync(file, 'r+');
+    try {
+      const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'pipework');
+      const r = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, [bin], {
+          env: { ...process.env, CNI_COMMAND: 'VERSION', PIPEWORK_CNI_FD: '3', NODE_EXTRA_CA_CERTS: '' }, stdio: ['pipe', 'pipe', 'ignore', fd],
+        });
+        let stdout = '';
+        child.stdout?.on('data', (b: Buffer) => { stdout += b.toString(); });
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stdout }));
+        child.stdin?.end('{"cniVersion":"1.0.0"}');
+      });
+      assert.equal(r.code, 0);
+      assert.equal((JSON.parse(r.stdout) as { cniVersion: string }).cniVersion, '1.0.0');
+      assert.equal(readFileSync(file, 'utf8'), 'untouched');
+    } finally {
+      closeSync(fd);
     }
   });
 });
