@@ -145,7 +145,7 @@ function listen(server: Server): Promise<void> {
 async function lockSupervisor(): Promise<LockedFile | undefined> {
   const until = Date.now() + 10_000;
   for (;;) {
-    const held = await tryLock(SUPERVISOR_LOCK, { what: 'the DHCP supervisor', waitMs: 500 });
+    const held = await tryLock(SUPERVISOR_LOCK, { waitMs: 500 });
     if (held !== undefined || Date.now() >= until || (await pokeSupervisor(500))) return held;
   }
 }

@@ -1,6 +1,6 @@
 /**
  * What pipework runs lock, and how long they wait for one another (the mechanism, root-only
- * flock files that name their holder, is src/exec/lock.ts). Keys:
+ * flock files and a record per taking that names its holder, is src/exec/lock.ts). Keys:
  *   if/<netns inode>/<guest interface>  an interface of a guest, from facts to the end of a run
  *   link/<name>                          a host link a run names itself (a veth's host end)
  *   host                                 the host's links: shared by every run that names what
@@ -15,7 +15,7 @@
  * that holds a key already (a topology holds its bridges for its whole apply) is not stopped by
  * it again (`held`).
  */
-import { holderText, readHolder, tryLock, type LockedFile } from '../exec/lock.js';
+import { announce, holderText, readHolder, tryLock, type LockedFile } from '../exec/lock.js';
 import { BusyError, InterruptedError } from '../model/errors.js';
 import { lockKey } from '../model/plan.js';
 
@@ -86,7 +86,8 @@ export interface AcquireOptions {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function takeOne(key: string, shared: boolean, opts: AcquireOptions): Promise<LockedFile> {
+/** `beforeWait`: called once, when this key is not free at once (the run says what it holds before it waits). */
+async function takeOne(key: string, shared: boolean, opts: AcquireOptions, beforeWait: () => void): Promise<LockedFile> {
   const started = Date.now();
   const limit = opts.timeoutMs ?? LOCK_WAIT_MS;
   const signal = opts.patient === true ? undefined : opts.signal;
@@ -97,8 +98,9 @@ async function takeOne(key: string, shared: boolean, opts: AcquireOptions): Prom
     // The first try does not wait; then waits of up to the report, then a second at a time, so
     // the holder can be read again and the limit kept.
     const waitMs = waited === 0 ? undefined : Math.max(10, Math.min(opts.patient === true ? 1_000 : left, told ? 1_000 : QUIET_WAIT_MS - waited));
-    const got = await tryLock(key, { what: opts.purpose, ...(shared && { shared }), ...(waitMs !== undefined && { waitMs }), ...(signal !== undefined && { signal }) });
+    const got = await tryLock(key, { ...(shared && { shared }), ...(waitMs !== undefined && { waitMs }), ...(signal !== undefined && { signal }) });
     if (got !== undefined) return got;
+    if (waited === 0) beforeWait();
     if (signal?.aborted === true) throw new InterruptedError(`interrupted while waiting for ${holderText(readHolder(key))} on ${opts.what(key)}`);
     const now = Date.now() - started;
     if (!told && now >= QUIET_WAIT_MS) {
@@ -126,11 +128,23 @@ export function normalize(keys: readonly LockKey[]): { key: string; shared: bool
   return [...modes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, shared]) => ({ key, shared }));
 }
 
-/** Take every lock in `keys` (sorted), waiting at most LOCK_WAIT_MS for each. */
+/**
+ * Take every lock in `keys` (sorted), waiting at most LOCK_WAIT_MS for each. What is held is said
+ * in one record for the whole taking (written once all are taken, and before any wait), so a run
+ * waiting on one of them can name this one.
+ */
 export async function acquire(keys: readonly LockKey[], opts: AcquireOptions): Promise<Held> {
   const held: LockedFile[] = [];
   const mine: string[] = [];
+  const record = announce(opts.purpose);
+  let said = 0;
+  const say = () => {
+    if (held.length === said) return;
+    said = held.length;
+    record.update(held.map((l) => l.key));
+  };
   const release = () => {
+    record.withdraw();
     for (const l of held.splice(0).reverse()) l.release();
     for (const k of mine.splice(0)) opts.held?.delete(k);
   };
@@ -139,12 +153,13 @@ export async function acquire(keys: readonly LockKey[], opts: AcquireOptions): P
       const already = opts.held?.get(key);
       if (already === 'exclusive' || (already === 'shared' && shared)) continue;
       if (already === 'shared') throw new Error(`internal: a run holding ${key} shared asks for it alone`);
-      held.push(await takeOne(key, shared, opts));
+      held.push(await takeOne(key, shared, opts, say));
       if (opts.held !== undefined && already === undefined) {
         opts.held.set(key, shared ? 'shared' : 'exclusive');
         mine.push(key);
       }
     }
+    say();
   } catch (err) {
     release();
     throw err;

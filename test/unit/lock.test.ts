@@ -4,11 +4,12 @@
 // and with PIPEWORK_SYS_ADDON=none (flock(1) on the same open file).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquire, type Held } from '../../src/engine/lock.js';
-import { holderText, lockDir, lockFileName, readHolder } from '../../src/exec/lock.js';
+import { holderText, holdersDir, lockDir, lockFileName, readHolder } from '../../src/exec/lock.js';
+import { readStat } from '../../src/exec/proc.js';
 import { privateDirProblem } from '../../src/exec/private-dir.js';
 import { BusyError, InterruptedError, PermissionError } from '../../src/model/errors.js';
 import { assertRejects } from './fakes.js';
@@ -78,6 +79,78 @@ void describe('locks between runs', () => {
       assert.ok(!f.includes('/') && !f.startsWith('.') && f.length <= 160, f);
     }
     assert.notEqual(lockFileName('a'.repeat(300)), lockFileName(`${'a'.repeat(299)}b`));
+  });
+
+  void test('lock files stay empty; one record per taking names the run and every key it holds, and goes with the locks', async () => {
+    const held = await acquire([key('r1'), { key: key('r2'), shared: true }, key('r3')], opts({ purpose: 'topology destroy lab' }));
+    let recordName: string;
+    try {
+      for (const k of ['r1', 'r2', 'r3']) assert.equal(statSync(join(lockDir(), lockFileName(key(k)))).size, 0, `${k}: no data block per lock`);
+      const records = readdirSync(holdersDir());
+      assert.equal(records.length, 1, records.join(' '));
+      recordName = records[0]!;
+      assert.deepEqual(JSON.parse(readFileSync(join(holdersDir(), recordName), 'utf8')), {
+        pid: process.pid, start: readStat(process.pid)?.start, what: 'topology destroy lab', keys: [key('r1'), key('r2'), key('r3')],
+      });
+      for (const k of ['r1', 'r2', 'r3']) assert.equal(readHolder(key(k))?.what, 'topology destroy lab', k);
+    } finally {
+      held.release();
+    }
+    assert.deepEqual(readdirSync(holdersDir()), [], 'the record went with the locks');
+    assert.equal(readHolder(key('r1')), undefined);
+  });
+
+  void test('a run that must wait says what it holds first, so whoever waits on that names it', async () => {
+    const blocker = await acquire([key('w2')], opts({ purpose: 'the blocker' }));
+    const waiting = acquire([key('w1'), key('w2')], opts({ purpose: 'the middle run', timeoutMs: 3000 }));
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(readHolder(key('w1'))?.what, 'the middle run', 'w1 is held while w2 is awaited');
+      assert.equal(readHolder(key('w2'))?.what, 'the blocker');
+    } finally {
+      blocker.release();
+      (await waiting).release();
+    }
+  });
+
+  void test('what is found in the records directory is read, not trusted: another start time, junk, links and huge files name no holder', async () => {
+    const held = await acquire([key('h1')], opts({ purpose: 'the real holder' }));
+    const dir = holdersDir();
+    const start = readStat(process.pid)?.start ?? '0';
+    const planted = {
+      // This very process, with another start time: a reused PID, not a holder (and swept).
+      stale: `${process.pid}-1-1.json`,
+      junk: `${process.pid}-${start}-900.json`,
+      link: `${process.pid}-${start}-901.json`,
+      huge: `${process.pid}-${start}-902.json`,
+      badKeys: `${process.pid}-${start}-903.json`,
+      otherName: 'notes.json',
+    };
+    try {
+      writeFileSync(join(dir, planted.stale), JSON.stringify({ pid: process.pid, start: '1', what: 'a dead run', keys: [key('h2')] }));
+      writeFileSync(join(dir, planted.junk), '{"pid": 1, "start": ');
+      const target = join(mkdtempSync(join(tmpdir(), 'pw-unit-holder-')), 'elsewhere.json');
+      writeFileSync(target, JSON.stringify({ pid: process.pid, start, what: 'through a link', keys: [key('h2')] }));
+      symlinkSync(target, join(dir, planted.link));
+      writeFileSync(join(dir, planted.huge), JSON.stringify({ pid: process.pid, start, what: 'x'.repeat(5 << 20), keys: [key('h2')] }));
+      writeFileSync(join(dir, planted.badKeys), JSON.stringify({ pid: process.pid, start, what: 'bad keys', keys: [key('h2'), 7] }));
+      writeFileSync(join(dir, planted.otherName), JSON.stringify({ pid: process.pid, start, what: 'not a record name', keys: [key('h2')] }));
+      assert.equal(readHolder(key('h2')), undefined);
+      assert.equal(readHolder(key('h1'))?.what, 'the real holder');
+      const left = readdirSync(dir);
+      assert.ok(!left.includes(planted.stale), 'a dead run\'s record is swept');
+      for (const n of [planted.junk, planted.link, planted.huge, planted.badKeys, planted.otherName]) assert.ok(left.includes(n), `${n} is left as found`);
+      assert.equal(readFileSync(target, 'utf8').includes('through a link'), true, 'the link\'s target is untouched');
+    } finally {
+      held.release();
+      for (const n of Object.values(planted)) {
+        try {
+          rmSync(join(dir, n), { force: true });
+        } catch {
+          // gone
+        }
+      }
+    }
   });
 
   void test('a holder that is gone is not named; neither is what it wrote, unless still alive', () => {

@@ -222,7 +222,7 @@ export async function startCniDaemon(opts: DaemonOptions): Promise<{ server: Ser
     if (tooLong !== undefined) throw new InvalidArgumentError(`invalid --socket ${opts.socket}: ${tooLong}`);
     privateDir(dirname(opts.socket));
     // One daemon per socket: whoever holds its lock may remove a socket file left there.
-    lock = await tryLock(`cni-daemon/${opts.socket}`, { what: `pipework cni daemon on ${opts.socket}` });
+    lock = await tryLock(`cni-daemon/${opts.socket}`, {});
     if (lock === undefined) throw new ConflictError(`another pipework cni daemon answers on ${opts.socket}; stop it first`);
     if (existsSync(opts.socket)) {
       if (await answering(opts.socket)) throw new ConflictError(`another pipework cni daemon answers on ${opts.socket}; stop it first`);
