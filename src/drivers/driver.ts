@@ -6,7 +6,7 @@
 import type { Facts } from './facts.js';
 import type { GuestInfo } from '../model/guest-info.js';
 import type { GuestLink } from '../guest/netstate.js';
-import type { HostLink } from '../host/links.js';
+import type { HostLink, LinkState } from '../host/links.js';
 import type { Kept } from '../host/kept-records.js';
 import type { OvsFacts, OvsPortRow } from '../host/ovs-facts.js';
 import type { AttachNames, GuestIdentity } from './names.js';
@@ -54,7 +54,8 @@ export interface HostView {
 
 /** What a live check of a record reads on the host. */
 export interface LiveHost {
-  link(name: string): HostLink | undefined;
+  /** (A full HostLink will do; a re-apply's quick check reads its 200 host ends lighter.) */
+  link(name: string): LinkState | undefined;
   /** Open vSwitch's port rows; undefined when they were not read (then they are not judged). */
   ovsPorts?: ReadonlyMap<string, OvsPortRow>;
 }

@@ -36,6 +36,23 @@ export interface HostLink {
   parent?: string;
 }
 
+/** What a drift check reads of a link: a bridge's existence and state, a port's master. */
+export type LinkState = Pick<HostLink, 'name' | 'isBridge' | 'up' | 'master'>;
+
+/** A port's state and whether its peer is up (its carrier): four sysfs reads, not readHostLink's ten. */
+export function readPortState(name: string): (LinkState & { carrier: boolean }) | undefined {
+  const dir = `${SYS}/${name}`;
+  const flags = read(`${dir}/flags`);
+  if (flags === undefined) return undefined;
+  const state: LinkState & { carrier: boolean } = { name, isBridge: existsSync(`${dir}/bridge`), up: (parseInt(flags, 16) & IFF_UP) !== 0, carrier: read(`${dir}/carrier`) === '1' };
+  try {
+    state.master = basename(readlinkSync(`${dir}/master`));
+  } catch {
+    // not a port of anything
+  }
+  return state;
+}
+
 function read(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8').trim();

@@ -284,8 +284,3 @@ export function liveNeeds(topology: Topology, link: (name: string) => HostLink |
 export function anythingMade(live: Live): boolean {
   return live.hostEnds.size > 0 || live.bridges.size > 0 || live.vxlans.size > 0 || live.ovsBridges.size > 0 || live.netns.size > 0 || live.containers.length > 0 || live.state !== undefined;
 }
-
-/** The carrier of a host link (a veth's peer is up). */
-export function hasCarrier(name: string): boolean {
-  return readText(`${SYS}/${name}/carrier`) === '1';
-}

@@ -10,13 +10,13 @@
 import { guestInfo } from '../../engine/gather.js';
 import { wantedRecord } from '../../engine/planner.js';
 import type { Guest } from '../../guest/guest.js';
-import { readHostLink, type HostLink } from '../../host/links.js';
+import { readHostLink, readPortState, type LinkState } from '../../host/links.js';
 import type { OvsPortRow } from '../../host/ovs-facts.js';
 import { configOf, type AttachRecord } from '../../model/record.js';
 import type { AttachSpec } from '../../model/attach-spec.js';
 import { formatOwner } from '../../model/owner.js';
 import { hostSideDrift, usesVeth } from '../../engine/host-kinds.js';
-import { hasCarrier, type LiveHostEnd } from './live.js';
+import type { LiveHostEnd } from './live.js';
 
 /**
  * `found`: the host end of this guest interface, as live.ts read it (its record decoded); the
@@ -24,7 +24,7 @@ import { hasCarrier, type LiveHostEnd } from './live.js';
  * plugged and up with its peer up.
  */
 export function quickUnchanged(spec: AttachSpec, guest: Guest, ovsPorts: ReadonlyMap<string, OvsPortRow> | undefined, found: LiveHostEnd | undefined,
-  links: (name: string) => HostLink | undefined = readHostLink): AttachRecord | undefined {
+  links: (name: string) => LinkState | undefined = readHostLink): AttachRecord | undefined {
   if (!usesVeth(spec.host.kind) || spec.addressing.kind !== 'static' || !found) return undefined;
   const info = guestInfo(guest);
   const record = found.record;
@@ -35,8 +35,10 @@ export function quickUnchanged(spec: AttachSpec, guest: Guest, ovsPorts: Readonl
   // Its driver's live check of the host side (a port of its bridge, up; an OVS row with its tag),
   // and the guest end up (the host end's carrier).
   const mine: AttachRecord = { ...record, role: 'guest', localIf: found.link };
-  if (links(found.link)?.up !== true || !hasCarrier(found.link)) return undefined;
+  // (The host end read as lightly as a drift check allows: a re-apply reads 200 of them.)
+  const end = readPortState(found.link);
+  if (end?.up !== true || !end.carrier) return undefined;
   // (Rows that were not read count as none: the engine looks.)
-  if (hostSideDrift(mine, { link: links, ovsPorts: ovsPorts ?? new Map() }).length > 0) return undefined;
+  if (hostSideDrift(mine, { link: (n) => (n === found.link ? end : links(n)), ovsPorts: ovsPorts ?? new Map() }).length > 0) return undefined;
   return mine;
 }
