@@ -16,7 +16,7 @@ export class PipeworkError extends Error {
   get exitCode(): number {
     return ExitCode.Failure;
   }
-  /** A stable word for scripts (--json) — usage, invalid-argument, not-found, conflict, … */
+  /** A stable word for scripts (--json): usage, invalid-argument, not-found, conflict, ... */
   get reason(): string {
     return 'failure';
   }

@@ -227,8 +227,8 @@ void describe('the CNI protocol, every version', () => {
   });
 
   void test('Node per request: the first ADD that succeeds writes the CNI code cache; a failed one none; one V8 refuses is replaced', async () => {
-    // Beside bin/pipework's bundle, for this Node: what the cold plugin loads instead of --help's cache.
-    const cache = join(dirname(pipeworkBin), '..', 'build', 'dist', `pipework.cjs.${process.version}-${process.arch}.cni.cache`);
+    // Beside the plugin's own bundle (pipework-cni.cjs), for this Node.
+    const cache = join(dirname(pipeworkBin), '..', 'build', 'dist', `pipework-cni.cjs.${process.version}-${process.arch}.cache`);
     const before = existsSync(cache) ? readFileSync(cache) : undefined;
     const conf = network('1.0.0', 16);
     try {

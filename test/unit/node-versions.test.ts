@@ -4,7 +4,7 @@
 // runs under every Node scripts/test.sh tests with.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -142,7 +142,7 @@ describe("bin/pipework's V8 code cache: one per Node version", () => {
   const CHECK = `import { readFileSync } from 'node:fs';
 import { Script } from 'node:vm';
 const [bundle, cache] = process.argv.slice(1);
-const s = new Script('(function (require, module, __pipework_url) {' + readFileSync(bundle, 'utf8') + '\\n})', { filename: bundle, cachedData: readFileSync(cache) });
+const s = new Script('(function (require, module, __pipework_url) {' + readFileSync(bundle, 'latin1') + '\\n})', { filename: bundle, cachedData: readFileSync(cache) });
 process.stdout.write(s.cachedDataRejected ? 'rejected' : 'accepted');`;
 
   /** A copy of bin/pipework (with bin/package.json: it is CommonJS) and the bundle, with no cache. */
@@ -181,6 +181,25 @@ process.stdout.write(s.cachedDataRejected ? 'rejected' : 'accepted');`;
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^pipework \d+\.\d+/u);
     assert.equal(r.stderr, '');
+  });
+
+  test('a CNI request loads the plugin\'s own bundle when there is one, the CLI\'s otherwise; both bundles are ASCII (read as latin1)', { skip: why }, () => {
+    for (const f of ['pipework.cjs', 'pipework-cni.cjs']) {
+      const text = readFileSync(join(DIST, f));
+      assert.equal(text.findIndex((b) => b > 0x7f), -1, `${f}: every byte ASCII`);
+    }
+    assert.ok(statSync(join(DIST, 'pipework-cni.cjs')).size < statSync(BUNDLE).size * 0.7, 'the plugin alone is well under the CLI');
+    const root = copy();
+    const version = (env: NodeJS.ProcessEnv) => spawnSync(process.execPath, [join(root, 'bin', 'pipework')], { encoding: 'utf8', env: { ...ENV, ...env }, input: '{}', timeout: 60_000 });
+    // Without it: the CLI's bundle answers.
+    const whole = version({ CNI_COMMAND: 'VERSION' });
+    assert.equal(whole.status, 0, whole.stderr);
+    assert.match(whole.stdout, /"supportedVersions"/u);
+    // A stand-in for it says which was loaded; the CLI is not.
+    writeFileSync(join(root, 'build', 'dist', 'pipework-cni.cjs'), "process.stdout.write('the plugin bundle');\n");
+    assert.equal(version({ CNI_COMMAND: 'VERSION' }).stdout, 'the plugin bundle');
+    const cli = run(root, ENV, '--version');
+    assert.match(cli.stdout, /^pipework \d+\.\d+/u, 'no CNI_COMMAND: the CLI');
   });
 
   test("the build's caches: this Node's fits it, another major version's is rejected by it", { skip: why }, (t) => {

@@ -19,7 +19,7 @@ export class Trace {
     this.last = now;
   }
 
-  /** `pipework: trace: start 31.2 ms, parse 0.4 ms, …` */
+  /** `pipework: trace: start 31.2 ms, parse 0.4 ms, ...` */
   line(): string {
     return `pipework: trace: ${this.phases.map(([p, ms]) => `${p} ${ms.toFixed(1)} ms`).join(', ')}`;
   }

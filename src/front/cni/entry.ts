@@ -1,0 +1,24 @@
+/**
+ * The CNI plugin's own bundle (build/dist/pipework-cni.cjs): what bin/pipework loads when the
+ * environment has CNI_COMMAND, instead of the whole CLI. A runtime with no resident daemon starts
+ * Node for every request, and each start reads the bundle and its V8 code cache: this one holds
+ * only the plugin (three fifths of the CLI's text, half its cache). The CLI's own path to the
+ * plugin (src/front/cli/main.ts) stays for a build without this bundle.
+ */
+import { pluginMain } from './plugin.js';
+import { Code, CniError, errorJson, SPEC_VERSION } from './protocol.js';
+
+/** Leave now, as the CLI does (src/front/cli/main.ts leave()); writing the code cache needs Node's own ending. */
+function leave(code: number): void {
+  process.exitCode = code;
+  if (process.env['PIPEWORK_WRITE_CODE_CACHE'] !== '1') process.exit(code);
+}
+
+pluginMain().then(
+  (code) => leave(code),
+  (err: unknown) => {
+    // (pluginMain answers every failure itself; this is for a fault of its own.)
+    process.stdout.write(errorJson(new CniError(Code.Internal, `pipework failed: ${err instanceof Error ? err.message : String(err)}`), SPEC_VERSION));
+    leave(1);
+  },
+);
