@@ -92,15 +92,17 @@ async function takeOne(key: string, shared: boolean, opts: AcquireOptions, befor
   const limit = opts.timeoutMs ?? LOCK_WAIT_MS;
   const signal = opts.patient === true ? undefined : opts.signal;
   let told = false;
+  let tried = false;
   for (;;) {
     const waited = Date.now() - started;
     const left = limit - waited;
     // The first try does not wait; then waits of up to the report, then a second at a time, so
     // the holder can be read again and the limit kept.
-    const waitMs = waited === 0 ? undefined : Math.max(10, Math.min(opts.patient === true ? 1_000 : left, told ? 1_000 : QUIET_WAIT_MS - waited));
+    const waitMs = !tried ? undefined : Math.max(10, Math.min(opts.patient === true ? 1_000 : left, told ? 1_000 : QUIET_WAIT_MS - waited));
     const got = await tryLock(key, { ...(shared && { shared }), ...(waitMs !== undefined && { waitMs }), ...(signal !== undefined && { signal }) });
     if (got !== undefined) return got;
-    if (waited === 0) beforeWait();
+    if (!tried) beforeWait();
+    tried = true;
     if (signal?.aborted === true) throw new InterruptedError(`interrupted while waiting for ${holderText(readHolder(key))} on ${opts.what(key)}`);
     const now = Date.now() - started;
     if (!told && now >= QUIET_WAIT_MS) {

@@ -48,7 +48,7 @@ export function lockFileName(key: string): string {
 
 /** At most this many records are read when a waiter looks for its holder, each at most this big. */
 const MAX_RECORDS = 4096;
-const MAX_RECORD_BYTES = 4 << 20;
+const MAX_RECORD_BYTES = 1 << 20;
 const RECORD_NAME = /^[1-9]\d{0,9}-\d{1,20}-[1-9]\d{0,9}\.json$/u;
 
 interface HolderRecord extends Holder {
