@@ -82,7 +82,23 @@ static napi_value open_route(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* transact(fd, request): send one request to the kernel, return the first datagram it answers. */
+/* Does this datagram end a dump (NLMSG_DONE, or an error in its place)? */
+static int ends_dump(const char *buf, size_t len) {
+  size_t off = 0;
+  while (off + sizeof(struct nlmsghdr) <= len) {
+    const struct nlmsghdr *h = (const struct nlmsghdr *)(buf + off);
+    if (h->nlmsg_len < sizeof(struct nlmsghdr) || off + h->nlmsg_len > len) return 1;
+    if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) return 1;
+    off += NLMSG_ALIGN(h->nlmsg_len);
+  }
+  return 0;
+}
+
+/*
+ * transact(fd, request): send one request to the kernel and return what it answers: the first
+ * datagram, or for a dump (NLM_F_DUMP) every datagram up to the one that ends it, so nothing of
+ * it is left on the socket for the next request to read.
+ */
 static napi_value transact(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -90,27 +106,38 @@ static napi_value transact(napi_env env, napi_callback_info info) {
   int32_t fd;
   void *data;
   size_t len;
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok || len < sizeof(struct nlmsghdr)) {
     return throw_errno(env, "transact(fd, request)", EINVAL);
   }
+  int dump = (((const struct nlmsghdr *)data)->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
   struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
   ssize_t sent;
   do sent = sendto(fd, data, len, 0, (struct sockaddr *)&kernel, sizeof kernel);
   while (sent < 0 && errno == EINTR);
   if (sent < 0) return throw_errno(env, "netlink send", errno);
-  void *buf = malloc(RECV_SIZE);
-  if (!buf) return throw_errno(env, "netlink receive", ENOMEM);
-  ssize_t got;
-  do got = recv(fd, buf, RECV_SIZE, 0);
-  while (got < 0 && errno == EINTR);
-  if (got < 0) {
-    int err = errno;
-    free(buf);
-    return throw_errno(env, "netlink receive", err == EAGAIN ? ETIMEDOUT : err);
+  char *all = NULL;
+  size_t have = 0;
+  for (;;) {
+    /* A dump is bounded (16 MiB): a host with more is answered by iproute2's own reading. */
+    if (have > (16u << 20)) { free(all); return throw_errno(env, "netlink receive", EMSGSIZE); }
+    char *grown = realloc(all, have + RECV_SIZE);
+    if (!grown) { free(all); return throw_errno(env, "netlink receive", ENOMEM); }
+    all = grown;
+    ssize_t got;
+    do got = recv(fd, all + have, RECV_SIZE, 0);
+    while (got < 0 && errno == EINTR);
+    if (got < 0) {
+      int err = errno;
+      free(all);
+      return throw_errno(env, "netlink receive", err == EAGAIN ? ETIMEDOUT : err);
+    }
+    int last = !dump || got == 0 || ends_dump(all + have, (size_t)got);
+    have += (size_t)got;
+    if (last) break;
   }
   napi_value out;
-  napi_status st = napi_create_buffer_copy(env, (size_t)got, buf, NULL, &out);
-  free(buf);
+  napi_status st = napi_create_buffer_copy(env, have, all, NULL, &out);
+  free(all);
   if (st != napi_ok) return throw_errno(env, "netlink receive", ENOMEM);
   return out;
 }

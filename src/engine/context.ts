@@ -79,10 +79,15 @@ function sayOnce(say: (line: string) => void): (line: string) => void {
   };
 }
 
+/** How a run's ip lines go to the kernel: in-process (PIPEWORK_NETLINK=1) only with the real runner (tests' fakes see the lines). */
+export function ipBackendFor(runner: Runner): IpBackend {
+  return runner === processRunner && process.env['PIPEWORK_NETLINK'] === '1' ? 'netlink' : 'iproute2';
+}
+
 export function newRun(options: RunOptions = {}): RunContext {
   return {
     runner: options.runner ?? processRunner,
-    ip: options.ip ?? ((options.runner ?? processRunner) === processRunner && process.env['PIPEWORK_NETLINK'] === '1' ? 'netlink' : 'iproute2'),
+    ip: options.ip ?? ipBackendFor(options.runner ?? processRunner),
     signal: options.signal ?? new AbortController().signal,
     dryRun: options.dryRun ?? false,
     ...(options.failAt && { failAt: options.failAt }),

@@ -147,6 +147,47 @@ void describe('netlink messages', () => {
     ]);
     assert.deepEqual(msg.parseReplies(Buffer.alloc(10)), [], 'a short datagram gives nothing');
   });
+
+  void test('an address dump: asked as ip asks it; read as ip shows it (local for IPv4), other requests\' messages and garbage left out', () => {
+    const req = msg.getAddrDump(21);
+    assert.equal(req.readUInt16LE(4), msg.RTM.GETADDR);
+    assert.equal(req.readUInt16LE(6), msg.NLM_F.REQUEST | msg.NLM_F.DUMP);
+    const addr = (seq: number, family: number, prefixlen: number, scope: number, index: number, attrs: msg.Attr[]) => {
+      const head = Buffer.alloc(8);
+      head.writeUInt8(family, 0);
+      head.writeUInt8(prefixlen, 1);
+      head.writeUInt8(scope, 3);
+      head.writeInt32LE(index, 4);
+      return msg.message(msg.RTM.NEWADDR, 2, seq, head, attrs);
+    };
+    const v4 = addr(21, msg.AF_INET, 24, 0, 7, [{ type: 2, data: Uint8Array.from([10, 1, 2, 1]) }, { type: 1, data: Uint8Array.from([10, 1, 2, 9]) }]);
+    const v6bytes = new Uint8Array(16);
+    v6bytes[0] = 0xfd;
+    v6bytes[15] = 1;
+    const v6 = addr(21, msg.AF_INET6, 64, 0, 7, [{ type: 1, data: v6bytes }]);
+    const linkLocal = addr(21, msg.AF_INET6, 64, 253, 7, [{ type: 1, data: v6bytes }]);
+    const short = addr(21, msg.AF_INET, 24, 0, 7, [{ type: 2, data: Uint8Array.from([10, 1]) }]);
+    const other = addr(99, msg.AF_INET, 8, 0, 7, [{ type: 2, data: Uint8Array.from([10, 0, 0, 1]) }]);
+    const done = msg.message(3, 2, 21, Buffer.alloc(4));
+    const parsed = msg.parseAddrDump(Buffer.concat([v4, other, v6, linkLocal, short, done]), 21);
+    assert.equal(parsed.done, true);
+    assert.deepEqual(parsed.addrs.map((a) => [a.family, Array.from(a.bytes).join('.'), a.prefixlen, a.scope, a.index]), [
+      [msg.AF_INET, '10.1.2.1', 24, 0, 7],
+      [msg.AF_INET6, Array.from(v6bytes).join('.'), 64, 0, 7],
+      [msg.AF_INET6, Array.from(v6bytes).join('.'), 64, 253, 7],
+    ], 'IFA_LOCAL before IFA_ADDRESS; a 2-byte IPv4 address is not one');
+    assert.equal(msg.parseAddrDump(Buffer.concat([v4]), 21).done, false, 'no NLMSG_DONE: cut short');
+    const failed = Buffer.alloc(20);
+    failed.writeUInt32LE(20, 0);
+    failed.writeUInt16LE(2, 4);
+    failed.writeUInt32LE(21, 8);
+    failed.writeInt32LE(-16, 16);
+    assert.deepEqual(msg.parseAddrDump(failed, 21), { addrs: [], done: true, errno: 16 });
+    // A length past the datagram's end stops the reading there.
+    const torn = Buffer.from(v4);
+    torn.writeUInt32LE(4096, 0);
+    assert.deepEqual(msg.parseAddrDump(torn, 21), { addrs: [], done: false });
+  });
 });
 
 void describe('ip lines as netlink operations', () => {

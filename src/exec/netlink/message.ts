@@ -1,12 +1,12 @@
 /**
  * Route netlink messages (rtnetlink(7)), built and read as plain bytes: no I/O here.
  * Only what the in-process prototype sends: links (new, set, delete, get by name), addresses
- * and routes. Layouts are the kernel's UAPI structs in host byte order (little-endian on
+ * (new, and a dump of them), and routes. Layouts are the kernel's UAPI structs in host byte order (little-endian on
  * x86-64 and arm64, the two targets; `os.endianness()` is checked where the addon loads).
  */
 
-export const RTM = { NEWLINK: 16, DELLINK: 17, GETLINK: 18, NEWADDR: 20, NEWROUTE: 24, DELROUTE: 25 } as const;
-export const NLM_F = { REQUEST: 0x1, ACK: 0x4, REPLACE: 0x100, EXCL: 0x200, CREATE: 0x400 } as const;
+export const RTM = { NEWLINK: 16, DELLINK: 17, GETLINK: 18, NEWADDR: 20, GETADDR: 22, NEWROUTE: 24, DELROUTE: 25 } as const;
+export const NLM_F = { REQUEST: 0x1, ACK: 0x4, REPLACE: 0x100, EXCL: 0x200, CREATE: 0x400, DUMP: 0x300 } as const;
 const NLMSG_ERROR = 2;
 const NLMSG_DONE = 3;
 /** In an error message's flags: only the request's header is echoed (not its payload). */
@@ -213,6 +213,58 @@ export function newAddr(seq: number, index: number, addr: IpBytes, prefix: numbe
   const attrs: Attr[] = [{ type: IFA_LOCAL, data: addr.bytes }, { type: IFA_ADDRESS, data: addr.bytes }];
   if (brd) attrs.push({ type: IFA_BROADCAST, data: brd.bytes });
   return message(RTM.NEWADDR, NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, seq, head, attrs);
+}
+
+/** RTM_GETADDR dump of every address on the host (`ip addr show`): the kernel filters none out. */
+export function getAddrDump(seq: number): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt8(AF_UNSPEC, 0);
+  return message(RTM.GETADDR, NLM_F.REQUEST | NLM_F.DUMP, seq, head);
+}
+
+/** One address of a dump, as `ip -json addr show` would give it (local, prefixlen, scope). */
+export interface DumpedAddr {
+  index: number;
+  family: typeof AF_INET | typeof AF_INET6;
+  prefixlen: number;
+  scope: number;
+  /** IFA_LOCAL where there is one (IPv4), else IFA_ADDRESS: 4 or 16 bytes. */
+  bytes: Uint8Array;
+}
+
+/** The addresses in a dump's answer (RTM_NEWADDR messages); anything malformed ends the reading. */
+export function parseAddrDump(buf: Buffer, seq: number): { addrs: DumpedAddr[]; done: boolean; errno?: number } {
+  const addrs: DumpedAddr[] = [];
+  let off = 0;
+  while (off + 16 <= buf.length) {
+    const len = buf.readUInt32LE(off);
+    if (len < 16 || off + len > buf.length) break;
+    const type = buf.readUInt16LE(off + 4);
+    if (buf.readUInt32LE(off + 8) === seq) {
+      if (type === NLMSG_DONE) return { addrs, done: true };
+      if (type === NLMSG_ERROR && len >= 20) return { addrs, done: true, errno: -buf.readInt32LE(off + 16) };
+      if (type === RTM.NEWADDR && len >= 24) {
+        const family = buf.readUInt8(off + 16);
+        let local: Uint8Array | undefined;
+        let address: Uint8Array | undefined;
+        for (let p = off + 24; p + 4 <= off + len;) {
+          const alen = buf.readUInt16LE(p);
+          if (alen < 4 || p + alen > off + len) break;
+          const atype = buf.readUInt16LE(p + 2);
+          if (atype === IFA_LOCAL) local = buf.subarray(p + 4, p + alen);
+          else if (atype === IFA_ADDRESS) address = buf.subarray(p + 4, p + alen);
+          p += align4(alen);
+        }
+        const bytes = local ?? address;
+        const size = family === AF_INET ? 4 : family === AF_INET6 ? 16 : 0;
+        if (bytes !== undefined && size > 0 && bytes.length === size) {
+          addrs.push({ index: buf.readInt32LE(off + 20), family: family as DumpedAddr['family'], prefixlen: buf.readUInt8(off + 17), scope: buf.readUInt8(off + 19), bytes: Uint8Array.from(bytes) });
+        }
+      }
+    }
+    off += align4(len);
+  }
+  return { addrs, done: false };
 }
 
 export interface RouteSpec {

@@ -44,6 +44,8 @@ export function loadAddon(): Addon | undefined {
 
 class NetlinkError extends Error {}
 
+const RT_SCOPE_LINK = 253;
+
 /** One route netlink socket, in one namespace, with the indexes it has looked up. */
 class Socket {
   private seq = 1;
@@ -123,6 +125,20 @@ class Socket {
     }
   }
 
+  /** Every address of the link with this index (a dump of the host's, read whole). */
+  addresses(index: number): msg.DumpedAddr[] {
+    const seq = this.seq++;
+    let answer: Buffer;
+    try {
+      answer = this.lib.transact(this.fd, msg.getAddrDump(seq));
+    } catch (err) {
+      throw new NetlinkError((err as Error).message);
+    }
+    const { addrs, done, errno } = msg.parseAddrDump(answer, seq);
+    if (!done || errno !== undefined) throw new NetlinkError(`netlink: the address dump ${errno !== undefined ? `failed: ${this.lib.strerror(errno)}` : 'was cut short'}`);
+    return addrs.filter((a) => a.index === index);
+  }
+
   /** Indexes are kept for one batch only: between batches other programs may change links. */
   forget(): void {
     this.indexes.clear();
@@ -179,6 +195,24 @@ export function netlinkBatch(lines: readonly (readonly string[])[], opts: Netlin
     if (socket !== hostSocket) socket.close();
   }
   return first;
+}
+
+/**
+ * The addresses of a host link as `ip -json addr show dev NAME` lists them (`local/prefixlen`,
+ * link-scope ones left out, as its callers want), read in-process: 'unsupported' when the addon
+ * is not there or the kernel's answer cannot be read (iproute2 is asked instead).
+ */
+export function hostAddresses(name: string, text: (a: msg.DumpedAddr) => string): string[] | 'unsupported' {
+  const lib = loadAddon();
+  if (!lib) return 'unsupported';
+  try {
+    const socket = hostSocket ??= new Socket(lib, lib.openRoute(-1));
+    socket.forget();
+    return socket.addresses(socket.index(name)).filter((a) => a.scope !== RT_SCOPE_LINK).map(text);
+  } catch (err) {
+    if (err instanceof NetlinkError) return 'unsupported';
+    throw err;
+  }
 }
 
 /** The namespace fds a batch's lines may name, as ipBatch hands them to a child. */

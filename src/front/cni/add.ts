@@ -9,6 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { attachSpecs, type AttachOutcome } from '../../engine/attach.js';
 import { execute, type Job } from '../../engine/executor.js';
+import { ipBackendFor } from '../../engine/context.js';
 import type { Journal } from '../../engine/journal.js';
 import type { NetnsHandle } from '../../exec/netns.js';
 import { lockKey, type Plan, type Step } from '../../model/plan.js';
@@ -52,7 +53,7 @@ async function prelude(req: Request, attach: CniAttach, masq: AttachmentState['m
     if (link && !link.isBridge) throw new CniError(Code.Conflict, `${h.bridge} exists but is not a Linux bridge`);
     const facts = {
       ...(link && { link }),
-      addresses: link ? await linkAddresses(req.delegates, h.bridge) : [],
+      addresses: link ? await linkAddresses(req.delegates, h.bridge, ipBackendFor(req.runner)) : [],
       macPinned: link ? macPinned(h.bridge) : false,
       forwarding: forwardingOn(),
     };
