@@ -20,12 +20,12 @@
  * the names are tg… all the same (netns tgan-NNNN, bridges br-tga0…, topologies tgauto and
  * tgstatic). BENCH_ROUNDS=5, BENCH_GUESTS=2500, BENCH_NETWORKS=1 (each guest has one link on each).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { forgetModels } from '../src/front/topology/cache.js';
+import { median, run } from './lib.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const PIPEWORK = join(ROOT, 'bin/pipework');
@@ -33,31 +33,13 @@ const GUESTS = Number(process.env['BENCH_GUESTS'] ?? 2500);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const NETWORKS = Number(process.env['BENCH_NETWORKS'] ?? 1);
 
-interface Done { code: number | null; stdout: string; stderr: string; ms: number }
-
-function run(argv: string[]): Promise<Done> {
-  const started = performance.now();
-  return new Promise((res, rej) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', rej);
-    child.on('close', (code) => res({ code, stdout, stderr, ms: performance.now() - started }));
-  });
-}
-
-async function timed(argv: string[]): Promise<number> {
+/** pipework's wall time; `codes`: the exits that are its answer (inspect says 2 for a file not applied). */
+async function timed(argv: string[], codes: readonly number[] = [0]): Promise<number> {
   const d = await run([process.execPath, PIPEWORK, ...argv]);
-  if (d.code !== 0) throw new Error(`pipework ${argv.join(' ')} failed (${d.code}): ${d.stderr.slice(0, 2000)}`);
+  if (!codes.includes(d.code ?? -1)) throw new Error(`pipework ${argv.join(' ')} failed (${d.code}): ${d.stderr.slice(0, 2000)}`);
   return d.ms;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /** The file: `auto` links, or the same links with the addresses auto would give them. */
 export function benchFile(name: string, auto: boolean, guests = GUESTS): string {
@@ -96,7 +78,7 @@ async function main(): Promise<void> {
         forgetModels(names[k]);
         t[`dry-run/${k}`]!.push(await timed(['apply', file, '--dry-run']));
         t[`dry-run (cached model)/${k}`]!.push(await timed(['apply', file, '--dry-run']));
-        t[`inspect/${k}`]!.push(await timed(['inspect', file]));
+        t[`inspect/${k}`]!.push(await timed(['inspect', file], [2]));
         t[`graph/${k}`]!.push(await timed(['graph', file, '-o', '/dev/null']));
       }
       process.stderr.write(`bench: round ${round + 1} done\n`);

@@ -27,12 +27,12 @@
  * BENCH_BEFORE=/path/to/an/older/bin/pipework runs the same apply, re-apply and destroy with that
  * build right after ours in every round, and adds before/after rows.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { forgetModels } from '../src/front/topology/cache.js';
+import { median, ok, run } from './lib.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const PIPEWORK = join(ROOT, 'bin/pipework');
@@ -44,32 +44,6 @@ const NAME = 'tgbench';
 const ns = (i: number) => `tgbn-${String(i).padStart(3, '0')}`;
 const address = (i: number) => `10.61.${Math.floor(i / 250)}.${(i % 250) + 1}/16`;
 
-interface Done { code: number | null; stdout: string; stderr: string; ms: number }
-
-function run(argv: string[], input?: string, env?: NodeJS.ProcessEnv): Promise<Done> {
-  const started = performance.now();
-  return new Promise((res, rej) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(env && { env }) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', rej);
-    child.on('close', (code) => res({ code, stdout, stderr, ms: performance.now() - started }));
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
-
-async function ok(argv: string[], input?: string, env?: NodeJS.ProcessEnv): Promise<Done> {
-  const d = await run(argv, input, env);
-  if (d.code !== 0) throw new Error(`${argv.join(' ')} failed (${d.code}): ${d.stderr}${d.stdout}`);
-  return d;
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 async function netnsList(): Promise<string[]> {
   return (await run(['ip', 'netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('tgbn-'));

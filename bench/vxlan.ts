@@ -15,37 +15,17 @@
  * (netns tvb-…, bridges br-tvb…); removed at the end, on Ctrl-C, and (left over from a killed
  * run) at the start. No traffic leaves these namespaces. BENCH_PINGS=200, BENCH_ROUNDS=2.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ok, run } from './lib.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const PIPEWORK = join(ROOT, 'bin/pipework');
 const PINGS = Number(process.env['BENCH_PINGS'] ?? 200);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
 const STATE_DIR = '/run/pipework/topology';
-
-interface Done { code: number | null; stdout: string; stderr: string }
-
-function run(argv: string[]): Promise<Done> {
-  return new Promise((res, rej) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', rej);
-    child.on('close', (code) => res({ code, stdout, stderr }));
-  });
-}
-
-async function ok(argv: string[]): Promise<Done> {
-  const d = await run(argv);
-  if (d.code !== 0) throw new Error(`${argv.join(' ')} failed (${d.code}): ${d.stderr}${d.stdout}`);
-  return d;
-}
 
 const inNs = (ns: string, argv: string[]) => ['ip', 'netns', 'exec', ns, ...argv];
 const pipework = (host: string, args: string[]) => ok(inNs(host, [process.execPath, PIPEWORK, ...args]));
