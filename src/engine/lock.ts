@@ -26,6 +26,8 @@ import { lockKey } from '../model/plan.js';
 export const LOCK_WAIT_MS = /^[1-9]\d{0,6}$/u.test(process.env['PIPEWORK_LOCK_WAIT_MS'] ?? '') ? Number(process.env['PIPEWORK_LOCK_WAIT_MS']) : 90_000;
 /** How long a wait goes on before it is reported. */
 const QUIET_WAIT_MS = 500;
+/** How long a run holds what it took before it says so (well before a waiter asks). */
+export const RECORD_AFTER_MS = 100;
 
 /** The lock on the host's links, taken around every change made on the host. */
 export const HOST_LOCK = 'host';
@@ -132,20 +134,24 @@ export function normalize(keys: readonly LockKey[]): { key: string; shared: bool
 
 /**
  * Take every lock in `keys` (sorted), waiting at most LOCK_WAIT_MS for each. What is held is said
- * in one record for the whole taking (written once all are taken, and before any wait), so a run
- * waiting on one of them can name this one.
+ * in one record for the whole taking, so a run waiting on one of them can name this one: before
+ * this run waits itself, and otherwise once it has held them RECORD_AFTER_MS (a waiter names its
+ * holder after QUIET_WAIT_MS; most takings are let go long before, and write nothing).
  */
 export async function acquire(keys: readonly LockKey[], opts: AcquireOptions): Promise<Held> {
   const held: LockedFile[] = [];
   const mine: string[] = [];
   const record = announce(opts.purpose);
   let said = 0;
+  let later: NodeJS.Timeout | undefined;
   const say = () => {
+    clearTimeout(later);
     if (held.length === said) return;
     said = held.length;
     record.update(held.map((l) => l.key));
   };
   const release = () => {
+    clearTimeout(later);
     record.withdraw();
     for (const l of held.splice(0).reverse()) l.release();
     for (const k of mine.splice(0)) opts.held?.delete(k);
@@ -161,7 +167,16 @@ export async function acquire(keys: readonly LockKey[], opts: AcquireOptions): P
         mine.push(key);
       }
     }
-    say();
+    if (held.length > said) {
+      later = setTimeout(() => {
+        try {
+          say();
+        } catch {
+          // (Only a waiter's message is at stake: it names "another pipework run".)
+        }
+      }, RECORD_AFTER_MS);
+      later.unref();
+    }
   } catch (err) {
     release();
     throw err;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquire, type Held } from '../../src/engine/lock.js';
+import { acquire, RECORD_AFTER_MS, type Held } from '../../src/engine/lock.js';
 import { holderText, holdersDir, lockDir, lockFileName, readHolder } from '../../src/exec/lock.js';
 import { readStat } from '../../src/exec/proc.js';
 import { privateDirProblem } from '../../src/exec/private-dir.js';
@@ -15,6 +15,8 @@ import { BusyError, InterruptedError, PermissionError } from '../../src/model/er
 import { assertRejects } from './fakes.js';
 
 const key = (name: string) => `unit/${name}`;
+/** The holder records there are now (none before the first is written). */
+const records = (): string[] => (existsSync(holdersDir()) ? readdirSync(holdersDir()) : []);
 const opts = (extra: Partial<Parameters<typeof acquire>[1]> = {}) => ({ timeoutMs: 1000, what: (k: string) => k, purpose: 'unit test', ...extra });
 
 void describe('locks between runs', () => {
@@ -37,6 +39,7 @@ void describe('locks between runs', () => {
   void test('the holder says who it is; a waiter names it, once, and a BusyError names it too', async () => {
     const held = await acquire([key('b')], opts({ purpose: 'attach netns:web eth1' }));
     try {
+      await new Promise((r) => setTimeout(r, RECORD_AFTER_MS + 50));
       const h = readHolder(key('b'));
       assert.equal(h?.pid, process.pid);
       assert.equal(holderText(h), `pipework (pid ${process.pid}, attach netns:web eth1)`);
@@ -54,7 +57,7 @@ void describe('locks between runs', () => {
   void test('interrupted while it waits: InterruptedError naming the holder', async () => {
     const held = await acquire([key('d')], opts({ purpose: 'topology apply demo' }));
     const controller = new AbortController();
-    setTimeout(() => controller.abort('SIGINT'), 30);
+    setTimeout(() => controller.abort('SIGINT'), RECORD_AFTER_MS + 50);
     try {
       await assertRejects(acquire([key('d')], opts({ timeoutMs: 5000, what: () => "the host's links", signal: controller.signal })), InterruptedError,
         `interrupted while waiting for pipework (pid ${process.pid}, topology apply demo) on the host's links`);
@@ -81,14 +84,20 @@ void describe('locks between runs', () => {
     assert.notEqual(lockFileName('a'.repeat(300)), lockFileName(`${'a'.repeat(299)}b`));
   });
 
-  void test('lock files stay empty; one record per taking names the run and every key it holds, and goes with the locks', async () => {
+  void test('lock files stay empty; a taking held past RECORD_AFTER_MS says, in one record, the run and every key it holds; it goes with the locks', async () => {
+    // Let go at once: nothing written at all.
+    (await acquire([key('r0')], opts({ purpose: 'a quick run' }))).release();
+    await new Promise((r) => setTimeout(r, RECORD_AFTER_MS + 50));
+    assert.deepEqual(records(), [], 'a quick taking writes no record');
     const held = await acquire([key('r1'), { key: key('r2'), shared: true }, key('r3')], opts({ purpose: 'topology destroy lab' }));
     let recordName: string;
     try {
+      assert.deepEqual(records(), [], 'not yet');
+      await new Promise((r) => setTimeout(r, RECORD_AFTER_MS + 50));
       for (const k of ['r1', 'r2', 'r3']) assert.equal(statSync(join(lockDir(), lockFileName(key(k)))).size, 0, `${k}: no data block per lock`);
-      const records = readdirSync(holdersDir());
-      assert.equal(records.length, 1, records.join(' '));
-      recordName = records[0]!;
+      const now = records();
+      assert.equal(now.length, 1, now.join(' '));
+      recordName = now[0]!;
       assert.deepEqual(JSON.parse(readFileSync(join(holdersDir(), recordName), 'utf8')), {
         pid: process.pid, start: readStat(process.pid)?.start, what: 'topology destroy lab', keys: [key('r1'), key('r2'), key('r3')],
       });
@@ -96,7 +105,7 @@ void describe('locks between runs', () => {
     } finally {
       held.release();
     }
-    assert.deepEqual(readdirSync(holdersDir()), [], 'the record went with the locks');
+    assert.deepEqual(records(), [], 'the record went with the locks');
     assert.equal(readHolder(key('r1')), undefined);
   });
 
@@ -115,6 +124,7 @@ void describe('locks between runs', () => {
 
   void test('what is found in the records directory is read, not trusted: another start time, junk, links and huge files name no holder', async () => {
     const held = await acquire([key('h1')], opts({ purpose: 'the real holder' }));
+    await new Promise((r) => setTimeout(r, RECORD_AFTER_MS + 50));
     const dir = holdersDir();
     const start = readStat(process.pid)?.start ?? '0';
     const planted = {
