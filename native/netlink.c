@@ -117,24 +117,33 @@ static napi_value transact(napi_env env, napi_callback_info info) {
   if (sent < 0) return throw_errno(env, "netlink send", errno);
   char *all = NULL;
   size_t have = 0;
+  int overflow = 0;
   for (;;) {
-    /* A dump is bounded (16 MiB): a host with more is answered by iproute2's own reading. */
-    if (have > (16u << 20)) { free(all); return throw_errno(env, "netlink receive", EMSGSIZE); }
-    char *grown = realloc(all, have + RECV_SIZE);
-    if (!grown) { free(all); return throw_errno(env, "netlink receive", ENOMEM); }
-    all = grown;
+    /*
+     * A dump is kept up to 16 MiB (a host with more is answered by iproute2's own reading); past
+     * that it is still read to its end, into the last chunk again, so none of it is left on the
+     * socket for the next request.
+     */
+    if (!overflow && have > (16u << 20)) overflow = 1;
+    if (!overflow) {
+      char *grown = realloc(all, have + RECV_SIZE);
+      if (!grown) { free(all); return throw_errno(env, "netlink receive", ENOMEM); }
+      all = grown;
+    }
+    size_t at = overflow ? have - RECV_SIZE : have;
     ssize_t got;
-    do got = recv(fd, all + have, RECV_SIZE, 0);
+    do got = recv(fd, all + at, RECV_SIZE, 0);
     while (got < 0 && errno == EINTR);
     if (got < 0) {
       int err = errno;
       free(all);
       return throw_errno(env, "netlink receive", err == EAGAIN ? ETIMEDOUT : err);
     }
-    int last = !dump || got == 0 || ends_dump(all + have, (size_t)got);
-    have += (size_t)got;
+    int last = !dump || got == 0 || ends_dump(all + at, (size_t)got);
+    if (!overflow) have += (size_t)got;
     if (last) break;
   }
+  if (overflow) { free(all); return throw_errno(env, "netlink receive", EMSGSIZE); }
   napi_value out;
   napi_status st = napi_create_buffer_copy(env, have, all, NULL, &out);
   free(all);

@@ -183,6 +183,10 @@ void describe('netlink messages', () => {
     failed.writeUInt32LE(21, 8);
     failed.writeInt32LE(-16, 16);
     assert.deepEqual(msg.parseAddrDump(failed, 21), { addrs: [], done: true, errno: 16 });
+    // Interrupted (the kernel's NLM_F_DUMP_INTR on a message): not done, whatever follows.
+    const interrupted = Buffer.from(v6);
+    interrupted.writeUInt16LE(2 | 0x10, 6);
+    assert.equal(msg.parseAddrDump(Buffer.concat([v4, interrupted, done]), 21).done, false);
     // A length past the datagram's end stops the reading there.
     const torn = Buffer.from(v4);
     torn.writeUInt32LE(4096, 0);

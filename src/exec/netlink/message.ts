@@ -13,6 +13,8 @@ const NLMSG_DONE = 3;
 const NLM_F_CAPPED = 0x100;
 /** In an error message's flags: extended-ack attributes follow the echoed request. */
 const NLM_F_ACK_TLVS = 0x200;
+/** In a dump's messages: the kernel's tables changed during it (its answer may be inconsistent). */
+const NLM_F_DUMP_INTR = 0x10;
 const NLMSGERR_ATTR_MSG = 1;
 
 export const IFLA = {
@@ -232,7 +234,10 @@ export interface DumpedAddr {
   bytes: Uint8Array;
 }
 
-/** The addresses in a dump's answer (RTM_NEWADDR messages); anything malformed ends the reading. */
+/**
+ * The addresses in a dump's answer (RTM_NEWADDR messages); anything malformed ends the reading,
+ * and an interrupted dump is not done (the caller asks iproute2 instead).
+ */
 export function parseAddrDump(buf: Buffer, seq: number): { addrs: DumpedAddr[]; done: boolean; errno?: number } {
   const addrs: DumpedAddr[] = [];
   let off = 0;
@@ -241,6 +246,8 @@ export function parseAddrDump(buf: Buffer, seq: number): { addrs: DumpedAddr[]; 
     if (len < 16 || off + len > buf.length) break;
     const type = buf.readUInt16LE(off + 4);
     if (buf.readUInt32LE(off + 8) === seq) {
+      // Addresses changed while the kernel listed them: the list may lack one (iproute2 warns).
+      if ((buf.readUInt16LE(off + 6) & NLM_F_DUMP_INTR) !== 0) return { addrs, done: false };
       if (type === NLMSG_DONE) return { addrs, done: true };
       if (type === NLMSG_ERROR && len >= 20) return { addrs, done: true, errno: -buf.readInt32LE(off + 16) };
       if (type === RTM.NEWADDR && len >= 24) {
