@@ -15,8 +15,8 @@ await build({ ...common, entryPoints: { pipework: 'src/front/cli/main.ts' }, for
 // cache is written by the first ADD that succeeds, src/front/cni/entry.ts).
 await build({ ...common, entryPoints: { 'pipework-cni': 'src/front/cni/entry.ts' }, format: 'cjs', outExtension: { '.js': '.cjs' }, define: { 'import.meta.url': '__pipework_url' } });
 // bin/pipework reads its bundles as latin1, one byte a character, with no decoding (2 ms for the
-// CLI's against 3 as utf8 here): that is the same text only while every byte is ASCII. esbuild escapes what strings hold;
-// a comment it keeps (a class member's) could still bring in a character beyond it.
+// CLI's against 3 as utf8 here): that is the same text only while every byte is ASCII. esbuild
+// escapes what strings hold; a comment it keeps (a class member's) could still bring in one beyond.
 for (const file of ['build/dist/pipework.cjs', 'build/dist/pipework-cni.cjs']) {
   const text = readFileSync(file);
   const wide = text.findIndex((b) => b > 0x7f);

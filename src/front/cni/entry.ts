@@ -2,8 +2,9 @@
  * The CNI plugin's own bundle (build/dist/pipework-cni.cjs): what bin/pipework loads when the
  * environment has CNI_COMMAND, instead of the whole CLI. A runtime with no resident daemon starts
  * Node for every request, and each start reads the bundle and its V8 code cache: this one holds
- * only the plugin (three fifths of the CLI's text, half its cache). The CLI's own path to the
- * plugin (src/front/cli/main.ts) stays for a build without this bundle.
+ * only the plugin (413 kB against the CLI's 712; its cache after an ADD 371 kB against the CLI
+ * bundle's 494, Node 20). The CLI's own path to the plugin (src/front/cli/main.ts) stays for a
+ * build without this bundle.
  */
 import { pluginMain } from './plugin.js';
 import { Code, CniError, errorJson, SPEC_VERSION } from './protocol.js';
