@@ -384,9 +384,10 @@ static int run_detached(int sock) {
 /*
  * The conversation with whoever serves the request (the resident daemon, or Node started as our
  * child on the cold path): our request frame (environment, stdin), then its frames until 'R'.
- * `child` is that Node when we started it (not waited for once it answered), else 0.
+ * `cold`: the other end is Node we started (its failures are said as such); it ends by itself,
+ * not waited for: its exit is not the runtime's time.
  */
-static int converse(int fd, pid_t child) {
+static int converse(int fd, int cold) {
   struct buf in = { 0 };
   char ver[32];
   if (read_all(0, &in) != 0) return fail("1.1.0", 5, "error reading from stdin", "");
@@ -401,24 +402,22 @@ static int converse(int fd, pid_t child) {
   if (send_all(fd, m.p, m.n) != 0) return fail(ver, 11, "the pipework CNI daemon went away", "try again");
   for (;;) {
     char type;
-    if (read_full(fd, &type, 1) != 0) return child > 0 ? child_failed(ver) : daemon_failed(ver);
+    if (read_full(fd, &type, 1) != 0) return cold ? child_failed(ver) : daemon_failed(ver);
     if (type == 'X') {
-      if (run_delegate(fd) != 0) return child > 0 ? child_failed(ver) : daemon_failed(ver);
+      if (run_delegate(fd) != 0) return cold ? child_failed(ver) : daemon_failed(ver);
       continue;
     }
     if (type == 'D') {
-      if (run_detached(fd) != 0) return child > 0 ? child_failed(ver) : daemon_failed(ver);
+      if (run_detached(fd) != 0) return cold ? child_failed(ver) : daemon_failed(ver);
       continue;
     }
-    if (type != 'R') { errno = EPROTO; return child > 0 ? child_failed(ver) : daemon_failed(ver); }
+    if (type != 'R') { errno = EPROTO; return cold ? child_failed(ver) : daemon_failed(ver); }
     uint32_t code, outlen, errlen;
     char *out, *err;
-    if (read32(fd, &code) != 0 || !(out = read_field(fd, &outlen)) || !(err = read_field(fd, &errlen))) return child > 0 ? child_failed(ver) : daemon_failed(ver);
+    if (read32(fd, &code) != 0 || !(out = read_field(fd, &outlen)) || !(err = read_field(fd, &errlen))) return cold ? child_failed(ver) : daemon_failed(ver);
     write_all(2, err, errlen);
     write_all(1, out, outlen);
     close(fd);
-    /* Node (our child on the cold path) ends by itself: not waited for, its exit is not the runtime's time. */
-    (void)child;
     return (int)code;
   }
 }
@@ -461,7 +460,7 @@ static int cold_child(const char *ver) {
     close(sv[0]);
     return fail(ver, 999, "cannot start Node for the pipework CNI plugin", "run pipework cni install again");
   }
-  return converse(sv[0], pid);
+  return converse(sv[0], 1);
 }
 
 int main(void) {

@@ -94,3 +94,14 @@ export function interruptible(onLate: (line: string) => void = (l) => process.st
   for (const sig of takeEarly()) on(sig);
   return { signal: controller.signal, commit: () => { committed = true; } };
 }
+
+/**
+ * Leave now, with the run's code. Left to end by itself, Node closes its signal handlers before
+ * the process is gone, and a signal then (a group SIGTERM as the run ends) would kill it with the
+ * default action after everything was done. (Output to a pipe, a file or a terminal is written
+ * synchronously on Linux: nothing is lost.) Writing the code cache needs Node's own ending.
+ */
+export function leave(code: number): void {
+  process.exitCode = code;
+  if (process.env['PIPEWORK_WRITE_CODE_CACHE'] !== '1') process.exit(code);
+}

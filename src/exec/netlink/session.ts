@@ -198,17 +198,17 @@ export function netlinkBatch(lines: readonly (readonly string[])[], opts: Netlin
 }
 
 /**
- * The addresses of a host link as `ip -json addr show dev NAME` lists them (`local/prefixlen`,
- * link-scope ones left out, as its callers want), read in-process: 'unsupported' when the addon
- * is not there or the kernel's answer cannot be read (iproute2 is asked instead).
+ * The addresses of a host link, link-scope ones left out (what `ip -json addr show dev NAME`
+ * lists as `local`/`prefixlen`), read in-process: 'unsupported' when the addon is not there or
+ * the kernel's answer cannot be read (iproute2 is asked instead).
  */
-export function hostAddresses(name: string, text: (a: msg.DumpedAddr) => string): string[] | 'unsupported' {
+export function hostAddresses(name: string): msg.DumpedAddr[] | 'unsupported' {
   const lib = loadAddon();
   if (!lib) return 'unsupported';
   try {
     const socket = hostSocket ??= new Socket(lib, lib.openRoute(-1));
     socket.forget();
-    return socket.addresses(socket.index(name)).filter((a) => a.scope !== RT_SCOPE_LINK).map(text);
+    return socket.addresses(socket.index(name)).filter((a) => a.scope !== RT_SCOPE_LINK);
   } catch (err) {
     if (err instanceof NetlinkError) return 'unsupported';
     throw err;

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { failPointFromEnv, newRun, type RunContext } from '../../engine/context.js';
 import { PipeworkError, UsageError } from '../../model/errors.js';
-import { asInterrupt, defaultSignals, interruptible } from '../signals.js';
+import { asInterrupt, defaultSignals, interruptible, leave } from '../signals.js';
 import { parseCommandLine } from '../classic/grammar.js';
 import { SYNTAX, helpFor } from './help.js';
 import { requireRoot } from '../root.js';
@@ -124,17 +124,6 @@ for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;
   });
-}
-
-/**
- * Leave now, with the run's code. Left to end by itself, Node closes its signal handlers before
- * the process is gone, and a signal then (a group SIGTERM as the run ends) would kill it with the
- * default action after everything was done. (Output to a pipe, a file or a terminal is written
- * synchronously on Linux: nothing is lost.) Writing the code cache needs Node's own ending.
- */
-function leave(code: number): void {
-  process.exitCode = code;
-  if (process.env['PIPEWORK_WRITE_CODE_CACHE'] !== '1') process.exit(code);
 }
 
 main(process.argv.slice(2)).then(

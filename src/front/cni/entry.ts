@@ -6,14 +6,9 @@
  * bundle's 494, Node 20). The CLI's own path to the plugin (src/front/cli/main.ts) stays for a
  * build without this bundle.
  */
+import { leave } from '../signals.js';
 import { pluginMain } from './plugin.js';
 import { Code, CniError, errorJson, SPEC_VERSION } from './protocol.js';
-
-/** Leave now, as the CLI does (src/front/cli/main.ts leave()); writing the code cache needs Node's own ending. */
-function leave(code: number): void {
-  process.exitCode = code;
-  if (process.env['PIPEWORK_WRITE_CODE_CACHE'] !== '1') process.exit(code);
-}
 
 pluginMain().then(
   (code) => leave(code),

@@ -139,8 +139,8 @@ export function macPinned(name: string): boolean {
 /** A host link's addresses, but link-scope ones: in-process with the netlink backend, else one `ip` process. */
 export async function linkAddresses(runner: Runner, name: string, backend?: IpBackend): Promise<string[]> {
   // In-process where the run's ip lines are (no `ip` process: ~4 ms of an ADD with isGateway).
-  const read = (await inProcessIp(backend))?.hostAddresses(name, (a) => `${ipaddr.fromByteArray([...a.bytes]).toString()}/${a.prefixlen}`);
-  if (read !== undefined && read !== 'unsupported') return read;
+  const read = (await inProcessIp(backend))?.hostAddresses(name);
+  if (read !== undefined && read !== 'unsupported') return read.map((a) => `${ipaddr.fromByteArray([...a.bytes]).toString()}/${a.prefixlen}`);
   const [links] = await ipJsonBatch(runner, [['addr', 'show', 'dev', name]], { where: 'the host' });
   const link = (links as { addr_info?: { local: string; prefixlen: number; scope?: string }[] }[])[0];
   return (link?.addr_info ?? []).filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`);
