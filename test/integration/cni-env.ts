@@ -35,6 +35,8 @@ export interface Call {
   path?: string;
   env?: Record<string, string | undefined>;
   timeoutMs?: number;
+  /** The plugin's working directory (a test's scratch directory, where a payload would write). */
+  cwd?: string;
 }
 
 export interface CallResult extends RunResult {
@@ -52,7 +54,7 @@ export async function runPluginBinary(argv: string[], c: Call): Promise<CallResu
     CNI_PATH: c.path ?? REFERENCE_DIR,
     ...c.env,
   };
-  const r = await sh(argv, { input: JSON.stringify(c.conf), env, timeoutMs: c.timeoutMs ?? 60_000 });
+  const r = await sh(argv, { input: JSON.stringify(c.conf), env, timeoutMs: c.timeoutMs ?? 60_000, ...(c.cwd !== undefined && { cwd: c.cwd }) });
   let json: Record<string, unknown> | undefined;
   if (r.stdout.trim() !== '') {
     try {

@@ -4,9 +4,9 @@
 // a missing netns), plus a failure mid-way and an interrupt: nothing left behind.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { addNetns, delLink, delNetns, ip, ping } from './helpers/netns.js';
+import { addNetns, delLink, delNetns, ip, ipJson, ping } from './helpers/netns.js';
 import { pipeworkBin, sh, sleep, waitFor } from './helpers/run.js';
 import { assertHostUnchanged, snapshotHost } from './helpers/guard.js';
 import { resultProblems } from '../unit/cni-shape.js';
@@ -224,6 +224,30 @@ void describe('the CNI protocol, every version', () => {
       await call('DEL', 'p15', 'cn-pz', conf);
       await delNetns('cn-pz');
     }
+  });
+
+  void test('a bridge name a shell would run is only a name: isGateway reads its addresses in-process and through ip, and nothing runs', async () => {
+    // Valid interface names (the kernel refuses only '/', ':', whitespace, '.', '..'); a shell
+    // reading them would create ./pw in the plugin's working directory, the test's scratch one.
+    const cwd = join(tmp.dir, 'payload');
+    mkdirSync(cwd, { recursive: true });
+    for (const [i, bridge, netlink] of [[17, 'cn;>pw', '1'], [18, 'cn$(>pw)', '0']] as const) {
+      const conf = network('1.0.0', i, { bridge, isGateway: true });
+      try {
+        for (const id of [`h${i}`, `k${i}`]) {
+          const r = await call('ADD', id, id.startsWith('h') ? 'cn-pa' : 'cn-pb', conf, { cwd, env: { PIPEWORK_NETLINK: netlink } });
+          assert.equal(r.code, 0, r.stdout + r.stderr);
+        }
+        // The second ADD read the gateway the first put there (else: "already has an IP address").
+        const links = await ipJson(['addr', 'show', 'dev', bridge]) as { addr_info: { family: string; local: string }[] }[];
+        assert.deepEqual(links.flatMap((l) => l.addr_info.filter((a) => a.family === 'inet').map((a) => a.local)), [`10.231.${i}.1`]);
+        assert.deepEqual(readdirSync(cwd), [], 'nothing was run by a shell');
+      } finally {
+        for (const id of [`h${i}`, `k${i}`]) await call('DEL', id, id.startsWith('h') ? 'cn-pa' : 'cn-pb', conf, { cwd });
+        await delLink(bridge);
+      }
+    }
+    assert.deepEqual(readdirSync(cwd), []);
   });
 
   void test('Node per request: the first ADD that succeeds writes the CNI code cache; a failed one none; one V8 refuses is replaced', async () => {

@@ -151,6 +151,13 @@ void describe('network configuration: the host side', () => {
     throwsCode(() => conf({ master: 'a', device: 'b' }), Code.InvalidConfig, /conflicting/u);
     throwsCode(() => conf({ bridge: 'a-bridge-name-too-long' }), Code.InvalidConfig, /invalid bridge/u);
     throwsCode(() => conf({ bridge: 7 }), Code.InvalidConfig, /invalid bridge/u);
+    // A bridge name names a host link (sysfs paths, netlink lookups by name): what the kernel
+    // would refuse, or would make a path, is refused; what only a shell would read is a name
+    // (no shell is ever used: cni-protocol.test.ts runs ADD and DEL on 'cn;>pw' and 'cn$(>pw)').
+    for (const hostile of ['../x', 'br/x', 'br x', 'br:x', '.', '..', 'br\nx', '']) {
+      throwsCode(() => conf({ bridge: hostile, isGateway: true }), Code.InvalidConfig, /invalid bridge/u);
+    }
+    assert.deepEqual(conf({ bridge: 'cn$(>pw)' }).host, { kind: 'bridge', bridge: 'cn$(>pw)', isGateway: false, isDefaultGateway: false, forceAddress: false, hairpin: false, promisc: false });
     throwsCode(() => conf({ master: 'eth0', mode: 'weird' }), Code.InvalidConfig, /unknown macvlan mode/u);
     throwsCode(() => conf({ master: 0 }), Code.InvalidConfig, /invalid master/u);
     throwsCode(() => conf({ master: 'a b' }), Code.InvalidConfig, /invalid master/u);
