@@ -1,15 +1,18 @@
 /**
- * ADD: one engine run, all or nothing. With IPAM that reads only its configuration (host-local,
- * static): IPAM first, then the interface with its addresses and the host side they need
- * (isGateway, ipMasq). With any other (dhcp needs the interface there): in two halves — the
- * interface (up, no address), then IPAM, then its addresses and routes. A failure (or an
- * interrupt) undoes the run, releases what IPAM gave (DEL to the IPAM plugin; before the
- * interface goes, in two halves) and leaves no link and no record.
+ * ADD: one engine run, all or nothing. IPAM that reads only its configuration (host-local,
+ * static) is called first and one run makes the interface with its addresses and the host side
+ * they need (isGateway, ipMasq) — or, when the run talks netlink in-process, the run goes in two
+ * halves and the IPAM plugin runs beside the first, so its start-up and the kernel work overlap.
+ * Any other IPAM (dhcp looks the interface up in the netns) is called between the two halves, as
+ * the reference plugins order it: the interface (up, no address), then IPAM, then its addresses
+ * and routes. A failure (or an interrupt) undoes the run, releases what IPAM gave (DEL to the
+ * IPAM plugin, before the interface goes) and leaves no link and no record.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { attachSpecs, type AttachOutcome } from '../../engine/attach.js';
 import { execute, type Job } from '../../engine/executor.js';
 import { ipBackendFor } from '../../engine/context.js';
+import { inProcessIp } from '../../exec/ip.js';
 import type { Journal } from '../../engine/journal.js';
 import type { NetnsHandle } from '../../exec/netns.js';
 import { lockKey, type Plan, type Step } from '../../model/plan.js';
@@ -163,12 +166,12 @@ async function settlePrevious(req: Request): Promise<void> {
 
 /**
  * IPAM plugins that decide from their configuration (and their own store) alone, never looking at
- * the interface: called before the engine run, which then makes the interface with its addresses
- * in one go. Any other — dhcp, or a plugin we do not know — gets the interface first.
+ * the interface or the netns: called before the interface is made, or beside its making. Any
+ * other — dhcp, or a plugin we do not know — is called once the interface is there.
  */
 const IPAM_FROM_CONFIG: ReadonlySet<string> = new Set(['host-local', 'static']);
 
-/** IPAM ADD before the run: what a plugin stopped half-way may have reserved is released too. */
+/** IPAM ADD on its own: what a plugin stopped half-way may have reserved is released too. */
 async function allocateAlone(req: Request, delegate: Delegate): Promise<ResultData> {
   let out: string;
   try {
@@ -177,7 +180,6 @@ async function allocateAlone(req: Request, delegate: Delegate): Promise<ResultDa
     if (err instanceof DelegateUncertainError) await release(req, delegate);
     throw err;
   }
-  req.trace.mark(`ipam (${delegate.type})`);
   try {
     return parseIpamOutput(out, delegate.type);
   } catch (err) {
@@ -195,26 +197,30 @@ async function release(req: Request, delegate: Delegate): Promise<void> {
   }
 }
 
-/**
- * IPAM ADD, with its release put in the run's journal: undone (DEL to the plugin) before the
- * interface it was for, so a DHCP lease is given back while the interface is still there.
- */
-async function allocate(req: Request, delegate: Delegate, journal: Journal): Promise<ResultData> {
-  const taken = {
+/** What IPAM gave, to be given back (DEL to the plugin) when the run is undone. */
+function releaseStep(req: Request, delegate: Delegate) {
+  return {
     title: `take addresses from IPAM plugin ${delegate.type}`,
     undo: async () => {
       await execDelegate(delegate, 'DEL', { ...execOptions(req), signal: new AbortController().signal });
     },
   };
+}
+
+/**
+ * IPAM ADD once the interface is there, with its release put in the run's journal: undone before
+ * the interface it was for, so a DHCP lease is given back while the interface is still there.
+ */
+async function allocate(req: Request, delegate: Delegate, journal: Journal): Promise<ResultData> {
   let out: string;
   try {
     out = await execDelegate(delegate, 'ADD', execOptions(req));
   } catch (err) {
     // Stopped half-way, it may have reserved addresses: they are released like any others.
-    if (err instanceof DelegateUncertainError) journal.did(taken);
+    if (err instanceof DelegateUncertainError) journal.did(releaseStep(req, delegate));
     throw err;
   }
-  journal.did(taken);
+  journal.did(releaseStep(req, delegate));
   return parseIpamOutput(out, delegate.type);
 }
 
@@ -264,10 +270,15 @@ export async function add(req: Request): Promise<string> {
         return host ? [{ plan: { guestLabel: 'the host', steps, warnings: [], outcome: 'created', locks } satisfies Plan, ns: host, label: 'the host side' }] : [];
       };
       let outcome: AttachOutcome | undefined;
-      if (delegate === undefined || IPAM_FROM_CONFIG.has(delegate.type)) {
-        // IPAM that decides from its configuration alone: first, then one engine run makes the
+      if (delegate === undefined || (IPAM_FROM_CONFIG.has(delegate.type) && !(await inProcessIp(ipBackendFor(req.runner))))) {
+        // No IPAM, or IPAM from its configuration alone with iproute2 (where each half of a run
+        // in two would cost its own `ip` processes): IPAM first, then one engine run makes the
         // interface with its addresses; a failure releases what IPAM gave.
-        const ipam = delegate !== undefined ? await allocateAlone(req, delegate) : undefined;
+        let ipam: ResultData | undefined;
+        if (delegate !== undefined) {
+          ipam = await allocateAlone(req, delegate);
+          req.trace.mark(`ipam (${delegate.type})`);
+        }
         try {
           const jobs = await withAddresses(ipam);
           [outcome] = await attachSpecs([attach.spec], attachRun(req), jobs.length > 0 ? { prelude: jobs } : {});
@@ -279,23 +290,38 @@ export async function add(req: Request): Promise<string> {
           throw err;
         }
       } else {
-        // Any other IPAM (dhcp looks the interface up in the netns): one engine run in two halves,
-        // as the reference plugins order it — the interface (up, no address), then IPAM, then its
-        // addresses and routes with their host side. A failure or an interrupt anywhere undoes it
-        // all: the addresses are released, then the interface goes.
-        [outcome] = await attachSpecs([attach.spec], attachRun(req), {
-          addressLater: async ([made], journal) => {
-            req.trace.mark('interface');
-            if (made?.outcome !== 'created') {
-              throw new CniError(Code.Conflict, `${params.ifname} already exists in ${params.netns}`, 'pipework made it before with this configuration, but has no record of it: DEL it first');
-            }
-            const ipam = await allocate(req, delegate, journal);
-            req.trace.mark(`ipam (${delegate.type})`);
-            const jobs = await withAddresses(ipam);
-            if (attach.spec.addressing.kind !== 'static') throw new CniError(Code.Internal, 'internal: IPAM addresses are static ones');
-            return { addressing: [attach.spec.addressing], jobs };
-          },
-        });
+        // In two halves. IPAM from its configuration alone starts now (the record above already
+        // names it; the in-process netlink run is all that uses this path): its plugin starts
+        // while the first half makes the interface. Its release joins the run's
+        // journal once it has answered; until then, a failed run releases it here.
+        const early = IPAM_FROM_CONFIG.has(delegate.type) ? allocateAlone(req, delegate) : undefined;
+        early?.catch(() => undefined); // its failure is met where it is awaited, not as an unhandled rejection
+        let journaled = false;
+        try {
+          [outcome] = await attachSpecs([attach.spec], attachRun(req), {
+            addressLater: async ([made], journal) => {
+              req.trace.mark('interface');
+              if (early !== undefined) {
+                // Into the journal before anything else can fail: a conflict below gives it back.
+                await early;
+                journal.did(releaseStep(req, delegate));
+                journaled = true;
+              }
+              if (made?.outcome !== 'created') {
+                throw new CniError(Code.Conflict, `${params.ifname} already exists in ${params.netns}`, 'pipework made it before with this configuration, but has no record of it: DEL it first');
+              }
+              const ipam = early !== undefined ? await early : await allocate(req, delegate, journal);
+              req.trace.mark(`ipam (${delegate.type})`);
+              const jobs = await withAddresses(ipam);
+              if (attach.spec.addressing.kind !== 'static') throw new CniError(Code.Internal, 'internal: IPAM addresses are static ones');
+              return { addressing: [attach.spec.addressing], jobs };
+            },
+          });
+        } catch (err) {
+          // Failed before what IPAM gave was in the journal: it is given back here, once it answers.
+          if (early !== undefined && !journaled && await early.then(() => true, () => false)) await release(req, delegate);
+          throw err;
+        }
       }
       if (outcome === undefined) throw new CniError(Code.Internal, 'the engine returned no outcome');
       req.trace.mark('engine');
