@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { batchLine, inProcessIp, ipBatch, ipJsonBatch, type BatchFailure } from '../exec/ip.js';
 import { inNetns, type NetnsHandle } from '../exec/netns.js';
 import { firstLine, nsPathOfFd, ownNetnsFd, runOk, spawnDetached, type Runner } from '../exec/runner.js';
-import { readHostLink } from '../host/links.js';
+import { hostLinkExists, isHostBridge, readHostLink } from '../host/links.js';
 import { forget, keep } from '../host/kept-records.js';
 import { linkInUse, vlanKept } from '../host/link-users.js';
 import { OVS_TIMEOUT } from '../host/ovs-facts.js';
@@ -171,7 +171,7 @@ class Executor {
 
   /** Host links the steps require must still be there (checked under the host lock). */
   private checkRequires(steps: Step[]): void {
-    for (const s of steps) for (const link of s.requires ?? []) if (readHostLink(link) === undefined) throw new StaleFactsError(link);
+    for (const s of steps) for (const link of s.requires ?? []) if (!hostLinkExists(link)) throw new StaleFactsError(link);
   }
 
   private mark(c: Cursor, steps: Step[], uncertain = false): void {
@@ -237,13 +237,13 @@ class Executor {
       }
       return v;
     };
-    if (action.onlyIfExists !== undefined && readHostLink(action.onlyIfExists) === undefined) return false;
+    if (action.onlyIfExists !== undefined && !hostLinkExists(action.onlyIfExists)) return false;
     if (action.onlyIfBridgeEmpty !== undefined && !bridgeEmpty(action.onlyIfBridgeEmpty)) return false;
     if (action.onlyIfVlanUnused !== undefined && await vlanKept(this.runner, action.onlyIfVlanUnused)) return false;
     if (action.onlyIfAltName !== undefined && !(await once(`alt/${action.onlyIfAltName}`, () => hasAltName(this.runner, action.onlyIfAltName!)))) return false;
     const unused = action.onlyIfLinkUnused;
     if (unused !== undefined) {
-      return once(`unused/${unused}`, async () => readHostLink(unused) !== undefined && !(await linkInUse(this.runner, unused)));
+      return once(`unused/${unused}`, async () => hostLinkExists(unused) && !(await linkInUse(this.runner, unused)));
     }
     return true;
   }
@@ -466,7 +466,7 @@ interface Seg {
 
 /** Is the shared link a raceOk step makes there, as that kind of device? (sysfs; no process.) */
 function sharedLinkThere(race: NonNullable<Step['raceOk']>): boolean {
-  if ('bridgeExists' in race) return readHostLink(race.bridgeExists)?.isBridge === true;
+  if ('bridgeExists' in race) return isHostBridge(race.bridgeExists);
   try {
     return /^DEVTYPE=vlan$/mu.test(readFileSync(`/sys/class/net/${race.vlanExists}/uevent`, 'utf8'));
   } catch {
@@ -574,7 +574,7 @@ export async function leftBehind(plans: readonly { done: readonly Done[]; ns: Ne
       && !decidedWhenRun(a));
     for (const a of deleted.filter((x) => x.place === 'host')) {
       const name = a.args[a.args.length - 1]!;
-      if (readHostLink(name) !== undefined) left.push(`${name} on the host`);
+      if (hostLinkExists(name)) left.push(`${name} on the host`);
     }
     const inGuest = deleted.filter((x) => x.place === 'guest').map((x) => x.args[x.args.length - 1]!);
     if (inGuest.length === 0) continue;

@@ -53,6 +53,29 @@ export function readPortState(name: string): (LinkState & { carrier: boolean }) 
   return state;
 }
 
+/** Whether a host link of this name exists: one stat, where readHostLink reads ten files. */
+export function hostLinkExists(name: string): boolean {
+  return existsSync(`${SYS}/${name}/flags`);
+}
+
+/** Whether a host link of this name is a Linux bridge: one stat. */
+export function isHostBridge(name: string): boolean {
+  return existsSync(`${SYS}/${name}/bridge`);
+}
+
+/** What is read of a link to plan beside it (a CNI ADD's bridge or master): four sysfs reads. */
+export type LinkBasics = Pick<HostLink, 'name' | 'isBridge' | 'up' | 'mtu' | 'mac'>;
+
+export function readLinkBasics(name: string): LinkBasics | undefined {
+  const dir = `${SYS}/${name}`;
+  const flags = read(`${dir}/flags`);
+  if (flags === undefined) return undefined;
+  return {
+    name, isBridge: existsSync(`${dir}/bridge`), up: (parseInt(flags, 16) & IFF_UP) !== 0,
+    mtu: Number(read(`${dir}/mtu`) ?? 1500), mac: (read(`${dir}/address`) ?? '').toLowerCase(),
+  };
+}
+
 function read(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8').trim();

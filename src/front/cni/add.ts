@@ -16,7 +16,7 @@ import { inProcessIp } from '../../exec/ip.js';
 import type { Journal } from '../../engine/journal.js';
 import type { NetnsHandle } from '../../exec/netns.js';
 import { lockKey, type Plan, type Step } from '../../model/plan.js';
-import { readHostLink } from '../../host/links.js';
+import { readLinkBasics } from '../../host/links.js';
 import { attachedHere, cleanAttachment, inodeOf, recordFromConf, releaseRecorded } from './cleanup.js';
 import { defaultRouteInterface, forwardingOn, linkAddresses, macPinned, pinBridgeMacStep, planGatewayPrelude } from './host-side.js';
 import { masqChain, masqComment, planMasqCreate, type MasqRule } from '../../engine/networks.js';
@@ -43,24 +43,34 @@ async function preflight(req: Request): Promise<string | undefined> {
   }
   const found = await hostPreflight(hostSide(conf, master), req.delegates);
   if (found !== undefined) throw 'missing' in found ? new CniError(Code.HostNotFound, found.missing) : new CniError(Code.HostUnsupported, found.lacks);
-  const parent = master !== undefined ? readHostLink(master) : undefined;
+  const parent = master !== undefined ? readLinkBasics(master) : undefined;
   if (parent !== undefined && conf.mtu !== undefined && conf.mtu > parent.mtu) throw new CniError(Code.InvalidConfig, `invalid MTU ${conf.mtu}, must be [0, master MTU(${parent.mtu})]`);
   return master;
 }
 
-async function prelude(req: Request, attach: CniAttach, masq: AttachmentState['masq']): Promise<Step[]> {
+/** What the gateway's host side is planned from: the bridge as it is (an isGateway bridge only). */
+type GatewayFacts = Parameters<typeof planGatewayPrelude>[3];
+
+async function gatewayFacts(req: Request): Promise<GatewayFacts | undefined> {
+  const h = req.conf.host;
+  if (h.kind !== 'bridge' || !h.isGateway) return undefined;
+  const link = readLinkBasics(h.bridge);
+  if (link && !link.isBridge) throw new CniError(Code.Conflict, `${h.bridge} exists but is not a Linux bridge`);
+  return {
+    ...(link && { link }),
+    addresses: link ? await linkAddresses(req.delegates, h.bridge, ipBackendFor(req.runner)) : [],
+    macPinned: link ? macPinned(h.bridge) : false,
+    forwarding: forwardingOn(),
+  };
+}
+
+/** The host side the addresses need: the gateway on the bridge (from `facts`, read when not given), masquerading. */
+async function prelude(req: Request, attach: CniAttach, masq: AttachmentState['masq'], facts?: GatewayFacts): Promise<Step[]> {
   const h = req.conf.host;
   const steps: Step[] = [];
   if (h.kind === 'bridge' && h.isGateway && attach.gateways.length > 0) {
-    const link = readHostLink(h.bridge);
-    if (link && !link.isBridge) throw new CniError(Code.Conflict, `${h.bridge} exists but is not a Linux bridge`);
-    const facts = {
-      ...(link && { link }),
-      addresses: link ? await linkAddresses(req.delegates, h.bridge, ipBackendFor(req.runner)) : [],
-      macPinned: link ? macPinned(h.bridge) : false,
-      forwarding: forwardingOn(),
-    };
-    steps.push(...planGatewayPrelude(h.bridge, h.vlan, attach.gateways, facts, h.forceAddress, req.conf.mtu));
+    const read = facts ?? await gatewayFacts(req);
+    if (read !== undefined) steps.push(...planGatewayPrelude(h.bridge, h.vlan, attach.gateways, read, h.forceAddress, req.conf.mtu));
   }
   if (masq !== undefined) steps.push(...planMasqCreate(masq));
   return steps;
@@ -125,8 +135,8 @@ function announce(req: Request, attach: CniAttach): void {
 async function pinNewGateway(req: Request, bridgeWasMissing: boolean): Promise<void> {
   const h = req.conf.host;
   if (h.kind !== 'bridge' || !h.isGateway || !bridgeWasMissing || macPinned(h.bridge)) return;
-  const mac = readHostLink(h.bridge)?.mac;
-  if (mac === undefined || mac === '') return;
+  const mac = macOf(h.bridge);
+  if (mac === undefined) return;
   const host = hostNamespace();
   try {
     await execute([{ plan: { guestLabel: 'the host', steps: [pinBridgeMacStep(h.bridge, mac)], warnings: [], outcome: 'created' }, ns: host }], runFor(req));
@@ -235,7 +245,7 @@ export async function add(req: Request): Promise<string> {
     req.trace.mark('lock+record');
     const delegate: Delegate | undefined = delegateOf(req);
     const hostIf = hostIfOf(conf, master);
-    const hostLinkBefore = readHostLink(hostIf);
+    const hostLinkBefore = readLinkBasics(hostIf);
     let recorded = false;
     let host: NetnsHandle | undefined;
     try {
@@ -253,7 +263,7 @@ export async function add(req: Request): Promise<string> {
       let attach: CniAttach = buildAttach({ conf, params, ...(master !== undefined && { master }) });
       let state = base;
       // What IPAM gave decides the addresses and the host side they need (isGateway, ipMasq).
-      const withAddresses = async (ipam: ResultData | undefined): Promise<Job[]> => {
+      const withAddresses = async (ipam: ResultData | undefined, facts?: GatewayFacts): Promise<Job[]> => {
         attach = buildAttach({ conf, params, ...(ipam !== undefined && { ipam }), ...(master !== undefined && { master }) });
         const masq = masqOf(req, attach);
         if (masq !== undefined) {
@@ -261,7 +271,7 @@ export async function add(req: Request): Promise<string> {
           state = { ...base, masq };
           writeState(conf.dataDir, state);
         }
-        const steps = await prelude(req, attach, masq);
+        const steps = await prelude(req, attach, masq, facts);
         req.trace.mark('spec+prelude');
         if (steps.length > 0) host = hostNamespace();
         // The gateway address goes on the bridge beside other ADDs' (the same, replaced); the nat
@@ -301,6 +311,8 @@ export async function add(req: Request): Promise<string> {
           [outcome] = await attachSpecs([attach.spec], attachRun(req), {
             addressLater: async ([made], journal) => {
               req.trace.mark('interface');
+              // The bridge as the first half left it, read while IPAM still works.
+              const facts = early !== undefined && made?.outcome === 'created' ? await gatewayFacts(req) : undefined;
               if (early !== undefined) {
                 // Into the journal before anything else can fail: a conflict below gives it back.
                 await early;
@@ -312,7 +324,7 @@ export async function add(req: Request): Promise<string> {
               }
               const ipam = early !== undefined ? await early : await allocate(req, delegate, journal);
               req.trace.mark(`ipam (${delegate.type})`);
-              const jobs = await withAddresses(ipam);
+              const jobs = await withAddresses(ipam, facts);
               if (attach.spec.addressing.kind !== 'static') throw new CniError(Code.Internal, 'internal: IPAM addresses are static ones');
               return { addressing: [attach.spec.addressing], jobs };
             },

@@ -11,12 +11,12 @@ import type { Runner } from '../../exec/runner.js';
 import { parseAddressSpec } from '../../model/address.js';
 import { createBridge } from '../../engine/networks.js';
 import type { Step } from '../../model/plan.js';
-import type { HostLink } from '../../host/links.js';
+import type { LinkBasics } from '../../host/links.js';
 import { Code, CniError } from './protocol.js';
 
 export interface BridgeFacts {
   /** undefined: there is no such link yet (the run makes the bridge). */
-  link?: HostLink;
+  link?: LinkBasics;
   /** Its addresses, `address/prefix` (only read when it exists and a gateway goes on it). */
   addresses: string[];
   /** Its MAC was set explicitly (addr_assign_type 3), so it no longer follows its ports. */
