@@ -190,11 +190,11 @@ void describe('the CNI protocol, every version', () => {
     assert.deepEqual(leasesOf(conf), []);
   });
 
-  void test('a step that fails mid-way: the run is undone, IPAM released, no link, no record', async () => {
+  void test('a step that fails mid-way: the run is undone, IPAM released, no link, no record (IPAM beside the interface in-process; before it with ip)', async () => {
     const conf = network('1.0.0', 13);
-    for (const step of [1, 3, 6]) {
-      const r = await call('ADD', 'f13', 'cn-px', conf, { env: { PIPEWORK_FAIL_STEP: String(step) } });
-      assert.equal(r.code, 1, `step ${step}`);
+    for (const [step, netlink] of [[1, '1'], [3, '1'], [6, '1'], [1, '0'], [3, '0'], [6, '0']] as const) {
+      const r = await call('ADD', 'f13', 'cn-px', conf, { env: { PIPEWORK_FAIL_STEP: String(step), PIPEWORK_NETLINK: netlink } });
+      assert.equal(r.code, 1, `step ${step}, PIPEWORK_NETLINK=${netlink}`);
       assert.equal(r.json?.['code'], 101, r.stdout);
       assert.match(String(r.json?.['msg']), /injected failure/u);
       assert.equal(await guestState('cn-px', 'eth0'), undefined);
@@ -204,7 +204,7 @@ void describe('the CNI protocol, every version', () => {
     }
   });
 
-  void test('host-local runs while the interface is made: its failure undoes the interface (a failing step releases its address: above)', async () => {
+  void test('host-local out of addresses, beside the interface (in-process) or before it (ip): no interface, host end or record stays', async () => {
     // A range of one address: the first ADD takes it, the second finds none while its interface is being made.
     const conf = network('1.0.0', 15);
     (conf['ipam'] as Record<string, unknown>)['ranges'] = [[{ subnet: '10.231.15.0/24', rangeStart: '10.231.15.7', rangeEnd: '10.231.15.7' }]];
@@ -212,13 +212,15 @@ void describe('the CNI protocol, every version', () => {
     try {
       const first = await call('ADD', 'o15', 'cn-px', conf);
       assert.equal(first.code, 0, first.stdout + first.stderr);
-      const second = await call('ADD', 'p15', 'cn-pz', conf);
-      assert.equal(second.code, 1, second.stdout);
-      assert.match(String(second.json?.['msg']), /no IP addresses available|host-local/u, second.stdout);
-      assert.equal(await guestState('cn-pz', 'eth0'), undefined, 'the interface made beside IPAM is undone');
-      assert.equal((await ourHostLinks('cnproto15')).length, 1, 'only the first ADD\'s host end stays');
-      assert.deepEqual(records(DATA, 'cnproto15').length, 1);
-      assert.deepEqual(leasesOf(conf), ['10.231.15.7']);
+      for (const netlink of ['1', '0']) {
+        const second = await call('ADD', 'p15', 'cn-pz', conf, { env: { PIPEWORK_NETLINK: netlink } });
+        assert.equal(second.code, 1, second.stdout);
+        assert.match(String(second.json?.['msg']), /no IP addresses available|host-local/u, second.stdout);
+        assert.equal(await guestState('cn-pz', 'eth0'), undefined, `the interface is undone (PIPEWORK_NETLINK=${netlink})`);
+        assert.equal((await ourHostLinks('cnproto15')).length, 1, 'only the first ADD\'s host end stays');
+        assert.deepEqual(records(DATA, 'cnproto15').length, 1);
+        assert.deepEqual(leasesOf(conf), ['10.231.15.7']);
+      }
     } finally {
       await call('DEL', 'o15', 'cn-px', conf);
       await call('DEL', 'p15', 'cn-pz', conf);
