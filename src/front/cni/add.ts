@@ -300,10 +300,10 @@ export async function add(req: Request): Promise<string> {
           throw err;
         }
       } else {
-        // In two halves. IPAM from its configuration alone starts now (the record above already
-        // names it; the in-process netlink run is all that uses this path): its plugin starts
-        // while the first half makes the interface. Its release joins the run's
-        // journal once it has answered; until then, a failed run releases it here.
+        // In two halves. IPAM from its configuration alone (here only in-process: see above)
+        // starts now, the record above already naming it: its plugin starts while the first half
+        // makes the interface. Its release joins the run's journal once it has answered; until
+        // then, a failed run releases it here. Any other IPAM is called between the halves.
         const early = IPAM_FROM_CONFIG.has(delegate.type) ? allocateAlone(req, delegate) : undefined;
         early?.catch(() => undefined); // its failure is met where it is awaited, not as an unhandled rejection
         let journaled = false;
