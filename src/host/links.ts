@@ -44,7 +44,7 @@ export function readPortState(name: string): (LinkState & { carrier: boolean }) 
   const dir = `${SYS}/${name}`;
   const flags = read(`${dir}/flags`);
   if (flags === undefined) return undefined;
-  const state: LinkState & { carrier: boolean } = { name, isBridge: existsSync(`${dir}/bridge`), up: (parseInt(flags, 16) & IFF_UP) !== 0, carrier: read(`${dir}/carrier`) === '1' };
+  const state: LinkState & { carrier: boolean } = { name, isBridge: isHostBridge(name), up: isUp(flags), carrier: read(`${dir}/carrier`) === '1' };
   try {
     state.master = basename(readlinkSync(`${dir}/master`));
   } catch {
@@ -71,9 +71,14 @@ export function readLinkBasics(name: string): LinkBasics | undefined {
   const flags = read(`${dir}/flags`);
   if (flags === undefined) return undefined;
   return {
-    name, isBridge: existsSync(`${dir}/bridge`), up: (parseInt(flags, 16) & IFF_UP) !== 0,
+    name, isBridge: isHostBridge(name), up: isUp(flags),
     mtu: Number(read(`${dir}/mtu`) ?? 1500), mac: (read(`${dir}/address`) ?? '').toLowerCase(),
   };
+}
+
+/** IFF_UP in sysfs' `flags` (hex). */
+function isUp(flags: string): boolean {
+  return (parseInt(flags, 16) & IFF_UP) !== 0;
 }
 
 function read(path: string): string | undefined {
@@ -85,12 +90,11 @@ function read(path: string): string | undefined {
 }
 
 export function readHostLink(name: string): HostLink | undefined {
+  const basics = readLinkBasics(name);
+  if (basics === undefined) return undefined;
   const dir = `${SYS}/${name}`;
-  const flags = read(`${dir}/flags`);
-  if (flags === undefined) return undefined;
-  const isBridge = existsSync(`${dir}/bridge`);
   let ports: string[] = [];
-  if (isBridge) {
+  if (basics.isBridge) {
     try {
       ports = readdirSync(`${dir}/brif`);
     } catch {
@@ -101,11 +105,11 @@ export function readHostLink(name: string): HostLink | undefined {
     name,
     index: Number(read(`${dir}/ifindex`) ?? -1),
     iflink: Number(read(`${dir}/iflink`) ?? -1),
-    isBridge,
+    isBridge: basics.isBridge,
     type: Number(read(`${dir}/type`) ?? 1),
-    mtu: Number(read(`${dir}/mtu`) ?? 1500),
-    up: (parseInt(flags, 16) & IFF_UP) !== 0,
-    mac: (read(`${dir}/address`) ?? '').toLowerCase(),
+    mtu: basics.mtu,
+    up: basics.up,
+    mac: basics.mac,
     ports,
   };
   const alias = read(`${dir}/ifalias`);
@@ -115,7 +119,7 @@ export function readHostLink(name: string): HostLink | undefined {
   } catch {
     // not a port of anything
   }
-  if (isBridge) {
+  if (basics.isBridge) {
     const v = read(`${dir}/bridge/vlan_filtering`);
     link.vlanFiltering = v === undefined ? 'unsupported' : v === '1' ? 'on' : 'off';
   }
